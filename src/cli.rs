@@ -1,0 +1,275 @@
+//! The multi-call entry point: `fence_<name>` (argv[0]) runs that agent; `fencebox`
+//! itself lists agents, creates the links, or runs an agent named as its first argument.
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::agents;
+use crate::contract::action::Action;
+use crate::contract::engine::Engine;
+use crate::contract::error::FenceError;
+use crate::contract::input::{self, parse_bool};
+use crate::contract::option_set::{self, Agent};
+use crate::contract::settings::{self, Settings};
+use crate::contract::{help, manpage, metadata};
+use crate::device;
+use crate::runtime::clock::RealClock;
+use crate::runtime::log;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub fn main() -> ExitCode {
+    let start = Instant::now();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rest = args.get(1..).unwrap_or(&[]);
+    let code = if argv0.starts_with("fence_") {
+        run_agent(&argv0, rest, start)
+    } else {
+        fencebox_command(rest, start)
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(code)
+}
+
+fn out(text: &str) {
+    // A closed stdout is the reader's choice, not our failure.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+fn usage() -> String {
+    format!(
+        "fencebox {VERSION}: fence agents for Pacemaker clusters, one binary\n\n\
+Usage:\n\
+\tfence_<agent> [options]        run an agent (fencebox is installed under each agent's name)\n\
+\tfencebox <agent> [options]     the same, agent named with or without fence_\n\
+\tfencebox agents                list the agents\n\
+\tfencebox link DIR              create a fence_<agent> symlink to this binary in DIR for every agent\n\
+\tfencebox --version | --help\n"
+    )
+}
+
+fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
+    let first = args.first().map(|a| a.to_string_lossy().into_owned());
+    match first.as_deref() {
+        None | Some("-h") | Some("--help") | Some("help") => {
+            out(&usage());
+            0
+        }
+        Some("-V") | Some("--version") => {
+            out(&format!("fencebox {VERSION}\n"));
+            0
+        }
+        Some("agents") => match agents::all_names() {
+            Ok(names) => {
+                for (name, desc) in names {
+                    out(&format!("{name:<24} {desc}\n"));
+                }
+                0
+            }
+            Err(e) => fail_plain(&e),
+        },
+        Some("link") => match args.get(1) {
+            Some(dir) if args.len() == 2 => link(Path::new(dir)),
+            _ => fail_plain("usage: fencebox link DIR (the directory to put the fence_* links in)"),
+        },
+        Some(name) => {
+            let agent_name = if name.starts_with("fence_") {
+                name.to_string()
+            } else {
+                format!("fence_{name}")
+            };
+            run_agent(&agent_name, &args[1..], start)
+        }
+    }
+}
+
+fn fail_plain(msg: &str) -> u8 {
+    let _ = writeln!(std::io::stderr(), "fencebox: {msg}");
+    1
+}
+
+fn link(dir: &Path) -> u8 {
+    let exe = match std::env::current_exe().and_then(|p| p.canonicalize()) {
+        Ok(p) => p,
+        Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
+    };
+    let names = match agents::all_names() {
+        Ok(n) => n,
+        Err(e) => return fail_plain(&e),
+    };
+    let mut failed = false;
+    for (name, _) in names {
+        let target = dir.join(name);
+        if let Ok(meta) = std::fs::symlink_metadata(&target) {
+            if !meta.file_type().is_symlink() {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "fencebox: {} exists and is not a symlink; left alone",
+                    target.display()
+                );
+                failed = true;
+                continue;
+            }
+            let _ = std::fs::remove_file(&target);
+        }
+        match std::os::unix::fs::symlink(&exe, &target) {
+            Ok(()) => out(&format!("{} -> {}\n", target.display(), exe.display())),
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "fencebox: cannot create {}: {e}",
+                    target.display()
+                );
+                failed = true;
+            }
+        }
+    }
+    u8::from(failed)
+}
+
+/// Log a failure the fence-agents way and give its exit code.
+fn fail(e: &FenceError) -> u8 {
+    log_error!("{e}");
+    e.exit_code()
+}
+
+fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
+    log::init(name);
+    let found = match agents::find(name) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return fail_plain(&format!(
+                "unknown agent '{name}'; run 'fencebox agents' to list the agents this build has"
+            ))
+        }
+        Err(e) => return fail_plain(&e),
+    };
+    let agent = match option_set::resolve(found.def, found.symlink.as_ref()) {
+        Ok(a) => a,
+        Err(e) => return fail_plain(&e),
+    };
+    let raw = match input::read(args, &mut std::io::stdin().lock(), &agent.options) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+
+    // Help, metadata and version answer whatever else is wrong with the input.
+    if raw.values.contains_key("help") {
+        out(&help::render(&agent));
+        return 0;
+    }
+    let action = settings::raw_action(&raw, &agent).to_ascii_lowercase();
+    match action.as_str() {
+        "metadata" | "meta-data" => {
+            out(&metadata::render(&agent));
+            return 0;
+        }
+        "manpage" => {
+            out(&manpage::render(&agent));
+            return 0;
+        }
+        _ => {}
+    }
+    if raw.values.contains_key("version") {
+        out(&format!("{VERSION} (fencebox)\n"));
+        return 0;
+    }
+
+    let quiet = raw
+        .get("quiet")
+        .is_some_and(|v| v.is_empty() || parse_bool(v) == Some(true));
+    let debug_file = match raw.get("debug") {
+        Some(path) => match OpenOptions::new().create(true).append(true).open(path) {
+            Ok(f) => Some(f),
+            Err(e) => return fail(&FenceError::Usage(format!(
+                "Failed: cannot open debug_file {path} for appending ({e}); name a writable file"
+            ))),
+        },
+        None => None,
+    };
+    log::configure(quiet, settings::verbose_level(&raw), debug_file);
+    for w in &raw.warnings {
+        log_warning!("{w}");
+    }
+
+    let settings = match settings::validate(&agent, &raw) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in &errors {
+                log_error!("{e}");
+            }
+            if action == "validate-all" {
+                log_error!("validate-all failed");
+            }
+            return 1;
+        }
+    };
+    log_debug!(
+        1,
+        "{} {} (fencebox {VERSION}), options: {}",
+        agent.name,
+        settings.action.name(),
+        describe(&agent, &settings)
+    );
+    if settings.timeouts_disabled {
+        log_debug!(1, "internal timeouts disabled (disable_timeout, or run by pacemaker-fenced); Pacemaker's action timeout applies");
+    }
+    let mut dev = match device::open(&agent, &settings) {
+        Ok(d) => d,
+        Err(e) => {
+            if settings.action == Action::ValidateAll {
+                log_error!("validate-all failed");
+            }
+            return fail(&e);
+        }
+    };
+    if settings.action == Action::ValidateAll {
+        return 0;
+    }
+    let clock = RealClock::started_at(start);
+    let mut stdout = std::io::stdout();
+    let mut engine = Engine {
+        agent: &agent,
+        settings: &settings,
+        clock: &clock,
+        out: &mut stdout,
+    };
+    match engine.execute(dev.as_mut()) {
+        Ok(code) => {
+            log_info!(
+                "{} {}: done (exit {code})",
+                agent.name,
+                settings.action.name()
+            );
+            code
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// The options of this call for the debug log; secret values never appear.
+fn describe(agent: &Agent, settings: &Settings) -> String {
+    settings
+        .values
+        .iter()
+        .map(|(k, v)| {
+            let secret = agent.option(k).is_some_and(|o| o.secret)
+                || matches!(*k, "passwd" | "snmp_priv_passwd");
+            if secret {
+                format!("{k}=[set]")
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

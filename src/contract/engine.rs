@@ -1,0 +1,299 @@
+//! The action engine: what on, off, reboot, status, list and monitor mean, for every
+//! device alike (fence-agents protocol §3). Backends only read and switch plugs; the
+//! engine decides the order, confirms every change by reading it back, and prints the
+//! lines Pacemaker reads.
+
+use std::io::Write;
+
+use crate::contract::action::Action;
+use crate::contract::error::{FenceError, Result};
+use crate::contract::option_set::Agent;
+use crate::contract::settings::Settings;
+use crate::device::{CycleKind, Device, Outlet, PowerState};
+use crate::runtime::clock::Clock;
+use crate::runtime::lock::{self, LockMode};
+
+/// Exit code of a successful action (2 only for status OFF).
+pub type ExitCode = u8;
+
+pub struct Engine<'a> {
+    pub agent: &'a Agent,
+    pub settings: &'a Settings,
+    pub clock: &'a dyn Clock,
+    pub out: &'a mut dyn Write,
+}
+
+impl Engine<'_> {
+    /// Run a device action end to end: delay, device lock, contact, the action itself.
+    pub fn execute(&mut self, device: &mut dyn Device) -> Result<ExitCode> {
+        let action = self.settings.action;
+        if action == Action::Monitor && !self.agent.has_plugs() && self.agent.has("no_status") {
+            // Nothing to read: a device without status cannot be monitored any further.
+            return Ok(0);
+        }
+        if action.is_fencing() && !self.settings.delay.is_zero() {
+            let wait = self.settings.delay.saturating_sub(self.clock.elapsed());
+            log_debug!(
+                1,
+                "delay: waiting {:.3} s before contacting the device",
+                wait.as_secs_f64()
+            );
+            self.clock.sleep(wait);
+        }
+        let id = device.identity();
+        let mode = if action.is_read_only() && device.concurrent_reads() {
+            LockMode::Shared
+        } else {
+            LockMode::Exclusive
+        };
+        let owner = format!(
+            "pid {} ({} {}{}) since {}",
+            std::process::id(),
+            self.agent.name,
+            action.name(),
+            match self.settings.get("port") {
+                Some(p) => format!(" plug {p}"),
+                None => String::new(),
+            },
+            crate::runtime::log::timestamp()
+        );
+        let held = lock::acquire(&id, mode, self.settings.action_budget(), &owner)?;
+        log_debug!(
+            1,
+            "device session start: {} ({:?} lock {}, waited {:.3} s)",
+            id.key(),
+            mode,
+            held.path.display(),
+            held.waited.as_secs_f64()
+        );
+        let result = device.connect().and_then(|()| self.flow(device));
+        device.disconnect();
+        log_debug!(1, "device session end: {}", id.key());
+        held.release();
+        result
+    }
+
+    fn say(&mut self, line: &str) {
+        // stdout going away (a closed pipe) must not turn a done action into a failure.
+        let _ = writeln!(self.out, "{line}");
+    }
+
+    /// The action proper, on a connected device.
+    pub fn flow(&mut self, dev: &mut dyn Device) -> Result<ExitCode> {
+        let action = self.settings.action;
+        match action {
+            Action::List | Action::ListStatus => return self.list(dev, action),
+            Action::Monitor if self.agent.has_plugs() => {
+                return self.outlets(dev).map(|_| 0);
+            }
+            _ => {}
+        }
+        let status = if self.agent.has("no_status") {
+            None
+        } else {
+            Some(self.combined_status(dev)?)
+        };
+        if let Some(s) = status {
+            let same = matches!(
+                (action, s),
+                (Action::On, PowerState::On) | (Action::Off, PowerState::Off)
+            );
+            if same && !(s == PowerState::On && self.agent.has("force_on")) {
+                self.say(&format!("Success: Already {}", s.upper()));
+                return Ok(0);
+            }
+        }
+        match action {
+            Action::On => {
+                if self.set_and_confirm(dev, PowerState::On, 1 + self.settings.retry_on)? {
+                    self.say("Success: Powered ON");
+                    Ok(0)
+                } else {
+                    Err(FenceError::WaitingOn)
+                }
+            }
+            Action::Off => {
+                if self.set_and_confirm(dev, PowerState::Off, 1)? {
+                    self.say("Success: Powered OFF");
+                    Ok(0)
+                } else {
+                    Err(FenceError::WaitingOff)
+                }
+            }
+            Action::Reboot | Action::Diag => self.reboot(dev, action, status),
+            Action::Status => match status {
+                Some(s) => {
+                    self.say(&format!("Status: {}", s.upper()));
+                    Ok(if s == PowerState::Off { 2 } else { 0 })
+                }
+                None => Err(FenceError::UnrecognisedAction("status".into())),
+            },
+            // Monitor without plugs: the status read above was the check.
+            Action::Monitor => Ok(0),
+            Action::Metadata | Action::Manpage | Action::ValidateAll => Ok(0),
+            Action::List | Action::ListStatus => Ok(0),
+        }
+    }
+
+    fn reboot(
+        &mut self,
+        dev: &mut dyn Device,
+        action: Action,
+        status: Option<PowerState>,
+    ) -> Result<ExitCode> {
+        let kind = if action == Action::Diag {
+            Some(CycleKind::Diag)
+        } else if self.settings.method_cycle {
+            Some(CycleKind::Cycle)
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            match self.cycle(dev, kind) {
+                Some(true) => {
+                    self.say("Success: Rebooted");
+                    return Ok(0);
+                }
+                Some(false) => {
+                    return Err(FenceError::TimedOut(
+                        "the device did not accept the power cycle".into(),
+                    ))
+                }
+                None if kind == CycleKind::Diag => {
+                    return Err(FenceError::UnrecognisedAction("diag".into()))
+                }
+                None => log_debug!(
+                    1,
+                    "the device has no power cycle command; rebooting by off and on"
+                ),
+            }
+        }
+        if status != Some(PowerState::Off) && !self.set_and_confirm(dev, PowerState::Off, 1)? {
+            return Err(FenceError::WaitingOff);
+        }
+        // The node is confirmed off: fencing has succeeded whatever happens next.
+        let on = match self.set_and_confirm(dev, PowerState::On, self.settings.retry_on) {
+            Ok(ok) => ok,
+            Err(e) => {
+                log_warning!("{e}");
+                false
+            }
+        };
+        if !on {
+            log_error!(
+                "Timed out waiting to power ON (the node was powered off; fencing succeeded)"
+            );
+        }
+        self.say("Success: Rebooted");
+        Ok(0)
+    }
+
+    /// One-command cycle on every plug, with retries; `None` if the device has none.
+    fn cycle(&mut self, dev: &mut dyn Device, kind: CycleKind) -> Option<bool> {
+        let attempts = 1 + self.settings.retry_on;
+        let mut all = true;
+        for plug in self.settings.plugs.clone() {
+            let mut done = false;
+            for _ in 0..attempts {
+                match dev.cycle(&plug, kind) {
+                    Ok(None) => return None,
+                    Ok(Some(true)) => {
+                        done = true;
+                        break;
+                    }
+                    Ok(Some(false)) => {}
+                    Err(e) => log_warning!("{e}"),
+                }
+            }
+            all &= done;
+            self.clock.sleep(self.settings.power_wait);
+        }
+        Some(all)
+    }
+
+    /// fence-agents' combined status: off unless some plug is on.
+    fn combined_status(&mut self, dev: &mut dyn Device) -> Result<PowerState> {
+        let mut combined = PowerState::Off;
+        for plug in &self.settings.plugs {
+            let s = dev.status(plug)?;
+            log_debug!(2, "plug '{plug}' is {}", s.lower());
+            if s != PowerState::Off {
+                combined = s;
+            }
+        }
+        Ok(combined)
+    }
+
+    /// Ask every plug for `target`, then read back until the device confirms it.
+    /// Each attempt polls at most power_timeout times and for at most power_timeout
+    /// seconds, stonith_status_sleep apart. Returns whether the state was confirmed.
+    fn set_and_confirm(
+        &mut self,
+        dev: &mut dyn Device,
+        target: PowerState,
+        attempts: u32,
+    ) -> Result<bool> {
+        let max_polls = self.settings.power_timeout.map(|d| d.as_secs().max(1));
+        for attempt in 1..=attempts {
+            log_debug!(
+                1,
+                "switching {} (attempt {attempt} of {attempts})",
+                target.lower()
+            );
+            for plug in &self.settings.plugs {
+                dev.set_power(plug, target)?;
+                self.clock.sleep(self.settings.power_wait);
+            }
+            let started = self.clock.elapsed();
+            let mut polls: u64 = 0;
+            loop {
+                polls += 1;
+                if self.combined_status(dev)? == target {
+                    log_debug!(
+                        1,
+                        "confirmed {} after {polls} status read(s)",
+                        target.lower()
+                    );
+                    return Ok(true);
+                }
+                self.clock.sleep(self.settings.status_sleep);
+                let out_of_polls = max_polls.is_some_and(|m| polls >= m);
+                let out_of_time = self
+                    .settings
+                    .power_timeout
+                    .is_some_and(|t| self.clock.elapsed().saturating_sub(started) >= t);
+                if out_of_polls || out_of_time {
+                    log_debug!(
+                        1,
+                        "{} not confirmed after {polls} status read(s)",
+                        target.lower()
+                    );
+                    break;
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn outlets(&mut self, dev: &mut dyn Device) -> Result<Option<Vec<Outlet>>> {
+        dev.list()
+    }
+
+    fn list(&mut self, dev: &mut dyn Device, action: Action) -> Result<ExitCode> {
+        let Some(outlets) = self.outlets(dev)? else {
+            self.say("NOTICE: List option is not working on this device yet");
+            return Ok(0);
+        };
+        let sep = self.settings.get("separator").unwrap_or(",").to_string();
+        for o in outlets {
+            let line = if action == Action::List {
+                format!("{}{sep}{}", o.id, o.alias)
+            } else {
+                let state = o.state.map(PowerState::lower).unwrap_or("UNKNOWN");
+                format!("{}{sep}{}{sep}{state}", o.id, o.alias)
+            };
+            self.say(&line);
+        }
+        Ok(0)
+    }
+}

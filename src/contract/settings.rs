@@ -1,0 +1,327 @@
+//! Validation: raw input -> settings the engine and backends can trust
+//! (fence-agents protocol §1.6). Each problem is one line saying what is wrong and how to
+//! fix it; `validate-all` reports them all, every other action stops at the first.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::contract::action::Action;
+use crate::contract::error::FenceError;
+use crate::contract::input::{parse_bool, RawInput};
+use crate::contract::option_set::Agent;
+use crate::contract::options::{OptSpec, ValueType};
+use crate::runtime::log;
+
+/// Validated options of one call.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub action: Action,
+    /// Internal key -> value, defaults filled in, choices in their declared spelling.
+    pub values: BTreeMap<&'static str, String>,
+    /// The plug value split on plug_separator; `[""]` when no plug was given.
+    pub plugs: Vec<String>,
+    /// `None`: no limit (timeouts disabled, or the option is 0).
+    pub power_timeout: Option<Duration>,
+    pub login_timeout: Option<Duration>,
+    pub shell_timeout: Option<Duration>,
+    pub power_wait: Duration,
+    pub status_sleep: Duration,
+    pub retry_on: u32,
+    pub delay: Duration,
+    pub method_cycle: bool,
+    pub verbose_level: u32,
+    pub timeouts_disabled: bool,
+}
+
+impl Settings {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// A flag's meaning: absent or given as false is off.
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some(v) if v.is_empty() || parse_bool(v) == Some(true))
+    }
+
+    /// How long this call may take in the worst case; a call waiting for the device lock
+    /// gives up after this (None: unbounded, as when Pacemaker owns the timeouts).
+    pub fn action_budget(&self) -> Option<Duration> {
+        if self.timeouts_disabled {
+            return None;
+        }
+        let poll = self.status_sleep.max(Duration::from_secs(1));
+        let power = self.power_timeout.unwrap_or(Duration::from_secs(20));
+        let per_phase = power.as_secs_f64() * poll.as_secs_f64() + self.power_wait.as_secs_f64();
+        Some(
+            self.login_timeout.unwrap_or_default()
+                + self.shell_timeout.unwrap_or_default()
+                + Duration::from_secs_f64(2.0 * per_phase),
+        )
+    }
+}
+
+/// The action named by the raw input, before any other check (metadata, manpage and
+/// help must work whatever else is wrong).
+pub fn raw_action(raw: &RawInput, agent: &Agent) -> String {
+    raw.get("action")
+        .map(str::to_string)
+        .or_else(|| {
+            agent
+                .option("action")
+                .and_then(|o| o.default.map(String::from))
+        })
+        .unwrap_or_else(|| "reboot".into())
+}
+
+fn is_false(v: &str) -> bool {
+    parse_bool(v) == Some(false)
+}
+
+/// The verbosity: `verbose_level` if given, else the -v count (argv) or verbose=1 (stdin).
+pub fn verbose_level(raw: &RawInput) -> u32 {
+    if let Some(v) = raw.get("verbose_level") {
+        return v.trim().parse().unwrap_or_else(|_| {
+            log_warning!("verbose_level '{v}' is not a whole number; using 0");
+            0
+        });
+    }
+    match raw.get("verbose") {
+        Some(v) if raw.from_argv => raw.verbose_count.max(u32::from(v.is_empty())),
+        Some(v) if is_false(v) => 0,
+        Some(_) => 1,
+        None => 0,
+    }
+}
+
+/// Check everything; the first error (or all of them for validate-all) comes back.
+pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceError>> {
+    let mut errors = Vec::new();
+    let action = match Action::parse(&raw_action(raw, agent), agent) {
+        Ok(a) => a,
+        Err(e) => return Err(vec![e]),
+    };
+    let mut values: BTreeMap<&'static str, String> = BTreeMap::new();
+    for o in &agent.options {
+        match raw.values.get(o.key) {
+            Some(v) => {
+                values.insert(o.key, v.clone());
+            }
+            None => {
+                if let Some(d) = o.default {
+                    values.insert(o.key, d.to_string());
+                }
+            }
+        }
+    }
+    // port_as_ip: the plug is the device address.
+    if values.contains_key("port_as_ip") && !is_false(&values["port_as_ip"]) {
+        if let Some(p) = values.get("port").cloned() {
+            values.insert("ipaddr", p);
+        }
+    }
+
+    for o in &agent.options {
+        if let Some(v) = values.get_mut(o.key) {
+            if let Err(e) = check_value(o, v) {
+                errors.push(e);
+            }
+        }
+    }
+    check_required(agent, action, &values, &mut errors);
+
+    // Secrets from scripts, and every secret option, are registered before anything
+    // could log them.
+    for (script_key, target) in [
+        ("passwd_script", "passwd"),
+        ("snmp_priv_passwd_script", "snmp_priv_passwd"),
+    ] {
+        if let Some(cmd) = values.get(script_key).cloned() {
+            if action == Action::ValidateAll && !errors.is_empty() {
+                continue;
+            }
+            match run_secret_script(script_key, &cmd) {
+                Ok(secret) => {
+                    values.insert(target, secret);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    for o in agent.options.iter().filter(|o| o.secret) {
+        if let Some(v) = values.get(o.key) {
+            log::add_secret(v);
+        }
+    }
+
+    let secs = |k: &str| -> u64 { values.get(k).and_then(|v| v.parse().ok()).unwrap_or(0) };
+    let disable_timeout = match values.get("disable_timeout") {
+        Some(v) => parse_bool(v).unwrap_or(false),
+        None => std::env::var("PCMK_service").as_deref() == Ok("pacemaker-fenced"),
+    };
+    let limit = |k: &str| -> Option<Duration> {
+        let s = secs(k);
+        (!disable_timeout && s > 0).then(|| Duration::from_secs(s))
+    };
+    let separator = values
+        .get("plug_separator")
+        .cloned()
+        .unwrap_or_else(|| ",".into());
+    let plugs = match values.get("port") {
+        Some(p) if !separator.is_empty() => p.split(separator.as_str()).map(String::from).collect(),
+        Some(p) => vec![p.clone()],
+        None => vec![String::new()],
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Settings {
+        action,
+        plugs,
+        power_timeout: limit("power_timeout"),
+        login_timeout: limit("login_timeout"),
+        shell_timeout: limit("shell_timeout"),
+        power_wait: Duration::from_secs(secs("power_wait")),
+        status_sleep: Duration::from_secs(secs("stonith_status_sleep")),
+        retry_on: u32::try_from(secs("retry_on")).unwrap_or(u32::MAX),
+        delay: Duration::from_secs(secs("delay")),
+        method_cycle: values
+            .get("method")
+            .is_some_and(|m| m.eq_ignore_ascii_case("cycle")),
+        verbose_level: verbose_level(raw),
+        timeouts_disabled: disable_timeout,
+        values,
+    })
+}
+
+/// Type and choice checks of one given value; choices are rewritten to their declared
+/// spelling (fence-agents uppercases them; see docs/compatibility.md).
+fn check_value(o: &OptSpec, v: &mut String) -> Result<(), FenceError> {
+    if !o.takes_value() {
+        return Ok(());
+    }
+    let name = o.canonical_name();
+    if !o.choices.is_empty() {
+        return match o.choices.iter().find(|c| c.eq_ignore_ascii_case(v)) {
+            Some(c) => {
+                *v = c.to_string();
+                Ok(())
+            }
+            None => Err(FenceError::Usage(format!(
+                "Failed: You have to enter a valid choice for --{} from the valid values: {} (got '{}')",
+                o.long,
+                o.choices.join(", "),
+                v
+            ))),
+        };
+    }
+    match (o.key, o.value_type) {
+        ("verbose_level", _) => Ok(()),
+        ("disable_timeout", _) if parse_bool(v).is_none() => Err(FenceError::Usage(format!(
+            "Failed: {name} must be true or false (also 1/0, yes/no, on/off), not '{v}'"
+        ))),
+        ("plug_separator", _) if v.is_empty() => Err(FenceError::Usage(
+            "Failed: plug_separator must not be empty; leave it out to use ','".into(),
+        )),
+        (_, ValueType::Second) => whole_number(v).map(|_| ()).ok_or_else(|| {
+            FenceError::Usage(format!(
+                "Failed: {name} must be a whole number of seconds, 0 or more, not '{v}'"
+            ))
+        }),
+        (_, ValueType::Integer) => whole_number(v).map(|_| ()).ok_or_else(|| {
+            FenceError::Usage(format!(
+                "Failed: {name} must be a whole number, 0 or more, not '{v}'"
+            ))
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A non-negative integer, surrounding blanks allowed; stored back without them.
+fn whole_number(v: &mut String) -> Option<u64> {
+    let n: u64 = v.trim().parse().ok()?;
+    *v = n.to_string();
+    Some(n)
+}
+
+fn check_required(
+    agent: &Agent,
+    action: Action,
+    values: &BTreeMap<&'static str, String>,
+    errors: &mut Vec<FenceError>,
+) {
+    if matches!(action, Action::Metadata | Action::Manpage) {
+        return;
+    }
+    let given = |k: &str| values.contains_key(k);
+    if agent.option("login").is_some_and(|o| o.required) && !given("login") {
+        errors.push(FenceError::Usage(
+            "Failed: You have to set login name (username=... on stdin, -l on the command line)"
+                .into(),
+        ));
+    }
+    if agent.option("ipaddr").is_some_and(|o| o.required) && !given("ipaddr") {
+        errors.push(FenceError::Usage(
+            "Failed: You have to enter fence address (ip=... on stdin, -a on the command line)"
+                .into(),
+        ));
+    }
+    if agent.has("passwd")
+        && !agent.has("no_password")
+        && !given("passwd")
+        && !given("passwd_script")
+        && !given("identity_file")
+    {
+        errors.push(FenceError::Usage(
+            "Failed: You have to enter password or password script (password=... or password_script=...)"
+                .into(),
+        ));
+    }
+    if let Some(f) = values.get("identity_file") {
+        if !std::path::Path::new(f).is_file() {
+            errors.push(FenceError::Usage(format!(
+                "Failed: identity_file '{f}' is not a readable file"
+            )));
+        }
+    }
+    let plug_needed = agent.option("port").is_some_and(|o| o.required)
+        && !agent.has("no_port")
+        && !matches!(action, Action::List | Action::ListStatus | Action::Monitor);
+    if plug_needed && values.get("port").is_none_or(|p| p.is_empty()) {
+        errors.push(FenceError::Usage(
+            "Failed: You have to enter plug number or machine identification (plug=... on stdin, -n on the command line)"
+                .into(),
+        ));
+    }
+}
+
+/// Run a `*_script` option through /bin/sh and take its trimmed stdout as the secret.
+fn run_secret_script(key: &str, cmd: &str) -> Result<String, FenceError> {
+    let fail = |why: String| {
+        FenceError::Usage(format!(
+            "Failed: {key} {why}; check that the command prints the secret and exits 0"
+        ))
+    };
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| fail(format!("could not be started ({e})")))?;
+    if !out.status.success() {
+        let how = match out.status.code() {
+            Some(c) => format!("exited with status {c}"),
+            None => "was killed by a signal".to_string(),
+        };
+        return Err(fail(how));
+    }
+    let text = String::from_utf8(out.stdout)
+        .map_err(|_| fail("printed something that is not UTF-8".into()))?;
+    let secret = text.trim_end().to_string();
+    log::add_secret(&secret);
+    if secret.is_empty() {
+        return Err(fail("printed nothing".into()));
+    }
+    Ok(secret)
+}

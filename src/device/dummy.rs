@@ -1,0 +1,187 @@
+//! fence_dummy's device: a status file holding `on` or `off`.
+//!
+//! Compatible with Debian's fence_dummy: a missing file reads as off, on/off write the
+//! word. Stricter where safety asks for it: a file that exists but cannot be read, or
+//! holds anything but on/off, is an error rather than "off".
+//!
+//! Test hook: `FENCEBOX_DUMMY_IGNORE=on,off` makes the device accept those requests and
+//! silently not carry them out, as a stuck relay would; it is how the tests exercise
+//! the engine's timeouts through the real binary.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::contract::error::{FenceError, Result};
+use crate::contract::settings::Settings;
+use crate::device::{Device, PowerState};
+use crate::runtime::lock::DeviceIdentity;
+
+pub struct DummyDevice {
+    path: PathBuf,
+    fail: bool,
+    sleep_range: Option<u64>,
+    ignore: Vec<PowerState>,
+}
+
+impl DummyDevice {
+    pub fn new(settings: &Settings) -> Result<Self> {
+        let path = PathBuf::from(
+            settings
+                .get("status_file")
+                .unwrap_or("/tmp/fence_dummy.status"),
+        );
+        if path.as_os_str().is_empty() {
+            return Err(FenceError::Usage(
+                "Failed: status_file must not be empty; name the file that holds the state".into(),
+            ));
+        }
+        let fail = match settings.get("type").unwrap_or("file") {
+            "file" => false,
+            "fail" => true,
+            other => {
+                return Err(FenceError::Usage(format!(
+                    "Failed: type must be file or fail, not '{other}'"
+                )))
+            }
+        };
+        let sleep_range = match settings.get("random_sleep_range") {
+            None => None,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if n >= 1 => Some(n),
+                _ => {
+                    return Err(FenceError::Usage(format!(
+                        "Failed: random_sleep_range must be a whole number of seconds, 1 or more, not '{v}'"
+                    )))
+                }
+            },
+        };
+        let ignore = std::env::var("FENCEBOX_DUMMY_IGNORE")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|w| match w.trim() {
+                "on" => Some(PowerState::On),
+                "off" => Some(PowerState::Off),
+                _ => None,
+            })
+            .collect();
+        Ok(DummyDevice {
+            path,
+            fail,
+            sleep_range,
+            ignore,
+        })
+    }
+
+    fn failing(&self) -> Result<()> {
+        if self.fail {
+            Err(FenceError::Device(
+                "You have to enter existing machine! (type=fail: this dummy device fails every request; use type=file for a working one)".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The canonical path of a file that may not exist yet: its directory resolved, so that
+/// `/tmp//x` and `/tmp/./x` are one device.
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(p) = fs::canonicalize(path) {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            fs::canonicalize(dir)
+                .map(|d| d.join(name))
+                .unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// A random number in 1..=n from the standard library's per-process random keys.
+fn random_in(n: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    1 + h.finish() % n
+}
+
+impl Device for DummyDevice {
+    fn identity(&self) -> DeviceIdentity {
+        DeviceIdentity {
+            transport: "dummy",
+            address: canonical(&self.path).to_string_lossy().into_owned(),
+            port: None,
+            unit: None,
+        }
+    }
+
+    fn concurrent_reads(&self) -> bool {
+        true
+    }
+
+    fn connect(&mut self) -> Result<()> {
+        log_debug!(
+            1,
+            "device contact: dummy status file {}",
+            self.path.display()
+        );
+        if let Some(n) = self.sleep_range {
+            let s = random_in(n);
+            log_info!("Random sleep for {s} seconds");
+            std::thread::sleep(Duration::from_secs(s));
+        }
+        Ok(())
+    }
+
+    fn status(&mut self, _plug: &str) -> Result<PowerState> {
+        self.failing()?;
+        let text = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                log_debug!(2, "{} does not exist: off", self.path.display());
+                return Ok(PowerState::Off);
+            }
+            Err(e) => {
+                return Err(FenceError::Status(format!(
+                    "cannot read status_file {} ({e})",
+                    self.path.display()
+                )))
+            }
+        };
+        let word = String::from_utf8_lossy(&text).trim().to_ascii_lowercase();
+        log_debug!(2, "{} holds '{word}'", self.path.display());
+        match word.as_str() {
+            "on" => Ok(PowerState::On),
+            "off" => Ok(PowerState::Off),
+            _ => Err(FenceError::Status(format!(
+                "status_file {} holds '{}' instead of on or off",
+                self.path.display(),
+                word.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
+    fn set_power(&mut self, _plug: &str, state: PowerState) -> Result<()> {
+        self.failing()?;
+        if self.ignore.contains(&state) {
+            log_debug!(2, "FENCEBOX_DUMMY_IGNORE: not switching {}", state.lower());
+            return Ok(());
+        }
+        log_debug!(2, "writing '{}' to {}", state.lower(), self.path.display());
+        fs::write(&self.path, state.lower()).map_err(|e| {
+            FenceError::Local(format!(
+                "Failed: cannot write status_file {} ({e})",
+                self.path.display()
+            ))
+        })
+    }
+}

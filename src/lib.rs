@@ -1,0 +1,16 @@
+//! fencebox: the fence agents of a Pacemaker cluster in one binary.
+//!
+//! - `contract`: the fence-agents protocol (options, input, actions, metadata, engine).
+//! - `device`: device backends behind the `Device` trait.
+//! - `agents`: agent definitions, read from the data files in `agents/`.
+//! - `runtime`: logging, clock and the per-device lock.
+//! - `cli`: the multi-call entry point.
+
+#![forbid(unsafe_code)]
+
+#[macro_use]
+pub mod runtime;
+pub mod agents;
+pub mod cli;
+pub mod contract;
+pub mod device;

@@ -1,0 +1,6 @@
+//! What every call needs around the device: logging, the clock, the per-device lock.
+
+pub mod clock;
+#[macro_use]
+pub mod log;
+pub mod lock;
