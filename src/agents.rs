@@ -156,6 +156,50 @@ pub fn builtin() -> Result<Vec<AgentDef>, String> {
         .collect()
 }
 
+/// Where site-local agent files live; `FENCEBOX_AGENTS_DIR` overrides it.
+pub const SITE_DIR: &str = "/etc/fencebox/agents.d";
+
+pub fn site_dir() -> std::path::PathBuf {
+    std::env::var_os("FENCEBOX_AGENTS_DIR")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(SITE_DIR))
+}
+
+/// Agent files of this site (`*.toml` in `site_dir()`, sorted by name). A missing
+/// directory is no error; an unreadable or malformed file is, naming the file.
+pub fn site() -> Result<Vec<AgentDef>, String> {
+    let dir = site_dir();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let builtin_names: Vec<&str> = builtin()?
+        .iter()
+        .flat_map(|d| std::iter::once(d.name).chain(d.symlinks.iter().map(|s| s.name)))
+        .collect();
+    let mut defs = Vec::new();
+    for p in paths {
+        let origin = p.display().to_string();
+        let text = std::fs::read_to_string(&p).map_err(|e| format!("{origin}: {e}"))?;
+        let def = parse_agent(&origin, &text)?;
+        if builtin_names.contains(&def.name) {
+            return Err(format!(
+                "{origin}: agent {} is built in; a site file cannot replace it (give it another name)",
+                def.name
+            ));
+        }
+        defs.push(def);
+    }
+    Ok(defs)
+}
+
 /// The definition an invoked name refers to, and the alias used (if any).
 pub struct Found {
     pub def: AgentDef,
@@ -169,24 +213,33 @@ pub fn find(name: &str) -> Result<Option<Found>, String> {
     } else {
         format!("fence_{name}")
     };
-    for def in builtin()? {
+    // Site files are read only for names that are not built in, so a broken site file
+    // cannot take the shipped agents down with it.
+    if let Some(f) = find_in(builtin()?, &wanted) {
+        return Ok(Some(f));
+    }
+    Ok(find_in(site()?, &wanted))
+}
+
+fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
+    for def in defs {
         if def.name == wanted {
-            return Ok(Some(Found { def, symlink: None }));
+            return Some(Found { def, symlink: None });
         }
         if let Some(s) = def.symlinks.iter().find(|s| s.name == wanted).cloned() {
-            return Ok(Some(Found {
+            return Some(Found {
                 def,
                 symlink: Some(s),
-            }));
+            });
         }
     }
-    Ok(None)
+    None
 }
 
 /// Every name a binary can be invoked as, with its one-line description.
 pub fn all_names() -> Result<Vec<(&'static str, &'static str)>, String> {
     let mut out = Vec::new();
-    for def in builtin()? {
+    for def in builtin()?.into_iter().chain(site()?) {
         out.push((def.name, def.shortdesc));
         for s in &def.symlinks {
             out.push((s.name, s.shortdesc));

@@ -190,9 +190,11 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
     let debug_file = match raw.get("debug") {
         Some(path) => match OpenOptions::new().create(true).append(true).open(path) {
             Ok(f) => Some(f),
-            Err(e) => return fail(&FenceError::Usage(format!(
+            Err(e) => {
+                return fail(&FenceError::Usage(format!(
                 "Failed: cannot open debug_file {path} for appending ({e}); name a writable file"
-            ))),
+            )))
+            }
         },
         None => None,
     };
