@@ -11,19 +11,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+type Attrs = BTreeMap<String, String>;
+/// (name, attributes of the parameter, getopt mixed, content attributes, select options)
+type Param = (String, Attrs, String, Attrs, Vec<String>);
+
 /// Everything Pacemaker, pcs and crmsh read from metadata, descriptions excluded.
 #[derive(Debug, PartialEq, Eq, Default)]
 struct Structure {
     root: BTreeMap<String, String>,
     symlinks: Vec<String>,
-    /// (name, attributes of parameter, getopt mixed, content attributes, select options)
-    parameters: Vec<(
-        String,
-        BTreeMap<String, String>,
-        String,
-        BTreeMap<String, String>,
-        Vec<String>,
-    )>,
+    parameters: Vec<Param>,
     actions: Vec<BTreeMap<String, String>>,
 }
 
