@@ -1,0 +1,222 @@
+//! Per-device serialisation through the real binary: calls through one device never
+//! overlap, calls to different devices do, readers share, and a killed holder frees the
+//! device at once. Each call's debug_file records when its device session started and
+//! ended (microsecond timestamps, which order as strings).
+
+mod common;
+use common::{stamped, Sandbox};
+use std::time::{Duration, Instant};
+
+/// (start, end) of the device session recorded in a debug file.
+fn session(log: &str) -> (String, String) {
+    let s = stamped(log, "device session start");
+    let e = stamped(log, "device session end");
+    assert_eq!((s.len(), e.len()), (1, 1), "one session per call:\n{log}");
+    (s[0].clone(), e[0].clone())
+}
+
+fn wait_for(path: &std::path::Path, needle: &str, limit: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .contains(needle)
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn twenty_concurrent_reboots_of_one_device_never_overlap() {
+    let sb = Sandbox::new("lock-20");
+    sb.set_state("on");
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let log = sb.path(&format!("call-{i}.log"));
+            sb.spawn_env(
+                "fence_dummy",
+                &format!("action=reboot\ndebug_file={}", log.display()),
+                &[],
+            )
+        })
+        .collect();
+    for c in children {
+        let out = common::finish(c);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Success: Rebooted\n"),
+            "{out:?}"
+        );
+    }
+    let mut sessions: Vec<(String, String)> = (0..20)
+        .map(|i| session(&std::fs::read_to_string(sb.path(&format!("call-{i}.log"))).unwrap()))
+        .collect();
+    sessions.sort();
+    for w in sessions.windows(2) {
+        assert!(
+            w[0].1 < w[1].0,
+            "sessions overlap: {:?} and {:?}",
+            w[0],
+            w[1]
+        );
+    }
+    assert_eq!(sb.state(), "on");
+}
+
+#[test]
+fn calls_to_different_devices_run_in_parallel() {
+    let sb = Sandbox::new("lock-two");
+    let (a, b) = (sb.path("a.status"), sb.path("b.status"));
+    let spawn = |file: &std::path::Path, log: &str| {
+        std::fs::write(file, "on").unwrap();
+        sb.spawn_env(
+            "fence_dummy",
+            &format!(
+                "action=reboot\nrandom_sleep_range=1\nstatus_file={}\ndebug_file={}",
+                file.display(),
+                sb.path(log).display()
+            ),
+            &[],
+        )
+    };
+    let (ca, cb) = (spawn(&a, "a.log"), spawn(&b, "b.log"));
+    for c in [ca, cb] {
+        let out = common::finish(c);
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    let sa = session(&std::fs::read_to_string(sb.path("a.log")).unwrap());
+    let sb_ = session(&std::fs::read_to_string(sb.path("b.log")).unwrap());
+    assert!(
+        sa.0 < sb_.1 && sb_.0 < sa.1,
+        "two devices must not wait for each other: {sa:?} {sb_:?}"
+    );
+}
+
+#[test]
+fn readers_share_a_device_but_not_with_a_writer() {
+    let sb = Sandbox::new("lock-shared");
+    sb.set_state("on");
+    let spawn = |action: &str, log: &str| {
+        sb.spawn_env(
+            "fence_dummy",
+            &format!(
+                "action={action}\nrandom_sleep_range=1\ndebug_file={}",
+                sb.path(log).display()
+            ),
+            &[],
+        )
+    };
+    let (r1, r2) = (spawn("status", "r1.log"), spawn("monitor", "r2.log"));
+    for c in [r1, r2] {
+        assert!(common::finish(c).code == 0);
+    }
+    let s1 = session(&std::fs::read_to_string(sb.path("r1.log")).unwrap());
+    let s2 = session(&std::fs::read_to_string(sb.path("r2.log")).unwrap());
+    assert!(s1.0 < s2.1 && s2.0 < s1.1, "readers share: {s1:?} {s2:?}");
+
+    let (w, r) = (spawn("reboot", "w.log"), spawn("status", "r3.log"));
+    for c in [w, r] {
+        assert!(common::finish(c).code == 0);
+    }
+    let sw = session(&std::fs::read_to_string(sb.path("w.log")).unwrap());
+    let s3 = session(&std::fs::read_to_string(sb.path("r3.log")).unwrap());
+    assert!(
+        sw.1 < s3.0 || s3.1 < sw.0,
+        "a reboot excludes readers: {sw:?} {s3:?}"
+    );
+}
+
+/// A call holding the device for a long time: an off the device never confirms.
+fn spawn_holder(sb: &Sandbox, log: &std::path::Path) -> std::process::Child {
+    sb.spawn_env(
+        "fence_dummy",
+        &format!(
+            "action=off\npower_timeout=120\nstonith_status_sleep=1\ndebug_file={}",
+            log.display()
+        ),
+        &[("FENCEBOX_DUMMY_IGNORE", "off")],
+    )
+}
+
+#[test]
+fn a_killed_holder_lets_the_next_caller_in_promptly() {
+    let sb = Sandbox::new("lock-kill");
+    sb.set_state("on");
+    let holder_log = sb.path("holder.log");
+    let mut holder = spawn_holder(&sb, &holder_log);
+    assert!(
+        wait_for(&holder_log, "device session start", Duration::from_secs(10)),
+        "holder never started"
+    );
+
+    let waiter_log = sb.path("waiter.log");
+    let mut waiter = sb.spawn_env(
+        "fence_dummy",
+        &format!("action=reboot\ndebug_file={}", waiter_log.display()),
+        &[],
+    );
+    assert!(
+        wait_for(&waiter_log, "waiting for device", Duration::from_secs(10)),
+        "waiter did not wait"
+    );
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "the waiter must wait while the holder lives"
+    );
+    let log = std::fs::read_to_string(&waiter_log).unwrap();
+    assert!(
+        log.contains(&format!("in use by pid {}", holder.id())),
+        "says for whom it waits: {log}"
+    );
+
+    holder.kill().unwrap(); // SIGKILL: no chance to clean up
+    let killed_at = Instant::now();
+    let _ = holder.wait();
+    let out = common::finish(waiter);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Success: Rebooted\n"),
+        "{out:?}"
+    );
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(2),
+        "took {:?} after the kill",
+        killed_at.elapsed()
+    );
+}
+
+#[test]
+fn waiting_for_the_lock_times_out_within_the_budget() {
+    let sb = Sandbox::new("lock-timeout");
+    sb.set_state("on");
+    let holder_log = sb.path("holder.log");
+    let mut holder = spawn_holder(&sb, &holder_log);
+    assert!(wait_for(
+        &holder_log,
+        "device session start",
+        Duration::from_secs(10)
+    ));
+    let t = Instant::now();
+    // Budget: login 1 + shell 1 + 2 x (power_timeout 1 x 1 s) = 4 s.
+    let out = sb.run(
+        "fence_dummy",
+        "action=reboot\npower_timeout=1\nlogin_timeout=1\nshell_timeout=1\nstonith_status_sleep=1",
+    );
+    let took = t.elapsed();
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("timed out"),
+        "Pacemaker maps 'timed out' to ETIME: {out:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(8),
+        "took {took:?}"
+    );
+    assert_eq!(sb.state(), "on", "the waiter never touched the device");
+}
