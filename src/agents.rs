@@ -120,7 +120,7 @@ impl OptionFile {
 
 /// Parse one agent file; `origin` names it in error messages.
 pub fn parse_agent(origin: &str, text: &str) -> Result<AgentDef, String> {
-    let f: AgentFile = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+    let f: AgentFile = toml::from_str(text).map_err(|e| one_line_error(origin, text, &e))?;
     if !f.name.starts_with("fence_") {
         return Err(format!(
             "{origin}: agent name '{}' must start with fence_",
@@ -146,6 +146,25 @@ pub fn parse_agent(origin: &str, text: &str) -> Result<AgentDef, String> {
             })
             .collect(),
     })
+}
+
+/// A TOML error as one line: file, line, column, the field on that line, the problem.
+fn one_line_error(origin: &str, text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return format!("{origin}: {message}");
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let line_text = text.lines().nth(line - 1).unwrap_or_default();
+    match line_text.split_once('=') {
+        Some((key, _)) => format!(
+            "{origin}: line {line}, column {column}, field '{}': {message}",
+            key.trim()
+        ),
+        None => format!("{origin}: line {line}, column {column}: {message}"),
+    }
 }
 
 /// Every built-in agent definition.

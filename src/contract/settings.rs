@@ -140,7 +140,11 @@ pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceErro
             if action == Action::ValidateAll && !errors.is_empty() {
                 continue;
             }
-            match run_secret_script(script_key, &cmd) {
+            let shown = agent
+                .option(script_key)
+                .map(OptSpec::canonical_name)
+                .unwrap_or_else(|| script_key.to_string());
+            match run_secret_script(&shown, &cmd) {
                 Ok(secret) => {
                     values.insert(target, secret);
                 }

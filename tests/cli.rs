@@ -1,0 +1,164 @@
+//! The multi-call binary: dispatch on argv[0], `fencebox <agent>`, `agents`, `link`,
+//! unknown names, and site-local agent files.
+
+mod common;
+use common::{Sandbox, BIN};
+use std::process::Command;
+
+fn fencebox(sb: &Sandbox, args: &[&str]) -> common::Out {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("FENCEBOX_LOCK_DIR", sb.path("locks"))
+        .env("FENCEBOX_AGENTS_DIR", sb.path("agents.d"))
+        .output()
+        .unwrap();
+    common::Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn agents_lists_names_with_descriptions() {
+    let sb = Sandbox::new("cli-agents");
+    let out = fencebox(&sb, &["agents"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let dummy = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("fence_dummy "))
+        .expect("fence_dummy listed");
+    assert!(
+        dummy.len() > "fence_dummy ".len() + 10,
+        "with a description: {dummy}"
+    );
+    assert!(
+        out.stdout.contains("fence_testshell"),
+        "site agents are listed too"
+    );
+}
+
+#[test]
+fn runs_an_agent_named_as_argument() {
+    let sb = Sandbox::new("cli-named");
+    sb.set_state("on");
+    let f = sb.status_file().display().to_string();
+    for name in ["dummy", "fence_dummy"] {
+        let out = fencebox(&sb, &[name, "-o", "status", "--status-file", &f]);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Status: ON\n"),
+            "{name}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let sb = Sandbox::new("cli-version");
+    let out = fencebox(&sb, &["--version"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(
+        out.stdout.trim(),
+        format!("fencebox {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = fencebox(&sb, &["--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("fencebox agents"), "{out:?}");
+}
+
+#[test]
+fn unknown_agents_say_how_to_list_the_known_ones() {
+    let sb = Sandbox::new("cli-unknown");
+    let out = fencebox(&sb, &["nosuch"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("unknown agent 'fence_nosuch'")
+            && out.stderr.contains("fencebox agents"),
+        "{out:?}"
+    );
+    let out = sb.run_args("fence_nosuch", &["-o", "status"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("fencebox agents"), "{out:?}");
+}
+
+#[test]
+fn link_creates_a_symlink_per_agent_and_leaves_files_alone() {
+    let sb = Sandbox::new("cli-link");
+    let dir = sb.path("sbin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display().to_string();
+    let out = fencebox(&sb, &["link", &d]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let link = dir.join("fence_dummy");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    sb.set_state("off");
+    let out = Command::new(&link)
+        .args([
+            "-o",
+            "status",
+            "--status-file",
+            sb.status_file().to_str().unwrap(),
+        ])
+        .env("FENCEBOX_LOCK_DIR", sb.path("locks"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Again: links are replaced; a real file is not.
+    std::fs::remove_file(dir.join("fence_testshell")).unwrap();
+    std::fs::write(dir.join("fence_testshell"), "#!/bin/sh\n").unwrap();
+    let out = fencebox(&sb, &["link", &d]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("is not a symlink; left alone"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fence_testshell")).unwrap(),
+        "#!/bin/sh\n"
+    );
+}
+
+#[test]
+fn a_malformed_site_file_names_file_line_and_field_and_spares_builtin_agents() {
+    let sb = Sandbox::new("cli-site");
+    std::fs::write(
+        sb.path("agents.d/fence_broken.toml"),
+        "name = \"fence_broken\"\nshortdesc = \"x\"\nlongdesc = \"x\"\nbackend = \"dummy\"\ndevice_opt = \"not-a-list\"\n",
+    )
+    .unwrap();
+    let out = sb.run_args("fence_broken", &["-o", "metadata"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("fence_broken.toml"),
+        "names the file: {out:?}"
+    );
+    assert!(out.stderr.contains("line 5"), "names the line: {out:?}");
+    assert!(
+        out.stderr.contains("device_opt"),
+        "names the field: {out:?}"
+    );
+    assert_eq!(out.stderr_lines().len(), 1, "one line: {out:?}");
+    sb.set_state("on");
+    let out = sb.run("fence_dummy", "action=status");
+    assert_eq!(
+        out.code, 0,
+        "built-in agents do not read site files: {out:?}"
+    );
+}
+
+#[test]
+fn a_site_file_cannot_replace_a_builtin_agent() {
+    let sb = Sandbox::new("cli-site-dup");
+    let text = std::fs::read_to_string(sb.path("agents.d/fence_testshell.toml"))
+        .unwrap()
+        .replace("fence_testshell", "fence_dummy");
+    std::fs::write(sb.path("agents.d/zz.toml"), text).unwrap();
+    let out = fencebox(&sb, &["agents"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("is built in"), "{out:?}");
+}
