@@ -297,3 +297,259 @@ impl Engine<'_> {
         Ok(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The engine against a scripted in-process device and a fake clock: exact call
+    //! sequences, poll counts and sleeps, which the real-binary tests cannot see.
+
+    use super::*;
+    use crate::agents;
+    use crate::contract::{input, option_set, settings};
+    use crate::runtime::clock::FakeClock;
+    use crate::runtime::lock::DeviceIdentity;
+    use std::collections::BTreeMap;
+
+    const AGENT: &str = r#"
+name = "fence_unit"
+shortdesc = "unit"
+longdesc = "unit"
+backend = "fake"
+device_opt = ["ipaddr", "port", "method"]
+"#;
+
+    #[derive(Default)]
+    struct Fake {
+        state: BTreeMap<String, PowerState>,
+        stuck: Vec<PowerState>,
+        unreadable: bool,
+        fail_set_on: bool,
+        outlets: Option<Vec<Outlet>>,
+        cycle: Option<bool>,
+        calls: Vec<String>,
+    }
+
+    impl Device for Fake {
+        fn identity(&self) -> DeviceIdentity {
+            DeviceIdentity::network("fake", "127.0.0.1", 1)
+        }
+        fn status(&mut self, plug: &str) -> Result<PowerState> {
+            self.calls.push(format!("status {plug}"));
+            if self.unreadable {
+                return Err(FenceError::Status("unreadable".into()));
+            }
+            Ok(*self.state.get(plug).unwrap_or(&PowerState::Off))
+        }
+        fn set_power(&mut self, plug: &str, s: PowerState) -> Result<()> {
+            self.calls.push(format!("set {plug} {}", s.lower()));
+            if self.fail_set_on && s == PowerState::On {
+                return Err(FenceError::ConnectionLost("device went away".into()));
+            }
+            if !self.stuck.contains(&s) {
+                self.state.insert(plug.to_string(), s);
+            }
+            Ok(())
+        }
+        fn list(&mut self) -> Result<Option<Vec<Outlet>>> {
+            self.calls.push("list".into());
+            Ok(self.outlets.clone())
+        }
+        fn cycle(&mut self, plug: &str, _k: CycleKind) -> Result<Option<bool>> {
+            self.calls.push(format!("cycle {plug}"));
+            Ok(self.cycle)
+        }
+    }
+
+    fn fake(states: &[(&str, PowerState)]) -> Fake {
+        Fake {
+            state: states.iter().map(|(p, s)| (p.to_string(), *s)).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Run the flow with `stdin` options; returns (result, stdout, clock sleeps).
+    fn run(dev: &mut Fake, stdin: &str) -> (Result<ExitCode>, String, Vec<u64>) {
+        let def = agents::parse_agent("unit.toml", AGENT).unwrap();
+        let agent = option_set::resolve(def, None).unwrap();
+        let raw = input::parse_stdin(&format!("ip=192.0.2.1\n{stdin}"), &agent.options).unwrap();
+        let settings = settings::validate(&agent, &raw).unwrap();
+        let clock = FakeClock::default();
+        let mut out = Vec::new();
+        let r = Engine {
+            agent: &agent,
+            settings: &settings,
+            clock: &clock,
+            out: &mut out,
+        }
+        .flow(dev);
+        let sleeps = clock.sleeps.borrow().iter().map(|d| d.as_secs()).collect();
+        (r, String::from_utf8(out).unwrap(), sleeps)
+    }
+
+    use PowerState::{Off, On};
+
+    #[test]
+    fn off_switches_every_plug_then_confirms_all() {
+        let mut d = fake(&[("1", On), ("2", On)]);
+        let (r, out, _) = run(&mut d, "action=off\nplug=1,2");
+        assert_eq!((r, out.as_str()), (Ok(0), "Success: Powered OFF\n"));
+        assert_eq!(
+            d.calls,
+            [
+                "status 1",
+                "status 2",
+                "set 1 off",
+                "set 2 off",
+                "status 1",
+                "status 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn combined_status_is_on_if_any_plug_is_on() {
+        let mut d = fake(&[("a", Off), ("b", On)]);
+        let (r, out, _) = run(&mut d, "action=status\nplug=a;b\nplug_separator=;");
+        assert_eq!((r, out.as_str()), (Ok(0), "Status: ON\n"));
+        let mut d = fake(&[("a", Off), ("b", Off)]);
+        let (r, out, _) = run(&mut d, "action=status\nplug=a;b\nplug_separator=;");
+        assert_eq!((r, out.as_str()), (Ok(2), "Status: OFF\n"));
+    }
+
+    #[test]
+    fn unconfirmed_off_polls_power_timeout_times_with_the_configured_sleeps() {
+        let mut d = fake(&[("1", On), ("2", On)]);
+        d.stuck = vec![Off];
+        let (r, out, sleeps) = run(
+            &mut d,
+            "action=off\nplug=1,2\npower_timeout=3\npower_wait=2\nstonith_status_sleep=1",
+        );
+        assert_eq!((r, out.as_str()), (Err(FenceError::WaitingOff), ""));
+        assert_eq!(d.calls.iter().filter(|c| c.starts_with("set")).count(), 2);
+        // Initial status of both plugs, then 3 polls of both.
+        assert_eq!(
+            d.calls.iter().filter(|c| c.starts_with("status")).count(),
+            2 + 3 * 2
+        );
+        assert_eq!(
+            sleeps,
+            [2, 2, 1, 1, 1],
+            "power_wait per plug, then the poll sleeps"
+        );
+    }
+
+    #[test]
+    fn power_timeout_is_also_a_time_limit() {
+        let mut d = fake(&[("1", On)]);
+        d.stuck = vec![Off];
+        let (r, _, sleeps) = run(
+            &mut d,
+            "action=off\nplug=1\npower_timeout=5\nstonith_status_sleep=10",
+        );
+        assert_eq!(r, Err(FenceError::WaitingOff));
+        assert_eq!(
+            sleeps,
+            [0, 10],
+            "one poll: after 10 s the 5 s limit is spent"
+        );
+    }
+
+    #[test]
+    fn on_retries_and_reboot_on_phase_failure_is_still_success() {
+        let mut d = fake(&[("1", Off)]);
+        d.stuck = vec![On];
+        let (r, _, _) = run(&mut d, "action=on\nplug=1\npower_timeout=1\nretry_on=2");
+        assert_eq!(r, Err(FenceError::WaitingOn));
+        assert_eq!(d.calls.iter().filter(|c| *c == "set 1 on").count(), 3);
+
+        let mut d = fake(&[("1", On)]);
+        d.fail_set_on = true;
+        let (r, out, _) = run(&mut d, "action=reboot\nplug=1");
+        assert_eq!((r, out.as_str()), (Ok(0), "Success: Rebooted\n"));
+        assert_eq!(d.state["1"], Off, "left off: fencing succeeded");
+    }
+
+    #[test]
+    fn unreadable_status_fails_before_any_switching() {
+        let mut d = fake(&[]);
+        d.unreadable = true;
+        for action in ["status", "off", "reboot", "on"] {
+            let (r, out, _) = run(&mut d, &format!("action={action}\nplug=1"));
+            assert!(matches!(r, Err(FenceError::Status(_))), "{action}");
+            assert_eq!(out, "");
+        }
+        assert!(d.calls.iter().all(|c| c.starts_with("status")));
+    }
+
+    #[test]
+    fn list_and_list_status_formats() {
+        let outlets = vec![
+            Outlet {
+                id: "1".into(),
+                alias: "web".into(),
+                state: Some(On),
+            },
+            Outlet {
+                id: "2".into(),
+                alias: String::new(),
+                state: None,
+            },
+            Outlet {
+                id: "3".into(),
+                alias: "db".into(),
+                state: Some(Off),
+            },
+        ];
+        let mut d = Fake {
+            outlets: Some(outlets),
+            ..Default::default()
+        };
+        let (r, out, _) = run(&mut d, "action=list");
+        assert_eq!((r, out.as_str()), (Ok(0), "1,web\n2,\n3,db\n"));
+        let (r, out, _) = run(&mut d, "action=list-status\nseparator=;");
+        assert_eq!(
+            (r, out.as_str()),
+            (Ok(0), "1;web;on\n2;;UNKNOWN\n3;db;off\n")
+        );
+        let (r, out, _) = run(&mut d, "action=monitor");
+        assert_eq!((r, out.as_str()), (Ok(0), ""), "monitor lists silently");
+        assert_eq!(d.calls, ["list", "list", "list"]);
+    }
+
+    #[test]
+    fn list_without_support_prints_the_notice() {
+        let mut d = Fake::default();
+        let (r, out, _) = run(&mut d, "action=list");
+        assert_eq!(
+            (r, out.as_str()),
+            (
+                Ok(0),
+                "NOTICE: List option is not working on this device yet\n"
+            )
+        );
+    }
+
+    #[test]
+    fn method_cycle_uses_the_device_cycle_without_off_and_on() {
+        let mut d = fake(&[("1", On)]);
+        d.cycle = Some(true);
+        let (r, out, _) = run(&mut d, "action=reboot\nplug=1\nmethod=cycle");
+        assert_eq!((r, out.as_str()), (Ok(0), "Success: Rebooted\n"));
+        assert_eq!(d.calls, ["status 1", "cycle 1"]);
+
+        let mut d = fake(&[("1", On)]);
+        d.cycle = Some(false);
+        let (r, out, _) = run(&mut d, "action=reboot\nplug=1\nmethod=cycle\nretry_on=2");
+        assert!(matches!(r, Err(FenceError::TimedOut(_))), "{r:?}");
+        assert_eq!(out, "");
+        assert_eq!(d.calls.iter().filter(|c| c.starts_with("cycle")).count(), 3);
+
+        let mut d = fake(&[("1", On)]);
+        let (r, _, _) = run(&mut d, "action=reboot\nplug=1\nmethod=cycle");
+        assert_eq!(r, Ok(0));
+        assert!(
+            d.calls.contains(&"set 1 off".to_string()),
+            "no cycle command: off and on"
+        );
+    }
+}
