@@ -264,9 +264,7 @@ fn describe(agent: &Agent, settings: &Settings) -> String {
         .values
         .iter()
         .map(|(k, v)| {
-            let secret = agent.option(k).is_some_and(|o| o.secret)
-                || matches!(*k, "passwd" | "snmp_priv_passwd");
-            if secret {
+            if agent.option(k).is_some_and(|o| o.secret) {
                 format!("{k}=[set]")
             } else {
                 format!("{k}={v}")

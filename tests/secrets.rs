@@ -121,3 +121,73 @@ fn a_failing_password_script_is_one_clear_error() {
         "{out:?}"
     );
 }
+
+/// Syslog gets facility daemon and the agent's name as ident, and no secret even at the
+/// highest verbosity.
+#[test]
+fn syslog_lines_are_named_and_clean() {
+    use std::os::unix::net::UnixDatagram;
+    let sb = Sandbox::new("syslog");
+    sb.set_state("on");
+    let sock_path = sb.path("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut packets = Vec::new();
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = sock.recv(&mut buf) {
+            packets.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        packets
+    });
+    let out = sb.run_env(
+        "fence_testsnmp",
+        &format!("action=reboot\nip=192.0.2.1\nplug=1\nverbose_level=3\npassword={PASSWORD}\ncommunity={COMMUNITY}\nsnmp_priv_passwd={PRIV}\n"),
+        &[("FENCEBOX_SYSLOG_SOCKET", sock_path.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let packets = reader.join().unwrap();
+    assert!(packets.len() >= 3, "debug, info lines: {packets:?}");
+    for p in &packets {
+        assert_clean("syslog", p);
+        // <facility daemon (3) * 8 + severity>ident[pid]: message
+        let pri: u32 = p[1..p.find('>').unwrap()].parse().unwrap();
+        assert_eq!(pri / 8, 3, "facility daemon: {p}");
+        assert!(p.contains(">fence_testsnmp["), "ident: {p}");
+    }
+    assert!(
+        packets.iter().any(|p| p.contains("reboot: done (exit 0)")),
+        "{packets:?}"
+    );
+}
+
+/// A syslog daemon that reads nothing must not stall an action.
+#[test]
+fn a_stuck_syslog_does_not_block_fencing() {
+    use std::os::unix::net::UnixDatagram;
+    let sb = Sandbox::new("syslog-stuck");
+    sb.set_state("on");
+    let sock_path = sb.path("log.sock");
+    let _sock = UnixDatagram::bind(&sock_path).unwrap(); // never read
+    let mut child = sb.spawn_env(
+        "fence_dummy",
+        "action=reboot\nverbose_level=3",
+        &[("FENCEBOX_SYSLOG_SOCKET", sock_path.to_str().unwrap())],
+    );
+    let t = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && t.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let finished = child.try_wait().unwrap().is_some();
+    if !finished {
+        child.kill().unwrap();
+    }
+    let out = common::finish(child);
+    assert!(finished, "blocked on syslog: {out:?}");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Success: Rebooted\n"),
+        "{out:?}"
+    );
+}

@@ -67,13 +67,24 @@ fn logger() -> MutexGuard<'static, Logger> {
     LOGGER.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The local syslog socket; `FENCEBOX_SYSLOG_SOCKET` points elsewhere (tests use it to
+/// read what fencebox sends).
+fn syslog_socket() -> std::path::PathBuf {
+    std::env::var_os("FENCEBOX_SYSLOG_SOCKET")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/dev/log".into())
+}
+
 /// Name lines after the agent and connect to the local syslog socket if there is one.
 pub fn init(ident: &str) {
     let mut l = logger();
     l.ident = ident.to_string();
+    let path = syslog_socket();
+    // Non-blocking: a stuck or slow syslog daemon loses lines, it never stalls fencing.
     l.syslog = UnixDatagram::unbound()
         .ok()
-        .filter(|s| s.connect("/dev/log").is_ok());
+        .filter(|s| s.connect(&path).is_ok() && s.set_nonblocking(true).is_ok());
 }
 
 /// Apply the user's choices: quiet, verbosity, debug file.
@@ -116,7 +127,7 @@ pub fn emit_detail(level: Level, detail: u32, args: fmt::Arguments<'_>) {
     let mut l = logger();
     let verbose = l.verbose_level >= detail;
     let to_debug_file = l.debug_file.is_some() && (level != Level::Debug || detail <= 1 || verbose);
-    let to_stderr = l.stderr && (level <= Level::Warning || (level == Level::Debug && verbose));
+    let to_stderr = l.stderr && (level <= Level::Warning || verbose);
     let to_syslog = l.syslog.is_some() && (level <= Level::Info || verbose);
     if !(to_debug_file || to_stderr || to_syslog) {
         return;

@@ -93,7 +93,7 @@ impl Sandbox {
             .env("FENCEBOX_AGENTS_DIR", self.dir.join("agents.d"))
             .env_remove("PCMK_service")
             .env_remove("FENCEBOX_DUMMY_IGNORE")
-            .env_remove("FENCEBOX_LOCK_TIMEOUT");
+            .env("FENCEBOX_SYSLOG_SOCKET", self.dir.join("no-syslog"));
         c
     }
 
