@@ -11,9 +11,13 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::contract::options::{OptSpec, ValueType};
+use crate::snmp::family::Family;
 
 /// The agent files built into the binary, in the order `fencebox agents` lists them.
-const EMBEDDED: &[(&str, &str)] = &[("dummy.toml", include_str!("../agents/dummy.toml"))];
+const EMBEDDED: &[(&str, &str)] = &[
+    ("dummy.toml", include_str!("../agents/dummy.toml")),
+    ("apc_snmp.toml", include_str!("../agents/apc_snmp.toml")),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +35,32 @@ struct AgentFile {
     defaults: BTreeMap<String, String>,
     #[serde(default)]
     symlink: Vec<SymlinkFile>,
+    snmp: Option<SnmpAgentFile>,
+}
+
+/// How an SNMP agent picks its device family.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnmpAgentFile {
+    /// Candidate families by name, or `["*"]` for every known family.
+    families: Vec<String>,
+    /// Used when the sysObjectID matches none (fence-agents' fallback class).
+    fallback: Option<String>,
+    /// Skip the sysObjectID read: the agent drives exactly one family.
+    #[serde(default = "yes")]
+    detect: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What an SNMP agent file says about families (see `SnmpAgentFile`).
+#[derive(Debug, Clone)]
+pub struct SnmpAgent {
+    pub families: Vec<&'static str>,
+    pub fallback: Option<&'static str>,
+    pub detect: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +117,7 @@ pub struct AgentDef {
     pub options: Vec<OptSpec>,
     pub defaults: Vec<(&'static str, &'static str)>,
     pub symlinks: Vec<Symlink>,
+    pub snmp: Option<SnmpAgent>,
 }
 
 /// Agent files are read once per process and live as long as it does, so their strings
@@ -111,6 +142,7 @@ impl OptionFile {
             required: self.required,
             value_type: self.value_type,
             choices: Box::leak(choices.into_boxed_slice()),
+            extra_choices: &[],
             order: self.order,
             help: leak(self.help),
             secret: self.secret,
@@ -145,6 +177,11 @@ pub fn parse_agent(origin: &str, text: &str) -> Result<AgentDef, String> {
                 defaults: leak_pairs(s.defaults),
             })
             .collect(),
+        snmp: f.snmp.map(|s| SnmpAgent {
+            families: s.families.into_iter().map(leak).collect(),
+            fallback: s.fallback.map(leak),
+            detect: s.detect,
+        }),
     })
 }
 
@@ -187,7 +224,7 @@ pub fn site_dir() -> std::path::PathBuf {
 
 /// Agent files of this site (`*.toml` in `site_dir()`, sorted by name). A missing
 /// directory is no error; an unreadable or malformed file is, naming the file.
-pub fn site() -> Result<Vec<AgentDef>, String> {
+fn site_texts() -> Result<Vec<(String, String)>, String> {
     let dir = site_dir();
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -199,14 +236,27 @@ pub fn site() -> Result<Vec<AgentDef>, String> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let origin = p.display().to_string();
+            std::fs::read_to_string(&p)
+                .map(|t| (origin.clone(), t))
+                .map_err(|e| format!("{origin}: {e}"))
+        })
+        .collect()
+}
+
+pub fn site() -> Result<Vec<AgentDef>, String> {
     let builtin_names: Vec<&str> = builtin()?
         .iter()
         .flat_map(|d| std::iter::once(d.name).chain(d.symlinks.iter().map(|s| s.name)))
         .collect();
     let mut defs = Vec::new();
-    for p in paths {
-        let origin = p.display().to_string();
-        let text = std::fs::read_to_string(&p).map_err(|e| format!("{origin}: {e}"))?;
+    for (origin, text) in site_texts()? {
+        if is_family_file(&text) {
+            continue;
+        }
         let def = parse_agent(&origin, &text)?;
         if builtin_names.contains(&def.name) {
             return Err(format!(
@@ -253,6 +303,61 @@ fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
         }
     }
     None
+}
+
+/// SNMP device family files built into the binary.
+const EMBEDDED_FAMILIES: &[(&str, &str)] = &[
+    (
+        "families/apc.toml",
+        include_str!("../agents/families/apc.toml"),
+    ),
+    (
+        "families/tripplite.toml",
+        include_str!("../agents/families/tripplite.toml"),
+    ),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FamiliesFile {
+    family: Vec<crate::snmp::family::FamilyFile>,
+}
+
+fn parse_families(origin: &str, text: &str) -> Result<Vec<Family>, String> {
+    let f: FamiliesFile = toml::from_str(text).map_err(|e| one_line_error(origin, text, &e))?;
+    f.family
+        .into_iter()
+        .map(|x| x.into_family().map_err(|e| format!("{origin}: {e}")))
+        .collect()
+}
+
+/// Every known SNMP device family: built in first, then the site's family files
+/// (`[[family]]` tables in `site_dir()`), which may not reuse a built-in name.
+pub fn families() -> Result<Vec<Family>, String> {
+    let mut all = Vec::new();
+    for (file, text) in EMBEDDED_FAMILIES {
+        all.extend(parse_families(&format!("agents/{file}"), text)?);
+    }
+    let builtin = all.len();
+    for (origin, text) in site_texts()? {
+        if is_family_file(&text) {
+            for f in parse_families(&origin, &text)? {
+                if all[..builtin].iter().any(|b| b.name == f.name) {
+                    return Err(format!(
+                        "{origin}: family {} is built in; give the site family another name",
+                        f.name
+                    ));
+                }
+                all.push(f);
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Site files hold either one agent or `[[family]]` tables.
+fn is_family_file(text: &str) -> bool {
+    text.lines().any(|l| l.trim() == "[[family]]")
 }
 
 /// Every name a binary can be invoked as, with its one-line description.

@@ -14,3 +14,4 @@ pub mod agents;
 pub mod cli;
 pub mod contract;
 pub mod device;
+pub mod snmp;

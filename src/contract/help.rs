@@ -16,7 +16,10 @@ pub fn render(agent: &Agent) -> String {
         seen.push(p.spec.key);
         let mut text = p.spec.help.to_string();
         if !p.spec.choices.is_empty() {
-            text.push_str(&format!(" (one of: {})", p.spec.choices.join(", ")));
+            text.push_str(&format!(
+                " (one of: {})",
+                p.spec.accepted_choices().join(", ")
+            ));
         }
         if let Some(d) = p.spec.default {
             text.push_str(&format!(" (default: {d})"));

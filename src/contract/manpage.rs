@@ -71,7 +71,7 @@ its old name shown in brackets below.\n",
         if !p.spec.choices.is_empty() {
             text.push_str(&format!(
                 "\n.br\nOne of: {}",
-                esc(&p.spec.choices.join(", "))
+                esc(&p.spec.accepted_choices().join(", "))
             ));
         }
         if let Some(d) = p.spec.default {

@@ -47,6 +47,9 @@ pub struct OptSpec {
     pub value_type: ValueType,
     /// Non-empty: the value must be one of these (compared case-insensitively).
     pub choices: &'static [&'static str],
+    /// Further accepted values that metadata does not advertise, so that metadata stays
+    /// identical to fence-agents' (see docs/compatibility.md).
+    pub extra_choices: &'static [&'static str],
     pub order: u32,
     pub help: &'static str,
     /// Never logged, never shown: passwords, communities, keys.
@@ -88,6 +91,15 @@ impl OptSpec {
         s
     }
 
+    /// Every accepted choice: the advertised ones, then the extras.
+    pub fn accepted_choices(&self) -> Vec<&'static str> {
+        self.choices
+            .iter()
+            .chain(self.extra_choices)
+            .copied()
+            .collect()
+    }
+
     /// The metadata content type name.
     pub fn content_type(&self) -> &'static str {
         if !self.choices.is_empty() {
@@ -110,6 +122,7 @@ const fn opt(key: &'static str, long: &'static str, help: &'static str) -> OptSp
         required: false,
         value_type: ValueType::String,
         choices: &[],
+        extra_choices: &[],
         order: 1,
         help,
         secret: false,
@@ -144,6 +157,10 @@ impl OptSpec {
     }
     const fn choices(mut self, c: &'static [&'static str]) -> Self {
         self.choices = c;
+        self
+    }
+    const fn extra_choices(mut self, c: &'static [&'static str]) -> Self {
+        self.extra_choices = c;
         self
     }
     const fn order(mut self, o: u32) -> Self {
@@ -195,11 +212,13 @@ pub static COMMON: &[OptSpec] = &[
         .short('d').value("version").choices(&["1", "2c", "3"]),
     opt("community", "community", "SNMP community (v1 and v2c)").short('c').value("community").secret(),
     opt("snmp_auth_prot", "snmp-auth-prot", "SNMPv3 authentication protocol")
-        .short('b').value("prot").choices(&["MD5", "SHA"]),
+        .short('b').value("prot").choices(&["MD5", "SHA"])
+        .extra_choices(&["SHA224", "SHA256", "SHA384", "SHA512"]),
     opt("snmp_sec_level", "snmp-sec-level", "SNMPv3 security level")
         .short('E').value("level").choices(&["noAuthNoPriv", "authNoPriv", "authPriv"]),
-    opt("snmp_priv_prot", "snmp-priv-prot", "SNMPv3 privacy (encryption) protocol")
-        .short('B').value("prot").choices(&["DES", "AES"]),
+    opt("snmp_priv_prot", "snmp-priv-prot", "SNMPv3 privacy (encryption) protocol; AES is AES-128")
+        .short('B').value("prot").choices(&["DES", "AES"])
+        .extra_choices(&["AES128", "AES192", "AES256", "AES192C", "AES256C"]),
     opt("snmp_priv_passwd", "snmp-priv-passwd", "SNMPv3 privacy (encryption) password")
         .short('P').value("pass").secret(),
     opt("snmp_priv_passwd_script", "snmp-priv-passwd-script", "Command whose standard output is the SNMPv3 privacy password")

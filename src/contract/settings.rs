@@ -206,7 +206,7 @@ fn check_value(o: &OptSpec, v: &mut String) -> Result<(), FenceError> {
     }
     let name = o.canonical_name();
     if !o.choices.is_empty() {
-        return match o.choices.iter().find(|c| c.eq_ignore_ascii_case(v)) {
+        return match o.accepted_choices().into_iter().find(|c| c.eq_ignore_ascii_case(v)) {
             Some(c) => {
                 *v = c.to_string();
                 Ok(())
@@ -214,7 +214,7 @@ fn check_value(o: &OptSpec, v: &mut String) -> Result<(), FenceError> {
             None => Err(FenceError::Usage(format!(
                 "Failed: You have to enter a valid choice for --{} from the valid values: {} (got '{}')",
                 o.long,
-                o.choices.join(", "),
+                o.accepted_choices().join(", "),
                 v
             ))),
         };

@@ -1,0 +1,447 @@
+//! SNMP PDUs: one backend for every family. The family (chosen by sysObjectID, or fixed
+//! by the agent) says where outlets live; this module turns plugs into rows, reads and
+//! writes them, and insists on answers that mean something: a missing outlet is an
+//! error, never "off".
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use snmp2::v3;
+
+use crate::agents;
+use crate::contract::error::{FenceError, Result};
+use crate::contract::option_set::Agent;
+use crate::contract::settings::Settings;
+use crate::device::{CycleKind, Device, Outlet, PowerState};
+use crate::runtime::lock::DeviceIdentity;
+use crate::snmp::client::{Client, Config, SecLevel, SetValue, V3Params, Value, Version};
+use crate::snmp::family::{self, Family, Row};
+use crate::snmp::oid::format_oid;
+
+const SYS_OBJECT_ID: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
+
+pub struct SnmpDevice {
+    cfg: Config,
+    candidates: Vec<Family>,
+    fallback: Option<Family>,
+    detect: bool,
+    switch: Option<u64>,
+    client: Option<Client>,
+    family: Option<Family>,
+    rows: HashMap<String, Row>,
+}
+
+fn usage(msg: String) -> FenceError {
+    FenceError::Usage(msg)
+}
+
+/// The SNMP settings of a call, from the validated options.
+pub fn config(settings: &Settings) -> Result<Config> {
+    let host = settings
+        .get("ipaddr")
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| usage("Failed: You have to enter fence address (ip=...)".into()))?
+        .to_string();
+    let port_text = settings.get("ipport").unwrap_or("161");
+    let port: u16 = port_text.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+        usage(format!(
+            "Failed: ipport must be a UDP port (1-65535), not '{port_text}'"
+        ))
+    })?;
+    let user = settings.get("login").map(str::to_string);
+    let version =
+        match settings.get("snmp_version") {
+            Some("1") => Version::V1,
+            Some("2c") => Version::V2c,
+            Some("3") => Version::V3,
+            Some(other) => {
+                return Err(usage(format!(
+                    "Failed: snmp_version must be 1, 2c or 3, not '{other}'"
+                )))
+            }
+            None if user.is_some() => Version::V3,
+            None if settings.get("community").is_some() => Version::V2c,
+            None => return Err(usage(
+                "Failed: set snmp_version (1, 2c or 3) and a community (v1, v2c) or username (v3)"
+                    .into(),
+            )),
+        };
+    let community = settings.get("community").unwrap_or_default().to_string();
+    if version != Version::V3 && community.is_empty() {
+        return Err(usage(
+            "Failed: SNMP v1 and v2c need a community (community=...)".into(),
+        ));
+    }
+    let v3 = if version == Version::V3 {
+        let user =
+            user.ok_or_else(|| usage("Failed: SNMPv3 needs a user name (username=...)".into()))?;
+        let auth_password = settings.get("passwd").unwrap_or_default().to_string();
+        let priv_password = settings
+            .get("snmp_priv_passwd")
+            .unwrap_or_default()
+            .to_string();
+        let level = match settings.get("snmp_sec_level") {
+            Some("noAuthNoPriv") => SecLevel::NoAuthNoPriv,
+            Some("authNoPriv") => SecLevel::AuthNoPriv,
+            Some("authPriv") => SecLevel::AuthPriv,
+            _ if !auth_password.is_empty() && !priv_password.is_empty() => SecLevel::AuthPriv,
+            _ if !auth_password.is_empty() => SecLevel::AuthNoPriv,
+            _ => SecLevel::NoAuthNoPriv,
+        };
+        if level != SecLevel::NoAuthNoPriv && auth_password.len() < 8 {
+            return Err(usage(
+                "Failed: SNMPv3 authentication needs a password of at least 8 characters (password=...)".into(),
+            ));
+        }
+        if level == SecLevel::AuthPriv && priv_password.len() < 8 {
+            return Err(usage(
+                "Failed: SNMPv3 authPriv needs a privacy password of at least 8 characters (snmp_priv_passwd=...)".into(),
+            ));
+        }
+        let auth_protocol = match settings.get("snmp_auth_prot").unwrap_or("MD5") {
+            "SHA" => v3::AuthProtocol::Sha1,
+            "SHA224" => v3::AuthProtocol::Sha224,
+            "SHA256" => v3::AuthProtocol::Sha256,
+            "SHA384" => v3::AuthProtocol::Sha384,
+            "SHA512" => v3::AuthProtocol::Sha512,
+            _ => v3::AuthProtocol::Md5,
+        };
+        let priv_protocol = match settings.get("snmp_priv_prot").unwrap_or("DES") {
+            "AES" | "AES128" => v3::Cipher::Aes128,
+            "AES192" | "AES192C" => v3::Cipher::Aes192,
+            "AES256" | "AES256C" => v3::Cipher::Aes256,
+            _ => v3::Cipher::Des,
+        };
+        Some(V3Params {
+            user,
+            level,
+            auth_protocol,
+            auth_password,
+            priv_protocol,
+            priv_password,
+            context: String::new(),
+        })
+    } else {
+        None
+    };
+    // One second per try, as net-snmp; as many tries as shell_timeout has seconds, so
+    // one request never outlives it (5 when Pacemaker owns the timeouts).
+    let tries = match settings.shell_timeout {
+        Some(t) => u32::try_from(t.as_secs()).unwrap_or(u32::MAX).max(1),
+        None if settings.timeouts_disabled => 5,
+        None => 3,
+    };
+    Ok(Config {
+        host,
+        port,
+        version,
+        community,
+        v3,
+        timeout: Duration::from_secs(1),
+        tries,
+    })
+}
+
+impl SnmpDevice {
+    pub fn new(agent: &Agent, settings: &Settings) -> Result<Self> {
+        let spec = agent.def.snmp.clone().ok_or_else(|| {
+            FenceError::Local(format!(
+                "Failed: agent {} has no [snmp] section in its file",
+                agent.name
+            ))
+        })?;
+        let all = agents::families().map_err(|e| FenceError::Local(format!("Failed: {e}")))?;
+        let pick = |name: &str| -> Result<Family> {
+            all.iter().find(|f| f.name == name).cloned().ok_or_else(|| {
+                FenceError::Local(format!(
+                    "Failed: agent {} names unknown family '{name}'",
+                    agent.name
+                ))
+            })
+        };
+        let candidates = if spec.families == ["*"] {
+            all.clone()
+        } else {
+            spec.families
+                .iter()
+                .map(|n| pick(n))
+                .collect::<Result<_>>()?
+        };
+        let fallback = spec.fallback.map(pick).transpose()?;
+        let switch = match settings.get("switch") {
+            None => None,
+            Some(s) => Some(s.trim().parse().map_err(|_| {
+                usage(format!(
+                    "Failed: switch must be the number of a daisy-chained unit, not '{s}'"
+                ))
+            })?),
+        };
+        Ok(SnmpDevice {
+            cfg: config(settings)?,
+            candidates,
+            fallback,
+            detect: spec.detect,
+            switch,
+            client: None,
+            family: None,
+            rows: HashMap::new(),
+        })
+    }
+
+    fn parts(&mut self) -> Result<(&mut Client, &Family)> {
+        match (self.client.as_mut(), self.family.as_ref()) {
+            (Some(c), Some(f)) => Ok((c, f)),
+            _ => Err(FenceError::Local(
+                "Failed: SNMP device used before connecting".into(),
+            )),
+        }
+    }
+
+    /// The row of a plug: `S:P`, a number, a dotted id, or an outlet name.
+    fn row(&mut self, plug: &str) -> Result<Row> {
+        if let Some(r) = self.rows.get(plug) {
+            return Ok(r.clone());
+        }
+        let default_switch = self.switch.unwrap_or(1);
+        let (client, family) = self.parts()?;
+        let numbers =
+            |s: &str| -> Option<Vec<u64>> { s.split('.').map(|p| p.parse().ok()).collect() };
+        let row = if let Some((s, p)) = plug
+            .split_once(':')
+            .and_then(|(s, p)| Some((s.trim().parse().ok()?, p.trim().parse().ok()?)))
+        {
+            Row {
+                switch: s,
+                plug: vec![p],
+            }
+        } else if let Ok(n) = plug.trim().parse::<u64>() {
+            Row {
+                switch: default_switch,
+                plug: vec![n],
+            }
+        } else if let Some(path) = numbers(plug.trim()).filter(|_| family.status.row.is_path()) {
+            Row {
+                switch: default_switch,
+                plug: path,
+            }
+        } else {
+            let names = family.names.clone().ok_or_else(|| {
+                FenceError::Usage(format!(
+                    "Failed: plug '{plug}' is not an outlet number, and family {} has no outlet names to look it up in",
+                    family.name
+                ))
+            })?;
+            let unquote = family.unquote_names;
+            let walked = client.walk(&names.oid)?;
+            walked
+                .iter()
+                .find(|(_, v)| name_text(v, unquote) == plug)
+                .and_then(|(oid, _)| names.row.parse_suffix(&oid[names.oid.len()..]))
+                .ok_or_else(|| {
+                    FenceError::PlugNotFound(format!("{plug} (no outlet has that name)"))
+                })?
+        };
+        log_debug!(
+            2,
+            "plug '{plug}' is row switch {} outlet {:?}",
+            row.switch,
+            row.plug
+        );
+        self.rows.insert(plug.to_string(), row.clone());
+        Ok(row)
+    }
+
+    fn state(family: &Family, plug: &str, v: &Value) -> Result<PowerState> {
+        if v.is_missing() {
+            return Err(FenceError::PlugNotFound(format!("{plug} ({v:?})")));
+        }
+        let n = match v {
+            Value::Int(n) => Some(*n),
+            Value::Str(_) => v.text().trim().trim_matches('"').parse().ok(),
+            _ => None,
+        };
+        match n.and_then(|n| family.state_of(n)) {
+            Some(true) => Ok(PowerState::On),
+            Some(false) => Ok(PowerState::Off),
+            None => Err(FenceError::Status(format!(
+                "outlet {plug} reports {}, which family {} does not know as on ({:?}) or off ({:?})",
+                v.text(),
+                family.name,
+                family.on,
+                family.off
+            ))),
+        }
+    }
+}
+
+/// Say "plug 7" where the client could only say which OID was missing.
+fn name_plug(e: FenceError, plug: &str) -> FenceError {
+    match e {
+        FenceError::PlugNotFound(_) => FenceError::PlugNotFound(plug.to_string()),
+        other => other,
+    }
+}
+
+fn name_text(v: &Value, unquote: bool) -> String {
+    let t = v.text();
+    if unquote {
+        t.trim_matches('"').to_string()
+    } else {
+        t
+    }
+}
+
+impl Device for SnmpDevice {
+    fn identity(&self) -> DeviceIdentity {
+        DeviceIdentity::network("snmp", &self.cfg.host, self.cfg.port)
+    }
+
+    fn concurrent_reads(&self) -> bool {
+        true
+    }
+
+    fn connect(&mut self) -> Result<()> {
+        log_debug!(
+            1,
+            "device contact: SNMP {:?} {}:{}",
+            self.cfg.version,
+            self.cfg.host,
+            self.cfg.port
+        );
+        let mut client = Client::connect(self.cfg.clone())?;
+        let family = if !self.detect {
+            self.candidates.first().cloned()
+        } else {
+            let v = client.get(&SYS_OBJECT_ID)?;
+            let oid = match &v {
+                Value::Oid(o) => o.clone(),
+                other => {
+                    return Err(FenceError::Device(format!(
+                        "the device answered sysObjectID with {other:?}; is this an SNMP PDU?"
+                    )))
+                }
+            };
+            let found = family::detect(&self.candidates, &oid)
+                .cloned()
+                .or_else(|| self.fallback.clone());
+            match found {
+                Some(f) => Some(f),
+                None => {
+                    return Err(FenceError::Device(format!(
+                        "unknown device: sysObjectID {} matches no family this agent knows; describe it in a family file in {} (see docs/families.md), or pick a family with family=NAME (fencebox families lists them)",
+                        format_oid(&oid),
+                        agents::site_dir().display()
+                    )))
+                }
+            }
+        };
+        let family =
+            family.ok_or_else(|| FenceError::Local("Failed: agent has no SNMP family".into()))?;
+        log_debug!(1, "SNMP family {} ({})", family.name, family.description);
+        self.family = Some(family);
+        self.client = Some(client);
+        Ok(())
+    }
+
+    fn status(&mut self, plug: &str) -> Result<PowerState> {
+        let row = self.row(plug)?;
+        let (client, family) = self.parts()?;
+        let oid = family
+            .status
+            .oid_for(&row)
+            .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
+        let v = client.get(&oid).map_err(|e| name_plug(e, plug))?;
+        Self::state(family, plug, &v)
+    }
+
+    fn set_power(&mut self, plug: &str, state: PowerState) -> Result<()> {
+        let row = self.row(plug)?;
+        let (client, family) = self.parts()?;
+        let oid = family
+            .control
+            .oid_for(&row)
+            .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
+        let value = match state {
+            PowerState::On => family.set_on,
+            PowerState::Off => family.set_off,
+        };
+        client
+            .set(&oid, &SetValue::Int(value))
+            .map_err(|e| name_plug(e, plug))
+    }
+
+    fn list(&mut self) -> Result<Option<Vec<Outlet>>> {
+        let (client, family) = self.parts()?;
+        let family = family.clone();
+        let mut outlets = Vec::new();
+        match &family.names {
+            Some(names) => {
+                let together = family.status_walks_with_names();
+                let mut columns = vec![names.oid.clone()];
+                if together {
+                    columns.push(family.status.oid.clone());
+                }
+                let walked = client.walk_columns(&columns)?;
+                let states: HashMap<Vec<u64>, Value> = walked
+                    .get(1)
+                    .map(|c| {
+                        c.iter()
+                            .map(|(o, v)| (o[family.status.oid.len()..].to_vec(), v.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for (oid, v) in &walked[0] {
+                    let suffix = &oid[names.oid.len()..];
+                    let Some(row) = names.row.parse_suffix(suffix) else {
+                        continue;
+                    };
+                    let id = family.plug_id(&row);
+                    let state = states
+                        .get(suffix)
+                        .and_then(|s| Self::state(&family, &id, s).ok());
+                    outlets.push(Outlet {
+                        id,
+                        alias: name_text(v, family.unquote_names),
+                        state,
+                    });
+                }
+            }
+            None => {
+                for (oid, v) in client.walk(&family.status.oid)? {
+                    let Some(row) = family
+                        .status
+                        .row
+                        .parse_suffix(&oid[family.status.oid.len()..])
+                    else {
+                        continue;
+                    };
+                    let id = family.plug_id(&row);
+                    let state = Self::state(&family, &id, &v).ok();
+                    outlets.push(Outlet {
+                        id,
+                        alias: String::new(),
+                        state,
+                    });
+                }
+            }
+        }
+        Ok(Some(outlets))
+    }
+
+    fn cycle(&mut self, plug: &str, kind: CycleKind) -> Result<Option<bool>> {
+        let Some(value) = self.family.as_ref().and_then(|f| f.cycle) else {
+            return Ok(None);
+        };
+        if kind == CycleKind::Diag {
+            return Ok(None);
+        }
+        let row = self.row(plug)?;
+        let (client, family) = self.parts()?;
+        let oid = family
+            .control
+            .oid_for(&row)
+            .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
+        client.set(&oid, &SetValue::Int(value))?;
+        Ok(Some(true))
+    }
+}

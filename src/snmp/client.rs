@@ -1,0 +1,488 @@
+//! An SNMP v1/v2c/v3 client on snmp2's synchronous session, with the timeout and retry
+//! policy snmp2 leaves to its users, owned values, walks (GETBULK on v2c/v3, GETNEXT on
+//! v1) and errors mapped to fencing failures. No subprocess: secrets stay in memory.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use snmp2::{v3, Oid, SyncSession};
+
+use crate::contract::error::{FenceError, Result};
+use crate::snmp::oid::{format_oid, starts_with};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2c,
+    V3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecLevel {
+    NoAuthNoPriv,
+    AuthNoPriv,
+    AuthPriv,
+}
+
+#[derive(Debug, Clone)]
+pub struct V3Params {
+    pub user: String,
+    pub level: SecLevel,
+    pub auth_protocol: v3::AuthProtocol,
+    pub auth_password: String,
+    pub priv_protocol: v3::Cipher,
+    pub priv_password: String,
+    /// Selects the device behind a multi-device agent (an empty context is the default).
+    pub context: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub version: Version,
+    pub community: String,
+    pub v3: Option<V3Params>,
+    /// Wait for one answer.
+    pub timeout: Duration,
+    /// Requests sent before giving up (the first one included).
+    pub tries: u32,
+}
+
+/// One column of a walk: (full OID, value) per row.
+pub type Column = Vec<(Vec<u64>, Value)>;
+
+/// A varbind value, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    Str(Vec<u8>),
+    Oid(Vec<u64>),
+    /// v2c/v3: the object or instance does not exist.
+    NoSuchObject,
+    NoSuchInstance,
+    EndOfMibView,
+    Other(String),
+}
+
+impl Value {
+    pub fn is_missing(&self) -> bool {
+        matches!(
+            self,
+            Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView
+        )
+    }
+
+    /// The value as text, as a PDU's name column is read.
+    pub fn text(&self) -> String {
+        match self {
+            Value::Int(i) => i.to_string(),
+            Value::Str(b) => String::from_utf8_lossy(b).into_owned(),
+            Value::Oid(o) => format_oid(o),
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn from_snmp(v: &snmp2::Value<'_>) -> Value {
+        use snmp2::Value as V;
+        match v {
+            V::Integer(i) => Value::Int(*i),
+            V::Counter32(n) | V::Unsigned32(n) | V::Timeticks(n) => Value::Int(i64::from(*n)),
+            V::Counter64(n) => i64::try_from(*n)
+                .map(Value::Int)
+                .unwrap_or(Value::Other(n.to_string())),
+            V::OctetString(b) | V::Opaque(b) => Value::Str(b.to_vec()),
+            V::ObjectIdentifier(o) => Value::Oid(oid_parts(o)),
+            V::NoSuchObject => Value::NoSuchObject,
+            V::NoSuchInstance => Value::NoSuchInstance,
+            V::EndOfMibView => Value::EndOfMibView,
+            V::IpAddress(a) => Value::Str(IpAddr::from(*a).to_string().into_bytes()),
+            V::Null => Value::Other("null".into()),
+            other => Value::Other(format!("{other:?}")),
+        }
+    }
+}
+
+fn oid_parts(o: &Oid<'_>) -> Vec<u64> {
+    o.iter().map(|it| it.collect()).unwrap_or_default()
+}
+
+fn to_oid(parts: &[u64]) -> Result<Oid<'static>> {
+    Oid::from(parts)
+        .map_err(|_| FenceError::Local(format!("Failed: invalid OID {}", format_oid(parts))))
+}
+
+/// RFC 3416 error-status names, for messages.
+fn error_status_name(n: u32) -> &'static str {
+    match n {
+        1 => "tooBig",
+        2 => "noSuchName",
+        3 => "badValue",
+        4 => "readOnly",
+        5 => "genErr",
+        6 => "noAccess",
+        7 => "wrongType",
+        8 => "wrongLength",
+        9 => "wrongEncoding",
+        10 => "wrongValue",
+        11 => "noCreation",
+        12 => "inconsistentValue",
+        13 => "resourceUnavailable",
+        14 => "commitFailed",
+        15 => "undoFailed",
+        16 => "authorizationError",
+        17 => "notWritable",
+        18 => "inconsistentName",
+        _ => "unknown error",
+    }
+}
+
+/// The reply of one request, owned: error status and varbinds.
+struct Reply {
+    error_status: u32,
+    error_index: u32,
+    varbinds: Vec<(Vec<u64>, Value)>,
+}
+
+fn own(pdu: snmp2::Pdu<'_>) -> Reply {
+    Reply {
+        error_status: pdu.error_status,
+        error_index: pdu.error_index,
+        varbinds: pdu
+            .varbinds
+            .map(|(o, v)| (oid_parts(&o), Value::from_snmp(&v)))
+            .collect(),
+    }
+}
+
+/// How many rows one GETBULK asks for: a 48-outlet PDU's column in one round trip.
+const BULK_REPETITIONS: u32 = 50;
+
+pub struct Client {
+    session: SyncSession,
+    cfg: Config,
+    target: SocketAddr,
+    /// Requests that got an answer (for tests and logs: list must take few round trips).
+    pub round_trips: u32,
+}
+
+/// Resolve `host` (an address, `[v6]`, a name, with optional `udp:`/`udp6:` prefix).
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
+    let h = host.trim();
+    let (h, want_v6) = match h.strip_prefix("udp6:") {
+        Some(rest) => (rest, Some(true)),
+        None => (h.strip_prefix("udp:").unwrap_or(h), None),
+    };
+    let h = h
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(h);
+    let addrs: Vec<SocketAddr> = (h, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            FenceError::Usage(format!(
+                "Failed: cannot resolve the address '{host}' ({e}); check ip"
+            ))
+        })?
+        .filter(|a| want_v6.is_none_or(|v6| a.is_ipv6() == v6))
+        .collect();
+    addrs.first().copied().ok_or_else(|| {
+        FenceError::Usage(format!(
+            "Failed: the address '{host}' has no usable IP address; check ip"
+        ))
+    })
+}
+
+impl Client {
+    /// Open a session (v3: discover the engine and authenticate); no request is sent for
+    /// v1/v2c until the first operation.
+    pub fn connect(cfg: Config) -> Result<Client> {
+        let target = resolve(&cfg.host, cfg.port)?;
+        let io = |e: std::io::Error| {
+            FenceError::ConnectionLost(format!("cannot open a UDP socket to {target}: {e}"))
+        };
+        let session = match cfg.version {
+            Version::V1 => {
+                SyncSession::new_v1(target, cfg.community.as_bytes(), Some(cfg.timeout), 1)
+                    .map_err(io)?
+            }
+            Version::V2c => {
+                SyncSession::new_v2c(target, cfg.community.as_bytes(), Some(cfg.timeout), 1)
+                    .map_err(io)?
+            }
+            Version::V3 => {
+                let p = cfg.v3.clone().ok_or_else(|| {
+                    FenceError::Usage("Failed: SNMPv3 needs a user name (username=...)".into())
+                })?;
+                let auth = match p.level {
+                    SecLevel::NoAuthNoPriv => v3::Auth::NoAuthNoPriv,
+                    SecLevel::AuthNoPriv => v3::Auth::AuthNoPriv,
+                    SecLevel::AuthPriv => v3::Auth::AuthPriv {
+                        cipher: p.priv_protocol,
+                        privacy_password: p.priv_password.as_bytes().to_vec(),
+                    },
+                };
+                let security = v3::Security::new(p.user.as_bytes(), p.auth_password.as_bytes())
+                    .with_auth(auth)
+                    .with_auth_protocol(p.auth_protocol)
+                    .with_context_name(&p.context);
+                SyncSession::new_v3(target, Some(cfg.timeout), 1, security).map_err(io)?
+            }
+        };
+        let mut client = Client {
+            session,
+            cfg,
+            target,
+            round_trips: 0,
+        };
+        if client.cfg.version == Version::V3 {
+            client.exchange("SNMPv3 engine discovery", |s| s.init())?;
+        }
+        Ok(client)
+    }
+
+    /// Send with retries. Timeouts and stray or garbled replies are retried; an
+    /// authentication failure is final.
+    fn exchange<T>(
+        &mut self,
+        what: &str,
+        mut op: impl FnMut(&mut SyncSession) -> std::result::Result<T, snmp2::Error>,
+    ) -> Result<T> {
+        use snmp2::Error as E;
+        let mut last = String::from("no answer");
+        let mut garbled = false;
+        for attempt in 1..=self.cfg.tries.max(1) {
+            match op(&mut self.session) {
+                Ok(t) => {
+                    self.round_trips += 1;
+                    return Ok(t);
+                }
+                Err(E::AuthUpdated) => {
+                    // The engine's clock moved on: the same request again is the protocol.
+                    if let Ok(t) = op(&mut self.session) {
+                        self.round_trips += 1;
+                        return Ok(t);
+                    }
+                }
+                Err(E::AuthFailure(kind)) => {
+                    return Err(FenceError::LoginDenied(format!(
+                        "SNMPv3 authentication with {} failed ({kind:?}): check username, password, snmp_auth_prot, snmp_priv_prot and snmp_priv_passwd",
+                        self.target
+                    )))
+                }
+                Err(E::AsnWrongType) if self.cfg.version == Version::V3 => {
+                    // A v3 agent answers a request it cannot authenticate with a Report.
+                    return Err(FenceError::LoginDenied(format!(
+                        "SNMPv3 authentication with {} failed (the agent answered with a report): check username, password, security level and protocols",
+                        self.target
+                    )));
+                }
+                Err(E::Crypto(e)) => {
+                    return Err(FenceError::LoginDenied(format!(
+                        "SNMPv3 decryption of the answer from {} failed ({e}): check snmp_priv_prot and snmp_priv_passwd",
+                        self.target
+                    )))
+                }
+                Err(E::Receive) => {
+                    last = "no answer".into();
+                }
+                Err(E::Send) => {
+                    last = "cannot send".into();
+                }
+                Err(e) => {
+                    garbled = true;
+                    last = format!("unusable answer: {e}");
+                }
+            }
+            log_debug!(
+                2,
+                "{what}: {last} from {} (try {attempt} of {})",
+                self.target,
+                self.cfg.tries
+            );
+        }
+        let hint = match self.cfg.version {
+            Version::V3 => "check ip, ipport and the SNMPv3 credentials",
+            _ => "check ip, ipport, community and snmp_version",
+        };
+        if garbled {
+            Err(FenceError::Device(format!(
+                "{what}: {} answered with malformed or unexpected SNMP packets ({last})",
+                self.target
+            )))
+        } else {
+            Err(FenceError::TimedOut(format!(
+                "{what}: {last} from {} after {} tries of {:.1} s; {hint}",
+                self.target,
+                self.cfg.tries,
+                self.cfg.timeout.as_secs_f64()
+            )))
+        }
+    }
+
+    fn check(&self, what: &str, r: &Reply) -> Result<()> {
+        if r.error_status == 0 {
+            return Ok(());
+        }
+        let oid = r
+            .varbinds
+            .get(r.error_index.saturating_sub(1) as usize)
+            .map(|(o, _)| format_oid(o))
+            .unwrap_or_default();
+        if r.error_status == 2 {
+            // v1 reports a missing object as an error.
+            return Err(FenceError::PlugNotFound(format!("{oid} (noSuchName)")));
+        }
+        Err(FenceError::Device(format!(
+            "{what}: the device refused {oid}: {}",
+            error_status_name(r.error_status)
+        )))
+    }
+
+    /// GET several objects in one request.
+    pub fn get_many(&mut self, oids: &[Vec<u64>]) -> Result<Vec<Value>> {
+        let parsed: Vec<Oid<'static>> = oids.iter().map(|o| to_oid(o)).collect::<Result<_>>()?;
+        let refs: Vec<&Oid<'_>> = parsed.iter().collect();
+        let reply = self.exchange("GET", |s| s.get_many(&refs).map(own))?;
+        self.check("GET", &reply)?;
+        log_debug!(
+            2,
+            "GET {} -> {:?}",
+            oids.iter()
+                .map(|o| format_oid(o))
+                .collect::<Vec<_>>()
+                .join(" "),
+            reply.varbinds.iter().map(|v| &v.1).collect::<Vec<_>>()
+        );
+        if reply.varbinds.len() != oids.len() {
+            return Err(FenceError::Device(format!(
+                "GET: asked for {} objects, got {}",
+                oids.len(),
+                reply.varbinds.len()
+            )));
+        }
+        Ok(reply.varbinds.into_iter().map(|(_, v)| v).collect())
+    }
+
+    pub fn get(&mut self, oid: &[u64]) -> Result<Value> {
+        let mut v = self.get_many(&[oid.to_vec()])?;
+        v.pop()
+            .ok_or_else(|| FenceError::Device("GET: empty answer".into()))
+    }
+
+    /// SET one integer (or string) object; the device's refusal is an error.
+    pub fn set(&mut self, oid: &[u64], value: &SetValue) -> Result<()> {
+        let o = to_oid(oid)?;
+        let what = format!("SET {} = {value:?}", format_oid(oid));
+        let reply = self.exchange(&what, |s| {
+            let v = match value {
+                SetValue::Int(i) => snmp2::Value::Integer(*i),
+                SetValue::Str(t) => snmp2::Value::OctetString(t.as_bytes()),
+            };
+            s.set(&[(&o, v)]).map(own)
+        })?;
+        log_debug!(
+            2,
+            "{what} -> status {} {:?}",
+            reply.error_status,
+            reply.varbinds
+        );
+        self.check(&what, &reply)?;
+        if let Some((_, v)) = reply.varbinds.first() {
+            if v.is_missing() {
+                return Err(FenceError::PlugNotFound(format!(
+                    "{} ({v:?})",
+                    format_oid(oid)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Walk the columns under `bases` together, row by row (GETBULK on v2c/v3, one
+    /// request for up to 50 rows of every column); v1 has no GETBULK, so each column is
+    /// walked with GETNEXT.
+    pub fn walk_columns(&mut self, bases: &[Vec<u64>]) -> Result<Vec<Column>> {
+        if self.cfg.version == Version::V1 {
+            return bases.iter().map(|b| self.walk_next(b)).collect();
+        }
+        let n = bases.len();
+        let mut out: Vec<Column> = vec![Vec::new(); n];
+        let mut cursor: Vec<Vec<u64>> = bases.to_vec();
+        let mut done = vec![false; n];
+        // Bounded: an agent whose OIDs do not grow cannot keep us here.
+        for _ in 0..MAX_WALK_REQUESTS {
+            let oids: Vec<Oid<'static>> =
+                cursor.iter().map(|o| to_oid(o)).collect::<Result<_>>()?;
+            let refs: Vec<&Oid<'_>> = oids.iter().collect();
+            let reply = self.exchange("GETBULK", |s| {
+                s.getbulk(&refs, 0, BULK_REPETITIONS).map(own)
+            })?;
+            self.check("GETBULK", &reply)?;
+            let mut progressed = false;
+            // Varbinds come interleaved: row r, column c at r * n + c.
+            for (i, (oid, value)) in reply.varbinds.into_iter().enumerate() {
+                let c = i % n;
+                if done[c] {
+                    continue;
+                }
+                if value.is_missing() || !starts_with(&oid, &bases[c]) || oid <= cursor[c] {
+                    done[c] = true;
+                    continue;
+                }
+                cursor[c].clone_from(&oid);
+                out[c].push((oid, value));
+                progressed = true;
+            }
+            // The first column decides the rows.
+            if done[0] || !progressed {
+                break;
+            }
+        }
+        log_debug!(
+            2,
+            "walk of {n} column(s): {} row(s), {} round trip(s) so far",
+            out[0].len(),
+            self.round_trips
+        );
+        Ok(out)
+    }
+
+    fn walk_next(&mut self, base: &[u64]) -> Result<Column> {
+        let mut out = Vec::new();
+        let mut cursor = base.to_vec();
+        for _ in 0..MAX_WALK_REQUESTS * BULK_REPETITIONS {
+            let o = to_oid(&cursor)?;
+            let reply = self.exchange("GETNEXT", |s| s.getnext(&o).map(own))?;
+            if reply.error_status == 2 {
+                break; // v1: noSuchName past the last object
+            }
+            self.check("GETNEXT", &reply)?;
+            let Some((oid, value)) = reply.varbinds.into_iter().next() else {
+                break;
+            };
+            if value.is_missing() || !starts_with(&oid, base) || oid <= cursor {
+                break;
+            }
+            cursor.clone_from(&oid);
+            out.push((oid, value));
+        }
+        Ok(out)
+    }
+
+    pub fn walk(&mut self, base: &[u64]) -> Result<Column> {
+        Ok(self
+            .walk_columns(&[base.to_vec()])?
+            .pop()
+            .unwrap_or_default())
+    }
+}
+
+/// Most requests one walk may take.
+const MAX_WALK_REQUESTS: u32 = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetValue {
+    Int(i64),
+    Str(String),
+}
