@@ -17,6 +17,15 @@ use crate::snmp::family::Family;
 const EMBEDDED: &[(&str, &str)] = &[
     ("dummy.toml", include_str!("../agents/dummy.toml")),
     ("apc_snmp.toml", include_str!("../agents/apc_snmp.toml")),
+    ("eaton_snmp.toml", include_str!("../agents/eaton_snmp.toml")),
+    ("emerson.toml", include_str!("../agents/emerson.toml")),
+    ("ibmblade.toml", include_str!("../agents/ibmblade.toml")),
+    ("ifmib.toml", include_str!("../agents/ifmib.toml")),
+    (
+        "intelmodular.toml",
+        include_str!("../agents/intelmodular.toml"),
+    ),
+    ("ipdu.toml", include_str!("../agents/ipdu.toml")),
 ];
 
 #[derive(Debug, Deserialize)]

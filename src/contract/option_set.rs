@@ -133,6 +133,12 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
     }
 
     let no_login = markers.contains(&"no_login");
+    // Fabric agents cut a node off rather than power it down: no reboot, default off.
+    if markers.contains(&"fabric_fencing") {
+        if let Some(o) = opts.iter_mut().find(|o| o.key == "action") {
+            o.default = Some("off");
+        }
+    }
     for o in &mut opts {
         match o.key {
             "login" => o.required = !no_login,

@@ -106,7 +106,13 @@ pub fn config(settings: &Settings) -> Result<Config> {
             "SHA512" => v3::AuthProtocol::Sha512,
             _ => v3::AuthProtocol::Md5,
         };
-        let priv_protocol = match settings.get("snmp_priv_prot").unwrap_or("DES") {
+        let priv_name = settings.get("snmp_priv_prot").unwrap_or("DES");
+        let key_extension = match priv_name {
+            "AES192" | "AES256" => Some(v3::KeyExtension::Blumenthal),
+            "AES192C" | "AES256C" => Some(v3::KeyExtension::Reeder),
+            _ => None,
+        };
+        let priv_protocol = match priv_name {
             "AES" | "AES128" => v3::Cipher::Aes128,
             "AES192" | "AES192C" => v3::Cipher::Aes192,
             "AES256" | "AES256C" => v3::Cipher::Aes256,
@@ -119,6 +125,7 @@ pub fn config(settings: &Settings) -> Result<Config> {
             auth_password,
             priv_protocol,
             priv_password,
+            key_extension,
             context: String::new(),
         })
     } else {
@@ -376,34 +383,49 @@ impl Device for SnmpDevice {
         let mut outlets = Vec::new();
         match &family.names {
             Some(names) => {
-                let together = family.status_walks_with_names();
+                // One walk of every column that shares the names' rows.
                 let mut columns = vec![names.oid.clone()];
-                if together {
+                let status_at = family.status_walks_with_names().then(|| {
                     columns.push(family.status.oid.clone());
-                }
+                    columns.len() - 1
+                });
+                let alias_at = family.alias.as_ref().map(|a| {
+                    columns.push(a.oid.clone());
+                    columns.len() - 1
+                });
                 let walked = client.walk_columns(&columns)?;
-                let states: HashMap<Vec<u64>, Value> = walked
-                    .get(1)
-                    .map(|c| {
-                        c.iter()
-                            .map(|(o, v)| (o[family.status.oid.len()..].to_vec(), v.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let by_row = |i: Option<usize>, base: usize| -> HashMap<Vec<u64>, Value> {
+                    i.and_then(|i| walked.get(i))
+                        .map(|c| {
+                            c.iter()
+                                .map(|(o, v)| (o[base..].to_vec(), v.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let states = by_row(status_at, family.status.oid.len());
+                let aliases = by_row(alias_at, family.alias.as_ref().map_or(0, |a| a.oid.len()));
                 for (oid, v) in &walked[0] {
                     let suffix = &oid[names.oid.len()..];
                     let Some(row) = names.row.parse_suffix(suffix) else {
                         continue;
                     };
-                    let id = family.plug_id(&row);
+                    let name = name_text(v, family.unquote_names);
+                    let (id, alias) = if family.list_ids_are_names {
+                        (
+                            name,
+                            aliases
+                                .get(suffix)
+                                .map(|a| name_text(a, family.unquote_names))
+                                .unwrap_or_default(),
+                        )
+                    } else {
+                        (family.plug_id(&row), name)
+                    };
                     let state = states
                         .get(suffix)
                         .and_then(|s| Self::state(&family, &id, s).ok());
-                    outlets.push(Outlet {
-                        id,
-                        alias: name_text(v, family.unquote_names),
-                        state,
-                    });
+                    outlets.push(Outlet { id, alias, state });
                 }
             }
             None => {

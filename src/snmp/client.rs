@@ -32,6 +32,9 @@ pub struct V3Params {
     pub auth_password: String,
     pub priv_protocol: v3::Cipher,
     pub priv_password: String,
+    /// How a short localised key is stretched for AES-192/256 (net-snmp: AES256 is
+    /// Blumenthal, AES256C is Reeder); None where no stretching is needed.
+    pub key_extension: Option<v3::KeyExtension>,
     /// Selects the device behind a multi-device agent (an empty context is the default).
     pub context: String,
 }
@@ -222,10 +225,13 @@ impl Client {
                         privacy_password: p.priv_password.as_bytes().to_vec(),
                     },
                 };
-                let security = v3::Security::new(p.user.as_bytes(), p.auth_password.as_bytes())
+                let mut security = v3::Security::new(p.user.as_bytes(), p.auth_password.as_bytes())
                     .with_auth(auth)
                     .with_auth_protocol(p.auth_protocol)
                     .with_context_name(&p.context);
+                if let Some(k) = p.key_extension {
+                    security = security.with_key_extension_method(k);
+                }
                 SyncSession::new_v3(target, Some(cfg.timeout), 1, security).map_err(io)?
             }
         };

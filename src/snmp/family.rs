@@ -153,6 +153,10 @@ pub struct Family {
     pub status: Column,
     pub control: Column,
     pub names: Option<Column>,
+    /// A second text column shown as the alias in list output.
+    pub alias: Option<Column>,
+    /// List shows the names as plug ids (IF-MIB ports are known by name).
+    pub list_ids_are_names: bool,
     pub on: Vec<i64>,
     pub off: Vec<i64>,
     pub set_on: i64,
@@ -229,6 +233,9 @@ pub struct FamilyFile {
     status: ColumnFile,
     control: ColumnFile,
     names: Option<ColumnFile>,
+    alias: Option<ColumnFile>,
+    #[serde(default)]
+    list_ids_are_names: bool,
     on: Vec<i64>,
     off: Vec<i64>,
     set_on: i64,
@@ -271,6 +278,8 @@ impl FamilyFile {
             status: column(&n, "status", self.status)?,
             control: column(&n, "control", self.control)?,
             names: self.names.map(|c| column(&n, "names", c)).transpose()?,
+            alias: self.alias.map(|c| column(&n, "alias", c)).transpose()?,
+            list_ids_are_names: self.list_ids_are_names,
             on: self.on,
             off: self.off,
             set_on: self.set_on,

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Write snmpsim data for the simulated PDUs (stdlib only).
+
+One SNMP community (or v3 context) per device. Each device is described below by its
+sysObjectID and its outlet columns, from the vendors' published MIBs (and, for the devices
+fence-agents drives, the OIDs its agents use). Outlet state lives in SQLite tables served
+by snmpsim's `sql` variation module; triggers make the state column follow the command
+column and reject commands the device would refuse, so a client has to read the state back
+to know what happened.
+
+Usage: make-data.py OUTDIR [outlets=24]
+"""
+import os
+import sqlite3
+import sys
+
+out = sys.argv[1]
+N = int(sys.argv[2]) if len(sys.argv) > 2 else 24
+data = os.path.join(out, "data")
+os.makedirs(data, exist_ok=True)
+E = "1.3.6.1.4.1."
+
+
+def outlets(n=N):
+    return [(str(i), i) for i in range(1, n + 1)]
+
+
+# A device: community, sysObjectID, description, the enterprise subtree served from SQL,
+# rows [(row suffix for each column, outlet number)], columns, and command -> state maps.
+# column: (name, oid, row function of the outlet number, tag, initial value, access)
+DEVICES = []
+
+
+def device(community, sysoid, descr, subtree, columns, follow=None, valid=None, status=None,
+           control=None, rows=None):
+    DEVICES.append(dict(community=community, sysoid=sysoid, descr=descr, subtree=subtree,
+                        columns=columns, follow=follow or {}, valid=valid, status=status,
+                        control=control, rows=rows or [i for i in range(1, N + 1)]))
+
+
+def plain(i):
+    return str(i)
+
+
+# APC Rack PDU (PowerNet-MIB rPDUOutlet): command 1 on, 2 off, 3 reboot, 4 delayed on,
+# 5 delayed off, 6 delayed reboot, 7 cancel; state 1 on, 2 off.
+device("private", E + "318.1.3.4.5", "APC Rack PDU (snmpsim)", E + "318",
+       [("ctl", E + "318.1.1.12.3.3.1.1.4", plain, "2", "1", "read-write"),
+        ("state", E + "318.1.1.12.3.5.1.1.4", plain, "2", "1", "read-only"),
+        ("name", E + "318.1.1.12.3.5.1.1.2", plain, "4", "Outlet {i}", "read-only")],
+       follow={"1": "1", "2": "2", "3": "1", "4": "1", "5": "2", "6": "1"},
+       valid=["1", "2", "3", "4", "5", "6", "7"], control="ctl", status="state")
+# APC MasterSwitch (sPDUOutletCtl is state and command: 1 on, 2 off, 3 reboot).
+device("apc-ms", E + "318.1.3.4.2", "APC MasterSwitch (snmpsim)", E + "318",
+       [("ctl", E + "318.1.1.4.4.2.1.3", plain, "2", "1", "read-write"),
+        ("name", E + "318.1.1.4.4.2.1.4", plain, "4", "Outlet {i}", "read-only")],
+       follow={"1": "1", "2": "2", "3": "1"}, valid=["1", "2", "3"], control="ctl", status="ctl")
+# APC Rack PDU firmware 6: commands in rPDUOutletControl, state and names in sPDUOutletCtl.
+device("apc-rpdu2", E + "318.1.3.4.6", "APC Rack PDU fw6 (snmpsim)", E + "318",
+       [("ctl", E + "318.1.1.12.3.3.1.1.4", plain, "2", "1", "read-write"),
+        ("state", E + "318.1.1.4.4.2.1.3", plain, "2", "1", "read-only"),
+        ("name", E + "318.1.1.4.4.2.1.4", plain, "4", "Outlet {i}", "read-only")],
+       follow={"1": "1", "2": "2", "3": "1"}, valid=["1", "2", "3", "4", "5", "6", "7"],
+       control="ctl", status="state")
+# APC MasterSwitch Plus: two daisy-chained units, rows switch.1.outlet; command 1 on, 3 off.
+MSP_ROWS = [(s, o) for s in (1, 2) for o in range(1, 9)]
+device("apc-msp", E + "318.1.3.4.4", "APC MasterSwitch Plus (snmpsim)", E + "318",
+       [("ctl", E + "318.1.1.6.5.1.1.5", lambda r: f"{r[0]}.1.{r[1]}", "2", "1", "read-write"),
+        ("state", E + "318.1.1.6.7.1.1.5", lambda r: f"{r[0]}.1.{r[1]}", "2", "1", "read-only"),
+        ("name", E + "318.1.1.6.7.1.1.4", lambda r: f"{r[0]}.1.{r[1]}", "4", "Unit {s} Outlet {o}", "read-only")],
+       follow={"1": "1", "2": "1", "3": "2", "4": "2", "5": "1"}, valid=["1", "2", "3", "4", "5"],
+       control="ctl", status="state", rows=MSP_ROWS)
+# Tripp Lite (TRIPPLITE-12X): state 2 on, 1 off; command 2 on, 1 off.
+device("tripplite", E + "850.1", "Tripp Lite PDU (snmpsim)", E + "850",
+       [("ctl", E + "850.10.2.3.5.1.4", lambda i: f"1.{i}", "2", "2", "read-write"),
+        ("state", E + "850.10.2.3.5.1.2", lambda i: f"1.{i}", "2", "2", "read-only"),
+        ("name", E + "850.10.2.3.5.1.5", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"1": "1", "2": "2"}, valid=["1", "2"], control="ctl", status="state")
+# Eaton Managed ePDU (EATON-EPDU-MA): 0-based outlet index, state = command, 1 on, 0 off.
+device("eaton-ma", E + "534.6.6.6", "Eaton Managed ePDU (snmpsim)", E + "534",
+       [("ctl", E + "534.6.6.6.1.2.2.1.3", lambda i: str(i - 1), "2", "1", "read-write"),
+        ("idx", E + "534.6.6.6.1.2.2.1.1", lambda i: str(i - 1), "2", "{i0}", "read-only")],
+       follow={"1": "1", "0": "0"}, valid=["0", "1"], control="ctl", status="ctl")
+# IBM BladeCenter (BLADE-MIB): power state 1 on, 0 off; control 1 on, 0 off.
+device("ibmblade", E + "2.3.51.2.7", "IBM BladeCenter AMM (snmpsim)", E + "2.3.51",
+       [("ctl", E + "2.3.51.2.22.1.6.1.1.7", plain, "2", "1", "read-write"),
+        ("state", E + "2.3.51.2.22.1.5.1.1.4", plain, "2", "1", "read-only")],
+       follow={"1": "1", "0": "0"}, valid=["0", "1"], control="ctl", status="state", rows=list(range(1, 15)))
+# IBM iPDU (IBM-PDU-MIB): state = command, 1 on, 0 off.
+device("ipdu", E + "2.6.223", "IBM iPDU (snmpsim)", E + "2.6.223",
+       [("ctl", E + "2.6.223.8.2.2.1.11", plain, "2", "1", "read-write"),
+        ("name", E + "2.6.223.8.2.2.1.2", plain, "4", "Outlet {i}", "read-only")],
+       follow={"1": "1", "0": "0"}, valid=["0", "1"], control="ctl", status="ctl")
+# Emerson MPX/MPH2 (EMERSON LGP-MPX-MIB): rows are 1.1.outlet; state 2 on, 1 off;
+# command 1 on, 0 off.
+device("emerson", E + "476.1.42", "Emerson MPH2 (snmpsim)", E + "476",
+       [("ctl", E + "476.1.42.3.8.50.20.1.100", lambda i: f"1.1.{i}", "2", "1", "read-write"),
+        ("state", E + "476.1.42.3.8.50.20.1.95", lambda i: f"1.1.{i}", "2", "2", "read-only"),
+        ("name", E + "476.1.42.3.8.50.20.1.10", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"1": "2", "0": "1"}, valid=["0", "1"], control="ctl", status="state")
+# Intel Modular Server: one column, 2 on; command 2 on, 3 off.
+device("intelmodular", E + "343.2.19.1", "Intel Modular Server (snmpsim)", E + "343",
+       [("ctl", E + "343.2.19.1.2.10.202.1.1.6", plain, "2", "2", "read-write")],
+       follow={"2": "2", "3": "3"}, valid=["2", "3"], control="ctl", status="ctl", rows=list(range(1, 7)))
+# Baytech RPC (for NUT's snmp-ups driver): state = command, 0 off, 1 on, 2 reboot (ends on).
+device("baytech", E + "4779", "Universal RPC Host Module (snmpsim Baytech)", E + "4779",
+       [("ctl", E + "4779.1.3.5.3.1.3.1", plain, "2", "1", "read-write"),
+        ("name", E + "4779.1.3.5.3.1.4.1", plain, "4", "Outlet {i}", "read-write"),
+        ("switchable", E + "4779.1.3.5.3.1.1.1", plain, "2", "1", "read-only")],
+       follow={"0": "0", "1": "1", "2": "1"}, valid=["0", "1", "2"], control="ctl", status="ctl",
+       rows=list(range(1, 9)))
+# CyberPower ePDU (CPS-MIB): command 1 on, 2 off, 3 reboot; state 1 on, 2 off.
+device("cyberpower", E + "3808.1.1.3", "CyberPower ePDU (snmpsim)", E + "3808",
+       [("ctl", E + "3808.1.1.3.3.3.1.1.4", plain, "2", "1", "read-write"),
+        ("name", E + "3808.1.1.3.3.3.1.1.2", plain, "4", "Outlet {i}", "read-only"),
+        ("state", E + "3808.1.1.3.3.5.1.1.4", plain, "2", "1", "read-only")],
+       follow={"1": "1", "2": "2", "3": "1"}, valid=["1", "2", "3", "4"], control="ctl", status="state")
+
+
+def pad(oid):
+    # snmpsim's sql module keeps OIDs with every arc right-aligned to 10 characters.
+    return ".".join("%10s" % x for x in oid.split("."))
+
+
+SYS = "1.3.6.1.2.1.1"
+db_path = os.path.join(out, "pdu.sqlite")
+if os.path.exists(db_path):
+    os.remove(db_path)
+db = sqlite3.connect(db_path)
+for d in DEVICES:
+    table = d["community"].replace("-", "_")
+    sysgroup = [f"{SYS}.1.0|4|{d['descr']}", f"{SYS}.2.0|6|{d['sysoid']}",
+                f"{SYS}.3.0|67:numeric|rate=100,initial=1000", f"{SYS}.5.0|4|{d['community']}-sim"]
+    with open(os.path.join(data, d["community"] + ".snmprec"), "w") as f:
+        f.write("\n".join(sysgroup + [f"{d['subtree']}|:sql|{table}"]) + "\n")
+    db.execute(f"CREATE TABLE {table} (oid text, tag text, value text, maxaccess text)")
+    cols = {c[0]: c for c in d["columns"]}
+    rows = []
+    for r in d["rows"]:
+        for name, oid, rowf, tag, init, access in d["columns"]:
+            s, o = (r if isinstance(r, tuple) else (1, r))
+            value = init.format(i=o, s=s, o=o, i0=o - 1)
+            rows.append((pad(f"{oid}.{rowf(r)}"), tag, value, access))
+    rows.sort()
+    db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?)", rows)
+    ctl, st = cols[d["control"]], cols[d["status"]]
+    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in d["follow"].items())
+    for n, r in enumerate(d["rows"]):
+        c_oid, s_oid = pad(f"{ctl[1]}.{ctl[2](r)}"), pad(f"{st[1]}.{st[2](r)}")
+        # The state follows the command (a command with no state change keeps the state).
+        db.execute(f"""CREATE TRIGGER {table}_follow_{n} AFTER UPDATE OF value ON {table}
+          WHEN NEW.oid = '{c_oid}' BEGIN
+            UPDATE {table} SET value = CASE NEW.value {cases} ELSE (SELECT value FROM {table} WHERE oid = '{s_oid}') END
+              WHERE oid = '{s_oid}';
+          END""")
+    ok = ",".join(f"'{v}'" for v in d["valid"])
+    # A bad command (wrong type or value) is refused with an SNMP error, as a real PDU does.
+    db.execute(f"""CREATE TRIGGER {table}_validate BEFORE UPDATE OF value ON {table}
+      WHEN NEW.oid LIKE '{pad(ctl[1])}.%' AND (NEW.tag != '2' OR NEW.value NOT IN ({ok})) BEGIN
+        SELECT RAISE(ABORT, 'bad value'); END""")
+    # Only existing rows can be switched: a SET must not create outlet 99.
+    db.execute(f"""CREATE TRIGGER {table}_no_new_rows BEFORE INSERT ON {table} BEGIN
+        SELECT RAISE(ABORT, 'no such outlet'); END""")
+
+# SNMPv3 with an empty context name reaches the APC Rack PDU.
+with open(os.path.join(data, "self.snmprec"), "w") as f:
+    f.write(open(os.path.join(data, "private.snmprec")).read())
+db.commit()
+db.close()
+print("wrote", data, "and", db_path)
