@@ -324,6 +324,26 @@ const EMBEDDED_FAMILIES: &[(&str, &str)] = &[
         "families/tripplite.toml",
         include_str!("../agents/families/tripplite.toml"),
     ),
+    (
+        "families/eaton.toml",
+        include_str!("../agents/families/eaton.toml"),
+    ),
+    (
+        "families/ibm.toml",
+        include_str!("../agents/families/ibm.toml"),
+    ),
+    (
+        "families/intel.toml",
+        include_str!("../agents/families/intel.toml"),
+    ),
+    (
+        "families/emerson.toml",
+        include_str!("../agents/families/emerson.toml"),
+    ),
+    (
+        "families/ietf.toml",
+        include_str!("../agents/families/ietf.toml"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -389,6 +409,26 @@ mod tests {
     fn every_embedded_file_parses() {
         let defs = builtin().expect("embedded agent files parse");
         assert!(!defs.is_empty());
+    }
+
+    #[test]
+    fn every_family_an_agent_names_exists() {
+        let families = families().expect("embedded family files parse");
+        for def in builtin().unwrap() {
+            if let Some(snmp) = &def.snmp {
+                for name in snmp.families.iter().chain(snmp.fallback.iter()) {
+                    assert!(
+                        *name == "*" || families.iter().any(|f| f.name == *name),
+                        "{} names unknown family {name}",
+                        def.name
+                    );
+                }
+            }
+        }
+        let mut names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), families.len(), "family names are unique");
     }
 
     #[test]

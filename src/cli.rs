@@ -52,6 +52,7 @@ Usage:\n\
 \tfence_<agent> [options]        run an agent (fencebox is installed under each agent's name)\n\
 \tfencebox <agent> [options]     the same, agent named with or without fence_\n\
 \tfencebox agents                list the agents\n\
+\tfencebox families              list the SNMP device families (built in and site files)\n\
 \tfencebox link DIR              create a fence_<agent> symlink to this binary in DIR for every agent\n\
 \tfencebox --version | --help\n"
     )
@@ -72,6 +73,37 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
             Ok(names) => {
                 for (name, desc) in names {
                     out(&format!("{name:<24} {desc}\n"));
+                }
+                0
+            }
+            Err(e) => fail_plain(&e),
+        },
+        Some("families") => match agents::families() {
+            Ok(families) => {
+                for f in families {
+                    let ids: Vec<String> = f
+                        .sysobjectid
+                        .iter()
+                        .map(|o| crate::snmp::oid::format_oid(o))
+                        .chain(
+                            f.sysobjectid_prefix
+                                .iter()
+                                .map(|o| format!("{}.*", crate::snmp::oid::format_oid(o))),
+                        )
+                        .collect();
+                    out(&format!(
+                        "{:<24} {:<12} {}\n{:<24} {:<12} sysObjectID {}\n",
+                        f.name,
+                        f.vendor,
+                        f.description,
+                        "",
+                        "",
+                        if ids.is_empty() {
+                            "(not detected; choose with family=)".to_string()
+                        } else {
+                            ids.join(" ")
+                        }
+                    ));
                 }
                 0
             }

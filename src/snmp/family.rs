@@ -259,11 +259,6 @@ fn column(family: &str, field: &str, c: ColumnFile) -> Result<Column, String> {
 impl FamilyFile {
     pub fn into_family(self) -> Result<Family, String> {
         let n = self.name.clone();
-        if self.sysobjectid.is_empty() && self.sysobjectid_prefix.is_empty() {
-            return Err(format!(
-                "family {n}: give sysobjectid or sysobjectid_prefix"
-            ));
-        }
         Ok(Family {
             sysobjectid: self
                 .sysobjectid

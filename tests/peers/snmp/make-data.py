@@ -8,7 +8,7 @@ by snmpsim's `sql` variation module; triggers make the state column follow the c
 column and reject commands the device would refuse, so a client has to read the state back
 to know what happened.
 
-Usage: make-data.py OUTDIR [outlets=24]
+Usage: make-data.py OUTDIR [outlets=24] [device at the empty v3 context=private]
 """
 import os
 import sqlite3
@@ -16,6 +16,7 @@ import sys
 
 out = sys.argv[1]
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 24
+SELF = sys.argv[3] if len(sys.argv) > 3 else "private"
 data = os.path.join(out, "data")
 os.makedirs(data, exist_ok=True)
 E = "1.3.6.1.4.1."
@@ -102,6 +103,18 @@ device("emerson", E + "476.1.42", "Emerson MPH2 (snmpsim)", E + "476",
 device("intelmodular", E + "343.2.19.1", "Intel Modular Server (snmpsim)", E + "343",
        [("ctl", E + "343.2.19.1.2.10.202.1.1.6", plain, "2", "2", "read-write")],
        follow={"2": "2", "3": "3"}, valid=["2", "3"], control="ctl", status="ctl", rows=list(range(1, 7)))
+# Eaton Switched ePDU (Pulizzi, enterprise 20677): state .6.3.N.0 (1 on, 2 off); commands at
+# .6.2.(N+1).0 (1 on, 2 off), .6.2.1.0 being the whole-PDU command.
+device("eaton-sw", E + "20677.2", "Eaton Switched ePDU (snmpsim)", E + "20677",
+       [("ctl", E + "20677.2.6.2", lambda i: f"{i + 1}.0", "2", "1", "read-write"),
+        ("state", E + "20677.2.6.3", lambda i: f"{i}.0", "2", "1", "read-only")],
+       follow={"1": "1", "2": "2"}, valid=["1", "2"], control="ctl", status="state", rows=list(range(1, 9)))
+# A switch's ports through IF-MIB: ifAdminStatus 1 up, 2 down; ifDescr; ifAlias.
+device("ifmib", E + "9.1.1", "Ethernet switch (snmpsim IF-MIB)", ["1.3.6.1.2.1.2", "1.3.6.1.2.1.31"],
+       [("ctl", "1.3.6.1.2.1.2.2.1.7", plain, "2", "1", "read-write"),
+        ("descr", "1.3.6.1.2.1.2.2.1.2", plain, "4", "Ethernet1/{i}", "read-only"),
+        ("alias", "1.3.6.1.2.1.31.1.1.1.18", plain, "4", "node{i}", "read-only")],
+       follow={"1": "1", "2": "2"}, valid=["1", "2"], control="ctl", status="ctl", rows=list(range(1, 13)))
 # Baytech RPC (for NUT's snmp-ups driver): state = command, 0 off, 1 on, 2 reboot (ends on).
 device("baytech", E + "4779", "Universal RPC Host Module (snmpsim Baytech)", E + "4779",
        [("ctl", E + "4779.1.3.5.3.1.3.1", plain, "2", "1", "read-write"),
@@ -132,7 +145,8 @@ for d in DEVICES:
     sysgroup = [f"{SYS}.1.0|4|{d['descr']}", f"{SYS}.2.0|6|{d['sysoid']}",
                 f"{SYS}.3.0|67:numeric|rate=100,initial=1000", f"{SYS}.5.0|4|{d['community']}-sim"]
     with open(os.path.join(data, d["community"] + ".snmprec"), "w") as f:
-        f.write("\n".join(sysgroup + [f"{d['subtree']}|:sql|{table}"]) + "\n")
+        subtrees = d["subtree"] if isinstance(d["subtree"], list) else [d["subtree"]]
+        f.write("\n".join(sysgroup + [f"{t}|:sql|{table}" for t in subtrees]) + "\n")
     db.execute(f"CREATE TABLE {table} (oid text, tag text, value text, maxaccess text)")
     cols = {c[0]: c for c in d["columns"]}
     rows = []
@@ -162,9 +176,11 @@ for d in DEVICES:
     db.execute(f"""CREATE TRIGGER {table}_no_new_rows BEFORE INSERT ON {table} BEGIN
         SELECT RAISE(ABORT, 'no such outlet'); END""")
 
-# SNMPv3 with an empty context name reaches the APC Rack PDU.
+# SNMPv3 with an empty context name (all fence-agents can send) reaches one device.
+if SELF not in [d["community"] for d in DEVICES]:
+    sys.exit(f"no device called {SELF}")
 with open(os.path.join(data, "self.snmprec"), "w") as f:
-    f.write(open(os.path.join(data, "private.snmprec")).read())
+    f.write(open(os.path.join(data, SELF + ".snmprec")).read())
 db.commit()
 db.close()
 print("wrote", data, "and", db_path)

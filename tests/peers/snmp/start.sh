@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # snmpsim (PyPI, a real third-party SNMP agent) serving simulated PDUs on loopback, one
-# SNMP community (or v3 context) per device; see make-data.py for the devices.
+# SNMP community per device; see make-data.py for the devices.
+#   start.sh [DEVICE]  DEVICE (a community, default private) is what SNMPv3 reaches with
+#                      the empty context; each DEVICE is a separate instance and state.
 #   SNMPSIM_PORT   udp port on 127.0.0.1 and ::1 (default: a free one)
 #   PEERS_STATE    state directory (venv, data, sqlite, log, pid)
 # Prints "SNMPSIM_PORT=<port>" on stdout once the agent answers. Every start resets the
 # outlets (all on).
 . "$(dirname "$0")/../lib.sh"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ST="$(peer_state snmpsim)"
+SELF="${1:-private}"
+ST="$(peer_state "snmpsim-$SELF")"
 RUN="$ST/run"
 PIDF="$ST/snmpsim.pid"
 OUTLETS="${SNMPSIM_OUTLETS:-24}"
@@ -16,16 +19,17 @@ pid_alive "$PIDF" && die "snmpsim already runs (pid $(cat "$PIDF")); stop it wit
 need_pkgs python3-venv snmp
 # Debian's python3: snmpsim drops to 'nobody', which must be able to import sqlite3.
 # pysmi is an undeclared dependency; cryptography is needed for v3 privacy.
-ensure_venv "$ST/venv" snmpsim==1.2.2 pysmi==2.0.0 pysnmp==7.1.30 pyasn1==0.6.5 cryptography==50.0.2
+VENV="$(peer_state snmpsim-venv)/venv"
+ensure_venv "$VENV" snmpsim==1.2.2 pysmi==2.0.0 pysnmp==7.1.30 pyasn1==0.6.5 cryptography==50.0.2
 PORT="${SNMPSIM_PORT:-$(free_udp_port)}"
 [ "$PORT" -ge 1024 ] || die "snmpsim cannot serve ports below 1024"
 
 rm -rf "$RUN"; mkdir -p "$RUN/cache"
-"$ST/venv/bin/python" "$HERE/make-data.py" "$RUN" "$OUTLETS" >/dev/null
+"$VENV/bin/python" "$HERE/make-data.py" "$RUN" "$OUTLETS" "$SELF" >/dev/null
 chown -R nobody:nogroup "$RUN"
 
 # v3 users: one per protocol pair the tests cover (auth key, priv key >= 8 chars).
-start_bg "$PIDF" "$ST/snmpsim.log" "$ST/venv/bin/snmpsim-command-responder" \
+start_bg "$PIDF" "$ST/snmpsim.log" "$VENV/bin/snmpsim-command-responder" \
   --process-user=nobody --process-group=nogroup \
   --cache-dir="$RUN/cache" \
   --variation-module-options="sql:dbtype:sqlite3,database:$RUN/pdu.sqlite" \

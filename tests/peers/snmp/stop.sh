@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
-# Stops the snmpsim started by start.sh (by its recorded PID).
+# Stops the snmpsim instance started by start.sh [DEVICE] (by its recorded PID).
 . "$(dirname "$0")/../lib.sh"
-stop_pid "$PEERS_STATE/snmpsim/snmpsim.pid"
+stop_pid "$PEERS_STATE/snmpsim-${1:-private}/snmpsim.pid"

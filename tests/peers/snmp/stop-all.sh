@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Stops every snmpsim instance start-all.sh started.
+. "$(dirname "$0")/../lib.sh"
+for f in "$PEERS_STATE"/snmpsim-*/snmpsim.pid; do
+  [ -e "$f" ] && stop_pid "$f"
+done
+rm -f "$PEERS_STATE/snmp.env"
