@@ -26,6 +26,7 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../agents/intelmodular.toml"),
     ),
     ("ipdu.toml", include_str!("../agents/ipdu.toml")),
+    ("pdu.toml", include_str!("../agents/pdu.toml")),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -343,6 +344,22 @@ const EMBEDDED_FAMILIES: &[(&str, &str)] = &[
     (
         "families/ietf.toml",
         include_str!("../agents/families/ietf.toml"),
+    ),
+    (
+        "families/raritan.toml",
+        include_str!("../agents/families/raritan.toml"),
+    ),
+    (
+        "families/servertech.toml",
+        include_str!("../agents/families/servertech.toml"),
+    ),
+    (
+        "families/cyberpower.toml",
+        include_str!("../agents/families/cyberpower.toml"),
+    ),
+    (
+        "families/baytech.toml",
+        include_str!("../agents/families/baytech.toml"),
     ),
 ];
 

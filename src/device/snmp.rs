@@ -174,7 +174,26 @@ impl SnmpDevice {
                 .map(|n| pick(n))
                 .collect::<Result<_>>()?
         };
-        let fallback = spec.fallback.map(pick).transpose()?;
+        let mut fallback = spec.fallback.map(pick).transpose()?;
+        let mut detect = spec.detect;
+        let mut candidates = candidates;
+        if let Some(name) = settings.get("family").filter(|f| !f.is_empty()) {
+            // The administrator knows better than the sysObjectID.
+            let f = all
+                .iter()
+                .find(|f| f.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
+                    usage(format!(
+                        "Failed: family '{name}' is not known; use one of: {}",
+                        names.join(", ")
+                    ))
+                })?;
+            candidates = vec![f];
+            fallback = None;
+            detect = false;
+        }
         let switch = match settings.get("switch") {
             None => None,
             Some(s) => Some(s.trim().parse().map_err(|_| {
@@ -187,7 +206,7 @@ impl SnmpDevice {
             cfg: config(settings)?,
             candidates,
             fallback,
-            detect: spec.detect,
+            detect,
             switch,
             client: None,
             family: None,
@@ -364,14 +383,13 @@ impl Device for SnmpDevice {
     fn set_power(&mut self, plug: &str, state: PowerState) -> Result<()> {
         let row = self.row(plug)?;
         let (client, family) = self.parts()?;
-        let oid = family
-            .control
+        let (column, value) = match state {
+            PowerState::On => (&family.control_on, family.set_on),
+            PowerState::Off => (&family.control_off, family.set_off),
+        };
+        let oid = column
             .oid_for(&row)
             .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
-        let value = match state {
-            PowerState::On => family.set_on,
-            PowerState::Off => family.set_off,
-        };
         client
             .set(&oid, &SetValue::Int(value))
             .map_err(|e| name_plug(e, plug))
@@ -460,10 +478,14 @@ impl Device for SnmpDevice {
         let row = self.row(plug)?;
         let (client, family) = self.parts()?;
         let oid = family
-            .control
+            .control_cycle
+            .as_ref()
+            .unwrap_or(&family.control_on)
             .oid_for(&row)
             .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
-        client.set(&oid, &SetValue::Int(value))?;
+        client
+            .set(&oid, &SetValue::Int(value))
+            .map_err(|e| name_plug(e, plug))?;
         Ok(Some(true))
     }
 }

@@ -151,7 +151,11 @@ pub struct Family {
     pub sysobjectid: Vec<Vec<u64>>,
     pub sysobjectid_prefix: Vec<Vec<u64>>,
     pub status: Column,
-    pub control: Column,
+    /// Where on and off are written (one column on most devices, two on some).
+    pub control_on: Column,
+    pub control_off: Column,
+    /// Where the one-command cycle is written (default: the on column).
+    pub control_cycle: Option<Column>,
     pub names: Option<Column>,
     /// A second text column shown as the alias in list output.
     pub alias: Option<Column>,
@@ -164,11 +168,13 @@ pub struct Family {
     pub cycle: Option<i64>,
     /// Names come quoted from some devices; strip one pair of quotes.
     pub unquote_names: bool,
+    /// List ids show the unit (`2:5`) even for unit 1; otherwise only units after the first.
+    pub unit_in_ids: bool,
 }
 
 impl Family {
     pub fn switched(&self) -> bool {
-        self.control.row.has_switch() || self.status.row.has_switch()
+        self.control_on.row.has_switch() || self.status.row.has_switch()
     }
 
     /// How a plug of this family is written in list output.
@@ -179,7 +185,7 @@ impl Family {
             .map(u64::to_string)
             .collect::<Vec<_>>()
             .join(".");
-        if self.switched() {
+        if self.switched() && (self.unit_in_ids || row.switch != 1) {
             format!("{}:{plug}", row.switch)
         } else {
             plug
@@ -231,7 +237,10 @@ pub struct FamilyFile {
     #[serde(default)]
     sysobjectid_prefix: Vec<String>,
     status: ColumnFile,
-    control: ColumnFile,
+    control: Option<ColumnFile>,
+    control_on: Option<ColumnFile>,
+    control_off: Option<ColumnFile>,
+    control_cycle: Option<ColumnFile>,
     names: Option<ColumnFile>,
     alias: Option<ColumnFile>,
     #[serde(default)]
@@ -243,6 +252,12 @@ pub struct FamilyFile {
     cycle: Option<i64>,
     #[serde(default)]
     unquote_names: bool,
+    #[serde(default = "yes")]
+    unit_in_ids: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn oid_field(family: &str, field: &str, s: &str) -> Result<Vec<u64>, String> {
@@ -259,6 +274,21 @@ fn column(family: &str, field: &str, c: ColumnFile) -> Result<Column, String> {
 impl FamilyFile {
     pub fn into_family(self) -> Result<Family, String> {
         let n = self.name.clone();
+        let (on, off) = match (self.control, self.control_on, self.control_off) {
+            (Some(c), None, None) => (
+                ColumnFile {
+                    column: c.column.clone(),
+                    row: c.row.clone(),
+                },
+                c,
+            ),
+            (None, Some(on), Some(off)) => (on, off),
+            _ => {
+                return Err(format!(
+                    "family {n}: give either control, or both control_on and control_off"
+                ))
+            }
+        };
         Ok(Family {
             sysobjectid: self
                 .sysobjectid
@@ -271,7 +301,12 @@ impl FamilyFile {
                 .map(|s| oid_field(&n, "sysobjectid_prefix", s))
                 .collect::<Result<_, _>>()?,
             status: column(&n, "status", self.status)?,
-            control: column(&n, "control", self.control)?,
+            control_on: column(&n, "control_on", on)?,
+            control_off: column(&n, "control_off", off)?,
+            control_cycle: self
+                .control_cycle
+                .map(|c| column(&n, "control_cycle", c))
+                .transpose()?,
             names: self.names.map(|c| column(&n, "names", c)).transpose()?,
             alias: self.alias.map(|c| column(&n, "alias", c)).transpose()?,
             list_ids_are_names: self.list_ids_are_names,
@@ -281,6 +316,7 @@ impl FamilyFile {
             set_off: self.set_off,
             cycle: self.cycle,
             unquote_names: self.unquote_names,
+            unit_in_ids: self.unit_in_ids,
             name: self.name,
             vendor: self.vendor,
             description: self.description,

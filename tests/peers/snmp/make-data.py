@@ -115,6 +115,37 @@ device("ifmib", E + "9.1.1", "Ethernet switch (snmpsim IF-MIB)", ["1.3.6.1.2.1.2
         ("descr", "1.3.6.1.2.1.2.2.1.2", plain, "4", "Ethernet1/{i}", "read-only"),
         ("alias", "1.3.6.1.2.1.31.1.1.1.18", plain, "4", "node{i}", "read-only")],
        follow={"1": "1", "2": "2"}, valid=["1", "2"], control="ctl", status="ctl", rows=list(range(1, 13)))
+# Raritan PX2 (PDU2-MIB): rows pdu.outlet; outletSwitchingState on(7), off(8);
+# switchingOperation off(0), on(1), cycle(2) (ends on).
+device("raritan", E + "13742.6", "Raritan PX2 (snmpsim)", E + "13742",
+       [("op", E + "13742.6.4.1.2.1.2", lambda i: f"1.{i}", "2", "1", "read-write"),
+        ("state", E + "13742.6.4.1.2.1.3", lambda i: f"1.{i}", "2", "7", "read-only"),
+        ("name", E + "13742.6.3.5.3.1.3", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"0": "8", "1": "7", "2": "7"}, valid=["0", "1", "2"], control="op", status="state")
+# ServerTech Sentry3: rows tower.infeed.outlet; outletStatus off(0)/on(1); outletControlAction
+# on(1), off(2), reboot(3) (ends on).
+device("sentry3", E + "1718.3", "Sentry Switched CDU (snmpsim Sentry3)", E + "1718",
+       [("act", E + "1718.3.2.3.1.11", lambda i: f"1.1.{i}", "2", "0", "read-write"),
+        ("state", E + "1718.3.2.3.1.5", lambda i: f"1.1.{i}", "2", "1", "read-only"),
+        ("name", E + "1718.3.2.3.1.3", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"1": "1", "2": "0", "3": "1"}, valid=["0", "1", "2", "3"], control="act", status="state")
+# ServerTech Sentry4: rows unit.cord.outlet; st4OutletControlState on(11)/off(10);
+# st4OutletControlAction on(1), off(2), reboot(3).
+device("sentry4", E + "1718.4", "Sentry PRO (snmpsim Sentry4)", E + "1718",
+       [("act", E + "1718.4.1.8.5.1.2", lambda i: f"1.1.{i}", "2", "0", "read-write"),
+        ("state", E + "1718.4.1.8.5.1.1", lambda i: f"1.1.{i}", "2", "11", "read-only"),
+        ("name", E + "1718.4.1.8.2.1.3", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"1": "11", "2": "10", "3": "11"}, valid=["0", "1", "2", "3", "4", "5", "6"], control="act", status="state")
+# Eaton ePDU G3 (EATON-EPDU-MIB): rows unit.outlet; outletControlStatus off(0)/on(1);
+# writing 0 to outletControlOffCmd / OnCmd / RebootCmd acts now.
+device("eaton-g3", E + "534.6.6.7", "Eaton ePDU G3 (snmpsim)", E + "534",
+       [("offcmd", E + "534.6.6.7.6.6.1.3", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("oncmd", E + "534.6.6.7.6.6.1.4", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("rebootcmd", E + "534.6.6.7.6.6.1.5", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("state", E + "534.6.6.7.6.6.1.2", lambda i: f"1.{i}", "2", "1", "read-only"),
+        ("name", E + "534.6.6.7.6.1.1.3", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"offcmd": {"0": "0"}, "oncmd": {"0": "1"}, "rebootcmd": {"0": "1"}},
+       valid=["-1", "0"], control=["offcmd", "oncmd", "rebootcmd"], status="state")
 # Baytech RPC (for NUT's snmp-ups driver): state = command, 0 off, 1 on, 2 reboot (ends on).
 device("baytech", E + "4779", "Universal RPC Host Module (snmpsim Baytech)", E + "4779",
        [("ctl", E + "4779.1.3.5.3.1.3.1", plain, "2", "1", "read-write"),
@@ -157,21 +188,25 @@ for d in DEVICES:
             rows.append((pad(f"{oid}.{rowf(r)}"), tag, value, access))
     rows.sort()
     db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?)", rows)
-    ctl, st = cols[d["control"]], cols[d["status"]]
-    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in d["follow"].items())
-    for n, r in enumerate(d["rows"]):
-        c_oid, s_oid = pad(f"{ctl[1]}.{ctl[2](r)}"), pad(f"{st[1]}.{st[2](r)}")
-        # The state follows the command (a command with no state change keeps the state).
-        db.execute(f"""CREATE TRIGGER {table}_follow_{n} AFTER UPDATE OF value ON {table}
-          WHEN NEW.oid = '{c_oid}' BEGIN
-            UPDATE {table} SET value = CASE NEW.value {cases} ELSE (SELECT value FROM {table} WHERE oid = '{s_oid}') END
-              WHERE oid = '{s_oid}';
-          END""")
+    st = cols[d["status"]]
+    controls = d["control"] if isinstance(d["control"], list) else [d["control"]]
     ok = ",".join(f"'{v}'" for v in d["valid"])
-    # A bad command (wrong type or value) is refused with an SNMP error, as a real PDU does.
-    db.execute(f"""CREATE TRIGGER {table}_validate BEFORE UPDATE OF value ON {table}
-      WHEN NEW.oid LIKE '{pad(ctl[1])}.%' AND (NEW.tag != '2' OR NEW.value NOT IN ({ok})) BEGIN
-        SELECT RAISE(ABORT, 'bad value'); END""")
+    for cname in controls:
+        ctl = cols[cname]
+        follow = d["follow"].get(cname, d["follow"]) if len(controls) > 1 else d["follow"]
+        cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in follow.items())
+        for n, r in enumerate(d["rows"]):
+            c_oid, s_oid = pad(f"{ctl[1]}.{ctl[2](r)}"), pad(f"{st[1]}.{st[2](r)}")
+            # The state follows the command (a command with no state change keeps the state).
+            db.execute(f"""CREATE TRIGGER {table}_{cname}_follow_{n} AFTER UPDATE OF value ON {table}
+              WHEN NEW.oid = '{c_oid}' BEGIN
+                UPDATE {table} SET value = CASE NEW.value {cases} ELSE (SELECT value FROM {table} WHERE oid = '{s_oid}') END
+                  WHERE oid = '{s_oid}';
+              END""")
+        # A bad command (wrong type or value) is refused with an SNMP error, as a real PDU does.
+        db.execute(f"""CREATE TRIGGER {table}_{cname}_validate BEFORE UPDATE OF value ON {table}
+          WHEN NEW.oid LIKE '{pad(ctl[1])}.%' AND (NEW.tag != '2' OR NEW.value NOT IN ({ok})) BEGIN
+            SELECT RAISE(ABORT, 'bad value'); END""")
     # Only existing rows can be switched: a SET must not create outlet 99.
     db.execute(f"""CREATE TRIGGER {table}_no_new_rows BEFORE INSERT ON {table} BEGIN
         SELECT RAISE(ABORT, 'no such outlet'); END""")
