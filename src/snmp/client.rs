@@ -335,7 +335,7 @@ impl Client {
             .get(r.error_index.saturating_sub(1) as usize)
             .map(|(o, _)| format_oid(o))
             .unwrap_or_default();
-        if r.error_status == 2 {
+        if r.error_status == 2 && !what.starts_with("SET") {
             // v1 reports a missing object as an error.
             return Err(FenceError::PlugNotFound(format!("{oid} (noSuchName)")));
         }
@@ -395,10 +395,10 @@ impl Client {
         );
         self.check(&what, &reply)?;
         if let Some((_, v)) = reply.varbinds.first() {
+            // The outlet was read before it is set: an exception here is a refusal.
             if v.is_missing() {
-                return Err(FenceError::PlugNotFound(format!(
-                    "{} ({v:?})",
-                    format_oid(oid)
+                return Err(FenceError::Device(format!(
+                    "{what}: the device refused it ({v:?})"
                 )));
             }
         }

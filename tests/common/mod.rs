@@ -178,3 +178,56 @@ pub fn stamped(text: &str, needle: &str) -> Vec<String> {
         .map(|l| l.chars().take(26).collect())
         .collect()
 }
+
+/// The snmpsim instances started by tests/peers/snmp/start-all.sh: the main one (every
+/// device by community) and one per device for SNMPv3 (empty context).
+pub struct Sims {
+    pub port: u16,
+    v3: std::collections::HashMap<String, u16>,
+}
+
+impl Sims {
+    /// The v3 instance whose empty context is `device` (a community of the main one).
+    pub fn v3(&self, device: &str) -> u16 {
+        let key = format!(
+            "FENCEBOX_SNMPSIM_V3_{}",
+            device.to_uppercase().replace('-', "_")
+        );
+        *self
+            .v3
+            .get(&key)
+            .unwrap_or_else(|| panic!("no v3 simulator for {device} ({key})"))
+    }
+}
+
+/// Where start-all.sh wrote the ports; fails loudly when the simulators are not running.
+pub fn sims() -> Sims {
+    let state = std::env::var("PEERS_STATE").unwrap_or_else(|_| "/tmp/fencebox-test-peers".into());
+    let file = std::env::var("FENCEBOX_SNMP_ENV").unwrap_or_else(|_| format!("{state}/snmp.env"));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "the SNMP simulators are not running ({file}: {e}); start them with tests/peers/snmp/start-all.sh \
+             (tests/run-all.sh does it for the whole suite)"
+        )
+    });
+    let mut v3 = std::collections::HashMap::new();
+    let mut port = None;
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            let p: u16 = v.trim().parse().expect("port number");
+            if k == "FENCEBOX_SNMPSIM_PORT" {
+                port = Some(p);
+            } else {
+                v3.insert(k.to_string(), p);
+            }
+        }
+    }
+    let port = port.expect("FENCEBOX_SNMPSIM_PORT in the simulator env file");
+    // A stale file from a stopped run must not pass for running simulators.
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(
+        probe.connect(("127.0.0.1", port)).is_ok(),
+        "snmpsim port {port} from {file} is unusable"
+    );
+    Sims { port, v3 }
+}

@@ -12,7 +12,12 @@ ensure_venv "$VENV" snmpsim==1.2.2 pysmi==2.0.0 pysnmp==7.1.30 pyasn1==0.6.5 cry
 ENVF="$PEERS_STATE/snmp.env"; : >"$ENVF"
 pids=()
 for d in $DEVICES; do
-  ( port="$("$HERE/start.sh" "$d" | sed -n 's/^SNMPSIM_PORT=//p')"
+  ( port=""
+    # A free port can be taken between the check and snmpsim's bind: try again.
+    for attempt in 1 2 3; do
+      port="$("$HERE/start.sh" "$d" | sed -n 's/^SNMPSIM_PORT=//p')" && [ -n "$port" ] && break
+      port=""
+    done
     [ -n "$port" ] || exit 1
     var="FENCEBOX_SNMPSIM_V3_$(echo "$d" | tr 'a-z-' 'A-Z_')"
     echo "$var=$port" >>"$ENVF"
