@@ -292,11 +292,17 @@ pub fn find(name: &str) -> Result<Option<Found>, String> {
     } else {
         format!("fence_{name}")
     };
+    // Only files that mention the name are parsed: one agent's call should not pay for
+    // every agent's file. The exact match is made after parsing.
+    let quoted = format!("\"{wanted}\"");
+    for (file, text) in EMBEDDED.iter().filter(|(_, t)| t.contains(&quoted)) {
+        let def = parse_agent(&format!("agents/{file}"), text)?;
+        if let Some(f) = find_in(vec![def], &wanted) {
+            return Ok(Some(f));
+        }
+    }
     // Site files are read only for names that are not built in, so a broken site file
     // cannot take the shipped agents down with it.
-    if let Some(f) = find_in(builtin()?, &wanted) {
-        return Ok(Some(f));
-    }
     Ok(find_in(site()?, &wanted))
 }
 
@@ -380,25 +386,127 @@ fn parse_families(origin: &str, text: &str) -> Result<Vec<Family>, String> {
 /// Every known SNMP device family: built in first, then the site's family files
 /// (`[[family]]` tables in `site_dir()`), which may not reuse a built-in name.
 pub fn families() -> Result<Vec<Family>, String> {
-    let mut all = Vec::new();
-    for (file, text) in EMBEDDED_FAMILIES {
-        all.extend(parse_families(&format!("agents/{file}"), text)?);
+    FamilyCatalog::load()?.all()
+}
+
+/// One `[[family]]` table of a family file, kept as text until it is needed.
+struct FamilyBlock {
+    origin: String,
+    /// The table's text (a slice of its file, which lives as long as the process).
+    text: &'static str,
+    /// Lines of the file before the table, so that errors name the right line.
+    first_line: usize,
+    name: &'static str,
+}
+
+/// The family files, split into their `[[family]]` tables. A call parses only the tables
+/// it needs: those its agent names, or the one matching the device's sysObjectID.
+pub struct FamilyCatalog {
+    blocks: Vec<FamilyBlock>,
+}
+
+fn split_blocks(origin: &str, text: &'static str, out: &mut Vec<FamilyBlock>) {
+    let mut start: Option<(usize, usize)> = None; // (byte offset, line) of the open table
+    let mut offset = 0;
+    let close = |start: Option<(usize, usize)>, end: usize, out: &mut Vec<FamilyBlock>| {
+        if let Some((at, first_line)) = start {
+            let body = &text[at..end];
+            let name = body
+                .lines()
+                .find_map(|l| {
+                    let (key, value) = l.split_once('=')?;
+                    (key.trim() == "name").then(|| value.trim().trim_matches('"'))
+                })
+                .unwrap_or_default();
+            out.push(FamilyBlock {
+                origin: origin.to_string(),
+                text: body,
+                first_line,
+                name,
+            });
+        }
+    };
+    for (line, l) in text.split_inclusive('\n').enumerate() {
+        if l.trim() == "[[family]]" {
+            close(start, offset, out);
+            start = Some((offset, line));
+        }
+        offset += l.len();
     }
-    let builtin = all.len();
-    for (origin, text) in site_texts()? {
-        if is_family_file(&text) {
-            for f in parse_families(&origin, &text)? {
-                if all[..builtin].iter().any(|b| b.name == f.name) {
-                    return Err(format!(
-                        "{origin}: family {} is built in; give the site family another name",
-                        f.name
-                    ));
-                }
-                all.push(f);
+    close(start, text.len(), out);
+}
+
+impl FamilyCatalog {
+    pub fn load() -> Result<FamilyCatalog, String> {
+        let mut blocks = Vec::new();
+        for (file, text) in EMBEDDED_FAMILIES {
+            split_blocks(&format!("agents/{file}"), text, &mut blocks);
+        }
+        let builtin = blocks.len();
+        for (origin, text) in site_texts()? {
+            if is_family_file(&text) {
+                split_blocks(&origin, leak(text), &mut blocks);
             }
         }
+        for site in &blocks[builtin..] {
+            if blocks[..builtin].iter().any(|b| b.name == site.name) {
+                return Err(format!(
+                    "{}: family {} is built in; give the site family another name",
+                    site.origin, site.name
+                ));
+            }
+        }
+        Ok(FamilyCatalog { blocks })
     }
-    Ok(all)
+
+    fn parse(block: &FamilyBlock) -> Result<Family, String> {
+        let text = format!("{}{}", "\n".repeat(block.first_line), block.text);
+        let mut v = parse_families(&block.origin, &text)?;
+        v.pop()
+            .ok_or_else(|| format!("{}: empty [[family]] table", block.origin))
+    }
+
+    pub fn all(&self) -> Result<Vec<Family>, String> {
+        self.blocks.iter().map(Self::parse).collect()
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.blocks.iter().map(|b| b.name).collect()
+    }
+
+    pub fn by_name(&self, name: &str) -> Result<Option<Family>, String> {
+        self.blocks
+            .iter()
+            .find(|b| b.name == name)
+            .map(Self::parse)
+            .transpose()
+    }
+
+    /// The family for a sysObjectID among `allowed` (None: all): only tables that
+    /// mention the OID or one of its prefixes are parsed, then matched exactly.
+    pub fn detect(&self, allowed: Option<&[&str]>, oid: &[u64]) -> Result<Option<Family>, String> {
+        // The OID and its prefixes down to an enterprise number, as a file quotes them.
+        let mut quoted = Vec::new();
+        for n in (7.min(oid.len())..=oid.len()).rev() {
+            let d = oid[..n]
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(".");
+            quoted.push(format!("\"{d}\""));
+            quoted.push(format!("\".{d}\""));
+        }
+        let mut candidates = Vec::new();
+        for b in &self.blocks {
+            if allowed.is_some_and(|a| !a.contains(&b.name)) {
+                continue;
+            }
+            if quoted.iter().any(|q| b.text.contains(q.as_str())) {
+                candidates.push(Self::parse(b)?);
+            }
+        }
+        Ok(crate::snmp::family::detect(&candidates, oid).cloned())
+    }
 }
 
 /// Site files hold either one agent or `[[family]]` tables.

@@ -32,7 +32,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== test peers (snmpsim on free loopback ports)"
-export PEERS_STATE="${PEERS_STATE:-$PWD/target/peers}"
+# Under /tmp: snmpsim runs as nobody, which cannot enter a clone under /root.
+export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 mkdir -p "$PEERS_STATE"
 trap 'tests/peers/snmp/stop-all.sh' EXIT
 tests/peers/snmp/start-all.sh >/dev/null

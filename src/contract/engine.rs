@@ -9,7 +9,7 @@ use crate::contract::action::Action;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
-use crate::device::{CycleKind, Device, Outlet, PowerState};
+use crate::device::{CycleKind, Device, PowerState};
 use crate::runtime::clock::Clock;
 use crate::runtime::lock::{self, LockMode};
 
@@ -84,7 +84,7 @@ impl Engine<'_> {
         match action {
             Action::List | Action::ListStatus => return self.list(dev, action),
             Action::Monitor if self.agent.has_plugs() => {
-                return self.outlets(dev).map(|_| 0);
+                return dev.list(false).map(|_| 0);
             }
             _ => {}
         }
@@ -275,12 +275,8 @@ impl Engine<'_> {
         Ok(false)
     }
 
-    fn outlets(&mut self, dev: &mut dyn Device) -> Result<Option<Vec<Outlet>>> {
-        dev.list()
-    }
-
     fn list(&mut self, dev: &mut dyn Device, action: Action) -> Result<ExitCode> {
-        let Some(outlets) = self.outlets(dev)? else {
+        let Some(outlets) = dev.list(action == Action::ListStatus)? else {
             self.say("NOTICE: List option is not working on this device yet");
             return Ok(0);
         };
@@ -306,6 +302,7 @@ mod tests {
     use super::*;
     use crate::agents;
     use crate::contract::{input, option_set, settings};
+    use crate::device::Outlet;
     use crate::runtime::clock::FakeClock;
     use crate::runtime::lock::DeviceIdentity;
     use std::collections::BTreeMap;
@@ -350,7 +347,7 @@ device_opt = ["ipaddr", "port", "method"]
             }
             Ok(())
         }
-        fn list(&mut self) -> Result<Option<Vec<Outlet>>> {
+        fn list(&mut self, _with_state: bool) -> Result<Option<Vec<Outlet>>> {
             self.calls.push("list".into());
             Ok(self.outlets.clone())
         }

@@ -67,8 +67,9 @@ pub trait Device {
     /// Ask for a state; the engine confirms it through `status`.
     fn set_power(&mut self, plug: &str, state: PowerState) -> Result<()>;
 
-    /// Every plug; `None` when the device cannot enumerate them.
-    fn list(&mut self) -> Result<Option<Vec<Outlet>>> {
+    /// Every plug; `None` when the device cannot enumerate them. `with_state`: the caller
+    /// wants each plug's state too (list-status), where the device can give it cheaply.
+    fn list(&mut self, _with_state: bool) -> Result<Option<Vec<Outlet>>> {
         Ok(None)
     }
 

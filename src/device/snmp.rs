@@ -15,15 +15,17 @@ use crate::contract::settings::Settings;
 use crate::device::{CycleKind, Device, Outlet, PowerState};
 use crate::runtime::lock::DeviceIdentity;
 use crate::snmp::client::{Client, Config, SecLevel, SetValue, V3Params, Value, Version};
-use crate::snmp::family::{self, Family, Row};
+use crate::snmp::family::{Family, Row};
 use crate::snmp::oid::format_oid;
 
 const SYS_OBJECT_ID: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
 
 pub struct SnmpDevice {
     cfg: Config,
-    candidates: Vec<Family>,
-    fallback: Option<Family>,
+    catalog: agents::FamilyCatalog,
+    /// The families this call may use (None: any).
+    allowed: Option<Vec<&'static str>>,
+    fallback: Option<&'static str>,
     detect: bool,
     switch: Option<u64>,
     client: Option<Client>,
@@ -157,40 +159,42 @@ impl SnmpDevice {
                 agent.name
             ))
         })?;
-        let all = agents::families().map_err(|e| FenceError::Local(format!("Failed: {e}")))?;
-        let pick = |name: &str| -> Result<Family> {
-            all.iter().find(|f| f.name == name).cloned().ok_or_else(|| {
-                FenceError::Local(format!(
+        let catalog =
+            agents::FamilyCatalog::load().map_err(|e| FenceError::Local(format!("Failed: {e}")))?;
+        let known = |name: &str| -> Result<()> {
+            if catalog.names().contains(&name) {
+                Ok(())
+            } else {
+                Err(FenceError::Local(format!(
                     "Failed: agent {} names unknown family '{name}'",
                     agent.name
-                ))
-            })
+                )))
+            }
         };
-        let candidates = if spec.families == ["*"] {
-            all.clone()
+        let mut allowed: Option<Vec<&'static str>> = if spec.families == ["*"] {
+            None
         } else {
-            spec.families
-                .iter()
-                .map(|n| pick(n))
-                .collect::<Result<_>>()?
+            spec.families.iter().try_for_each(|n| known(n))?;
+            Some(spec.families.clone())
         };
-        let mut fallback = spec.fallback.map(pick).transpose()?;
+        let mut fallback = spec.fallback;
+        if let Some(f) = fallback {
+            known(f)?;
+        }
         let mut detect = spec.detect;
-        let mut candidates = candidates;
         if let Some(name) = settings.get("family").filter(|f| !f.is_empty()) {
             // The administrator knows better than the sysObjectID.
-            let f = all
-                .iter()
-                .find(|f| f.name == name)
-                .cloned()
+            let name: &'static str = catalog
+                .names()
+                .into_iter()
+                .find(|n| *n == name)
                 .ok_or_else(|| {
-                    let names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
                     usage(format!(
                         "Failed: family '{name}' is not known; use one of: {}",
-                        names.join(", ")
+                        catalog.names().join(", ")
                     ))
                 })?;
-            candidates = vec![f];
+            allowed = Some(vec![name]);
             fallback = None;
             detect = false;
         }
@@ -204,7 +208,8 @@ impl SnmpDevice {
         };
         Ok(SnmpDevice {
             cfg: config(settings)?,
-            candidates,
+            catalog,
+            allowed,
             fallback,
             detect,
             switch,
@@ -335,29 +340,31 @@ impl Device for SnmpDevice {
             self.cfg.port
         );
         let mut client = Client::connect(self.cfg.clone())?;
-        let family = if !self.detect {
-            self.candidates.first().cloned()
-        } else {
-            let v = client.get(&SYS_OBJECT_ID)?;
-            let oid = match &v {
-                Value::Oid(o) => o.clone(),
-                other => {
+        let local = |e: String| FenceError::Local(format!("Failed: {e}"));
+        let first = self.allowed.as_ref().and_then(|a| a.first().copied());
+        let family = match (self.detect, first) {
+            (false, Some(name)) => self.catalog.by_name(name).map_err(local)?,
+            _ => {
+                let v = client.get(&SYS_OBJECT_ID)?;
+                let Value::Oid(oid) = &v else {
                     return Err(FenceError::Device(format!(
-                        "the device answered sysObjectID with {other:?}; is this an SNMP PDU?"
-                    )))
-                }
-            };
-            let found = family::detect(&self.candidates, &oid)
-                .cloned()
-                .or_else(|| self.fallback.clone());
-            match found {
-                Some(f) => Some(f),
-                None => {
-                    return Err(FenceError::Device(format!(
-                        "unknown device: sysObjectID {} matches no family this agent knows; describe it in a family file in {} (see docs/families.md), or pick a family with family=NAME (fencebox families lists them)",
-                        format_oid(&oid),
-                        agents::site_dir().display()
-                    )))
+                        "the device answered sysObjectID with {v:?}; is this an SNMP PDU?"
+                    )));
+                };
+                let found = self
+                    .catalog
+                    .detect(self.allowed.as_deref(), oid)
+                    .map_err(local)?;
+                match (found, self.fallback) {
+                    (Some(f), _) => Some(f),
+                    (None, Some(name)) => self.catalog.by_name(name).map_err(local)?,
+                    (None, None) => {
+                        return Err(FenceError::Device(format!(
+                            "unknown device: sysObjectID {} matches no family this agent knows; describe it in a family file in {} (see docs/families.md), or pick a family with family=NAME (fencebox families lists them)",
+                            format_oid(oid),
+                            agents::site_dir().display()
+                        )))
+                    }
                 }
             }
         };
@@ -395,7 +402,7 @@ impl Device for SnmpDevice {
             .map_err(|e| name_plug(e, plug))
     }
 
-    fn list(&mut self) -> Result<Option<Vec<Outlet>>> {
+    fn list(&mut self, with_state: bool) -> Result<Option<Vec<Outlet>>> {
         let (client, family) = self.parts()?;
         let family = family.clone();
         let mut outlets = Vec::new();
@@ -403,7 +410,7 @@ impl Device for SnmpDevice {
             Some(names) => {
                 // One walk of every column that shares the names' rows.
                 let mut columns = vec![names.oid.clone()];
-                let status_at = family.status_walks_with_names().then(|| {
+                let status_at = (with_state && family.status_walks_with_names()).then(|| {
                     columns.push(family.status.oid.clone());
                     columns.len() - 1
                 });

@@ -27,6 +27,9 @@ PORT="${SNMPSIM_PORT:-$(free_udp_port)}"
 rm -rf "$RUN"; mkdir -p "$RUN/cache"
 "$VENV/bin/python" "$HERE/make-data.py" "$RUN" "$OUTLETS" "$SELF" >/dev/null
 chown -R nobody:nogroup "$RUN"
+# snmpsim drops to nobody, which must reach its data through every parent directory.
+runuser -u nobody -- test -r "$RUN/pdu.sqlite" \
+  || die "user nobody cannot reach $RUN (a parent directory is private); set PEERS_STATE under /tmp"
 
 # v3 users: one per protocol pair the tests cover (auth key, priv key >= 8 chars).
 start_bg "$PIDF" "$ST/snmpsim.log" "$VENV/bin/snmpsim-command-responder" \
