@@ -13,20 +13,28 @@ use serde::Deserialize;
 use crate::contract::options::{OptSpec, ValueType};
 use crate::snmp::family::Family;
 
+/// Embed `agents/<name>.toml` as (file name, text).
+macro_rules! embed {
+    ($dir:literal, $name:literal) => {
+        (
+            concat!($name, ".toml"),
+            include_str!(concat!("../agents/", $dir, $name, ".toml")),
+        )
+    };
+}
+
 /// The agent files built into the binary, in the order `fencebox agents` lists them.
 const EMBEDDED: &[(&str, &str)] = &[
-    ("dummy.toml", include_str!("../agents/dummy.toml")),
-    ("apc_snmp.toml", include_str!("../agents/apc_snmp.toml")),
-    ("eaton_snmp.toml", include_str!("../agents/eaton_snmp.toml")),
-    ("emerson.toml", include_str!("../agents/emerson.toml")),
-    ("ibmblade.toml", include_str!("../agents/ibmblade.toml")),
-    ("ifmib.toml", include_str!("../agents/ifmib.toml")),
-    (
-        "intelmodular.toml",
-        include_str!("../agents/intelmodular.toml"),
-    ),
-    ("ipdu.toml", include_str!("../agents/ipdu.toml")),
-    ("pdu.toml", include_str!("../agents/pdu.toml")),
+    embed!("", "dummy"),
+    embed!("", "apc_snmp"),
+    embed!("", "eaton_snmp"),
+    embed!("", "emerson"),
+    embed!("", "ibmblade"),
+    embed!("", "ifmib"),
+    embed!("", "intelmodular"),
+    embed!("", "ipdu"),
+    embed!("", "lindypdu"),
+    embed!("", "pdu"),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -323,50 +331,18 @@ fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
 
 /// SNMP device family files built into the binary.
 const EMBEDDED_FAMILIES: &[(&str, &str)] = &[
-    (
-        "families/apc.toml",
-        include_str!("../agents/families/apc.toml"),
-    ),
-    (
-        "families/tripplite.toml",
-        include_str!("../agents/families/tripplite.toml"),
-    ),
-    (
-        "families/eaton.toml",
-        include_str!("../agents/families/eaton.toml"),
-    ),
-    (
-        "families/ibm.toml",
-        include_str!("../agents/families/ibm.toml"),
-    ),
-    (
-        "families/intel.toml",
-        include_str!("../agents/families/intel.toml"),
-    ),
-    (
-        "families/emerson.toml",
-        include_str!("../agents/families/emerson.toml"),
-    ),
-    (
-        "families/ietf.toml",
-        include_str!("../agents/families/ietf.toml"),
-    ),
-    (
-        "families/raritan.toml",
-        include_str!("../agents/families/raritan.toml"),
-    ),
-    (
-        "families/servertech.toml",
-        include_str!("../agents/families/servertech.toml"),
-    ),
-    (
-        "families/cyberpower.toml",
-        include_str!("../agents/families/cyberpower.toml"),
-    ),
-    (
-        "families/baytech.toml",
-        include_str!("../agents/families/baytech.toml"),
-    ),
+    embed!("families/", "apc"),
+    embed!("families/", "baytech"),
+    embed!("families/", "cyberpower"),
+    embed!("families/", "eaton"),
+    embed!("families/", "emerson"),
+    embed!("families/", "ibm"),
+    embed!("families/", "ietf"),
+    embed!("families/", "intel"),
+    embed!("families/", "lindy"),
+    embed!("families/", "raritan"),
+    embed!("families/", "servertech"),
+    embed!("families/", "tripplite"),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -440,7 +416,7 @@ impl FamilyCatalog {
     pub fn load() -> Result<FamilyCatalog, String> {
         let mut blocks = Vec::new();
         for (file, text) in EMBEDDED_FAMILIES {
-            split_blocks(&format!("agents/{file}"), text, &mut blocks);
+            split_blocks(&format!("agents/families/{file}"), text, &mut blocks);
         }
         let builtin = blocks.len();
         for (origin, text) in site_texts()? {
@@ -534,6 +510,33 @@ mod tests {
     fn every_embedded_file_parses() {
         let defs = builtin().expect("embedded agent files parse");
         assert!(!defs.is_empty());
+    }
+
+    #[test]
+    fn every_file_in_agents_is_built_in() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("agents");
+        let listed = |d: &std::path::Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".toml"))
+                .collect();
+            v.sort();
+            v
+        };
+        let mut agents: Vec<String> = EMBEDDED.iter().map(|(f, _)| f.to_string()).collect();
+        agents.sort();
+        assert_eq!(agents, listed(&dir), "agents/*.toml and EMBEDDED differ");
+        let mut fams: Vec<String> = EMBEDDED_FAMILIES
+            .iter()
+            .map(|(f, _)| f.to_string())
+            .collect();
+        fams.sort();
+        assert_eq!(
+            fams,
+            listed(&dir.join("families")),
+            "agents/families/*.toml and EMBEDDED_FAMILIES differ"
+        );
     }
 
     #[test]

@@ -203,6 +203,7 @@ differential!(
     ListCompare::Lines
 );
 differential!(ifmib, "fence_ifmib", "ifmib", "6", ListCompare::Lines);
+differential!(lindy, "fence_lindypdu", "lindy", "6", ListCompare::Lines);
 
 /// A name instead of a number resolves to the same outlet in both.
 #[test]

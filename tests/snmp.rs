@@ -228,6 +228,14 @@ device_test!(
     |n| format!("Ethernet1/{n}"),
     |n| format!("node{n}")
 );
+device_test!(
+    lindy,
+    "fence_lindypdu",
+    "lindy",
+    num,
+    |n| format!("1:{n}"),
+    named
+);
 device_test!(pdu_raritan, "fence_pdu", "raritan", num, num, named);
 device_test!(pdu_sentry3, "fence_pdu", "sentry3", path, path, named);
 device_test!(pdu_sentry4, "fence_pdu", "sentry4", path, path, named);
@@ -410,6 +418,7 @@ fn fence_pdu_detects_every_family() {
         ("sentry4", "servertech-sentry4"),
         ("cyberpower", "cyberpower-epdu"),
         ("baytech", "baytech-rpc"),
+        ("lindy", "lindy-ipower"),
     ] {
         // v3 with the device's own instance: no community appears (it would be scrubbed
         // from the log as a secret, family names included).

@@ -262,11 +262,10 @@ impl SnmpDevice {
                     family.name
                 ))
             })?;
-            let unquote = family.unquote_names;
             let walked = client.walk(&names.oid)?;
             walked
                 .iter()
-                .find(|(_, v)| name_text(v, unquote) == plug)
+                .find(|(_, v)| name_text(v, family) == plug)
                 .and_then(|(oid, _)| names.row.parse_suffix(&oid[names.oid.len()..]))
                 .ok_or_else(|| {
                     FenceError::PlugNotFound(format!("{plug} (no outlet has that name)"))
@@ -313,13 +312,35 @@ fn name_plug(e: FenceError, plug: &str) -> FenceError {
     }
 }
 
-fn name_text(v: &Value, unquote: bool) -> String {
+fn name_text(v: &Value, family: &Family) -> String {
     let t = v.text();
-    if unquote {
-        t.trim_matches('"').to_string()
+    let t = if family.unquote_names {
+        t.trim_matches('"')
     } else {
-        t
+        t.as_str()
+    };
+    match family.name_first_field {
+        true => t.split(',').next().unwrap_or_default().trim().to_string(),
+        false => t.to_string(),
     }
+}
+
+/// The fields of a packed value ("1,1,0,1": outlet N is field N).
+fn packed_fields(v: &Value) -> Vec<String> {
+    v.text()
+        .trim_matches('"')
+        .split(',')
+        .map(|f| f.trim().to_string())
+        .collect()
+}
+
+/// The field index of an outlet in a packed value.
+fn packed_index(row: &Row, plug: &str) -> Result<usize> {
+    row.plug
+        .last()
+        .and_then(|n| usize::try_from(*n).ok())
+        .and_then(|n| n.checked_sub(1))
+        .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))
 }
 
 impl Device for SnmpDevice {
@@ -384,6 +405,13 @@ impl Device for SnmpDevice {
             .oid_for(&row)
             .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
         let v = client.get(&oid).map_err(|e| name_plug(e, plug))?;
+        if family.packed {
+            let field = packed_fields(&v)
+                .get(packed_index(&row, plug)?)
+                .cloned()
+                .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
+            return Self::state(family, plug, &Value::Str(field.into_bytes()));
+        }
         Self::state(family, plug, &v)
     }
 
@@ -397,6 +425,18 @@ impl Device for SnmpDevice {
         let oid = column
             .oid_for(&row)
             .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
+        if family.packed {
+            // Read, change this outlet's field, write the whole unit back.
+            let mut fields = packed_fields(&client.get(&oid).map_err(|e| name_plug(e, plug))?);
+            let i = packed_index(&row, plug)?;
+            let field = fields
+                .get_mut(i)
+                .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
+            *field = value.to_string();
+            return client
+                .set(&oid, &SetValue::Str(fields.join(",")))
+                .map_err(|e| name_plug(e, plug));
+        }
         client
             .set(&oid, &SetValue::Int(value))
             .map_err(|e| name_plug(e, plug))
@@ -429,27 +469,45 @@ impl Device for SnmpDevice {
                         .unwrap_or_default()
                 };
                 let states = by_row(status_at, family.status.oid.len());
+                let mut packed: HashMap<u64, Vec<String>> = HashMap::new();
                 let aliases = by_row(alias_at, family.alias.as_ref().map_or(0, |a| a.oid.len()));
                 for (oid, v) in &walked[0] {
                     let suffix = &oid[names.oid.len()..];
                     let Some(row) = names.row.parse_suffix(suffix) else {
                         continue;
                     };
-                    let name = name_text(v, family.unquote_names);
+                    let name = name_text(v, &family);
                     let (id, alias) = if family.list_ids_are_names {
                         (
                             name,
                             aliases
                                 .get(suffix)
-                                .map(|a| name_text(a, family.unquote_names))
+                                .map(|a| name_text(a, &family))
                                 .unwrap_or_default(),
                         )
                     } else {
                         (family.plug_id(&row), name)
                     };
-                    let state = states
-                        .get(suffix)
-                        .and_then(|s| Self::state(&family, &id, s).ok());
+                    let state = if with_state && family.packed {
+                        // One read per unit gives every outlet's state.
+                        if !packed.contains_key(&row.switch) {
+                            let fields = match family.status.oid_for(&row) {
+                                Some(oid) => packed_fields(&client.get(&oid)?),
+                                None => Vec::new(),
+                            };
+                            packed.insert(row.switch, fields);
+                        }
+                        packed_index(&row, &id)
+                            .ok()
+                            .and_then(|i| packed.get(&row.switch)?.get(i).cloned())
+                            .and_then(|f| {
+                                Self::state(&family, &id, &Value::Str(f.into_bytes())).ok()
+                            })
+                    } else {
+                        states
+                            .get(suffix)
+                            .and_then(|s| Self::state(&family, &id, s).ok())
+                    };
                     outlets.push(Outlet { id, alias, state });
                 }
             }

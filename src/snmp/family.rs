@@ -46,13 +46,13 @@ impl RowPattern {
             };
             parts.push(part);
         }
-        if !parts
+        Ok(RowPattern(parts))
+    }
+
+    pub fn has_plug(&self) -> bool {
+        self.0
             .iter()
             .any(|p| matches!(p, Part::Plug(_) | Part::Path))
-        {
-            return Err(format!("row '{s}' has no {{plug}} or {{path}}"));
-        }
-        Ok(RowPattern(parts))
     }
 
     pub fn has_switch(&self) -> bool {
@@ -170,6 +170,11 @@ pub struct Family {
     pub unquote_names: bool,
     /// List ids show the unit (`2:5`) even for unit 1; otherwise only units after the first.
     pub unit_in_ids: bool,
+    /// State and control are one string per unit, outlet N being its Nth comma-separated
+    /// field (Lindy); their rows then name the unit only.
+    pub packed: bool,
+    /// Names are comma-separated records whose first field is the name.
+    pub name_first_field: bool,
 }
 
 impl Family {
@@ -254,6 +259,10 @@ pub struct FamilyFile {
     unquote_names: bool,
     #[serde(default = "yes")]
     unit_in_ids: bool,
+    #[serde(default)]
+    packed: bool,
+    #[serde(default)]
+    name_first_field: bool,
 }
 
 fn yes() -> bool {
@@ -262,6 +271,28 @@ fn yes() -> bool {
 
 fn oid_field(family: &str, field: &str, s: &str) -> Result<Vec<u64>, String> {
     parse_oid(s).ok_or_else(|| format!("family {family}: {field} '{s}' is not a numeric OID"))
+}
+
+/// Every column must say where the outlet is, unless the family packs all outlets of a
+/// unit into one value.
+fn check_rows(f: &Family) -> Result<(), String> {
+    let mut cols = vec![("names", f.names.as_ref()), ("alias", f.alias.as_ref())];
+    if !f.packed {
+        cols.extend([
+            ("status", Some(&f.status)),
+            ("control_on", Some(&f.control_on)),
+            ("control_off", Some(&f.control_off)),
+        ]);
+    }
+    for (field, c) in cols {
+        if c.is_some_and(|c| !c.row.has_plug()) {
+            return Err(format!(
+                "family {}: {field} row has no {{plug}} or {{path}}",
+                f.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn column(family: &str, field: &str, c: ColumnFile) -> Result<Column, String> {
@@ -289,7 +320,7 @@ impl FamilyFile {
                 ))
             }
         };
-        Ok(Family {
+        let f = Family {
             sysobjectid: self
                 .sysobjectid
                 .iter()
@@ -317,10 +348,14 @@ impl FamilyFile {
             cycle: self.cycle,
             unquote_names: self.unquote_names,
             unit_in_ids: self.unit_in_ids,
+            packed: self.packed,
+            name_first_field: self.name_first_field,
             name: self.name,
             vendor: self.vendor,
             description: self.description,
-        })
+        };
+        check_rows(&f)?;
+        Ok(f)
     }
 }
 
@@ -380,7 +415,6 @@ mod tests {
         assert_eq!(p.render(&row(1, &[1, 1, 3])), Some(vec![1, 1, 3]));
         assert_eq!(p.parse_suffix(&[1, 1, 3]), Some(row(1, &[1, 1, 3])));
 
-        assert!(RowPattern::parse("1.2").is_err());
         assert!(RowPattern::parse("{plug}.x").is_err());
     }
 }

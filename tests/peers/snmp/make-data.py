@@ -211,6 +211,27 @@ for d in DEVICES:
     db.execute(f"""CREATE TRIGGER {table}_no_new_rows BEFORE INSERT ON {table} BEGIN
         SELECT RAISE(ABORT, 'no such outlet'); END""")
 
+# Lindy IPower (enterprise 17420): the states of all outlets of unit 1 are one string
+# ("1,1,0,...": 1 on, 0 off) that a client rewrites whole; names are "name,..." records.
+LINDY = E + "17420.1.2.9.1"
+with open(os.path.join(data, "lindy.snmprec"), "w") as f:
+    f.write("\n".join([f"{SYS}.1.0|4|Lindy IPower (snmpsim)", f"{SYS}.2.0|6|{E}17420",
+                       f"{SYS}.3.0|67:numeric|rate=100,initial=1000", f"{SYS}.5.0|4|lindy-sim",
+                       f"{E}17420|:sql|lindy"]) + "\n")
+db.execute("CREATE TABLE lindy (oid text, tag text, value text, maxaccess text)")
+rows = [(pad(f"{LINDY}.13.0"), "4", ",".join(["1"] * 8), "read-write")]
+rows += [(pad(f"{LINDY}.14.{i}.0"), "4", f"Outlet {i},0,0", "read-only") for i in range(1, 9)]
+rows.sort()
+db.executemany("INSERT INTO lindy VALUES (?,?,?,?)", rows)
+# snmpsim stores a SET string hex-encoded (tag 4x): '0' '1' ',' are 30 31 2c.
+db.execute(f"""CREATE TRIGGER lindy_validate BEFORE UPDATE OF value ON lindy
+  WHEN NEW.oid = '{pad(LINDY + ".13.0")}' AND NOT (
+       (NEW.tag = '4' AND NEW.value NOT GLOB '*[^01,]*') OR
+       (NEW.tag = '4x' AND replace(replace(replace(lower(NEW.value), '2c', ''), '30', ''), '31', '') = '')) BEGIN
+    SELECT RAISE(ABORT, 'bad value'); END""")
+db.execute("CREATE TRIGGER lindy_no_new_rows BEFORE INSERT ON lindy BEGIN SELECT RAISE(ABORT, 'no such outlet'); END")
+DEVICES.append(dict(community="lindy"))
+
 # SNMPv3 with an empty context name (all fence-agents can send) reaches one device.
 if SELF not in [d["community"] for d in DEVICES]:
     sys.exit(f"no device called {SELF}")
