@@ -490,16 +490,18 @@ impl Device for SnmpDevice {
                     };
                     let state = if with_state && family.packed {
                         // One read per unit gives every outlet's state.
-                        if !packed.contains_key(&row.switch) {
-                            let fields = match family.status.oid_for(&row) {
-                                Some(oid) => packed_fields(&client.get(&oid)?),
-                                None => Vec::new(),
-                            };
-                            packed.insert(row.switch, fields);
-                        }
+                        let fields = match packed.entry(row.switch) {
+                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(e) => {
+                                e.insert(match family.status.oid_for(&row) {
+                                    Some(oid) => packed_fields(&client.get(&oid)?),
+                                    None => Vec::new(),
+                                })
+                            }
+                        };
                         packed_index(&row, &id)
                             .ok()
-                            .and_then(|i| packed.get(&row.switch)?.get(i).cloned())
+                            .and_then(|i| fields.get(i).cloned())
                             .and_then(|f| {
                                 Self::state(&family, &id, &Value::Str(f.into_bytes())).ok()
                             })
