@@ -27,6 +27,7 @@ macro_rules! embed {
 const EMBEDDED: &[(&str, &str)] = &[
     embed!("", "dummy"),
     embed!("", "apc_snmp"),
+    embed!("", "cisco_mds"),
     embed!("", "eaton_snmp"),
     embed!("", "emerson"),
     embed!("", "ibmblade"),
@@ -333,6 +334,7 @@ fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
 const EMBEDDED_FAMILIES: &[(&str, &str)] = &[
     embed!("families/", "apc"),
     embed!("families/", "baytech"),
+    embed!("families/", "cisco"),
     embed!("families/", "cyberpower"),
     embed!("families/", "eaton"),
     embed!("families/", "emerson"),

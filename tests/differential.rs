@@ -64,7 +64,7 @@ fn compare(agent: &str, device: &str, plug: &str, how: ListCompare) {
         "ip=127.0.0.1\nipport={}\ncommunity={device}\nsnmp_version=2c\nplug={plug}\npower_wait=0\nnodename=node1\n",
         s.port
     );
-    let fabric = agent == "fence_ifmib";
+    let fabric = agent == "fence_ifmib" || agent == "fence_cisco_mds";
     // (state before, action)
     let mut steps = vec![
         ("on", "status"),
@@ -231,3 +231,11 @@ fn wrong_community() {
     );
     assert_eq!(ours.code, 1);
 }
+
+differential!(
+    cisco_mds,
+    "fence_cisco_mds",
+    "cisco-mds",
+    "fc1/6",
+    ListCompare::Lines
+);

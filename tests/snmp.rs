@@ -44,7 +44,7 @@ fn every_action(
 ) {
     let s = sims();
     let sb = Sandbox::new("snmp-actions");
-    let fabric = agent == "fence_ifmib";
+    let fabric = agent == "fence_ifmib" || agent == "fence_cisco_mds";
     let main = s.port.to_string();
     let v3port = s.v3(device).to_string();
     // v1, v2c on the main simulator (the community picks the device), v3 on the device's own
@@ -1051,4 +1051,54 @@ fn sixteen_concurrent_reboots_on_one_pdu_never_overlap_and_two_pdus_run_in_paral
         sa < eb && sb_ < ea,
         "two PDUs must not wait for each other: {sa}-{ea} {sb_}-{eb}"
     );
+}
+
+device_test!(
+    cisco_mds,
+    "fence_cisco_mds",
+    "cisco-mds",
+    |n| format!("fc1/{n}"),
+    |n| format!("fc1/{n}"),
+    |n| format!("node{n}-hba")
+);
+
+#[test]
+fn cisco_mds_knows_only_fc_ports() {
+    let s = sims();
+    let sb = Sandbox::new("snmp-cisco");
+    let port = s.port.to_string();
+    let base = [
+        "-a",
+        "127.0.0.1",
+        "-u",
+        port.as_str(),
+        "-d",
+        "2c",
+        "-c",
+        "cisco-mds",
+    ];
+    let out = run(
+        &sb,
+        "fence_cisco_mds",
+        &[&base[..], &["-o", "list"]].concat(),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stdout.lines().count(),
+        8,
+        "the management port is not a plug: {out:?}"
+    );
+    assert!(!out.stdout.contains("mgmt0"), "{out:?}");
+    for plug in ["mgmt0", "3", "fc1", "fc1/x"] {
+        let out = run(
+            &sb,
+            "fence_cisco_mds",
+            &[&base[..], &["-n", plug, "-o", "off"]].concat(),
+        );
+        assert_eq!(out.code, 1, "{plug}: {out:?}");
+        assert!(
+            out.stderr.contains("Mangled port number"),
+            "{plug}: {out:?}"
+        );
+    }
 }

@@ -237,6 +237,21 @@ impl SnmpDevice {
         let (client, family) = self.parts()?;
         let numbers =
             |s: &str| -> Option<Vec<u64>> { s.split('.').map(|p| p.parse().ok()).collect() };
+        if let Some(form) = &family.plug_form {
+            // Such devices name their ports one way only (fence-agents' wording).
+            let path = crate::snmp::family::parse_plug_form(form, plug).ok_or_else(|| {
+                FenceError::Usage(format!(
+                    "Failed: Mangled port number: plug '{plug}' must look like {}",
+                    form.replace("{}", "N")
+                ))
+            })?;
+            let row = Row {
+                switch: default_switch,
+                plug: path,
+            };
+            self.rows.insert(plug.to_string(), row.clone());
+            return Ok(row);
+        }
         let row = if let Some((s, p)) = plug
             .split_once(':')
             .and_then(|(s, p)| Some((s.trim().parse().ok()?, p.trim().parse().ok()?)))
@@ -477,6 +492,17 @@ impl Device for SnmpDevice {
                         continue;
                     };
                     let name = name_text(v, &family);
+                    // With a plug form, only names written in it are plugs (fc1/3, not mgmt0).
+                    let form_row = match &family.plug_form {
+                        Some(form) => match crate::snmp::family::parse_plug_form(form, &name) {
+                            Some(path) => Some(Row {
+                                switch: row.switch,
+                                plug: path,
+                            }),
+                            None => continue,
+                        },
+                        None => None,
+                    };
                     let (id, alias) = if family.list_ids_are_names {
                         (
                             name,
@@ -505,6 +531,12 @@ impl Device for SnmpDevice {
                             .and_then(|f| {
                                 Self::state(&family, &id, &Value::Str(f.into_bytes())).ok()
                             })
+                    } else if let (true, Some(r)) = (with_state, &form_row) {
+                        // The state lives in another table: one read per port.
+                        match family.status.oid_for(r) {
+                            Some(oid) => Self::state(&family, &id, &client.get(&oid)?).ok(),
+                            None => None,
+                        }
                     } else {
                         states
                             .get(suffix)

@@ -16,6 +16,8 @@ enum Part {
     Plug(i64),
     Switch,
     Path,
+    /// Component N of a plug written in the family's plug form, plus an offset.
+    PathPart(usize, i64),
 }
 
 /// How a plug becomes the OID suffix of one column, and back.
@@ -37,6 +39,17 @@ impl RowPattern {
                 "{plug}" => Part::Plug(0),
                 "{switch}" => Part::Switch,
                 "{path}" => Part::Path,
+                _ if p.starts_with("{p") && p.ends_with('}') && p[2..3].chars().all(|c| c.is_ascii_digit()) => {
+                    let inner = &p[2..p.len() - 1];
+                    let split = inner.find(['+', '-']).unwrap_or(inner.len());
+                    let index: usize = inner[..split].parse().map_err(|_| format!("bad component in '{p}'"))?;
+                    let off: i64 = if split < inner.len() {
+                        inner[split..].trim_start_matches('+').parse().map_err(|_| format!("bad offset in '{p}'"))?
+                    } else {
+                        0
+                    };
+                    Part::PathPart(index, off)
+                }
                 _ if p.starts_with("{plug") && p.ends_with('}') => {
                     let off = &p[5..p.len() - 1];
                     let n: i64 = off.trim_start_matches('+').parse().map_err(|_| format!("bad offset in '{p}'"))?;
@@ -52,7 +65,7 @@ impl RowPattern {
     pub fn has_plug(&self) -> bool {
         self.0
             .iter()
-            .any(|p| matches!(p, Part::Plug(_) | Part::Path))
+            .any(|p| matches!(p, Part::Plug(_) | Part::Path | Part::PathPart(..)))
     }
 
     pub fn has_switch(&self) -> bool {
@@ -73,6 +86,10 @@ impl RowPattern {
                 Part::Path => out.extend(&row.plug),
                 Part::Plug(off) => {
                     let n = i64::try_from(*row.plug.last()?).ok()? + off;
+                    out.push(u64::try_from(n).ok()?);
+                }
+                Part::PathPart(i, off) => {
+                    let n = i64::try_from(*row.plug.get(*i)?).ok()? + off;
                     out.push(u64::try_from(n).ok()?);
                 }
             }
@@ -120,6 +137,13 @@ impl RowPattern {
                 Part::Plug(off) => {
                     let n = i64::try_from(v).ok()? - off;
                     row.plug = vec![u64::try_from(n).ok()?];
+                }
+                Part::PathPart(i, off) => {
+                    let n = u64::try_from(i64::try_from(v).ok()? - off).ok()?;
+                    if row.plug.len() <= *i {
+                        row.plug.resize(*i + 1, 0);
+                    }
+                    row.plug[*i] = n;
                 }
                 Part::Path => {}
             }
@@ -175,6 +199,31 @@ pub struct Family {
     pub packed: bool,
     /// Names are comma-separated records whose first field is the name.
     pub name_first_field: bool,
+    /// How plugs are written when they are not plain numbers: `fc{}/{}` takes `fc1/3` as
+    /// the components [1, 3] (`{p0}`, `{p1}` in rows). Other plugs are refused.
+    pub plug_form: Option<String>,
+}
+
+/// Read a plug written in a plug form (`fc{}/{}`): the numbers in place of `{}`, the rest
+/// matched without regard to case.
+pub fn parse_plug_form(form: &str, text: &str) -> Option<Vec<u64>> {
+    let pieces: Vec<&str> = form.split("{}").collect();
+    let lower = text.trim().to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    let mut numbers = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        rest = rest.strip_prefix(piece.to_ascii_lowercase().as_str())?;
+        if i + 1 == pieces.len() {
+            break;
+        }
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        numbers.push(rest[..digits].parse().ok()?);
+        rest = &rest[digits..];
+    }
+    rest.is_empty().then_some(numbers)
 }
 
 impl Family {
@@ -263,6 +312,7 @@ pub struct FamilyFile {
     packed: bool,
     #[serde(default)]
     name_first_field: bool,
+    plug_form: Option<String>,
 }
 
 fn yes() -> bool {
@@ -350,6 +400,7 @@ impl FamilyFile {
             unit_in_ids: self.unit_in_ids,
             packed: self.packed,
             name_first_field: self.name_first_field,
+            plug_form: self.plug_form,
             name: self.name,
             vendor: self.vendor,
             description: self.description,
@@ -388,6 +439,22 @@ mod tests {
             switch,
             plug: plug.to_vec(),
         }
+    }
+
+    #[test]
+    fn plug_forms() {
+        assert_eq!(parse_plug_form("fc{}/{}", "fc1/3"), Some(vec![1, 3]));
+        assert_eq!(parse_plug_form("fc{}/{}", "FC12/48"), Some(vec![12, 48]));
+        assert_eq!(parse_plug_form("fc{}/{}", "fc1/"), None);
+        assert_eq!(parse_plug_form("fc{}/{}", "fc1/3x"), None);
+        assert_eq!(parse_plug_form("fc{}/{}", "eth1/3"), None);
+        let p = RowPattern::parse("{p0+21}.{p1-1}").unwrap();
+        let r = Row {
+            switch: 1,
+            plug: vec![1, 3],
+        };
+        assert_eq!(p.render(&r), Some(vec![22, 2]));
+        assert_eq!(p.parse_suffix(&[22, 2]), Some(r));
     }
 
     #[test]

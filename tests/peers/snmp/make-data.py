@@ -33,10 +33,11 @@ DEVICES = []
 
 
 def device(community, sysoid, descr, subtree, columns, follow=None, valid=None, status=None,
-           control=None, rows=None):
+           control=None, rows=None, extra=None):
     DEVICES.append(dict(community=community, sysoid=sysoid, descr=descr, subtree=subtree,
                         columns=columns, follow=follow or {}, valid=valid, status=status,
-                        control=control, rows=rows or [i for i in range(1, N + 1)]))
+                        control=control, rows=rows or [i for i in range(1, N + 1)],
+                        extra=extra or []))
 
 
 def plain(i):
@@ -146,6 +147,17 @@ device("eaton-g3", E + "534.6.6.7", "Eaton ePDU G3 (snmpsim)", E + "534",
         ("name", E + "534.6.6.7.6.1.1.3", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
        follow={"offcmd": {"0": "0"}, "oncmd": {"0": "1"}, "rebootcmd": {"0": "1"}},
        valid=["-1", "0"], control=["offcmd", "oncmd", "rebootcmd"], status="state")
+# Cisco MDS: 8 Fibre Channel ports fc1/1..fc1/8 as ifIndex 1..8 (ifDescr, ifAlias) and
+# their admin status in FIBRE-CHANNEL-FE-MIB at (slot + 21).(port - 1): 1 online, 2 offline;
+# ifIndex 9 is the management port.
+device("cisco-mds", E + "9.12.3.1.3.1", "Cisco MDS 9148 (snmpsim)",
+       ["1.3.6.1.2.1.2", "1.3.6.1.2.1.31", "1.3.6.1.2.1.75"],
+       [("ctl", "1.3.6.1.2.1.75.1.2.2.1.1", lambda i: f"22.{i - 1}", "2", "1", "read-write"),
+        ("descr", "1.3.6.1.2.1.2.2.1.2", plain, "4", "fc1/{i}", "read-only"),
+        ("alias", "1.3.6.1.2.1.31.1.1.1.18", plain, "4", "node{i}-hba", "read-only")],
+       follow={"1": "1", "2": "2"}, valid=["1", "2"], control="ctl", status="ctl", rows=list(range(1, 9)),
+       extra=[("1.3.6.1.2.1.2.2.1.2.9", "4", "mgmt0", "read-only"),
+              ("1.3.6.1.2.1.31.1.1.1.18.9", "4", "management", "read-only")])
 # Baytech RPC (for NUT's snmp-ups driver): state = command, 0 off, 1 on, 2 reboot (ends on).
 device("baytech", E + "4779", "Universal RPC Host Module (snmpsim Baytech)", E + "4779",
        [("ctl", E + "4779.1.3.5.3.1.3.1", plain, "2", "1", "read-write"),
@@ -186,6 +198,7 @@ for d in DEVICES:
             s, o = (r if isinstance(r, tuple) else (1, r))
             value = init.format(i=o, s=s, o=o, i0=o - 1)
             rows.append((pad(f"{oid}.{rowf(r)}"), tag, value, access))
+    rows += [(pad(o), tg, v, a) for o, tg, v, a in d["extra"]]
     rows.sort()
     db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?)", rows)
     st = cols[d["status"]]
