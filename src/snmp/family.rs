@@ -17,7 +17,7 @@ enum Part {
     Switch,
     Path,
     /// Component N of a plug written in the family's plug form, plus an offset.
-    PathPart(usize, i64),
+    Component(usize, i64),
 }
 
 /// How a plug becomes the OID suffix of one column, and back.
@@ -48,7 +48,7 @@ impl RowPattern {
                     } else {
                         0
                     };
-                    Part::PathPart(index, off)
+                    Part::Component(index, off)
                 }
                 _ if p.starts_with("{plug") && p.ends_with('}') => {
                     let off = &p[5..p.len() - 1];
@@ -65,7 +65,7 @@ impl RowPattern {
     pub fn has_plug(&self) -> bool {
         self.0
             .iter()
-            .any(|p| matches!(p, Part::Plug(_) | Part::Path | Part::PathPart(..)))
+            .any(|p| matches!(p, Part::Plug(_) | Part::Path | Part::Component(..)))
     }
 
     pub fn has_switch(&self) -> bool {
@@ -88,7 +88,7 @@ impl RowPattern {
                     let n = i64::try_from(*row.plug.last()?).ok()? + off;
                     out.push(u64::try_from(n).ok()?);
                 }
-                Part::PathPart(i, off) => {
+                Part::Component(i, off) => {
                     let n = i64::try_from(*row.plug.get(*i)?).ok()? + off;
                     out.push(u64::try_from(n).ok()?);
                 }
@@ -138,7 +138,7 @@ impl RowPattern {
                     let n = i64::try_from(v).ok()? - off;
                     row.plug = vec![u64::try_from(n).ok()?];
                 }
-                Part::PathPart(i, off) => {
+                Part::Component(i, off) => {
                     let n = u64::try_from(i64::try_from(v).ok()? - off).ok()?;
                     if row.plug.len() <= *i {
                         row.plug.resize(*i + 1, 0);
