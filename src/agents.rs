@@ -345,6 +345,7 @@ const EMBEDDED_FAMILIES: &[(&str, &str)] = &[
     embed!("families/", "raritan"),
     embed!("families/", "servertech"),
     embed!("families/", "tripplite"),
+    embed!("families/", "vertiv"),
 ];
 
 #[derive(Debug, Deserialize)]

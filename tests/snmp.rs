@@ -419,6 +419,7 @@ fn fence_pdu_detects_every_family() {
         ("cyberpower", "cyberpower-epdu"),
         ("baytech", "baytech-rpc"),
         ("lindy", "lindy-ipower"),
+        ("geist", "vertiv-geist-v5"),
     ] {
         // v3 with the device's own instance: no community appears (it would be scrubbed
         // from the log as a secret, family names included).
@@ -1102,3 +1103,5 @@ fn cisco_mds_knows_only_fc_ports() {
         );
     }
 }
+
+device_test!(pdu_vertiv_geist, "fence_pdu", "geist", num, num, named);

@@ -158,6 +158,14 @@ device("cisco-mds", E + "9.12.3.1.3.1", "Cisco MDS 9148 (snmpsim)",
        follow={"1": "1", "2": "2"}, valid=["1", "2"], control="ctl", status="ctl", rows=list(range(1, 9)),
        extra=[("1.3.6.1.2.1.2.2.1.2.9", "4", "mgmt0", "read-only"),
               ("1.3.6.1.2.1.31.1.1.1.18.9", "4", "management", "read-only")])
+# Vertiv/Geist V5 (IMD3): pduOutletSwitchState on(1)/off(2); pduOutletSwitchControl
+# on(2), off(4), reboot(6) (ends on); reads of the control column give none(8).
+device("geist", E + "21239.42.1.53", "Vertiv Geist IMD3 (snmpsim)", E + "21239",
+       [("ctl", E + "21239.5.2.3.5.1.6", plain, "2", "8", "read-write"),
+        ("state", E + "21239.5.2.3.5.1.4", plain, "2", "1", "read-only"),
+        ("name", E + "21239.5.2.3.5.1.2", plain, "4", "Outlet {i}", "read-only")],
+       follow={"2": "1", "4": "2", "6": "1"}, valid=["1", "2", "3", "4", "5", "6", "7", "8"],
+       control="ctl", status="state")
 # Baytech RPC (for NUT's snmp-ups driver): state = command, 0 off, 1 on, 2 reboot (ends on).
 device("baytech", E + "4779", "Universal RPC Host Module (snmpsim Baytech)", E + "4779",
        [("ctl", E + "4779.1.3.5.3.1.3.1", plain, "2", "1", "read-write"),

@@ -4,7 +4,7 @@
 # Writes "$PEERS_STATE/snmp.env": FENCEBOX_SNMPSIM_PORT and FENCEBOX_SNMPSIM_V3_<DEVICE>.
 . "$(dirname "$0")/../lib.sh"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-DEVICES="private apc-ms apc-rpdu2 apc-msp tripplite eaton-ma eaton-sw ibmblade ipdu emerson intelmodular ifmib cyberpower baytech raritan sentry3 sentry4 eaton-g3 lindy cisco-mds"
+DEVICES="private apc-ms apc-rpdu2 apc-msp tripplite eaton-ma eaton-sw ibmblade ipdu emerson intelmodular ifmib cyberpower baytech raritan sentry3 sentry4 eaton-g3 lindy cisco-mds geist"
 # Build the shared venv once before the parallel starts.
 need_pkgs python3-venv snmp
 VENV="$(peer_state snmpsim-venv)/venv"
