@@ -4,16 +4,8 @@
 //! ended (microsecond timestamps, which order as strings).
 
 mod common;
-use common::{stamped, Sandbox};
+use common::{session, Sandbox};
 use std::time::{Duration, Instant};
-
-/// (start, end) of the device session recorded in a debug file.
-fn session(log: &str) -> (String, String) {
-    let s = stamped(log, "device session start");
-    let e = stamped(log, "device session end");
-    assert_eq!((s.len(), e.len()), (1, 1), "one session per call:\n{log}");
-    (s[0].clone(), e[0].clone())
-}
 
 fn wait_for(path: &std::path::Path, needle: &str, limit: Duration) -> bool {
     let t = Instant::now();
@@ -51,18 +43,8 @@ fn twenty_concurrent_reboots_of_one_device_never_overlap() {
             "{out:?}"
         );
     }
-    let mut sessions: Vec<(String, String)> = (0..20)
-        .map(|i| session(&std::fs::read_to_string(sb.path(&format!("call-{i}.log"))).unwrap()))
-        .collect();
-    sessions.sort();
-    for w in sessions.windows(2) {
-        assert!(
-            w[0].1 < w[1].0,
-            "sessions overlap: {:?} and {:?}",
-            w[0],
-            w[1]
-        );
-    }
+    let logs: Vec<_> = (0..20).map(|i| sb.path(&format!("call-{i}.log"))).collect();
+    common::assert_sessions_disjoint(&logs);
     assert_eq!(sb.state(), "on");
 }
 

@@ -4,7 +4,7 @@
 //! concurrency and site family files.
 
 mod common;
-use common::{sims, stamped, Out, Sandbox};
+use common::{sims, Out, Sandbox};
 use std::time::{Duration, Instant};
 
 const V3: &[&str] = &[
@@ -256,6 +256,24 @@ fn v3_protocol_matrix() {
     let s = sims();
     let sb = Sandbox::new("snmp-v3");
     let port = s.v3("private").to_string();
+    // status of outlet 6 as `user` with these security options
+    let status = |user: &str, security: &[&str]| -> Out {
+        let mut a = vec![
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port,
+            "-d",
+            "3",
+            "-l",
+            user,
+            "-p",
+            "authpass123",
+        ];
+        a.extend_from_slice(security);
+        a.extend(["-n", "6", "-o", "status"]);
+        run(&sb, "fence_apc_snmp", &a)
+    };
     // (user, auth, priv): every supported auth hash, DES, AES-128/192/256 and both ways of
     // stretching a short key (AES256 Blumenthal, AES256C Reeder).
     for (user, auth, privp) in [
@@ -268,85 +286,15 @@ fn v3_protocol_matrix() {
         ("fenceblmt", "SHA", "AES256"),
         ("fencereeder", "SHA", "AES256C"),
     ] {
-        let out = run(
-            &sb,
-            "fence_apc_snmp",
-            &[
-                "-a",
-                "127.0.0.1",
-                "-u",
-                &port,
-                "-d",
-                "3",
-                "-l",
-                user,
-                "-p",
-                "authpass123",
-                "-b",
-                auth,
-                "-B",
-                privp,
-                "-P",
-                "privpass123",
-                "-n",
-                "6",
-                "-o",
-                "status",
-            ],
-        );
+        let out = status(user, &["-b", auth, "-B", privp, "-P", "privpass123"]);
         assert_eq!(out.code, 0, "{user} {auth}/{privp}: {out:?}");
     }
-    let out = run(
-        &sb,
-        "fence_apc_snmp",
-        &[
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port,
-            "-d",
-            "3",
-            "-l",
-            "fencenopriv",
-            "-p",
-            "authpass123",
-            "-b",
-            "SHA",
-            "-E",
-            "authNoPriv",
-            "-n",
-            "6",
-            "-o",
-            "status",
-        ],
-    );
+    let out = status("fencenopriv", &["-b", "SHA", "-E", "authNoPriv"]);
     assert_eq!(out.code, 0, "authNoPriv: {out:?}");
     // The right key, stretched the wrong way, must fail as an authentication problem.
-    let out = run(
-        &sb,
-        "fence_apc_snmp",
-        &[
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port,
-            "-d",
-            "3",
-            "-l",
-            "fenceblmt",
-            "-p",
-            "authpass123",
-            "-b",
-            "SHA",
-            "-B",
-            "AES256C",
-            "-P",
-            "privpass123",
-            "-n",
-            "6",
-            "-o",
-            "status",
-        ],
+    let out = status(
+        "fenceblmt",
+        &["-b", "SHA", "-B", "AES256C", "-P", "privpass123"],
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.stdout, "");
@@ -986,22 +934,8 @@ fn sixteen_concurrent_reboots_on_one_pdu_never_overlap_and_two_pdus_run_in_paral
             "{out:?}"
         );
     }
-    let mut sessions: Vec<(String, String)> = (9..25)
-        .map(|n| {
-            let log = std::fs::read_to_string(sb.path(&format!("call-{n}.log"))).unwrap();
-            (
-                stamped(&log, "device session start")[0].clone(),
-                stamped(&log, "device session end")[0].clone(),
-            )
-        })
-        .collect();
-    sessions.sort();
-    for w in sessions.windows(2) {
-        assert!(
-            w[0].1 < w[1].0,
-            "two calls through one PDU overlapped: {w:?}"
-        );
-    }
+    let logs: Vec<_> = (9..25).map(|n| sb.path(&format!("call-{n}.log"))).collect();
+    common::assert_sessions_disjoint(&logs);
 
     // Two PDUs (two simulator instances): each reboot holds its PDU over 2 x power_wait.
     let other = s.v3("apc-ms").to_string();
@@ -1038,16 +972,8 @@ fn sixteen_concurrent_reboots_on_one_pdu_never_overlap_and_two_pdus_run_in_paral
     for c in [a, b] {
         assert_eq!(common::finish(c).code, 0);
     }
-    let la = std::fs::read_to_string(sb.path("a.log")).unwrap();
-    let lb = std::fs::read_to_string(sb.path("b.log")).unwrap();
-    let (sa, ea) = (
-        stamped(&la, "device session start")[0].clone(),
-        stamped(&la, "device session end")[0].clone(),
-    );
-    let (sb_, eb) = (
-        stamped(&lb, "device session start")[0].clone(),
-        stamped(&lb, "device session end")[0].clone(),
-    );
+    let (sa, ea) = common::session(&std::fs::read_to_string(sb.path("a.log")).unwrap());
+    let (sb_, eb) = common::session(&std::fs::read_to_string(sb.path("b.log")).unwrap());
     assert!(
         sa < eb && sb_ < ea,
         "two PDUs must not wait for each other: {sa}-{ea} {sb_}-{eb}"

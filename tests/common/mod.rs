@@ -231,3 +231,26 @@ pub fn sims() -> Sims {
     );
     Sims { port, v3 }
 }
+
+/// (start, end) of the one device session recorded in a debug log.
+pub fn session(log: &str) -> (String, String) {
+    let s = stamped(log, "device session start");
+    let e = stamped(log, "device session end");
+    assert_eq!((s.len(), e.len()), (1, 1), "one session per call:\n{log}");
+    (s[0].clone(), e[0].clone())
+}
+
+/// Assert that the sessions in these debug logs never overlap in time.
+pub fn assert_sessions_disjoint(logs: &[std::path::PathBuf]) {
+    let mut sessions: Vec<(String, String)> = logs
+        .iter()
+        .map(|p| session(&std::fs::read_to_string(p).unwrap()))
+        .collect();
+    sessions.sort();
+    for w in sessions.windows(2) {
+        assert!(
+            w[0].1 < w[1].0,
+            "two calls through one device overlapped: {w:?}"
+        );
+    }
+}
