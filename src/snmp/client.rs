@@ -5,10 +5,11 @@
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use snmp2::{v3, Oid, SyncSession};
+use snmp2::{v3, SyncSession};
 
 use crate::contract::error::{FenceError, Result};
 use crate::snmp::oid::{format_oid, starts_with};
+use crate::snmp::transport::{oid_parts, CommunitySession, Reply, Request, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -86,7 +87,7 @@ impl Value {
         }
     }
 
-    fn from_snmp(v: &snmp2::Value<'_>) -> Value {
+    pub(crate) fn from_snmp(v: &snmp2::Value<'_>) -> Value {
         use snmp2::Value as V;
         match v {
             V::Integer(i) => Value::Int(*i),
@@ -104,15 +105,6 @@ impl Value {
             other => Value::Other(format!("{other:?}")),
         }
     }
-}
-
-fn oid_parts(o: &Oid<'_>) -> Vec<u64> {
-    o.iter().map(|it| it.collect()).unwrap_or_default()
-}
-
-fn to_oid(parts: &[u64]) -> Result<Oid<'static>> {
-    Oid::from(parts)
-        .map_err(|_| FenceError::Local(format!("Failed: invalid OID {}", format_oid(parts))))
 }
 
 /// RFC 3416 error-status names, for messages.
@@ -140,32 +132,12 @@ fn error_status_name(n: u32) -> &'static str {
     }
 }
 
-/// The reply of one request, owned: error status and varbinds.
-struct Reply {
-    error_status: u32,
-    error_index: u32,
-    varbinds: Vec<(Vec<u64>, Value)>,
-}
-
-fn own(pdu: snmp2::Pdu<'_>) -> Reply {
-    Reply {
-        error_status: pdu.error_status,
-        error_index: pdu.error_index,
-        varbinds: pdu
-            .varbinds
-            .map(|(o, v)| (oid_parts(&o), Value::from_snmp(&v)))
-            .collect(),
-    }
-}
-
 /// How many rows one GETBULK asks for: a 24-outlet PDU's column and its end in one round
 /// trip, without making agents compute rows nobody asked for.
 const BULK_REPETITIONS: u32 = 25;
 
 pub struct Client {
-    /// Boxed: snmp2's session carries a 64 KiB receive buffer inline, and moving it
-    /// around by value cost more CPU than the whole SNMP exchange.
-    session: Box<SyncSession>,
+    session: Session,
     cfg: Config,
     target: SocketAddr,
     /// Requests that got an answer (for tests and logs: list must take few round trips).
@@ -199,6 +171,40 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
     })
 }
 
+/// snmp2's v3 session, built in a function of its own: the session is a 130 KiB value,
+/// and a caller whose stack frame had room for it would touch (and fault in) those pages
+/// on every call, v1 and v2c included.
+#[inline(never)]
+fn open_v3(cfg: &Config, target: SocketAddr) -> std::io::Result<Session> {
+    let p = cfg.v3.clone().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "SNMPv3 needs a user name (username=...)",
+        )
+    })?;
+    let auth = match p.level {
+        SecLevel::NoAuthNoPriv => v3::Auth::NoAuthNoPriv,
+        SecLevel::AuthNoPriv => v3::Auth::AuthNoPriv,
+        SecLevel::AuthPriv => v3::Auth::AuthPriv {
+            cipher: p.priv_protocol,
+            privacy_password: p.priv_password.as_bytes().to_vec(),
+        },
+    };
+    let mut security = v3::Security::new(p.user.as_bytes(), p.auth_password.as_bytes())
+        .with_auth(auth)
+        .with_auth_protocol(p.auth_protocol)
+        .with_context_name(&p.context);
+    if let Some(k) = p.key_extension {
+        security = security.with_key_extension_method(k);
+    }
+    Ok(Session::V3(Box::new(SyncSession::new_v3(
+        target,
+        Some(cfg.timeout),
+        1,
+        security,
+    )?)))
+}
+
 impl Client {
     /// Open a session (v3: discover the engine and authenticate); no request is sent for
     /// v1/v2c until the first operation.
@@ -208,39 +214,16 @@ impl Client {
             FenceError::ConnectionLost(format!("cannot open a UDP socket to {target}: {e}"))
         };
         let session = match cfg.version {
-            Version::V1 => {
-                SyncSession::new_v1(target, cfg.community.as_bytes(), Some(cfg.timeout), 1)
-                    .map(Box::new)
-                    .map_err(io)?
-            }
-            Version::V2c => {
-                SyncSession::new_v2c(target, cfg.community.as_bytes(), Some(cfg.timeout), 1)
-                    .map(Box::new)
-                    .map_err(io)?
-            }
-            Version::V3 => {
-                let p = cfg.v3.clone().ok_or_else(|| {
-                    FenceError::Usage("Failed: SNMPv3 needs a user name (username=...)".into())
-                })?;
-                let auth = match p.level {
-                    SecLevel::NoAuthNoPriv => v3::Auth::NoAuthNoPriv,
-                    SecLevel::AuthNoPriv => v3::Auth::AuthNoPriv,
-                    SecLevel::AuthPriv => v3::Auth::AuthPriv {
-                        cipher: p.priv_protocol,
-                        privacy_password: p.priv_password.as_bytes().to_vec(),
-                    },
-                };
-                let mut security = v3::Security::new(p.user.as_bytes(), p.auth_password.as_bytes())
-                    .with_auth(auth)
-                    .with_auth_protocol(p.auth_protocol)
-                    .with_context_name(&p.context);
-                if let Some(k) = p.key_extension {
-                    security = security.with_key_extension_method(k);
-                }
-                SyncSession::new_v3(target, Some(cfg.timeout), 1, security)
-                    .map(Box::new)
-                    .map_err(io)?
-            }
+            Version::V1 | Version::V2c => Session::Community(
+                CommunitySession::open(
+                    target,
+                    cfg.version == Version::V2c,
+                    cfg.community.as_bytes(),
+                    cfg.timeout,
+                )
+                .map_err(io)?,
+            ),
+            Version::V3 => open_v3(&cfg, target).map_err(io)?,
         };
         let mut client = Client {
             session,
@@ -259,7 +242,7 @@ impl Client {
     fn exchange<T>(
         &mut self,
         what: &str,
-        mut op: impl FnMut(&mut SyncSession) -> std::result::Result<T, snmp2::Error>,
+        mut op: impl FnMut(&mut Session) -> std::result::Result<T, snmp2::Error>,
     ) -> Result<T> {
         use snmp2::Error as E;
         let mut last = String::from("no answer");
@@ -354,9 +337,7 @@ impl Client {
 
     /// GET several objects in one request.
     pub fn get_many(&mut self, oids: &[Vec<u64>]) -> Result<Vec<Value>> {
-        let parsed: Vec<Oid<'static>> = oids.iter().map(|o| to_oid(o)).collect::<Result<_>>()?;
-        let refs: Vec<&Oid<'_>> = parsed.iter().collect();
-        let reply = self.exchange("GET", |s| s.get_many(&refs).map(own))?;
+        let reply = self.exchange("GET", |s| s.send(&Request::Get(oids)))?;
         self.check("GET", &reply)?;
         log_debug!(
             2,
@@ -385,15 +366,8 @@ impl Client {
 
     /// SET one integer (or string) object; the device's refusal is an error.
     pub fn set(&mut self, oid: &[u64], value: &SetValue) -> Result<()> {
-        let o = to_oid(oid)?;
         let what = format!("SET {} = {value:?}", format_oid(oid));
-        let reply = self.exchange(&what, |s| {
-            let v = match value {
-                SetValue::Int(i) => snmp2::Value::Integer(*i),
-                SetValue::Str(t) => snmp2::Value::OctetString(t.as_bytes()),
-            };
-            s.set(&[(&o, v)]).map(own)
-        })?;
+        let reply = self.exchange(&what, |s| s.send(&Request::Set(oid, value)))?;
         log_debug!(
             2,
             "{what} -> status {} {:?}",
@@ -426,10 +400,7 @@ impl Client {
         let mut reps = BULK_REPETITIONS;
         // Bounded: an agent whose OIDs do not grow cannot keep us here.
         for _ in 0..MAX_WALK_REQUESTS {
-            let oids: Vec<Oid<'static>> =
-                cursor.iter().map(|o| to_oid(o)).collect::<Result<_>>()?;
-            let refs: Vec<&Oid<'_>> = oids.iter().collect();
-            let reply = self.exchange("GETBULK", |s| s.getbulk(&refs, 0, reps).map(own))?;
+            let reply = self.exchange("GETBULK", |s| s.send(&Request::GetBulk(&cursor, reps)))?;
             if reply.error_status == 1 && reps > 1 {
                 reps /= 2; // tooBig: the agent's buffer is smaller than the answer
                 continue;
@@ -473,8 +444,7 @@ impl Client {
         let mut cursor = base.to_vec();
         let mut speculate = SPECULATE;
         for _ in 0..MAX_WALK_REQUESTS * BULK_REPETITIONS {
-            let o = to_oid(&cursor)?;
-            let reply = self.exchange("GETNEXT", |s| s.getnext(&o).map(own))?;
+            let reply = self.exchange("GETNEXT", |s| s.send(&Request::GetNext(&cursor)))?;
             if reply.error_status == 2 {
                 break; // v1: noSuchName past the last object
             }
@@ -544,9 +514,7 @@ impl Client {
 
     /// GET without judging the answer (the caller reads error status and index).
     fn get_raw(&mut self, oids: &[Vec<u64>]) -> Result<Reply> {
-        let parsed: Vec<Oid<'static>> = oids.iter().map(|o| to_oid(o)).collect::<Result<_>>()?;
-        let refs: Vec<&Oid<'_>> = parsed.iter().collect();
-        self.exchange("GET", |s| s.get_many(&refs).map(own))
+        self.exchange("GET", |s| s.send(&Request::Get(oids)))
     }
 
     pub fn walk(&mut self, base: &[u64]) -> Result<Column> {

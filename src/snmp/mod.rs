@@ -3,3 +3,4 @@
 pub mod client;
 pub mod family;
 pub mod oid;
+pub mod transport;
