@@ -394,6 +394,9 @@ impl Client {
             return bases.iter().map(|b| self.walk_next(b)).collect();
         }
         let n = bases.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
         let mut out: Vec<Column> = vec![Vec::new(); n];
         let mut cursor: Vec<Vec<u64>> = bases.to_vec();
         let mut done = vec![false; n];

@@ -357,4 +357,41 @@ mod tests {
         let vals: Vec<Value> = pdu.varbinds.map(|(_, v)| Value::from_snmp(&v)).collect();
         assert_eq!(vals, vec![Value::Str(b"1,0,1".to_vec())]);
     }
+
+    /// Device bytes reach snmp2's parser: random and mutated answers must be rejected
+    /// without a panic (release builds abort on panic, which would skip exit code 1).
+    #[test]
+    fn the_parser_survives_garbage() {
+        let good = encode(
+            true,
+            b"private",
+            9,
+            &Request::Get(&[vec![1, 3, 6, 1, 2, 1, 1, 2, 0]]),
+        )
+        .unwrap();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..200_000u32 {
+            let mut bytes = if round % 2 == 0 {
+                good.clone()
+            } else {
+                (0..(next() % 96) as usize).map(|_| next() as u8).collect()
+            };
+            if !bytes.is_empty() {
+                for _ in 0..=(next() % 4) {
+                    let i = (next() as usize) % bytes.len();
+                    bytes[i] = next() as u8;
+                }
+                if next() % 5 == 0 {
+                    bytes.truncate((next() as usize) % bytes.len());
+                }
+            }
+            let _ = snmp2::Pdu::from_bytes(&bytes).map(|p| p.varbinds.count());
+        }
+    }
 }
