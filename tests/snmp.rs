@@ -660,11 +660,8 @@ fn wrong_credentials_fail_within_the_timeout() {
     );
 
     let v3port = s.v3("private").to_string();
-    let t = Instant::now();
-    let out = run(
-        &sb,
-        "fence_apc_snmp",
-        &[
+    let v3_status = |user: &str, password: &str| {
+        let a = [
             "-a",
             "127.0.0.1",
             "-u",
@@ -672,53 +669,40 @@ fn wrong_credentials_fail_within_the_timeout() {
             "-d",
             "3",
             "-l",
-            "fenceuser",
+            user,
             "-p",
-            "wrongpass123",
-            "-b",
-            "SHA",
-            "-B",
-            "AES",
-            "-P",
-            "privpass123",
-            "-n",
-            "1",
-            "-o",
-            "status",
-        ],
-    );
+            password,
+        ];
+        run(
+            &sb,
+            "fence_apc_snmp",
+            &[
+                &a[..],
+                &[
+                    "-b",
+                    "SHA",
+                    "-B",
+                    "AES",
+                    "-P",
+                    "privpass123",
+                    "-n",
+                    "1",
+                    "-o",
+                    "status",
+                ],
+            ]
+            .concat(),
+        )
+    };
+    let t = Instant::now();
+    let out = v3_status("fenceuser", "wrongpass123");
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr.contains("authentication"),
         "says authentication, not timeout: {out:?}"
     );
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
-    let out = run(
-        &sb,
-        "fence_apc_snmp",
-        &[
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &v3port,
-            "-d",
-            "3",
-            "-l",
-            "nosuchuser",
-            "-p",
-            "authpass123",
-            "-b",
-            "SHA",
-            "-B",
-            "AES",
-            "-P",
-            "privpass123",
-            "-n",
-            "1",
-            "-o",
-            "status",
-        ],
-    );
+    let out = v3_status("nosuchuser", "authpass123");
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("authentication"), "{out:?}");
 }
