@@ -26,6 +26,11 @@ fn run(sb: &Sandbox, agent: &str, args: &[&str]) -> Out {
     sb.run_args(agent, args)
 }
 
+/// Arguments addressing the main simulator with a community, then `rest`.
+fn at<'a>(port: &'a str, community: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    [&["-a", "127.0.0.1", "-u", port, "-c", community][..], rest].concat()
+}
+
 fn expect(out: &Out, code: i32, stdout: &str, what: &str) {
     assert_eq!(
         (out.code, out.stdout.as_str()),
@@ -591,18 +596,7 @@ fn a_missing_outlet_is_an_error_never_off() {
     let out = run(
         &sb,
         "fence_apc_snmp",
-        &[
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port,
-            "-c",
-            "private",
-            "-n",
-            "No Such Outlet",
-            "-o",
-            "off",
-        ],
+        &at(&port, "private", &["-n", "No Such Outlet", "-o", "off"]),
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("no outlet has that name"), "{out:?}");
@@ -610,18 +604,7 @@ fn a_missing_outlet_is_an_error_never_off() {
     let out = run(
         &sb,
         "fence_apc_snmp",
-        &[
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port,
-            "-c",
-            "private",
-            "-n",
-            "Outlet 7",
-            "-o",
-            "status",
-        ],
+        &at(&port, "private", &["-n", "Outlet 7", "-o", "status"]),
     );
     assert_eq!(out.code, 0, "{out:?}");
 }
@@ -635,20 +618,11 @@ fn wrong_credentials_fail_within_the_timeout() {
     let out = run(
         &sb,
         "fence_apc_snmp",
-        &[
-            "-a",
-            "127.0.0.1",
-            "-u",
+        &at(
             &port,
-            "-c",
             "wrong-community",
-            "-n",
-            "1",
-            "-o",
-            "status",
-            "--shell-timeout",
-            "2",
-        ],
+            &["-n", "1", "-o", "status", "--shell-timeout", "2"],
+        ),
     );
     let took = t.elapsed();
     assert_eq!(out.code, 1, "{out:?}");
@@ -764,24 +738,22 @@ fn a_set_the_device_rejects_or_ignores_is_an_error() {
     let out = run(
         &sb,
         "fence_pdu",
-        &[
-            "-a",
-            "127.0.0.1",
-            "-u",
+        &at(
             &port,
-            "-c",
             "private",
-            "-n",
-            "2",
-            "--family",
-            "no-effect",
-            "-o",
-            "off",
-            "--power-timeout",
-            "2",
-            "--stonith-status-sleep",
-            "0",
-        ],
+            &[
+                "-n",
+                "2",
+                "--family",
+                "no-effect",
+                "-o",
+                "off",
+                "--power-timeout",
+                "2",
+                "--stonith-status-sleep",
+                "0",
+            ],
+        ),
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.stdout, "");
@@ -856,20 +828,11 @@ fn garbage_on_the_udp_port_is_an_error() {
     let out = run(
         &sb,
         "fence_apc_snmp",
-        &[
-            "-a",
-            "127.0.0.1",
-            "-u",
+        &at(
             &port,
-            "-c",
             "private",
-            "-n",
-            "1",
-            "-o",
-            "status",
-            "--shell-timeout",
-            "3",
-        ],
+            &["-n", "1", "-o", "status", "--shell-timeout", "3"],
+        ),
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.stdout, "");
