@@ -12,7 +12,7 @@ use crate::agents;
 use crate::contract::action::Action;
 use crate::contract::engine::Engine;
 use crate::contract::error::FenceError;
-use crate::contract::input::{self, parse_bool};
+use crate::contract::input;
 use crate::contract::option_set::{self, Agent};
 use crate::contract::settings::{self, Settings};
 use crate::contract::{help, manpage, metadata};
@@ -216,9 +216,7 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
         return 0;
     }
 
-    let quiet = raw
-        .get("quiet")
-        .is_some_and(|v| v.is_empty() || parse_bool(v) == Some(true));
+    let quiet = raw.get("quiet").is_some_and(input::flag_is_on);
     let debug_file = match raw.get("debug") {
         Some(path) => match OpenOptions::new().create(true).append(true).open(path) {
             Ok(f) => Some(f),

@@ -82,6 +82,13 @@ fn resolve_key<'a>(name: &str, opts: &'a [OptSpec]) -> Option<&'a OptSpec> {
         .or_else(|| opts.iter().find(|o| o.key == name))
 }
 
+/// Whether a stored flag is on: given on argv (empty value) or as a true word on stdin.
+/// A flag given as false is off (fence-agents would treat it as given; see
+/// docs/compatibility.md).
+pub fn flag_is_on(v: &str) -> bool {
+    v.is_empty() || parse_bool(v) == Some(true)
+}
+
 /// Flag values on stdin: the four spellings of true and of false, nothing else.
 pub fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::contract::action::Action;
 use crate::contract::error::FenceError;
-use crate::contract::input::{parse_bool, RawInput};
+use crate::contract::input::{flag_is_on, parse_bool, RawInput};
 use crate::contract::option_set::Agent;
 use crate::contract::options::{OptSpec, ValueType};
 use crate::runtime::log;
@@ -37,11 +37,6 @@ pub struct Settings {
 impl Settings {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
-    }
-
-    /// A flag's meaning: absent or given as false is off.
-    pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some(v) if v.is_empty() || parse_bool(v) == Some(true))
     }
 
     /// How long this call may take in the worst case; a call waiting for the device lock
@@ -115,7 +110,7 @@ pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceErro
         }
     }
     // port_as_ip: the plug is the device address.
-    if values.contains_key("port_as_ip") && !is_false(&values["port_as_ip"]) {
+    if values.get("port_as_ip").is_some_and(|v| flag_is_on(v)) {
         if let Some(p) = values.get("port").cloned() {
             values.insert("ipaddr", p);
         }

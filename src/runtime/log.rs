@@ -107,18 +107,6 @@ pub fn add_secret(value: &str) {
     }
 }
 
-/// The verbosity the user asked for (0 = not verbose).
-pub fn verbose_level() -> u32 {
-    logger().verbose_level
-}
-
-/// Whether a debug message at `detail` (1 = flow, 2 = device exchanges, 3 = raw bytes)
-/// would be written anywhere; callers skip expensive formatting otherwise.
-pub fn debug_enabled(detail: u32) -> bool {
-    let l = logger();
-    l.verbose_level >= detail || (detail <= 1 && l.debug_file.is_some())
-}
-
 pub fn emit(level: Level, args: fmt::Arguments<'_>) {
     emit_detail(level, 1, args)
 }

@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use crate::snmp::oid::{format_oid, parse_oid};
+use crate::snmp::oid::parse_oid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -424,10 +424,6 @@ pub fn detect<'a>(families: &'a [Family], sysobjectid: &[u64]) -> Option<&'a Fam
                 .max_by_key(|(p, _)| p.len())
                 .map(|(_, f)| f)
         })
-}
-
-pub fn describe_oid(o: &[u64]) -> String {
-    format_oid(o)
 }
 
 #[cfg(test)]
