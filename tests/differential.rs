@@ -33,22 +33,10 @@ fn python(agent: &str, stdin: &str) -> Out {
         std::path::Path::new(&path).exists(),
         "{path} is missing: Debian's fence-agents is the reference (tests/run-all.sh installs it)"
     );
-    let mut child = std::process::Command::new(&path)
-        .env_remove("PCMK_service")
-        .env("PYTHONWARNINGS", "ignore")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    common::finish(child)
+    let mut cmd = std::process::Command::new(&path);
+    cmd.env_remove("PCMK_service")
+        .env("PYTHONWARNINGS", "ignore");
+    common::finish(common::feed(&mut cmd, stdin.as_bytes()))
 }
 
 /// Put the outlet into `state` with fencebox itself, and check it got there.

@@ -4,7 +4,7 @@
 
 mod common;
 use common::Sandbox;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const PASSWORD: &str = "Pw-7f3a91-secret";
 const COMMUNITY: &str = "Comm-5b2c77-secret";
@@ -25,26 +25,15 @@ fn traced(sb: &Sandbox, agent: &str, stdin: &str) -> (i32, String, String) {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("strace is missing: apt-get install strace (tests/run-all.sh installs it)");
-    let mut child = Command::new(strace)
-        .args(["-f", "-qq", "-s", "65535", "-e", "trace=execve", "-o"])
+    let mut cmd = Command::new(strace);
+    cmd.args(["-f", "-qq", "-s", "65535", "-e", "trace=execve", "-o"])
         .arg(&trace)
         .arg(sb.agent(agent))
         .env("FENCEBOX_LOCK_DIR", sb.path("locks"))
         .env("FENCEBOX_AGENTS_DIR", sb.path("agents.d"))
-        .env_remove("PCMK_service")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .env_remove("PCMK_service");
+    let out = common::feed(&mut cmd, stdin.as_bytes());
+    let out = out.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),

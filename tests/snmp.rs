@@ -83,51 +83,23 @@ fn every_action(
             on.stdout == "Success: Powered ON\n" || on.stdout == "Success: Already ON\n",
             "{on:?}"
         );
-        expect(
-            &run(&sb, agent, &with("status")),
-            0,
-            "Status: ON\n",
-            &what("status"),
-        );
-        expect(
-            &run(&sb, agent, &with("off")),
-            0,
-            "Success: Powered OFF\n",
-            &what("off"),
-        );
-        expect(
-            &run(&sb, agent, &with("status")),
-            2,
-            "Status: OFF\n",
-            &what("status off"),
-        );
-        expect(
-            &run(&sb, agent, &with("off")),
-            0,
-            "Success: Already OFF\n",
-            &what("off again"),
-        );
-        if fabric {
-            expect(
-                &run(&sb, agent, &with("on")),
-                0,
-                "Success: Powered ON\n",
-                &what("on"),
-            );
-        } else {
-            expect(
-                &run(&sb, agent, &with("reboot")),
-                0,
-                "Success: Rebooted\n",
-                &what("reboot"),
-            );
+        for (action, code, stdout) in [
+            ("status", 0, "Status: ON\n"),
+            ("off", 0, "Success: Powered OFF\n"),
+            ("status", 2, "Status: OFF\n"),
+            ("off", 0, "Success: Already OFF\n"),
+        ] {
+            expect(&run(&sb, agent, &with(action)), code, stdout, &what(action));
         }
-        expect(
-            &run(&sb, agent, &with("status")),
-            0,
-            "Status: ON\n",
-            &what("status after"),
-        );
+        // Back on: fabric agents have no reboot.
+        let (back, done) = if fabric {
+            ("on", "Success: Powered ON\n")
+        } else {
+            ("reboot", "Success: Rebooted\n")
+        };
+        for (action, code, stdout) in [(back, 0, done), ("status", 0, "Status: ON\n")] {
+            expect(&run(&sb, agent, &with(action)), code, stdout, &what(action));
+        }
         let list = run(&sb, agent, &with("list"));
         assert_eq!(list.code, 0, "{}: {list:?}", what("list"));
         let line = format!("{},{}", id(n), alias(n));
@@ -846,81 +818,44 @@ fn sixteen_concurrent_reboots_on_one_pdu_never_overlap_and_two_pdus_run_in_paral
     let s = sims();
     let sb = Sandbox::new("snmp-lock");
     let port = s.port.to_string();
+    let logs: Vec<_> = (9..25).map(|n| sb.path(&format!("call-{n}.log"))).collect();
     let children: Vec<_> = (9..25)
-        .map(|n| {
-            let log = sb.path(&format!("call-{n}.log"));
-            sb.command("fence_apc_snmp")
-                .args([
-                    "-a",
-                    "127.0.0.1",
-                    "-u",
-                    &port,
-                    "-d",
-                    "2c",
-                    "-c",
-                    "private",
-                    "-n",
-                    &n.to_string(),
-                    "-o",
-                    "reboot",
-                    "-D",
-                ])
-                .arg(&log)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+        .zip(&logs)
+        .map(|(n, log)| {
+            let plug = n.to_string();
+            let log = log.to_str().unwrap();
+            let args = ["-d", "2c", "-n", &plug, "-o", "reboot", "-D", log];
+            sb.spawn_args("fence_apc_snmp", &at(&port, "private", &args))
         })
         .collect();
-    for c in children {
-        let out = common::finish(c);
-        assert_eq!(
-            (out.code, out.stdout.as_str()),
-            (0, "Success: Rebooted\n"),
-            "{out:?}"
-        );
-    }
-    let logs: Vec<_> = (9..25).map(|n| sb.path(&format!("call-{n}.log"))).collect();
+    common::expect_all(children, 0, "Success: Rebooted\n");
     common::assert_sessions_disjoint(&logs);
 
     // Two PDUs (two simulator instances): each reboot holds its PDU over 2 x power_wait.
     let other = s.v3("apc-ms").to_string();
-    let spawn = |p: &str, community: &str, log: &str| {
-        sb.command("fence_apc_snmp")
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-u",
-                p,
-                "-d",
-                "2c",
-                "-c",
-                community,
-                "-n",
-                "12",
-                "-o",
-                "reboot",
-                "--power-wait",
-                "1",
-                "-D",
-            ])
-            .arg(sb.path(log))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+    let (la, lb) = (sb.path("a.log"), sb.path("b.log"));
+    let spawn = |p: &str, log: &std::path::Path| {
+        let args = [
+            "-d",
+            "2c",
+            "-n",
+            "12",
+            "-o",
+            "reboot",
+            "--power-wait",
+            "1",
+            "-D",
+            log.to_str().unwrap(),
+        ];
+        sb.spawn_args("fence_apc_snmp", &at(p, "apc-ms", &args))
     };
-    let (a, b) = (
-        spawn(&port, "apc-ms", "a.log"),
-        spawn(&other, "apc-ms", "b.log"),
+    common::expect_all(
+        vec![spawn(&port, &la), spawn(&other, &lb)],
+        0,
+        "Success: Rebooted\n",
     );
-    for c in [a, b] {
-        assert_eq!(common::finish(c).code, 0);
-    }
-    let (sa, ea) = common::session(&std::fs::read_to_string(sb.path("a.log")).unwrap());
-    let (sb_, eb) = common::session(&std::fs::read_to_string(sb.path("b.log")).unwrap());
+    let (sa, ea) = common::session(&std::fs::read_to_string(&la).unwrap());
+    let (sb_, eb) = common::session(&std::fs::read_to_string(&lb).unwrap());
     assert!(
         sa < eb && sb_ < ea,
         "two PDUs must not wait for each other: {sa}-{ea} {sb_}-{eb}"

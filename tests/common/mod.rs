@@ -121,17 +121,18 @@ impl Sandbox {
         for (k, v) in env {
             c.env(k, v);
         }
-        let mut child = c
-            .stdin(Stdio::piped())
+        feed(&mut c, stdin)
+    }
+
+    /// Start an agent with arguments (stdin closed), output captured.
+    pub fn spawn_args(&self, name: &str, args: &[&str]) -> Child {
+        self.command(name)
+            .args(args)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap();
-        let mut si = child.stdin.take().unwrap();
-        // The agent may stop reading early (an oversized line); that is not our failure.
-        let _ = si.write_all(stdin);
-        drop(si);
-        child
+            .unwrap()
     }
 
     pub fn run_raw(&self, name: &str, stdin: &[u8]) -> Out {
@@ -155,6 +156,29 @@ impl Drop for Sandbox {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+/// Start `cmd` with output captured, write `stdin` to it and close it.
+pub fn feed(cmd: &mut Command, stdin: &[u8]) -> Child {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut si = child.stdin.take().unwrap();
+    // The program may stop reading early (an oversized line); that is not our failure.
+    let _ = si.write_all(stdin);
+    drop(si);
+    child
+}
+
+/// Every call exits `code` printing exactly `stdout`.
+pub fn expect_all(children: Vec<Child>, code: i32, stdout: &str) {
+    for c in children {
+        let out = finish(c);
+        assert_eq!((out.code, out.stdout.as_str()), (code, stdout), "{out:?}");
     }
 }
 
