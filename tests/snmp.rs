@@ -26,6 +26,11 @@ fn run(sb: &Sandbox, agent: &str, args: &[&str]) -> Out {
     sb.run_args(agent, args)
 }
 
+/// Arguments addressing a v3 simulator instance as fenceuser (SHA/AES), with `rest`.
+fn v3_at<'a>(port: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    [&["-a", "127.0.0.1", "-u", port][..], rest, V3].concat()
+}
+
 /// Arguments addressing the main simulator with a community, then `rest`.
 fn at<'a>(port: &'a str, community: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     [&["-a", "127.0.0.1", "-u", port, "-c", community][..], rest].concat()
@@ -349,15 +354,7 @@ fn fence_pdu_detects_every_family() {
         // v3 with the device's own instance: no community appears (it would be scrubbed
         // from the log as a secret, family names included).
         let port = s.v3(device).to_string();
-        let out = run(
-            &sb,
-            "fence_pdu",
-            &[
-                &["-a", "127.0.0.1", "-u", port.as_str(), "-o", "list", "-v"][..],
-                V3,
-            ]
-            .concat(),
-        );
+        let out = run(&sb, "fence_pdu", &v3_at(&port, &["-o", "list", "-v"]));
         assert_eq!(out.code, 0, "{device}: {out:?}");
         assert!(
             out.stderr.contains(&format!("SNMP family {family} (")),
@@ -374,20 +371,7 @@ fn unknown_sysobjectid_is_refused_clearly() {
     let out = run(
         &sb,
         "fence_pdu",
-        &[
-            &[
-                "-a",
-                "127.0.0.1",
-                "-u",
-                port.as_str(),
-                "-n",
-                "1",
-                "-o",
-                "status",
-            ][..],
-            V3,
-        ]
-        .concat(),
+        &v3_at(&port, &["-n", "1", "-o", "status"]),
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.stdout, "");
@@ -401,22 +385,10 @@ fn unknown_sysobjectid_is_refused_clearly() {
     let out = run(
         &sb,
         "fence_pdu",
-        &[
-            &[
-                "-a",
-                "127.0.0.1",
-                "-u",
-                port.as_str(),
-                "-n",
-                "Ethernet1/2",
-                "--family",
-                "if-mib",
-                "-o",
-                "status",
-            ][..],
-            V3,
-        ]
-        .concat(),
+        &v3_at(
+            &port,
+            &["-n", "Ethernet1/2", "--family", "if-mib", "-o", "status"],
+        ),
     );
     expect(&out, 0, "Status: ON\n", "family=if-mib");
 }
