@@ -416,48 +416,15 @@ set_off = 2
     )
     .unwrap();
     let port = s.v3("ifmib").to_string();
-    let args = |action: &'static str| -> Vec<String> {
-        [
-            "-a",
-            "127.0.0.1",
-            "-u",
-            port.as_str(),
-            "-n",
-            "Ethernet1/9",
-            "--power-wait",
-            "0",
-            "-v",
-            "-o",
-            action,
-        ]
-        .iter()
-        .chain(V3)
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let a: Vec<String> = args("off");
-    let out = run(
-        &sb,
-        "fence_pdu",
-        &a.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    assert_eq!(
-        (out.code, out.stdout.as_str()),
-        (0, "Success: Powered OFF\n"),
-        "{out:?}"
-    );
-    assert!(out.stderr.contains("SNMP family site-switch"), "{out:?}");
-    let a: Vec<String> = args("on");
-    let out = run(
-        &sb,
-        "fence_pdu",
-        &a.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    assert_eq!(
-        (out.code, out.stdout.as_str()),
-        (0, "Success: Powered ON\n"),
-        "{out:?}"
-    );
+    for (action, done) in [
+        ("off", "Success: Powered OFF\n"),
+        ("on", "Success: Powered ON\n"),
+    ] {
+        let args = ["-n", "Ethernet1/9", "--power-wait", "0", "-v", "-o", action];
+        let out = run(&sb, "fence_pdu", &v3_at(&port, &args));
+        assert_eq!((out.code, out.stdout.as_str()), (0, done), "{out:?}");
+        assert!(out.stderr.contains("SNMP family site-switch"), "{out:?}");
+    }
 }
 
 /// Round trips of one call, from the client's own count in the debug log.
