@@ -14,7 +14,9 @@ use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
 use crate::device::{CycleKind, Device, Outlet, PowerState};
 use crate::runtime::lock::DeviceIdentity;
-use crate::snmp::client::{Client, Config, SecLevel, SetValue, V3Params, Value, Version};
+use crate::snmp::client::{
+    resolve, resolve_all, Client, Config, SecLevel, SetValue, V3Params, Value, Version,
+};
 use crate::snmp::family::{Family, Row};
 use crate::snmp::oid::format_oid;
 
@@ -31,6 +33,8 @@ pub struct SnmpDevice {
     client: Option<Client>,
     family: Option<Family>,
     rows: HashMap<String, Row>,
+    /// The device's addresses, resolved once for both the lock and the connection.
+    addrs: std::cell::OnceCell<Option<Vec<std::net::SocketAddr>>>,
 }
 
 fn usage(msg: String) -> FenceError {
@@ -216,6 +220,7 @@ impl SnmpDevice {
             client: None,
             family: None,
             rows: HashMap::new(),
+            addrs: std::cell::OnceCell::new(),
         })
     }
 
@@ -358,9 +363,21 @@ fn packed_index(row: &Row, plug: &str) -> Result<usize> {
         .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))
 }
 
+impl SnmpDevice {
+    fn addrs(&self) -> Option<&[std::net::SocketAddr]> {
+        self.addrs
+            .get_or_init(|| resolve_all(&self.cfg.host, self.cfg.port).ok())
+            .as_deref()
+    }
+}
+
 impl Device for SnmpDevice {
     fn identity(&self) -> DeviceIdentity {
-        DeviceIdentity::network("snmp", &self.cfg.host, self.cfg.port)
+        match self.addrs() {
+            Some(addrs) => DeviceIdentity::for_addrs("snmp", addrs, self.cfg.port),
+            // Unresolvable: connect reports it; the lock still needs a name.
+            None => DeviceIdentity::network("snmp", &self.cfg.host, self.cfg.port),
+        }
     }
 
     fn concurrent_reads(&self) -> bool {
@@ -375,7 +392,11 @@ impl Device for SnmpDevice {
             self.cfg.host,
             self.cfg.port
         );
-        let mut client = Client::connect(self.cfg.clone())?;
+        let target = match self.addrs() {
+            Some(addrs) => addrs[0],
+            None => resolve(&self.cfg.host, self.cfg.port)?, // for its error message
+        };
+        let mut client = Client::connect(self.cfg.clone(), target)?;
         let local = |e: String| FenceError::Local(format!("Failed: {e}"));
         let first = self.allowed.as_ref().and_then(|a| a.first().copied());
         let family = match (self.detect, first) {

@@ -39,6 +39,22 @@ impl DeviceIdentity {
         }
     }
 
+    /// A network device whose name has been resolved (to at least one address): the
+    /// smallest address, so that a resolver rotating its answers keeps one lock.
+    pub fn for_addrs(transport: &'static str, addrs: &[std::net::SocketAddr], port: u16) -> Self {
+        DeviceIdentity {
+            transport,
+            address: addrs
+                .iter()
+                .map(|a| a.ip().to_canonical())
+                .min()
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
+            port: Some(port),
+            unit: None,
+        }
+    }
+
     /// The text the lock file name is made from.
     pub fn key(&self) -> String {
         let mut k = format!("{}:{}", self.transport, self.address);
@@ -71,12 +87,12 @@ impl DeviceIdentity {
 fn normalise_host(host: &str, port: u16) -> String {
     let h = host.trim();
     let h = h
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or(h);
-    let h = h
         .strip_prefix("udp6:")
         .or_else(|| h.strip_prefix("udp:"))
+        .unwrap_or(h);
+    let h = h
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
         .unwrap_or(h);
     if let Ok(ip) = h.parse::<IpAddr>() {
         return ip.to_canonical().to_string();
@@ -241,6 +257,14 @@ mod tests {
         let v6a = DeviceIdentity::network("snmp", "[::1]", 161);
         let v6b = DeviceIdentity::network("snmp", "0:0:0:0:0:0:0:1", 161);
         assert_eq!(v6a.lock_file_name(), v6b.lock_file_name());
+        let v6c = DeviceIdentity::network("snmp", "udp6:[::1]", 161);
+        assert_eq!(v6a.lock_file_name(), v6c.lock_file_name());
+        let resolved: Vec<std::net::SocketAddr> =
+            ("localhost", 161).to_socket_addrs().unwrap().collect();
+        assert_eq!(
+            DeviceIdentity::for_addrs("snmp", &resolved, 161).lock_file_name(),
+            DeviceIdentity::network("snmp", "localhost", 161).lock_file_name()
+        );
         let mapped = DeviceIdentity::network("snmp", "::ffff:127.0.0.1", 161);
         assert_eq!(mapped.lock_file_name(), a.lock_file_name());
     }

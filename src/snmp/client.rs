@@ -146,6 +146,11 @@ pub struct Client {
 
 /// Resolve `host` (an address, `[v6]`, a name, with optional `udp:`/`udp6:` prefix).
 pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
+    Ok(resolve_all(host, port)?[0])
+}
+
+/// Every usable address of `host` (at least one), in the resolver's order.
+pub fn resolve_all(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
     let h = host.trim();
     let (h, want_v6) = match h.strip_prefix("udp6:") {
         Some(rest) => (rest, Some(true)),
@@ -164,11 +169,12 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
         })?
         .filter(|a| want_v6.is_none_or(|v6| a.is_ipv6() == v6))
         .collect();
-    addrs.first().copied().ok_or_else(|| {
-        FenceError::Usage(format!(
+    if addrs.is_empty() {
+        return Err(FenceError::Usage(format!(
             "Failed: the address '{host}' has no usable IP address; check ip"
-        ))
-    })
+        )));
+    }
+    Ok(addrs)
 }
 
 /// snmp2's v3 session, built in a function of its own: the session is a 130 KiB value,
@@ -208,8 +214,7 @@ fn open_v3(cfg: &Config, target: SocketAddr) -> std::io::Result<Session> {
 impl Client {
     /// Open a session (v3: discover the engine and authenticate); no request is sent for
     /// v1/v2c until the first operation.
-    pub fn connect(cfg: Config) -> Result<Client> {
-        let target = resolve(&cfg.host, cfg.port)?;
+    pub fn connect(cfg: Config, target: SocketAddr) -> Result<Client> {
         let io = |e: std::io::Error| {
             FenceError::ConnectionLost(format!("cannot open a UDP socket to {target}: {e}"))
         };
