@@ -267,17 +267,13 @@ fn site_texts() -> Result<Vec<(String, String)>, String> {
 }
 
 pub fn site() -> Result<Vec<AgentDef>, String> {
-    let builtin_names: Vec<&str> = builtin()?
-        .iter()
-        .flat_map(|d| std::iter::once(d.name).chain(d.symlinks.iter().map(|s| s.name)))
-        .collect();
     let mut defs = Vec::new();
     for (origin, text) in site_texts()? {
         if is_family_file(&text) {
             continue;
         }
         let def = parse_agent(&origin, &text)?;
-        if builtin_names.contains(&def.name) {
+        if find_builtin(def.name)?.is_some() {
             return Err(format!(
                 "{origin}: agent {} is built in; a site file cannot replace it (give it another name)",
                 def.name
@@ -301,18 +297,26 @@ pub fn find(name: &str) -> Result<Option<Found>, String> {
     } else {
         format!("fence_{name}")
     };
-    // Only files that mention the name are parsed: one agent's call should not pay for
-    // every agent's file. The exact match is made after parsing.
-    let quoted = format!("\"{wanted}\"");
-    for (file, text) in EMBEDDED.iter().filter(|(_, t)| t.contains(&quoted)) {
-        let def = parse_agent(&format!("agents/{file}"), text)?;
-        if let Some(f) = find_in(vec![def], &wanted) {
-            return Ok(Some(f));
-        }
+    if let Some(f) = find_builtin(&wanted)? {
+        return Ok(Some(f));
     }
     // Site files are read only for names that are not built in, so a broken site file
     // cannot take the shipped agents down with it.
     Ok(find_in(site()?, &wanted))
+}
+
+/// A built-in agent or alias called `wanted`. Only files that mention the name are
+/// parsed: one agent's call should not pay for every agent's file. The exact match is
+/// made after parsing.
+fn find_builtin(wanted: &str) -> Result<Option<Found>, String> {
+    let quoted = format!("\"{wanted}\"");
+    for (file, text) in EMBEDDED.iter().filter(|(_, t)| t.contains(&quoted)) {
+        let def = parse_agent(&format!("agents/{file}"), text)?;
+        if let Some(f) = find_in(vec![def], wanted) {
+            return Ok(Some(f));
+        }
+    }
+    Ok(None)
 }
 
 fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {

@@ -8,23 +8,18 @@ pub fn render(agent: &Agent) -> String {
         "{} - {}\n\nUsage:\n\t{} [options]\n\t{} < key=value lines on standard input\n\nOptions:\n",
         agent.name, agent.def.shortdesc, agent.name, agent.name
     );
-    let mut seen = Vec::new();
-    for p in metadata::parameters(agent) {
-        if seen.contains(&p.spec.key) {
-            continue;
-        }
-        seen.push(p.spec.key);
-        let mut text = p.spec.help.to_string();
-        if !p.spec.choices.is_empty() {
+    for spec in metadata::options_in_order(agent) {
+        let mut text = spec.help.to_string();
+        if !spec.choices.is_empty() {
             text.push_str(&format!(
                 " (one of: {})",
-                p.spec.accepted_choices().join(", ")
+                spec.accepted_choices().join(", ")
             ));
         }
-        if let Some(d) = p.spec.default {
+        if let Some(d) = spec.default {
             text.push_str(&format!(" (default: {d})"));
         }
-        s.push_str(&format!("   {:<34} {}\n", p.spec.usage_form(), text));
+        s.push_str(&format!("   {:<34} {}\n", spec.usage_form(), text));
     }
     s.push_str(&format!(
         "\nActions: {}\nOn standard input use the option names without dashes, e.g. {}=value.\n",

@@ -47,20 +47,15 @@ its old name shown in brackets below.\n",
         ));
     }
     m.push_str(".SH OPTIONS\n");
-    let mut seen = Vec::new();
-    for p in metadata::parameters(agent) {
-        if seen.contains(&p.spec.key) {
-            continue;
-        }
-        seen.push(p.spec.key);
-        m.push_str(&format!(".TP\n.B {}\n", esc(&p.spec.usage_form())));
-        let mut text = esc(p.spec.help);
-        let stdin_name = p.spec.canonical_name();
-        if p.spec.has_deprecated_alias() {
+    for spec in metadata::options_in_order(agent) {
+        m.push_str(&format!(".TP\n.B {}\n", esc(&spec.usage_form())));
+        let mut text = esc(spec.help);
+        let stdin_name = spec.canonical_name();
+        if spec.has_deprecated_alias() {
             text.push_str(&format!(
                 "\n.br\nStandard input: \\fB{}\\fR (old name \\fB{}\\fR)",
                 esc(&stdin_name),
-                esc(p.spec.key)
+                esc(spec.key)
             ));
         } else {
             text.push_str(&format!(
@@ -68,16 +63,16 @@ its old name shown in brackets below.\n",
                 esc(&stdin_name)
             ));
         }
-        if !p.spec.choices.is_empty() {
+        if !spec.choices.is_empty() {
             text.push_str(&format!(
                 "\n.br\nOne of: {}",
-                esc(&p.spec.accepted_choices().join(", "))
+                esc(&spec.accepted_choices().join(", "))
             ));
         }
-        if let Some(d) = p.spec.default {
+        if let Some(d) = spec.default {
             text.push_str(&format!("\n.br\nDefault: {}", esc(d)));
         }
-        if p.spec.required {
+        if spec.required {
             text.push_str("\n.br\nRequired.");
         }
         m.push_str(&text);

@@ -51,6 +51,17 @@ pub fn parameters(agent: &Agent) -> Vec<Parameter<'_>> {
     v
 }
 
+/// Every option once, in metadata order (for help and the man page).
+pub fn options_in_order(agent: &Agent) -> Vec<&OptSpec> {
+    let mut out: Vec<&OptSpec> = Vec::new();
+    for p in parameters(agent) {
+        if !out.iter().any(|o| o.key == p.spec.key) {
+            out.push(p.spec);
+        }
+    }
+    out
+}
+
 struct Xml {
     w: Writer<Vec<u8>>,
 }
