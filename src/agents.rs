@@ -33,6 +33,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     embed!("", "ibmblade"),
     embed!("", "ifmib"),
     embed!("", "intelmodular"),
+    embed!("", "ipmilan"),
     embed!("", "ipdu"),
     embed!("", "lindypdu"),
     embed!("", "pdu"),

@@ -14,4 +14,5 @@ pub mod agents;
 pub mod cli;
 pub mod contract;
 pub mod device;
+pub mod ipmi;
 pub mod snmp;

@@ -149,7 +149,7 @@ impl Engine<'_> {
             None
         };
         if let Some(kind) = kind {
-            match self.cycle(dev, kind) {
+            match self.cycle(dev, kind)? {
                 Some(true) => {
                     self.say("Success: Rebooted");
                     return Ok(0);
@@ -189,26 +189,35 @@ impl Engine<'_> {
     }
 
     /// One-command cycle on every plug, with retries; `None` if the device has none.
-    fn cycle(&mut self, dev: &mut dyn Device, kind: CycleKind) -> Option<bool> {
+    /// A plug whose every attempt failed with an error fails the call with the last one,
+    /// so the device's own reason reaches the log.
+    fn cycle(&mut self, dev: &mut dyn Device, kind: CycleKind) -> Result<Option<bool>> {
         let attempts = 1 + self.settings.retry_on;
         let mut all = true;
         for plug in self.settings.plugs.clone() {
             let mut done = false;
+            let mut last_error = None;
             for _ in 0..attempts {
                 match dev.cycle(&plug, kind) {
-                    Ok(None) => return None,
+                    Ok(None) => return Ok(None),
                     Ok(Some(true)) => {
                         done = true;
                         break;
                     }
-                    Ok(Some(false)) => {}
-                    Err(e) => log_warning!("{e}"),
+                    Ok(Some(false)) => last_error = None,
+                    Err(e) => {
+                        log_warning!("{e}");
+                        last_error = Some(e);
+                    }
                 }
+            }
+            if let (false, Some(e)) = (done, last_error) {
+                return Err(e);
             }
             all &= done;
             self.clock.sleep(self.settings.power_wait);
         }
-        Some(all)
+        Ok(Some(all))
     }
 
     /// fence-agents' combined status: off unless some plug is on.

@@ -3,6 +3,7 @@
 //! locks) is the engine's, so every backend gets it the same way.
 
 pub mod dummy;
+pub mod ipmi;
 pub mod snmp;
 
 use crate::contract::error::{FenceError, Result};
@@ -88,6 +89,7 @@ pub fn open(agent: &Agent, settings: &Settings) -> Result<Box<dyn Device>> {
     match agent.def.backend {
         "dummy" => Ok(Box::new(dummy::DummyDevice::new(settings)?)),
         "snmp" => Ok(Box::new(snmp::SnmpDevice::new(agent, settings)?)),
+        "ipmi" => Ok(Box::new(ipmi::IpmiDevice::new(settings)?)),
         other => Err(FenceError::Local(format!(
             "Failed: agent {} names backend '{other}', which this build of fencebox does not have",
             agent.name

@@ -43,17 +43,7 @@ fn usage(msg: String) -> FenceError {
 
 /// The SNMP settings of a call, from the validated options.
 pub fn config(settings: &Settings) -> Result<Config> {
-    let host = settings
-        .get("ipaddr")
-        .filter(|h| !h.trim().is_empty())
-        .ok_or_else(|| usage("Failed: You have to enter fence address (ip=...)".into()))?
-        .to_string();
-    let port_text = settings.get("ipport").unwrap_or("161");
-    let port: u16 = port_text.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
-        usage(format!(
-            "Failed: ipport must be a UDP port (1-65535), not '{port_text}'"
-        ))
-    })?;
+    let (host, port) = crate::runtime::net::target(settings, 161)?;
     let user = settings.get("login").map(str::to_string);
     let version =
         match settings.get("snmp_version") {

@@ -4,3 +4,4 @@ pub mod clock;
 #[macro_use]
 pub mod log;
 pub mod lock;
+pub mod net;

@@ -2,12 +2,13 @@
 //! policy snmp2 leaves to its users, owned values, walks (GETBULK on v2c/v3, GETNEXT on
 //! v1) and errors mapped to fencing failures. No subprocess: secrets stay in memory.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use snmp2::{v3, SyncSession};
 
 use crate::contract::error::{FenceError, Result};
+pub use crate::runtime::net::{resolve, resolve_all};
 use crate::snmp::oid::{format_oid, starts_with};
 use crate::snmp::transport::{oid_parts, CommunitySession, Reply, Request, Session};
 
@@ -142,39 +143,6 @@ pub struct Client {
     target: SocketAddr,
     /// Requests that got an answer (for tests and logs: list must take few round trips).
     pub round_trips: u32,
-}
-
-/// Resolve `host` (an address, `[v6]`, a name, with optional `udp:`/`udp6:` prefix).
-pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
-    Ok(resolve_all(host, port)?[0])
-}
-
-/// Every usable address of `host` (at least one), in the resolver's order.
-pub fn resolve_all(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
-    let h = host.trim();
-    let (h, want_v6) = match h.strip_prefix("udp6:") {
-        Some(rest) => (rest, Some(true)),
-        None => (h.strip_prefix("udp:").unwrap_or(h), None),
-    };
-    let h = h
-        .strip_prefix('[')
-        .and_then(|x| x.strip_suffix(']'))
-        .unwrap_or(h);
-    let addrs: Vec<SocketAddr> = (h, port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            FenceError::Usage(format!(
-                "Failed: cannot resolve the address '{host}' ({e}); check ip"
-            ))
-        })?
-        .filter(|a| want_v6.is_none_or(|v6| a.is_ipv6() == v6))
-        .collect();
-    if addrs.is_empty() {
-        return Err(FenceError::Usage(format!(
-            "Failed: the address '{host}' has no usable IP address; check ip"
-        )));
-    }
-    Ok(addrs)
 }
 
 /// snmp2's v3 session, built in a function of its own: the session is a 130 KiB value,

@@ -1,0 +1,274 @@
+//! BMCs over IPMI: fence_ipmilan and its aliases. One session per call, opened after the
+//! lock is taken and closed before it is released; the power state is always read back
+//! with Get Chassis Status, never taken from a command's acknowledgement.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::contract::error::{FenceError, Result};
+use crate::contract::input::flag_is_on;
+use crate::contract::settings::Settings;
+use crate::device::{CycleKind, Device, PowerState};
+use crate::ipmi::chassis::{self, Control};
+use crate::ipmi::link::Link;
+use crate::ipmi::session::Session;
+use crate::ipmi::{lan15, lanplus, AuthType, Config, IpmiError, Privilege};
+use crate::runtime::lock::DeviceIdentity;
+use crate::runtime::net;
+
+/// Requests sent before a BMC counts as unreachable (each waits ipmitool_timeout).
+const TRIES: u32 = 3;
+
+pub struct IpmiDevice {
+    host: String,
+    port: u16,
+    addrs: Option<Vec<SocketAddr>>,
+    cfg: Option<Config>,
+    session: Option<Session>,
+}
+
+fn usage(msg: String) -> FenceError {
+    FenceError::Usage(format!("Failed: {msg}"))
+}
+
+/// The one place IPMI failures become fence-agents' messages.
+fn fence_error(e: IpmiError) -> FenceError {
+    match e {
+        IpmiError::Timeout(m) => FenceError::TimedOut(m),
+        IpmiError::Io(m) => FenceError::Local(format!("Failed: {m}")),
+        IpmiError::AuthFailed(m) | IpmiError::UnknownUser(m) | IpmiError::Unsupported(m) => {
+            FenceError::LoginDenied(m)
+        }
+        IpmiError::Privilege(m) => FenceError::Privileges(m),
+        IpmiError::Completion { code: 0xd4, .. } => FenceError::Privileges(e.to_string()),
+        IpmiError::Completion { .. } | IpmiError::Protocol(_) => FenceError::Device(e.to_string()),
+    }
+}
+
+/// `hexadecimal_kg`: up to 20 bytes as hex digits (an optional 0x prefix).
+fn parse_kg(text: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let hex = text
+        .trim()
+        .trim_start_matches("0x")
+        .trim_start_matches("0X");
+    let bad = || {
+        usage(
+            "hexadecimal_kg must be the BMC key as up to 40 hexadecimal digits (an even number)"
+                .into(),
+        )
+    };
+    if !hex.len().is_multiple_of(2) || hex.len() > 40 {
+        return Err(bad());
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(hex.len() / 2));
+    for pair in hex.as_bytes().chunks(2) {
+        let s = std::str::from_utf8(pair).map_err(|_| bad())?;
+        out.push(u8::from_str_radix(s, 16).map_err(|_| bad())?);
+    }
+    Ok(out)
+}
+
+/// The session settings of a call, from the validated options (no contact yet).
+fn config(settings: &Settings, addr: SocketAddr) -> Result<Config> {
+    let user = settings.get("login").unwrap_or_default().to_string();
+    let password = Zeroizing::new(
+        settings
+            .get("passwd")
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec(),
+    );
+    let lanplus = settings.get("lanplus").is_some_and(flag_is_on);
+    if password.len() > if lanplus { 20 } else { 16 } {
+        return Err(usage(format!(
+            "IPMI passwords are at most {} bytes long {}",
+            if lanplus { 20 } else { 16 },
+            if lanplus {
+                ""
+            } else {
+                "over IPMI 1.5 (lanplus=1 allows 20)"
+            }
+        )));
+    }
+    if user.len() > 16 {
+        return Err(usage(
+            "IPMI user names are at most 16 bytes long; check username".into(),
+        ));
+    }
+    let cipher = match settings.get("cipher").map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(c.parse::<u8>().ok().filter(|id| crate::ipmi::crypto::suite(*id).is_some()).ok_or_else(|| {
+            usage(format!(
+                "cipher must be an IPMI cipher suite fencebox speaks (0-3, 6-8, 11, 12, 15-17), not '{c}'"
+            ))
+        })?),
+    };
+    let privilege = match settings.get("privlvl") {
+        None => Privilege::Administrator,
+        Some(p) => Privilege::parse(p).ok_or_else(|| {
+            usage(format!(
+                "privlvl must be callback, user, operator or administrator, not '{p}'"
+            ))
+        })?,
+    };
+    let auth = match settings.get("auth") {
+        None => None,
+        Some(a) => Some(
+            AuthType::parse(a)
+                .ok_or_else(|| usage(format!("auth must be md5, password or none, not '{a}'")))?,
+        ),
+    };
+    let kg = settings
+        .get("hexadecimal_kg")
+        .filter(|k| !k.trim().is_empty())
+        .map(parse_kg)
+        .transpose()?;
+    let timeout_text = settings.get("ipmitool_timeout").unwrap_or("2");
+    let timeout = timeout_text
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|t| t.is_finite() && *t > 0.0 && *t <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            usage(format!(
+                "ipmitool_timeout must be a number of seconds, not '{timeout_text}'"
+            ))
+        })?;
+    if settings.get("target").is_some_and(|t| !t.trim().is_empty()) {
+        return Err(usage(
+            "target (bridging to another controller behind the BMC) is not supported by fencebox; \
+             fence the controller's own address, or use fence-agents' fence_ipmilan for this device"
+                .into(),
+        ));
+    }
+    Ok(Config {
+        addr,
+        user,
+        password,
+        kg,
+        privilege,
+        lanplus,
+        cipher,
+        auth,
+        timeout,
+        tries: TRIES,
+    })
+}
+
+impl IpmiDevice {
+    pub fn new(settings: &Settings) -> Result<Self> {
+        let (host, port) = net::target(settings, 623)?;
+        let addrs = net::resolve_all(&host, port).ok();
+        // Validate everything now, so bad options fail before the lock is waited for.
+        let probe = addrs
+            .as_ref()
+            .map(|a| a[0])
+            .unwrap_or_else(|| (std::net::Ipv4Addr::LOCALHOST, port).into());
+        let cfg = config(settings, probe)?;
+        Ok(IpmiDevice {
+            host,
+            port,
+            addrs,
+            cfg: Some(cfg),
+            session: None,
+        })
+    }
+
+    fn session(&mut self) -> Result<&mut Session> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| FenceError::Local("Failed: no IPMI session (internal error)".into()))
+    }
+}
+
+impl Device for IpmiDevice {
+    fn identity(&self) -> DeviceIdentity {
+        match &self.addrs {
+            Some(addrs) => DeviceIdentity::for_addrs("ipmi", addrs, self.port),
+            None => DeviceIdentity::network("ipmi", &self.host, self.port),
+        }
+    }
+
+    fn concurrent_reads(&self) -> bool {
+        true
+    }
+
+    fn connect(&mut self) -> Result<()> {
+        let addr = match &self.addrs {
+            Some(a) => a[0],
+            None => net::resolve(&self.host, self.port)?, // for its error message
+        };
+        let mut cfg = self
+            .cfg
+            .take()
+            .ok_or_else(|| FenceError::Local("Failed: connected twice (internal error)".into()))?;
+        cfg.addr = addr;
+        log_debug!(
+            1,
+            "device contact: IPMI {} {addr} as '{}' ({})",
+            if cfg.lanplus {
+                "2.0 (lanplus)"
+            } else {
+                "1.5 (lan)"
+            },
+            cfg.user,
+            cfg.privilege.name()
+        );
+        let link = Link::open(addr, cfg.timeout, cfg.tries).map_err(fence_error)?;
+        let session = if cfg.lanplus {
+            lanplus::connect(link, &cfg)
+        } else {
+            lan15::connect(link, &cfg)
+        }
+        .map_err(fence_error)?;
+        self.session = Some(session);
+        Ok(())
+    }
+
+    fn status(&mut self, _plug: &str) -> Result<PowerState> {
+        let on = chassis::power_is_on(self.session()?).map_err(fence_error)?;
+        Ok(if on { PowerState::On } else { PowerState::Off })
+    }
+
+    fn set_power(&mut self, _plug: &str, state: PowerState) -> Result<()> {
+        let what = match state {
+            PowerState::On => Control::PowerUp,
+            PowerState::Off => Control::PowerDown,
+        };
+        log_debug!(1, "IPMI: chassis {}", what.name());
+        chassis::control(self.session()?, what).map_err(fence_error)
+    }
+
+    fn cycle(&mut self, _plug: &str, kind: CycleKind) -> Result<Option<bool>> {
+        let what = match kind {
+            CycleKind::Cycle => Control::PowerCycle,
+            CycleKind::Diag => Control::DiagnosticInterrupt,
+        };
+        log_debug!(1, "IPMI: chassis {}", what.name());
+        match chassis::control(self.session()?, what) {
+            Ok(()) => Ok(Some(true)),
+            // Most BMCs refuse a cycle while the machine is off.
+            Err(IpmiError::Completion { code: 0xd5, .. }) => Err(FenceError::Device(format!(
+                "the BMC refused the {} in the machine's present state (a cycle needs the machine on; use method=onoff)",
+                what.name()
+            ))),
+            Err(IpmiError::Completion {
+                code: code @ (0xc1 | 0xcc | 0xd6),
+                ..
+            }) => Err(FenceError::Device(format!(
+                "the BMC does not support the {} command (completion code 0x{code:02x})",
+                what.name()
+            ))),
+            Err(e) => Err(fence_error(e)),
+        }
+    }
+
+    fn disconnect(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.close();
+        }
+    }
+}
