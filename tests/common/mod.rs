@@ -3,6 +3,8 @@
 //! without sharing state.
 #![allow(dead_code)]
 
+pub mod bmc;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Write an ipmi_sim LAN configuration: lan-conf.sh DIR ADDR PORT > DIR/lan.conf
 # Users: 2 admin/password (administrator), 3 operator/oppass (operator),
-#        4 viewer/viewpass (user: may read, may not switch power).
+#        4 viewer/viewpass (user), 5 secretive/Pw-7f3a91-secret (administrator; the
+#        secrets test looks for that password in logs and process arguments).
 # IPMI 1.5 authentication none, straight password and MD5 are enabled; RMCP+ suites 0-3.
 dir=$1 addr=$2 port=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,4 +22,5 @@ set_working_mc 0x20
   user 2 true "admin"    "password" admin    10 none md5 straight
   user 3 true "operator" "oppass"   operator 10 none md5 straight
   user 4 true "viewer"   "viewpass" user     10 none md5 straight
+  user 5 true "secretive" "Pw-7f3a91-secret" admin 10 none md5 straight
 CONF
