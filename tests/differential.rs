@@ -227,3 +227,54 @@ differential!(
     "fc1/6",
     ListCompare::Lines
 );
+
+/// fence_ipmilan (Debian's runs ipmitool) and fencebox's on one ipmi_sim, cipher suite 3
+/// and IPMI 1.5: status, on, off, reboot from both states, monitor, and a wrong password.
+#[test]
+fn ipmilan_against_ipmi_sim() {
+    let sb = Sandbox::new("differential-ipmi");
+    let bmc = common::bmc::Bmc::ipmi_sim(&sb, "127.0.0.1");
+    for mode in ["lanplus=1\ncipher=3\n", "auth=md5\n"] {
+        let base = format!(
+            "ip=127.0.0.1\nipport={}\nusername=admin\npassword=password\npower_wait=0\n{mode}",
+            bmc.port
+        );
+        let steps = [
+            (true, "status"),
+            (false, "status"),
+            (true, "off"),
+            (false, "off"),
+            (false, "on"),
+            (true, "on"),
+            (true, "reboot"),
+            (false, "reboot"),
+            (true, "monitor"),
+        ];
+        for (on, action) in steps {
+            let stdin = format!("{base}action={action}\n");
+            bmc.set_power(on);
+            let theirs = python("fence_ipmilan", &stdin);
+            let theirs_after = bmc.power_on();
+            bmc.set_power(on);
+            let ours = sb.run_raw("fence_ipmilan", stdin.as_bytes());
+            assert_eq!(
+                (ours.code, ours.stdout.as_str(), bmc.power_on()),
+                (theirs.code, theirs.stdout.as_str(), theirs_after),
+                "{mode} {action} from {on}\n--- fencebox\n{ours:?}\n--- fence-agents\n{theirs:?}"
+            );
+        }
+    }
+    // A wrong password: both fail with exit 1 and print nothing on stdout.
+    let stdin = format!(
+        "ip=127.0.0.1\nipport={}\nusername=admin\npassword=wrong-one\nlanplus=1\ncipher=3\naction=status\n",
+        bmc.port
+    );
+    let theirs = python("fence_ipmilan", &stdin);
+    let ours = sb.run_raw("fence_ipmilan", stdin.as_bytes());
+    assert_eq!(
+        (ours.code, ours.stdout.as_str()),
+        (theirs.code, theirs.stdout.as_str()),
+        "wrong password\n{ours:?}\n{theirs:?}"
+    );
+    assert_eq!(ours.code, 1);
+}

@@ -198,18 +198,27 @@ fn ipmi_starts_no_process_and_logs_no_secret() {
         ("action=reboot\nlanplus=1\ncipher=3\n", 0),
         ("action=reboot\nauth=md5\n", 0),
         ("action=status\nlanplus=1\n", 0),
-        (&*format!("action=status\nlanplus=1\ncipher=3\nhexadecimal_kg={KG}\n"), 1),
+        (
+            &*format!("action=status\nlanplus=1\ncipher=3\nhexadecimal_kg={KG}\n"),
+            1,
+        ),
     ] {
         let (code, stderr, trace) = traced(&sb, "fence_ipmilan", &format!("{base}{extra}"));
         assert_eq!(code, want, "{extra}: {stderr}");
-        assert!(stderr.contains("DEBUG"), "verbose output expected: {stderr}");
+        assert!(
+            stderr.contains("DEBUG"),
+            "verbose output expected: {stderr}"
+        );
         assert_clean(&format!("stderr of {extra}"), &stderr);
         assert!(!stderr.contains(KG), "stderr shows the BMC key: {stderr}");
         let execs = trace.lines().filter(|l| l.contains("execve(")).count();
         assert_eq!(execs, 1, "only the agent itself is executed:\n{trace}");
     }
     let log = std::fs::read_to_string(&debug).unwrap();
-    assert!(log.contains("IPMI 2.0: session"), "exchanges were logged: {log}");
+    assert!(
+        log.contains("IPMI 2.0: session"),
+        "exchanges were logged: {log}"
+    );
     assert_clean("debug file", &log);
     assert!(!log.contains(KG), "debug file shows the BMC key");
 }
