@@ -50,7 +50,10 @@ fn expected() -> HashMap<String, HashMap<String, String>> {
         } else if let (Some(suite), Some((k, v))) = (&current, l.split_once(": ")) {
             all.entry(suite.clone())
                 .or_insert_with(HashMap::new)
-                .insert(k.trim_matches('"').to_string(), v.trim_matches('"').to_string());
+                .insert(
+                    k.trim_matches('"').to_string(),
+                    v.trim_matches('"').to_string(),
+                );
         }
     }
     assert_eq!(all.len(), 5, "{text}");
@@ -106,7 +109,14 @@ fn rmcp_plus_known_answers() {
         let sign = |covered: &[u8]| suite.integrity.icv(&k1, password, covered);
         let signer: Option<wire::Signer<'_>> =
             (suite.integrity != crypto::Integrity::None).then_some(&sign);
-        let packet = wire::frame_v20(wire::payload::IPMI, encrypted, BMC_SID, SEQ, &payload, signer);
+        let packet = wire::frame_v20(
+            wire::payload::IPMI,
+            encrypted,
+            BMC_SID,
+            SEQ,
+            &payload,
+            signer,
+        );
         check("packet", &packet);
     }
 }

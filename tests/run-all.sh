@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, runnable on a fresh Debian 12 machine as root: installs what the
 # tests need (Debian's fence-agents as the reference implementation, strace to watch
-# child processes, snmpsim in a venv from PyPI), starts the device simulators on free
-# loopback ports, checks formatting and lints, runs every test, and smoke-runs the
-# benchmark so that bench/ cannot rot. The simulators are stopped (by PID) on exit.
+# child processes, snmpsim and pyghmi in venvs from PyPI, OpenIPMI's ipmi_sim, cargo-fuzz
+# from crates.io), starts the SNMP simulators on free loopback ports (IPMI tests start a
+# BMC each), checks formatting and lints, runs every test, smoke-runs the IPMI packet
+# fuzzer, and smoke-runs the benchmark so that bench/ cannot rot. The simulators are
+# stopped (by PID) on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Under /tmp: snmpsim runs as nobody, which cannot enter a clone under /root.
@@ -11,7 +13,10 @@ export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 # need_pkgs and friends, shared with the peer scripts.
 . tests/peers/lib.sh
 
-need_pkgs fence-agents strace python3 python3-venv snmp time
+need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool openssl
+# pyghmi's IPMI server: the second, independent BMC implementation (tests/common/bmc.rs).
+ensure_venv "$(peer_state pyghmi-venv)/venv" pyghmi==1.6.19
+export FENCEBOX_PYGHMI_PYTHON="$PEERS_STATE/pyghmi-venv/venv/bin/python"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -23,6 +28,10 @@ trap 'tests/peers/snmp/stop-all.sh' EXIT
 tests/peers/snmp/start-all.sh >/dev/null
 echo "== cargo test"
 cargo test --all-targets
+echo "== fuzz smoke run (fuzz/: the RMCP/RMCP+ packet parser, 1M inputs)"
+command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz --version 0.13.2
+# cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the one stable toolchain take them.
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O rmcp corpus/rmcp -- -runs=1000000 -max_len=512 2>&1 | tail -n 3)
 echo "== bench smoke run (numbers not checked; bench/run.py writes docs/benchmarks.md)"
 cargo build --release --quiet
 python3 bench/run.py --runs 3 --out target/bench-smoke.md >/dev/null

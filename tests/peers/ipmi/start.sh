@@ -19,7 +19,7 @@ rm -rf "$ST/state"; mkdir -p "$ST/state"
 echo 1 >"$ST/power"; : >"$ST/chassis.log"
 "$HERE/lan-conf.sh" "$ST" "$ADDR" "$PORT" >"$ST/lan.conf"
 start_bg "$PIDF" "$ST/ipmi_sim.log" ipmi_sim -n -c "$ST/lan.conf" -f "$HERE/bmc.emu" -s "$ST/state"
-if ! wait_for 10 ipmitool -I lanplus -C 3 -H "$ADDR" -p "$PORT" -U admin -E -N 1 -R 1 chassis power status; then
+if ! IPMI_PASSWORD=password wait_for 10 ipmitool -I lanplus -C 3 -H "$ADDR" -p "$PORT" -U admin -E -N 1 -R 1 chassis power status; then
   tail -20 "$ST/ipmi_sim.log" >&2
   stop_pid "$PIDF"
   die "ipmi_sim $NAME did not answer on [$ADDR]:$PORT"
