@@ -31,7 +31,10 @@ cargo test --all-targets
 echo "== fuzz smoke run (fuzz/: the RMCP/RMCP+ packet parser, 1M inputs)"
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz --version 0.13.2
 # cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the one stable toolchain take them.
-(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O rmcp corpus/rmcp -- -runs=1000000 -max_len=512 2>&1 | tail -n 3)
+# New inputs go to a scratch corpus; the committed seeds (fuzz/corpus/rmcp) are only read.
+FUZZ_SCRATCH="$(mktemp -d)"
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O rmcp "$FUZZ_SCRATCH" corpus/rmcp -- -runs=1000000 -max_len=512 2>&1 | tail -n 3)
+rm -rf "$FUZZ_SCRATCH"
 echo "== bench smoke run (numbers not checked; bench/run.py writes docs/benchmarks.md)"
 cargo build --release --quiet
 python3 bench/run.py --runs 3 --out target/bench-smoke.md >/dev/null
