@@ -36,6 +36,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     embed!("", "ipmilan"),
     embed!("", "ipdu"),
     embed!("", "lindypdu"),
+    embed!("", "nut"),
     embed!("", "pdu"),
 ];
 

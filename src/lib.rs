@@ -15,4 +15,5 @@ pub mod cli;
 pub mod contract;
 pub mod device;
 pub mod ipmi;
+pub mod nut;
 pub mod snmp;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, runnable on a fresh Debian 12 machine as root: installs what the
 # tests need (Debian's fence-agents as the reference implementation, strace to watch
-# child processes, snmpsim and pyghmi in venvs from PyPI, OpenIPMI's ipmi_sim, cargo-fuzz
-# from crates.io), starts the SNMP simulators on free loopback ports (IPMI tests start a
-# BMC each), checks formatting and lints, runs every test, smoke-runs the IPMI packet
+# child processes, snmpsim and pyghmi in venvs from PyPI, OpenIPMI's ipmi_sim, NUT's upsd
+# and drivers, cargo-fuzz from crates.io), starts the SNMP simulators and the NUT stack on
+# free loopback ports (IPMI tests start a BMC each), checks formatting and lints, runs every test, smoke-runs the IPMI packet
 # fuzzer, and smoke-runs the benchmark so that bench/ cannot rot. The simulators are
 # stopped (by PID) on exit.
 set -euo pipefail
@@ -13,7 +13,8 @@ export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 # need_pkgs and friends, shared with the peer scripts.
 . tests/peers/lib.sh
 
-need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool openssl
+need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool openssl \
+  nut-server nut-client nut-snmp libnss3-tools
 # pyghmi's IPMI server: the second, independent BMC implementation (tests/common/bmc.rs).
 ensure_venv "$(peer_state pyghmi-venv)/venv" pyghmi==1.6.19
 export FENCEBOX_PYGHMI_PYTHON="$PEERS_STATE/pyghmi-venv/venv/bin/python"
@@ -24,8 +25,10 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== test peers (snmpsim on free loopback ports)"
 mkdir -p "$PEERS_STATE"
-trap 'tests/peers/snmp/stop-all.sh' EXIT
+trap 'tests/peers/nut/stop.sh; tests/peers/snmp/stop-all.sh' EXIT
 tests/peers/snmp/start-all.sh >/dev/null
+echo "== NUT peer (upsd with snmp-ups on its own snmpsim PDU, dummy-ups; STARTTLS)"
+tests/peers/nut/start.sh >/dev/null
 echo "== cargo test"
 cargo test --all-targets
 echo "== fuzz smoke run (fuzz/: the RMCP/RMCP+ packet parser, 1M inputs)"

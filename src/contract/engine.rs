@@ -84,7 +84,7 @@ impl Engine<'_> {
         match action {
             Action::List | Action::ListStatus => return self.list(dev, action),
             Action::Monitor if self.agent.has_plugs() => {
-                return dev.list(false).map(|_| 0);
+                return dev.monitor().map(|()| 0);
             }
             _ => {}
         }

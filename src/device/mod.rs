@@ -4,6 +4,7 @@
 
 pub mod dummy;
 pub mod ipmi;
+pub mod nut;
 pub mod snmp;
 
 use crate::contract::error::{FenceError, Result};
@@ -74,6 +75,12 @@ pub trait Device {
         Ok(None)
     }
 
+    /// The `monitor` check of a device with plugs: by default, that its plugs can be
+    /// listed.
+    fn monitor(&mut self) -> Result<()> {
+        self.list(false).map(|_| ())
+    }
+
     /// A one-command power cycle; `None` when the device has none (the engine then
     /// reboots by off and on). `Some(true)` means the device accepted it.
     fn cycle(&mut self, _plug: &str, _kind: CycleKind) -> Result<Option<bool>> {
@@ -90,6 +97,7 @@ pub fn open(agent: &Agent, settings: &Settings) -> Result<Box<dyn Device>> {
         "dummy" => Ok(Box::new(dummy::DummyDevice::new(settings)?)),
         "snmp" => Ok(Box::new(snmp::SnmpDevice::new(agent, settings)?)),
         "ipmi" => Ok(Box::new(ipmi::IpmiDevice::new(settings)?)),
+        "nut" => Ok(Box::new(nut::NutDevice::new(settings)?)),
         other => Err(FenceError::Local(format!(
             "Failed: agent {} names backend '{other}', which this build of fencebox does not have",
             agent.name

@@ -280,3 +280,41 @@ pub fn assert_sessions_disjoint(logs: &[std::path::PathBuf]) {
         );
     }
 }
+
+/// The NUT stack started by tests/peers/nut/start.sh: upsd's port, the test CA, an
+/// unrelated CA, and the SHA-256 fingerprint of upsd's certificate.
+pub struct Nut {
+    pub port: u16,
+    pub ca: String,
+    pub other_ca: String,
+    pub fingerprint: String,
+}
+
+/// Fails loudly when the NUT stack is not running.
+pub fn nut() -> Nut {
+    let state = std::env::var("PEERS_STATE").unwrap_or_else(|_| "/tmp/fencebox-test-peers".into());
+    let file = format!("{state}/nut.env");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "the NUT peer is not running ({file}: {e}); start it with tests/peers/nut/start.sh \
+             (tests/run-all.sh does it for the whole suite)"
+        )
+    });
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} missing in {file}"))
+            .to_string()
+    };
+    let port: u16 = get("FENCEBOX_NUT_PORT").parse().expect("port");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "upsd is not listening on port {port} ({file} is stale)"
+    );
+    Nut {
+        port,
+        ca: get("FENCEBOX_NUT_CA"),
+        other_ca: get("FENCEBOX_NUT_OTHER_CA"),
+        fingerprint: get("FENCEBOX_NUT_FINGERPRINT"),
+    }
+}

@@ -97,6 +97,22 @@ for _ in range(50):
 PY
 }
 
+# free_tcp_port : a TCP port nothing listens on (loopback, both families).
+free_tcp_port() {
+  /usr/bin/python3 - <<'PY'
+import socket
+for _ in range(50):
+    s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s4.bind(("127.0.0.1", 0)); port = s4.getsockname()[1]
+    try:
+        s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); s6.bind(("::1", port)); s6.close()
+    except OSError:
+        s4.close(); continue
+    s4.close()
+    if port >= 1024:
+        print(port); break
+PY
+}
+
 wait_for() {
   local t=$1 i; shift
   for i in $(seq 1 $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done

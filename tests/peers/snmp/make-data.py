@@ -172,7 +172,14 @@ device("baytech", E + "4779", "Universal RPC Host Module (snmpsim Baytech)", E +
         ("name", E + "4779.1.3.5.3.1.4.1", plain, "4", "Outlet {i}", "read-write"),
         ("switchable", E + "4779.1.3.5.3.1.1.1", plain, "2", "1", "read-only")],
        follow={"0": "0", "1": "1", "2": "1"}, valid=["0", "1", "2"], control="ctl", status="ctl",
-       rows=list(range(1, 9)))
+       rows=list(range(1, 9)),
+       # Module identity (sBTAIdent: firmware, serial, id; module outlet count and model),
+       # which NUT's snmp-ups reads to recognise the unit (tests/peers/nut).
+       extra=[(E + "4779.1.1.1.0", "4", "F4.00 (snmpsim)", "read-only"),
+              (E + "4779.1.1.2.0", "4", "SIM0001", "read-only"),
+              (E + "4779.1.1.3.0", "4", "baytech-sim", "read-only"),
+              (E + "4779.1.3.5.2.1.15.1", "2", "8", "read-only"),
+              (E + "4779.1.3.5.2.1.24.1", "4", "MRP27 (snmpsim)", "read-only")])
 # CyberPower ePDU (CPS-MIB): command 1 on, 2 off, 3 reboot; state 1 on, 2 off.
 device("cyberpower", E + "3808.1.1.3", "CyberPower ePDU (snmpsim)", E + "3808",
        [("ctl", E + "3808.1.1.3.3.3.1.1.4", plain, "2", "1", "read-write"),

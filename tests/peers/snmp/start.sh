@@ -4,13 +4,14 @@
 #   start.sh [DEVICE]  DEVICE (a community, default private) is what SNMPv3 reaches with
 #                      the empty context; each DEVICE is a separate instance and state.
 #   SNMPSIM_PORT   udp port on 127.0.0.1 and ::1 (default: a free one)
+#   SNMPSIM_NAME   name of the instance's state directory (default: DEVICE)
 #   PEERS_STATE    state directory (venv, data, sqlite, log, pid)
 # Prints "SNMPSIM_PORT=<port>" on stdout once the agent answers. Every start resets the
 # outlets (all on).
 . "$(dirname "$0")/../lib.sh"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SELF="${1:-private}"
-ST="$(peer_state "snmpsim-$SELF")"
+ST="$(peer_state "snmpsim-${SNMPSIM_NAME:-$SELF}")"
 RUN="$ST/run"
 PIDF="$ST/snmpsim.pid"
 OUTLETS="${SNMPSIM_OUTLETS:-24}"

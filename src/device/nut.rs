@@ -1,0 +1,405 @@
+//! Outlets of UPSes and PDUs that Network UPS Tools manages, through upsd. A plug is an
+//! outlet number (the N of `outlet.N.*`), an outlet description, or either behind
+//! `UPS:`. Commands are tracked where upsd can (NUT 2.8.0 and later), and the outlet's
+//! state is always read back from `outlet.N.status`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::contract::error::{FenceError, Result};
+use crate::contract::input::flag_is_on;
+use crate::contract::settings::Settings;
+use crate::device::{CycleKind, Device, Outlet, PowerState};
+use crate::nut::client::{Client, Tracked};
+use crate::nut::proto::NutError;
+use crate::nut::tls::{self, Policy};
+use crate::runtime::lock::DeviceIdentity;
+use crate::runtime::net;
+
+/// Reply wait when Pacemaker has turned the agent's own timeouts off.
+const UNLIMITED_WAIT: Duration = Duration::from_secs(30);
+
+pub struct NutDevice {
+    host: String,
+    port: u16,
+    addrs: Option<Vec<SocketAddr>>,
+    ups: String,
+    user: Option<String>,
+    password: String,
+    tls: Option<Policy>,
+    timeout: Duration,
+    track_timeout: Duration,
+    client: Option<Client>,
+    tracking: Option<bool>,
+}
+
+fn usage(msg: String) -> FenceError {
+    FenceError::Usage(format!("Failed: {msg}"))
+}
+
+/// The one place NUT failures become fence-agents' messages.
+fn fence_error(e: NutError) -> FenceError {
+    match e {
+        NutError::Server { ref code, .. } if code == "ACCESS-DENIED" => {
+            FenceError::LoginDenied(e.to_string())
+        }
+        NutError::Server { .. } | NutError::Protocol(_) => FenceError::Device(e.to_string()),
+        NutError::Timeout(m) => FenceError::TimedOut(m),
+        NutError::Io(m) => FenceError::ConnectionLost(m),
+        NutError::Tls(m) => FenceError::LoginDenied(format!("TLS: {m}")),
+    }
+}
+
+/// TLS settings from the ssl options: None for a plain connection.
+fn tls_policy(settings: &Settings) -> Result<Option<Policy>> {
+    let on = |k: &str| settings.get(k).is_some_and(flag_is_on);
+    let ca = settings.get("ssl_ca_file").filter(|s| !s.trim().is_empty());
+    let pin_text = settings
+        .get("ssl_fingerprint")
+        .filter(|s| !s.trim().is_empty());
+    let pin = match pin_text {
+        None => None,
+        Some(t) => Some(tls::parse_fingerprint(t).ok_or_else(|| {
+            usage(format!(
+                "ssl_fingerprint must be the SHA-256 fingerprint of upsd's certificate (64 hex digits, colons allowed), not '{t}'"
+            ))
+        })?),
+    };
+    let wanted =
+        on("ssl") || on("ssl_secure") || on("ssl_insecure") || ca.is_some() || pin.is_some();
+    if !wanted {
+        return Ok(None);
+    }
+    let roots = match (ca, pin, on("ssl_insecure")) {
+        (Some(ca), _, _) => Some(ca.to_string()),
+        (None, Some(_), _) | (None, None, true) => None,
+        (None, None, false) => Some(tls::SYSTEM_ROOTS.to_string()),
+    };
+    Ok(Some(Policy { roots, pin }))
+}
+
+/// `outlet.N.switchable` values that forbid switching.
+fn not_switchable(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "no" | "0" | "false" | "off" | "n"
+    )
+}
+
+impl NutDevice {
+    pub fn new(settings: &Settings) -> Result<Self> {
+        let (host, port) = net::target(settings, 3493)?;
+        let addrs = net::resolve_all(&host, port).ok();
+        let ups = match settings
+            .get("ups_name")
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => u.to_string(),
+            None => {
+                let mut named = settings
+                    .plugs
+                    .iter()
+                    .map(|p| p.split_once(':').map(|(u, _)| u));
+                match named.next() {
+                    Some(Some(u)) if !u.is_empty() && named.all(|x| x == Some(u)) => u.to_string(),
+                    _ => {
+                        return Err(usage(
+                            "fence_nut needs the UPS name: set ups_name=NAME, or give every plug as NAME:OUTLET (one UPS per call)"
+                                .into(),
+                        ))
+                    }
+                }
+            }
+        };
+        let limit = |d: Option<Duration>| d.unwrap_or(UNLIMITED_WAIT).max(Duration::from_secs(1));
+        Ok(NutDevice {
+            host,
+            port,
+            addrs,
+            ups,
+            user: settings
+                .get("login")
+                .filter(|u| !u.is_empty())
+                .map(str::to_string),
+            password: settings.get("passwd").unwrap_or_default().to_string(),
+            tls: tls_policy(settings)?,
+            timeout: limit(settings.login_timeout).max(limit(settings.shell_timeout)),
+            track_timeout: limit(settings.power_timeout),
+            client: None,
+            tracking: None,
+        })
+    }
+
+    fn client(&mut self) -> Result<&mut Client> {
+        self.client.as_mut().ok_or_else(|| {
+            FenceError::Local("Failed: not connected to upsd (internal error)".into())
+        })
+    }
+
+    /// The outlet part of a plug (without a `UPS:` prefix naming this UPS).
+    fn outlet_ref<'a>(&self, plug: &'a str) -> &'a str {
+        match plug.split_once(':') {
+            Some((u, rest)) if u == self.ups => rest,
+            _ => plug,
+        }
+    }
+
+    /// Every outlet of the UPS: (N, description, status) from one LIST VAR.
+    fn outlets(&mut self) -> Result<Vec<(u32, String, Option<String>)>> {
+        let ups = self.ups.clone();
+        let rows = self
+            .client()?
+            .list(
+                &format!("VAR {}", crate::nut::proto::quote(&ups)),
+                &format!("listing the variables of {ups}"),
+            )
+            .map_err(fence_error)?;
+        let mut out: Vec<(u32, String, Option<String>)> = Vec::new();
+        for r in rows {
+            let [kind, _, name, value] = r.as_slice() else {
+                continue;
+            };
+            if kind != "VAR" {
+                continue;
+            }
+            let mut parts = name.splitn(3, '.');
+            let (Some("outlet"), Some(n), Some(field)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u32>() else { continue };
+            let i = match out.iter().position(|o| o.0 == n) {
+                Some(i) => i,
+                None => {
+                    out.push((n, String::new(), None));
+                    out.len() - 1
+                }
+            };
+            match field {
+                "desc" => out[i].1 = value.clone(),
+                "status" => out[i].2 = Some(value.clone()),
+                _ => {}
+            }
+        }
+        out.sort_by_key(|o| o.0);
+        Ok(out)
+    }
+
+    /// The outlet number a plug means: a number as it is, a description looked up.
+    fn outlet(&mut self, plug: &str) -> Result<u32> {
+        let r = self.outlet_ref(plug).trim().to_string();
+        if let Ok(n) = r.parse::<u32>() {
+            return Ok(n);
+        }
+        let all = self.outlets()?;
+        if let Some(o) = all.iter().find(|o| o.1 == r) {
+            return Ok(o.0);
+        }
+        let folded: Vec<_> = all
+            .iter()
+            .filter(|o| o.1.eq_ignore_ascii_case(&r))
+            .collect();
+        match folded.as_slice() {
+            [one] => Ok(one.0),
+            _ => Err(FenceError::PlugNotFound(plug.to_string())),
+        }
+    }
+
+    fn var(&mut self, name: &str) -> std::result::Result<String, NutError> {
+        let ups = self.ups.clone();
+        match self.client.as_mut() {
+            Some(c) => c.get_var(&ups, name),
+            None => Err(NutError::Io("not connected".into())),
+        }
+    }
+
+    /// Run an instant command and wait for its tracked result where upsd tracks.
+    fn run(&mut self, cmd: &str) -> Result<()> {
+        if self.tracking.is_none() {
+            let t = self.client()?.enable_tracking().map_err(fence_error)?;
+            self.tracking = Some(t);
+        }
+        let ups = self.ups.clone();
+        log_debug!(1, "NUT: {cmd} on {ups}");
+        let Some(id) = self.client()?.instcmd(&ups, cmd).map_err(fence_error)? else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.client()?.tracking(&id).map_err(fence_error)? {
+                Tracked::Success => {
+                    log_debug!(
+                        2,
+                        "NUT: {cmd} done after {:.2} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                    return Ok(());
+                }
+                Tracked::Failed(code) => {
+                    return Err(FenceError::Device(format!(
+                        "upsd reports that {cmd} on {ups} did not succeed: {} (ERR {code})",
+                        crate::nut::proto::explain(&code)
+                    )))
+                }
+                Tracked::Pending if started.elapsed() >= self.track_timeout => {
+                    log_warning!(
+                        "NUT: {cmd} on {ups} still pending after {:.0} s; reading the outlet state decides",
+                        started.elapsed().as_secs_f64()
+                    );
+                    return Ok(());
+                }
+                Tracked::Pending => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+            }
+        }
+    }
+}
+
+impl Device for NutDevice {
+    fn identity(&self) -> DeviceIdentity {
+        let mut id = match &self.addrs {
+            Some(addrs) => DeviceIdentity::for_addrs("nut", addrs, self.port),
+            None => DeviceIdentity::network("nut", &self.host, self.port),
+        };
+        id.unit = Some(self.ups.clone());
+        id
+    }
+
+    fn concurrent_reads(&self) -> bool {
+        true
+    }
+
+    fn connect(&mut self) -> Result<()> {
+        let addrs = match &self.addrs {
+            Some(a) => a.clone(),
+            None => net::resolve_all(&self.host, self.port)?, // for its error message
+        };
+        log_debug!(
+            1,
+            "device contact: upsd {} UPS '{}'{}",
+            addrs[0],
+            self.ups,
+            if self.tls.is_some() {
+                " (STARTTLS)"
+            } else {
+                ""
+            }
+        );
+        let login = |e: NutError| match e {
+            NutError::Io(m) => FenceError::LoginDenied(m),
+            other => fence_error(other),
+        };
+        let mut client = Client::connect(&addrs, self.timeout).map_err(login)?;
+        if let Some(policy) = &self.tls {
+            if policy.insecure() {
+                log_warning!("TLS to upsd without certificate verification (ssl_insecure): anyone on the path can impersonate upsd");
+            }
+            let config = tls::client_config(policy).map_err(fence_error)?;
+            let name = self
+                .host
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            client = client.start_tls(config, &name).map_err(login)?;
+        }
+        if let Some(user) = self.user.clone() {
+            client.authenticate(&user, &self.password).map_err(login)?;
+        }
+        self.client = Some(client);
+        Ok(())
+    }
+
+    fn status(&mut self, plug: &str) -> Result<PowerState> {
+        let n = self.outlet(plug)?;
+        match self.var(&format!("outlet.{n}.status")) {
+            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "on" => Ok(PowerState::On),
+                "off" => Ok(PowerState::Off),
+                other => Err(FenceError::Status(format!(
+                    "outlet {n} of {} reports status '{other}'",
+                    self.ups
+                ))),
+            },
+            Err(NutError::Server { code, .. }) if code == "VAR-NOT-SUPPORTED" => {
+                Err(FenceError::PlugNotFound(plug.to_string()))
+            }
+            Err(e) => Err(fence_error(e)),
+        }
+    }
+
+    fn set_power(&mut self, plug: &str, state: PowerState) -> Result<()> {
+        let n = self.outlet(plug)?;
+        match self.var(&format!("outlet.{n}.switchable")) {
+            Ok(v) if not_switchable(&v) => {
+                return Err(FenceError::Device(format!(
+                    "outlet {n} of {} cannot be switched (outlet.{n}.switchable is '{v}')",
+                    self.ups
+                )))
+            }
+            Ok(_) => {}
+            Err(NutError::Server { code, .. }) if code == "VAR-NOT-SUPPORTED" => {}
+            Err(e) => return Err(fence_error(e)),
+        }
+        self.run(&format!("outlet.{n}.load.{}", state.lower()))
+    }
+
+    fn list(&mut self, with_state: bool) -> Result<Option<Vec<Outlet>>> {
+        let rows = self.outlets()?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|(n, desc, status)| Outlet {
+                    id: n.to_string(),
+                    alias: desc,
+                    state: if with_state {
+                        match status.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                            Some("on") => Some(PowerState::On),
+                            Some("off") => Some(PowerState::Off),
+                            _ => None,
+                        }
+                    } else {
+                        None
+                    },
+                })
+                .collect(),
+        ))
+    }
+
+    fn monitor(&mut self) -> Result<()> {
+        let status = self.var("ups.status").map_err(fence_error)?;
+        log_debug!(1, "NUT: {} ups.status is '{status}'", self.ups);
+        Ok(())
+    }
+
+    fn cycle(&mut self, plug: &str, kind: CycleKind) -> Result<Option<bool>> {
+        if kind != CycleKind::Cycle {
+            return Ok(None);
+        }
+        let n = self.outlet(plug)?;
+        let ups = self.ups.clone();
+        let cmd = format!("outlet.{n}.load.cycle");
+        let listed = self
+            .client()?
+            .list(
+                &format!("CMD {}", crate::nut::proto::quote(&ups)),
+                &format!("listing the commands of {ups}"),
+            )
+            .map_err(fence_error)?
+            .iter()
+            .any(|r| r.get(2) == Some(&cmd));
+        if !listed {
+            return Ok(None);
+        }
+        self.run(&cmd).map(|()| Some(true))
+    }
+
+    fn disconnect(&mut self) {
+        if let Some(mut c) = self.client.take() {
+            c.logout();
+        }
+    }
+}
