@@ -79,17 +79,19 @@ def peak_rss_kib(argv0_path, stdin, env, scratch):
     return int(words[-1]) if words and words[-1].isdigit() else 0
 
 
-def start_snmpsim(work):
-    """An snmpsim of our test harness on a free port; returns (port, stop function)."""
+def start_peer(work, script, args, port_key):
+    """Start a simulator of our test harness (tests/peers/<script>) on a free port, with its
+    state under work/; returns (port, stop function). The stop script takes the same args."""
     env = dict(os.environ, PEERS_STATE=os.path.join(work, "peers"))
-    out = subprocess.run([os.path.join(ROOT, "tests/peers/snmp/start.sh"), "private"], env=env,
-                         capture_output=True, text=True)
-    port = next((l.split("=", 1)[1] for l in out.stdout.splitlines() if l.startswith("SNMPSIM_PORT=")), None)
+    start = os.path.join(ROOT, "tests/peers", script, "start.sh")
+    out = subprocess.run([start, *args], env=env, capture_output=True, text=True)
+    prefix = port_key + "="
+    port = next((l[len(prefix):] for l in out.stdout.splitlines() if l.startswith(prefix)), None)
     if out.returncode != 0 or not port:
-        sys.exit("snmpsim did not start:\n" + out.stderr[-2000:])
+        sys.exit(f"{script} peer did not start:\n" + out.stderr[-2000:])
 
     def stop():
-        subprocess.run([os.path.join(ROOT, "tests/peers/snmp/stop.sh"), "private"], env=env,
+        subprocess.run([os.path.join(ROOT, "tests/peers", script, "stop.sh"), *args], env=env,
                        capture_output=True)
     return int(port), stop
 
@@ -113,21 +115,6 @@ def snmp_cases(port, fencebox):
     return cases
 
 
-def start_ipmi_sim(work):
-    """An ipmi_sim of our test harness on a free port; returns (port, stop function)."""
-    env = dict(os.environ, PEERS_STATE=os.path.join(work, "peers"))
-    out = subprocess.run([os.path.join(ROOT, "tests/peers/ipmi/start.sh"), "bench"], env=env,
-                         capture_output=True, text=True)
-    port = next((l.split("=", 1)[1] for l in out.stdout.splitlines() if l.startswith("IPMI_PORT=")), None)
-    if out.returncode != 0 or not port:
-        sys.exit("ipmi_sim did not start:\n" + out.stderr[-2000:])
-
-    def stop():
-        subprocess.run([os.path.join(ROOT, "tests/peers/ipmi/stop.sh"), "bench"], env=env,
-                       capture_output=True)
-    return int(port), stop
-
-
 def ipmi_cases(port, fencebox):
     """fence_ipmilan on ipmi_sim: RMCP+ cipher suite 3 and IPMI 1.5 (MD5), power_wait 0."""
     ref = "/usr/sbin/fence_ipmilan"
@@ -144,21 +131,6 @@ def ipmi_cases(port, fencebox):
             Case("fence_ipmilan", dev, "reboot", base + "action=reboot\n", 0, on, ref),
         ]
     return cases
-
-
-def start_nut(work):
-    """The NUT stack of our test harness (upsd, snmp-ups on its own snmpsim, dummy-ups);
-    returns (port, stop function)."""
-    env = dict(os.environ, PEERS_STATE=os.path.join(work, "peers"))
-    out = subprocess.run([os.path.join(ROOT, "tests/peers/nut/start.sh")], env=env,
-                         capture_output=True, text=True)
-    port = next((l.split("=", 1)[1] for l in out.stdout.splitlines() if l.startswith("NUT_PORT=")), None)
-    if out.returncode != 0 or not port:
-        sys.exit("the NUT peer did not start:\n" + out.stderr[-2000:])
-
-    def stop():
-        subprocess.run([os.path.join(ROOT, "tests/peers/nut/stop.sh")], env=env, capture_output=True)
-    return int(port), stop
 
 
 def nut_cases(port, fencebox):
@@ -236,15 +208,15 @@ def main():
         cases = dummy_cases(work)
         stops = []
         if not args.no_snmp:
-            port, stop = start_snmpsim(work)
+            port, stop = start_peer(work, "snmp", ["private"], "SNMPSIM_PORT")
             stops.append(stop)
             cases += snmp_cases(port, os.path.abspath(args.fencebox))
         if not args.no_ipmi:
-            port, stop = start_ipmi_sim(work)
+            port, stop = start_peer(work, "ipmi", ["bench"], "IPMI_PORT")
             stops.append(stop)
             cases += ipmi_cases(port, os.path.abspath(args.fencebox))
         if not args.no_nut:
-            port, stop = start_nut(work)
+            port, stop = start_peer(work, "nut", [], "NUT_PORT")
             stops.append(stop)
             cases += nut_cases(port, os.path.abspath(args.fencebox))
         rows = []

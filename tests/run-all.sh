@@ -2,10 +2,12 @@
 # The whole test suite, runnable on a fresh Debian 12 machine as root: installs what the
 # tests need (Debian's fence-agents as the reference implementation, strace to watch
 # child processes, snmpsim and pyghmi in venvs from PyPI, OpenIPMI's ipmi_sim, NUT's upsd
-# and drivers, cargo-fuzz from crates.io), starts the SNMP simulators and the NUT stack on
-# free loopback ports (IPMI tests start a BMC each), checks formatting and lints, runs every test, smoke-runs the IPMI packet
-# fuzzer, and smoke-runs the benchmark so that bench/ cannot rot. The simulators are
-# stopped (by PID) on exit.
+# and drivers, cargo-fuzz from crates.io, Pacemaker, Corosync, crmsh, lintian), starts the
+# SNMP simulators and the NUT stack on free loopback ports (IPMI tests start a BMC each),
+# checks formatting and lints, runs every test, smoke-runs the IPMI packet fuzzer and the
+# benchmark (so that bench/ cannot rot), and last runs the system tests, which build and
+# install the Debian package, run a Pacemaker cluster, and purge the package again. The
+# simulators are stopped (by PID) on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Under /tmp: snmpsim runs as nobody, which cannot enter a clone under /root.
@@ -42,4 +44,6 @@ echo "== bench smoke run (numbers not checked; bench/run.py writes docs/benchmar
 cargo build --release --quiet
 python3 bench/run.py --runs 3 --out target/bench-smoke.md >/dev/null
 grep -q "fence_dummy" target/bench-smoke.md
+echo "== system tests (Debian package, Pacemaker cluster; tests/system/run.sh)"
+tests/system/run.sh
 echo "all tests passed"

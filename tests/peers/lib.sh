@@ -68,27 +68,29 @@ start_bg() {
   start_time "$(tr -dc 0-9 <"$pidf")" >"$pidf.start"
 }
 
-# stop_pid PIDFILE : SIGTERM the recorded process if it is still ours, then SIGKILL.
+# stop_pid PIDFILE [SECONDS] : SIGTERM the recorded process if it is still ours, wait up
+# to SECONDS (default 5) for it to exit, then SIGKILL.
 stop_pid() {
-  local f=$1 pid i
+  local f=$1 wait=${2:-5} pid i
   [ -f "$f" ] || return 0
   pid="$(tr -dc 0-9 <"$f")"
   if pid_alive "$f"; then
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 1 $((wait * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$f" "$f.start"
 }
 
-# free_udp_port : a UDP port nothing listens on (loopback, both families).
-free_udp_port() {
-  /usr/bin/python3 - <<'PY'
-import socket
+# free_port udp|tcp : a port nothing listens on (loopback, both families).
+free_port() {
+  /usr/bin/python3 - "$1" <<'PY'
+import socket, sys
+kind = socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM
 for _ in range(50):
-    s4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s4.bind(("127.0.0.1", 0)); port = s4.getsockname()[1]
+    s4 = socket.socket(socket.AF_INET, kind); s4.bind(("127.0.0.1", 0)); port = s4.getsockname()[1]
     try:
-        s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s6.bind(("::1", port)); s6.close()
+        s6 = socket.socket(socket.AF_INET6, kind); s6.bind(("::1", port)); s6.close()
     except OSError:
         s4.close(); continue
     s4.close()
@@ -96,22 +98,8 @@ for _ in range(50):
         print(port); break
 PY
 }
-
-# free_tcp_port : a TCP port nothing listens on (loopback, both families).
-free_tcp_port() {
-  /usr/bin/python3 - <<'PY'
-import socket
-for _ in range(50):
-    s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s4.bind(("127.0.0.1", 0)); port = s4.getsockname()[1]
-    try:
-        s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); s6.bind(("::1", port)); s6.close()
-    except OSError:
-        s4.close(); continue
-    s4.close()
-    if port >= 1024:
-        print(port); break
-PY
-}
+free_udp_port() { free_port udp; }
+free_tcp_port() { free_port tcp; }
 
 wait_for() {
   local t=$1 i; shift

@@ -198,6 +198,17 @@ db_path = os.path.join(out, "pdu.sqlite")
 if os.path.exists(db_path):
     os.remove(db_path)
 db = sqlite3.connect(db_path)
+# Every change of a value (a SET, and the state that follows it), with the time in Unix
+# seconds: the simulator's own record of what was switched and when (tests read it).
+db.execute("CREATE TABLE setlog (tbl text, oid text, value text, at real)")
+
+
+def log_changes(table):
+    db.execute(f"""CREATE TRIGGER {table}_setlog AFTER UPDATE OF value ON {table} BEGIN
+        INSERT INTO setlog VALUES ('{table}', replace(NEW.oid, ' ', ''), NEW.value,
+                                   (julianday('now') - 2440587.5) * 86400.0); END""")
+
+
 for d in DEVICES:
     table = d["community"].replace("-", "_")
     sysgroup = [f"{SYS}.1.0|4|{d['descr']}", f"{SYS}.2.0|6|{d['sysoid']}",
@@ -216,6 +227,7 @@ for d in DEVICES:
     rows += [(pad(o), tg, v, a) for o, tg, v, a in d["extra"]]
     rows.sort()
     db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?)", rows)
+    log_changes(table)
     st = cols[d["status"]]
     controls = d["control"] if isinstance(d["control"], list) else [d["control"]]
     ok = ",".join(f"'{v}'" for v in d["valid"])

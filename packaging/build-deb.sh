@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Build the Debian package of fencebox with dpkg-deb (dh-cargo is not usable on Debian 12):
+#   packaging/build-deb.sh [OUTDIR]      (default: target/debian) -> OUTDIR/fencebox_<version>_<arch>.deb
+# Needs: cargo, dpkg-dev (dpkg-shlibdeps), gzip. The man pages are generated here from the
+# binary's own option table (fence_<name> -o manpage), so they never drift from the code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="$(mkdir -p "${1:-target/debian}" && cd "${1:-target/debian}" && pwd)"
+VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+ARCH="$(dpkg --print-architecture)"
+command -v dpkg-shlibdeps >/dev/null || { echo "dpkg-shlibdeps missing: apt-get install dpkg-dev" >&2; exit 1; }
+
+cargo build --release --locked --quiet
+BIN="$PWD/target/release/fencebox"
+WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+ROOT="$WORK/root"
+mkdir -p "$ROOT/DEBIAN" "$ROOT/usr/sbin" "$ROOT/usr/share/man/man8" "$ROOT/usr/share/doc/fencebox" \
+  "$ROOT/usr/lib/tmpfiles.d" "$WORK/links" "$WORK/no-site-agents"
+
+# The binary, one symlink and one man page per agent name (site agent files excluded).
+install -m 0755 "$BIN" "$ROOT/usr/sbin/fencebox"
+# The compiler-version note section is of no use at run time (lintian: binary-has-unneeded-section).
+objcopy --remove-section=.comment "$ROOT/usr/sbin/fencebox"
+NAMES="$(FENCEBOX_AGENTS_DIR="$WORK/no-site-agents" "$BIN" agents | awk '{print $1}')"
+[ -n "$NAMES" ] || { echo "no agent names from fencebox agents" >&2; exit 1; }
+for n in $NAMES; do
+  ln -s fencebox "$ROOT/usr/sbin/$n"
+  ln -s "$BIN" "$WORK/links/$n"
+  FENCEBOX_AGENTS_DIR="$WORK/no-site-agents" "$WORK/links/$n" -o manpage | gzip -9n > "$ROOT/usr/share/man/man8/$n.8.gz"
+done
+sed "s/@VERSION@/$VERSION/" packaging/fencebox.8 | gzip -9n > "$ROOT/usr/share/man/man8/fencebox.8.gz"
+
+# Documentation, copyright, changelog, the lock directory.
+install -m 0644 packaging/debian/copyright "$ROOT/usr/share/doc/fencebox/copyright"
+gzip -9n < packaging/debian/changelog > "$ROOT/usr/share/doc/fencebox/changelog.gz"
+for d in README.md docs/compatibility.md docs/families.md docs/pacemaker.md docs/benchmarks.md; do
+  [ -f "$d" ] && gzip -9n < "$d" > "$ROOT/usr/share/doc/fencebox/$(basename "$d").gz"
+done
+install -m 0644 packaging/tmpfiles.d/fencebox.conf "$ROOT/usr/lib/tmpfiles.d/fencebox.conf"
+
+# Maintainer scripts: the diverted names are exactly the agent names in this package.
+NAMES_LINE="$(echo $NAMES)"
+for s in preinst postinst postrm; do
+  sed "s/@NAMES@/$NAMES_LINE/" "packaging/debian/$s" > "$ROOT/DEBIAN/$s"
+  chmod 0755 "$ROOT/DEBIAN/$s"
+done
+
+# Control: shared-library dependencies as dpkg-shlibdeps finds them.
+mkdir -p "$WORK/src/debian"
+printf 'Source: fencebox\n\nPackage: fencebox\nArchitecture: any\n' > "$WORK/src/debian/control"
+DEPENDS="$(cd "$WORK/src" && dpkg-shlibdeps -O -e"$ROOT/usr/sbin/fencebox" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
+[ -n "$DEPENDS" ] || { echo "dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+SIZE="$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)"
+sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@DEPENDS@/$DEPENDS/" -e "s/@SIZE@/$SIZE/" \
+  packaging/debian/control > "$ROOT/DEBIAN/control"
+(cd "$ROOT" && find usr -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
+chmod 0644 "$ROOT/DEBIAN/control" "$ROOT/DEBIAN/md5sums"
+
+DEB="$OUT/fencebox_${VERSION}_${ARCH}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$ROOT" "$DEB" >/dev/null
+echo "$DEB"
