@@ -222,87 +222,21 @@ fn refusals_are_clear() {
             ups,
         ]
     };
-    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
-        (
-            [
-                base("admin", "wrongpass", "baytech"),
-                vec!["-n", "6", "-o", "off"],
-            ]
-            .concat(),
-            "access denied",
-            "wrong password",
-        ),
-        (
-            [base("nobody", "x", "baytech"), vec!["-n", "6", "-o", "off"]].concat(),
-            "access denied",
-            "unknown user",
-        ),
-        (
-            [
-                base("outlet1only", "o1pass", "baytech"),
-                vec!["-n", "6", "-o", "off"],
-            ]
-            .concat(),
-            "access denied",
-            "user without that command",
-        ),
-        (
-            [
-                base("admin", "adminpass", "nosuchups"),
-                vec!["-n", "1", "-o", "status"],
-            ]
-            .concat(),
-            "no UPS of that name",
-            "unknown UPS",
-        ),
-        (
-            [
-                base("admin", "adminpass", "baytech"),
-                vec!["-n", "99", "-o", "status"],
-            ]
-            .concat(),
-            "plug not found",
-            "unknown outlet",
-        ),
-        (
-            [
-                base("admin", "adminpass", "baytech"),
-                vec!["-n", "99", "-o", "off"],
-            ]
-            .concat(),
-            "plug not found",
-            "unknown outlet, off",
-        ),
-        (
-            [
-                base("admin", "adminpass", "baytech"),
-                vec!["-n", "No Such Outlet", "-o", "off"],
-            ]
-            .concat(),
-            "plug not found",
-            "unknown name",
-        ),
-        (
-            [
-                base("admin", "adminpass", "dummy"),
-                vec!["-n", "3", "-o", "off"],
-            ]
-            .concat(),
-            "does not support this command",
-            "no instant commands",
-        ),
-        (
-            [
-                base("admin", "adminpass", "dummy"),
-                vec!["-n", "4", "-o", "off"],
-            ]
-            .concat(),
-            "cannot be switched",
-            "not switchable",
-        ),
+    // (user, password, UPS, plug, action, the message says, what is tried)
+    #[rustfmt::skip]
+    let cases = [
+        ("admin", "wrongpass", "baytech", "6", "off", "access denied", "wrong password"),
+        ("nobody", "x", "baytech", "6", "off", "access denied", "unknown user"),
+        ("outlet1only", "o1pass", "baytech", "6", "off", "access denied", "user without that command"),
+        ("admin", "adminpass", "nosuchups", "1", "status", "no UPS of that name", "unknown UPS"),
+        ("admin", "adminpass", "baytech", "99", "status", "plug not found", "unknown outlet"),
+        ("admin", "adminpass", "baytech", "99", "off", "plug not found", "unknown outlet, off"),
+        ("admin", "adminpass", "baytech", "No Such Outlet", "off", "plug not found", "unknown name"),
+        ("admin", "adminpass", "dummy", "3", "off", "does not support this command", "no instant commands"),
+        ("admin", "adminpass", "dummy", "4", "off", "cannot be switched", "not switchable"),
     ];
-    for (a, says, what) in cases {
-        let out = run(&a);
+    for (user, pw, ups, plug, action, says, what) in cases {
+        let out = run(&[base(user, pw, ups), vec!["-n", plug, "-o", action]].concat());
         fails_with(&out, says, what);
     }
     // The outlet that must not be switched is untouched; outlet 6 is still on.
