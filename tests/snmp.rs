@@ -474,6 +474,90 @@ fn a_24_outlet_pdu_lists_in_at_most_3_round_trips() {
     }
 }
 
+/// net-snmp's snmpd (a C agent, static APC rPDU tables) as a second responder. Its v1
+/// noSuchName names the last missing row of a GET, not the first as snmpsim does: the v1
+/// read-ahead must still find the end of the table in a few round trips.
+#[test]
+fn a_second_responder_net_snmp_snmpd() {
+    let s = sims();
+    let sb = Sandbox::new("snmp-snmpd");
+    let port = s.snmpd.to_string();
+    // v1 walks the name and state columns one after the other (list-status: both).
+    for (version, most) in [("1", 10), ("2c", 3)] {
+        for (action, most) in [("list", most), ("list-status", 2 * most)] {
+            let out = run(
+                &sb,
+                "fence_apc_snmp",
+                &[
+                    "-a",
+                    "127.0.0.1",
+                    "-u",
+                    &port,
+                    "-d",
+                    version,
+                    "-c",
+                    "private",
+                    "-o",
+                    action,
+                    "--verbose-level",
+                    "2",
+                ],
+            );
+            assert_eq!(out.code, 0, "{out:?}");
+            let lines: Vec<&str> = out.stdout.lines().collect();
+            assert_eq!(lines.len(), 24, "{out:?}");
+            assert!(lines[23].starts_with("24,Outlet 24"), "{out:?}");
+            let n = round_trips(&out);
+            assert!(
+                (1..=most).contains(&n),
+                "v{version} {action}: {n} round trips: {out:?}"
+            );
+        }
+        let out = run(
+            &sb,
+            "fence_apc_snmp",
+            &[
+                "-a",
+                "127.0.0.1",
+                "-u",
+                &port,
+                "-d",
+                version,
+                "-c",
+                "private",
+                "-n",
+                "7",
+                "-o",
+                "status",
+            ],
+        );
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Status: ON\n"),
+            "{out:?}"
+        );
+        let out = run(
+            &sb,
+            "fence_apc_snmp",
+            &[
+                "-a",
+                "127.0.0.1",
+                "-u",
+                &port,
+                "-d",
+                version,
+                "-c",
+                "private",
+                "-n",
+                "25",
+                "-o",
+                "status",
+            ],
+        );
+        assert_eq!(out.code, 1, "a 25th outlet does not exist: {out:?}");
+    }
+}
+
 #[test]
 fn a_missing_outlet_is_an_error_never_off() {
     let s = sims();

@@ -460,11 +460,10 @@ impl Client {
                     reply.varbinds
                 } else {
                     // v1 answers an error with the request: ask again for the rows that exist.
-                    let again = self.get_raw(&guess[..found])?;
-                    if again.error_status != 0 {
-                        break;
+                    match self.existing_prefix(&guess, found)? {
+                        Some(rows) => rows,
+                        None => break,
                     }
-                    again.varbinds
                 };
                 let complete = found == guess.len();
                 for (oid, value) in rows {
@@ -486,6 +485,33 @@ impl Client {
             self.round_trips
         );
         Ok(out)
+    }
+
+    /// The values of the longest run of `guess` that exists, when a GET of all of it failed
+    /// with noSuchName and an error index saying that `hint` rows exist. Agents differ in
+    /// which missing row the index names (snmpsim the first, net-snmp the last), so the
+    /// hint is tried first and, if it fails too, the boundary is found by halving.
+    fn existing_prefix(
+        &mut self,
+        guess: &[Vec<u64>],
+        hint: usize,
+    ) -> Result<Option<Vec<(Vec<u64>, Value)>>> {
+        let first = self.get_raw(&guess[..hint])?;
+        if first.error_status == 0 {
+            return Ok(Some(first.varbinds));
+        }
+        let (mut good, mut bad, mut rows) = (0, hint, None);
+        while bad - good > 1 {
+            let mid = (good + bad) / 2;
+            let reply = self.get_raw(&guess[..mid])?;
+            if reply.error_status == 0 {
+                good = mid;
+                rows = Some(reply.varbinds);
+            } else {
+                bad = mid;
+            }
+        }
+        Ok(rows)
     }
 
     /// GET without judging the answer (the caller reads error status and index).

@@ -209,6 +209,8 @@ pub fn stamped(text: &str, needle: &str) -> Vec<String> {
 /// device by community) and one per device for SNMPv3 (empty context).
 pub struct Sims {
     pub port: u16,
+    /// net-snmp's snmpd with static APC rPDU tables (tests/peers/snmp/start-snmpd.sh).
+    pub snmpd: u16,
     v3: std::collections::HashMap<String, u16>,
 }
 
@@ -238,11 +240,14 @@ pub fn sims() -> Sims {
     });
     let mut v3 = std::collections::HashMap::new();
     let mut port = None;
+    let mut snmpd = None;
     for line in text.lines() {
         if let Some((k, v)) = line.split_once('=') {
             let p: u16 = v.trim().parse().expect("port number");
             if k == "FENCEBOX_SNMPSIM_PORT" {
                 port = Some(p);
+            } else if k == "FENCEBOX_SNMPD_PORT" {
+                snmpd = Some(p);
             } else {
                 v3.insert(k.to_string(), p);
             }
@@ -255,7 +260,8 @@ pub fn sims() -> Sims {
         probe.connect(("127.0.0.1", port)).is_ok(),
         "snmpsim port {port} from {file} is unusable"
     );
-    Sims { port, v3 }
+    let snmpd = snmpd.expect("FENCEBOX_SNMPD_PORT in the simulator env file");
+    Sims { port, snmpd, v3 }
 }
 
 /// (start, end) of the one device session recorded in a debug log.

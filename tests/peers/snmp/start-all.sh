@@ -28,5 +28,9 @@ done
 fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 [ "$fail" = 0 ] || die "some snmpsim instances did not start (logs in $PEERS_STATE/snmpsim-*/snmpsim.log)"
+# net-snmp's snmpd, a second, C responder with the APC rPDU tables.
+port="$("$HERE/start-snmpd.sh" | sed -n 's/^SNMPD_PORT=//p')"
+[ -n "$port" ] || die "snmpd did not start"
+echo "FENCEBOX_SNMPD_PORT=$port" >>"$ENVF"
 sort -o "$ENVF" "$ENVF"
 cat "$ENVF"

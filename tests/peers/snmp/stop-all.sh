@@ -4,5 +4,6 @@
 for f in "$PEERS_STATE"/snmpsim-*/snmpsim.pid; do
   [ -e "$f" ] && stop_pid "$f" &
 done
+stop_pid "$PEERS_STATE/snmpd/snmpd.pid" &
 wait
 rm -f "$PEERS_STATE/snmp.env"
