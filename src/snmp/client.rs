@@ -491,11 +491,7 @@ impl Client {
     /// with noSuchName and an error index saying that `hint` rows exist. Agents differ in
     /// which missing row the index names (snmpsim the first, net-snmp the last), so the
     /// hint is tried first and, if it fails too, the boundary is found by halving.
-    fn existing_prefix(
-        &mut self,
-        guess: &[Vec<u64>],
-        hint: usize,
-    ) -> Result<Option<Vec<(Vec<u64>, Value)>>> {
+    fn existing_prefix(&mut self, guess: &[Vec<u64>], hint: usize) -> Result<Option<Column>> {
         let first = self.get_raw(&guess[..hint])?;
         if first.error_status == 0 {
             return Ok(Some(first.varbinds));
