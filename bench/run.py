@@ -79,11 +79,11 @@ def peak_rss_kib(argv0_path, stdin, env, scratch):
     return int(words[-1]) if words and words[-1].isdigit() else 0
 
 
-def start_peer(work, script, args, port_key, start="start.sh", stop="stop.sh"):
+def start_peer(work, script, args, port_key, start_name="start.sh", stop_name="stop.sh"):
     """Start a simulator of our test harness (tests/peers/<script>) on a free port, with its
     state under work/; returns (port, stop function). The stop script takes the same args."""
     env = dict(os.environ, PEERS_STATE=os.path.join(work, "peers"))
-    start_script = os.path.join(ROOT, "tests/peers", script, start)
+    start_script = os.path.join(ROOT, "tests/peers", script, start_name)
     out = subprocess.run([start_script, *args], env=env, capture_output=True, text=True)
     prefix = port_key + "="
     port = next((l[len(prefix):] for l in out.stdout.splitlines() if l.startswith(prefix)), None)
@@ -91,7 +91,7 @@ def start_peer(work, script, args, port_key, start="start.sh", stop="stop.sh"):
         sys.exit(f"{script} peer did not start:\n" + out.stderr[-2000:])
 
     def stop():
-        subprocess.run([os.path.join(ROOT, "tests/peers", script, stop), *args], env=env,
+        subprocess.run([os.path.join(ROOT, "tests/peers", script, stop_name), *args], env=env,
                        capture_output=True)
     return int(port), stop
 
@@ -214,6 +214,7 @@ def main():
         sys.exit(f"{args.fencebox} is missing: run cargo build --release first")
     work = tempfile.mkdtemp(prefix="fencebox-bench-")
     os.chmod(work, 0o755)  # snmpsim runs as nobody and must reach its data in here
+    stops = []  # every started peer is stopped, whatever happens (finally below)
     try:
         bindir = os.path.join(work, "bin")
         os.mkdir(bindir)
@@ -221,7 +222,6 @@ def main():
                    PYTHONWARNINGS="ignore")
         env.pop("PCMK_service", None)
         cases = dummy_cases(work)
-        stops = []
         if not args.no_snmp:
             port, stop = start_peer(work, "snmp", ["private"], "SNMPSIM_PORT")
             stops.append(stop)
@@ -260,9 +260,9 @@ def main():
                   f"(x{ratio(*row['wall']):5.1f})  cpu {row['cpu'][0]*1e3:8.2f} / {row['cpu'][1]*1e3:6.2f} ms "
                   f"(x{ratio(*row['cpu']):5.1f})  rss {row['rss'][0]/1024:5.1f} / {row['rss'][1]/1024:4.1f} MiB")
         write_report(args.out, rows, args.runs)
+    finally:
         for stop in stops:
             stop()
-    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -301,7 +301,7 @@ def write_report(path, rows, runs):
         return [r for r in rows if r["case"].agent == "fence_apc_snmp"
                 and r["case"].action in ("status", "list") and r["case"].device.startswith(responder)]
     fast, sim = snmp_rows("net-snmp"), snmp_rows("snmpsim")
-    worst = lambda rs, k: min((ratio(*r[k]) for r in rs), default=0)
+    worst_of = lambda rs, k: min((ratio(*r[k]) for r in rs), default=0)
     snmp = fast + sim
     snmp_rss = max((r["rss"][1] / 1024 for r in rows if r["case"].agent == "fence_apc_snmp"), default=0)
     ipmi = [r for r in rows if r["case"].agent == "fence_ipmilan" and r["case"].action == "status"
@@ -320,9 +320,9 @@ def write_report(path, rows, runs):
         lines += [
             f"- fence_apc_snmp status and list: at least 30x faster (wall) and 50x less CPU than the Python "
             f"agent, on a device that answers as fast as a PDU does (net-snmp snmpd). Worst measured: "
-            f"{worst(fast, 'wall'):.1f}x wall ({met(worst(fast, 'wall') >= 30)}), {worst(fast, 'cpu'):.1f}x CPU "
-            f"({met(worst(fast, 'cpu') >= 50)}). On snmpsim, whose own answer time dominates a list: "
-            f"{worst(sim, 'wall'):.1f}x wall, {worst(sim, 'cpu'):.1f}x CPU.",
+            f"{worst_of(fast, 'wall'):.1f}x wall ({met(worst_of(fast, 'wall') >= 30)}), {worst_of(fast, 'cpu'):.1f}x CPU "
+            f"({met(worst_of(fast, 'cpu') >= 50)}). On snmpsim, whose own answer time dominates a list: "
+            f"{worst_of(sim, 'wall'):.1f}x wall, {worst_of(sim, 'cpu'):.1f}x CPU.",
             f"- fence_apc_snmp peak RSS under 10 MB: highest measured {snmp_rss:.1f} MiB ({met(snmp_rss < 10)}).",
         ]
     if ipmi:

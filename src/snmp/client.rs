@@ -411,71 +411,59 @@ impl Client {
         Ok(out)
     }
 
-    /// A v1 walk. GETNEXT finds each next row; where rows are numbered by one integer
-    /// (most outlet tables), the following rows are first asked for together in one GET
-    /// of the next SPECULATE numbers, so a 24-outlet table takes a few round trips
-    /// instead of 25. GETNEXT stays the authority on what comes next.
+    /// A v1 walk (v1 has no GETBULK). Where rows are numbered by one integer (most outlet
+    /// tables), one GETNEXT request carries the cursor and the next SPECULATE row numbers:
+    /// each varbind's answer is the row after it, so a 24-outlet table takes three round
+    /// trips instead of 25, gaps in the numbering included (answers that repeat or go
+    /// back are skipped). A GETNEXT past the end of the agent's whole MIB fails the request
+    /// in v1 (noSuchName): then the walk goes on one row per request.
     fn walk_next(&mut self, base: &[u64]) -> Result<Column> {
-        let mut out = Vec::new();
+        let mut out: Column = Vec::new();
         let mut cursor = base.to_vec();
         let mut speculate = SPECULATE;
-        for _ in 0..MAX_WALK_REQUESTS * BULK_REPETITIONS {
-            let reply = self.exchange("GETNEXT", |s| s.send(&Request::GetNext(&cursor)))?;
-            if reply.error_status == 2 {
-                break; // v1: noSuchName past the last object
+        'walk: for _ in 0..MAX_WALK_REQUESTS * BULK_REPETITIONS {
+            let mut ask = vec![cursor.clone()];
+            if cursor.len() == base.len() + 1 {
+                if let Some(&k) = cursor.last() {
+                    ask.extend((1..u64::from(speculate)).map(|i| [base, &[k + i]].concat()));
+                }
             }
-            self.check("GETNEXT", &reply)?;
-            let Some((oid, value)) = reply.varbinds.into_iter().next() else {
+            let reply = self.exchange("GETNEXT", |s| s.send(&Request::GetNext(&ask)))?;
+            match reply.error_status {
+                // The row at error-index has no successor: the MIB ends there. Agents name
+                // the first such row (snmpsim) or the last (net-snmp, which says nothing
+                // then): ask again up to the named row, or for half as many.
+                2 if ask.len() > 1 && reply.error_index != 1 => {
+                    let named = (reply.error_index as usize).saturating_sub(1);
+                    let fewer = if named > 0 && named < ask.len() - 1 {
+                        named
+                    } else {
+                        ask.len() / 2
+                    };
+                    speculate = u32::try_from(fewer.max(1)).unwrap_or(1);
+                    continue;
+                }
+                2 => break, // noSuchName past the last object
+                1 if ask.len() > 1 => {
+                    speculate /= 2; // tooBig: ask for fewer
+                    continue;
+                }
+                _ => self.check("GETNEXT", &reply)?,
+            }
+            let mut advanced = false;
+            for (oid, value) in reply.varbinds {
+                if value.is_missing() || !starts_with(&oid, base) {
+                    break 'walk;
+                }
+                if oid <= cursor {
+                    continue;
+                }
+                cursor.clone_from(&oid);
+                out.push((oid, value));
+                advanced = true;
+            }
+            if !advanced {
                 break;
-            };
-            if value.is_missing() || !starts_with(&oid, base) || oid <= cursor {
-                break;
-            }
-            cursor.clone_from(&oid);
-            out.push((oid, value));
-            if cursor.len() != base.len() + 1 {
-                continue;
-            }
-            while speculate > 0 {
-                let Some(&k) = cursor.last() else { break };
-                let guess: Vec<Vec<u64>> = (1..=u64::from(speculate))
-                    .map(|i| [base, &[k + i]].concat())
-                    .collect();
-                let reply = self.get_raw(&guess)?;
-                let found = match reply.error_status {
-                    0 => guess.len(),
-                    2 => (reply.error_index as usize)
-                        .saturating_sub(1)
-                        .min(guess.len()),
-                    1 => {
-                        speculate /= 2; // tooBig: ask for fewer
-                        continue;
-                    }
-                    _ => 0,
-                };
-                if found == 0 {
-                    break;
-                }
-                let rows = if found == guess.len() {
-                    reply.varbinds
-                } else {
-                    // v1 answers an error with the request: ask again for the rows that exist.
-                    match self.existing_prefix(&guess, found)? {
-                        Some(rows) => rows,
-                        None => break,
-                    }
-                };
-                let complete = found == guess.len();
-                for (oid, value) in rows {
-                    if value.is_missing() || oid <= cursor {
-                        break;
-                    }
-                    cursor.clone_from(&oid);
-                    out.push((oid, value));
-                }
-                if !complete {
-                    break;
-                }
             }
         }
         log_debug!(
@@ -485,34 +473,6 @@ impl Client {
             self.round_trips
         );
         Ok(out)
-    }
-
-    /// The values of the longest run of `guess` that exists, when a GET of all of it failed
-    /// with noSuchName and an error index saying that `hint` rows exist. Agents differ in
-    /// which missing row the index names (snmpsim the first, net-snmp the last), so the
-    /// hint is tried first and, if it fails too, the boundary is found by halving.
-    fn existing_prefix(&mut self, guess: &[Vec<u64>], hint: usize) -> Result<Option<Column>> {
-        let first = self.get_raw(&guess[..hint])?;
-        if first.error_status == 0 {
-            return Ok(Some(first.varbinds));
-        }
-        let (mut good, mut bad, mut rows) = (0, hint, None);
-        while bad - good > 1 {
-            let mid = (good + bad) / 2;
-            let reply = self.get_raw(&guess[..mid])?;
-            if reply.error_status == 0 {
-                good = mid;
-                rows = Some(reply.varbinds);
-            } else {
-                bad = mid;
-            }
-        }
-        Ok(rows)
-    }
-
-    /// GET without judging the answer (the caller reads error status and index).
-    fn get_raw(&mut self, oids: &[Vec<u64>]) -> Result<Reply> {
-        self.exchange("GET", |s| s.send(&Request::Get(oids)))
     }
 
     pub fn walk(&mut self, base: &[u64]) -> Result<Column> {

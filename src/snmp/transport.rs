@@ -40,7 +40,8 @@ pub fn oid_parts(o: &Oid<'_>) -> Vec<u64> {
 /// One request.
 pub enum Request<'a> {
     Get(&'a [Vec<u64>]),
-    GetNext(&'a [u64]),
+    /// One GETNEXT for each OID (v1 and v2c; v3 sends the first only).
+    GetNext(&'a [Vec<u64>]),
     GetBulk(&'a [Vec<u64>], u32),
     Set(&'a [u64], &'a SetValue),
 }
@@ -82,9 +83,10 @@ fn send_v3(s: &mut SyncSession, req: &Request<'_>) -> SnmpResult<Reply> {
             let refs: Vec<&Oid<'_>> = o.iter().collect();
             s.get_many(&refs).map(own)
         }
-        Request::GetNext(oid) => {
-            let o = to_oids(&[oid.to_vec()])?;
-            s.getnext(&o[0]).map(own)
+        Request::GetNext(oids) => {
+            let o = to_oids(&oids[..oids.len().min(1)])?;
+            let first = o.first().ok_or(snmp2::Error::ValueOutOfRange)?;
+            s.getnext(first).map(own)
         }
         Request::GetBulk(oids, reps) => {
             let o = to_oids(oids)?;
@@ -256,7 +258,14 @@ pub fn encode(v2c: bool, community: &[u8], id: i32, req: &Request<'_>) -> Option
                 .map(|o| varbind(o, &null))
                 .collect::<Option<_>>()?,
         ),
-        Request::GetNext(oid) => (0xa1, 0, 0, vec![varbind(oid, &null)?]),
+        Request::GetNext(oids) => (
+            0xa1,
+            0,
+            0,
+            oids.iter()
+                .map(|o| varbind(o, &null))
+                .collect::<Option<_>>()?,
+        ),
         Request::GetBulk(oids, reps) => (
             0xa5,
             0,
