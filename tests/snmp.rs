@@ -485,25 +485,12 @@ fn a_second_responder_net_snmp_snmpd() {
     // v1 walks the name and state columns one after the other (list-status: both), in
     // windows of 16 GETNEXTs per request.
     for (version, most) in [("1", 4), ("2c", 3)] {
+        let call = |rest: &[&str]| {
+            let v = [&["-d", version][..], rest].concat();
+            run(&sb, "fence_apc_snmp", &at(&port, "private", &v))
+        };
         for (action, most) in [("list", most), ("list-status", 2 * most)] {
-            let out = run(
-                &sb,
-                "fence_apc_snmp",
-                &[
-                    "-a",
-                    "127.0.0.1",
-                    "-u",
-                    &port,
-                    "-d",
-                    version,
-                    "-c",
-                    "private",
-                    "-o",
-                    action,
-                    "--verbose-level",
-                    "2",
-                ],
-            );
+            let out = call(&["-o", action, "--verbose-level", "2"]);
             assert_eq!(out.code, 0, "{out:?}");
             let lines: Vec<&str> = out.stdout.lines().collect();
             assert_eq!(lines.len(), 24, "{out:?}");
@@ -514,47 +501,13 @@ fn a_second_responder_net_snmp_snmpd() {
                 "v{version} {action}: {n} round trips: {out:?}"
             );
         }
-        let out = run(
-            &sb,
-            "fence_apc_snmp",
-            &[
-                "-a",
-                "127.0.0.1",
-                "-u",
-                &port,
-                "-d",
-                version,
-                "-c",
-                "private",
-                "-n",
-                "7",
-                "-o",
-                "status",
-            ],
-        );
+        let out = call(&["-n", "7", "-o", "status"]);
         assert_eq!(
             (out.code, out.stdout.as_str()),
             (0, "Status: ON\n"),
             "{out:?}"
         );
-        let out = run(
-            &sb,
-            "fence_apc_snmp",
-            &[
-                "-a",
-                "127.0.0.1",
-                "-u",
-                &port,
-                "-d",
-                version,
-                "-c",
-                "private",
-                "-n",
-                "25",
-                "-o",
-                "status",
-            ],
-        );
+        let out = call(&["-n", "25", "-o", "status"]);
         assert_eq!(out.code, 1, "a 25th outlet does not exist: {out:?}");
     }
 }

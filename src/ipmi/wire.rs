@@ -156,22 +156,28 @@ fn parse_v20(body: &[u8], icv_len: usize) -> Result<V20Frame<'_>, WireError> {
     let payload = body
         .get(12..end)
         .ok_or(WireError::BadLength("RMCP+ payload"))?;
-    if !authenticated {
-        if body.len() != end {
-            return Err(WireError::BadLength("RMCP+ packet"));
-        }
-        return Ok(V20Frame {
-            payload_type,
-            encrypted,
-            authenticated,
-            session_id,
-            seq,
-            payload,
-            integrity: None,
-        });
-    }
-    // Trailer: pad (0-3 x 0xff) so that the covered part is a multiple of 4, the pad
-    // length, next header, then the integrity code.
+    let integrity = if authenticated {
+        Some(trailer(body, end, icv_len)?)
+    } else if body.len() != end {
+        return Err(WireError::BadLength("RMCP+ packet"));
+    } else {
+        None
+    };
+    Ok(V20Frame {
+        payload_type,
+        encrypted,
+        authenticated,
+        session_id,
+        seq,
+        payload,
+        integrity,
+    })
+}
+
+/// The integrity trailer after a payload ending at `end`: pad (0-3 x 0xff) so that the
+/// covered part is a multiple of 4, the pad length, next header, then the integrity code.
+/// Returns (covered bytes, code).
+fn trailer(body: &[u8], end: usize, icv_len: usize) -> Result<(&[u8], &[u8]), WireError> {
     let code_at = body
         .len()
         .checked_sub(icv_len)
@@ -189,15 +195,7 @@ fn parse_v20(body: &[u8], icv_len: usize) -> Result<V20Frame<'_>, WireError> {
     if body[end..end + pad_len].iter().any(|&b| b != 0xff) {
         return Err(WireError::BadTrailer("pad bytes"));
     }
-    Ok(V20Frame {
-        payload_type,
-        encrypted,
-        authenticated,
-        session_id,
-        seq,
-        payload,
-        integrity: Some((&body[..code_at], &body[code_at..])),
-    })
+    Ok((&body[..code_at], &body[code_at..]))
 }
 
 /// An IPMI 1.5 session packet. `auth_code` is the 16-byte code for auth types other
