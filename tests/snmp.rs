@@ -449,29 +449,20 @@ fn a_24_outlet_pdu_lists_in_at_most_3_round_trips() {
     let sb = Sandbox::new("snmp-bulk");
     let port = s.port.to_string();
     for action in ["list", "list-status"] {
-        let out = run(
-            &sb,
-            "fence_apc_snmp",
-            &[
-                "-a",
-                "127.0.0.1",
-                "-u",
-                &port,
-                "-d",
-                "2c",
-                "-c",
-                "private",
-                "-o",
-                action,
-                "--verbose-level",
-                "2",
-            ],
-        );
-        assert_eq!(out.code, 0, "{out:?}");
-        assert_eq!(out.stdout.lines().count(), 24, "{out:?}");
-        let n = round_trips(&out);
-        assert!((1..=3).contains(&n), "{action}: {n} round trips: {out:?}");
+        let args = ["-d", "2c", "-o", action, "--verbose-level", "2"];
+        let out = run(&sb, "fence_apc_snmp", &at(&port, "private", &args));
+        assert_lists_24(&out, 3, action);
     }
+}
+
+/// A list of the 24 simulated outlets, done in at most `most` round trips.
+fn assert_lists_24(out: &Out, most: usize, what: &str) {
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 24, "{out:?}");
+    assert!(lines[23].starts_with("24,Outlet 24"), "{out:?}");
+    let n = round_trips(out);
+    assert!((1..=most).contains(&n), "{what}: {n} round trips: {out:?}");
 }
 
 /// net-snmp's snmpd (a C agent, static APC rPDU tables) as a second responder. Its v1
@@ -491,15 +482,7 @@ fn a_second_responder_net_snmp_snmpd() {
         };
         for (action, most) in [("list", most), ("list-status", 2 * most)] {
             let out = call(&["-o", action, "--verbose-level", "2"]);
-            assert_eq!(out.code, 0, "{out:?}");
-            let lines: Vec<&str> = out.stdout.lines().collect();
-            assert_eq!(lines.len(), 24, "{out:?}");
-            assert!(lines[23].starts_with("24,Outlet 24"), "{out:?}");
-            let n = round_trips(&out);
-            assert!(
-                (1..=most).contains(&n),
-                "v{version} {action}: {n} round trips: {out:?}"
-            );
+            assert_lists_24(&out, most, &format!("v{version} {action}"));
         }
         let out = call(&["-n", "7", "-o", "status"]);
         assert_eq!(
@@ -519,24 +502,8 @@ fn a_missing_outlet_is_an_error_never_off() {
     let port = s.port.to_string();
     for version in ["1", "2c"] {
         for action in ["status", "off", "on", "reboot"] {
-            let out = run(
-                &sb,
-                "fence_apc_snmp",
-                &[
-                    "-a",
-                    "127.0.0.1",
-                    "-u",
-                    &port,
-                    "-d",
-                    version,
-                    "-c",
-                    "private",
-                    "-n",
-                    "99",
-                    "-o",
-                    action,
-                ],
-            );
+            let args = ["-d", version, "-n", "99", "-o", action];
+            let out = run(&sb, "fence_apc_snmp", &at(&port, "private", &args));
             assert_eq!(out.code, 1, "v{version} {action}: {out:?}");
             assert_eq!(out.stdout, "", "never Status: OFF or Already OFF: {out:?}");
             assert!(out.stderr.contains("plug not found"), "{out:?}");
