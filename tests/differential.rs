@@ -228,13 +228,33 @@ differential!(
     ListCompare::Lines
 );
 
-/// fence_ipmilan (Debian's runs ipmitool) and fencebox's on one ipmi_sim, cipher suite 3
-/// and IPMI 1.5: status, on, off, reboot from both states, monitor, and a wrong password.
+/// fence_ipmilan (Debian's runs ipmitool) and fencebox's on one ipmi_sim, cipher suite 3,
+/// IPMI 1.5 and bridged to a controller behind the BMC (target): status, on, off, reboot
+/// from both states, monitor, and a wrong password.
 #[test]
 fn ipmilan_against_ipmi_sim() {
     let sb = Sandbox::new("differential-ipmi");
     let bmc = common::bmc::Bmc::ipmi_sim(&sb, "127.0.0.1");
-    for mode in ["lanplus=1\ncipher=3\n", "auth=md5\n"] {
+    // (options, bridged to the satellite controller at 0x82)
+    for (mode, bridged) in [
+        ("lanplus=1\ncipher=3\n", false),
+        ("auth=md5\n", false),
+        ("lanplus=1\ncipher=3\ntarget=0x82\n", true),
+    ] {
+        let set = |on: bool| {
+            if bridged {
+                bmc.set_satellite_power(on)
+            } else {
+                bmc.set_power(on)
+            }
+        };
+        let is_on = || {
+            if bridged {
+                bmc.satellite_on()
+            } else {
+                bmc.power_on()
+            }
+        };
         let base = format!(
             "ip=127.0.0.1\nipport={}\nusername=admin\npassword=password\npower_wait=0\n{mode}",
             bmc.port
@@ -252,13 +272,13 @@ fn ipmilan_against_ipmi_sim() {
         ];
         for (on, action) in steps {
             let stdin = format!("{base}action={action}\n");
-            bmc.set_power(on);
+            set(on);
             let theirs = python("fence_ipmilan", &stdin);
-            let theirs_after = bmc.power_on();
-            bmc.set_power(on);
+            let theirs_after = is_on();
+            set(on);
             let ours = sb.run_raw("fence_ipmilan", stdin.as_bytes());
             assert_eq!(
-                (ours.code, ours.stdout.as_str(), bmc.power_on()),
+                (ours.code, ours.stdout.as_str(), is_on()),
                 (theirs.code, theirs.stdout.as_str(), theirs_after),
                 "{mode} {action} from {on}\n--- fencebox\n{ours:?}\n--- fence-agents\n{theirs:?}"
             );

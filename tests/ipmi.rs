@@ -590,7 +590,8 @@ fn bad_options_are_one_clear_line() {
         (&["--hexadecimal-kg", "abc"], "hexadecimal_kg"),
         (&["--hexadecimal-kg", "zz"], "hexadecimal_kg"),
         (&["--ipmitool-timeout", "soon"], "ipmitool_timeout"),
-        (&["--target", "0x82"], "target"),
+        (&["--target", "0x83"], "target"),
+        (&["--target", "0x1ff"], "target"),
         (&["-l", "a-user-name-longer-than-16"], "at most 16 bytes"),
     ];
     for (args, says) in cases {
@@ -602,4 +603,48 @@ fn bad_options_are_one_clear_line() {
         assert_eq!(lines.len(), 1, "{args:?}: {out:?}");
         assert!(lines[0].contains(says), "{args:?}: {out:?}");
     }
+}
+
+/// target: chassis commands bridged through the BMC (Send Message) to the satellite
+/// controller at 0x82, over RMCP+ and IPMI 1.5; the BMC's own chassis is not touched.
+#[test]
+fn bridging_to_a_target_controller() {
+    let sb = Sandbox::new("ipmi-bridge");
+    let bmc = Bmc::ipmi_sim(&sb, "127.0.0.1");
+    let port = bmc.port_arg();
+    for mode in [&["-P", "-C", "3"][..], &["-A", "md5"][..]] {
+        let act = |rest: &[&str]| {
+            run(
+                &sb,
+                "fence_ipmilan",
+                &port,
+                &[mode, &["--target", "0x82"], rest].concat(),
+            )
+        };
+        expect(&act(&["-o", "status"]), 0, "Status: ON\n", "status");
+        expect(&act(&["-o", "off"]), 0, "Success: Powered OFF\n", "off");
+        assert!(
+            !bmc.satellite_on() && bmc.power_on(),
+            "{mode:?}: only 0x82 is off"
+        );
+        expect(&act(&["-o", "status"]), 2, "Status: OFF\n", "status off");
+        expect(&act(&["-o", "on"]), 0, "Success: Powered ON\n", "on");
+        expect(&act(&["-o", "reboot"]), 0, "Success: Rebooted\n", "reboot");
+        assert!(bmc.satellite_on() && bmc.power_on());
+    }
+    // No controller at 0x84: the BMC's refusal, not a timeout.
+    let out = run(
+        &sb,
+        "fence_ipmilan",
+        &port,
+        &["-P", "-C", "3", "--target", "0x84", "-o", "off"],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("could not pass the request on to IPMB address 0x84"),
+        "{out:?}"
+    );
+    assert!(bmc.power_on() && bmc.satellite_on());
 }

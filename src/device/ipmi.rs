@@ -70,6 +70,15 @@ fn parse_kg(text: &str) -> Result<Zeroizing<Vec<u8>>> {
     Ok(out)
 }
 
+/// An IPMB address: hexadecimal with 0x, else decimal; slave addresses are even.
+fn parse_target(t: &str) -> Option<u8> {
+    let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u8::from_str_radix(hex, 16).ok()?,
+        None => t.parse::<u8>().ok()?,
+    };
+    (v.is_multiple_of(2) && v != 0).then_some(v)
+}
+
 /// The session settings of a call, from the validated options (no contact yet).
 fn config(settings: &Settings, addr: SocketAddr) -> Result<Config> {
     let user = settings.get("login").unwrap_or_default().to_string();
@@ -137,13 +146,18 @@ fn config(settings: &Settings, addr: SocketAddr) -> Result<Config> {
                 "ipmitool_timeout must be a number of seconds, not '{timeout_text}'"
             ))
         })?;
-    if settings.get("target").is_some_and(|t| !t.trim().is_empty()) {
-        return Err(usage(
-            "target (bridging to another controller behind the BMC) is not supported by fencebox; \
-             fence the controller's own address, or use fence-agents' fence_ipmilan for this device"
-                .into(),
-        ));
-    }
+    let target = match settings
+        .get("target")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => None,
+        Some(t) => Some(parse_target(t).ok_or_else(|| {
+            usage(format!(
+                "target must be an IPMB address, as 0x82 or 130 (ipmitool -t), not '{t}'"
+            ))
+        })?),
+    };
     Ok(Config {
         addr,
         user,
@@ -155,6 +169,7 @@ fn config(settings: &Settings, addr: SocketAddr) -> Result<Config> {
         auth,
         timeout,
         tries: TRIES,
+        target,
     })
 }
 
@@ -224,6 +239,14 @@ impl Device for IpmiDevice {
             lan15::connect(link, &cfg)
         }
         .map_err(fence_error)?;
+        let mut session = session;
+        if let Some(t) = cfg.target {
+            log_debug!(
+                1,
+                "IPMI: chassis commands bridged to IPMB address 0x{t:02x}"
+            );
+            session.bridge_to(t);
+        }
         self.session = Some(session);
         Ok(())
     }

@@ -164,6 +164,8 @@ pub struct Config {
     pub timeout: std::time::Duration,
     /// Requests sent before giving up, the first one included.
     pub tries: u32,
+    /// IPMB address of a controller behind the BMC that chassis commands are bridged to.
+    pub target: Option<u8>,
 }
 
 /// IPMI network functions (requests; a response is the request's + 1).
@@ -180,4 +182,5 @@ pub mod app {
     pub const SET_SESSION_PRIVILEGE: u8 = 0x3b;
     pub const CLOSE_SESSION: u8 = 0x3c;
     pub const GET_CHANNEL_CIPHER_SUITES: u8 = 0x54;
+    pub const SEND_MESSAGE: u8 = 0x34;
 }

@@ -74,6 +74,8 @@ pub struct Reply {
 pub struct Session {
     pub(crate) link: Link,
     state: State,
+    /// Where `command` sends its requests: the BMC, or a controller behind it.
+    target: Option<u8>,
 }
 
 /// Everything but the socket, so that building and reading packets can share it while
@@ -265,17 +267,23 @@ impl State {
         }
     }
 
-    /// Take a datagram as the response to (netfn, cmd, rq_seq), or say why not.
-    fn read(&self, d: &[u8], req_netfn: u8, cmd: u8, rq_seq: u8) -> Verdict<Reply> {
-        let (message, seq) = match self.open(d) {
-            Ok(v) => v,
-            Err(why) => return Verdict::Skip(why),
-        };
+    /// The IPMI message in an authentic datagram of this session not seen before.
+    fn fresh(&self, d: &[u8]) -> Result<Vec<u8>, &'static str> {
+        let (message, seq) = self.open(d)?;
         let mut window = self.window.get();
         if !window.accept(seq) {
-            return Verdict::Skip("replayed or stale sequence number");
+            return Err("replayed or stale sequence number");
         }
         self.window.set(window);
+        Ok(message)
+    }
+
+    /// Take a datagram as the response to (netfn, cmd, rq_seq), or say why not.
+    fn read(&self, d: &[u8], req_netfn: u8, cmd: u8, rq_seq: u8) -> Verdict<Reply> {
+        let message = match self.fresh(d) {
+            Ok(m) => m,
+            Err(why) => return Verdict::Skip(why),
+        };
         match wire::response(&message) {
             Ok(m) if matches(&m, req_netfn, cmd, rq_seq) => Verdict::Accept(Reply {
                 completion: m.completion,
@@ -284,6 +292,55 @@ impl State {
             Ok(_) => Verdict::Skip("answers another request"),
             Err(_) => Verdict::Skip("malformed IPMI message"),
         }
+    }
+
+    /// Take a datagram as (part of) the answer to a bridged request: the BMC first answers
+    /// Send Message (a refusal ends the exchange), then passes on the target's response,
+    /// as a message of its own or, on some BMCs, inside the Send Message answer.
+    fn read_bridged(
+        &self,
+        d: &[u8],
+        target: u8,
+        req_netfn: u8,
+        cmd: u8,
+        rq_seq: u8,
+    ) -> Verdict<Reply> {
+        let message = match self.fresh(d) {
+            Ok(m) => m,
+            Err(why) => return Verdict::Skip(why),
+        };
+        let Ok(m) = wire::response(&message) else {
+            return Verdict::Skip("malformed IPMI message");
+        };
+        let accept = |m: &wire::Response<'_>| {
+            Verdict::Accept(Reply {
+                completion: m.completion,
+                data: m.data.to_vec(),
+            })
+        };
+        if matches(&m, netfn::APP, app::SEND_MESSAGE, rq_seq) {
+            if m.completion != 0 {
+                let why = match m.completion {
+                    0x80 => "invalid session handle",
+                    0x81 => "lost arbitration on the IPMB",
+                    0x82 => "IPMB bus error",
+                    0x83 => "no controller acknowledged the address (NAK)",
+                    _ => crate::ipmi::completion_text(m.completion),
+                };
+                return Verdict::Fail(IpmiError::Protocol(format!(
+                    "the BMC could not pass the request on to IPMB address 0x{target:02x}: {why} (Send Message completion code 0x{:02x}); check target",
+                    m.completion
+                )));
+            }
+            return match wire::response(m.data) {
+                Ok(inner) if matches(&inner, req_netfn, cmd, rq_seq) => accept(&inner),
+                _ => Verdict::Skip("Send Message accepted; waiting for the target's answer"),
+            };
+        }
+        if matches(&m, req_netfn, cmd, rq_seq) {
+            return accept(&m);
+        }
+        Verdict::Skip("answers another request")
     }
 }
 
@@ -297,7 +354,44 @@ impl Session {
                 out_seq: Cell::new(first_out_seq.wrapping_sub(1)),
                 window: Cell::new(ReplayWindow::default()),
             },
+            target: None,
         }
+    }
+
+    /// Bridge every later `command` to the controller at IPMB address `target` (ipmitool
+    /// -t), through Send Message on the primary IPMB with response tracking.
+    pub fn bridge_to(&mut self, target: u8) {
+        self.target = Some(target);
+    }
+
+    fn next_rq_seq(&mut self) -> u8 {
+        let st = &mut self.state;
+        st.rq_seq = st.rq_seq % 63 + 1;
+        st.rq_seq
+    }
+
+    /// A request through Send Message to the bridge target (any completion code).
+    fn bridged(
+        &mut self,
+        what: &'static str,
+        target: u8,
+        req_netfn: u8,
+        cmd: u8,
+        data: &[u8],
+    ) -> Result<Reply, IpmiError> {
+        let rq_seq = self.next_rq_seq();
+        // Channel 0 (primary IPMB), bit 6: the BMC tracks the request and returns the answer.
+        let mut send = vec![0x40];
+        send.extend(wire::bridged(target, req_netfn, cmd, rq_seq, data));
+        let message = wire::request(netfn::APP, app::SEND_MESSAGE, rq_seq, &send);
+        let st = &self.state;
+        let tries = self.link.tries;
+        self.link.exchange(
+            what,
+            tries,
+            |_| st.seal(&message),
+            |d| st.read_bridged(d, target, req_netfn, cmd, rq_seq),
+        )
     }
 
     /// Send one request and wait for its response (any completion code).
@@ -308,9 +402,7 @@ impl Session {
         cmd: u8,
         data: &[u8],
     ) -> Result<Reply, IpmiError> {
-        let st = &mut self.state;
-        st.rq_seq = st.rq_seq % 63 + 1;
-        let rq_seq = st.rq_seq;
+        let rq_seq = self.next_rq_seq();
         let message = wire::request(req_netfn, cmd, rq_seq, data);
         let st = &self.state;
         let tries = self.link.tries;
@@ -322,7 +414,8 @@ impl Session {
         )
     }
 
-    /// Send one request; a non-zero completion code is an error.
+    /// Send one request to the BMC, or to the bridge target when there is one; a
+    /// non-zero completion code is an error.
     pub fn command(
         &mut self,
         what: &'static str,
@@ -330,7 +423,10 @@ impl Session {
         cmd: u8,
         data: &[u8],
     ) -> Result<Vec<u8>, IpmiError> {
-        let r = self.request(what, req_netfn, cmd, data)?;
+        let r = match self.target {
+            Some(t) => self.bridged(what, t, req_netfn, cmd, data)?,
+            None => self.request(what, req_netfn, cmd, data)?,
+        };
         if r.completion != 0 {
             return Err(IpmiError::Completion {
                 command: what,

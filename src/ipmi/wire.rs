@@ -276,11 +276,21 @@ pub fn checksum(bytes: &[u8]) -> u8 {
 
 /// An IPMI request message from the remote console to the BMC.
 pub fn request(netfn: u8, cmd: u8, rq_seq: u8, data: &[u8]) -> Vec<u8> {
+    message(BMC_ADDR, CONSOLE_ADDR, netfn, cmd, rq_seq, data)
+}
+
+/// A request the BMC forwards on its IPMB to the controller at `target` (Send Message):
+/// on the IPMB the BMC itself is the requester.
+pub fn bridged(target: u8, netfn: u8, cmd: u8, rq_seq: u8, data: &[u8]) -> Vec<u8> {
+    message(target, BMC_ADDR, netfn, cmd, rq_seq, data)
+}
+
+fn message(rs_addr: u8, rq_addr: u8, netfn: u8, cmd: u8, rq_seq: u8, data: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(data.len() + 7);
-    m.push(BMC_ADDR);
+    m.push(rs_addr);
     m.push(netfn << 2);
     m.push(checksum(&m[..2]));
-    m.push(CONSOLE_ADDR);
+    m.push(rq_addr);
     m.push((rq_seq & 0x3f) << 2);
     m.push(cmd);
     m.extend_from_slice(data);

@@ -57,7 +57,9 @@ impl Bmc {
             let port = free_port(addr);
             let dir = sb.path(&format!("bmc-{port}"));
             std::fs::create_dir_all(dir.join("state")).unwrap();
+            std::fs::create_dir_all(dir.join("m82")).unwrap();
             std::fs::write(dir.join("power"), "1\n").unwrap();
+            std::fs::write(dir.join("m82/power"), "1\n").unwrap();
             std::fs::write(dir.join("chassis.log"), "").unwrap();
             let conf = Command::new("sh")
                 .arg(peers().join("lan-conf.sh"))
@@ -157,10 +159,21 @@ impl Bmc {
 
     /// ipmi_sim only: whether the simulated chassis is powered on.
     pub fn power_on(&self) -> bool {
-        std::fs::read_to_string(self.dir.join("power"))
-            .unwrap()
-            .trim()
-            == "1"
+        self.power_on_at("power")
+    }
+
+    /// ipmi_sim only: whether the chassis of the satellite controller at 0x82 is on.
+    pub fn satellite_on(&self) -> bool {
+        self.power_on_at("m82/power")
+    }
+
+    fn power_on_at(&self, file: &str) -> bool {
+        std::fs::read_to_string(self.dir.join(file)).unwrap().trim() == "1"
+    }
+
+    /// ipmi_sim only: set the satellite controller's power state behind its back.
+    pub fn set_satellite_power(&self, on: bool) {
+        std::fs::write(self.dir.join("m82/power"), if on { "1\n" } else { "0\n" }).unwrap();
     }
 
     /// ipmi_sim only: set the simulated power state behind the BMC's back.

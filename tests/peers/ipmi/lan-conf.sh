@@ -4,6 +4,7 @@
 #        4 viewer/viewpass (user), 5 secretive/Pw-7f3a91-secret (administrator; the
 #        secrets test looks for that password in logs and process arguments).
 # IPMI 1.5 authentication none, straight password and MD5 are enabled; RMCP+ suites 0-3.
+# The satellite controller at 0x82 keeps its power state in DIR/m82 (power, chassis.log).
 dir=$1 addr=$2 port=$3
 here=$(cd "$(dirname "$0")" && pwd)
 cat <<CONF
@@ -23,4 +24,6 @@ set_working_mc 0x20
   user 3 true "operator" "oppass"   operator 10 none md5 straight
   user 4 true "viewer"   "viewpass" user     10 none md5 straight
   user 5 true "secretive" "Pw-7f3a91-secret" admin 10 none md5 straight
+set_working_mc 0x82
+  chassis_control "/bin/sh $here/power-hook.sh $dir/m82"
 CONF

@@ -16,7 +16,7 @@ pid_alive "$PIDF" && die "ipmi_sim $NAME already runs (pid $(cat "$PIDF")); stop
 need_pkgs openipmi ipmitool
 PORT="${IPMI_PORT:-$(free_udp_port)}"
 rm -rf "$ST/state"; mkdir -p "$ST/state"
-echo 1 >"$ST/power"; : >"$ST/chassis.log"
+mkdir -p "$ST/m82"; echo 1 >"$ST/power"; echo 1 >"$ST/m82/power"; : >"$ST/chassis.log"
 "$HERE/lan-conf.sh" "$ST" "$ADDR" "$PORT" >"$ST/lan.conf"
 start_bg "$PIDF" "$ST/ipmi_sim.log" ipmi_sim -n -c "$ST/lan.conf" -f "$HERE/bmc.emu" -s "$ST/state"
 if ! IPMI_PASSWORD=password wait_for 10 ipmitool -I lanplus -C 3 -H "$ADDR" -p "$PORT" -U admin -E -N 1 -R 1 chassis power status; then
