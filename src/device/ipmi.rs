@@ -80,7 +80,7 @@ fn parse_target(t: &str) -> Option<u8> {
 }
 
 /// The session settings of a call, from the validated options (no contact yet).
-fn config(settings: &Settings, addr: SocketAddr) -> Result<Config> {
+fn config(settings: &Settings) -> Result<Config> {
     let user = settings.get("login").unwrap_or_default().to_string();
     let password = Zeroizing::new(
         settings
@@ -101,11 +101,7 @@ fn config(settings: &Settings, addr: SocketAddr) -> Result<Config> {
             }
         )));
     }
-    if user.len() > 16 {
-        return Err(usage(
-            "IPMI user names are at most 16 bytes long; check username".into(),
-        ));
-    }
+    crate::ipmi::check_user(&user).map_err(|e| usage(e.to_string()))?;
     let cipher = match settings.get("cipher").map(str::trim).filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(c.parse::<u8>().ok().filter(|id| crate::ipmi::crypto::suite(*id).is_some()).ok_or_else(|| {
@@ -159,7 +155,6 @@ fn config(settings: &Settings, addr: SocketAddr) -> Result<Config> {
         })?),
     };
     Ok(Config {
-        addr,
         user,
         password,
         kg,
@@ -178,11 +173,7 @@ impl IpmiDevice {
         let (host, port) = net::target(settings, 623)?;
         let addrs = net::resolve_all(&host, port).ok();
         // Validate everything now, so bad options fail before the lock is waited for.
-        let probe = addrs
-            .as_ref()
-            .map(|a| a[0])
-            .unwrap_or_else(|| (std::net::Ipv4Addr::LOCALHOST, port).into());
-        let cfg = config(settings, probe)?;
+        let cfg = config(settings)?;
         Ok(IpmiDevice {
             host,
             port,
@@ -216,11 +207,10 @@ impl Device for IpmiDevice {
             Some(a) => a[0],
             None => net::resolve(&self.host, self.port)?, // for its error message
         };
-        let mut cfg = self
+        let cfg = self
             .cfg
             .take()
             .ok_or_else(|| FenceError::Local("Failed: connected twice (internal error)".into()))?;
-        cfg.addr = addr;
         log_debug!(
             1,
             "device contact: IPMI {} {addr} as '{}' ({})",

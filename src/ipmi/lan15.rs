@@ -119,11 +119,7 @@ pub fn connect(mut link: Link, cfg: &Config) -> Result<Session, IpmiError> {
 }
 
 fn user_field(user: &str) -> Result<[u8; 16], IpmiError> {
-    if user.len() > 16 {
-        return Err(IpmiError::Unsupported(
-            "IPMI user names are at most 16 bytes long; check username".into(),
-        ));
-    }
+    crate::ipmi::check_user(user)?;
     Ok(*crypto::padded::<16>(user.as_bytes()))
 }
 

@@ -208,12 +208,8 @@ impl Opened {
     /// RAKP 1-4: prove both sides know the password, derive the keys, then raise the
     /// session's privilege.
     pub fn authenticate(mut self, cfg: &Config) -> Result<Session, IpmiError> {
+        crate::ipmi::check_user(&cfg.user)?;
         let user = cfg.user.as_bytes();
-        if user.len() > 16 {
-            return Err(IpmiError::Unsupported(
-                "IPMI user names are at most 16 bytes long; check username".into(),
-            ));
-        }
         let auth = self.suite.auth;
         let console_rand = crypto::random::<16>().map_err(|e| IpmiError::Io(e.to_string()))?;
         // Role: the privilege, with "name-only lookup" (bit 4).

@@ -47,10 +47,6 @@ impl Link {
         })
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
     /// Send what `build` makes for each try (try numbers from 0), until `read` accepts
     /// a datagram or fails the exchange; `what` names the request in errors.
     pub fn exchange<T>(

@@ -147,9 +147,21 @@ impl AuthType {
     }
 }
 
-/// How to reach and log in to one BMC.
+/// Longest IPMI user name, for both session kinds.
+pub const MAX_USER: usize = 16;
+
+/// The user-name rule of both session kinds; the device checks it before any contact.
+pub fn check_user(user: &str) -> Result<(), IpmiError> {
+    if user.len() > MAX_USER {
+        return Err(IpmiError::Unsupported(format!(
+            "IPMI user names are at most {MAX_USER} bytes long; check username"
+        )));
+    }
+    Ok(())
+}
+
+/// How to log in to one BMC (the link to it is opened by the caller).
 pub struct Config {
-    pub addr: std::net::SocketAddr,
     pub user: String,
     pub password: crypto::Secret,
     /// The BMC key (IPMI 2.0); the password is used where it is not set.

@@ -88,10 +88,6 @@ impl Client {
         })
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
     fn send(&mut self, line: &str) -> Result<(), NutError> {
         if line.starts_with("PASSWORD ") {
             log_debug!(2, "NUT > PASSWORD [secret]");
