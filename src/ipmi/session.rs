@@ -384,14 +384,22 @@ impl Session {
         let mut send = vec![0x40];
         send.extend(wire::bridged(target, req_netfn, cmd, rq_seq, data));
         let message = wire::request(netfn::APP, app::SEND_MESSAGE, rq_seq, &send);
+        self.exchange(what, &message, |st, d| {
+            st.read_bridged(d, target, req_netfn, cmd, rq_seq)
+        })
+    }
+
+    /// Send one sealed message per try until `read` takes an answer.
+    fn exchange(
+        &mut self,
+        what: &'static str,
+        message: &[u8],
+        read: impl Fn(&State, &[u8]) -> Verdict<Reply>,
+    ) -> Result<Reply, IpmiError> {
         let st = &self.state;
         let tries = self.link.tries;
-        self.link.exchange(
-            what,
-            tries,
-            |_| st.seal(&message),
-            |d| st.read_bridged(d, target, req_netfn, cmd, rq_seq),
-        )
+        self.link
+            .exchange(what, tries, |_| st.seal(message), |d| read(st, d))
     }
 
     /// Send one request and wait for its response (any completion code).
@@ -404,14 +412,7 @@ impl Session {
     ) -> Result<Reply, IpmiError> {
         let rq_seq = self.next_rq_seq();
         let message = wire::request(req_netfn, cmd, rq_seq, data);
-        let st = &self.state;
-        let tries = self.link.tries;
-        self.link.exchange(
-            what,
-            tries,
-            |_| st.seal(&message),
-            |d| st.read(d, req_netfn, cmd, rq_seq),
-        )
+        self.exchange(what, &message, |st, d| st.read(d, req_netfn, cmd, rq_seq))
     }
 
     /// Send one request to the BMC, or to the bridge target when there is one; a
