@@ -3,6 +3,7 @@
 //! `UPS:`. Commands are tracked where upsd can (NUT 2.8.0 and later), and the outlet's
 //! state is always read back from `outlet.N.status`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,8 @@ pub struct NutDevice {
     track_timeout: Duration,
     client: Option<Client>,
     tracking: Option<bool>,
+    /// Plugs given by description, resolved once per call (status is polled).
+    resolved: HashMap<String, u32>,
 }
 
 fn usage(msg: String) -> FenceError {
@@ -128,6 +131,7 @@ impl NutDevice {
             track_timeout: limit(settings.power_timeout),
             client: None,
             tracking: None,
+            resolved: HashMap::new(),
         })
     }
 
@@ -192,18 +196,25 @@ impl NutDevice {
         if let Ok(n) = r.parse::<u32>() {
             return Ok(n);
         }
+        if let Some(n) = self.resolved.get(&r) {
+            return Ok(*n);
+        }
         let all = self.outlets()?;
-        if let Some(o) = all.iter().find(|o| o.1 == r) {
-            return Ok(o.0);
-        }
-        let folded: Vec<_> = all
+        // Exactly as written, else ignoring case if that names one outlet only.
+        let n = all
             .iter()
-            .filter(|o| o.1.eq_ignore_ascii_case(&r))
-            .collect();
-        match folded.as_slice() {
-            [one] => Ok(one.0),
-            _ => Err(FenceError::PlugNotFound(plug.to_string())),
-        }
+            .find(|o| o.1 == r)
+            .or_else(|| {
+                let mut folded = all.iter().filter(|o| o.1.eq_ignore_ascii_case(&r));
+                match (folded.next(), folded.next()) {
+                    (Some(o), None) => Some(o),
+                    _ => None,
+                }
+            })
+            .map(|o| o.0)
+            .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
+        self.resolved.insert(r, n);
+        Ok(n)
     }
 
     fn var(&mut self, name: &str) -> std::result::Result<String, NutError> {
