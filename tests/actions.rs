@@ -69,6 +69,43 @@ fn monitor_is_silent_and_zero_even_when_off() {
     assert_eq!(out.code, 1, "{out:?}");
 }
 
+/// A reader that closes stdout before the result line comes (a killed caller) makes the
+/// write fail; the action is done all the same and the exit code says so, where a process
+/// that SIGPIPE kills would look like a crashed agent.
+#[test]
+fn a_closed_stdout_does_not_undo_a_done_action() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let sb = Sandbox::new("closed-stdout");
+    sb.set_state("on");
+    let mut child = sb
+        .command("fence_dummy")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let stdin = format!(
+        "action=off\n{FAST}status_file={}\n",
+        sb.status_file().display()
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        (status.code(), status.signal()),
+        (Some(0), None),
+        "{status:?}"
+    );
+    assert_eq!(sb.state(), "off");
+}
+
 #[test]
 fn already_on_and_already_off() {
     let sb = Sandbox::new("already");
