@@ -5,7 +5,6 @@ use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::agents;
@@ -22,7 +21,9 @@ use crate::runtime::log;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub fn main() -> ExitCode {
+/// Run as `argv[0]` says and return the exit code. Everything written to stdout has been
+/// flushed when this returns.
+pub fn main() -> u8 {
     let start = Instant::now();
     let args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = args
@@ -37,7 +38,7 @@ pub fn main() -> ExitCode {
         fencebox_command(rest, start)
     };
     let _ = std::io::stdout().flush();
-    ExitCode::from(code)
+    code
 }
 
 fn out(text: &str) {
@@ -268,14 +269,18 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
         return 0;
     }
     let clock = RealClock::started_at(start);
-    let mut stdout = std::io::stdout();
+    // Buffered: a list is one write, not one per outlet; flushed before the exit code.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let mut engine = Engine {
         agent: &agent,
         settings: &settings,
         clock: &clock,
         out: &mut stdout,
     };
-    match engine.execute(dev.as_mut()) {
+    let result = engine.execute(dev.as_mut());
+    // A closed stdout is the reader's choice, not our failure (as in `out`).
+    let _ = stdout.flush();
+    match result {
         Ok(code) => {
             log_info!(
                 "{} {}: done (exit {code})",

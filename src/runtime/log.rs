@@ -49,8 +49,35 @@ struct Logger {
     stderr: bool,
     verbose_level: u32,
     debug_file: Option<File>,
-    syslog: Option<UnixDatagram>,
+    syslog: Syslog,
     secrets: Vec<String>,
+}
+
+/// The syslog socket is connected when the first line for it comes: most calls log
+/// nothing there, and a connection costs three system calls per fencing request.
+enum Syslog {
+    Untried,
+    Connected(UnixDatagram),
+    Unavailable,
+}
+
+impl Syslog {
+    fn socket(&mut self) -> Option<&UnixDatagram> {
+        if let Syslog::Untried = self {
+            let path = syslog_socket();
+            // Non-blocking: a stuck or slow syslog daemon loses lines, it never stalls fencing.
+            *self = match UnixDatagram::unbound() {
+                Ok(s) if s.connect(&path).is_ok() && s.set_nonblocking(true).is_ok() => {
+                    Syslog::Connected(s)
+                }
+                _ => Syslog::Unavailable,
+            };
+        }
+        match self {
+            Syslog::Connected(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 static LOGGER: Mutex<Logger> = Mutex::new(Logger {
@@ -58,7 +85,7 @@ static LOGGER: Mutex<Logger> = Mutex::new(Logger {
     stderr: true,
     verbose_level: 0,
     debug_file: None,
-    syslog: None,
+    syslog: Syslog::Unavailable,
     secrets: Vec::new(),
 });
 
@@ -76,15 +103,12 @@ fn syslog_socket() -> std::path::PathBuf {
         .unwrap_or_else(|| "/dev/log".into())
 }
 
-/// Name lines after the agent and connect to the local syslog socket if there is one.
+/// Name lines after the agent, and send them to the local syslog socket too (if there is
+/// one when the first such line comes).
 pub fn init(ident: &str) {
     let mut l = logger();
     l.ident = ident.to_string();
-    let path = syslog_socket();
-    // Non-blocking: a stuck or slow syslog daemon loses lines, it never stalls fencing.
-    l.syslog = UnixDatagram::unbound()
-        .ok()
-        .filter(|s| s.connect(&path).is_ok() && s.set_nonblocking(true).is_ok());
+    l.syslog = Syslog::Untried;
 }
 
 /// Apply the user's choices: quiet, verbosity, debug file.
@@ -116,7 +140,7 @@ pub fn emit_detail(level: Level, detail: u32, args: fmt::Arguments<'_>) {
     let verbose = l.verbose_level >= detail;
     let to_debug_file = l.debug_file.is_some() && (level != Level::Debug || detail <= 1 || verbose);
     let to_stderr = l.stderr && (level <= Level::Warning || verbose);
-    let to_syslog = l.syslog.is_some() && (level <= Level::Info || verbose);
+    let to_syslog = !matches!(l.syslog, Syslog::Unavailable) && (level <= Level::Info || verbose);
     if !(to_debug_file || to_stderr || to_syslog) {
         return;
     }
@@ -140,7 +164,7 @@ pub fn emit_detail(level: Level, detail: u32, args: fmt::Arguments<'_>) {
     if to_syslog {
         let pri = SYSLOG_FACILITY_DAEMON * 8 + level.syslog_severity();
         let packet = format!("<{pri}>{}[{}]: {msg}", l.ident, std::process::id());
-        if let Some(s) = l.syslog.as_ref() {
+        if let Some(s) = l.syslog.socket() {
             let _ = s.send(packet.as_bytes());
         }
     }
