@@ -413,9 +413,11 @@ impl Client {
 
     /// A v1 walk (v1 has no GETBULK). Where rows are numbered by one integer (most outlet
     /// tables), one GETNEXT request carries the cursor and the next SPECULATE row numbers:
-    /// each varbind's answer is the row after it, so a 24-outlet table takes three round
+    /// each varbind's answer is the row after it, so a 24-outlet table takes two round
     /// trips instead of 25, gaps in the numbering included (answers that repeat or go
-    /// back are skipped). A GETNEXT past the end of the agent's whole MIB fails the request
+    /// back are skipped). The first request guesses that shape (the column itself, then
+    /// rows 0, 1, ...); when the first row turns out to have a longer index, only that
+    /// answer is kept. A GETNEXT past the end of the agent's whole MIB fails the request
     /// in v1 (noSuchName): then the walk goes on one row per request.
     fn walk_next(&mut self, base: &[u64]) -> Result<Column> {
         let mut out: Column = Vec::new();
@@ -423,12 +425,24 @@ impl Client {
         let mut speculate = SPECULATE;
         'walk: for _ in 0..MAX_WALK_REQUESTS * BULK_REPETITIONS {
             let mut ask = vec![cursor.clone()];
-            if cursor.len() == base.len() + 1 {
+            let first = cursor.len() == base.len();
+            if first {
+                ask.extend((0..u64::from(speculate) - 1).map(|i| [base, &[i]].concat()));
+            } else if cursor.len() == base.len() + 1 {
                 if let Some(&k) = cursor.last() {
                     ask.extend((1..u64::from(speculate)).map(|i| [base, &[k + i]].concat()));
                 }
             }
-            let reply = self.exchange("GETNEXT", |s| s.send(&Request::GetNext(&ask)))?;
+            let mut reply = self.exchange("GETNEXT", |s| s.send(&Request::GetNext(&ask)))?;
+            if first
+                && reply
+                    .varbinds
+                    .first()
+                    .is_some_and(|(o, _)| o.len() != base.len() + 1)
+            {
+                // Rows with a longer index (switch.1.plug): the guessed rows skip some.
+                reply.varbinds.truncate(1);
+            }
             match reply.error_status {
                 // The row at error-index has no successor: the MIB ends there. Agents name
                 // the first such row (snmpsim) or the last (net-snmp, which says nothing
