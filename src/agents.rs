@@ -13,32 +13,25 @@ use serde::Deserialize;
 use crate::contract::options::{OptSpec, ValueType};
 use crate::snmp::family::Family;
 
-/// Embed `agents/<name>.toml` as (file name, text).
-macro_rules! embed {
-    ($dir:literal, $name:literal) => {
-        (
-            concat!($name, ".toml"),
-            include_str!(concat!("../agents/", $dir, $name, ".toml")),
-        )
-    };
+/// A built-in agent file as build.rs compiled it: the names it answers to (the agent's
+/// and its aliases') and its definition as JSON, read into `AgentFile` like TOML would be.
+struct BuiltinAgent {
+    file: &'static str,
+    names: &'static [&'static str],
+    json: &'static str,
 }
 
-/// The agent files built into the binary, in the order `fencebox agents` lists them.
-const EMBEDDED: &[(&str, &str)] = &[
-    embed!("", "dummy"),
-    embed!("", "apc_snmp"),
-    embed!("", "cisco_mds"),
-    embed!("", "eaton_snmp"),
-    embed!("", "emerson"),
-    embed!("", "ibmblade"),
-    embed!("", "ifmib"),
-    embed!("", "intelmodular"),
-    embed!("", "ipmilan"),
-    embed!("", "ipdu"),
-    embed!("", "lindypdu"),
-    embed!("", "nut"),
-    embed!("", "pdu"),
-];
+/// One `[[family]]` table of a built-in family file, compiled by build.rs: its name, its
+/// sysObjectIDs and prefixes (without a leading dot) for detection, and the table as JSON.
+struct BuiltinFamily {
+    file: &'static str,
+    name: &'static str,
+    oids: &'static [&'static str],
+    json: &'static str,
+}
+
+// BUILTIN_AGENTS and BUILTIN_FAMILIES, in file-name order.
+include!(concat!(env!("OUT_DIR"), "/builtin_agents.rs"));
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,9 +164,19 @@ impl OptionFile {
     }
 }
 
-/// Parse one agent file; `origin` names it in error messages.
+/// Parse one agent file (TOML); `origin` names it in error messages.
 pub fn parse_agent(origin: &str, text: &str) -> Result<AgentDef, String> {
     let f: AgentFile = toml::from_str(text).map_err(|e| one_line_error(origin, text, &e))?;
+    agent_def(origin, f)
+}
+
+fn builtin_agent(b: &BuiltinAgent) -> Result<AgentDef, String> {
+    let origin = format!("agents/{}", b.file);
+    let f: AgentFile = serde_json::from_str(b.json).map_err(|e| format!("{origin}: {e}"))?;
+    agent_def(&origin, f)
+}
+
+fn agent_def(origin: &str, f: AgentFile) -> Result<AgentDef, String> {
     if !f.name.starts_with("fence_") {
         return Err(format!(
             "{origin}: agent name '{}' must start with fence_",
@@ -227,10 +230,7 @@ fn one_line_error(origin: &str, text: &str, e: &toml::de::Error) -> String {
 
 /// Every built-in agent definition.
 pub fn builtin() -> Result<Vec<AgentDef>, String> {
-    EMBEDDED
-        .iter()
-        .map(|(file, text)| parse_agent(&format!("agents/{file}"), text))
-        .collect()
+    BUILTIN_AGENTS.iter().map(builtin_agent).collect()
 }
 
 /// Where site-local agent files live; `FENCEBOX_AGENTS_DIR` overrides it.
@@ -307,18 +307,12 @@ pub fn find(name: &str) -> Result<Option<Found>, String> {
     Ok(find_in(site()?, &wanted))
 }
 
-/// A built-in agent or alias called `wanted`. Only files that mention the name are
-/// parsed: one agent's call should not pay for every agent's file. The exact match is
-/// made after parsing.
+/// A built-in agent or alias called `wanted`; only its own file is decoded.
 fn find_builtin(wanted: &str) -> Result<Option<Found>, String> {
-    let quoted = format!("\"{wanted}\"");
-    for (file, text) in EMBEDDED.iter().filter(|(_, t)| t.contains(&quoted)) {
-        let def = parse_agent(&format!("agents/{file}"), text)?;
-        if let Some(f) = find_in(vec![def], wanted) {
-            return Ok(Some(f));
-        }
+    match BUILTIN_AGENTS.iter().find(|b| b.names.contains(&wanted)) {
+        Some(b) => Ok(find_in(vec![builtin_agent(b)?], wanted)),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
@@ -335,24 +329,6 @@ fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
     }
     None
 }
-
-/// SNMP device family files built into the binary.
-const EMBEDDED_FAMILIES: &[(&str, &str)] = &[
-    embed!("families/", "apc"),
-    embed!("families/", "baytech"),
-    embed!("families/", "cisco"),
-    embed!("families/", "cyberpower"),
-    embed!("families/", "eaton"),
-    embed!("families/", "emerson"),
-    embed!("families/", "ibm"),
-    embed!("families/", "ietf"),
-    embed!("families/", "intel"),
-    embed!("families/", "lindy"),
-    embed!("families/", "raritan"),
-    embed!("families/", "servertech"),
-    embed!("families/", "tripplite"),
-    embed!("families/", "vertiv"),
-];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -374,7 +350,7 @@ pub fn families() -> Result<Vec<Family>, String> {
     FamilyCatalog::load()?.all()
 }
 
-/// One `[[family]]` table of a family file, kept as text until it is needed.
+/// One `[[family]]` table of a site family file, kept as text until it is needed.
 struct FamilyBlock {
     origin: String,
     /// The table's text (a slice of its file, which lives as long as the process).
@@ -384,10 +360,11 @@ struct FamilyBlock {
     name: &'static str,
 }
 
-/// The family files, split into their `[[family]]` tables. A call parses only the tables
-/// it needs: those its agent names, or the one matching the device's sysObjectID.
+/// The known families: the built-in ones (compiled by build.rs) and the `[[family]]`
+/// tables of the site's family files. A call decodes only the families it needs: those
+/// its agent names, or the ones matching the device's sysObjectID.
 pub struct FamilyCatalog {
-    blocks: Vec<FamilyBlock>,
+    site: Vec<FamilyBlock>,
 }
 
 fn split_blocks(origin: &str, text: &'static str, out: &mut Vec<FamilyBlock>) {
@@ -421,73 +398,89 @@ fn split_blocks(origin: &str, text: &'static str, out: &mut Vec<FamilyBlock>) {
     close(start, text.len(), out);
 }
 
+fn builtin_family(b: &BuiltinFamily) -> Result<Family, String> {
+    let origin = format!("agents/families/{}", b.file);
+    let f: crate::snmp::family::FamilyFile =
+        serde_json::from_str(b.json).map_err(|e| format!("{origin}: {e}"))?;
+    f.into_family().map_err(|e| format!("{origin}: {e}"))
+}
+
+fn site_family(block: &FamilyBlock) -> Result<Family, String> {
+    let text = format!("{}{}", "\n".repeat(block.first_line), block.text);
+    let mut v = parse_families(&block.origin, &text)?;
+    v.pop()
+        .ok_or_else(|| format!("{}: empty [[family]] table", block.origin))
+}
+
 impl FamilyCatalog {
     pub fn load() -> Result<FamilyCatalog, String> {
-        let mut blocks = Vec::new();
-        for (file, text) in EMBEDDED_FAMILIES {
-            split_blocks(&format!("agents/families/{file}"), text, &mut blocks);
-        }
-        let builtin = blocks.len();
+        let mut site = Vec::new();
         for (origin, text) in site_texts()? {
             if is_family_file(&text) {
-                split_blocks(&origin, leak(text), &mut blocks);
+                split_blocks(&origin, leak(text), &mut site);
             }
         }
-        for site in &blocks[builtin..] {
-            if blocks[..builtin].iter().any(|b| b.name == site.name) {
+        for s in &site {
+            if BUILTIN_FAMILIES.iter().any(|b| b.name == s.name) {
                 return Err(format!(
                     "{}: family {} is built in; give the site family another name",
-                    site.origin, site.name
+                    s.origin, s.name
                 ));
             }
         }
-        Ok(FamilyCatalog { blocks })
-    }
-
-    fn parse(block: &FamilyBlock) -> Result<Family, String> {
-        let text = format!("{}{}", "\n".repeat(block.first_line), block.text);
-        let mut v = parse_families(&block.origin, &text)?;
-        v.pop()
-            .ok_or_else(|| format!("{}: empty [[family]] table", block.origin))
+        Ok(FamilyCatalog { site })
     }
 
     pub fn all(&self) -> Result<Vec<Family>, String> {
-        self.blocks.iter().map(Self::parse).collect()
+        let builtin = BUILTIN_FAMILIES.iter().map(builtin_family);
+        builtin.chain(self.site.iter().map(site_family)).collect()
     }
 
     pub fn names(&self) -> Vec<&'static str> {
-        self.blocks.iter().map(|b| b.name).collect()
+        let builtin = BUILTIN_FAMILIES.iter().map(|b| b.name);
+        builtin.chain(self.site.iter().map(|b| b.name)).collect()
     }
 
     pub fn by_name(&self, name: &str) -> Result<Option<Family>, String> {
-        self.blocks
+        if let Some(b) = BUILTIN_FAMILIES.iter().find(|b| b.name == name) {
+            return builtin_family(b).map(Some);
+        }
+        self.site
             .iter()
             .find(|b| b.name == name)
-            .map(Self::parse)
+            .map(site_family)
             .transpose()
     }
 
-    /// The family for a sysObjectID among `allowed` (None: all): only tables that
-    /// mention the OID or one of its prefixes are parsed, then matched exactly.
+    /// The family for a sysObjectID among `allowed` (None: all). Only families that
+    /// name the OID or one of its prefixes are decoded, then matched exactly.
     pub fn detect(&self, allowed: Option<&[&str]>, oid: &[u64]) -> Result<Option<Family>, String> {
-        // The OID and its prefixes down to an enterprise number, as a file quotes them.
-        let mut quoted = Vec::new();
-        for n in (7.min(oid.len())..=oid.len()).rev() {
-            let d = oid[..n]
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(".");
-            quoted.push(format!("\"{d}\""));
-            quoted.push(format!("\".{d}\""));
-        }
+        // The OID and its prefixes down to an enterprise number, dotted.
+        let dotted: Vec<String> = (7.min(oid.len())..=oid.len())
+            .rev()
+            .map(|n| {
+                oid[..n]
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .collect();
+        let is_allowed = |name: &str| allowed.is_none_or(|a| a.contains(&name));
         let mut candidates = Vec::new();
-        for b in &self.blocks {
-            if allowed.is_some_and(|a| !a.contains(&b.name)) {
-                continue;
+        for b in BUILTIN_FAMILIES {
+            if is_allowed(b.name) && b.oids.iter().any(|o| dotted.iter().any(|d| d == o)) {
+                candidates.push(builtin_family(b)?);
             }
-            if quoted.iter().any(|q| b.text.contains(q.as_str())) {
-                candidates.push(Self::parse(b)?);
+        }
+        // Site tables are matched on their text, as the file quotes the OID.
+        let quoted: Vec<String> = dotted
+            .iter()
+            .flat_map(|d| [format!("\"{d}\""), format!("\".{d}\"")])
+            .collect();
+        for b in &self.site {
+            if is_allowed(b.name) && quoted.iter().any(|q| b.text.contains(q.as_str())) {
+                candidates.push(site_family(b)?);
             }
         }
         Ok(crate::snmp::family::detect(&candidates, oid).cloned())
@@ -521,30 +514,49 @@ mod tests {
         assert!(!defs.is_empty());
     }
 
+    /// build.rs hands the built-in files over as JSON: reading them that way must give
+    /// exactly what reading the TOML gives (site files are read as TOML).
     #[test]
-    fn every_file_in_agents_is_built_in() {
+    fn built_in_json_reads_as_the_toml_does() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("agents");
-        let listed = |d: &std::path::Path| -> Vec<String> {
-            let mut v: Vec<String> = std::fs::read_dir(d)
-                .unwrap()
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".toml"))
+        let text = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap();
+        for b in BUILTIN_AGENTS {
+            let from_toml = parse_agent(b.file, &text(dir.join(b.file))).unwrap();
+            let from_json = builtin_agent(b).unwrap();
+            assert_eq!(
+                format!("{from_toml:?}"),
+                format!("{from_json:?}"),
+                "{}",
+                b.file
+            );
+        }
+        let mut files: Vec<&str> = BUILTIN_FAMILIES.iter().map(|b| b.file).collect();
+        files.dedup();
+        for file in files {
+            let from_toml = parse_families(file, &text(dir.join("families").join(file))).unwrap();
+            let from_json: Vec<Family> = BUILTIN_FAMILIES
+                .iter()
+                .filter(|b| b.file == file)
+                .map(|b| builtin_family(b).unwrap())
                 .collect();
-            v.sort();
-            v
+            assert_eq!(format!("{from_toml:?}"), format!("{from_json:?}"), "{file}");
+        }
+        let n = |d: &std::path::Path| {
+            std::fs::read_dir(d)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "toml")
+                })
+                .count()
         };
-        let mut agents: Vec<String> = EMBEDDED.iter().map(|(f, _)| f.to_string()).collect();
-        agents.sort();
-        assert_eq!(agents, listed(&dir), "agents/*.toml and EMBEDDED differ");
-        let mut fams: Vec<String> = EMBEDDED_FAMILIES
-            .iter()
-            .map(|(f, _)| f.to_string())
-            .collect();
-        fams.sort();
         assert_eq!(
-            fams,
-            listed(&dir.join("families")),
-            "agents/families/*.toml and EMBEDDED_FAMILIES differ"
+            BUILTIN_AGENTS.len(),
+            n(&dir),
+            "every agents/*.toml is built in"
         );
     }
 
