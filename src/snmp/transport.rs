@@ -9,6 +9,7 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use snmp2::{MessageType, Oid, SyncSession};
@@ -33,8 +34,33 @@ pub fn own(pdu: snmp2::Pdu<'_>) -> Reply {
     }
 }
 
+/// The arcs of an OID as the device encoded it (X.690 8.19, read in one pass); empty for
+/// an encoding that is cut short or has an arc beyond 64 bits, which then matches nothing.
 pub fn oid_parts(o: &Oid<'_>) -> Vec<u64> {
-    o.iter().map(|it| it.collect()).unwrap_or_default()
+    let bytes = o.as_bytes();
+    let mut arcs = Vec::with_capacity(bytes.len() + 1);
+    let mut value: u64 = 0;
+    for &byte in bytes {
+        if value > u64::MAX >> 7 {
+            return Vec::new();
+        }
+        value = value << 7 | u64::from(byte & 0x7f);
+        if byte & 0x80 != 0 {
+            continue;
+        }
+        if arcs.is_empty() {
+            // The first subidentifier holds the first two arcs: 40 * X + Y.
+            let first = (value / 40).min(2);
+            arcs.extend([first, value - 40 * first]);
+        } else {
+            arcs.push(value);
+        }
+        value = 0;
+    }
+    if bytes.last().is_some_and(|b| b & 0x80 != 0) {
+        return Vec::new();
+    }
+    arcs
 }
 
 /// One request.
@@ -111,8 +137,16 @@ pub struct CommunitySession {
     community: Vec<u8>,
     timeout: Duration,
     next_id: i32,
-    buf: Vec<u8>,
 }
+
+/// The largest UDP payload: an answer is never cut short, whatever the device sends.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// The receive buffer. As a zeroed static it lives in .bss, so only the pages an answer
+/// fills are ever touched; a heap buffer of this size is zeroed whole by the allocator
+/// (16 page faults and a 64 KiB memset at every call). A session that finds it in use
+/// (two sessions of one process on two threads) takes a heap buffer.
+static RECV_BUF: Mutex<[u8; MAX_DATAGRAM]> = Mutex::new([0; MAX_DATAGRAM]);
 
 impl CommunitySession {
     pub fn open(
@@ -137,8 +171,6 @@ impl CommunitySession {
             timeout,
             // Distinct per process, so that an answer meant for an earlier call is ignored.
             next_id: 1 + (std::process::id() % 100_000) as i32 * 10_000,
-            // Only the bytes a datagram fills are touched.
-            buf: vec![0; 65_535],
         })
     }
 
@@ -150,6 +182,15 @@ impl CommunitySession {
         self.socket.send(&packet).map_err(|_| snmp2::Error::Send)?;
         let deadline = Instant::now() + self.timeout;
         let mut garbled = false;
+        let mut shared = RECV_BUF.try_lock().ok();
+        let mut own_buf = Vec::new();
+        let buf: &mut [u8] = match shared.as_deref_mut() {
+            Some(b) => b,
+            None => {
+                own_buf.resize(MAX_DATAGRAM, 0);
+                &mut own_buf
+            }
+        };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -163,7 +204,7 @@ impl CommunitySession {
             self.socket
                 .set_read_timeout(Some(left))
                 .map_err(|_| snmp2::Error::Receive)?;
-            let n = match self.socket.recv(&mut self.buf) {
+            let n = match self.socket.recv(buf) {
                 Ok(n) => n,
                 Err(e)
                     if matches!(
@@ -175,7 +216,7 @@ impl CommunitySession {
                 }
                 Err(_) => return Err(snmp2::Error::Receive), // ICMP unreachable: nobody there
             };
-            match snmp2::Pdu::from_bytes(&self.buf[..n]) {
+            match snmp2::Pdu::from_bytes(&buf[..n]) {
                 Ok(pdu) if pdu.message_type == MessageType::Response && pdu.req_id == id => {
                     if pdu.community != self.community.as_slice() {
                         garbled = true;
@@ -192,6 +233,9 @@ impl CommunitySession {
 
 // ---- BER for v1/v2c requests ----------------------------------------------------------
 
+// Each element is written straight into its parent's buffer: a request of 16 varbinds
+// used to cost some 300 small allocations, one per arc of every OID.
+
 fn push_len(out: &mut Vec<u8>, len: usize) {
     match len {
         0..=127 => out.push(len as u8),
@@ -200,15 +244,19 @@ fn push_len(out: &mut Vec<u8>, len: usize) {
     }
 }
 
+fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+    out.push(tag);
+    push_len(out, content.len());
+    out.extend_from_slice(content);
+}
+
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len() + 4);
-    out.push(tag);
-    push_len(&mut out, content.len());
-    out.extend_from_slice(content);
+    push_tlv(&mut out, tag, content);
     out
 }
 
-fn integer(v: i64) -> Vec<u8> {
+fn push_integer(out: &mut Vec<u8>, v: i64) {
     let bytes = v.to_be_bytes();
     // Drop leading bytes that only repeat the sign.
     let mut start = 0;
@@ -220,81 +268,111 @@ fn integer(v: i64) -> Vec<u8> {
             break;
         }
     }
-    tlv(0x02, &bytes[start..])
+    push_tlv(out, 0x02, &bytes[start..]);
 }
 
-fn object_id(parts: &[u64]) -> Option<Vec<u8>> {
+fn integer(v: i64) -> Vec<u8> {
+    let mut out = Vec::new();
+    push_integer(&mut out, v);
+    out
+}
+
+fn push_object_id(out: &mut Vec<u8>, parts: &[u64]) -> Option<()> {
     let (&a, &b) = (parts.first()?, parts.get(1)?);
     if a > 2 || (a < 2 && b >= 40) {
         return None;
     }
-    let mut content = Vec::new();
+    let mut content = Vec::with_capacity(parts.len() + 8);
     for arc in std::iter::once(a * 40 + b).chain(parts[2..].iter().copied()) {
-        let mut groups = vec![(arc & 0x7f) as u8];
-        let mut rest = arc >> 7;
-        while rest > 0 {
-            groups.push(0x80 | (rest & 0x7f) as u8);
+        // Base 128, most significant group first; a u64 needs at most 10 groups.
+        let mut groups = [0u8; 10];
+        let mut n = 0;
+        let mut rest = arc;
+        loop {
+            groups[n] = (rest & 0x7f) as u8 | if n > 0 { 0x80 } else { 0 };
+            n += 1;
             rest >>= 7;
+            if rest == 0 {
+                break;
+            }
         }
-        content.extend(groups.iter().rev());
+        content.extend(groups[..n].iter().rev());
     }
-    Some(tlv(0x06, &content))
+    push_tlv(out, 0x06, &content);
+    Some(())
+}
+
+#[cfg(test)]
+fn object_id(parts: &[u64]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    push_object_id(&mut out, parts).map(|()| out)
 }
 
 /// The whole message of one request.
 pub fn encode(v2c: bool, community: &[u8], id: i32, req: &Request<'_>) -> Option<Vec<u8>> {
-    let null = [0x05u8, 0x00];
-    let varbind = |oid: &[u64], value: &[u8]| -> Option<Vec<u8>> {
-        let mut vb = object_id(oid)?;
+    const NULL: [u8; 2] = [0x05, 0x00];
+    let mut binds = Vec::new();
+    let mut varbind = |oid: &[u64], value: &[u8]| -> Option<()> {
+        let mut vb = Vec::with_capacity(oid.len() + 16 + value.len());
+        push_object_id(&mut vb, oid)?;
         vb.extend_from_slice(value);
-        Some(tlv(0x30, &vb))
+        push_tlv(&mut binds, 0x30, &vb);
+        Some(())
     };
-    let (tag, a, b, binds): (u8, i64, i64, Vec<Vec<u8>>) = match req {
-        Request::Get(oids) => (
-            0xa0,
-            0,
-            0,
-            oids.iter()
-                .map(|o| varbind(o, &null))
-                .collect::<Option<_>>()?,
-        ),
-        Request::GetNext(oids) => (
-            0xa1,
-            0,
-            0,
-            oids.iter()
-                .map(|o| varbind(o, &null))
-                .collect::<Option<_>>()?,
-        ),
-        Request::GetBulk(oids, reps) => (
-            0xa5,
-            0,
-            i64::from(*reps),
-            oids.iter()
-                .map(|o| varbind(o, &null))
-                .collect::<Option<_>>()?,
-        ),
+    let (tag, reps) = match req {
+        Request::Get(_) => (0xa0, 0),
+        Request::GetNext(_) => (0xa1, 0),
+        // max-repetitions travels where error-index would.
+        Request::GetBulk(_, reps) => (0xa5, i64::from(*reps)),
+        Request::Set(..) => (0xa3, 0),
+    };
+    match req {
+        Request::Get(oids) | Request::GetNext(oids) | Request::GetBulk(oids, _) => {
+            for o in oids.iter() {
+                varbind(o, &NULL)?;
+            }
+        }
         Request::Set(oid, value) => {
             let v = match value {
                 SetValue::Int(i) => integer(*i),
                 SetValue::Str(s) => tlv(0x04, s.as_bytes()),
             };
-            (0xa3, 0, 0, vec![varbind(oid, &v)?])
+            varbind(oid, &v)?;
         }
-    };
-    let mut pdu = integer(i64::from(id));
-    pdu.extend(integer(a));
-    pdu.extend(integer(b));
-    pdu.extend(tlv(0x30, &binds.concat()));
-    let mut msg = integer(i64::from(v2c));
-    msg.extend(tlv(0x04, community));
-    msg.extend(tlv(tag, &pdu));
+    }
+    let mut pdu = Vec::with_capacity(binds.len() + 24);
+    push_integer(&mut pdu, i64::from(id));
+    push_integer(&mut pdu, 0);
+    push_integer(&mut pdu, reps);
+    push_tlv(&mut pdu, 0x30, &binds);
+    let mut msg = Vec::with_capacity(pdu.len() + community.len() + 12);
+    push_integer(&mut msg, i64::from(v2c));
+    push_tlv(&mut msg, 0x04, community);
+    push_tlv(&mut msg, tag, &pdu);
     Some(tlv(0x30, &msg))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oids_read_back_in_one_pass() {
+        let read = |bytes: &[u8]| oid_parts(&Oid::new(std::borrow::Cow::Borrowed(bytes)));
+        for arcs in [
+            vec![1, 3, 6, 1, 4, 1, 318, 1, 1, 12, 3, 5, 1, 1, 2, 24],
+            vec![0, 39, 127, 128, 16_383, 16_384],
+            vec![2, 999, u64::MAX],
+        ] {
+            let ber = object_id(&arcs).unwrap();
+            assert_eq!(read(&ber[2..]), arcs, "{ber:02x?}");
+        }
+        assert_eq!(read(&[0x2b, 0x86]), Vec::<u64>::new(), "cut short");
+        let too_big = [
+            0x2b, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+        ];
+        assert_eq!(read(&too_big), Vec::<u64>::new(), "beyond 64 bits");
+    }
 
     #[test]
     fn integers_are_minimal() {
