@@ -251,7 +251,7 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
         "{} {} (fencebox {VERSION}), options: {}",
         agent.name,
         settings.action.name(),
-        describe(&agent, &settings)
+        Described(&agent, &settings)
     );
     if settings.timeouts_disabled {
         log_debug!(1, "internal timeouts disabled (disable_timeout, or run by pacemaker-fenced); Pacemaker's action timeout applies");
@@ -293,18 +293,21 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
     }
 }
 
-/// The options of this call for the debug log; secret values never appear.
-fn describe(agent: &Agent, settings: &Settings) -> String {
-    settings
-        .values
-        .iter()
-        .map(|(k, v)| {
+/// The options of this call for the debug log; secret values never appear. Formatted
+/// only when the line is written (most calls do not log at debug level).
+struct Described<'a>(&'a Agent, &'a Settings);
+
+impl std::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Described(agent, settings) = self;
+        for (i, (k, v)) in settings.values.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
             if agent.option(k).is_some_and(|o| o.secret) {
-                format!("{k}=[set]")
+                write!(f, "{sep}{k}=[set]")?;
             } else {
-                format!("{k}={v}")
+                write!(f, "{sep}{k}={v}")?;
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+        }
+        Ok(())
+    }
 }
