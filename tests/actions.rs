@@ -106,6 +106,41 @@ fn a_closed_stdout_does_not_undo_a_done_action() {
     assert_eq!(sb.state(), "off");
 }
 
+/// A caller that leaves stderr closed: the files and sockets the agent opens must not take
+/// its place (the first one, the lock file, would collect the debug lines).
+#[test]
+fn closed_standard_descriptors_are_not_reused() {
+    let sb = Sandbox::new("closed-fds");
+    sb.set_state("on");
+    let locks = sb.path("locks");
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", "exec \"$0\" 2>&-"])
+        .arg(sb.agent("fence_dummy"))
+        .env("FENCEBOX_LOCK_DIR", &locks)
+        .env("FENCEBOX_SYSLOG_SOCKET", sb.path("no-syslog"));
+    let stdin = format!(
+        "action=off\nverbose=1\n{FAST}status_file={}\n",
+        sb.status_file().display()
+    );
+    let out = common::finish(common::feed(&mut sh, stdin.as_bytes()));
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Success: Powered OFF\n"),
+        "{out:?}"
+    );
+    assert_eq!(sb.state(), "off");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&locks).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        assert!(
+            !text.contains("DEBUG") && !text.contains("Success"),
+            "{text:?}"
+        );
+        seen += 1;
+    }
+    assert!(seen > 0, "the call took its lock in {}", locks.display());
+}
+
 #[test]
 fn already_on_and_already_off() {
     let sb = Sandbox::new("already");
