@@ -34,16 +34,11 @@ fn main() {
     link_unwinder_statically();
 }
 
-/// The `.toml` files of a directory, sorted by name.
-fn toml_files(dir: &Path) -> Vec<PathBuf> {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
+#[path = "src/agents/dir.rs"]
+mod dir;
+
+fn toml_files(d: &Path) -> Vec<PathBuf> {
+    dir::toml_files(d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()))
 }
 
 fn read_table(path: &Path) -> (String, toml::Table) {

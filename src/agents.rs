@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+mod dir;
+
 use crate::contract::options::{OptSpec, ValueType};
 use crate::snmp::family::Family;
 
@@ -247,16 +249,11 @@ pub fn site_dir() -> std::path::PathBuf {
 /// directory is no error; an unreadable or malformed file is, naming the file.
 fn site_texts() -> Result<Vec<(String, String)>, String> {
     let dir = site_dir();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
+    let paths = match dir::toml_files(&dir) {
+        Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
     };
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
     paths
         .into_iter()
         .map(|p| {
@@ -541,21 +538,10 @@ mod tests {
                 .collect();
             assert_eq!(format!("{from_toml:?}"), format!("{from_json:?}"), "{file}");
         }
-        let n = |d: &std::path::Path| {
-            std::fs::read_dir(d)
-                .unwrap()
-                .filter(|e| {
-                    e.as_ref()
-                        .unwrap()
-                        .path()
-                        .extension()
-                        .is_some_and(|x| x == "toml")
-                })
-                .count()
-        };
+        let files = dir::toml_files(&dir).unwrap();
         assert_eq!(
             BUILTIN_AGENTS.len(),
-            n(&dir),
+            files.len(),
             "every agents/*.toml is built in"
         );
     }
