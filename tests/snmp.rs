@@ -551,38 +551,12 @@ fn wrong_credentials_fail_within_the_timeout() {
 
     let v3port = s.v3("private").to_string();
     let v3_status = |user: &str, password: &str| {
-        let a = [
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &v3port,
-            "-d",
-            "3",
-            "-l",
-            user,
-            "-p",
-            password,
-        ];
-        run(
-            &sb,
-            "fence_apc_snmp",
-            &[
-                &a[..],
-                &[
-                    "-b",
-                    "SHA",
-                    "-B",
-                    "AES",
-                    "-P",
-                    "privpass123",
-                    "-n",
-                    "1",
-                    "-o",
-                    "status",
-                ],
-            ]
-            .concat(),
-        )
+        let mut args = v3_at(&v3port, &["-n", "1", "-o", "status"]);
+        for (flag, value) in [("-l", user), ("-p", password)] {
+            let at = args.iter().position(|a| *a == flag).unwrap();
+            args[at + 1] = value;
+        }
+        run(&sb, "fence_apc_snmp", &args)
     };
     let t = Instant::now();
     let out = v3_status("fenceuser", "wrongpass123");
