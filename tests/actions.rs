@@ -87,10 +87,7 @@ fn a_closed_stdout_does_not_undo_a_done_action() {
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    let stdin = format!(
-        "action=off\n{FAST}status_file={}\n",
-        sb.status_file().display()
-    );
+    let stdin = sb.dummy_input(&format!("action=off\n{FAST}"));
     child
         .stdin
         .take()
@@ -118,10 +115,7 @@ fn closed_standard_descriptors_are_not_reused() {
         .arg(sb.agent("fence_dummy"))
         .env("FENCEBOX_LOCK_DIR", &locks)
         .env("FENCEBOX_SYSLOG_SOCKET", sb.path("no-syslog"));
-    let stdin = format!(
-        "action=off\nverbose=1\n{FAST}status_file={}\n",
-        sb.status_file().display()
-    );
+    let stdin = sb.dummy_input(&format!("action=off\nverbose=1\n{FAST}"));
     let out = common::finish(common::feed(&mut sh, stdin.as_bytes()));
     assert_eq!(
         (out.code, out.stdout.as_str()),

@@ -111,11 +111,16 @@ impl Sandbox {
     }
 
     pub fn spawn_env(&self, name: &str, stdin: &str, env: &[(&str, &str)]) -> Child {
+        self.spawn_raw(name, self.dummy_input(stdin).as_bytes(), env)
+    }
+
+    /// `stdin` with this sandbox's status file added, unless it names one.
+    pub fn dummy_input(&self, stdin: &str) -> String {
         let mut input = stdin.to_string();
         if !input.contains("status_file") && !input.contains("status-file") {
             input.push_str(&format!("\nstatus_file={}\n", self.status_file().display()));
         }
-        self.spawn_raw(name, input.as_bytes(), env)
+        input
     }
 
     pub fn spawn_raw(&self, name: &str, stdin: &[u8], env: &[(&str, &str)]) -> Child {
