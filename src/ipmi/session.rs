@@ -215,12 +215,13 @@ impl State {
                 let authentic = match (f.auth_type, f.auth_code) {
                     (0, _) => *auth == AuthType::None || *unsigned_replies,
                     (t, Some(code)) if t == AuthType::Md5 as u8 && *auth == AuthType::Md5 => {
-                        crypto::v15_md5(password, f.session_id, f.message, f.seq)[..] == *code
+                        let want = crypto::v15_md5(password, f.session_id, f.message, f.seq);
+                        constant_time_eq(&want, code)
                     }
                     (t, Some(code))
                         if t == AuthType::Password as u8 && *auth == AuthType::Password =>
                     {
-                        crypto::padded::<16>(password)[..] == *code
+                        constant_time_eq(&crypto::padded::<16>(password)[..], code)
                     }
                     _ => false,
                 };
@@ -487,6 +488,20 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_eq_is_plain_equality() {
+        let code = [7u8; 16];
+        assert!(constant_time_eq(&code, &[7u8; 16]));
+        let mut first = code;
+        first[0] ^= 1;
+        let mut last = code;
+        last[15] ^= 0x80;
+        assert!(!constant_time_eq(&code, &first));
+        assert!(!constant_time_eq(&code, &last));
+        assert!(!constant_time_eq(&code, &code[..15]), "a shorter code");
+        assert!(!constant_time_eq(&code, &[]));
+    }
 
     #[test]
     fn replay_window_rejects_repeats_and_old_numbers() {
