@@ -11,7 +11,7 @@ use crate::contract::error::{FenceError, Result};
 use crate::contract::input::flag_is_on;
 use crate::contract::settings::Settings;
 use crate::device::{CycleKind, Device, Outlet, PowerState};
-use crate::nut::client::{Client, Tracked};
+use crate::nut::client::{Client, Deadline, Limits, Tracked};
 use crate::nut::proto::NutError;
 use crate::nut::tls::{self, Policy};
 use crate::runtime::lock::DeviceIdentity;
@@ -28,7 +28,8 @@ pub struct NutDevice {
     user: Option<String>,
     password: String,
     tls: Option<Policy>,
-    timeout: Duration,
+    limits: Limits,
+    /// How long a tracked command may stay pending (power_timeout).
     track_timeout: Duration,
     client: Option<Client>,
     tracking: Option<bool>,
@@ -127,7 +128,10 @@ impl NutDevice {
                 .map(str::to_string),
             password: settings.get("passwd").unwrap_or_default().to_string(),
             tls: tls_policy(settings)?,
-            timeout: limit(settings.login_timeout).max(limit(settings.shell_timeout)),
+            limits: Limits {
+                login: limit(settings.login_timeout),
+                command: limit(settings.shell_timeout),
+            },
             track_timeout: limit(settings.power_timeout),
             client: None,
             tracking: None,
@@ -225,8 +229,9 @@ impl NutDevice {
         }
     }
 
-    /// Run an instant command and wait for its tracked result where upsd tracks.
-    fn run(&mut self, cmd: &str) -> Result<()> {
+    /// Run an instant command and wait, at most power_timeout, for its tracked result
+    /// where upsd tracks.
+    fn run(&mut self, cmd: &str) -> Result<Outcome> {
         if self.tracking.is_none() {
             let t = self.client()?.enable_tracking().map_err(fence_error)?;
             self.tracking = Some(t);
@@ -234,9 +239,10 @@ impl NutDevice {
         let ups = self.ups.clone();
         log_debug!(1, "NUT: {cmd} on {ups}");
         let Some(id) = self.client()?.instcmd(&ups, cmd).map_err(fence_error)? else {
-            return Ok(());
+            return Ok(Outcome::Done);
         };
         let started = Instant::now();
+        let until = Deadline::after(self.track_timeout, "power_timeout");
         let mut pause = Duration::from_millis(50);
         loop {
             match self.client()?.tracking(&id).map_err(fence_error)? {
@@ -246,7 +252,7 @@ impl NutDevice {
                         "NUT: {cmd} done after {:.2} s",
                         started.elapsed().as_secs_f64()
                     );
-                    return Ok(());
+                    return Ok(Outcome::Done);
                 }
                 Tracked::Failed(code) => {
                     return Err(FenceError::Device(format!(
@@ -254,20 +260,29 @@ impl NutDevice {
                         crate::nut::proto::explain(&code)
                     )))
                 }
-                Tracked::Pending if started.elapsed() >= self.track_timeout => {
-                    log_warning!(
-                        "NUT: {cmd} on {ups} still pending after {:.0} s; reading the outlet state decides",
-                        started.elapsed().as_secs_f64()
-                    );
-                    return Ok(());
-                }
-                Tracked::Pending => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(250));
-                }
+                Tracked::Pending => match until.left() {
+                    Some(left) => {
+                        std::thread::sleep(pause.min(left));
+                        pause = (pause * 2).min(Duration::from_millis(250));
+                    }
+                    None => {
+                        return Ok(Outcome::Pending(format!(
+                            "upsd still reports {cmd} on {ups} as pending after {}",
+                            until.describe()
+                        )))
+                    }
+                },
             }
         }
     }
+}
+
+/// How a command ended.
+enum Outcome {
+    /// Tracked to success, or sent where upsd does not track.
+    Done,
+    /// Still pending when power_timeout ran out: the message says so.
+    Pending(String),
 }
 
 impl Device for NutDevice {
@@ -304,7 +319,7 @@ impl Device for NutDevice {
             NutError::Io(m) => FenceError::LoginDenied(m),
             other => fence_error(other),
         };
-        let mut client = Client::connect(&addrs, self.timeout).map_err(login)?;
+        let mut client = Client::connect(&addrs, self.limits).map_err(login)?;
         if let Some(policy) = &self.tls {
             if policy.insecure() {
                 log_warning!("TLS to upsd without certificate verification (ssl_insecure): anyone on the path can impersonate upsd");
@@ -321,6 +336,7 @@ impl Device for NutDevice {
         if let Some(user) = self.user.clone() {
             client.authenticate(&user, &self.password).map_err(login)?;
         }
+        client.logged_in();
         self.client = Some(client);
         Ok(())
     }
@@ -356,7 +372,21 @@ impl Device for NutDevice {
             Err(NutError::Server { code, .. }) if code == "VAR-NOT-SUPPORTED" => {}
             Err(e) => return Err(fence_error(e)),
         }
-        self.run(&format!("outlet.{n}.load.{}", state.lower()))
+        let Outcome::Pending(pending) = self.run(&format!("outlet.{n}.load.{}", state.lower()))?
+        else {
+            return Ok(());
+        };
+        // The power_timeout is spent: the outlet either shows the state now (the engine
+        // then confirms it at once) or the call fails, rather than poll for as long again.
+        let now = self.status(plug)?;
+        if now != state {
+            return Err(FenceError::Device(format!(
+                "{pending}, and outlet {n} still reads {}",
+                now.lower()
+            )));
+        }
+        log_warning!("NUT: {pending}; the outlet already reads {}", now.lower());
+        Ok(())
     }
 
     fn list(&mut self, with_state: bool) -> Result<Option<Vec<Outlet>>> {
@@ -405,7 +435,13 @@ impl Device for NutDevice {
         if !listed {
             return Ok(None);
         }
-        self.run(&cmd).map(|()| Some(true))
+        match self.run(&cmd)? {
+            Outcome::Done => Ok(Some(true)),
+            // A cycle leaves no state to read: only the tracking could have confirmed it.
+            Outcome::Pending(pending) => Err(FenceError::Device(format!(
+                "{pending}; the power cycle is not confirmed"
+            ))),
+        }
     }
 
     fn disconnect(&mut self) {

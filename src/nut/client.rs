@@ -1,11 +1,15 @@
-//! A connection to upsd: one command line out, one reply line (or a list) back, each
-//! within the configured time; STARTTLS upgrades the same socket. PASSWORD lines are
-//! never logged.
+//! A connection to upsd: one command line out, one reply line (or a list) back; STARTTLS
+//! upgrades the same socket. Every exchange gets one deadline when it starts (the login's
+//! for everything up to authentication, else shell_timeout per command and its whole
+//! reply), and every read and write on the socket waits only for what is left of it, so
+//! a server that trickles bytes cannot stretch an exchange. A connection on which an
+//! exchange failed half-way is abandoned: nothing more goes out on it, not even LOGOUT.
+//! PASSWORD lines are never logged.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -15,9 +19,92 @@ use crate::nut::proto::{quote, words, NutError};
 /// Longest reply line accepted (upsd's own limit is far lower).
 const MAX_LINE: usize = 64 * 1024;
 
+/// The most LOGOUT waits for upsd's goodbye: the call's outcome is already decided.
+const LOGOUT_WAIT: Duration = Duration::from_secs(1);
+
+/// How long each part of a call may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connecting, STARTTLS and authenticating, all together (login_timeout).
+    pub login: Duration,
+    /// One command with its whole reply (shell_timeout).
+    pub command: Duration,
+}
+
+/// When something must be over, and the option that set the limit (for the message).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    limit: Duration,
+    option: &'static str,
+}
+
+impl Deadline {
+    pub fn after(limit: Duration, option: &'static str) -> Self {
+        Deadline {
+            at: Instant::now() + limit,
+            limit,
+            option,
+        }
+    }
+
+    /// The time left; None once the deadline has passed.
+    pub fn left(&self) -> Option<Duration> {
+        self.at
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// "N s (option)", for messages.
+    pub fn describe(&self) -> String {
+        format!("{:.0} s ({})", self.limit.as_secs_f64(), self.option)
+    }
+
+    fn missed(&self, peer: SocketAddr) -> NutError {
+        NutError::Timeout(format!(
+            "no complete answer from upsd at {peer} within {}",
+            self.describe()
+        ))
+    }
+}
+
+/// The TCP socket with the deadline of the exchange under way: each read and write
+/// (TLS records and handshake included) waits only for the time left.
+struct Sock {
+    tcp: TcpStream,
+    deadline: Deadline,
+}
+
+impl Sock {
+    fn left(&self) -> std::io::Result<Duration> {
+        self.deadline
+            .left()
+            .ok_or_else(|| std::io::Error::from(ErrorKind::TimedOut))
+    }
+}
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.tcp.set_read_timeout(Some(left))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.tcp.set_write_timeout(Some(left))?;
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Plain(Sock),
+    Tls(Box<StreamOwned<ClientConnection, Sock>>),
 }
 
 impl Stream {
@@ -33,6 +120,16 @@ impl Stream {
             Stream::Tls(s) => s.write_all(buf).and_then(|()| s.flush()),
         }
     }
+    fn sock(&mut self) -> &mut Sock {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &mut s.sock,
+        }
+    }
+}
+
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
 /// The state of a tracked command.
@@ -49,43 +146,82 @@ pub struct Client {
     /// Bytes read past the last line.
     pending: Vec<u8>,
     peer: SocketAddr,
-    timeout: Duration,
+    limits: Limits,
+    /// From connecting until `logged_in`: the one deadline of the whole login.
+    login: Option<Deadline>,
+    /// An exchange failed half-way: what upsd sends next answers no known command.
+    broken: bool,
 }
 
 impl Client {
-    /// Connect to the first address that accepts; `timeout` bounds the connect and
-    /// every reply.
-    pub fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<Self, NutError> {
+    /// Connect to the first address that accepts, all within `limits.login`; that
+    /// deadline also bounds every exchange until `logged_in`.
+    pub fn connect(addrs: &[SocketAddr], limits: Limits) -> Result<Self, NutError> {
+        let login = Deadline::after(limits.login, "login_timeout");
         let mut last = None;
         for a in addrs {
-            match TcpStream::connect_timeout(a, timeout) {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    s.set_read_timeout(Some(timeout))
-                        .and_then(|()| s.set_write_timeout(Some(timeout)))
-                        .map_err(|e| {
-                            NutError::Io(format!("cannot set up the connection to {a}: {e}"))
-                        })?;
+            let Some(left) = login.left() else { break };
+            match TcpStream::connect_timeout(a, left) {
+                Ok(tcp) => {
+                    let _ = tcp.set_nodelay(true);
                     return Ok(Client {
-                        stream: Stream::Plain(s),
+                        stream: Stream::Plain(Sock {
+                            tcp,
+                            deadline: login,
+                        }),
                         pending: Vec::new(),
                         peer: *a,
-                        timeout,
+                        limits,
+                        login: Some(login),
+                        broken: false,
                     });
                 }
                 Err(e) => last = Some((*a, e)),
             }
         }
         Err(match last {
-            Some((a, e)) if e.kind() == ErrorKind::TimedOut => NutError::Timeout(format!(
-                "no answer from upsd at {a} within {:.0} s",
-                timeout.as_secs_f64()
-            )),
-            Some((a, e)) => NutError::Io(format!(
+            Some((a, e)) if !timed_out(&e) => NutError::Io(format!(
                 "cannot connect to upsd at {a}: {e} (is upsd running and listening there?)"
+            )),
+            Some((a, _)) => NutError::Timeout(format!(
+                "upsd at {a} did not accept the connection within {}",
+                login.describe()
             )),
             None => NutError::Io("no address to connect to".into()),
         })
+    }
+
+    /// The login is over: from now on each command has its own shell_timeout.
+    pub fn logged_in(&mut self) {
+        self.login = None;
+    }
+
+    /// The deadline of an exchange starting now.
+    fn next_deadline(&self) -> Deadline {
+        self.login
+            .unwrap_or_else(|| Deadline::after(self.limits.command, "shell_timeout"))
+    }
+
+    /// Run one exchange until `deadline`. Any failure but upsd's own `ERR` may leave a
+    /// reply half-read or still to come, which a later command would take for its own:
+    /// the connection is abandoned then.
+    fn exchange<T>(
+        &mut self,
+        deadline: Deadline,
+        f: impl FnOnce(&mut Self) -> Result<T, NutError>,
+    ) -> Result<T, NutError> {
+        if self.broken {
+            return Err(NutError::Io(format!(
+                "the connection to upsd at {} was abandoned after an earlier failure",
+                self.peer
+            )));
+        }
+        self.stream.sock().deadline = deadline;
+        let result = f(self);
+        if matches!(&result, Err(e) if e.code().is_none()) {
+            self.broken = true;
+        }
+        result
     }
 
     fn send(&mut self, line: &str) -> Result<(), NutError> {
@@ -102,15 +238,11 @@ impl Client {
             .map_err(|e| self.io_error("send to", e))
     }
 
-    fn io_error(&self, what: &str, e: std::io::Error) -> NutError {
-        match e.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => NutError::Timeout(format!(
-                "no answer from upsd at {} within {:.0} s",
-                self.peer,
-                self.timeout.as_secs_f64()
-            )),
-            _ => NutError::Io(format!("cannot {what} upsd at {}: {e}", self.peer)),
+    fn io_error(&mut self, what: &str, e: std::io::Error) -> NutError {
+        if timed_out(&e) {
+            return self.stream.sock().deadline.missed(self.peer);
         }
+        NutError::Io(format!("cannot {what} upsd at {}: {e}", self.peer))
     }
 
     fn read_line(&mut self) -> Result<String, NutError> {
@@ -145,9 +277,9 @@ impl Client {
         }
     }
 
-    /// Send a command and read its one-line reply; `ERR ...` becomes an error that
-    /// names `context`.
-    pub fn request(&mut self, line: &str, context: &str) -> Result<String, NutError> {
+    /// Send a command and read its one-line reply, within the exchange's deadline;
+    /// `ERR ...` becomes an error that names `context`.
+    fn ask(&mut self, line: &str, context: &str) -> Result<String, NutError> {
         self.send(line)?;
         let reply = self.read_line()?;
         if let Some(rest) = reply.strip_prefix("ERR ") {
@@ -164,9 +296,19 @@ impl Client {
         Ok(reply)
     }
 
-    /// `LIST <what>`: the words of every line between BEGIN and END.
+    /// One command and its one-line reply, as one exchange.
+    pub fn request(&mut self, line: &str, context: &str) -> Result<String, NutError> {
+        self.exchange(self.next_deadline(), |c| c.ask(line, context))
+    }
+
+    /// `LIST <what>`: the words of every line between BEGIN and END, all within one
+    /// exchange's deadline.
     pub fn list(&mut self, what: &str, context: &str) -> Result<Vec<Vec<String>>, NutError> {
-        let begin = self.request(&format!("LIST {what}"), context)?;
+        self.exchange(self.next_deadline(), |c| c.read_list(what, context))
+    }
+
+    fn read_list(&mut self, what: &str, context: &str) -> Result<Vec<Vec<String>>, NutError> {
+        let begin = self.ask(&format!("LIST {what}"), context)?;
         if begin != format!("BEGIN LIST {what}") {
             return Err(NutError::Protocol(format!(
                 "upsd answered LIST {what} with '{begin}'"
@@ -253,7 +395,7 @@ impl Client {
     /// STARTTLS, then the TLS handshake on the same socket, verified as `config` says.
     pub fn start_tls(mut self, config: Arc<ClientConfig>, name: &str) -> Result<Self, NutError> {
         self.request("STARTTLS", "starting TLS")?;
-        let Stream::Plain(tcp) = self.stream else {
+        let Stream::Plain(sock) = self.stream else {
             return Err(NutError::Tls(
                 "the connection is already in TLS mode".into(),
             ));
@@ -263,11 +405,16 @@ impl Client {
         })?;
         let conn = ClientConnection::new(config, server)
             .map_err(|e| NutError::Tls(format!("cannot start TLS: {e}")))?;
-        let mut tls = StreamOwned::new(conn, tcp);
+        // The socket keeps the STARTTLS exchange's deadline for the handshake.
+        let mut tls = StreamOwned::new(conn, sock);
         // Drive the handshake now, so a certificate that does not verify fails here.
         while tls.conn.is_handshaking() {
             tls.conn.complete_io(&mut tls.sock).map_err(|e| {
-                NutError::Tls(format!("TLS with upsd at {} failed: {e}", self.peer))
+                if timed_out(&e) {
+                    tls.sock.deadline.missed(self.peer)
+                } else {
+                    NutError::Tls(format!("TLS with upsd at {} failed: {e}", self.peer))
+                }
             })?;
         }
         log_debug!(
@@ -279,12 +426,21 @@ impl Client {
             stream: Stream::Tls(Box::new(tls)),
             pending: Vec::new(),
             peer: self.peer,
-            timeout: self.timeout,
+            limits: self.limits,
+            login: self.login,
+            broken: false,
         })
     }
 
-    /// `LOGOUT`; errors no longer matter.
+    /// `LOGOUT`, waiting briefly for the goodbye; errors no longer matter. Not on an
+    /// abandoned connection: upsd may still owe the failed command's answer, and
+    /// waiting for it again would only stretch the call past its limits.
     pub fn logout(&mut self) {
-        let _ = self.request("LOGOUT", "logging out");
+        if self.broken {
+            log_debug!(2, "NUT: no LOGOUT on an abandoned connection");
+            return;
+        }
+        let wait = Deadline::after(self.limits.command.min(LOGOUT_WAIT), "logout");
+        let _ = self.exchange(wait, |c| c.ask("LOGOUT", "logging out"));
     }
 }
