@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use zeroize::Zeroizing;
+
 use crate::contract::error::{FenceError, Result};
 use crate::contract::input::flag_is_on;
 use crate::contract::settings::Settings;
@@ -26,7 +28,7 @@ pub struct NutDevice {
     addrs: Option<Vec<SocketAddr>>,
     ups: String,
     user: Option<String>,
-    password: String,
+    password: Zeroizing<String>,
     tls: Option<Policy>,
     limits: Limits,
     /// How long a tracked command may stay pending (power_timeout).
@@ -126,7 +128,7 @@ impl NutDevice {
                 .get("login")
                 .filter(|u| !u.is_empty())
                 .map(str::to_string),
-            password: settings.get("passwd").unwrap_or_default().to_string(),
+            password: Zeroizing::new(settings.get("passwd").unwrap_or_default().to_string()),
             tls: tls_policy(settings)?,
             limits: Limits {
                 login: limit(settings.login_timeout),

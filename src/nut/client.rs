@@ -4,7 +4,7 @@
 //! reply), and every read and write on the socket waits only for what is left of it, so
 //! a server that trickles bytes cannot stretch an exchange. A connection on which an
 //! exchange failed half-way is abandoned: nothing more goes out on it, not even LOGOUT.
-//! PASSWORD lines are never logged.
+//! PASSWORD lines are never logged, and the copies made to send them are zeroised.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use zeroize::Zeroizing;
 
 use crate::nut::proto::{quote, words, NutError};
 
@@ -230,7 +231,7 @@ impl Client {
         } else {
             log_debug!(2, "NUT > {line}");
         }
-        let mut bytes = Vec::with_capacity(line.len() + 1);
+        let mut bytes = Zeroizing::new(Vec::with_capacity(line.len() + 1));
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
         self.stream
@@ -343,10 +344,11 @@ impl Client {
     pub fn authenticate(&mut self, user: &str, password: &str) -> Result<(), NutError> {
         self.request(&format!("USERNAME {}", quote(user)), "sending the username")?;
         if !password.is_empty() {
-            self.request(
-                &format!("PASSWORD {}", quote(password)),
-                "sending the password",
-            )?;
+            let quoted = Zeroizing::new(quote(password));
+            let mut line = Zeroizing::new(String::with_capacity(quoted.len() + 9));
+            line.push_str("PASSWORD ");
+            line.push_str(&quoted);
+            self.request(&line, "sending the password")?;
         }
         Ok(())
     }
