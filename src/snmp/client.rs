@@ -211,7 +211,9 @@ impl Client {
     }
 
     /// Send with retries. Timeouts and stray or garbled replies are retried; an
-    /// authentication failure is final.
+    /// authentication failure is final. Every try is the same request (v1/v2c: one
+    /// request-id), so a device slower than one try's timeout is still heard while a later
+    /// try waits, within tries x timeout.
     fn exchange<T>(
         &mut self,
         what: &str,
@@ -220,6 +222,7 @@ impl Client {
         use snmp2::Error as E;
         let mut last = String::from("no answer");
         let mut garbled = false;
+        self.session.new_request();
         for attempt in 1..=self.cfg.tries.max(1) {
             match op(&mut self.session) {
                 Ok(t) => {
