@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bmc;
+pub mod hostile_snmp;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
