@@ -222,3 +222,82 @@ fn ipmi_starts_no_process_and_logs_no_secret() {
     assert_clean("debug file", &log);
     assert!(!log.contains(KG), "debug file shows the BMC key");
 }
+
+/// The ways a secret could reach a log line: as text, and as the bytes of a packet
+/// (hex, or a byte list as `{:?}` prints it).
+fn secret_forms(secret: &str) -> [String; 4] {
+    let b = secret.as_bytes();
+    [
+        secret.to_string(),
+        b.iter().map(|c| format!("{c:02x}")).collect(),
+        // Without the brackets: the secret is a run of bytes inside a packet.
+        format!("{b:?}").trim_matches(['[', ']']).to_string(),
+        format!("{b:02x?}").trim_matches(['[', ']']).to_string(),
+    ]
+}
+
+/// SNMP at the highest verbosity against snmpsim, the exchanges logged: the v2c
+/// community and the v3 authentication and privacy passwords appear in no form on stderr
+/// or in the debug file. (The test above runs the SNMP agent on the dummy device, whose
+/// exchanges are not SNMP.)
+#[test]
+fn snmp_exchanges_log_no_secret() {
+    let s = common::sims();
+    let sb = Sandbox::new("secrets-snmp");
+    let (main, v3) = (s.port.to_string(), s.v3("apc-rpdu2").to_string());
+    // The community picks the simulated device; apc-rpdu2 appears nowhere else.
+    let community = "apc-rpdu2";
+    let v2c: Vec<&str> = vec!["-u", &main, "-d", "2c", "-c", community];
+    let v3_args: Vec<&str> = vec![
+        "-u",
+        &v3,
+        "-d",
+        "3",
+        "-l",
+        "fenceuser",
+        "-p",
+        "authpass123",
+        "-b",
+        "SHA",
+        "-B",
+        "AES",
+        "-P",
+        "privpass123",
+    ];
+    let calls = [
+        (vec![community], v2c),
+        (vec!["authpass123", "privpass123"], v3_args),
+    ];
+    // Outlet 21 of this device is used by no other test.
+    let actions: [&[&str]; 3] = [
+        &["-n", "21", "-o", "status"],
+        &["-o", "list-status"],
+        &["-n", "21", "--power-wait", "0", "-o", "reboot"],
+    ];
+    for (i, (secrets, base)) in calls.iter().enumerate() {
+        for (j, action) in actions.iter().enumerate() {
+            let debug = sb.path(&format!("snmp-{i}-{j}.log"));
+            let debug_arg = debug.to_str().unwrap();
+            let args = [
+                &["-a", "127.0.0.1"][..],
+                base,
+                action,
+                &["--verbose-level", "3", "-D", debug_arg],
+            ]
+            .concat();
+            let out = sb.run_args("fence_apc_snmp", &args);
+            assert_eq!(out.code, 0, "{args:?}: {out:?}");
+            let log = std::fs::read_to_string(&debug).unwrap();
+            assert!(
+                out.stderr.contains("GET") && log.contains("GET"),
+                "SNMP exchanges are logged: {out:?}"
+            );
+            for secret in secrets {
+                for form in secret_forms(secret) {
+                    assert!(!out.stderr.contains(&form), "{form} on stderr: {out:?}");
+                    assert!(!log.contains(&form), "{form} in the debug file:\n{log}");
+                }
+            }
+        }
+    }
+}

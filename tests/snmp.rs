@@ -831,3 +831,253 @@ fn cisco_mds_knows_only_fc_ports() {
 }
 
 device_test!(pdu_vertiv_geist, "fence_pdu", "geist", num, num, named);
+
+// ---- A hostile agent (tests/common/hostile_snmp.rs) -----------------------------------
+
+use common::hostile_snmp::{self as hostile, Answer, Hostile, Mib, Req, Val};
+use snmp2::MessageType;
+
+/// fence_apc_snmp against the hostile agent over SNMP `version`.
+fn against(sb: &Sandbox, agent: &Hostile, version: &str, rest: &[&str]) -> Out {
+    let port = agent.port();
+    let args = [
+        &[
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port,
+            "-c",
+            "private",
+            "-d",
+            version,
+        ][..],
+        rest,
+    ]
+    .concat();
+    run(sb, "fence_apc_snmp", &args)
+}
+
+/// The honest answer with every varbind passed through `twist`.
+fn twisted(
+    req: &Req,
+    mib: &mut Mib,
+    twist: impl Fn(&[u64], &Val) -> (Vec<u64>, Val),
+) -> Option<Answer> {
+    let mut a = mib.answer(req);
+    a.varbinds = a.varbinds.iter().map(|(o, v)| twist(o, v)).collect();
+    Some(a)
+}
+
+/// Outlet 1 is ON, outlet 2 OFF; the agent answers a GET of outlet 1's state with outlet
+/// 2's varbind. Reading it as outlet 1 made `off` print "Success: Already OFF" and send
+/// no SET: the outlet stayed on.
+#[test]
+fn an_answer_about_another_outlet_is_never_taken_for_the_one_asked() {
+    let sb = Sandbox::new("snmp-wrong-oid");
+    let agent = Hostile::start(Mib::apc_rpdu(&[hostile::ON, hostile::OFF]), |req, mib| {
+        twisted(req, mib, |o, v| {
+            if o == hostile::at(hostile::STATES, 1) {
+                (hostile::at(hostile::STATES, 2), Val::Int(hostile::OFF))
+            } else {
+                (o.to_vec(), v.clone())
+            }
+        })
+    });
+    for version in ["1", "2c"] {
+        for action in ["off", "status"] {
+            let out = against(
+                &sb,
+                &agent,
+                version,
+                &["-n", "1", "--power-wait", "0", "-o", action],
+            );
+            assert_eq!(
+                (out.code, out.stdout.as_str()),
+                (1, ""),
+                "v{version} {action}: {out:?}"
+            );
+            assert!(out.stderr.contains("when asked about"), "{out:?}");
+        }
+    }
+    let sets = agent
+        .requests()
+        .iter()
+        .filter(|r| r.kind == MessageType::SetRequest)
+        .count();
+    assert_eq!(sets, 0, "nothing is switched on a misread state");
+}
+
+/// A SET answered with the next outlet's varbind is not a confirmation of this one.
+#[test]
+fn a_set_answered_for_another_object_is_an_error() {
+    let sb = Sandbox::new("snmp-wrong-set");
+    let agent = Hostile::start(Mib::apc_rpdu(&[hostile::ON; 3]), |req, mib| {
+        let set = req.kind == MessageType::SetRequest;
+        twisted(req, mib, |o, v| match (set, o.split_last()) {
+            (true, Some((row, column))) => (hostile::at(column, row + 1), v.clone()),
+            _ => (o.to_vec(), v.clone()),
+        })
+    });
+    for (version, plug) in [("1", "1"), ("2c", "2")] {
+        let out = against(
+            &sb,
+            &agent,
+            version,
+            &["-n", plug, "--power-wait", "0", "-o", "off"],
+        );
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (1, ""),
+            "v{version}: {out:?}"
+        );
+        assert!(out.stderr.contains("when asked about"), "{out:?}");
+    }
+}
+
+/// An agent whose walk of the name column goes back (row 4 answered as row 2) or repeats
+/// a row (row 4 answered as row 3). Such a walk ended early with a partial list (GETBULK)
+/// or silently skipped the outlet (v1 GETNEXT), exit 0 either way.
+#[test]
+fn a_walk_that_goes_back_or_repeats_is_an_error_not_a_short_list() {
+    let sb = Sandbox::new("snmp-walk-back");
+    for to in [2, 3] {
+        let agent = Hostile::start(Mib::apc_rpdu(&[hostile::ON; 8]), move |req, mib| {
+            twisted(req, mib, |o, v| {
+                if o == hostile::at(hostile::NAMES, 4) {
+                    let name = Val::Str(format!("Outlet {to}").into_bytes());
+                    (hostile::at(hostile::NAMES, to), name)
+                } else {
+                    (o.to_vec(), v.clone())
+                }
+            })
+        });
+        for version in ["1", "2c"] {
+            for action in ["list", "list-status"] {
+                let out = against(&sb, &agent, version, &["-o", action]);
+                let what = format!("row 4 as {to}, v{version} {action}");
+                assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{what}: {out:?}");
+                assert!(out.stderr.contains("strictly forward"), "{what}: {out:?}");
+            }
+        }
+    }
+}
+
+/// A name column that never ends: the walk stops at its request budget and says so,
+/// instead of printing the thousands of rows it had as if they were the whole list.
+#[test]
+fn an_endless_walk_is_an_error_not_a_list_cut_at_the_limit() {
+    let sb = Sandbox::new("snmp-walk-endless");
+    let agent = Hostile::start(Mib::apc_rpdu(&[hostile::ON]), |req, mib| {
+        if req.kind == MessageType::GetRequest {
+            return Some(mib.answer(req));
+        }
+        // Row k is followed by row k + 1, forever.
+        let next = |o: &Vec<u64>| -> (Vec<u64>, Val) {
+            let k = if o.len() > hostile::NAMES.len() {
+                o[hostile::NAMES.len()]
+            } else {
+                0
+            };
+            (
+                hostile::at(hostile::NAMES, k + 1),
+                Val::Str(format!("Outlet {}", k + 1).into_bytes()),
+            )
+        };
+        let mut cursor = req.oids.clone();
+        let mut varbinds = Vec::new();
+        let rows = if req.kind == MessageType::GetBulkRequest {
+            req.reps
+        } else {
+            1
+        };
+        for _ in 0..rows {
+            for c in cursor.iter_mut() {
+                let (o, v) = next(c);
+                c.clone_from(&o);
+                varbinds.push((o, v));
+            }
+        }
+        Some(Answer {
+            varbinds,
+            ..Answer::default()
+        })
+    });
+    for version in ["2c", "1"] {
+        let t = Instant::now();
+        let out = against(&sb, &agent, version, &["-o", "list"]);
+        let lines = out.stdout.lines().count();
+        assert_eq!((out.code, lines), (1, 0), "v{version}: {}", out.stderr);
+        assert!(out.stderr.contains("had not ended"), "{}", out.stderr);
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "v{version}: {:?}",
+            t.elapsed()
+        );
+    }
+}
+
+/// GETBULK answers whose varbinds are not row by row (the two columns of each row
+/// swapped, or the rows in reverse order): list-status gave an empty or one-line list.
+#[test]
+fn getbulk_answers_out_of_row_order_never_give_a_list() {
+    let sb = Sandbox::new("snmp-bulk-order");
+    type Reorder = fn(&mut Vec<(Vec<u64>, Val)>, usize);
+    let swap_columns: Reorder = |vbs, n| {
+        for row in vbs.chunks_mut(n) {
+            row.reverse();
+        }
+    };
+    let reverse_rows: Reorder = |vbs, n| {
+        let mut rows: Vec<Vec<_>> = vbs.chunks(n).map(|r| r.to_vec()).collect();
+        rows.reverse();
+        *vbs = rows.concat();
+    };
+    for (what, reorder) in [
+        ("columns swapped", swap_columns),
+        ("rows reversed", reverse_rows),
+    ] {
+        let agent = Hostile::start(
+            Mib::apc_rpdu(&[hostile::ON, hostile::OFF, hostile::ON]),
+            move |req, mib| {
+                let mut a = mib.answer(req);
+                if req.kind == MessageType::GetBulkRequest {
+                    reorder(&mut a.varbinds, req.oids.len());
+                }
+                Some(a)
+            },
+        );
+        let out = against(&sb, &agent, "2c", &["-o", "list-status"]);
+        assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{what}: {out:?}");
+    }
+}
+
+/// A PDU that answers each request once, 1.5 s after its first try (timeout 1 s per try):
+/// the answer arrives while the second try waits. Each try had its own request-id, so the
+/// answer was dropped and every call failed; net-snmp keeps the request-id over retries.
+#[test]
+fn a_slow_pdu_is_heard_while_a_later_try_waits() {
+    let sb = Sandbox::new("snmp-slow");
+    let agent = Hostile::start(Mib::apc_rpdu(&[hostile::ON]), {
+        let mut seen = std::collections::HashSet::new();
+        move |req, mib| {
+            if !seen.insert(req.id) {
+                return None; // a retry: the answer to the first try is on its way
+            }
+            let mut a = mib.answer(req);
+            a.delay = Duration::from_millis(1500);
+            Some(a)
+        }
+    });
+    for version in ["1", "2c"] {
+        let out = against(&sb, &agent, version, &["-n", "1", "-o", "status"]);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Status: ON\n"),
+            "v{version}: {out:?}"
+        );
+    }
+    // Each request was tried twice, with one request-id.
+    let reqs = agent.requests();
+    let ids: std::collections::HashSet<i32> = reqs.iter().map(|r| r.id).collect();
+    assert_eq!((reqs.len(), ids.len()), (8, 4), "{reqs:?}");
+}

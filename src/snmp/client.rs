@@ -133,6 +133,113 @@ fn error_status_name(n: u32) -> &'static str {
     }
 }
 
+fn oid_list(oids: &[Vec<u64>]) -> String {
+    oids.iter()
+        .map(|o| format_oid(o))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A GET or SET answer names exactly the objects asked, in order: a varbind for another
+/// object (outlet 2's state for outlet 1) must never be read as the one asked for.
+fn same_objects(what: &str, target: SocketAddr, asked: &[Vec<u64>], r: &Reply) -> Result<()> {
+    let names: Vec<Vec<u64>> = r.varbinds.iter().map(|(o, _)| o.clone()).collect();
+    if names == asked {
+        return Ok(());
+    }
+    Err(FenceError::Device(format!(
+        "{what}: {target} answered about [{}] when asked about [{}]; an answer for other objects than those asked is refused (a faulty agent or proxy)",
+        oid_list(&names),
+        oid_list(asked)
+    )))
+}
+
+fn backwards(what: &str, target: SocketAddr, asked: &[u64], got: &[u64]) -> FenceError {
+    FenceError::Device(format!(
+        "{what}: {target} answered {} for the object after {}; a walk must move strictly forward, so its answers are refused (a faulty agent)",
+        format_oid(got),
+        format_oid(asked)
+    ))
+}
+
+/// The answer to a GETBULK over `asked` (one column each, varbinds row by row): at most
+/// `reps` rows, at least one varbind, and in every column each answer lies strictly after
+/// the one before it (the first after the OID asked), up to an endOfMibView that only
+/// more endOfMibViews follow. A column that goes back, repeats or ends too soon would
+/// otherwise end the walk early, or give one column's rows to another.
+fn check_bulk(target: SocketAddr, asked: &[Vec<u64>], reps: u32, r: &Reply) -> Result<()> {
+    let n = asked.len();
+    let most = n.saturating_mul(reps as usize);
+    if r.varbinds.is_empty() || r.varbinds.len() > most {
+        return Err(FenceError::Device(format!(
+            "GETBULK: {target} answered with {} varbinds where 1 to {most} are possible",
+            r.varbinds.len()
+        )));
+    }
+    let mut last: Vec<&[u64]> = asked.iter().map(Vec::as_slice).collect();
+    let mut ended = vec![false; n];
+    for (i, (oid, value)) in r.varbinds.iter().enumerate() {
+        let c = i % n;
+        if ended[c] && !value.is_missing() {
+            return Err(FenceError::Device(format!(
+                "GETBULK: {target} answered {} after the end of its MIB; its rows are out of order (a faulty agent)",
+                format_oid(oid)
+            )));
+        }
+        if value.is_missing() {
+            ended[c] = true; // endOfMibView repeats the name asked
+            continue;
+        }
+        if oid.as_slice() <= last[c] {
+            return Err(backwards("GETBULK", target, last[c], oid));
+        }
+        last[c] = oid;
+    }
+    Ok(())
+}
+
+/// The answer to a GETNEXT of `asked` (v1 walk): one varbind per OID asked, each strictly
+/// after its own, and consistent with the others: where the asked OIDs grow, the answers
+/// do not go back, and an OID asked below the previous answer has that same answer.
+fn check_next(target: SocketAddr, asked: &[Vec<u64>], r: &Reply) -> Result<()> {
+    if r.error_status != 0 {
+        return Ok(()); // an error echoes the request; the caller handles it
+    }
+    if r.varbinds.len() != asked.len() {
+        return Err(FenceError::Device(format!(
+            "GETNEXT: asked {target} for {} objects, got {}",
+            asked.len(),
+            r.varbinds.len()
+        )));
+    }
+    let mut prev: Option<(&[u64], &[u64])> = None;
+    for (ask, (oid, value)) in asked.iter().zip(&r.varbinds) {
+        if value.is_missing() {
+            break; // the walk ends here
+        }
+        if oid <= ask {
+            return Err(backwards("GETNEXT", target, ask, oid));
+        }
+        if let Some((prev_ask, prev_oid)) = prev {
+            let lost = ask.as_slice() >= prev_ask
+                && (oid.as_slice() < prev_oid || (ask.as_slice() < prev_oid && oid != prev_oid));
+            if lost {
+                return Err(backwards("GETNEXT", target, ask, oid));
+            }
+        }
+        prev = Some((ask, oid));
+    }
+    Ok(())
+}
+
+/// A walk that has not ended after its request budget: its rows are not a whole list.
+fn endless(base: &[u64], requests: u32, rows: usize) -> FenceError {
+    FenceError::Device(format!(
+        "the walk of {} had not ended after {requests} requests ({rows} rows); a table that long is not a list of outlets (a faulty agent)",
+        format_oid(base)
+    ))
+}
+
 /// How many rows one GETBULK asks for: a 24-outlet PDU's column and its end in one round
 /// trip, without making agents compute rows nobody asked for.
 const BULK_REPETITIONS: u32 = 25;
@@ -211,7 +318,9 @@ impl Client {
     }
 
     /// Send with retries. Timeouts and stray or garbled replies are retried; an
-    /// authentication failure is final.
+    /// authentication failure is final. Every try is the same request (v1/v2c: one
+    /// request-id), so a device slower than one try's timeout is still heard while a later
+    /// try waits, within tries x timeout.
     fn exchange<T>(
         &mut self,
         what: &str,
@@ -220,6 +329,7 @@ impl Client {
         use snmp2::Error as E;
         let mut last = String::from("no answer");
         let mut garbled = false;
+        self.session.new_request();
         for attempt in 1..=self.cfg.tries.max(1) {
             match op(&mut self.session) {
                 Ok(t) => {
@@ -315,19 +425,10 @@ impl Client {
         log_debug!(
             2,
             "GET {} -> {:?}",
-            oids.iter()
-                .map(|o| format_oid(o))
-                .collect::<Vec<_>>()
-                .join(" "),
+            oid_list(oids),
             reply.varbinds.iter().map(|v| &v.1).collect::<Vec<_>>()
         );
-        if reply.varbinds.len() != oids.len() {
-            return Err(FenceError::Device(format!(
-                "GET: asked for {} objects, got {}",
-                oids.len(),
-                reply.varbinds.len()
-            )));
-        }
+        same_objects("GET", self.target, oids, &reply)?;
         Ok(reply.varbinds.into_iter().map(|(_, v)| v).collect())
     }
 
@@ -348,6 +449,7 @@ impl Client {
             reply.varbinds
         );
         self.check(&what, &reply)?;
+        same_objects(&what, self.target, &[oid.to_vec()], &reply)?;
         if let Some((_, v)) = reply.varbinds.first() {
             // The outlet was read before it is set: an exception here is a refusal.
             if v.is_missing() {
@@ -374,31 +476,34 @@ impl Client {
         let mut cursor: Vec<Vec<u64>> = bases.to_vec();
         let mut done = vec![false; n];
         let mut reps = BULK_REPETITIONS;
-        // Bounded: an agent whose OIDs do not grow cannot keep us here.
-        for _ in 0..MAX_WALK_REQUESTS {
+        // Bounded: an endless table is an error, never a list cut short.
+        for round in 0..=MAX_WALK_REQUESTS {
+            if round == MAX_WALK_REQUESTS {
+                return Err(endless(&bases[0], round, out[0].len()));
+            }
             let reply = self.exchange("GETBULK", |s| s.send(&Request::GetBulk(&cursor, reps)))?;
             if reply.error_status == 1 && reps > 1 {
                 reps /= 2; // tooBig: the agent's buffer is smaller than the answer
                 continue;
             }
             self.check("GETBULK", &reply)?;
-            let mut progressed = false;
-            // Varbinds come interleaved: row r, column c at r * n + c.
+            check_bulk(self.target, &cursor, reps, &reply)?;
+            // Varbinds come interleaved: row r, column c at r * n + c. Checked above: each
+            // moves its column forward, so a column ends only where its rows end.
             for (i, (oid, value)) in reply.varbinds.into_iter().enumerate() {
                 let c = i % n;
                 if done[c] {
                     continue;
                 }
-                if value.is_missing() || !starts_with(&oid, &bases[c]) || oid <= cursor[c] {
+                if value.is_missing() || !starts_with(&oid, &bases[c]) {
                     done[c] = true;
                     continue;
                 }
                 cursor[c].clone_from(&oid);
                 out[c].push((oid, value));
-                progressed = true;
             }
             // The first column decides the rows.
-            if done[0] || !progressed {
+            if done[0] {
                 break;
             }
         }
@@ -414,8 +519,8 @@ impl Client {
     /// A v1 walk (v1 has no GETBULK). Where rows are numbered by one integer (most outlet
     /// tables), one GETNEXT request carries the cursor and the next SPECULATE row numbers:
     /// each varbind's answer is the row after it, so a 24-outlet table takes two round
-    /// trips instead of 25, gaps in the numbering included (answers that repeat or go
-    /// back are skipped). The first request guesses that shape (the column itself, then
+    /// trips instead of 25, gaps in the numbering included (over a gap several rows share
+    /// one answer, kept once; answers that go back are an error, see check_next). The first request guesses that shape (the column itself, then
     /// rows 0, 1, ...); when the first row turns out to have a longer index, only that
     /// answer is kept. A GETNEXT past the end of the agent's whole MIB fails the request
     /// in v1 (noSuchName): then the walk goes on one row per request.
@@ -423,7 +528,11 @@ impl Client {
         let mut out: Column = Vec::new();
         let mut cursor = base.to_vec();
         let mut speculate = SPECULATE;
-        'walk: for _ in 0..MAX_WALK_REQUESTS * BULK_REPETITIONS {
+        let budget = MAX_WALK_REQUESTS * BULK_REPETITIONS;
+        'walk: for round in 0..=budget {
+            if round == budget {
+                return Err(endless(base, round, out.len()));
+            }
             let mut ask = vec![cursor.clone()];
             let first = cursor.len() == base.len();
             if first {
@@ -434,6 +543,7 @@ impl Client {
                 }
             }
             let mut reply = self.exchange("GETNEXT", |s| s.send(&Request::GetNext(&ask)))?;
+            check_next(self.target, &ask, &reply)?;
             if first
                 && reply
                     .varbinds
@@ -506,4 +616,58 @@ const SPECULATE: u32 = 16;
 pub enum SetValue {
     Int(i64),
     Str(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 161))
+    }
+
+    fn reply(oids: &[&[u64]]) -> Reply {
+        Reply {
+            error_status: 0,
+            error_index: 0,
+            varbinds: oids.iter().map(|o| (o.to_vec(), Value::Int(1))).collect(),
+        }
+    }
+
+    /// Rows 1, 2, 5 and the next column (9.1): a v1 read-ahead from row 2 sees row 5
+    /// three times, which is what an honest agent answers over a gap.
+    #[test]
+    fn getnext_answers_over_a_gap_are_accepted_and_skipped_rows_are_not() {
+        let asked = vec![vec![1, 2, 2], vec![1, 2, 3], vec![1, 2, 4], vec![1, 2, 5]];
+        let honest = reply(&[&[1, 2, 5], &[1, 2, 5], &[1, 2, 5], &[1, 9, 1]]);
+        assert!(check_next(target(), &asked, &honest).is_ok());
+        for bad in [
+            reply(&[&[1, 2, 2], &[1, 2, 5], &[1, 2, 5], &[1, 9, 1]]), // not after the asked
+            reply(&[&[1, 2, 5], &[1, 2, 4], &[1, 2, 5], &[1, 9, 1]]), // back
+            reply(&[&[1, 2, 5], &[1, 2, 6], &[1, 2, 6], &[1, 9, 1]]), // row 5 then 6 for 3
+            reply(&[&[1, 2, 5], &[1, 2, 5], &[1, 2, 5]]),             // one short
+        ] {
+            assert!(check_next(target(), &asked, &bad).is_err());
+        }
+    }
+
+    #[test]
+    fn getbulk_columns_move_forward_until_the_end_of_the_mib() {
+        let asked = vec![vec![1, 2], vec![1, 4]];
+        let mut end = reply(&[&[1, 2, 1], &[1, 4, 1], &[1, 4, 1], &[1, 9]]);
+        end.varbinds[3].1 = Value::EndOfMibView;
+        assert!(check_bulk(target(), &asked, 2, &end).is_ok());
+        let swapped = reply(&[&[1, 4, 1], &[1, 2, 1]]);
+        assert!(check_bulk(target(), &asked, 2, &swapped).is_err());
+        let repeated = reply(&[&[1, 2, 1], &[1, 4, 1], &[1, 2, 1], &[1, 4, 2]]);
+        assert!(check_bulk(target(), &asked, 2, &repeated).is_err());
+        let too_many = reply(&[&[1, 2, 1], &[1, 4, 1], &[1, 2, 2], &[1, 4, 2]]);
+        assert!(check_bulk(target(), &asked, 1, &too_many).is_err());
+        assert!(check_bulk(target(), &asked, 2, &reply(&[])).is_err());
+        let mut revived = end;
+        revived
+            .varbinds
+            .extend(reply(&[&[1, 5], &[1, 9, 1]]).varbinds);
+        assert!(check_bulk(target(), &asked, 3, &revived).is_err());
+    }
 }

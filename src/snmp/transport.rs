@@ -5,7 +5,9 @@
 //! reason for the split is cost: snmp2's session carries two 64 KiB arrays inline, and
 //! building and moving it made page faults the largest part of a call's CPU. Our v1/v2c
 //! session also waits past stray or garbled datagrams for the answer whose request-id
-//! matches, instead of failing on the first packet that arrives.
+//! matches, instead of failing on the first packet that arrives, and keeps one request-id
+//! over all tries of a request (as net-snmp does), so that a slow device's answer to the
+//! first try still counts while the second try waits.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -87,6 +89,15 @@ impl Session {
         }
     }
 
+    /// Start a new request: the tries that follow share its request-id (v1/v2c; snmp2's
+    /// v3 session numbers every message itself).
+    pub fn new_request(&mut self) {
+        if let Session::Community(c) = self {
+            c.id = c.next_id;
+            c.next_id = c.next_id.wrapping_add(1);
+        }
+    }
+
     /// v3 engine discovery; nothing to do for v1/v2c.
     pub fn init(&mut self) -> SnmpResult<()> {
         match self {
@@ -136,6 +147,8 @@ pub struct CommunitySession {
     v2c: bool,
     community: Vec<u8>,
     timeout: Duration,
+    /// The request-id of the request under way, sent by each of its tries.
+    id: i32,
     next_id: i32,
 }
 
@@ -164,19 +177,22 @@ impl CommunitySession {
         .map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))?;
         let socket = UdpSocket::bind(local)?;
         socket.connect(target)?;
+        // Distinct per process, so that an answer meant for an earlier call is ignored.
+        let first_id = 1 + (std::process::id() % 100_000) as i32 * 10_000;
         Ok(CommunitySession {
             socket,
             v2c,
             community: community.to_vec(),
             timeout,
-            // Distinct per process, so that an answer meant for an earlier call is ignored.
-            next_id: 1 + (std::process::id() % 100_000) as i32 * 10_000,
+            id: first_id,
+            next_id: first_id.wrapping_add(1),
         })
     }
 
+    /// One try of the current request: an answer to this try or an earlier one of the same
+    /// request (the same request-id) is accepted until this try's timeout.
     fn send(&mut self, req: &Request<'_>) -> SnmpResult<Reply> {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
+        let id = self.id;
         let packet =
             encode(self.v2c, &self.community, id, req).ok_or(snmp2::Error::ValueOutOfRange)?;
         self.socket.send(&packet).map_err(|_| snmp2::Error::Send)?;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bmc;
+pub mod hostile_snmp;
 pub mod hostile_upsd;
 
 use std::io::Write;
@@ -261,13 +262,33 @@ pub fn sims() -> Sims {
     }
     let port = port.expect("FENCEBOX_SNMPSIM_PORT in the simulator env file");
     // A stale file from a stopped run must not pass for running simulators.
-    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     assert!(
-        probe.connect(("127.0.0.1", port)).is_ok(),
-        "snmpsim port {port} from {file} is unusable"
+        snmpsim_answers(port),
+        "snmpsim does not answer a GET of sysObjectID on port {port} ({file} is stale?)"
     );
     let snmpd = snmpd.expect("FENCEBOX_SNMPD_PORT in the simulator env file");
     Sims { port, snmpd, v3 }
+}
+
+/// A v2c GET of sysObjectID (community private) on `port` is answered, within three
+/// tries of 2 s (snmpsim is slow on a loaded machine). Opening a UDP socket proves nothing:
+/// it succeeds whether or not anything listens.
+fn snmpsim_answers(port: u16) -> bool {
+    let Ok(oid) = snmp2::Oid::from(&[1u64, 3, 6, 1, 2, 1, 1, 2, 0][..]) else {
+        return false;
+    };
+    let timeout = Some(std::time::Duration::from_secs(2));
+    let Ok(mut session) = snmp2::SyncSession::new_v2c(("127.0.0.1", port), b"private", timeout, 1)
+    else {
+        return false;
+    };
+    (0..3).any(|_| {
+        session.get(&oid).is_ok_and(|pdu| {
+            pdu.varbinds
+                .clone()
+                .any(|(_, v)| matches!(v, snmp2::Value::ObjectIdentifier(_)))
+        })
+    })
 }
 
 /// (start, end) of the one device session recorded in a debug log.
