@@ -7,17 +7,20 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use crate::agents;
 use crate::contract::action::Action;
-use crate::contract::engine::Engine;
 use crate::contract::error::FenceError;
 use crate::contract::input;
-use crate::contract::option_set::{self, Agent};
-use crate::contract::settings::{self, Settings};
+use crate::contract::option_set;
+use crate::contract::settings;
 use crate::contract::{help, manpage, metadata};
-use crate::device;
+use crate::engine::{render, run};
+use crate::runtime::call::{Call, CallId, Cancel};
 use crate::runtime::clock::RealClock;
-use crate::runtime::log;
+use crate::runtime::env::Env;
+use crate::runtime::log::{self, Log};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -176,7 +179,18 @@ fn fail(e: &FenceError) -> u8 {
 }
 
 fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
-    log::init(name);
+    let env = Env::from_process();
+    let log = Log::new(name, Some(env.syslog_socket.clone()));
+    log::scope(&log, || run_agent_logged(name, args, start, &env, &log))
+}
+
+fn run_agent_logged(
+    name: &str,
+    args: &[OsString],
+    start: Instant,
+    env: &Env,
+    log: &Arc<Log>,
+) -> u8 {
     let found = match agents::find(name) {
         Ok(Some(f)) => f,
         Ok(None) => {
@@ -229,13 +243,34 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
         },
         None => None,
     };
-    log::configure(quiet, settings::verbose_level(&raw), debug_file);
+    log.configure(quiet, settings::verbose_level(&raw), debug_file);
     for w in &raw.warnings {
         log_warning!("{w}");
     }
 
-    let settings = match settings::validate(&agent, &raw) {
-        Ok(s) => s,
+    let clock = RealClock::started_at(start);
+    let call = Call {
+        id: CallId::next(),
+        env,
+        clock: &clock,
+        log: Arc::clone(log),
+        cancel: Cancel::default(),
+    };
+    match run::run(&agent, &raw, &call) {
+        Ok(report) => {
+            let sep = raw.get("separator").unwrap_or(",");
+            let (text, code) = render::fence_agents(&report, sep);
+            // One write: a list is one write, not one per outlet.
+            out(&text);
+            if report.action != Action::ValidateAll {
+                log_info!(
+                    "{} {}: done (exit {code})",
+                    agent.name,
+                    report.action.name()
+                );
+            }
+            code
+        }
         Err(errors) => {
             for e in &errors {
                 log_error!("{e}");
@@ -243,71 +278,7 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
             if action == "validate-all" {
                 log_error!("validate-all failed");
             }
-            return 1;
+            errors.first().map_or(1, FenceError::exit_code)
         }
-    };
-    log_debug!(
-        1,
-        "{} {} (fencebox {VERSION}), options: {}",
-        agent.name,
-        settings.action.name(),
-        Described(&agent, &settings)
-    );
-    if settings.timeouts_disabled {
-        log_debug!(1, "internal timeouts disabled (disable_timeout, or run by pacemaker-fenced); Pacemaker's action timeout applies");
-    }
-    let mut dev = match device::open(&agent, &settings) {
-        Ok(d) => d,
-        Err(e) => {
-            if settings.action == Action::ValidateAll {
-                log_error!("validate-all failed");
-            }
-            return fail(&e);
-        }
-    };
-    if settings.action == Action::ValidateAll {
-        return 0;
-    }
-    let clock = RealClock::started_at(start);
-    // Buffered: a list is one write, not one per outlet; flushed before the exit code.
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut engine = Engine {
-        agent: &agent,
-        settings: &settings,
-        clock: &clock,
-        out: &mut stdout,
-    };
-    let result = engine.execute(dev.as_mut());
-    // A closed stdout is the reader's choice, not our failure (as in `out`).
-    let _ = stdout.flush();
-    match result {
-        Ok(code) => {
-            log_info!(
-                "{} {}: done (exit {code})",
-                agent.name,
-                settings.action.name()
-            );
-            code
-        }
-        Err(e) => fail(&e),
-    }
-}
-
-/// The options of this call for the debug log; secret values never appear. Formatted
-/// only when the line is written (most calls do not log at debug level).
-struct Described<'a>(&'a Agent, &'a Settings);
-
-impl std::fmt::Display for Described<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Described(agent, settings) = self;
-        for (i, (k, v)) in settings.values.iter().enumerate() {
-            let sep = if i == 0 { "" } else { " " };
-            if agent.option(k).is_some_and(|o| o.secret) {
-                write!(f, "{sep}{k}=[set]")?;
-            } else {
-                write!(f, "{sep}{k}={v}")?;
-            }
-        }
-        Ok(())
     }
 }

@@ -1,45 +1,53 @@
 //! The action engine: what on, off, reboot, status, list and monitor mean, for every
 //! device alike (fence-agents protocol §3). Backends only read and switch plugs; the
-//! engine decides the order, confirms every change by reading it back, and prints the
-//! lines Pacemaker reads.
-
-use std::io::Write;
+//! engine decides the order, confirms every change by reading it back, and returns a
+//! typed outcome (`engine::outcome`) that a renderer turns into what the caller reads.
 
 use crate::contract::action::Action;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
 use crate::device::{CycleKind, Device, PowerState};
-use crate::runtime::clock::Clock;
+use crate::engine::outcome::{Outcome, PlugResult, Report};
+use crate::runtime::call::Call;
 use crate::runtime::lock::{self, LockMode};
-
-/// Exit code of a successful action (2 only for status OFF).
-pub type ExitCode = u8;
 
 pub struct Engine<'a> {
     pub agent: &'a Agent,
     pub settings: &'a Settings,
-    pub clock: &'a dyn Clock,
-    pub out: &'a mut dyn Write,
+    pub call: &'a Call<'a>,
+    /// The last state read of each plug, for the report.
+    plugs: Vec<PlugResult>,
 }
 
-impl Engine<'_> {
+impl<'a> Engine<'a> {
+    pub fn new(agent: &'a Agent, settings: &'a Settings, call: &'a Call<'a>) -> Self {
+        Engine {
+            agent,
+            settings,
+            call,
+            plugs: Vec::new(),
+        }
+    }
+
     /// Run a device action end to end: delay, device lock, contact, the action itself.
-    pub fn execute(&mut self, device: &mut dyn Device) -> Result<ExitCode> {
+    pub fn execute(mut self, device: &mut dyn Device) -> Result<Report> {
         let action = self.settings.action;
         if action == Action::Monitor && !self.agent.has_plugs() && self.agent.has("no_status") {
             // Nothing to read: a device without status cannot be monitored any further.
-            return Ok(0);
+            return Ok(Report::new(action, Outcome::Monitored));
         }
+        let clock = self.call.clock;
         if action.is_fencing() && !self.settings.delay.is_zero() {
-            let wait = self.settings.delay.saturating_sub(self.clock.elapsed());
+            let wait = self.settings.delay.saturating_sub(clock.elapsed());
             log_debug!(
                 1,
                 "delay: waiting {:.3} s before contacting the device",
                 wait.as_secs_f64()
             );
-            self.clock.sleep(wait);
+            clock.sleep(wait);
         }
+        self.check_cancelled()?;
         let id = device.identity();
         let mode = if action.is_read_only() && device.concurrent_reads() {
             LockMode::Shared
@@ -47,8 +55,8 @@ impl Engine<'_> {
             LockMode::Exclusive
         };
         let owner = format!(
-            "pid {} ({} {}{}) since {}",
-            std::process::id(),
+            "{} ({} {}{}) since {}",
+            self.call.id,
             self.agent.name,
             action.name(),
             match self.settings.get("port") {
@@ -57,7 +65,13 @@ impl Engine<'_> {
             },
             crate::runtime::log::timestamp()
         );
-        let held = lock::acquire(&id, mode, self.settings.action_budget(), &owner)?;
+        let held = lock::acquire(
+            &self.call.env.lock_dir,
+            &id,
+            mode,
+            self.settings.action_budget(),
+            &owner,
+        )?;
         log_debug!(
             1,
             "device session start: {} ({:?} lock {}, waited {:.3} s)",
@@ -70,21 +84,30 @@ impl Engine<'_> {
         device.disconnect();
         log_debug!(1, "device session end: {}", id.key());
         held.release();
-        result
+        let outcome = result?;
+        Ok(Report {
+            action,
+            outcome,
+            plugs: self.plugs,
+        })
     }
 
-    fn say(&mut self, line: &str) {
-        // stdout going away (a closed pipe) must not turn a done action into a failure.
-        let _ = writeln!(self.out, "{line}");
+    fn check_cancelled(&self) -> Result<()> {
+        if self.call.cancel.is_cancelled() {
+            return Err(FenceError::Local(
+                "Failed: the call was cancelled before it finished".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The action proper, on a connected device.
-    pub fn flow(&mut self, dev: &mut dyn Device) -> Result<ExitCode> {
+    pub fn flow(&mut self, dev: &mut dyn Device) -> Result<Outcome> {
         let action = self.settings.action;
         match action {
             Action::List | Action::ListStatus => return self.list(dev, action),
             Action::Monitor if self.agent.has_plugs() => {
-                return dev.monitor().map(|()| 0);
+                return dev.monitor().map(|()| Outcome::Monitored);
             }
             _ => {}
         }
@@ -99,39 +122,33 @@ impl Engine<'_> {
                 (Action::On, PowerState::On) | (Action::Off, PowerState::Off)
             );
             if same && !(s == PowerState::On && self.agent.has("force_on")) {
-                self.say(&format!("Success: Already {}", s.upper()));
-                return Ok(0);
+                return Ok(Outcome::AlreadyIn(s));
             }
         }
         match action {
             Action::On => {
                 if self.set_and_confirm(dev, PowerState::On, 1 + self.settings.retry_on)? {
-                    self.say("Success: Powered ON");
-                    Ok(0)
+                    Ok(Outcome::Switched(PowerState::On))
                 } else {
                     Err(FenceError::WaitingOn)
                 }
             }
             Action::Off => {
                 if self.set_and_confirm(dev, PowerState::Off, 1)? {
-                    self.say("Success: Powered OFF");
-                    Ok(0)
+                    Ok(Outcome::Switched(PowerState::Off))
                 } else {
                     Err(FenceError::WaitingOff)
                 }
             }
             Action::Reboot | Action::Diag => self.reboot(dev, action, status),
             Action::Status => match status {
-                Some(s) => {
-                    self.say(&format!("Status: {}", s.upper()));
-                    Ok(if s == PowerState::Off { 2 } else { 0 })
-                }
+                Some(s) => Ok(Outcome::Status(s)),
                 None => Err(FenceError::UnrecognisedAction("status".into())),
             },
             // Monitor without plugs: the status read above was the check.
-            Action::Monitor => Ok(0),
-            Action::Metadata | Action::Manpage | Action::ValidateAll => Ok(0),
-            Action::List | Action::ListStatus => Ok(0),
+            Action::Monitor => Ok(Outcome::Monitored),
+            Action::Metadata | Action::Manpage | Action::ValidateAll => Ok(Outcome::Validated),
+            Action::List | Action::ListStatus => Ok(Outcome::ListUnsupported),
         }
     }
 
@@ -140,7 +157,7 @@ impl Engine<'_> {
         dev: &mut dyn Device,
         action: Action,
         status: Option<PowerState>,
-    ) -> Result<ExitCode> {
+    ) -> Result<Outcome> {
         let kind = if action == Action::Diag {
             Some(CycleKind::Diag)
         } else if self.settings.method_cycle {
@@ -151,8 +168,9 @@ impl Engine<'_> {
         if let Some(kind) = kind {
             match self.cycle(dev, kind)? {
                 Some(true) => {
-                    self.say("Success: Rebooted");
-                    return Ok(0);
+                    return Ok(Outcome::Rebooted {
+                        on_confirmed: false,
+                    })
                 }
                 Some(false) => {
                     return Err(FenceError::TimedOut(
@@ -172,6 +190,7 @@ impl Engine<'_> {
             return Err(FenceError::WaitingOff);
         }
         // The node is confirmed off: fencing has succeeded whatever happens next.
+        self.check_cancelled()?;
         let on = match self.set_and_confirm(dev, PowerState::On, self.settings.retry_on) {
             Ok(ok) => ok,
             Err(e) => {
@@ -184,8 +203,7 @@ impl Engine<'_> {
                 "Timed out waiting to power ON (the node was powered off; fencing succeeded)"
             );
         }
-        self.say("Success: Rebooted");
-        Ok(0)
+        Ok(Outcome::Rebooted { on_confirmed: on })
     }
 
     /// One-command cycle on every plug, with retries; `None` if the device has none.
@@ -215,7 +233,7 @@ impl Engine<'_> {
                 return Err(e);
             }
             all &= done;
-            self.clock.sleep(self.settings.power_wait);
+            self.call.clock.sleep(self.settings.power_wait);
         }
         Ok(Some(all))
     }
@@ -226,6 +244,13 @@ impl Engine<'_> {
         for plug in &self.settings.plugs {
             let s = dev.status(plug)?;
             log_debug!(2, "plug '{plug}' is {}", s.lower());
+            match self.plugs.iter_mut().find(|r| &r.plug == plug) {
+                Some(r) => r.state = s,
+                None => self.plugs.push(PlugResult {
+                    plug: plug.clone(),
+                    state: s,
+                }),
+            }
             if s != PowerState::Off {
                 combined = s;
             }
@@ -242,8 +267,10 @@ impl Engine<'_> {
         target: PowerState,
         attempts: u32,
     ) -> Result<bool> {
+        let clock = self.call.clock;
         let max_polls = self.settings.power_timeout.map(|d| d.as_secs().max(1));
         for attempt in 1..=attempts {
+            self.check_cancelled()?;
             log_debug!(
                 1,
                 "switching {} (attempt {attempt} of {attempts})",
@@ -251,9 +278,9 @@ impl Engine<'_> {
             );
             for plug in &self.settings.plugs {
                 dev.set_power(plug, target)?;
-                self.clock.sleep(self.settings.power_wait);
+                clock.sleep(self.settings.power_wait);
             }
-            let started = self.clock.elapsed();
+            let started = clock.elapsed();
             let mut polls: u64 = 0;
             loop {
                 polls += 1;
@@ -265,12 +292,12 @@ impl Engine<'_> {
                     );
                     return Ok(true);
                 }
-                self.clock.sleep(self.settings.status_sleep);
+                clock.sleep(self.settings.status_sleep);
                 let out_of_polls = max_polls.is_some_and(|m| polls >= m);
                 let out_of_time = self
                     .settings
                     .power_timeout
-                    .is_some_and(|t| self.clock.elapsed().saturating_sub(started) >= t);
+                    .is_some_and(|t| clock.elapsed().saturating_sub(started) >= t);
                 if out_of_polls || out_of_time {
                     log_debug!(
                         1,
@@ -279,27 +306,21 @@ impl Engine<'_> {
                     );
                     break;
                 }
+                self.check_cancelled()?;
             }
         }
         Ok(false)
     }
 
-    fn list(&mut self, dev: &mut dyn Device, action: Action) -> Result<ExitCode> {
-        let Some(outlets) = dev.list(action == Action::ListStatus)? else {
-            self.say("NOTICE: List option is not working on this device yet");
-            return Ok(0);
-        };
-        let sep = self.settings.get("separator").unwrap_or(",").to_string();
-        for o in outlets {
-            let line = if action == Action::List {
-                format!("{}{sep}{}", o.id, o.alias)
-            } else {
-                let state = o.state.map(PowerState::lower).unwrap_or("UNKNOWN");
-                format!("{}{sep}{}{sep}{state}", o.id, o.alias)
-            };
-            self.say(&line);
-        }
-        Ok(0)
+    fn list(&mut self, dev: &mut dyn Device, action: Action) -> Result<Outcome> {
+        let with_state = action == Action::ListStatus;
+        Ok(match dev.list(with_state)? {
+            Some(outlets) => Outcome::Listed {
+                outlets,
+                with_state,
+            },
+            None => Outcome::ListUnsupported,
+        })
     }
 }
 
@@ -312,8 +333,12 @@ mod tests {
     use crate::agents;
     use crate::contract::{input, option_set, settings};
     use crate::device::Outlet;
+    use crate::engine::render::{self, ExitCode};
+    use crate::runtime::call::{Call, CallId, Cancel};
     use crate::runtime::clock::FakeClock;
+    use crate::runtime::env::Env;
     use crate::runtime::lock::DeviceIdentity;
+    use crate::runtime::log::Log;
     use std::collections::BTreeMap;
 
     const AGENT: &str = r#"
@@ -373,23 +398,32 @@ device_opt = ["ipaddr", "port", "method"]
         }
     }
 
-    /// Run the flow with `stdin` options; returns (result, stdout, clock sleeps).
+    /// Run the flow with `stdin` options; returns (result, stdout, clock sleeps), stdout
+    /// as the fence-agents renderer writes it.
     fn run(dev: &mut Fake, stdin: &str) -> (Result<ExitCode>, String, Vec<u64>) {
         let def = agents::parse_agent("unit.toml", AGENT).unwrap();
         let agent = option_set::resolve(def, None).unwrap();
         let raw = input::parse_stdin(&format!("ip=192.0.2.1\n{stdin}"), &agent.options).unwrap();
-        let settings = settings::validate(&agent, &raw).unwrap();
+        let env = Env::default();
+        let settings = settings::validate(&agent, &raw, &env).unwrap();
         let clock = FakeClock::default();
-        let mut out = Vec::new();
-        let r = Engine {
-            agent: &agent,
-            settings: &settings,
+        let call = Call {
+            id: CallId::next(),
+            env: &env,
             clock: &clock,
-            out: &mut out,
-        }
-        .flow(dev);
+            log: Log::in_memory("unit"),
+            cancel: Cancel::default(),
+        };
+        let mut engine = Engine::new(&agent, &settings, &call);
+        let r = engine.flow(dev).map(|outcome| {
+            let sep = settings.get("separator").unwrap_or(",");
+            render::fence_agents(&Report::new(settings.action, outcome), sep)
+        });
         let sleeps = clock.sleeps.borrow().iter().map(|d| d.as_secs()).collect();
-        (r, String::from_utf8(out).unwrap(), sleeps)
+        match r {
+            Ok((out, code)) => (Ok(code), out, sleeps),
+            Err(e) => (Err(e), String::new(), sleeps),
+        }
     }
 
     use PowerState::{Off, On};

@@ -11,6 +11,7 @@ use crate::contract::error::FenceError;
 use crate::contract::input::{flag_is_on, parse_bool, RawInput};
 use crate::contract::option_set::Agent;
 use crate::contract::options::{OptSpec, ValueType};
+use crate::runtime::env::Env;
 use crate::runtime::log;
 
 /// Validated options of one call.
@@ -90,7 +91,7 @@ pub fn verbose_level(raw: &RawInput) -> u32 {
 }
 
 /// Check everything; the first error (or all of them for validate-all) comes back.
-pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceError>> {
+pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Vec<FenceError>> {
     let mut errors = Vec::new();
     let action = match Action::parse(&raw_action(raw, agent), agent) {
         Ok(a) => a,
@@ -156,7 +157,7 @@ pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceErro
     let secs = |k: &str| -> u64 { values.get(k).and_then(|v| v.parse().ok()).unwrap_or(0) };
     let disable_timeout = match values.get("disable_timeout") {
         Some(v) => parse_bool(v).unwrap_or(false),
-        None => std::env::var("PCMK_service").as_deref() == Ok("pacemaker-fenced"),
+        None => env.under_pacemaker,
     };
     let limit = |k: &str| -> Option<Duration> {
         let s = secs(k);

@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::settings::Settings;
 use crate::device::{Device, PowerState};
+use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 
 pub struct DummyDevice {
@@ -26,7 +27,7 @@ pub struct DummyDevice {
 }
 
 impl DummyDevice {
-    pub fn new(settings: &Settings) -> Result<Self> {
+    pub fn new(settings: &Settings, env: &Env) -> Result<Self> {
         let path = PathBuf::from(
             settings
                 .get("status_file")
@@ -57,8 +58,8 @@ impl DummyDevice {
                 }
             },
         };
-        let ignore = std::env::var("FENCEBOX_DUMMY_IGNORE")
-            .unwrap_or_default()
+        let ignore = env
+            .dummy_ignore
             .split(',')
             .filter_map(|w| match w.trim() {
                 "on" => Some(PowerState::On),

@@ -10,6 +10,7 @@ pub mod snmp;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
+use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,9 +93,9 @@ pub trait Device {
 }
 
 /// The backend an agent file names, set up from validated settings (no contact yet).
-pub fn open(agent: &Agent, settings: &Settings) -> Result<Box<dyn Device>> {
+pub fn open(agent: &Agent, settings: &Settings, env: &Env) -> Result<Box<dyn Device>> {
     match agent.def.backend {
-        "dummy" => Ok(Box::new(dummy::DummyDevice::new(settings)?)),
+        "dummy" => Ok(Box::new(dummy::DummyDevice::new(settings, env)?)),
         "snmp" => Ok(Box::new(snmp::SnmpDevice::new(agent, settings)?)),
         "ipmi" => Ok(Box::new(ipmi::IpmiDevice::new(settings)?)),
         "nut" => Ok(Box::new(nut::NutDevice::new(settings)?)),

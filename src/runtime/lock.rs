@@ -9,12 +9,10 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::contract::error::{FenceError, Result};
-
-pub const DEFAULT_LOCK_DIR: &str = "/run/lock/fencebox";
 
 /// Who a device is: two spellings of one device give the same identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,26 +136,19 @@ impl DeviceLock {
     }
 }
 
-pub fn lock_dir() -> PathBuf {
-    std::env::var_os("FENCEBOX_LOCK_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_DIR))
-}
-
 /// Take the device lock, waiting at most `budget` (None: as long as it takes).
 /// `owner` describes this call to whoever has to wait for it.
 pub fn acquire(
+    dir: &Path,
     id: &DeviceIdentity,
     mode: LockMode,
     budget: Option<Duration>,
     owner: &str,
 ) -> Result<DeviceLock> {
-    let dir = lock_dir();
     DirBuilder::new()
         .recursive(true)
         .mode(0o755)
-        .create(&dir)
+        .create(dir)
         .map_err(|e| {
             FenceError::Local(format!(
                 "Failed: cannot create the lock directory {} ({e}); set FENCEBOX_LOCK_DIR to a writable directory",

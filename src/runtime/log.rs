@@ -5,11 +5,13 @@
 //! line is scrubbed of the registered secret values before it is written anywhere, so a
 //! device echoing a password back cannot leak it either.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
-use std::sync::{Mutex, MutexGuard};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,13 +46,31 @@ impl Level {
 const MIN_SCRUB_LEN: usize = 3;
 const SYSLOG_FACILITY_DAEMON: u8 = 3;
 
-struct Logger {
+/// The log of one fencing call: its own verbosity, destinations and secrets, so that calls
+/// running beside each other in one process (fleet commands, the power service) never
+/// see each other's lines or settings. Protocol modules reach it through the thread the
+/// call runs on (`scope`), the way a tracing dispatcher is scoped, so that a debug line
+/// deep in the SNMP client needs no log argument in every signature.
+pub struct Log {
+    state: Mutex<State>,
+}
+
+struct State {
     ident: String,
-    stderr: bool,
+    stderr: Stderr,
     verbose_level: u32,
     debug_file: Option<File>,
     syslog: Syslog,
+    syslog_socket: Option<PathBuf>,
     secrets: Vec<String>,
+}
+
+/// Where the lines a person reads go: the process's stderr, or kept in memory for a call
+/// run inside a longer-lived process.
+enum Stderr {
+    Process,
+    Memory(Vec<String>),
+    Off,
 }
 
 /// The syslog socket is connected when the first line for it comes: most calls log
@@ -62,12 +82,11 @@ enum Syslog {
 }
 
 impl Syslog {
-    fn socket(&mut self) -> Option<&UnixDatagram> {
+    fn socket(&mut self, path: Option<&PathBuf>) -> Option<&UnixDatagram> {
         if let Syslog::Untried = self {
-            let path = syslog_socket();
             // Non-blocking: a stuck or slow syslog daemon loses lines, it never stalls fencing.
-            *self = match UnixDatagram::unbound() {
-                Ok(s) if s.connect(&path).is_ok() && s.set_nonblocking(true).is_ok() => {
+            *self = match (path, UnixDatagram::unbound()) {
+                (Some(p), Ok(s)) if s.connect(p).is_ok() && s.set_nonblocking(true).is_ok() => {
                     Syslog::Connected(s)
                 }
                 _ => Syslog::Unavailable,
@@ -80,54 +99,148 @@ impl Syslog {
     }
 }
 
-static LOGGER: Mutex<Logger> = Mutex::new(Logger {
-    ident: String::new(),
-    stderr: true,
-    verbose_level: 0,
-    debug_file: None,
-    syslog: Syslog::Unavailable,
-    secrets: Vec::new(),
-});
+impl Log {
+    /// A call's log named after its agent, writing to the process's stderr and to the
+    /// syslog socket at `syslog` (if one answers when the first line for it comes).
+    pub fn new(ident: &str, syslog: Option<PathBuf>) -> Arc<Log> {
+        Log::with(ident, Stderr::Process, syslog)
+    }
 
-fn logger() -> MutexGuard<'static, Logger> {
-    // A panic while logging must not silence every later message.
-    LOGGER.lock().unwrap_or_else(|p| p.into_inner())
-}
+    /// A call's log that keeps its lines in memory (`lines`) instead of writing to stderr;
+    /// no syslog.
+    pub fn in_memory(ident: &str) -> Arc<Log> {
+        Log::with(ident, Stderr::Memory(Vec::new()), None)
+    }
 
-/// The local syslog socket; `FENCEBOX_SYSLOG_SOCKET` points elsewhere (tests use it to
-/// read what fencebox sends).
-fn syslog_socket() -> std::path::PathBuf {
-    std::env::var_os("FENCEBOX_SYSLOG_SOCKET")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/dev/log".into())
-}
+    fn with(ident: &str, stderr: Stderr, syslog_socket: Option<PathBuf>) -> Arc<Log> {
+        let syslog = if syslog_socket.is_some() {
+            Syslog::Untried
+        } else {
+            Syslog::Unavailable
+        };
+        Arc::new(Log {
+            state: Mutex::new(State {
+                ident: ident.to_string(),
+                stderr,
+                verbose_level: 0,
+                debug_file: None,
+                syslog,
+                syslog_socket,
+                secrets: Vec::new(),
+            }),
+        })
+    }
 
-/// Name lines after the agent, and send them to the local syslog socket too (if there is
-/// one when the first such line comes).
-pub fn init(ident: &str) {
-    let mut l = logger();
-    l.ident = ident.to_string();
-    l.syslog = Syslog::Untried;
-}
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while logging must not silence every later message.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-/// Apply the user's choices: quiet, verbosity, debug file.
-pub fn configure(quiet: bool, verbose_level: u32, debug_file: Option<File>) {
-    let mut l = logger();
-    l.stderr = !quiet;
-    l.verbose_level = verbose_level;
-    l.debug_file = debug_file;
-}
-
-/// Register a secret value: it is replaced by `[secret]` in every later line.
-pub fn add_secret(value: &str) {
-    if value.len() >= MIN_SCRUB_LEN {
-        let mut l = logger();
-        if !l.secrets.iter().any(|s| s == value) {
-            l.secrets.push(value.to_string());
-            // Longest first, so a secret containing another is replaced whole.
-            l.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    /// Apply the user's choices: quiet, verbosity, debug file.
+    pub fn configure(&self, quiet: bool, verbose_level: u32, debug_file: Option<File>) {
+        let mut s = self.state();
+        if quiet {
+            s.stderr = Stderr::Off;
         }
+        s.verbose_level = verbose_level;
+        s.debug_file = debug_file;
+    }
+
+    /// Register a secret value: it is replaced by `[secret]` in every later line of this
+    /// call.
+    pub fn add_secret(&self, value: &str) {
+        if value.len() >= MIN_SCRUB_LEN {
+            let mut s = self.state();
+            if !s.secrets.iter().any(|x| x == value) {
+                s.secrets.push(value.to_string());
+                // Longest first, so a secret containing another is replaced whole.
+                s.secrets.sort_by_key(|x| std::cmp::Reverse(x.len()));
+            }
+        }
+    }
+
+    /// The lines kept by an in-memory log, each as it would have been written to stderr.
+    pub fn lines(&self) -> Vec<String> {
+        match &self.state().stderr {
+            Stderr::Memory(lines) => lines.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn emit(&self, level: Level, detail: u32, args: fmt::Arguments<'_>) {
+        let mut guard = self.state();
+        let l = &mut *guard;
+        let verbose = l.verbose_level >= detail;
+        let to_debug_file =
+            l.debug_file.is_some() && (level != Level::Debug || detail <= 1 || verbose);
+        let to_stderr = !matches!(l.stderr, Stderr::Off) && (level <= Level::Warning || verbose);
+        let to_syslog =
+            !matches!(l.syslog, Syslog::Unavailable) && (level <= Level::Info || verbose);
+        if !(to_debug_file || to_stderr || to_syslog) {
+            return;
+        }
+        let mut msg = args.to_string();
+        for s in &l.secrets {
+            if msg.contains(s.as_str()) {
+                msg = msg.replace(s.as_str(), "[secret]");
+            }
+        }
+        // One event, one line: a device's multi-line answer must not forge log lines.
+        let msg = msg.trim_end().replace('\n', " | ");
+        let line = format!("{} {}: {}\n", timestamp(), level.name(), msg);
+        if to_stderr {
+            match &mut l.stderr {
+                Stderr::Process => {
+                    let _ = std::io::stderr().write_all(line.as_bytes());
+                }
+                Stderr::Memory(lines) => lines.push(line.clone()),
+                Stderr::Off => {}
+            }
+        }
+        if to_debug_file {
+            if let Some(f) = l.debug_file.as_mut() {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+        if to_syslog {
+            let pri = SYSLOG_FACILITY_DAEMON * 8 + level.syslog_severity();
+            let packet = format!("<{pri}>{}[{}]: {msg}", l.ident, std::process::id());
+            if let Some(s) = l.syslog.socket(l.syslog_socket.as_ref()) {
+                let _ = s.send(packet.as_bytes());
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The log of the call this thread is running, if any (see `scope`).
+    static CURRENT: RefCell<Option<Arc<Log>>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with `log` as the log of every line this thread writes; the previous one (if
+/// any) is back when `f` returns or unwinds.
+pub fn scope<R>(log: &Arc<Log>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<Log>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(Arc::clone(log)));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// The log of the call running on this thread.
+pub fn current() -> Option<Arc<Log>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Register a secret with the log of the call running on this thread.
+pub fn add_secret(value: &str) {
+    if let Some(log) = current() {
+        log.add_secret(value);
     }
 }
 
@@ -135,38 +248,16 @@ pub fn emit(level: Level, args: fmt::Arguments<'_>) {
     emit_detail(level, 1, args)
 }
 
+/// A line for the call running on this thread; outside any call (start-up errors before
+/// an agent is known), warnings and errors go to stderr as they are.
 pub fn emit_detail(level: Level, detail: u32, args: fmt::Arguments<'_>) {
-    let mut l = logger();
-    let verbose = l.verbose_level >= detail;
-    let to_debug_file = l.debug_file.is_some() && (level != Level::Debug || detail <= 1 || verbose);
-    let to_stderr = l.stderr && (level <= Level::Warning || verbose);
-    let to_syslog = !matches!(l.syslog, Syslog::Unavailable) && (level <= Level::Info || verbose);
-    if !(to_debug_file || to_stderr || to_syslog) {
-        return;
-    }
-    let mut msg = args.to_string();
-    for s in &l.secrets {
-        if msg.contains(s.as_str()) {
-            msg = msg.replace(s.as_str(), "[secret]");
+    match current() {
+        Some(log) => log.emit(level, detail, args),
+        None if level <= Level::Warning => {
+            let line = format!("{} {}: {}\n", timestamp(), level.name(), args);
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
-    }
-    // One event, one line: a device's multi-line answer must not forge log lines.
-    let msg = msg.trim_end().replace('\n', " | ");
-    let line = format!("{} {}: {}\n", timestamp(), level.name(), msg);
-    if to_stderr {
-        let _ = std::io::stderr().write_all(line.as_bytes());
-    }
-    if to_debug_file {
-        if let Some(f) = l.debug_file.as_mut() {
-            let _ = f.write_all(line.as_bytes());
-        }
-    }
-    if to_syslog {
-        let pri = SYSLOG_FACILITY_DAEMON * 8 + level.syslog_severity();
-        let packet = format!("<{pri}>{}[{}]: {msg}", l.ident, std::process::id());
-        if let Some(s) = l.syslog.socket() {
-            let _ = s.send(packet.as_bytes());
-        }
+        None => {}
     }
 }
 

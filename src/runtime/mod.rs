@@ -1,6 +1,8 @@
 //! What every call needs around the device: logging, the clock, the per-device lock.
 
+pub mod call;
 pub mod clock;
+pub mod env;
 #[macro_use]
 pub mod log;
 pub mod lock;

@@ -1,0 +1,6 @@
+//! Fencing policy: what on, off, reboot, status, list and monitor mean for every device
+//! alike, and the typed outcome an action ends with.
+
+pub mod outcome;
+pub mod render;
+pub mod run;

@@ -1,0 +1,57 @@
+//! What fencebox takes from its process environment, read once where a call comes in (the
+//! command line today; a service's configuration later) and handed down in the call
+//! context. Nothing below the entry point reads environment variables itself, so two calls
+//! in one process can run with different settings and tests need not touch the
+//! process-wide environment.
+
+use std::path::PathBuf;
+
+pub const DEFAULT_LOCK_DIR: &str = "/run/lock/fencebox";
+pub const DEFAULT_AGENTS_DIR: &str = "/etc/fencebox/agents.d";
+pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Env {
+    /// Directory of the device lock files (`FENCEBOX_LOCK_DIR`).
+    pub lock_dir: PathBuf,
+    /// Directory of site agent and family files (`FENCEBOX_AGENTS_DIR`).
+    pub agents_dir: PathBuf,
+    /// The local syslog socket (`FENCEBOX_SYSLOG_SOCKET`; tests read what is sent).
+    pub syslog_socket: PathBuf,
+    /// Run by pacemaker-fenced (`PCMK_service`): internal timeouts off by default.
+    pub under_pacemaker: bool,
+    /// Tests only (`FENCEBOX_DUMMY_IGNORE`): requests the dummy device accepts and does
+    /// not carry out, like a stuck relay.
+    pub dummy_ignore: String,
+}
+
+impl Default for Env {
+    /// The installed defaults, as if no variable were set.
+    fn default() -> Self {
+        Env {
+            lock_dir: DEFAULT_LOCK_DIR.into(),
+            agents_dir: DEFAULT_AGENTS_DIR.into(),
+            syslog_socket: DEFAULT_SYSLOG_SOCKET.into(),
+            under_pacemaker: false,
+            dummy_ignore: String::new(),
+        }
+    }
+}
+
+impl Env {
+    /// Read the process environment (empty values count as unset).
+    pub fn from_process() -> Env {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let defaults = Env::default();
+        Env {
+            lock_dir: var("FENCEBOX_LOCK_DIR").map_or(defaults.lock_dir, PathBuf::from),
+            agents_dir: var("FENCEBOX_AGENTS_DIR").map_or(defaults.agents_dir, PathBuf::from),
+            syslog_socket: var("FENCEBOX_SYSLOG_SOCKET")
+                .map_or(defaults.syslog_socket, PathBuf::from),
+            under_pacemaker: var("PCMK_service").is_some_and(|v| v == "pacemaker-fenced"),
+            dummy_ignore: var("FENCEBOX_DUMMY_IGNORE")
+                .map(|v| v.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
