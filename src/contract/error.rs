@@ -66,4 +66,11 @@ impl fmt::Display for FenceError {
 
 impl std::error::Error for FenceError {}
 
+/// An address that does not resolve is a configuration problem (check `ip`).
+impl From<crate::runtime::net::ResolveError> for FenceError {
+    fn from(e: crate::runtime::net::ResolveError) -> Self {
+        FenceError::Usage(e.0)
+    }
+}
+
 pub type Result<T> = std::result::Result<T, FenceError>;

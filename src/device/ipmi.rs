@@ -170,7 +170,7 @@ fn config(settings: &Settings) -> Result<Config> {
 
 impl IpmiDevice {
     pub fn new(settings: &Settings) -> Result<Self> {
-        let (host, port) = net::target(settings, 623)?;
+        let (host, port) = super::address(settings, 623)?;
         let addrs = net::resolve_all(&host, port).ok();
         // Validate everything now, so bad options fail before the lock is waited for.
         let cfg = config(settings)?;

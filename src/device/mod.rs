@@ -92,6 +92,25 @@ pub trait Device {
     fn disconnect(&mut self) {}
 }
 
+/// The device host and port from `ip` and `ipport` (`default_port` when unset).
+pub fn address(settings: &Settings, default_port: u16) -> Result<(String, u16)> {
+    let host = settings
+        .get("ipaddr")
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| {
+            FenceError::Usage("Failed: You have to enter fence address (ip=...)".into())
+        })?
+        .to_string();
+    let default = default_port.to_string();
+    let port_text = settings.get("ipport").unwrap_or(&default);
+    let port: u16 = port_text.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+        FenceError::Usage(format!(
+            "Failed: ipport must be a UDP port (1-65535), not '{port_text}'"
+        ))
+    })?;
+    Ok((host, port))
+}
+
 /// The backend an agent file names, set up from validated settings (no contact yet).
 pub fn open(agent: &Agent, settings: &Settings, env: &Env) -> Result<Box<dyn Device>> {
     match agent.def.backend {

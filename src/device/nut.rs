@@ -94,7 +94,7 @@ fn not_switchable(v: &str) -> bool {
 
 impl NutDevice {
     pub fn new(settings: &Settings) -> Result<Self> {
-        let (host, port) = net::target(settings, 3493)?;
+        let (host, port) = super::address(settings, 3493)?;
         let addrs = net::resolve_all(&host, port).ok();
         let ups = match settings
             .get("ups_name")

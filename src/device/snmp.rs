@@ -43,7 +43,7 @@ fn usage(msg: String) -> FenceError {
 
 /// The SNMP settings of a call, from the validated options.
 pub fn config(settings: &Settings) -> Result<Config> {
-    let (host, port) = crate::runtime::net::target(settings, 161)?;
+    let (host, port) = super::address(settings, 161)?;
     let user = settings.get("login").map(str::to_string);
     let version =
         match settings.get("snmp_version") {
