@@ -303,7 +303,36 @@ macro_rules! log_debug { ($detail:expr, $($a:tt)*) => { $crate::runtime::log::em
 
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::*;
+
+    #[test]
+    fn each_call_scrubs_its_own_secrets_and_keeps_its_own_lines() {
+        let run = |secret: &'static str, other: &'static str| {
+            std::thread::spawn(move || {
+                let log = Log::in_memory("unit");
+                scope(&log, || {
+                    add_secret(secret);
+                    crate::log_warning!("mine {secret}, theirs {other}");
+                });
+                log.lines()
+            })
+        };
+        let a = run("alpha-secret", "bravo-secret");
+        let b = run("bravo-secret", "alpha-secret");
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert!(
+            a[0].ends_with("WARNING: mine [secret], theirs bravo-secret\n"),
+            "{a:?}"
+        );
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(
+            b[0].ends_with("WARNING: mine [secret], theirs alpha-secret\n"),
+            "{b:?}"
+        );
+        // Outside the scope, the thread has no call log any more.
+        assert!(current().is_none());
+    }
 
     #[test]
     fn utc_formatting() {
