@@ -7,7 +7,7 @@ use crate::contract::action::Action;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
-use crate::device::{CycleKind, Device, PowerState};
+use crate::device::{CycleKind, Device, PowerState, Session};
 use crate::engine::outcome::{Outcome, PlugResult, Report};
 use crate::runtime::call::Call;
 use crate::runtime::lock::{self, LockMode};
@@ -31,7 +31,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Run a device action end to end: delay, device lock, contact, the action itself.
-    pub fn execute(mut self, device: &mut dyn Device) -> Result<Report> {
+    pub fn execute<D: Device>(mut self, device: &mut D) -> Result<Report> {
         let action = self.settings.action;
         if action == Action::Monitor && !self.agent.has_plugs() && self.agent.has("no_status") {
             // Nothing to read: a device without status cannot be monitored any further.
@@ -80,8 +80,11 @@ impl<'a> Engine<'a> {
             held.path.display(),
             held.waited.as_secs_f64()
         );
-        let result = device.connect().and_then(|()| self.flow(device));
-        device.disconnect();
+        let result = device.connect().and_then(|mut session| {
+            let r = self.flow(&mut session);
+            session.close();
+            r
+        });
         log_debug!(1, "device session end: {}", id.key());
         held.release();
         let outcome = result?;
@@ -102,7 +105,7 @@ impl<'a> Engine<'a> {
     }
 
     /// The action proper, on a connected device.
-    pub fn flow(&mut self, dev: &mut dyn Device) -> Result<Outcome> {
+    pub fn flow<S: Session>(&mut self, dev: &mut S) -> Result<Outcome> {
         let action = self.settings.action;
         match action {
             Action::List | Action::ListStatus => return self.list(dev, action),
@@ -111,10 +114,17 @@ impl<'a> Engine<'a> {
             }
             _ => {}
         }
+        // Each plug is looked up once, whatever the number of polls that follow.
+        let plugs = self
+            .settings
+            .plugs
+            .iter()
+            .map(|given| Ok((given.clone(), dev.plug(given)?)))
+            .collect::<Result<Vec<(String, S::Plug)>>>()?;
         let status = if self.agent.has("no_status") {
             None
         } else {
-            Some(self.combined_status(dev)?)
+            Some(self.combined_status(dev, &plugs)?)
         };
         if let Some(s) = status {
             let same = matches!(
@@ -127,20 +137,21 @@ impl<'a> Engine<'a> {
         }
         match action {
             Action::On => {
-                if self.set_and_confirm(dev, PowerState::On, 1 + self.settings.retry_on)? {
+                let attempts = self.settings.retry_on.saturating_add(1);
+                if self.set_and_confirm(dev, &plugs, PowerState::On, attempts)? {
                     Ok(Outcome::Switched(PowerState::On))
                 } else {
                     Err(FenceError::WaitingOn)
                 }
             }
             Action::Off => {
-                if self.set_and_confirm(dev, PowerState::Off, 1)? {
+                if self.set_and_confirm(dev, &plugs, PowerState::Off, 1)? {
                     Ok(Outcome::Switched(PowerState::Off))
                 } else {
                     Err(FenceError::WaitingOff)
                 }
             }
-            Action::Reboot | Action::Diag => self.reboot(dev, action, status),
+            Action::Reboot | Action::Diag => self.reboot(dev, &plugs, action, status),
             Action::Status => match status {
                 Some(s) => Ok(Outcome::Status(s)),
                 None => Err(FenceError::UnrecognisedAction("status".into())),
@@ -152,46 +163,52 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn reboot(
+    fn reboot<S: Session>(
         &mut self,
-        dev: &mut dyn Device,
+        dev: &mut S,
+        plugs: &[(String, S::Plug)],
         action: Action,
         status: Option<PowerState>,
     ) -> Result<Outcome> {
+        let caps = dev.capabilities();
         let kind = if action == Action::Diag {
+            if !caps.diag {
+                return Err(FenceError::UnrecognisedAction("diag".into()));
+            }
             Some(CycleKind::Diag)
         } else if self.settings.method_cycle {
-            Some(CycleKind::Cycle)
+            let mut cyclable = caps.cycle;
+            for (_, plug) in plugs {
+                cyclable = cyclable && dev.cyclable(plug)?;
+            }
+            if !cyclable {
+                log_debug!(
+                    1,
+                    "the device has no power cycle command; rebooting by off and on"
+                );
+            }
+            cyclable.then_some(CycleKind::Cycle)
         } else {
             None
         };
         if let Some(kind) = kind {
-            match self.cycle(dev, kind)? {
-                Some(true) => {
-                    return Ok(Outcome::Rebooted {
-                        on_confirmed: false,
-                    })
-                }
-                Some(false) => {
-                    return Err(FenceError::TimedOut(
-                        "the device did not accept the power cycle".into(),
-                    ))
-                }
-                None if kind == CycleKind::Diag => {
-                    return Err(FenceError::UnrecognisedAction("diag".into()))
-                }
-                None => log_debug!(
-                    1,
-                    "the device has no power cycle command; rebooting by off and on"
-                ),
-            }
+            return if self.cycle(dev, plugs, kind)? {
+                Ok(Outcome::Rebooted {
+                    on_confirmed: false,
+                })
+            } else {
+                Err(FenceError::TimedOut(
+                    "the device did not accept the power cycle".into(),
+                ))
+            };
         }
-        if status != Some(PowerState::Off) && !self.set_and_confirm(dev, PowerState::Off, 1)? {
+        if status != Some(PowerState::Off)
+            && !self.set_and_confirm(dev, plugs, PowerState::Off, 1)?
+        {
             return Err(FenceError::WaitingOff);
         }
         // The node is confirmed off: fencing has succeeded whatever happens next.
-        self.check_cancelled()?;
-        let on = match self.set_and_confirm(dev, PowerState::On, self.settings.retry_on) {
+        let on = match self.set_and_confirm(dev, plugs, PowerState::On, self.settings.retry_on) {
             Ok(ok) => ok,
             Err(e) => {
                 log_warning!("{e}");
@@ -206,23 +223,28 @@ impl<'a> Engine<'a> {
         Ok(Outcome::Rebooted { on_confirmed: on })
     }
 
-    /// One-command cycle on every plug, with retries; `None` if the device has none.
-    /// A plug whose every attempt failed with an error fails the call with the last one,
-    /// so the device's own reason reaches the log.
-    fn cycle(&mut self, dev: &mut dyn Device, kind: CycleKind) -> Result<Option<bool>> {
-        let attempts = 1 + self.settings.retry_on;
+    /// One-command cycle on every plug, with retries. A plug whose every attempt failed
+    /// with an error fails the call with the last one, so the device's own reason reaches
+    /// the log.
+    fn cycle<S: Session>(
+        &mut self,
+        dev: &mut S,
+        plugs: &[(String, S::Plug)],
+        kind: CycleKind,
+    ) -> Result<bool> {
+        let attempts = self.settings.retry_on.saturating_add(1);
         let mut all = true;
-        for plug in self.settings.plugs.clone() {
+        for (_, plug) in plugs {
             let mut done = false;
             let mut last_error = None;
             for _ in 0..attempts {
-                match dev.cycle(&plug, kind) {
-                    Ok(None) => return Ok(None),
-                    Ok(Some(true)) => {
+                self.check_cancelled()?;
+                match dev.cycle(plug, kind) {
+                    Ok(true) => {
                         done = true;
                         break;
                     }
-                    Ok(Some(false)) => last_error = None,
+                    Ok(false) => last_error = None,
                     Err(e) => {
                         log_warning!("{e}");
                         last_error = Some(e);
@@ -235,19 +257,23 @@ impl<'a> Engine<'a> {
             all &= done;
             self.call.clock.sleep(self.settings.power_wait);
         }
-        Ok(Some(all))
+        Ok(all)
     }
 
     /// fence-agents' combined status: off unless some plug is on.
-    fn combined_status(&mut self, dev: &mut dyn Device) -> Result<PowerState> {
+    fn combined_status<S: Session>(
+        &mut self,
+        dev: &mut S,
+        plugs: &[(String, S::Plug)],
+    ) -> Result<PowerState> {
         let mut combined = PowerState::Off;
-        for plug in &self.settings.plugs {
+        for (given, plug) in plugs {
             let s = dev.status(plug)?;
-            log_debug!(2, "plug '{plug}' is {}", s.lower());
-            match self.plugs.iter_mut().find(|r| &r.plug == plug) {
+            log_debug!(2, "plug '{given}' is {}", s.lower());
+            match self.plugs.iter_mut().find(|r| &r.plug == given) {
                 Some(r) => r.state = s,
                 None => self.plugs.push(PlugResult {
-                    plug: plug.clone(),
+                    plug: given.clone(),
                     state: s,
                 }),
             }
@@ -261,9 +287,10 @@ impl<'a> Engine<'a> {
     /// Ask every plug for `target`, then read back until the device confirms it.
     /// Each attempt polls at most power_timeout times and for at most power_timeout
     /// seconds, stonith_status_sleep apart. Returns whether the state was confirmed.
-    fn set_and_confirm(
+    fn set_and_confirm<S: Session>(
         &mut self,
-        dev: &mut dyn Device,
+        dev: &mut S,
+        plugs: &[(String, S::Plug)],
         target: PowerState,
         attempts: u32,
     ) -> Result<bool> {
@@ -276,15 +303,15 @@ impl<'a> Engine<'a> {
                 "switching {} (attempt {attempt} of {attempts})",
                 target.lower()
             );
-            for plug in &self.settings.plugs {
+            for (_, plug) in plugs {
                 dev.set_power(plug, target)?;
                 clock.sleep(self.settings.power_wait);
             }
             let started = clock.elapsed();
             let mut polls: u64 = 0;
             loop {
-                polls += 1;
-                if self.combined_status(dev)? == target {
+                polls = polls.saturating_add(1);
+                if self.combined_status(dev, plugs)? == target {
                     log_debug!(
                         1,
                         "confirmed {} after {polls} status read(s)",
@@ -312,14 +339,14 @@ impl<'a> Engine<'a> {
         Ok(false)
     }
 
-    fn list(&mut self, dev: &mut dyn Device, action: Action) -> Result<Outcome> {
+    fn list<S: Session>(&mut self, dev: &mut S, action: Action) -> Result<Outcome> {
+        if !dev.capabilities().list {
+            return Ok(Outcome::ListUnsupported);
+        }
         let with_state = action == Action::ListStatus;
-        Ok(match dev.list(with_state)? {
-            Some(outlets) => Outcome::Listed {
-                outlets,
-                with_state,
-            },
-            None => Outcome::ListUnsupported,
+        Ok(Outcome::Listed {
+            outlets: dev.list(with_state)?,
+            with_state,
         })
     }
 }
@@ -332,12 +359,11 @@ mod tests {
     use super::*;
     use crate::agents;
     use crate::contract::{input, option_set, settings};
-    use crate::device::Outlet;
+    use crate::device::{Capabilities, Outlet};
     use crate::engine::render::{self, ExitCode};
     use crate::runtime::call::{Call, CallId, Cancel};
     use crate::runtime::clock::FakeClock;
     use crate::runtime::env::Env;
-    use crate::runtime::lock::DeviceIdentity;
     use crate::runtime::log::Log;
     use std::collections::BTreeMap;
 
@@ -360,18 +386,26 @@ device_opt = ["ipaddr", "port", "method"]
         calls: Vec<String>,
     }
 
-    impl Device for Fake {
-        fn identity(&self) -> DeviceIdentity {
-            DeviceIdentity::network("fake", "127.0.0.1", 1)
+    impl Session for Fake {
+        type Plug = String;
+        fn capabilities(&self) -> Capabilities {
+            Capabilities {
+                list: self.outlets.is_some(),
+                cycle: self.cycle.is_some(),
+                diag: false,
+            }
         }
-        fn status(&mut self, plug: &str) -> Result<PowerState> {
+        fn plug(&mut self, given: &str) -> Result<String> {
+            Ok(given.to_string())
+        }
+        fn status(&mut self, plug: &String) -> Result<PowerState> {
             self.calls.push(format!("status {plug}"));
             if self.unreadable {
                 return Err(FenceError::Status("unreadable".into()));
             }
             Ok(*self.state.get(plug).unwrap_or(&PowerState::Off))
         }
-        fn set_power(&mut self, plug: &str, s: PowerState) -> Result<()> {
+        fn set_power(&mut self, plug: &String, s: PowerState) -> Result<()> {
             self.calls.push(format!("set {plug} {}", s.lower()));
             if self.fail_set_on && s == PowerState::On {
                 return Err(FenceError::ConnectionLost("device went away".into()));
@@ -381,14 +415,15 @@ device_opt = ["ipaddr", "port", "method"]
             }
             Ok(())
         }
-        fn list(&mut self, _with_state: bool) -> Result<Option<Vec<Outlet>>> {
+        fn list(&mut self, _with_state: bool) -> Result<Vec<Outlet>> {
             self.calls.push("list".into());
-            Ok(self.outlets.clone())
+            Ok(self.outlets.clone().unwrap_or_default())
         }
-        fn cycle(&mut self, plug: &str, _k: CycleKind) -> Result<Option<bool>> {
+        fn cycle(&mut self, plug: &String, _k: CycleKind) -> Result<bool> {
             self.calls.push(format!("cycle {plug}"));
-            Ok(self.cycle)
+            Ok(self.cycle.unwrap_or(false))
         }
+        fn close(self) {}
     }
 
     fn fake(states: &[(&str, PowerState)]) -> Fake {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::contract::error::{FenceError, Result};
 use crate::contract::settings::Settings;
-use crate::device::{Device, PowerState};
+use crate::device::{Capabilities, Device, PowerState, Session};
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 
@@ -116,6 +116,8 @@ fn random_in(n: u64) -> u64 {
 }
 
 impl Device for DummyDevice {
+    type Session<'d> = DummySession<'d>;
+
     fn identity(&self) -> DeviceIdentity {
         DeviceIdentity {
             transport: "dummy",
@@ -129,7 +131,7 @@ impl Device for DummyDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<()> {
+    fn connect(&mut self) -> Result<DummySession<'_>> {
         log_debug!(
             1,
             "device contact: dummy status file {}",
@@ -140,49 +142,70 @@ impl Device for DummyDevice {
             log_info!("Random sleep for {s} seconds");
             std::thread::sleep(Duration::from_secs(s));
         }
+        Ok(DummySession { dev: self })
+    }
+}
+
+/// The status file, "connected": there is nothing to log in to.
+pub struct DummySession<'d> {
+    dev: &'d DummyDevice,
+}
+
+impl Session for DummySession<'_> {
+    type Plug = ();
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    fn plug(&mut self, _given: &str) -> Result<()> {
         Ok(())
     }
 
-    fn status(&mut self, _plug: &str) -> Result<PowerState> {
-        self.failing()?;
-        let text = match fs::read(&self.path) {
+    fn status(&mut self, _plug: &()) -> Result<PowerState> {
+        let dev = self.dev;
+        dev.failing()?;
+        let text = match fs::read(&dev.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                log_debug!(2, "{} does not exist: off", self.path.display());
+                log_debug!(2, "{} does not exist: off", dev.path.display());
                 return Ok(PowerState::Off);
             }
             Err(e) => {
                 return Err(FenceError::Status(format!(
                     "cannot read status_file {} ({e})",
-                    self.path.display()
+                    dev.path.display()
                 )))
             }
         };
         let word = String::from_utf8_lossy(&text).trim().to_ascii_lowercase();
-        log_debug!(2, "{} holds '{word}'", self.path.display());
+        log_debug!(2, "{} holds '{word}'", dev.path.display());
         match word.as_str() {
             "on" => Ok(PowerState::On),
             "off" => Ok(PowerState::Off),
             _ => Err(FenceError::Status(format!(
                 "status_file {} holds '{}' instead of on or off",
-                self.path.display(),
+                dev.path.display(),
                 word.chars().take(40).collect::<String>()
             ))),
         }
     }
 
-    fn set_power(&mut self, _plug: &str, state: PowerState) -> Result<()> {
-        self.failing()?;
-        if self.ignore.contains(&state) {
+    fn set_power(&mut self, _plug: &(), state: PowerState) -> Result<()> {
+        let dev = self.dev;
+        dev.failing()?;
+        if dev.ignore.contains(&state) {
             log_debug!(2, "FENCEBOX_DUMMY_IGNORE: not switching {}", state.lower());
             return Ok(());
         }
-        log_debug!(2, "writing '{}' to {}", state.lower(), self.path.display());
-        fs::write(&self.path, state.lower()).map_err(|e| {
+        log_debug!(2, "writing '{}' to {}", state.lower(), dev.path.display());
+        fs::write(&dev.path, state.lower()).map_err(|e| {
             FenceError::Local(format!(
                 "Failed: cannot write status_file {} ({e})",
-                self.path.display()
+                dev.path.display()
             ))
         })
     }
+
+    fn close(self) {}
 }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::input::flag_is_on;
 use crate::contract::settings::Settings;
-use crate::device::{CycleKind, Device, PowerState};
+use crate::device::{self, Capabilities, CycleKind, Device, PowerState};
 use crate::ipmi::chassis::{self, Control};
 use crate::ipmi::link::Link;
 use crate::ipmi::session::Session;
@@ -25,8 +25,7 @@ pub struct IpmiDevice {
     host: String,
     port: u16,
     addrs: Option<Vec<SocketAddr>>,
-    cfg: Option<Config>,
-    session: Option<Session>,
+    cfg: Config,
 }
 
 fn usage(msg: String) -> FenceError {
@@ -178,19 +177,14 @@ impl IpmiDevice {
             host,
             port,
             addrs,
-            cfg: Some(cfg),
-            session: None,
+            cfg,
         })
-    }
-
-    fn session(&mut self) -> Result<&mut Session> {
-        self.session
-            .as_mut()
-            .ok_or_else(|| FenceError::Local("Failed: no IPMI session (internal error)".into()))
     }
 }
 
 impl Device for IpmiDevice {
+    type Session<'d> = IpmiSession;
+
     fn identity(&self) -> DeviceIdentity {
         match &self.addrs {
             Some(addrs) => DeviceIdentity::for_addrs("ipmi", addrs, self.port),
@@ -202,15 +196,12 @@ impl Device for IpmiDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<()> {
+    fn connect(&mut self) -> Result<IpmiSession> {
         let addr = match &self.addrs {
             Some(a) => a[0],
             None => net::resolve(&self.host, self.port)?, // for its error message
         };
-        let cfg = self
-            .cfg
-            .take()
-            .ok_or_else(|| FenceError::Local("Failed: connected twice (internal error)".into()))?;
+        let cfg = &self.cfg;
         log_debug!(
             1,
             "device contact: IPMI {} {addr} as '{}' ({})",
@@ -223,13 +214,12 @@ impl Device for IpmiDevice {
             cfg.privilege.name()
         );
         let link = Link::open(addr, cfg.timeout, cfg.tries).map_err(fence_error)?;
-        let session = if cfg.lanplus {
-            lanplus::connect(link, &cfg)
+        let mut session = if cfg.lanplus {
+            lanplus::connect(link, cfg)
         } else {
-            lan15::connect(link, &cfg)
+            lan15::connect(link, cfg)
         }
         .map_err(fence_error)?;
-        let mut session = session;
         if let Some(t) = cfg.target {
             log_debug!(
                 1,
@@ -237,32 +227,52 @@ impl Device for IpmiDevice {
             );
             session.bridge_to(t);
         }
-        self.session = Some(session);
+        Ok(IpmiSession { session })
+    }
+}
+
+/// An open IPMI session: the BMC has one chassis and so no plugs.
+pub struct IpmiSession {
+    session: Session,
+}
+
+impl device::Session for IpmiSession {
+    type Plug = ();
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            list: false,
+            cycle: true,
+            diag: true,
+        }
+    }
+
+    fn plug(&mut self, _given: &str) -> Result<()> {
         Ok(())
     }
 
-    fn status(&mut self, _plug: &str) -> Result<PowerState> {
-        let on = chassis::power_is_on(self.session()?).map_err(fence_error)?;
+    fn status(&mut self, _plug: &()) -> Result<PowerState> {
+        let on = chassis::power_is_on(&mut self.session).map_err(fence_error)?;
         Ok(if on { PowerState::On } else { PowerState::Off })
     }
 
-    fn set_power(&mut self, _plug: &str, state: PowerState) -> Result<()> {
+    fn set_power(&mut self, _plug: &(), state: PowerState) -> Result<()> {
         let what = match state {
             PowerState::On => Control::PowerUp,
             PowerState::Off => Control::PowerDown,
         };
         log_debug!(1, "IPMI: chassis {}", what.name());
-        chassis::control(self.session()?, what).map_err(fence_error)
+        chassis::control(&mut self.session, what).map_err(fence_error)
     }
 
-    fn cycle(&mut self, _plug: &str, kind: CycleKind) -> Result<Option<bool>> {
+    fn cycle(&mut self, _plug: &(), kind: CycleKind) -> Result<bool> {
         let what = match kind {
             CycleKind::Cycle => Control::PowerCycle,
             CycleKind::Diag => Control::DiagnosticInterrupt,
         };
         log_debug!(1, "IPMI: chassis {}", what.name());
-        match chassis::control(self.session()?, what) {
-            Ok(()) => Ok(Some(true)),
+        match chassis::control(&mut self.session, what) {
+            Ok(()) => Ok(true),
             // Most BMCs refuse a cycle while the machine is off.
             Err(IpmiError::Completion { code: 0xd5, .. }) => Err(FenceError::Device(format!(
                 "the BMC refused the {} in the machine's present state (a cycle needs the machine on; use method=onoff)",
@@ -279,9 +289,7 @@ impl Device for IpmiDevice {
         }
     }
 
-    fn disconnect(&mut self) {
-        if let Some(s) = self.session.take() {
-            s.close();
-        }
+    fn close(self) {
+        self.session.close();
     }
 }

@@ -49,8 +49,26 @@ pub enum CycleKind {
     Diag,
 }
 
-/// A fence device. `plug` is "" for agents without plugs.
-pub trait Device {
+/// What a connected device can do besides reading and switching plugs; the engine asks
+/// only for what is declared here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// It can enumerate its plugs (list, list-status).
+    pub list: bool,
+    /// It has a one-command power cycle (method=cycle).
+    pub cycle: bool,
+    /// It has a diagnostic interrupt (diag).
+    pub diag: bool,
+}
+
+/// A fence device before contact: who it is (for the lock) and how to reach it.
+pub trait Device: Send {
+    /// A connected, logged-in device; dropping it without `close` is allowed (the
+    /// connection goes with it).
+    type Session<'d>: Session
+    where
+        Self: 'd;
+
     /// Who this device is, for the per-device lock; known before any contact.
     fn identity(&self) -> DeviceIdentity;
 
@@ -60,36 +78,66 @@ pub trait Device {
     }
 
     /// First contact: connect and log in.
-    fn connect(&mut self) -> Result<()> {
-        Ok(())
-    }
+    fn connect(&mut self) -> Result<Self::Session<'_>>;
+}
+
+/// A logged-in device. Plugs are resolved once (`plug`) into the backend's own type, so
+/// that a name is looked up once per call however often its state is polled.
+pub trait Session {
+    /// A plug as this device addresses it; `()` for devices without plugs.
+    type Plug: Clone + std::fmt::Debug;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// The plug a given text names ("" for agents without plugs); an unknown plug is an
+    /// error, never "off".
+    fn plug(&mut self, given: &str) -> Result<Self::Plug>;
 
     /// The confirmed state of a plug; anything the device cannot confirm is an error.
-    fn status(&mut self, plug: &str) -> Result<PowerState>;
+    fn status(&mut self, plug: &Self::Plug) -> Result<PowerState>;
 
     /// Ask for a state; the engine confirms it through `status`.
-    fn set_power(&mut self, plug: &str, state: PowerState) -> Result<()>;
+    fn set_power(&mut self, plug: &Self::Plug, state: PowerState) -> Result<()>;
 
-    /// Every plug; `None` when the device cannot enumerate them. `with_state`: the caller
-    /// wants each plug's state too (list-status), where the device can give it cheaply.
-    fn list(&mut self, _with_state: bool) -> Result<Option<Vec<Outlet>>> {
-        Ok(None)
+    /// Every plug (only asked when `capabilities().list`). `with_state`: the caller
+    /// wants each plug's state too, where the device can give it cheaply.
+    fn list(&mut self, _with_state: bool) -> Result<Vec<Outlet>> {
+        Err(not_declared("list"))
+    }
+
+    /// Whether this plug has a one-command cycle (asked only of devices that declare
+    /// `cycle`, when method=cycle): some devices have it for some outlets only.
+    fn cyclable(&mut self, _plug: &Self::Plug) -> Result<bool> {
+        Ok(self.capabilities().cycle)
+    }
+
+    /// A one-command cycle or diagnostic interrupt (only asked when declared); whether
+    /// the device accepted it.
+    fn cycle(&mut self, _plug: &Self::Plug, kind: CycleKind) -> Result<bool> {
+        Err(not_declared(match kind {
+            CycleKind::Cycle => "cycle",
+            CycleKind::Diag => "diag",
+        }))
     }
 
     /// The `monitor` check of a device with plugs: by default, that its plugs can be
     /// listed.
     fn monitor(&mut self) -> Result<()> {
-        self.list(false).map(|_| ())
-    }
-
-    /// A one-command power cycle; `None` when the device has none (the engine then
-    /// reboots by off and on). `Some(true)` means the device accepted it.
-    fn cycle(&mut self, _plug: &str, _kind: CycleKind) -> Result<Option<bool>> {
-        Ok(None)
+        if self.capabilities().list {
+            self.list(false).map(|_| ())
+        } else {
+            Ok(())
+        }
     }
 
     /// Log out; errors are of no interest any more at this point.
-    fn disconnect(&mut self) {}
+    fn close(self);
+}
+
+fn not_declared(what: &str) -> FenceError {
+    FenceError::Local(format!(
+        "Failed: internal error: {what} asked of a device that does not declare it"
+    ))
 }
 
 /// The device host and port from `ip` and `ipport` (`default_port` when unset).
@@ -111,16 +159,27 @@ pub fn address(settings: &Settings, default_port: u16) -> Result<(String, u16)> 
     Ok((host, port))
 }
 
+/// A backend set up from validated settings, before any contact. The engine runs on the
+/// concrete type (`engine::run` matches once), so plugs and sessions stay typed.
+pub enum Backend {
+    Dummy(dummy::DummyDevice),
+    Snmp(snmp::SnmpDevice),
+    Ipmi(ipmi::IpmiDevice),
+    Nut(nut::NutDevice),
+}
+
 /// The backend an agent file names, set up from validated settings (no contact yet).
-pub fn open(agent: &Agent, settings: &Settings, env: &Env) -> Result<Box<dyn Device>> {
-    match agent.def.backend {
-        "dummy" => Ok(Box::new(dummy::DummyDevice::new(settings, env)?)),
-        "snmp" => Ok(Box::new(snmp::SnmpDevice::new(agent, settings)?)),
-        "ipmi" => Ok(Box::new(ipmi::IpmiDevice::new(settings)?)),
-        "nut" => Ok(Box::new(nut::NutDevice::new(settings)?)),
-        other => Err(FenceError::Local(format!(
+pub fn open(agent: &Agent, settings: &Settings, env: &Env) -> Result<Backend> {
+    Ok(match agent.def.backend {
+        "dummy" => Backend::Dummy(dummy::DummyDevice::new(settings, env)?),
+        "snmp" => Backend::Snmp(snmp::SnmpDevice::new(agent, settings)?),
+        "ipmi" => Backend::Ipmi(ipmi::IpmiDevice::new(settings)?),
+        "nut" => Backend::Nut(nut::NutDevice::new(settings)?),
+        other => {
+            return Err(FenceError::Local(format!(
             "Failed: agent {} names backend '{other}', which this build of fencebox does not have",
             agent.name
-        ))),
-    }
+        )))
+        }
+    })
 }

@@ -3,7 +3,6 @@
 //! `UPS:`. Commands are tracked where upsd can (NUT 2.8.0 and later), and the outlet's
 //! state is always read back from `outlet.N.status`.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::input::flag_is_on;
 use crate::contract::settings::Settings;
-use crate::device::{CycleKind, Device, Outlet, PowerState};
+use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState};
 use crate::nut::client::{Client, Deadline, Limits, Tracked};
 use crate::nut::proto::NutError;
 use crate::nut::tls::{self, Policy};
@@ -33,10 +32,23 @@ pub struct NutDevice {
     limits: Limits,
     /// How long a tracked command may stay pending (power_timeout).
     track_timeout: Duration,
-    client: Option<Client>,
+}
+
+/// A logged-in connection to upsd for one UPS.
+pub struct NutSession {
+    client: Client,
+    ups: String,
+    track_timeout: Duration,
     tracking: Option<bool>,
-    /// Plugs given by description, resolved once per call (status is polled).
-    resolved: HashMap<String, u32>,
+    /// The outlets with a `load.cycle` command, listed once when first needed.
+    cyclable: Option<Vec<u32>>,
+}
+
+/// An outlet number, and the text it was given as (for messages).
+#[derive(Debug, Clone)]
+pub struct NutPlug {
+    given: String,
+    n: u32,
 }
 
 fn usage(msg: String) -> FenceError {
@@ -135,16 +147,13 @@ impl NutDevice {
                 command: limit(settings.shell_timeout),
             },
             track_timeout: limit(settings.power_timeout),
-            client: None,
-            tracking: None,
-            resolved: HashMap::new(),
         })
     }
+}
 
+impl NutSession {
     fn client(&mut self) -> Result<&mut Client> {
-        self.client.as_mut().ok_or_else(|| {
-            FenceError::Local("Failed: not connected to upsd (internal error)".into())
-        })
+        Ok(&mut self.client)
     }
 
     /// The outlet part of a plug (without a `UPS:` prefix naming this UPS).
@@ -202,9 +211,6 @@ impl NutDevice {
         if let Ok(n) = r.parse::<u32>() {
             return Ok(n);
         }
-        if let Some(n) = self.resolved.get(&r) {
-            return Ok(*n);
-        }
         let all = self.outlets()?;
         // Exactly as written, else ignoring case if that names one outlet only.
         let n = all
@@ -219,16 +225,11 @@ impl NutDevice {
             })
             .map(|o| o.0)
             .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
-        self.resolved.insert(r, n);
         Ok(n)
     }
 
     fn var(&mut self, name: &str) -> std::result::Result<String, NutError> {
-        let ups = self.ups.clone();
-        match self.client.as_mut() {
-            Some(c) => c.get_var(&ups, name),
-            None => Err(NutError::Io("not connected".into())),
-        }
+        self.client.get_var(&self.ups, name)
     }
 
     /// Run an instant command and wait, at most power_timeout, for its tracked result
@@ -288,6 +289,8 @@ enum Outcome {
 }
 
 impl Device for NutDevice {
+    type Session<'d> = NutSession;
+
     fn identity(&self) -> DeviceIdentity {
         let mut id = match &self.addrs {
             Some(addrs) => DeviceIdentity::for_addrs("nut", addrs, self.port),
@@ -301,7 +304,7 @@ impl Device for NutDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<()> {
+    fn connect(&mut self) -> Result<NutSession> {
         let addrs = match &self.addrs {
             Some(a) => a.clone(),
             None => net::resolve_all(&self.host, self.port)?, // for its error message
@@ -339,12 +342,58 @@ impl Device for NutDevice {
             client.authenticate(&user, &self.password).map_err(login)?;
         }
         client.logged_in();
-        self.client = Some(client);
-        Ok(())
+        Ok(NutSession {
+            client,
+            ups: self.ups.clone(),
+            track_timeout: self.track_timeout,
+            tracking: None,
+            cyclable: None,
+        })
+    }
+}
+
+impl device::Session for NutSession {
+    type Plug = NutPlug;
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            list: true,
+            cycle: true,
+            diag: false,
+        }
     }
 
-    fn status(&mut self, plug: &str) -> Result<PowerState> {
-        let n = self.outlet(plug)?;
+    fn plug(&mut self, given: &str) -> Result<NutPlug> {
+        Ok(NutPlug {
+            n: self.outlet(given)?,
+            given: given.to_string(),
+        })
+    }
+
+    /// Only outlets whose `load.cycle` upsd lists can be cycled in one command.
+    fn cyclable(&mut self, plug: &NutPlug) -> Result<bool> {
+        if self.cyclable.is_none() {
+            let ups = self.ups.clone();
+            let listed = self
+                .client
+                .list(
+                    &format!("CMD {}", crate::nut::proto::quote(&ups)),
+                    &format!("listing the commands of {ups}"),
+                )
+                .map_err(fence_error)?;
+            let outlets = listed
+                .iter()
+                .filter_map(|r| r.get(2))
+                .filter_map(|c| c.strip_prefix("outlet.")?.strip_suffix(".load.cycle"))
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            self.cyclable = Some(outlets);
+        }
+        Ok(self.cyclable.as_ref().is_some_and(|c| c.contains(&plug.n)))
+    }
+
+    fn status(&mut self, p: &NutPlug) -> Result<PowerState> {
+        let (plug, n) = (p.given.as_str(), p.n);
         match self.var(&format!("outlet.{n}.status")) {
             Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
                 "on" => Ok(PowerState::On),
@@ -361,8 +410,8 @@ impl Device for NutDevice {
         }
     }
 
-    fn set_power(&mut self, plug: &str, state: PowerState) -> Result<()> {
-        let n = self.outlet(plug)?;
+    fn set_power(&mut self, p: &NutPlug, state: PowerState) -> Result<()> {
+        let n = p.n;
         match self.var(&format!("outlet.{n}.switchable")) {
             Ok(v) if not_switchable(&v) => {
                 return Err(FenceError::Device(format!(
@@ -380,7 +429,7 @@ impl Device for NutDevice {
         };
         // The power_timeout is spent: the outlet either shows the state now (the engine
         // then confirms it at once) or the call fails, rather than poll for as long again.
-        let now = self.status(plug)?;
+        let now = self.status(p)?;
         if now != state {
             return Err(FenceError::Device(format!(
                 "{pending}, and outlet {n} still reads {}",
@@ -391,25 +440,24 @@ impl Device for NutDevice {
         Ok(())
     }
 
-    fn list(&mut self, with_state: bool) -> Result<Option<Vec<Outlet>>> {
+    fn list(&mut self, with_state: bool) -> Result<Vec<Outlet>> {
         let rows = self.outlets()?;
-        Ok(Some(
-            rows.into_iter()
-                .map(|(n, desc, status)| Outlet {
-                    id: n.to_string(),
-                    alias: desc,
-                    state: if with_state {
-                        match status.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                            Some("on") => Some(PowerState::On),
-                            Some("off") => Some(PowerState::Off),
-                            _ => None,
-                        }
-                    } else {
-                        None
-                    },
-                })
-                .collect(),
-        ))
+        Ok(rows
+            .into_iter()
+            .map(|(n, desc, status)| Outlet {
+                id: n.to_string(),
+                alias: desc,
+                state: if with_state {
+                    match status.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                        Some("on") => Some(PowerState::On),
+                        Some("off") => Some(PowerState::Off),
+                        _ => None,
+                    }
+                } else {
+                    None
+                },
+            })
+            .collect())
     }
 
     fn monitor(&mut self) -> Result<()> {
@@ -418,27 +466,9 @@ impl Device for NutDevice {
         Ok(())
     }
 
-    fn cycle(&mut self, plug: &str, kind: CycleKind) -> Result<Option<bool>> {
-        if kind != CycleKind::Cycle {
-            return Ok(None);
-        }
-        let n = self.outlet(plug)?;
-        let ups = self.ups.clone();
-        let cmd = format!("outlet.{n}.load.cycle");
-        let listed = self
-            .client()?
-            .list(
-                &format!("CMD {}", crate::nut::proto::quote(&ups)),
-                &format!("listing the commands of {ups}"),
-            )
-            .map_err(fence_error)?
-            .iter()
-            .any(|r| r.get(2) == Some(&cmd));
-        if !listed {
-            return Ok(None);
-        }
-        match self.run(&cmd)? {
-            Outcome::Done => Ok(Some(true)),
+    fn cycle(&mut self, p: &NutPlug, _kind: CycleKind) -> Result<bool> {
+        match self.run(&format!("outlet.{}.load.cycle", p.n))? {
+            Outcome::Done => Ok(true),
             // A cycle leaves no state to read: only the tracking could have confirmed it.
             Outcome::Pending(pending) => Err(FenceError::Device(format!(
                 "{pending}; the power cycle is not confirmed"
@@ -446,9 +476,7 @@ impl Device for NutDevice {
         }
     }
 
-    fn disconnect(&mut self) {
-        if let Some(mut c) = self.client.take() {
-            c.logout();
-        }
+    fn close(mut self) {
+        self.client.logout();
     }
 }

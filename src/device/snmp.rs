@@ -12,7 +12,7 @@ use crate::agents;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
-use crate::device::{CycleKind, Device, Outlet, PowerState};
+use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState};
 use crate::runtime::lock::DeviceIdentity;
 use crate::snmp::client::{
     resolve, resolve_all, Client, Config, SecLevel, SetValue, V3Params, Value, Version,
@@ -30,9 +30,6 @@ pub struct SnmpDevice {
     fallback: Option<&'static str>,
     detect: bool,
     switch: Option<u64>,
-    client: Option<Client>,
-    family: Option<Family>,
-    rows: HashMap<String, Row>,
     /// The device's addresses, resolved once for both the lock and the connection.
     addrs: std::cell::OnceCell<Option<Vec<std::net::SocketAddr>>>,
 }
@@ -207,110 +204,8 @@ impl SnmpDevice {
             fallback,
             detect,
             switch,
-            client: None,
-            family: None,
-            rows: HashMap::new(),
             addrs: std::cell::OnceCell::new(),
         })
-    }
-
-    fn parts(&mut self) -> Result<(&mut Client, &Family)> {
-        match (self.client.as_mut(), self.family.as_ref()) {
-            (Some(c), Some(f)) => Ok((c, f)),
-            _ => Err(FenceError::Local(
-                "Failed: SNMP device used before connecting".into(),
-            )),
-        }
-    }
-
-    /// The row of a plug: `S:P`, a number, a dotted id, or an outlet name.
-    fn row(&mut self, plug: &str) -> Result<Row> {
-        if let Some(r) = self.rows.get(plug) {
-            return Ok(r.clone());
-        }
-        let default_switch = self.switch.unwrap_or(1);
-        let (client, family) = self.parts()?;
-        let numbers =
-            |s: &str| -> Option<Vec<u64>> { s.split('.').map(|p| p.parse().ok()).collect() };
-        if let Some(form) = &family.plug_form {
-            // Such devices name their ports one way only (fence-agents' wording).
-            let path = crate::snmp::family::parse_plug_form(form, plug).ok_or_else(|| {
-                FenceError::Usage(format!(
-                    "Failed: Mangled port number: plug '{plug}' must look like {}",
-                    form.replace("{}", "N")
-                ))
-            })?;
-            let row = Row {
-                switch: default_switch,
-                plug: path,
-            };
-            self.rows.insert(plug.to_string(), row.clone());
-            return Ok(row);
-        }
-        let row = if let Some((s, p)) = plug
-            .split_once(':')
-            .and_then(|(s, p)| Some((s.trim().parse().ok()?, p.trim().parse().ok()?)))
-        {
-            Row {
-                switch: s,
-                plug: vec![p],
-            }
-        } else if let Ok(n) = plug.trim().parse::<u64>() {
-            Row {
-                switch: default_switch,
-                plug: vec![n],
-            }
-        } else if let Some(path) = numbers(plug.trim()).filter(|_| family.status.row.is_path()) {
-            Row {
-                switch: default_switch,
-                plug: path,
-            }
-        } else {
-            let names = family.names.clone().ok_or_else(|| {
-                FenceError::Usage(format!(
-                    "Failed: plug '{plug}' is not an outlet number, and family {} has no outlet names to look it up in",
-                    family.name
-                ))
-            })?;
-            let walked = client.walk(&names.oid)?;
-            walked
-                .iter()
-                .find(|(_, v)| name_text(v, family) == plug)
-                .and_then(|(oid, _)| names.row.parse_suffix(&oid[names.oid.len()..]))
-                .ok_or_else(|| {
-                    FenceError::PlugNotFound(format!("{plug} (no outlet has that name)"))
-                })?
-        };
-        log_debug!(
-            2,
-            "plug '{plug}' is row switch {} outlet {:?}",
-            row.switch,
-            row.plug
-        );
-        self.rows.insert(plug.to_string(), row.clone());
-        Ok(row)
-    }
-
-    fn state(family: &Family, plug: &str, v: &Value) -> Result<PowerState> {
-        if v.is_missing() {
-            return Err(FenceError::PlugNotFound(format!("{plug} ({v:?})")));
-        }
-        let n = match v {
-            Value::Int(n) => Some(*n),
-            Value::Str(_) => v.text().trim().trim_matches('"').parse().ok(),
-            _ => None,
-        };
-        match n.and_then(|n| family.state_of(n)) {
-            Some(true) => Ok(PowerState::On),
-            Some(false) => Ok(PowerState::Off),
-            None => Err(FenceError::Status(format!(
-                "outlet {plug} reports {}, which family {} does not know as on ({:?}) or off ({:?})",
-                v.text(),
-                family.name,
-                family.on,
-                family.off
-            ))),
-        }
     }
 }
 
@@ -362,6 +257,8 @@ impl SnmpDevice {
 }
 
 impl Device for SnmpDevice {
+    type Session<'d> = SnmpSession;
+
     fn identity(&self) -> DeviceIdentity {
         match self.addrs() {
             Some(addrs) => DeviceIdentity::for_addrs("snmp", addrs, self.cfg.port),
@@ -374,7 +271,7 @@ impl Device for SnmpDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<()> {
+    fn connect(&mut self) -> Result<SnmpSession> {
         log_debug!(
             1,
             "device contact: SNMP {:?} {}:{}",
@@ -418,22 +315,145 @@ impl Device for SnmpDevice {
         let family =
             family.ok_or_else(|| FenceError::Local("Failed: agent has no SNMP family".into()))?;
         log_debug!(1, "SNMP family {} ({})", family.name, family.description);
-        self.family = Some(family);
-        self.client = Some(client);
-        Ok(())
+        Ok(SnmpSession {
+            client,
+            family,
+            switch: self.switch,
+        })
+    }
+}
+
+/// A plug as the device addresses it: its row, and the text it was given as (for
+/// messages).
+#[derive(Debug, Clone)]
+pub struct SnmpPlug {
+    given: String,
+    row: Row,
+}
+
+/// A device whose family is known, with its client.
+pub struct SnmpSession {
+    client: Client,
+    family: Family,
+    switch: Option<u64>,
+}
+
+impl SnmpSession {
+    /// The row of a plug: `S:P`, a number, a dotted id, or an outlet name.
+    fn row(&mut self, plug: &str) -> Result<Row> {
+        let default_switch = self.switch.unwrap_or(1);
+        let (client, family) = (&mut self.client, &self.family);
+        let numbers =
+            |s: &str| -> Option<Vec<u64>> { s.split('.').map(|p| p.parse().ok()).collect() };
+        if let Some(form) = &family.plug_form {
+            // Such devices name their ports one way only (fence-agents' wording).
+            let path = crate::snmp::family::parse_plug_form(form, plug).ok_or_else(|| {
+                FenceError::Usage(format!(
+                    "Failed: Mangled port number: plug '{plug}' must look like {}",
+                    form.replace("{}", "N")
+                ))
+            })?;
+            let row = Row {
+                switch: default_switch,
+                plug: path,
+            };
+            return Ok(row);
+        }
+        let row = if let Some((s, p)) = plug
+            .split_once(':')
+            .and_then(|(s, p)| Some((s.trim().parse().ok()?, p.trim().parse().ok()?)))
+        {
+            Row {
+                switch: s,
+                plug: vec![p],
+            }
+        } else if let Ok(n) = plug.trim().parse::<u64>() {
+            Row {
+                switch: default_switch,
+                plug: vec![n],
+            }
+        } else if let Some(path) = numbers(plug.trim()).filter(|_| family.status.row.is_path()) {
+            Row {
+                switch: default_switch,
+                plug: path,
+            }
+        } else {
+            let names = family.names.clone().ok_or_else(|| {
+                FenceError::Usage(format!(
+                    "Failed: plug '{plug}' is not an outlet number, and family {} has no outlet names to look it up in",
+                    family.name
+                ))
+            })?;
+            let walked = client.walk(&names.oid)?;
+            walked
+                .iter()
+                .find(|(_, v)| name_text(v, family) == plug)
+                .and_then(|(oid, _)| names.row.parse_suffix(&oid[names.oid.len()..]))
+                .ok_or_else(|| {
+                    FenceError::PlugNotFound(format!("{plug} (no outlet has that name)"))
+                })?
+        };
+        log_debug!(
+            2,
+            "plug '{plug}' is row switch {} outlet {:?}",
+            row.switch,
+            row.plug
+        );
+        Ok(row)
     }
 
-    fn status(&mut self, plug: &str) -> Result<PowerState> {
-        let row = self.row(plug)?;
-        let (client, family) = self.parts()?;
+    fn state(family: &Family, plug: &str, v: &Value) -> Result<PowerState> {
+        if v.is_missing() {
+            return Err(FenceError::PlugNotFound(format!("{plug} ({v:?})")));
+        }
+        let n = match v {
+            Value::Int(n) => Some(*n),
+            Value::Str(_) => v.text().trim().trim_matches('"').parse().ok(),
+            _ => None,
+        };
+        match n.and_then(|n| family.state_of(n)) {
+            Some(true) => Ok(PowerState::On),
+            Some(false) => Ok(PowerState::Off),
+            None => Err(FenceError::Status(format!(
+                "outlet {plug} reports {}, which family {} does not know as on ({:?}) or off ({:?})",
+                v.text(),
+                family.name,
+                family.on,
+                family.off
+            ))),
+        }
+    }
+}
+
+impl device::Session for SnmpSession {
+    type Plug = SnmpPlug;
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            list: true,
+            cycle: self.family.cycle.is_some(),
+            diag: false,
+        }
+    }
+
+    fn plug(&mut self, given: &str) -> Result<SnmpPlug> {
+        Ok(SnmpPlug {
+            row: self.row(given)?,
+            given: given.to_string(),
+        })
+    }
+
+    fn status(&mut self, p: &SnmpPlug) -> Result<PowerState> {
+        let (plug, row) = (p.given.as_str(), &p.row);
+        let (client, family) = (&mut self.client, &self.family);
         let oid = family
             .status
-            .oid_for(&row)
+            .oid_for(row)
             .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
         let v = client.get(&oid).map_err(|e| name_plug(e, plug))?;
         if family.packed {
             let field = packed_fields(&v)
-                .get(packed_index(&row, plug)?)
+                .get(packed_index(row, plug)?)
                 .cloned()
                 .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
             return Self::state(family, plug, &Value::Str(field.into_bytes()));
@@ -441,20 +461,20 @@ impl Device for SnmpDevice {
         Self::state(family, plug, &v)
     }
 
-    fn set_power(&mut self, plug: &str, state: PowerState) -> Result<()> {
-        let row = self.row(plug)?;
-        let (client, family) = self.parts()?;
+    fn set_power(&mut self, p: &SnmpPlug, state: PowerState) -> Result<()> {
+        let (plug, row) = (p.given.as_str(), &p.row);
+        let (client, family) = (&mut self.client, &self.family);
         let (column, value) = match state {
             PowerState::On => (&family.control_on, family.set_on),
             PowerState::Off => (&family.control_off, family.set_off),
         };
         let oid = column
-            .oid_for(&row)
+            .oid_for(row)
             .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
         if family.packed {
             // Read, change this outlet's field, write the whole unit back.
             let mut fields = packed_fields(&client.get(&oid).map_err(|e| name_plug(e, plug))?);
-            let i = packed_index(&row, plug)?;
+            let i = packed_index(row, plug)?;
             let field = fields
                 .get_mut(i)
                 .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
@@ -468,9 +488,8 @@ impl Device for SnmpDevice {
             .map_err(|e| name_plug(e, plug))
     }
 
-    fn list(&mut self, with_state: bool) -> Result<Option<Vec<Outlet>>> {
-        let (client, family) = self.parts()?;
-        let family = family.clone();
+    fn list(&mut self, with_state: bool) -> Result<Vec<Outlet>> {
+        let (client, family) = (&mut self.client, self.family.clone());
         let mut outlets = Vec::new();
         match &family.names {
             Some(names) => {
@@ -575,27 +594,26 @@ impl Device for SnmpDevice {
                 }
             }
         }
-        Ok(Some(outlets))
+        Ok(outlets)
     }
 
-    fn cycle(&mut self, plug: &str, kind: CycleKind) -> Result<Option<bool>> {
-        let Some(value) = self.family.as_ref().and_then(|f| f.cycle) else {
-            return Ok(None);
-        };
-        if kind == CycleKind::Diag {
-            return Ok(None);
-        }
-        let row = self.row(plug)?;
-        let (client, family) = self.parts()?;
+    fn cycle(&mut self, p: &SnmpPlug, _kind: CycleKind) -> Result<bool> {
+        let (plug, row) = (p.given.as_str(), &p.row);
+        let (client, family) = (&mut self.client, &self.family);
+        let value = family
+            .cycle
+            .ok_or_else(|| FenceError::Local("Failed: internal error: no cycle command".into()))?;
         let oid = family
             .control_cycle
             .as_ref()
             .unwrap_or(&family.control_on)
-            .oid_for(&row)
+            .oid_for(row)
             .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
         client
             .set(&oid, &SetValue::Int(value))
             .map_err(|e| name_plug(e, plug))?;
-        Ok(Some(true))
+        Ok(true)
     }
+
+    fn close(self) {}
 }

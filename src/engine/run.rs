@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use crate::agents;
 use crate::contract::action::Action;
+use crate::contract::engine::Engine;
 use crate::contract::error::FenceError;
 use crate::contract::input::{self, RawInput};
 use crate::contract::option_set::{self, Agent};
 use crate::contract::settings::{self, Settings};
-use crate::device;
+use crate::device::{self, Backend};
 use crate::engine::outcome::{Outcome, Report};
 use crate::runtime::call::{Call, CallId, Cancel};
 use crate::runtime::clock::RealClock;
@@ -34,13 +35,18 @@ pub fn run(agent: &Agent, raw: &RawInput, call: &Call) -> Result<Report, Vec<Fen
     if settings.timeouts_disabled {
         log_debug!(1, "internal timeouts disabled (disable_timeout, or run by pacemaker-fenced); Pacemaker's action timeout applies");
     }
-    let mut dev = device::open(agent, &settings, call.env).map_err(|e| vec![e])?;
+    let backend = device::open(agent, &settings, call.env).map_err(|e| vec![e])?;
     if settings.action == Action::ValidateAll {
         return Ok(Report::new(Action::ValidateAll, Outcome::Validated));
     }
-    crate::contract::engine::Engine::new(agent, &settings, call)
-        .execute(dev.as_mut())
-        .map_err(|e| vec![e])
+    let engine = Engine::new(agent, &settings, call);
+    match backend {
+        Backend::Dummy(mut d) => engine.execute(&mut d),
+        Backend::Snmp(mut d) => engine.execute(&mut d),
+        Backend::Ipmi(mut d) => engine.execute(&mut d),
+        Backend::Nut(mut d) => engine.execute(&mut d),
+    }
+    .map_err(|e| vec![e])
 }
 
 /// A whole call inside this process: the agent by name, its options as stdin text
