@@ -40,8 +40,17 @@ pub fn oid_parts(o: &Oid<'_>) -> Vec<u64> {
     decode_arcs(o.as_bytes()).unwrap_or_default()
 }
 
+/// A v1/v2c message decoded as an answer is (snmp2's parser, then `own`); for the fuzz
+/// target, which has no socket.
+#[doc(hidden)]
+pub fn decode_message(bytes: &[u8]) -> Option<Reply> {
+    snmp2::Pdu::from_bytes(bytes).ok().map(own)
+}
+
+/// The arcs of an OID's BER content (see `oid_parts`); None for a broken encoding.
+#[doc(hidden)]
 #[deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
-fn decode_arcs(bytes: &[u8]) -> Option<Vec<u64>> {
+pub fn decode_arcs(bytes: &[u8]) -> Option<Vec<u64>> {
     let mut arcs = Vec::with_capacity(bytes.len().saturating_add(1));
     let mut value: u64 = 0;
     for &byte in bytes {
