@@ -5,7 +5,7 @@
 //! it). None of it may panic, loop or allocate without bound on any input.
 #![no_main]
 
-use fencebox::snmp::family::{parse_plug_form, RowPattern, Row};
+use fencebox::snmp::family::{parse_plug_form, Row, RowPattern};
 use fencebox::snmp::transport::{decode_arcs, decode_message, encode, Request};
 use libfuzzer_sys::fuzz_target;
 
