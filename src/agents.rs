@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+mod catalog;
 mod dir;
+
+pub use catalog::FamilyCatalog;
 
 use crate::contract::options::{OptSpec, ValueType};
 use crate::snmp::family::Family;
@@ -245,23 +248,33 @@ pub fn site_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::PathBuf::from(SITE_DIR))
 }
 
-/// Agent files of this site (`*.toml` in `site_dir()`, sorted by name). A missing
-/// directory is no error; an unreadable or malformed file is, naming the file.
-fn site_texts() -> Result<Vec<(String, String)>, String> {
+/// A site file's name and its text, or why it cannot be read.
+type SiteFile = (String, Result<String, String>);
+
+/// Agent and family files of this site (`*.toml` in `site_dir()`, sorted by name). A
+/// missing directory holds no files.
+fn site_files() -> Result<Vec<SiteFile>, String> {
     let dir = site_dir();
     let paths = match dir::toml_files(&dir) {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
     };
-    paths
+    Ok(paths
         .into_iter()
         .map(|p| {
             let origin = p.display().to_string();
-            std::fs::read_to_string(&p)
-                .map(|t| (origin.clone(), t))
-                .map_err(|e| format!("{origin}: {e}"))
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("{origin}: {e}"));
+            (origin, text)
         })
+        .collect())
+}
+
+/// The site files' texts; an unreadable file is an error, naming it.
+fn site_texts() -> Result<Vec<(String, String)>, String> {
+    site_files()?
+        .into_iter()
+        .map(|(origin, text)| text.map(|t| (origin, t)))
         .collect()
 }
 
@@ -327,72 +340,10 @@ fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
     None
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FamiliesFile {
-    family: Vec<crate::snmp::family::FamilyFile>,
-}
-
-fn parse_families(origin: &str, text: &str) -> Result<Vec<Family>, String> {
-    let f: FamiliesFile = toml::from_str(text).map_err(|e| one_line_error(origin, text, &e))?;
-    f.family
-        .into_iter()
-        .map(|x| x.into_family().map_err(|e| format!("{origin}: {e}")))
-        .collect()
-}
-
-/// Every known SNMP device family: built in first, then the site's family files
-/// (`[[family]]` tables in `site_dir()`), which may not reuse a built-in name.
+/// Every usable SNMP device family: built in first, then those of the site's family files
+/// (`[[family]]` tables in `site_dir()`; see `FamilyCatalog` for the ones left out).
 pub fn families() -> Result<Vec<Family>, String> {
     FamilyCatalog::load()?.all()
-}
-
-/// One `[[family]]` table of a site family file, kept as text until it is needed.
-struct FamilyBlock {
-    origin: String,
-    /// The table's text (a slice of its file, which lives as long as the process).
-    text: &'static str,
-    /// Lines of the file before the table, so that errors name the right line.
-    first_line: usize,
-    name: &'static str,
-}
-
-/// The known families: the built-in ones (compiled by build.rs) and the `[[family]]`
-/// tables of the site's family files. A call decodes only the families it needs: those
-/// its agent names, or the ones matching the device's sysObjectID.
-pub struct FamilyCatalog {
-    site: Vec<FamilyBlock>,
-}
-
-fn split_blocks(origin: &str, text: &'static str, out: &mut Vec<FamilyBlock>) {
-    let mut start: Option<(usize, usize)> = None; // (byte offset, line) of the open table
-    let mut offset = 0;
-    let close = |start: Option<(usize, usize)>, end: usize, out: &mut Vec<FamilyBlock>| {
-        if let Some((at, first_line)) = start {
-            let body = &text[at..end];
-            let name = body
-                .lines()
-                .find_map(|l| {
-                    let (key, value) = l.split_once('=')?;
-                    (key.trim() == "name").then(|| value.trim().trim_matches('"'))
-                })
-                .unwrap_or_default();
-            out.push(FamilyBlock {
-                origin: origin.to_string(),
-                text: body,
-                first_line,
-                name,
-            });
-        }
-    };
-    for (line, l) in text.split_inclusive('\n').enumerate() {
-        if l.trim() == "[[family]]" {
-            close(start, offset, out);
-            start = Some((offset, line));
-        }
-        offset += l.len();
-    }
-    close(start, text.len(), out);
 }
 
 fn builtin_family(b: &BuiltinFamily) -> Result<Family, String> {
@@ -402,91 +353,11 @@ fn builtin_family(b: &BuiltinFamily) -> Result<Family, String> {
     f.into_family().map_err(|e| format!("{origin}: {e}"))
 }
 
-fn site_family(block: &FamilyBlock) -> Result<Family, String> {
-    let text = format!("{}{}", "\n".repeat(block.first_line), block.text);
-    let mut v = parse_families(&block.origin, &text)?;
-    v.pop()
-        .ok_or_else(|| format!("{}: empty [[family]] table", block.origin))
-}
-
-impl FamilyCatalog {
-    pub fn load() -> Result<FamilyCatalog, String> {
-        let mut site = Vec::new();
-        for (origin, text) in site_texts()? {
-            if is_family_file(&text) {
-                split_blocks(&origin, leak(text), &mut site);
-            }
-        }
-        for s in &site {
-            if BUILTIN_FAMILIES.iter().any(|b| b.name == s.name) {
-                return Err(format!(
-                    "{}: family {} is built in; give the site family another name",
-                    s.origin, s.name
-                ));
-            }
-        }
-        Ok(FamilyCatalog { site })
-    }
-
-    pub fn all(&self) -> Result<Vec<Family>, String> {
-        let builtin = BUILTIN_FAMILIES.iter().map(builtin_family);
-        builtin.chain(self.site.iter().map(site_family)).collect()
-    }
-
-    pub fn names(&self) -> Vec<&'static str> {
-        let builtin = BUILTIN_FAMILIES.iter().map(|b| b.name);
-        builtin.chain(self.site.iter().map(|b| b.name)).collect()
-    }
-
-    pub fn by_name(&self, name: &str) -> Result<Option<Family>, String> {
-        if let Some(b) = BUILTIN_FAMILIES.iter().find(|b| b.name == name) {
-            return builtin_family(b).map(Some);
-        }
-        self.site
-            .iter()
-            .find(|b| b.name == name)
-            .map(site_family)
-            .transpose()
-    }
-
-    /// The family for a sysObjectID among `allowed` (None: all). Only families that
-    /// name the OID or one of its prefixes are decoded, then matched exactly.
-    pub fn detect(&self, allowed: Option<&[&str]>, oid: &[u64]) -> Result<Option<Family>, String> {
-        // The OID and its prefixes down to an enterprise number, dotted.
-        let dotted: Vec<String> = (7.min(oid.len())..=oid.len())
-            .rev()
-            .map(|n| {
-                oid[..n]
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(".")
-            })
-            .collect();
-        let is_allowed = |name: &str| allowed.is_none_or(|a| a.contains(&name));
-        let mut candidates = Vec::new();
-        for b in BUILTIN_FAMILIES {
-            if is_allowed(b.name) && b.oids.iter().any(|o| dotted.iter().any(|d| d == o)) {
-                candidates.push(builtin_family(b)?);
-            }
-        }
-        // Site tables are matched on their text, as the file quotes the OID.
-        let quoted: Vec<String> = dotted
-            .iter()
-            .flat_map(|d| [format!("\"{d}\""), format!("\".{d}\"")])
-            .collect();
-        for b in &self.site {
-            if is_allowed(b.name) && quoted.iter().any(|q| b.text.contains(q.as_str())) {
-                candidates.push(site_family(b)?);
-            }
-        }
-        Ok(crate::snmp::family::detect(&candidates, oid).cloned())
-    }
-}
-
-/// Site files hold either one agent or `[[family]]` tables.
+/// Site files hold either one agent or `[[family]]` tables. A file that is not TOML is
+/// read as an agent file, whose error then names its line.
 fn is_family_file(text: &str) -> bool {
-    text.lines().any(|l| l.trim() == "[[family]]")
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("family"))
 }
 
 /// Every name a binary can be invoked as, with its one-line description.
@@ -530,7 +401,12 @@ mod tests {
         let mut files: Vec<&str> = BUILTIN_FAMILIES.iter().map(|b| b.file).collect();
         files.dedup();
         for file in files {
-            let from_toml = parse_families(file, &text(dir.join("families").join(file))).unwrap();
+            let from_toml: Vec<Family> =
+                catalog::parse_families(file, &text(dir.join("families").join(file)))
+                    .unwrap()
+                    .into_iter()
+                    .map(|(_, f)| f)
+                    .collect();
             let from_json: Vec<Family> = BUILTIN_FAMILIES
                 .iter()
                 .filter(|b| b.file == file)

@@ -524,31 +524,25 @@ impl Client {
     /// rows 0, 1, ...); when the first row turns out to have a longer index, only that
     /// answer is kept. A GETNEXT past the end of the agent's whole MIB fails the request
     /// in v1 (noSuchName): then the walk goes on one row per request.
+    #[deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
     fn walk_next(&mut self, base: &[u64]) -> Result<Column> {
         let mut out: Column = Vec::new();
         let mut cursor = base.to_vec();
         let mut speculate = SPECULATE;
-        let budget = MAX_WALK_REQUESTS * BULK_REPETITIONS;
+        let budget = MAX_WALK_REQUESTS.saturating_mul(BULK_REPETITIONS);
         'walk: for round in 0..=budget {
             if round == budget {
                 return Err(endless(base, round, out.len()));
             }
-            let mut ask = vec![cursor.clone()];
             let first = cursor.len() == base.len();
-            if first {
-                ask.extend((0..u64::from(speculate) - 1).map(|i| [base, &[i]].concat()));
-            } else if cursor.len() == base.len() + 1 {
-                if let Some(&k) = cursor.last() {
-                    ask.extend((1..u64::from(speculate)).map(|i| [base, &[k + i]].concat()));
-                }
-            }
+            let ask = getnext_asks(base, &cursor, speculate);
             let mut reply = self.exchange("GETNEXT", |s| s.send(&Request::GetNext(&ask)))?;
             check_next(self.target, &ask, &reply)?;
             if first
                 && reply
                     .varbinds
                     .first()
-                    .is_some_and(|(o, _)| o.len() != base.len() + 1)
+                    .is_some_and(|(o, _)| o.len() != base.len().saturating_add(1))
             {
                 // Rows with a longer index (switch.1.plug): the guessed rows skip some.
                 reply.varbinds.truncate(1);
@@ -559,17 +553,17 @@ impl Client {
                 // then): ask again up to the named row, or for half as many.
                 2 if ask.len() > 1 && reply.error_index != 1 => {
                     let named = (reply.error_index as usize).saturating_sub(1);
-                    let fewer = if named > 0 && named < ask.len() - 1 {
+                    let fewer = if named > 0 && named < ask.len().saturating_sub(1) {
                         named
                     } else {
-                        ask.len() / 2
+                        ask.len().div_euclid(2)
                     };
                     speculate = u32::try_from(fewer.max(1)).unwrap_or(1);
                     continue;
                 }
                 2 => break, // noSuchName past the last object
                 1 if ask.len() > 1 => {
-                    speculate /= 2; // tooBig: ask for fewer
+                    speculate = speculate.div_euclid(2); // tooBig: ask for fewer
                     continue;
                 }
                 _ => self.check("GETNEXT", &reply)?,
@@ -604,6 +598,53 @@ impl Client {
             .walk_columns(&[base.to_vec()])?
             .pop()
             .unwrap_or_default())
+    }
+}
+
+/// The OIDs of one v1 GETNEXT request: the cursor, then the rows guessed to follow it
+/// (see `walk_next`). The device chose the cursor's arcs: guesses stop at the end of the
+/// u64 range rather than wrap around to row 0.
+#[deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+fn getnext_asks(base: &[u64], cursor: &[u64], speculate: u32) -> Vec<Vec<u64>> {
+    let mut ask = vec![cursor.to_vec()];
+    let row = |i: u64| [base, &[i]].concat();
+    let more = u64::from(speculate).saturating_sub(1);
+    if cursor.len() == base.len() {
+        ask.extend((0..more).map(row));
+    } else if cursor.len() == base.len().saturating_add(1) {
+        if let Some(&k) = cursor.last() {
+            ask.extend((1..=more).map_while(|i| k.checked_add(i)).map(row));
+        }
+    }
+    ask
+}
+
+#[cfg(test)]
+mod getnext_asks_tests {
+    use super::getnext_asks;
+
+    /// A device may number its rows up to u64::MAX: the guesses after such a row end
+    /// there (this used to overflow, a panic in debug builds and row 0 in release).
+    #[test]
+    fn huge_arcs_end_the_guesses_instead_of_wrapping() {
+        let base = [1, 3, 6];
+        let asks = getnext_asks(&base, &[1, 3, 6, u64::MAX - 2], 16);
+        assert_eq!(
+            asks,
+            vec![
+                vec![1, 3, 6, u64::MAX - 2],
+                vec![1, 3, 6, u64::MAX - 1],
+                vec![1, 3, 6, u64::MAX],
+            ]
+        );
+        assert_eq!(getnext_asks(&base, &[1, 3, 6, u64::MAX], 16).len(), 1);
+        assert_eq!(
+            getnext_asks(&base, &base, 3).len(),
+            3,
+            "the column, rows 0 and 1"
+        );
+        assert_eq!(getnext_asks(&base, &base, 0).len(), 1);
+        assert_eq!(getnext_asks(&base, &[1, 3, 6, 5, 2], 16).len(), 1);
     }
 }
 

@@ -6,7 +6,9 @@
 //! devices), `{switch}.1.{plug}` (daisy-chained units), `{path}` (a dotted id such as
 //! `1.1.3`), plus literal numbers. Each column may have its own pattern.
 
-use serde::Deserialize;
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
+use serde::{Deserialize, Deserializer};
 
 use crate::snmp::oid::parse_oid;
 
@@ -32,33 +34,14 @@ pub struct Row {
 }
 
 impl RowPattern {
+    /// Read a pattern as a family file writes it; anything that could not be rendered
+    /// and read back unambiguously is refused here, when the file is read.
     pub fn parse(s: &str) -> Result<RowPattern, String> {
-        let mut parts = Vec::new();
-        for p in s.split('.') {
-            let part = match p {
-                "{plug}" => Part::Plug(0),
-                "{switch}" => Part::Switch,
-                "{path}" => Part::Path,
-                _ if p.starts_with("{p") && p.ends_with('}') && p[2..3].chars().all(|c| c.is_ascii_digit()) => {
-                    let inner = &p[2..p.len() - 1];
-                    let split = inner.find(['+', '-']).unwrap_or(inner.len());
-                    let index: usize = inner[..split].parse().map_err(|_| format!("bad component in '{p}'"))?;
-                    let off: i64 = if split < inner.len() {
-                        inner[split..].trim_start_matches('+').parse().map_err(|_| format!("bad offset in '{p}'"))?
-                    } else {
-                        0
-                    };
-                    Part::Component(index, off)
-                }
-                _ if p.starts_with("{plug") && p.ends_with('}') => {
-                    let off = &p[5..p.len() - 1];
-                    let n: i64 = off.trim_start_matches('+').parse().map_err(|_| format!("bad offset in '{p}'"))?;
-                    Part::Plug(n)
-                }
-                _ => Part::Literal(p.parse().map_err(|_| format!("'{p}' is neither a number nor {{plug}}, {{plug+N}}, {{plug-N}}, {{switch}}, {{path}}"))?),
-            };
-            parts.push(part);
-        }
+        let parts = s
+            .split('.')
+            .map(parse_part)
+            .collect::<Result<Vec<_>, _>>()?;
+        check_parts(&parts).map_err(|e| format!("row '{s}': {e}"))?;
         Ok(RowPattern(parts))
     }
 
@@ -76,7 +59,18 @@ impl RowPattern {
         self.0.contains(&Part::Path)
     }
 
-    /// The suffix for `row`; None when an offset would make it negative.
+    /// The highest `{pN}` component the pattern uses.
+    pub fn max_component(&self) -> Option<usize> {
+        self.0
+            .iter()
+            .filter_map(|p| match p {
+                Part::Component(i, _) => Some(*i),
+                _ => None,
+            })
+            .max()
+    }
+
+    /// The suffix for `row`; None when an offset would take it out of range.
     pub fn render(&self, row: &Row) -> Option<Vec<u64>> {
         let mut out = Vec::new();
         for p in &self.0 {
@@ -84,72 +78,181 @@ impl RowPattern {
                 Part::Literal(n) => out.push(*n),
                 Part::Switch => out.push(row.switch),
                 Part::Path => out.extend(&row.plug),
-                Part::Plug(off) => {
-                    let n = i64::try_from(*row.plug.last()?).ok()? + off;
-                    out.push(u64::try_from(n).ok()?);
-                }
-                Part::Component(i, off) => {
-                    let n = i64::try_from(*row.plug.get(*i)?).ok()? + off;
-                    out.push(u64::try_from(n).ok()?);
-                }
+                Part::Plug(off) => out.push(shift(*row.plug.last()?, *off)?),
+                Part::Component(i, off) => out.push(shift(*row.plug.get(*i)?, *off)?),
             }
         }
         Some(out)
     }
 
-    /// The row a suffix stands for (the inverse of `render`).
+    /// The row a suffix stands for (the inverse of `render`). The suffix comes from the
+    /// device: whatever its length or values, the answer is a row that renders back to
+    /// exactly this suffix, or None.
     pub fn parse_suffix(&self, suffix: &[u64]) -> Option<Row> {
+        let row = if self.is_path() {
+            self.parse_path_suffix(suffix)?
+        } else {
+            self.parse_fixed_suffix(suffix)?
+        };
+        (self.render(&row)? == suffix).then_some(row)
+    }
+
+    /// A pattern with `{path}`: the path takes what the other parts leave.
+    fn parse_path_suffix(&self, suffix: &[u64]) -> Option<Row> {
+        let fixed = self.0.len().checked_sub(1)?;
+        let take = suffix.len().checked_sub(fixed).filter(|n| *n > 0)?;
         let mut row = Row {
             switch: 1,
             plug: Vec::new(),
         };
-        if self.is_path() {
-            let fixed = self.0.len() - 1;
-            if suffix.len() <= fixed {
-                return None;
+        let mut rest = suffix;
+        for p in &self.0 {
+            if let Part::Path = p {
+                let (path, after) = rest.split_at_checked(take)?;
+                row.plug = path.to_vec();
+                rest = after;
+                continue;
             }
-            let mut i = 0;
-            for p in &self.0 {
-                match p {
-                    Part::Path => {
-                        let take = suffix.len() - fixed;
-                        row.plug = suffix[i..i + take].to_vec();
-                        i += take;
-                    }
-                    Part::Literal(n) if suffix[i] == *n => i += 1,
-                    Part::Switch => {
-                        row.switch = suffix[i];
-                        i += 1;
-                    }
-                    _ => return None,
-                }
+            let (&v, after) = rest.split_first()?;
+            match p {
+                Part::Literal(n) if v == *n => {}
+                Part::Switch => row.switch = v,
+                _ => return None,
             }
-            return Some(row);
+            rest = after;
         }
+        rest.is_empty().then_some(row)
+    }
+
+    /// A pattern of one arc per part.
+    fn parse_fixed_suffix(&self, suffix: &[u64]) -> Option<Row> {
         if suffix.len() != self.0.len() {
             return None;
         }
+        let mut row = Row {
+            switch: 1,
+            plug: Vec::new(),
+        };
         for (p, &v) in self.0.iter().zip(suffix) {
             match p {
                 Part::Literal(n) if *n == v => {}
                 Part::Literal(_) => return None,
                 Part::Switch => row.switch = v,
-                Part::Plug(off) => {
-                    let n = i64::try_from(v).ok()? - off;
-                    row.plug = vec![u64::try_from(n).ok()?];
-                }
+                Part::Plug(off) => row.plug = vec![shift(v, off.checked_neg()?)?],
                 Part::Component(i, off) => {
-                    let n = u64::try_from(i64::try_from(v).ok()? - off).ok()?;
+                    // i < MAX_COMPONENTS (checked when the pattern was read).
                     if row.plug.len() <= *i {
-                        row.plug.resize(*i + 1, 0);
+                        row.plug.resize(i.checked_add(1)?, 0);
                     }
-                    row.plug[*i] = n;
+                    *row.plug.get_mut(*i)? = shift(v, off.checked_neg()?)?;
                 }
                 Part::Path => {}
             }
         }
         Some(row)
     }
+}
+
+/// `v + off`, None when it leaves the range of row numbers.
+fn shift(v: u64, off: i64) -> Option<u64> {
+    v.checked_add_signed(off)
+}
+
+/// Most numbers a plug form may hold (`{p0}` to `{p15}`); a pattern cannot make a row
+/// grow without bound.
+pub const MAX_COMPONENTS: usize = 16;
+
+const PATTERN_HELP: &str =
+    "a number, {plug}, {plug+N}, {plug-N}, {switch}, {path} or {pN}, {pN+M}, {pN-M}";
+
+/// A signed offset written `+N` or `-N` (the sign is required).
+fn parse_offset(s: &str, p: &str) -> Result<i64, String> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or_default();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "bad offset in '{p}': write a sign and a number, as in {{plug+1}} or {{plug-1}}"
+        ));
+    }
+    s.parse()
+        .map_err(|_| format!("offset in '{p}' is out of range"))
+}
+
+/// A `{pN...}` part: component N of the plug form, then an optional offset.
+fn parse_component(rest: &str, p: &str) -> Result<Part, String> {
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (index, offset) = rest.split_at_checked(digits).unwrap_or_default();
+    let index: usize = index
+        .parse()
+        .ok()
+        .filter(|i| *i < MAX_COMPONENTS)
+        .ok_or_else(|| {
+            format!(
+                "bad component in '{p}': {{pN}} takes N from 0 to {}",
+                MAX_COMPONENTS.saturating_sub(1)
+            )
+        })?;
+    let offset = if offset.is_empty() {
+        0
+    } else {
+        parse_offset(offset, p)?
+    };
+    Ok(Part::Component(index, offset))
+}
+
+fn parse_part(p: &str) -> Result<Part, String> {
+    let Some(inner) = p.strip_prefix('{').and_then(|r| r.strip_suffix('}')) else {
+        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(n) = p.parse() {
+                return Ok(Part::Literal(n));
+            }
+        }
+        return Err(format!("'{p}' is not {PATTERN_HELP}"));
+    };
+    match inner {
+        "plug" => Ok(Part::Plug(0)),
+        "switch" => Ok(Part::Switch),
+        "path" => Ok(Part::Path),
+        _ => {
+            if let Some(off) = inner.strip_prefix("plug") {
+                parse_offset(off, p).map(Part::Plug)
+            } else if let Some(rest) = inner.strip_prefix('p') {
+                parse_component(rest, p)
+            } else {
+                Err(format!("'{p}' is not {PATTERN_HELP}"))
+            }
+        }
+    }
+}
+
+/// Patterns whose suffix could not be read back into one row are refused: a row is
+/// told by one {plug}, one {path} or distinct components, and one {switch} at most.
+fn check_parts(parts: &[Part]) -> Result<(), String> {
+    let count = |f: fn(&Part) -> bool| parts.iter().filter(|p| f(p)).count();
+    if count(|p| matches!(p, Part::Switch)) > 1 {
+        return Err("{switch} appears more than once".into());
+    }
+    let plugs = count(|p| matches!(p, Part::Plug(_)));
+    let paths = count(|p| matches!(p, Part::Path));
+    let components = count(|p| matches!(p, Part::Component(..)));
+    let kinds = [plugs, paths, components]
+        .iter()
+        .filter(|n| **n > 0)
+        .count();
+    if plugs > 1 || paths > 1 || kinds > 1 {
+        return Err(
+            "a row holds one {plug}, or one {path}, or {pN} components, not several".into(),
+        );
+    }
+    let mut seen = [false; MAX_COMPONENTS];
+    for p in parts {
+        if let Part::Component(i, _) = p {
+            match seen.get_mut(*i) {
+                Some(s) if !*s => *s = true,
+                _ => return Err(format!("{{p{i}}} appears more than once")),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A column: its OID and how rows follow it.
@@ -207,21 +310,16 @@ pub struct Family {
 /// Read a plug written in a plug form (`fc{}/{}`): the numbers in place of `{}`, the rest
 /// matched without regard to case.
 pub fn parse_plug_form(form: &str, text: &str) -> Option<Vec<u64>> {
-    let pieces: Vec<&str> = form.split("{}").collect();
     let lower = text.trim().to_ascii_lowercase();
-    let mut rest = lower.as_str();
+    let mut pieces = form.split("{}");
+    let mut rest = lower.strip_prefix(pieces.next()?.to_ascii_lowercase().as_str())?;
     let mut numbers = Vec::new();
-    for (i, piece) in pieces.iter().enumerate() {
-        rest = rest.strip_prefix(piece.to_ascii_lowercase().as_str())?;
-        if i + 1 == pieces.len() {
-            break;
-        }
+    // Each later piece follows a number.
+    for piece in pieces {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        numbers.push(rest[..digits].parse().ok()?);
-        rest = &rest[digits..];
+        let (number, after) = rest.split_at_checked(digits)?;
+        numbers.push(number.parse().ok()?);
+        rest = after.strip_prefix(piece.to_ascii_lowercase().as_str())?;
     }
     rest.is_empty().then_some(numbers)
 }
@@ -272,12 +370,18 @@ impl Family {
 #[serde(deny_unknown_fields)]
 struct ColumnFile {
     column: String,
-    #[serde(default = "plug_row")]
-    row: String,
+    #[serde(default = "plug_row", deserialize_with = "row_pattern")]
+    row: RowPattern,
 }
 
-fn plug_row() -> String {
-    "{plug}".into()
+fn plug_row() -> RowPattern {
+    RowPattern(vec![Part::Plug(0)])
+}
+
+/// Patterns are checked as they are read, so that a site file's error names the line.
+fn row_pattern<'de, D: Deserializer<'de>>(d: D) -> Result<RowPattern, D::Error> {
+    let text = String::deserialize(d)?;
+    RowPattern::parse(&text).map_err(serde::de::Error::custom)
 }
 
 #[derive(Debug, Deserialize)]
@@ -345,10 +449,36 @@ fn check_rows(f: &Family) -> Result<(), String> {
     Ok(())
 }
 
+/// `{pN}` takes the Nth number of a plug written in the plug form: the form must have it.
+fn check_components(f: &Family) -> Result<(), String> {
+    let numbers = f.plug_form.as_ref().map_or(0, |p| p.matches("{}").count());
+    let cols = [
+        ("status", Some(&f.status)),
+        ("control_on", Some(&f.control_on)),
+        ("control_off", Some(&f.control_off)),
+        ("control_cycle", f.control_cycle.as_ref()),
+        ("names", f.names.as_ref()),
+        ("alias", f.alias.as_ref()),
+    ];
+    for (field, c) in cols {
+        if let Some(i) = c
+            .and_then(|c| c.row.max_component())
+            .filter(|i| *i >= numbers)
+        {
+            return Err(format!(
+                "family {}: {field} row uses {{p{i}}}, but plug_form {} has {numbers} number(s) ({{}})",
+                f.name,
+                f.plug_form.as_deref().map_or("(none)".into(), |p| format!("'{p}'"))
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn column(family: &str, field: &str, c: ColumnFile) -> Result<Column, String> {
     Ok(Column {
         oid: oid_field(family, field, &c.column)?,
-        row: RowPattern::parse(&c.row).map_err(|e| format!("family {family}: {field}: {e}"))?,
+        row: c.row,
     })
 }
 
@@ -406,6 +536,7 @@ impl FamilyFile {
             description: self.description,
         };
         check_rows(&f)?;
+        check_components(&f)?;
         Ok(f)
     }
 }
@@ -479,5 +610,111 @@ mod tests {
         assert_eq!(p.parse_suffix(&[1, 1, 3]), Some(row(1, &[1, 1, 3])));
 
         assert!(RowPattern::parse("{plug}.x").is_err());
+    }
+
+    /// Site files are written by hand: every malformed pattern is an error that says
+    /// what is wrong, never a panic (these used to slice inside a character, or were
+    /// accepted and then overflowed or indexed past a device's suffix).
+    #[test]
+    fn malformed_patterns_are_refused() {
+        for (bad, why) in [
+            ("{p\u{e9}}", "bad component"),
+            ("{p\u{e9}\u{e9}}", "bad component"),
+            ("{p}", "bad component"),
+            ("{p16}", "bad component"),
+            ("{p18446744073709551616}", "bad component"),
+            ("{p0+}", "bad offset"),
+            ("{plug5}", "bad offset"),
+            ("{plug++5}", "bad offset"),
+            ("{plug+99999999999999999999}", "out of range"),
+            ("{path}.{path}", "not several"),
+            ("{plug}.{path}", "not several"),
+            ("{plug}.{plug+1}", "not several"),
+            ("{p0}.{plug}", "not several"),
+            ("{p1}.{p1}", "more than once"),
+            ("{switch}.{switch}.{plug}", "more than once"),
+            ("+5.{plug}", "is not a number"),
+            ("", "is not a number"),
+            ("{}", "is not a number"),
+            ("{plug", "is not a number"),
+            ("\u{e9}", "is not a number"),
+            ("18446744073709551616.{plug}", "is not a number"),
+        ] {
+            let err = RowPattern::parse(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn offsets_at_the_ends_of_the_range_do_not_overflow() {
+        let p = RowPattern::parse("{plug+9223372036854775807}").unwrap();
+        assert_eq!(p.render(&row(1, &[u64::MAX])), None);
+        assert_eq!(p.render(&row(1, &[1])), Some(vec![1 << 63]));
+        assert_eq!(p.parse_suffix(&[1 << 63]), Some(row(1, &[1])));
+        assert_eq!(p.parse_suffix(&[0]), None);
+        let p = RowPattern::parse("{plug-9223372036854775808}").unwrap();
+        assert_eq!(p.render(&row(1, &[0])), None);
+        assert_eq!(p.parse_suffix(&[u64::MAX]), None);
+        let p = RowPattern::parse("{p0-9223372036854775808}.{p1+9223372036854775807}").unwrap();
+        assert_eq!(p.render(&row(1, &[1, u64::MAX])), None);
+        assert_eq!(p.parse_suffix(&[u64::MAX, 0]), None);
+        // Arcs above i64::MAX are rows like any other.
+        let p = RowPattern::parse("{plug}").unwrap();
+        assert_eq!(p.parse_suffix(&[u64::MAX]), Some(row(1, &[u64::MAX])));
+    }
+
+    /// Suffixes come from the device: any length and any values give a row that renders
+    /// back to them, or None.
+    #[test]
+    fn device_suffixes_never_index_past_the_end() {
+        let patterns = [
+            "{path}",
+            "{switch}.{path}",
+            "1.{path}.0",
+            "{switch}.1.{plug}",
+            "{p0+21}.{p1-1}",
+            "{p3}",
+            "{switch}.13.0",
+        ];
+        let values = [0, 1, 13, 21, u64::MAX];
+        for text in patterns {
+            let p = RowPattern::parse(text).unwrap();
+            for len in 0..6 {
+                for v in values {
+                    let suffix = vec![v; len];
+                    if let Some(r) = p.parse_suffix(&suffix) {
+                        assert_eq!(p.render(&r), Some(suffix), "{text}");
+                    }
+                }
+            }
+        }
+        let p = RowPattern::parse("1.{path}.0").unwrap();
+        assert_eq!(p.parse_suffix(&[1, 0]), None, "no room for the path");
+        assert_eq!(p.parse_suffix(&[1, 7, 0]), Some(row(1, &[7])));
+        assert_eq!(p.parse_suffix(&[2, 7, 0]), None);
+        let p = RowPattern::parse("{p3}").unwrap();
+        assert_eq!(p.parse_suffix(&[9]), Some(row(1, &[0, 0, 0, 9])));
+    }
+
+    #[test]
+    fn plug_forms_survive_odd_text() {
+        for text in [
+            "",
+            "fc",
+            "fc/",
+            "fc\u{e9}1/2",
+            "fc99999999999999999999/1",
+            "FC1/2/3",
+        ] {
+            assert_eq!(parse_plug_form("fc{}/{}", text), None, "{text}");
+        }
+        assert_eq!(parse_plug_form("{}{}", "12"), None);
+        assert_eq!(
+            parse_plug_form("\u{e9}{}", "\u{c9}1"),
+            None,
+            "only ASCII case folds"
+        );
+        assert_eq!(parse_plug_form("\u{e9}{}", "\u{e9}1"), Some(vec![1]));
+        assert_eq!(parse_plug_form("{}", "7"), Some(vec![7]));
     }
 }

@@ -39,12 +39,26 @@ pub fn own(pdu: snmp2::Pdu<'_>) -> Reply {
 /// The arcs of an OID as the device encoded it (X.690 8.19, read in one pass); empty for
 /// an encoding that is cut short or has an arc beyond 64 bits, which then matches nothing.
 pub fn oid_parts(o: &Oid<'_>) -> Vec<u64> {
-    let bytes = o.as_bytes();
-    let mut arcs = Vec::with_capacity(bytes.len() + 1);
+    decode_arcs(o.as_bytes()).unwrap_or_default()
+}
+
+/// A v1/v2c message decoded as an answer is (snmp2's parser, then `own`); for the fuzz
+/// target, which has no socket.
+#[doc(hidden)]
+pub fn decode_message(bytes: &[u8]) -> Option<Reply> {
+    snmp2::Pdu::from_bytes(bytes).ok().map(own)
+}
+
+/// The arcs of an OID's BER content (see `oid_parts`); None for a broken encoding.
+#[doc(hidden)]
+#[deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+pub fn decode_arcs(bytes: &[u8]) -> Option<Vec<u64>> {
+    let mut arcs = Vec::with_capacity(bytes.len().saturating_add(1));
     let mut value: u64 = 0;
     for &byte in bytes {
-        if value > u64::MAX >> 7 {
-            return Vec::new();
+        // Seven more bits must fit: the top seven are still clear.
+        if value.leading_zeros() < 7 {
+            return None;
         }
         value = value << 7 | u64::from(byte & 0x7f);
         if byte & 0x80 != 0 {
@@ -52,17 +66,17 @@ pub fn oid_parts(o: &Oid<'_>) -> Vec<u64> {
         }
         if arcs.is_empty() {
             // The first subidentifier holds the first two arcs: 40 * X + Y.
-            let first = (value / 40).min(2);
-            arcs.extend([first, value - 40 * first]);
+            let first = value.checked_div(40)?.min(2);
+            arcs.extend([first, value.checked_sub(first.checked_mul(40)?)?]);
         } else {
             arcs.push(value);
         }
         value = 0;
     }
     if bytes.last().is_some_and(|b| b & 0x80 != 0) {
-        return Vec::new();
+        return None;
     }
-    arcs
+    Some(arcs)
 }
 
 /// One request.
@@ -252,11 +266,20 @@ impl CommunitySession {
 // Each element is written straight into its parent's buffer: a request of 16 varbinds
 // used to cost some 300 small allocations, one per arc of every OID.
 
+/// A BER length: short form below 128, else 0x80 | the count of big-endian bytes that
+/// follow (X.690 8.1.3), as many as the length needs.
+#[deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 fn push_len(out: &mut Vec<u8>, len: usize) {
-    match len {
-        0..=127 => out.push(len as u8),
-        128..=255 => out.extend([0x81, len as u8]),
-        _ => out.extend([0x82, (len >> 8) as u8, len as u8]),
+    match u8::try_from(len) {
+        Ok(short @ 0..=127) => out.push(short),
+        _ => {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            let long = bytes.get(skip..).unwrap_or_default();
+            // At most size_of::<usize>() bytes, far below 127.
+            out.push(0x80 | u8::try_from(long.len()).unwrap_or(0x7f));
+            out.extend_from_slice(long);
+        }
     }
 }
 
@@ -272,19 +295,18 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
+#[deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 fn push_integer(out: &mut Vec<u8>, v: i64) {
     let bytes = v.to_be_bytes();
-    // Drop leading bytes that only repeat the sign.
-    let mut start = 0;
-    while start < 7 {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        if (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    push_tlv(out, 0x02, &bytes[start..]);
+    // Drop leading bytes that only repeat the sign (the last byte always stays).
+    let redundant = bytes
+        .windows(2)
+        .take_while(|w| match w {
+            [b, next] => (*b == 0x00 && next & 0x80 == 0) || (*b == 0xff && next & 0x80 != 0),
+            _ => false,
+        })
+        .count();
+    push_tlv(out, 0x02, bytes.get(redundant..).unwrap_or(&bytes));
 }
 
 fn integer(v: i64) -> Vec<u8> {
@@ -293,26 +315,33 @@ fn integer(v: i64) -> Vec<u8> {
     out
 }
 
+#[deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 fn push_object_id(out: &mut Vec<u8>, parts: &[u64]) -> Option<()> {
     let (&a, &b) = (parts.first()?, parts.get(1)?);
     if a > 2 || (a < 2 && b >= 40) {
         return None;
     }
-    let mut content = Vec::with_capacity(parts.len() + 8);
-    for arc in std::iter::once(a * 40 + b).chain(parts[2..].iter().copied()) {
-        // Base 128, most significant group first; a u64 needs at most 10 groups.
-        let mut groups = [0u8; 10];
-        let mut n = 0;
+    // The first two arcs share one subidentifier; 2.(u64::MAX - 79 and above) has none.
+    let joined = a.checked_mul(40)?.checked_add(b)?;
+    let mut content = Vec::with_capacity(parts.len().saturating_add(8));
+    for arc in std::iter::once(joined).chain(parts.get(2..)?.iter().copied()) {
+        // Base 128: groups are pushed least significant first, then put in order; every
+        // group but the arc's last has the high bit set.
+        let start = content.len();
         let mut rest = arc;
         loop {
-            groups[n] = (rest & 0x7f) as u8 | if n > 0 { 0x80 } else { 0 };
-            n += 1;
+            content.push((rest & 0x7f) as u8 | 0x80);
             rest >>= 7;
             if rest == 0 {
                 break;
             }
         }
-        content.extend(groups[..n].iter().rev());
+        if let Some(groups) = content.get_mut(start..) {
+            groups.reverse();
+        }
+        if let Some(last) = content.last_mut() {
+            *last &= 0x7f;
+        }
     }
     push_tlv(out, 0x06, &content);
     Some(())
@@ -408,6 +437,57 @@ mod tests {
         );
         assert_eq!(object_id(&[1]), None);
         assert_eq!(object_id(&[1, 40]), None);
+    }
+
+    fn len_of(n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        push_len(&mut out, n);
+        out
+    }
+
+    /// Lengths above 0xFFFF need three bytes or more: they used to be cut to their low
+    /// 16 bits behind a 0x82, a valid-looking header for the wrong length.
+    #[test]
+    fn long_lengths_take_as_many_bytes_as_they_need() {
+        assert_eq!(len_of(0), vec![0x00]);
+        assert_eq!(len_of(127), vec![0x7f]);
+        assert_eq!(len_of(128), vec![0x81, 0x80]);
+        assert_eq!(len_of(0xff), vec![0x81, 0xff]);
+        assert_eq!(len_of(0x100), vec![0x82, 0x01, 0x00]);
+        assert_eq!(len_of(0xffff), vec![0x82, 0xff, 0xff]);
+        assert_eq!(len_of(0x1_0000), vec![0x83, 0x01, 0x00, 0x00]);
+        assert_eq!(len_of(70_000), vec![0x83, 0x01, 0x11, 0x70]);
+        assert_eq!(
+            len_of(usize::MAX),
+            [vec![0x88], vec![0xff; 8]].concat(),
+            "64-bit usize"
+        );
+        // A SET of a 70 000-byte string reads back whole.
+        let oid = vec![1, 3, 6, 1, 4, 1, 99, 1];
+        let v = SetValue::Str("x".repeat(70_000));
+        let msg = encode(true, b"private", 5, &Request::Set(&oid, &v)).unwrap();
+        assert_eq!(&msg[..4], &[0x30, 0x83, 0x01, 0x11], "three length bytes");
+        let pdu = snmp2::Pdu::from_bytes(&msg).unwrap();
+        let vals: Vec<Value> = pdu.varbinds.map(|(_, v)| Value::from_snmp(&v)).collect();
+        assert_eq!(vals, vec![Value::Str(vec![b'x'; 70_000])]);
+    }
+
+    /// Arcs near u64::MAX: the first two share a subidentifier, which must not overflow;
+    /// later ones take ten groups and read back.
+    #[test]
+    fn huge_arcs_encode_or_are_refused() {
+        assert_eq!(object_id(&[2, u64::MAX]), None);
+        let over = object_id(&[2, u64::MAX - 79, 5]);
+        assert_eq!(over, None, "the shared subidentifier overflows");
+        let arcs = vec![2, u64::MAX - 80, u64::MAX, 0, u64::MAX >> 1];
+        let ber = object_id(&arcs).unwrap();
+        assert_eq!(decode_arcs(&ber[2..]), Some(arcs));
+        assert_eq!(decode_arcs(&[]), Some(vec![]));
+        assert_eq!(decode_arcs(&[0x81]), None, "cut short");
+        let eleven = [
+            0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+        ];
+        assert_eq!(decode_arcs(&eleven), None, "65 bits");
     }
 
     /// net-snmp's `snmpget -v1 -c public HOST .1.3.6.1.2.1.1.2.0` with request-id 1 is
