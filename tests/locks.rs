@@ -195,3 +195,142 @@ fn waiting_for_the_lock_times_out_within_the_budget() {
     );
     assert_eq!(sb.state(), "on", "the waiter never touched the device");
 }
+
+/// The lock directory of a sandbox after one call through its dummy device: the lock
+/// file and the turnstile exist, named as fencebox names them.
+fn lock_entries(sb: &Sandbox) -> Vec<std::path::PathBuf> {
+    let out = sb.run("fence_dummy", "action=status");
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut v: Vec<_> = std::fs::read_dir(sb.path("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no lock file was made");
+    v
+}
+
+/// A refused call: exit 1, nothing on stdout, one line naming `what`, device untouched.
+fn assert_refused(sb: &Sandbox, out: &common::Out, what: &str) {
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout, "", "{out:?}");
+    assert!(
+        out.stderr_lines().iter().any(|l| l.contains(what)),
+        "one line naming {what}: {out:?}"
+    );
+    assert!(!out.stderr.contains("panicked"), "{out:?}");
+    assert_eq!(sb.state(), "on", "the device was not touched");
+}
+
+#[test]
+fn a_symlink_in_the_lock_dir_is_refused_and_its_target_left_alone() {
+    let sb = Sandbox::new("lock-symlink");
+    sb.set_state("on");
+    let entries = lock_entries(&sb);
+    let victim = sb.path("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    for e in &entries {
+        std::fs::remove_file(e).unwrap();
+        std::os::unix::fs::symlink(&victim, e).unwrap();
+    }
+    let out = sb.run("fence_dummy", "action=off");
+    assert_refused(&sb, &out, "is a symbolic link");
+    assert!(
+        out.stderr.contains(&entries[0].display().to_string()),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+
+    // A link to a file that does not exist yet must not create it either.
+    let absent = sb.path("absent");
+    for e in &entries {
+        std::fs::remove_file(e).unwrap();
+        std::os::unix::fs::symlink(&absent, e).unwrap();
+    }
+    let out = sb.run("fence_dummy", "action=off");
+    assert_refused(&sb, &out, "is a symbolic link");
+    assert!(!absent.exists(), "the call created the link's target");
+}
+
+#[test]
+fn a_lock_dir_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new("lock-dirmode");
+    sb.set_state("on");
+    let dir = sb.path("locks");
+    for mode in [0o777, 0o1777, 0o775] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = sb.run("fence_dummy", "action=off");
+        assert_refused(&sb, &out, &dir.display().to_string());
+        assert!(
+            out.stderr.contains("writable by group or others"),
+            "{out:?}"
+        );
+    }
+    // The sandbox's own directory (0755, this user's, under the 1777 /tmp) is accepted.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sb.run("fence_dummy", "action=status");
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn a_lock_dir_that_is_a_symlink_is_refused() {
+    let sb = Sandbox::new("lock-dirlink");
+    sb.set_state("on");
+    let link = sb.path("locks-link");
+    std::os::unix::fs::symlink(sb.path("locks"), &link).unwrap();
+    let out = sb.run_env(
+        "fence_dummy",
+        "action=off",
+        &[("FENCEBOX_LOCK_DIR", link.to_str().unwrap())],
+    );
+    assert_refused(&sb, &out, &link.display().to_string());
+    assert!(out.stderr.contains("symbolic link"), "{out:?}");
+}
+
+#[test]
+fn a_lock_dir_of_another_user_is_refused() {
+    let sb = Sandbox::new("lock-owner");
+    sb.set_state("on");
+    let dir = sb.path("locks");
+    // Handing a directory to another user needs root; as anyone else there is no such
+    // directory to make, and nothing to test.
+    if std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).is_err() {
+        eprintln!("skipped: not root, cannot give {} away", dir.display());
+        return;
+    }
+    let out = sb.run("fence_dummy", "action=off");
+    assert_refused(&sb, &out, &dir.display().to_string());
+    assert!(out.stderr.contains("belongs to uid 65534"), "{out:?}");
+}
+
+#[test]
+fn a_missing_lock_dir_is_created_0755_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new("lock-create");
+    sb.set_state("on");
+    let dir = sb.path("new/locks");
+    // The agent started through sh, under a umask that would take group and other bits.
+    let agent = sb.command("fence_dummy");
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", "umask 077; exec \"$0\""])
+        .arg(agent.get_program());
+    for (k, v) in agent.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.env("FENCEBOX_LOCK_DIR", &dir);
+    let out = common::finish(common::feed(
+        &mut c,
+        sb.dummy_input("action=reboot").as_bytes(),
+    ));
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Success: Rebooted\n"),
+        "{out:?}"
+    );
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o755, "lock directory mode {mode:o}");
+}

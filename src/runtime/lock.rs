@@ -5,11 +5,12 @@
 //! lock when the holder exits, however it exits, so a killed call cannot wedge the
 //! device. Read-only actions on devices that tolerate concurrent readers share the lock.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::{DirBuilder, File, OpenOptions, Permissions, TryLockError};
+use std::io::ErrorKind;
 use std::net::{IpAddr, ToSocketAddrs};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::contract::error::{FenceError, Result};
@@ -153,31 +154,10 @@ pub fn acquire(
     budget: Option<Duration>,
     owner: &str,
 ) -> Result<DeviceLock> {
-    let dir = lock_dir();
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&dir)
-        .map_err(|e| {
-            FenceError::Local(format!(
-                "Failed: cannot create the lock directory {} ({e}); set FENCEBOX_LOCK_DIR to a writable directory",
-                dir.display()
-            ))
-        })?;
-    let path = dir.join(id.lock_file_name());
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| {
-            FenceError::Local(format!(
-                "Failed: cannot open the lock file {} ({e}); set FENCEBOX_LOCK_DIR to a writable directory",
-                path.display()
-            ))
-        })?;
+    let dir = LockDir::open(&lock_dir())?;
+    let name = id.lock_file_name();
+    let file = dir.open_file(&name)?;
+    let path = dir.path.join(&name);
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     let mut announced = false;
@@ -188,15 +168,15 @@ pub fn acquire(
         };
         match attempt {
             Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => {
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => {
                 return Err(FenceError::Local(format!(
                     "Failed: cannot lock {} ({e})",
                     path.display()
                 )))
             }
         }
-        let holder = read_holder(&mut file);
+        let holder = read_holder(&file);
         if !announced {
             log_info!(
                 "waiting for device {} (lock {}), in use by {}",
@@ -221,8 +201,7 @@ pub fn acquire(
         // Only an exclusive holder may describe itself: shared holders would overwrite
         // each other.
         let _ = file.set_len(0);
-        let _ = file.seek(SeekFrom::Start(0));
-        let _ = file.write_all(owner.as_bytes());
+        let _ = file.write_all_at(owner.as_bytes(), 0);
     }
     Ok(DeviceLock {
         file,
@@ -231,16 +210,170 @@ pub fn acquire(
     })
 }
 
-fn read_holder(file: &mut File) -> String {
-    let mut s = String::new();
-    let _ = file.seek(SeekFrom::Start(0));
-    let _ = Read::by_ref(file).take(512).read_to_string(&mut s);
+fn read_holder(file: &File) -> String {
+    let mut buf = [0u8; 512];
+    let n = file.read_at(&mut buf, 0).unwrap_or(0);
+    let s = String::from_utf8_lossy(&buf[..n]);
     let s = s.trim();
     if s.is_empty() {
         "another fencebox call".to_string()
     } else {
         s.to_string()
     }
+}
+
+/// The lock directory, opened once and checked: whoever can write to it decides what a
+/// lock file is, so it must be this user's (or root's), writable by no one else, and not
+/// a symbolic link. Files in it are opened through the checked descriptor, so swapping
+/// the directory after the check changes nothing.
+struct LockDir {
+    path: PathBuf,
+    fd: File,
+    euid: Option<u32>,
+}
+
+impl LockDir {
+    fn open(path: &Path) -> Result<LockDir> {
+        let created = create_missing(path)?;
+        let fd = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| dir_error(path, &e))?;
+        let dir = LockDir {
+            path: path.to_path_buf(),
+            fd,
+            euid: effective_uid(),
+        };
+        if created {
+            // Our mode, not whatever the umask left of it.
+            let _ = dir.fd.set_permissions(Permissions::from_mode(0o755));
+        }
+        dir.check()?;
+        Ok(dir)
+    }
+
+    fn trusted(&self, uid: u32) -> bool {
+        uid == 0 || Some(uid) == self.euid
+    }
+
+    fn check(&self) -> Result<()> {
+        let meta = self.fd.metadata().map_err(|e| dir_error(&self.path, &e))?;
+        let shown = self.path.display();
+        if !self.trusted(meta.uid()) {
+            return Err(FenceError::Local(format!(
+                "Failed: the lock directory {shown} belongs to uid {}, not to root or this user; \
+                 remove it, or set FENCEBOX_LOCK_DIR to a directory of this user with mode 0755",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(FenceError::Local(format!(
+                "Failed: the lock directory {shown} is writable by group or others (mode {:04o}); \
+                 make it 0755 (chmod 0755 {shown}) or set FENCEBOX_LOCK_DIR to a directory only this user can write",
+                meta.mode() & 0o7777
+            )));
+        }
+        Ok(())
+    }
+
+    /// Open (creating if needed) the lock file `name`: never through a symbolic link, and
+    /// only a plain file of this user, so that no other file can be rewritten by mistake.
+    fn open_file(&self, name: &str) -> Result<File> {
+        let shown = self.path.join(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.entry(name))
+            .map_err(|e| file_error(&shown, &e))?;
+        let meta = file.metadata().map_err(|e| file_error(&shown, &e))?;
+        if !meta.is_file() || meta.nlink() != 1 || !self.trusted(meta.uid()) {
+            return Err(FenceError::Local(format!(
+                "Failed: the lock file {} is not a plain file of this user (uid {}, {} links); \
+                 fencebox did not make it: remove it and check who can write to {}",
+                shown.display(),
+                meta.uid(),
+                meta.nlink(),
+                self.path.display()
+            )));
+        }
+        Ok(file)
+    }
+
+    /// The path of `name` inside the directory the descriptor holds (through /proc, the
+    /// only way to a descriptor-relative open without unsafe code), or beside the checked
+    /// path when /proc is not mounted.
+    fn entry(&self, name: &str) -> PathBuf {
+        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()));
+        if via_fd.is_dir() {
+            via_fd.join(name)
+        } else {
+            self.path.join(name)
+        }
+    }
+}
+
+/// Create the lock directory (and its parents) when it is missing; true if it was.
+fn create_missing(path: &Path) -> Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(dir_error(path, &e)),
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+        .map_err(|e| {
+            FenceError::Local(format!(
+                "Failed: cannot create the lock directory {} ({e}); set FENCEBOX_LOCK_DIR to a writable directory",
+                path.display()
+            ))
+        })?;
+    Ok(true)
+}
+
+fn dir_error(path: &Path, e: &std::io::Error) -> FenceError {
+    let shown = path.display();
+    // O_DIRECTORY with O_NOFOLLOW reports a symbolic link as "not a directory".
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    FenceError::Local(match e.raw_os_error() {
+        _ if is_link => format!(
+            "Failed: the lock directory {shown} is a symbolic link; point FENCEBOX_LOCK_DIR at a real directory of this user with mode 0755"
+        ),
+        Some(libc::ENOTDIR) => format!(
+            "Failed: the lock directory {shown} is not a directory; remove it or set FENCEBOX_LOCK_DIR to a directory"
+        ),
+        _ => format!(
+            "Failed: cannot open the lock directory {shown} ({e}); set FENCEBOX_LOCK_DIR to a writable directory"
+        ),
+    })
+}
+
+fn file_error(path: &Path, e: &std::io::Error) -> FenceError {
+    let shown = path.display();
+    // O_DIRECTORY with O_NOFOLLOW reports a symbolic link as "not a directory".
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    FenceError::Local(match e.raw_os_error() {
+        _ if is_link => format!(
+            "Failed: the lock file {shown} is a symbolic link, which fencebox never makes; remove it and check who can write to the lock directory"
+        ),
+        _ => format!(
+            "Failed: cannot open the lock file {shown} ({e}); set FENCEBOX_LOCK_DIR to a writable directory"
+        ),
+    })
+}
+
+/// This process's effective uid, from /proc (std has no safe getter); None without /proc,
+/// and then only root's directories are trusted.
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 #[cfg(test)]
