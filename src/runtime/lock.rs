@@ -11,6 +11,7 @@ use std::net::{IpAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::contract::error::{FenceError, Result};
@@ -127,6 +128,7 @@ pub enum LockMode {
 /// A held device lock; dropping it releases the lock.
 pub struct DeviceLock {
     file: File,
+    mode: LockMode,
     pub path: PathBuf,
     pub waited: Duration,
 }
@@ -135,6 +137,10 @@ impl DeviceLock {
     /// Give the lock back now (rather than at drop), so the release can be logged after
     /// it really happened.
     pub fn release(self) {
+        if self.mode == LockMode::Exclusive {
+            // The next waiter behind readers must not name a call that has finished.
+            let _ = self.file.set_len(0);
+        }
         let _ = self.file.unlock();
     }
 }
@@ -146,57 +152,38 @@ pub fn lock_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_DIR))
 }
 
-/// Take the device lock, waiting at most `budget` (None: as long as it takes).
-/// `owner` describes this call to whoever has to wait for it.
+/// Take the device lock, waiting at most `wait_limit` (None: as long as it takes; the
+/// caller passes what is left of its time budget). `owner` describes this call to
+/// whoever has to wait for it.
+///
+/// Waiters queue on a second lock, the turnstile (`<name>.queue`): each takes it
+/// exclusively, then the device lock, and only then lets the turnstile go. So a writer
+/// waiting behind readers keeps new readers out, and waiters get the device roughly in
+/// the order they came (the kernel wakes blocked flock waiters oldest first) instead of
+/// whoever polls at the right moment.
 pub fn acquire(
     id: &DeviceIdentity,
     mode: LockMode,
-    budget: Option<Duration>,
+    wait_limit: Option<Duration>,
     owner: &str,
 ) -> Result<DeviceLock> {
+    let start = Instant::now();
     let dir = LockDir::open(&lock_dir())?;
     let name = id.lock_file_name();
     let file = dir.open_file(&name)?;
-    let path = dir.path.join(&name);
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    let mut announced = false;
-    loop {
-        let attempt = match mode {
-            LockMode::Exclusive => file.try_lock(),
-            LockMode::Shared => file.try_lock_shared(),
-        };
-        match attempt {
-            Ok(()) => break,
-            Err(TryLockError::WouldBlock) => {}
-            Err(TryLockError::Error(e)) => {
-                return Err(FenceError::Local(format!(
-                    "Failed: cannot lock {} ({e})",
-                    path.display()
-                )))
-            }
-        }
-        let holder = read_holder(&file);
-        if !announced {
-            log_info!(
-                "waiting for device {} (lock {}), in use by {}",
-                id.key(),
-                path.display(),
-                holder
-            );
-            announced = true;
-        }
-        if budget.is_some_and(|b| start.elapsed() >= b) {
-            return Err(FenceError::TimedOut(format!(
-                "gave up after {:.1} s waiting for device {}, in use by {}",
-                start.elapsed().as_secs_f64(),
-                id.key(),
-                holder
-            )));
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
+    let queue = dir.open_file(&format!("{name}.queue"))?;
+    let mut wait = Wait {
+        id,
+        path: dir.path.join(&name),
+        device: &file,
+        start,
+        deadline: wait_limit.map(|l| start + l),
+        announced: false,
+    };
+    wait.take(&queue, LockMode::Exclusive)?;
+    wait.take(&file, mode)?;
+    let path = wait.path;
+    let _ = queue.unlock();
     if mode == LockMode::Exclusive {
         // Only an exclusive holder may describe itself: shared holders would overwrite
         // each other.
@@ -205,9 +192,90 @@ pub fn acquire(
     }
     Ok(DeviceLock {
         file,
+        mode,
         path,
         waited: start.elapsed(),
     })
+}
+
+/// One call's wait for its device: the turnstile, then the device lock, one deadline.
+struct Wait<'a> {
+    id: &'a DeviceIdentity,
+    path: PathBuf,
+    device: &'a File,
+    start: Instant,
+    deadline: Option<Instant>,
+    announced: bool,
+}
+
+impl Wait<'_> {
+    /// Lock `file` in `mode`, blocking in line until the deadline.
+    fn take(&mut self, file: &File, mode: LockMode) -> Result<()> {
+        let attempt = match mode {
+            LockMode::Exclusive => file.try_lock(),
+            LockMode::Shared => file.try_lock_shared(),
+        };
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(self.failed(&e)),
+        }
+        if !self.announced {
+            log_info!(
+                "waiting for device {} (lock {}), in use by {}",
+                self.id.key(),
+                self.path.display(),
+                read_holder(self.device)
+            );
+            self.announced = true;
+        }
+        match block_until(file, mode, self.deadline) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(FenceError::TimedOut(format!(
+                "gave up after {:.1} s waiting for device {}, in use by {}",
+                self.start.elapsed().as_secs_f64(),
+                self.id.key(),
+                read_holder(self.device)
+            ))),
+            Err(e) => Err(self.failed(&e)),
+        }
+    }
+
+    fn failed(&self, e: &std::io::Error) -> FenceError {
+        FenceError::Local(format!("Failed: cannot lock {} ({e})", self.path.display()))
+    }
+}
+
+/// Block on the lock until `deadline`; false when the deadline came first.
+///
+/// flock has no timeout, so with a deadline the blocking call runs on a helper thread
+/// holding a duplicate of the descriptor. A helper left behind at the deadline stays in
+/// line; if it ever gets the lock it lets it go at once, as its duplicate is then the
+/// only one left (the caller has dropped its own on the way out).
+fn block_until(file: &File, mode: LockMode, deadline: Option<Instant>) -> std::io::Result<bool> {
+    let Some(deadline) = deadline else {
+        lock_blocking(file, mode)?;
+        return Ok(true);
+    };
+    let dup = file.try_clone()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("lock-wait".into())
+        .spawn(move || {
+            let _ = tx.send(lock_blocking(&dup, mode));
+        })?;
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(r) => r.map(|()| true),
+        Err(RecvTimeoutError::Timeout) => Ok(false),
+        Err(RecvTimeoutError::Disconnected) => Err(std::io::Error::other("lock helper died")),
+    }
+}
+
+fn lock_blocking(file: &File, mode: LockMode) -> std::io::Result<()> {
+    match mode {
+        LockMode::Exclusive => file.lock(),
+        LockMode::Shared => file.lock_shared(),
+    }
 }
 
 fn read_holder(file: &File) -> String {
