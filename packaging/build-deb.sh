@@ -3,10 +3,12 @@
 #   packaging/build-deb.sh [OUTDIR]      (default: target/debian) -> OUTDIR/fencebox_<version>_<arch>.deb
 # Needs: cargo, dpkg-dev (dpkg-shlibdeps), gzip. The man pages are generated here from the
 # binary's own option table (fence_<name> -o manpage), so they never drift from the code.
+# For upgrade tests only (tests/system/run.sh): FENCEBOX_DEB_VERSION overrides the version
+# and FENCEBOX_DEB_EXTRA_NAMES adds link names, as an older package that had more would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="$(mkdir -p "${1:-target/debian}" && cd "${1:-target/debian}" && pwd)"
-VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+VERSION="${FENCEBOX_DEB_VERSION:-$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)}"
 ARCH="$(dpkg --print-architecture)"
 command -v dpkg-shlibdeps >/dev/null || { echo "dpkg-shlibdeps missing: apt-get install dpkg-dev" >&2; exit 1; }
 
@@ -29,6 +31,12 @@ for n in $NAMES; do
   FENCEBOX_AGENTS_DIR="$WORK/no-site-agents" "$WORK/links/$n" -o manpage | gzip -9n > "$ROOT/usr/share/man/man8/$n.8.gz"
 done
 sed "s/@VERSION@/$VERSION/" packaging/fencebox.8 | gzip -9n > "$ROOT/usr/share/man/man8/fencebox.8.gz"
+for n in ${FENCEBOX_DEB_EXTRA_NAMES:-}; do
+  ln -s fencebox "$ROOT/usr/sbin/$n"
+  printf '.TH %s 8\n.SH NAME\n%s \\- a name this test package has and the next one drops\n' "$n" "$n" |
+    gzip -9n > "$ROOT/usr/share/man/man8/$n.8.gz"
+  NAMES="$NAMES $n"
+done
 
 # Documentation, copyright, changelog, the lock directory.
 install -m 0644 packaging/debian/copyright "$ROOT/usr/share/doc/fencebox/copyright"

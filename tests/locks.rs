@@ -195,3 +195,271 @@ fn waiting_for_the_lock_times_out_within_the_budget() {
     );
     assert_eq!(sb.state(), "on", "the waiter never touched the device");
 }
+
+/// The lock directory of a sandbox after one call through its dummy device: the lock
+/// file and the turnstile exist, named as fencebox names them.
+fn lock_entries(sb: &Sandbox) -> Vec<std::path::PathBuf> {
+    let out = sb.run("fence_dummy", "action=status");
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut v: Vec<_> = std::fs::read_dir(sb.path("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no lock file was made");
+    v
+}
+
+/// A refused call: exit 1, nothing on stdout, one line naming `what`, device untouched.
+fn assert_refused(sb: &Sandbox, out: &common::Out, what: &str) {
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout, "", "{out:?}");
+    assert!(
+        out.stderr_lines().iter().any(|l| l.contains(what)),
+        "one line naming {what}: {out:?}"
+    );
+    assert!(!out.stderr.contains("panicked"), "{out:?}");
+    assert_eq!(sb.state(), "on", "the device was not touched");
+}
+
+#[test]
+fn a_symlink_in_the_lock_dir_is_refused_and_its_target_left_alone() {
+    let sb = Sandbox::new("lock-symlink");
+    sb.set_state("on");
+    let entries = lock_entries(&sb);
+    let victim = sb.path("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    for e in &entries {
+        std::fs::remove_file(e).unwrap();
+        std::os::unix::fs::symlink(&victim, e).unwrap();
+    }
+    let out = sb.run("fence_dummy", "action=off");
+    assert_refused(&sb, &out, "is a symbolic link");
+    assert!(
+        out.stderr.contains(&entries[0].display().to_string()),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+
+    // A link to a file that does not exist yet must not create it either.
+    let absent = sb.path("absent");
+    for e in &entries {
+        std::fs::remove_file(e).unwrap();
+        std::os::unix::fs::symlink(&absent, e).unwrap();
+    }
+    let out = sb.run("fence_dummy", "action=off");
+    assert_refused(&sb, &out, "is a symbolic link");
+    assert!(!absent.exists(), "the call created the link's target");
+}
+
+#[test]
+fn a_lock_dir_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new("lock-dirmode");
+    sb.set_state("on");
+    let dir = sb.path("locks");
+    for mode in [0o777, 0o1777, 0o775] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = sb.run("fence_dummy", "action=off");
+        assert_refused(&sb, &out, &dir.display().to_string());
+        assert!(
+            out.stderr.contains("writable by group or others"),
+            "{out:?}"
+        );
+    }
+    // The sandbox's own directory (0755, this user's, under the 1777 /tmp) is accepted.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sb.run("fence_dummy", "action=status");
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn a_lock_dir_that_is_a_symlink_is_refused() {
+    let sb = Sandbox::new("lock-dirlink");
+    sb.set_state("on");
+    let link = sb.path("locks-link");
+    std::os::unix::fs::symlink(sb.path("locks"), &link).unwrap();
+    let out = sb.run_env(
+        "fence_dummy",
+        "action=off",
+        &[("FENCEBOX_LOCK_DIR", link.to_str().unwrap())],
+    );
+    assert_refused(&sb, &out, &link.display().to_string());
+    assert!(out.stderr.contains("symbolic link"), "{out:?}");
+}
+
+#[test]
+fn a_lock_dir_of_another_user_is_refused() {
+    let sb = Sandbox::new("lock-owner");
+    sb.set_state("on");
+    let dir = sb.path("locks");
+    // Handing a directory to another user needs root; as anyone else there is no such
+    // directory to make, and nothing to test.
+    if std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).is_err() {
+        eprintln!("skipped: not root, cannot give {} away", dir.display());
+        return;
+    }
+    let out = sb.run("fence_dummy", "action=off");
+    assert_refused(&sb, &out, &dir.display().to_string());
+    assert!(out.stderr.contains("belongs to uid 65534"), "{out:?}");
+}
+
+#[test]
+fn a_missing_lock_dir_is_created_0755_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new("lock-create");
+    sb.set_state("on");
+    let dir = sb.path("new/locks");
+    // The agent started through sh, under a umask that would take group and other bits.
+    let agent = sb.command("fence_dummy");
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", "umask 077; exec \"$0\""])
+        .arg(agent.get_program());
+    for (k, v) in agent.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.env("FENCEBOX_LOCK_DIR", &dir);
+    let out = common::finish(common::feed(
+        &mut c,
+        sb.dummy_input("action=reboot").as_bytes(),
+    ));
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Success: Rebooted\n"),
+        "{out:?}"
+    );
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o755, "lock directory mode {mode:o}");
+}
+
+#[test]
+fn a_writer_gets_in_behind_a_stream_of_readers() {
+    let sb = Sandbox::new("lock-stream");
+    sb.set_state("on");
+    // Readers that each hold the device for 1 s, a new one every 250 ms for 7 s: there
+    // is never a moment without a reader.
+    let reader = |i: usize| {
+        sb.spawn_env(
+            "fence_dummy",
+            &format!(
+                "action=status\nrandom_sleep_range=1\ndebug_file={}",
+                sb.path(&format!("r{i}.log")).display()
+            ),
+            &[],
+        )
+    };
+    let mut readers = vec![reader(0)];
+    assert!(wait_for(
+        &sb.path("r0.log"),
+        "device session start",
+        Duration::from_secs(10)
+    ));
+    let mut writer = None;
+    let stream = Instant::now();
+    for i in 1..28 {
+        std::thread::sleep(Duration::from_millis(250));
+        readers.push(reader(i));
+        if i == 4 {
+            // Budget: login 1 + shell 1 + 2 x (power_timeout 1 x 1 s) = 4 s.
+            writer = Some(sb.spawn_env(
+                "fence_dummy",
+                &format!(
+                    "action=reboot\npower_timeout=1\nlogin_timeout=1\nshell_timeout=1\n\
+                     stonith_status_sleep=1\ndebug_file={}",
+                    sb.path("w.log").display()
+                ),
+                &[],
+            ));
+        }
+    }
+    let streamed = stream.elapsed();
+    let out = common::finish(writer.unwrap());
+    for r in readers {
+        let o = common::finish(r);
+        assert!(o.code == 0 || o.code == 2, "a reader failed: {o:?}");
+    }
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Success: Rebooted\n"),
+        "the writer must not starve behind readers: {out:?}"
+    );
+    // "device session start: ... waited 0.812 s)"
+    let log = std::fs::read_to_string(sb.path("w.log")).unwrap();
+    let waited: f64 = log
+        .split("waited ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wait in the writer's log:\n{log}"));
+    assert!(
+        waited < 2.5,
+        "waited {waited} s, the reader stream lasted {streamed:?}"
+    );
+}
+
+#[test]
+fn waiters_get_the_device_in_the_order_they_came() {
+    let sb = Sandbox::new("lock-order");
+    sb.set_state("on");
+    let holder_log = sb.path("holder.log");
+    let mut holder = spawn_holder(&sb, &holder_log);
+    assert!(wait_for(
+        &holder_log,
+        "device session start",
+        Duration::from_secs(10)
+    ));
+    let logs: Vec<_> = (0..4).map(|i| sb.path(&format!("w{i}.log"))).collect();
+    let mut waiters = Vec::new();
+    for log in &logs {
+        waiters.push(sb.spawn_env(
+            "fence_dummy",
+            &format!("action=reboot\ndebug_file={}", log.display()),
+            &[],
+        ));
+        assert!(wait_for(log, "waiting for device", Duration::from_secs(10)));
+        // From "waiting" to really being in line is a moment more.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    common::expect_all(waiters, 0, "Success: Rebooted\n");
+    let starts: Vec<_> = logs
+        .iter()
+        .map(|l| session(&std::fs::read_to_string(l).unwrap()).0)
+        .collect();
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(starts, sorted, "served out of order: {starts:?}");
+}
+
+#[test]
+fn a_waiter_gives_up_when_the_rest_of_its_budget_is_spent() {
+    let sb = Sandbox::new("lock-rest");
+    sb.set_state("on");
+    let holder_log = sb.path("holder.log");
+    let mut holder = spawn_holder(&sb, &holder_log);
+    assert!(wait_for(
+        &holder_log,
+        "device session start",
+        Duration::from_secs(10)
+    ));
+    let t = Instant::now();
+    // Budget 4 s (as above), of which the delay takes 2: the lock wait gets the other 2.
+    let out = sb.run(
+        "fence_dummy",
+        "action=reboot\ndelay=2\npower_timeout=1\nlogin_timeout=1\nshell_timeout=1\nstonith_status_sleep=1",
+    );
+    let took = t.elapsed();
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("timed out"), "{out:?}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_millis(5500),
+        "the whole budget is 4 s, delay included; took {took:?}"
+    );
+    assert_eq!(sb.state(), "on", "the waiter never touched the device");
+}

@@ -65,13 +65,12 @@ impl<'a> Engine<'a> {
             },
             crate::runtime::log::timestamp()
         );
-        let held = lock::acquire(
-            &self.call.env.lock_dir,
-            &id,
-            mode,
-            self.settings.action_budget(),
-            &owner,
-        )?;
+        // The wait gets what is left of the budget: the delay has already used its part.
+        let left = self
+            .settings
+            .action_budget()
+            .map(|b| b.saturating_sub(clock.elapsed()));
+        let held = lock::acquire(&self.call.env.lock_dir, &id, mode, left, &owner)?;
         log_debug!(
             1,
             "device session start: {} ({:?} lock {}, waited {:.3} s)",

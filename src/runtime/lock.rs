@@ -5,11 +5,13 @@
 //! lock when the holder exits, however it exits, so a killed call cannot wedge the
 //! device. Read-only actions on devices that tolerate concurrent readers share the lock.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::{DirBuilder, File, OpenOptions, Permissions, TryLockError};
+use std::io::ErrorKind;
 use std::net::{IpAddr, ToSocketAddrs};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::contract::error::{FenceError, Result};
@@ -124,6 +126,7 @@ pub enum LockMode {
 /// A held device lock; dropping it releases the lock.
 pub struct DeviceLock {
     file: File,
+    mode: LockMode,
     pub path: PathBuf,
     pub waited: Duration,
 }
@@ -132,106 +135,305 @@ impl DeviceLock {
     /// Give the lock back now (rather than at drop), so the release can be logged after
     /// it really happened.
     pub fn release(self) {
+        if self.mode == LockMode::Exclusive {
+            // The next waiter behind readers must not name a call that has finished.
+            let _ = self.file.set_len(0);
+        }
         let _ = self.file.unlock();
     }
 }
 
-/// Take the device lock, waiting at most `budget` (None: as long as it takes).
-/// `owner` describes this call to whoever has to wait for it.
+/// Take the device lock, waiting at most `wait_limit` (None: as long as it takes; the
+/// caller passes what is left of its time budget). `owner` describes this call to
+/// whoever has to wait for it.
+///
+/// Waiters queue on a second lock, the turnstile (`<name>.queue`): each takes it
+/// exclusively, then the device lock, and only then lets the turnstile go. So a writer
+/// waiting behind readers keeps new readers out, and waiters get the device roughly in
+/// the order they came (the kernel wakes blocked flock waiters oldest first) instead of
+/// whoever polls at the right moment.
 pub fn acquire(
     dir: &Path,
     id: &DeviceIdentity,
     mode: LockMode,
-    budget: Option<Duration>,
+    wait_limit: Option<Duration>,
     owner: &str,
 ) -> Result<DeviceLock> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| {
-            FenceError::Local(format!(
-                "Failed: cannot create the lock directory {} ({e}); set FENCEBOX_LOCK_DIR to a writable directory",
-                dir.display()
-            ))
-        })?;
-    let path = dir.join(id.lock_file_name());
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| {
-            FenceError::Local(format!(
-                "Failed: cannot open the lock file {} ({e}); set FENCEBOX_LOCK_DIR to a writable directory",
-                path.display()
-            ))
-        })?;
     let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    let mut announced = false;
-    loop {
-        let attempt = match mode {
-            LockMode::Exclusive => file.try_lock(),
-            LockMode::Shared => file.try_lock_shared(),
-        };
-        match attempt {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(FenceError::Local(format!(
-                    "Failed: cannot lock {} ({e})",
-                    path.display()
-                )))
-            }
-        }
-        let holder = read_holder(&mut file);
-        if !announced {
-            log_info!(
-                "waiting for device {} (lock {}), in use by {}",
-                id.key(),
-                path.display(),
-                holder
-            );
-            announced = true;
-        }
-        if budget.is_some_and(|b| start.elapsed() >= b) {
-            return Err(FenceError::TimedOut(format!(
-                "gave up after {:.1} s waiting for device {}, in use by {}",
-                start.elapsed().as_secs_f64(),
-                id.key(),
-                holder
-            )));
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
+    let dir = LockDir::open(dir)?;
+    let name = id.lock_file_name();
+    let file = dir.open_file(&name)?;
+    let queue = dir.open_file(&format!("{name}.queue"))?;
+    let mut wait = Wait {
+        id,
+        path: dir.path.join(&name),
+        device: &file,
+        start,
+        deadline: wait_limit.map(|l| start + l),
+        announced: false,
+    };
+    wait.take(&queue, LockMode::Exclusive)?;
+    wait.take(&file, mode)?;
+    let path = wait.path;
+    let _ = queue.unlock();
     if mode == LockMode::Exclusive {
         // Only an exclusive holder may describe itself: shared holders would overwrite
         // each other.
         let _ = file.set_len(0);
-        let _ = file.seek(SeekFrom::Start(0));
-        let _ = file.write_all(owner.as_bytes());
+        let _ = file.write_all_at(owner.as_bytes(), 0);
     }
     Ok(DeviceLock {
         file,
+        mode,
         path,
         waited: start.elapsed(),
     })
 }
 
-fn read_holder(file: &mut File) -> String {
-    let mut s = String::new();
-    let _ = file.seek(SeekFrom::Start(0));
-    let _ = Read::by_ref(file).take(512).read_to_string(&mut s);
+/// One call's wait for its device: the turnstile, then the device lock, one deadline.
+struct Wait<'a> {
+    id: &'a DeviceIdentity,
+    path: PathBuf,
+    device: &'a File,
+    start: Instant,
+    deadline: Option<Instant>,
+    announced: bool,
+}
+
+impl Wait<'_> {
+    /// Lock `file` in `mode`, blocking in line until the deadline.
+    fn take(&mut self, file: &File, mode: LockMode) -> Result<()> {
+        let attempt = match mode {
+            LockMode::Exclusive => file.try_lock(),
+            LockMode::Shared => file.try_lock_shared(),
+        };
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(self.failed(&e)),
+        }
+        if !self.announced {
+            log_info!(
+                "waiting for device {} (lock {}), in use by {}",
+                self.id.key(),
+                self.path.display(),
+                read_holder(self.device)
+            );
+            self.announced = true;
+        }
+        match block_until(file, mode, self.deadline) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(FenceError::TimedOut(format!(
+                "gave up after {:.1} s waiting for device {}, in use by {}",
+                self.start.elapsed().as_secs_f64(),
+                self.id.key(),
+                read_holder(self.device)
+            ))),
+            Err(e) => Err(self.failed(&e)),
+        }
+    }
+
+    fn failed(&self, e: &std::io::Error) -> FenceError {
+        FenceError::Local(format!("Failed: cannot lock {} ({e})", self.path.display()))
+    }
+}
+
+/// Block on the lock until `deadline`; false when the deadline came first.
+///
+/// flock has no timeout, so with a deadline the blocking call runs on a helper thread
+/// holding a duplicate of the descriptor. A helper left behind at the deadline stays in
+/// line; if it ever gets the lock it lets it go at once, as its duplicate is then the
+/// only one left (the caller has dropped its own on the way out).
+fn block_until(file: &File, mode: LockMode, deadline: Option<Instant>) -> std::io::Result<bool> {
+    let Some(deadline) = deadline else {
+        lock_blocking(file, mode)?;
+        return Ok(true);
+    };
+    let dup = file.try_clone()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("lock-wait".into())
+        .spawn(move || {
+            let _ = tx.send(lock_blocking(&dup, mode));
+        })?;
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(r) => r.map(|()| true),
+        Err(RecvTimeoutError::Timeout) => Ok(false),
+        Err(RecvTimeoutError::Disconnected) => Err(std::io::Error::other("lock helper died")),
+    }
+}
+
+fn lock_blocking(file: &File, mode: LockMode) -> std::io::Result<()> {
+    match mode {
+        LockMode::Exclusive => file.lock(),
+        LockMode::Shared => file.lock_shared(),
+    }
+}
+
+fn read_holder(file: &File) -> String {
+    let mut buf = [0u8; 512];
+    let n = file.read_at(&mut buf, 0).unwrap_or(0);
+    let s = String::from_utf8_lossy(&buf[..n]);
     let s = s.trim();
     if s.is_empty() {
         "another fencebox call".to_string()
     } else {
         s.to_string()
     }
+}
+
+/// The lock directory, opened once and checked: whoever can write to it decides what a
+/// lock file is, so it must be this user's (or root's), writable by no one else, and not
+/// a symbolic link. Files in it are opened through the checked descriptor, so swapping
+/// the directory after the check changes nothing.
+struct LockDir {
+    path: PathBuf,
+    fd: File,
+    euid: Option<u32>,
+}
+
+impl LockDir {
+    fn open(path: &Path) -> Result<LockDir> {
+        let created = create_missing(path)?;
+        let fd = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| dir_error(path, &e))?;
+        let dir = LockDir {
+            path: path.to_path_buf(),
+            fd,
+            euid: effective_uid(),
+        };
+        if created {
+            // Our mode, not whatever the umask left of it.
+            let _ = dir.fd.set_permissions(Permissions::from_mode(0o755));
+        }
+        dir.check()?;
+        Ok(dir)
+    }
+
+    fn trusted(&self, uid: u32) -> bool {
+        uid == 0 || Some(uid) == self.euid
+    }
+
+    fn check(&self) -> Result<()> {
+        let meta = self.fd.metadata().map_err(|e| dir_error(&self.path, &e))?;
+        let shown = self.path.display();
+        if !self.trusted(meta.uid()) {
+            return Err(FenceError::Local(format!(
+                "Failed: the lock directory {shown} belongs to uid {}, not to root or this user; \
+                 remove it, or set FENCEBOX_LOCK_DIR to a directory of this user with mode 0755",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(FenceError::Local(format!(
+                "Failed: the lock directory {shown} is writable by group or others (mode {:04o}); \
+                 make it 0755 (chmod 0755 {shown}) or set FENCEBOX_LOCK_DIR to a directory only this user can write",
+                meta.mode() & 0o7777
+            )));
+        }
+        Ok(())
+    }
+
+    /// Open (creating if needed) the lock file `name`: never through a symbolic link, and
+    /// only a plain file of this user, so that no other file can be rewritten by mistake.
+    fn open_file(&self, name: &str) -> Result<File> {
+        let shown = self.path.join(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.entry(name))
+            .map_err(|e| file_error(&shown, &e))?;
+        let meta = file.metadata().map_err(|e| file_error(&shown, &e))?;
+        if !meta.is_file() || meta.nlink() != 1 || !self.trusted(meta.uid()) {
+            return Err(FenceError::Local(format!(
+                "Failed: the lock file {} is not a plain file of this user (uid {}, {} links); \
+                 fencebox did not make it: remove it and check who can write to {}",
+                shown.display(),
+                meta.uid(),
+                meta.nlink(),
+                self.path.display()
+            )));
+        }
+        Ok(file)
+    }
+
+    /// The path of `name` inside the directory the descriptor holds (through /proc, the
+    /// only way to a descriptor-relative open without unsafe code), or beside the checked
+    /// path when /proc is not mounted.
+    fn entry(&self, name: &str) -> PathBuf {
+        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()));
+        if via_fd.is_dir() {
+            via_fd.join(name)
+        } else {
+            self.path.join(name)
+        }
+    }
+}
+
+/// Create the lock directory (and its parents) when it is missing; true if it was.
+fn create_missing(path: &Path) -> Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(dir_error(path, &e)),
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+        .map_err(|e| {
+            FenceError::Local(format!(
+                "Failed: cannot create the lock directory {} ({e}); set FENCEBOX_LOCK_DIR to a writable directory",
+                path.display()
+            ))
+        })?;
+    Ok(true)
+}
+
+fn dir_error(path: &Path, e: &std::io::Error) -> FenceError {
+    let shown = path.display();
+    // O_DIRECTORY with O_NOFOLLOW reports a symbolic link as "not a directory".
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    FenceError::Local(match e.raw_os_error() {
+        _ if is_link => format!(
+            "Failed: the lock directory {shown} is a symbolic link; point FENCEBOX_LOCK_DIR at a real directory of this user with mode 0755"
+        ),
+        Some(libc::ENOTDIR) => format!(
+            "Failed: the lock directory {shown} is not a directory; remove it or set FENCEBOX_LOCK_DIR to a directory"
+        ),
+        _ => format!(
+            "Failed: cannot open the lock directory {shown} ({e}); set FENCEBOX_LOCK_DIR to a writable directory"
+        ),
+    })
+}
+
+fn file_error(path: &Path, e: &std::io::Error) -> FenceError {
+    let shown = path.display();
+    // O_DIRECTORY with O_NOFOLLOW reports a symbolic link as "not a directory".
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    FenceError::Local(match e.raw_os_error() {
+        _ if is_link => format!(
+            "Failed: the lock file {shown} is a symbolic link, which fencebox never makes; remove it and check who can write to the lock directory"
+        ),
+        _ => format!(
+            "Failed: cannot open the lock file {shown} ({e}); set FENCEBOX_LOCK_DIR to a writable directory"
+        ),
+    })
+}
+
+/// This process's effective uid, from /proc (std has no safe getter); None without /proc,
+/// and then only root's directories are trusted.
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 #[cfg(test)]

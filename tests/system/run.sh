@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System tests: the Debian package (build, lintian, install with apt beside fence-agents,
-# diversions, purge) and fencebox agents under a real single-node Pacemaker cluster
+# an upgrade that drops a name, diversions, purge) and fencebox agents under a real single-node Pacemaker cluster
 # (stonith_admin reboot/fence/unfence through every backend, a two-PDU topology level,
 # two devices on one PDU at once, a failing monitor). Run by tests/run-all.sh after cargo
 # test: installing the package puts fencebox under fence-agents' names in /usr/sbin, which
@@ -40,7 +40,20 @@ NAMES="$(FENCEBOX_AGENTS_DIR=/nonexistent target/release/fencebox agents | awk '
 # An agent fence-agents ships and fencebox does not, to show it keeps working.
 OTHER=fence_aws
 expect "fence-agents' $OTHER runs before" /usr/sbin/$OTHER -o metadata
-expect "apt installs the package" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$DEB"
+# First an older package that had one name more (a fence-agents program fencebox does not
+# ship): upgrading from it must give that name back to fence-agents.
+DROPPED=fence_virsh
+OLD_DEB="$(FENCEBOX_DEB_VERSION=0~old FENCEBOX_DEB_EXTRA_NAMES=$DROPPED packaging/build-deb.sh "$ST/old-deb")" ||
+  { echo "FAIL  packaging/build-deb.sh (the older package)"; exit 1; }
+expect "apt installs an older package with one name more ($DROPPED)" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$OLD_DEB"
+expect "  $DROPPED is the older package's, fence-agents' program diverted" sh -c \
+  "[ \"\$(readlink -f /usr/sbin/$DROPPED)\" = /usr/sbin/fencebox ] && head -n 1 /usr/sbin/$DROPPED.fence-agents | grep -q python"
+expect "apt upgrades it to the package" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$DEB"
+expect "  the dropped name's diversions are gone" sh -c "! dpkg-divert --list | grep '/$DROPPED[. ]' | grep -q 'by fencebox\$'"
+expect "  $DROPPED is fence-agents' again and runs" sh -c \
+  "[ ! -L /usr/sbin/$DROPPED ] && [ ! -e /usr/sbin/$DROPPED.fence-agents ] && PYTHONWARNINGS=ignore /usr/sbin/$DROPPED -o metadata | grep -q 'resource-agent name=\"$DROPPED\"'"
+expect "  man $DROPPED is fence-agents' again" sh -c \
+  "[ ! -e /usr/share/man/man8/$DROPPED.8.gz.fence-agents ] && zcat /usr/share/man/man8/$DROPPED.8.gz | grep -q 'Fence Agent'"
 meta_ok=0; meta_bad=""
 for n in $NAMES; do
   if [ "$(readlink -f "/usr/sbin/$n")" = /usr/sbin/fencebox ] && "/usr/sbin/$n" -o metadata | cmp -s - "metadata/$n.xml"; then
