@@ -315,13 +315,61 @@ fn retry_on_attempts_are_counted() {
     }
 }
 
+/// Seconds values far beyond any sensible limit are still whole numbers: Debian's agents
+/// take them, and so do we, without overflowing the call's time budget (once a SIGABRT).
+#[test]
+fn the_largest_seconds_values_work() {
+    let sb = Sandbox::new("huge-seconds");
+    let max = "18446744073709551615";
+    for extra in [
+        format!("login_timeout={max}"),
+        format!("shell_timeout={max}"),
+        "power_timeout=3037000500\nstonith_status_sleep=3037000500".to_string(),
+    ] {
+        sb.set_state("on");
+        let out = sb.run("fence_dummy", &format!("action=off\n{extra}"));
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Success: Powered OFF\n"),
+            "{extra}: {out:?}"
+        );
+    }
+    sb.set_state("on");
+    let status = format!("--status-file={}", sb.status_file().display());
+    let out = sb.run_args(
+        "fence_dummy",
+        &["-o", "status", &status, &format!("--shell-timeout={max}")],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
+}
+
+/// `on` makes 1 + retry_on attempts; the largest retry_on must not wrap to none at all.
+#[test]
+fn the_largest_retry_on_still_powers_on() {
+    let sb = Sandbox::new("retry-on-max");
+    for retry_on in ["4294967295", "18446744073709551615"] {
+        sb.set_state("off");
+        let out = sb.run("fence_dummy", &format!("action=on\nretry_on={retry_on}"));
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Success: Powered ON\n"),
+            "{retry_on}: {out:?}"
+        );
+        assert_eq!(sb.state(), "on");
+    }
+}
+
 #[test]
 fn method_cycle_falls_back_to_off_and_on_without_a_cycle_command() {
     let sb = Sandbox::new("cycle");
     sb.set_state("on");
     let out = sb.run(
         "fence_testshell",
-        &format!("action=reboot\nip=x\nusername=u\npassword=p\nplug=1\nmethod=cycle\nverbose=1\nstatus_file={}", sb.status_file().display()),
+        &format!("action=reboot\nip=127.0.0.1\nusername=u\npassword=p\nplug=1\nmethod=cycle\nverbose=1\nstatus_file={}", sb.status_file().display()),
     );
     assert_eq!(
         (out.code, out.stdout.as_str()),

@@ -40,18 +40,26 @@ impl Settings {
     }
 
     /// How long this call may take in the worst case; a call waiting for the device lock
-    /// gives up after this (None: unbounded, as when Pacemaker owns the timeouts).
+    /// gives up after this (None: unbounded, as when Pacemaker owns the timeouts or
+    /// power_timeout=0 polls without end). Saturating: any seconds value a user can give
+    /// must not overflow.
     pub fn action_budget(&self) -> Option<Duration> {
         if self.timeouts_disabled {
             return None;
         }
+        // One on or off phase: power_wait after the command, then polls for at most
+        // power_timeout, the last poll's sleep (at least 1 s of device time) overshooting it.
         let poll = self.status_sleep.max(Duration::from_secs(1));
-        let power = self.power_timeout.unwrap_or(Duration::from_secs(20));
-        let per_phase = power.as_secs_f64() * poll.as_secs_f64() + self.power_wait.as_secs_f64();
+        let per_phase = self
+            .power_timeout?
+            .saturating_add(poll)
+            .saturating_add(self.power_wait);
+        // A reboot is two phases.
         Some(
-            self.login_timeout.unwrap_or_default()
-                + self.shell_timeout.unwrap_or_default()
-                + Duration::from_secs_f64(2.0 * per_phase),
+            self.login_timeout
+                .unwrap_or_default()
+                .saturating_add(self.shell_timeout.unwrap_or_default())
+                .saturating_add(per_phase.saturating_mul(2)),
         )
     }
 }
@@ -323,4 +331,63 @@ fn run_secret_script(key: &str, cmd: &str) -> Result<String, FenceError> {
         return Err(fail("printed nothing".into()));
     }
     Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents;
+    use crate::contract::{input, option_set};
+
+    const AGENT: &str = r#"
+name = "fence_unit"
+shortdesc = "unit"
+longdesc = "unit"
+backend = "fake"
+device_opt = ["ipaddr", "port"]
+"#;
+
+    fn settings(stdin: &str) -> std::result::Result<Settings, Vec<FenceError>> {
+        let def = agents::parse_agent("unit.toml", AGENT).unwrap();
+        let agent = option_set::resolve(def, None).unwrap();
+        let raw = input::parse_stdin(&format!("ip=127.0.0.1\n{stdin}"), &agent.options).unwrap();
+        validate(&agent, &raw)
+    }
+
+    fn budget(stdin: &str) -> Option<Duration> {
+        settings(stdin).unwrap().action_budget()
+    }
+
+    #[test]
+    fn budget_is_login_shell_and_two_phases() {
+        // Defaults: 5 + 3 + 2 × (20 + 1 + 0).
+        assert_eq!(budget("plug=1"), Some(Duration::from_secs(50)));
+        assert_eq!(
+            budget("plug=1\npower_timeout=10\nstonith_status_sleep=4\npower_wait=2"),
+            Some(Duration::from_secs(5 + 3 + 2 * (10 + 4 + 2)))
+        );
+        assert_eq!(budget("plug=1\npower_timeout=0"), None, "polls without end");
+        assert_eq!(budget("plug=1\ndisable_timeout=1"), None);
+    }
+
+    #[test]
+    fn huge_seconds_saturate_instead_of_overflowing() {
+        let max = "18446744073709551615";
+        for stdin in [
+            format!("plug=1\nlogin_timeout={max}"),
+            format!("plug=1\nshell_timeout={max}"),
+            format!("plug=1\npower_wait={max}"),
+            "plug=1\npower_timeout=3037000500\nstonith_status_sleep=3037000500".to_string(),
+            format!("plug=1\npower_timeout={max}\nstonith_status_sleep={max}\nlogin_timeout={max}\nshell_timeout={max}\npower_wait={max}"),
+        ] {
+            let b = budget(&stdin).expect("bounded");
+            assert!(b >= Duration::from_secs(3_037_000_500), "{stdin}: {b:?}");
+        }
+    }
+
+    #[test]
+    fn retry_on_beyond_u32_is_clamped() {
+        let s = settings("plug=1\nretry_on=18446744073709551615").unwrap();
+        assert_eq!(s.retry_on, u32::MAX);
+    }
 }
