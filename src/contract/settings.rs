@@ -13,6 +13,11 @@ use crate::contract::option_set::Agent;
 use crate::contract::options::{OptSpec, ValueType};
 use crate::runtime::log;
 
+/// The longest `delay` (and fence_dummy's `random_sleep_range`) in seconds. Pacemaker's
+/// fencing timeout (60 s by default) has to cover the wait anyway; anything beyond an hour
+/// is a typo, and was slept as given (u64::MAX: for ever).
+pub const MAX_DELAY_SECS: u64 = 3600;
+
 /// Validated options of one call.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -230,6 +235,15 @@ fn check_value(o: &OptSpec, v: &mut String) -> Result<(), FenceError> {
         ("plug_separator", _) if v.is_empty() => Err(FenceError::Usage(
             "Failed: plug_separator must not be empty; leave it out to use ','".into(),
         )),
+        ("delay", ValueType::Second) => match whole_number(v) {
+            Some(n) if n <= MAX_DELAY_SECS => Ok(()),
+            Some(_) => Err(FenceError::Usage(format!(
+                "Failed: {name} must be at most {MAX_DELAY_SECS} seconds, not '{v}'; the fencing timeout must cover the delay too"
+            ))),
+            None => Err(FenceError::Usage(format!(
+                "Failed: {name} must be a whole number of seconds, 0 to {MAX_DELAY_SECS}, not '{v}'"
+            ))),
+        },
         (_, ValueType::Second) => whole_number(v).map(|_| ()).ok_or_else(|| {
             FenceError::Usage(format!(
                 "Failed: {name} must be a whole number of seconds, 0 or more, not '{v}'"

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::contract::error::{FenceError, Result};
-use crate::contract::settings::Settings;
+use crate::contract::settings::{Settings, MAX_DELAY_SECS};
 use crate::device::{Device, PowerState};
 use crate::runtime::lock::DeviceIdentity;
 
@@ -49,10 +49,10 @@ impl DummyDevice {
         let sleep_range = match settings.get("random_sleep_range") {
             None => None,
             Some(v) => match v.trim().parse::<u64>() {
-                Ok(n) if n >= 1 => Some(n),
+                Ok(n) if (1..=MAX_DELAY_SECS).contains(&n) => Some(n),
                 _ => {
                     return Err(FenceError::Usage(format!(
-                        "Failed: random_sleep_range must be a whole number of seconds, 1 or more, not '{v}'"
+                        "Failed: random_sleep_range must be a whole number of seconds from 1 to {MAX_DELAY_SECS}, not '{v}'"
                     )))
                 }
             },
