@@ -341,6 +341,9 @@ pub const MARKERS: &[&str] = &[
     "web",
     "diag",
     "on_target",
+    // The password is used only by actions that switch power (fence_nut: upsd checks it
+    // for instant commands only), so status, list and monitor do not run password_script.
+    "password_only_to_switch",
 ];
 
 pub fn common(key: &str) -> Option<&'static OptSpec> {

@@ -3,7 +3,6 @@
 //! fix it; `validate-all` reports them all, every other action stops at the first.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::contract::action::Action;
@@ -12,11 +11,17 @@ use crate::contract::input::{flag_is_on, parse_bool, RawInput};
 use crate::contract::option_set::Agent;
 use crate::contract::options::{OptSpec, ValueType};
 use crate::runtime::log;
+use crate::runtime::script::{self, ScriptError};
 
 /// The longest `delay` (and fence_dummy's `random_sleep_range`) in seconds. Pacemaker's
 /// fencing timeout (60 s by default) has to cover the wait anyway; anything beyond an hour
 /// is a typo, and was slept as given (u64::MAX: for ever).
 pub const MAX_DELAY_SECS: u64 = 3600;
+
+/// How long a `*_script` may run when the internal timeouts are off or login_timeout is 0.
+const SCRIPT_WAIT_UNLIMITED: Duration = Duration::from_secs(30);
+/// The most a `*_script` may print: a secret, not a file.
+const SCRIPT_OUTPUT_MAX: usize = 64 * 1024;
 
 /// Validated options of one call.
 #[derive(Debug, Clone)]
@@ -138,27 +143,20 @@ pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceErro
     }
     check_required(agent, action, &values, &mut errors);
 
+    let disable_timeout = match values.get("disable_timeout") {
+        Some(v) => parse_bool(v).unwrap_or(false),
+        None => std::env::var("PCMK_service").as_deref() == Ok("pacemaker-fenced"),
+    };
+    // A script gets login_timeout (it stands for logging in), or a fixed bound when the
+    // internal timeouts are off: Pacemaker's kill would not reach its process group.
+    let script_limit = match values.get("login_timeout").and_then(|v| v.parse().ok()) {
+        Some(s) if s > 0 && !disable_timeout => Duration::from_secs(s),
+        _ => SCRIPT_WAIT_UNLIMITED,
+    };
     // Secrets from scripts, and every secret option, are registered before anything
     // could log them.
-    for (script_key, target) in [
-        ("passwd_script", "passwd"),
-        ("snmp_priv_passwd_script", "snmp_priv_passwd"),
-    ] {
-        if let Some(cmd) = values.get(script_key).cloned() {
-            if action == Action::ValidateAll && !errors.is_empty() {
-                continue;
-            }
-            let shown = agent
-                .option(script_key)
-                .map(OptSpec::canonical_name)
-                .unwrap_or_else(|| script_key.to_string());
-            match run_secret_script(&shown, &cmd) {
-                Ok(secret) => {
-                    values.insert(target, secret);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
+    if !(action.is_read_only() && agent.has("password_only_to_switch")) {
+        run_scripts(agent, action, script_limit, &mut values, &mut errors);
     }
     for o in agent.options.iter().filter(|o| o.secret) {
         if let Some(v) = values.get(o.key) {
@@ -167,10 +165,6 @@ pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceErro
     }
 
     let secs = |k: &str| -> u64 { values.get(k).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    let disable_timeout = match values.get("disable_timeout") {
-        Some(v) => parse_bool(v).unwrap_or(false),
-        None => std::env::var("PCMK_service").as_deref() == Ok("pacemaker-fenced"),
-    };
     let limit = |k: &str| -> Option<Duration> {
         let s = secs(k);
         (!disable_timeout && s > 0).then(|| Duration::from_secs(s))
@@ -316,20 +310,53 @@ fn check_required(
     }
 }
 
-/// Run a `*_script` option through /bin/sh and take its trimmed stdout as the secret.
-fn run_secret_script(key: &str, cmd: &str) -> Result<String, FenceError> {
+/// Run the `*_script` options and put their output in place of the secrets they stand for.
+fn run_scripts(
+    agent: &Agent,
+    action: Action,
+    limit: Duration,
+    values: &mut BTreeMap<&'static str, String>,
+    errors: &mut Vec<FenceError>,
+) {
+    for (script_key, target) in [
+        ("passwd_script", "passwd"),
+        ("snmp_priv_passwd_script", "snmp_priv_passwd"),
+    ] {
+        if let Some(cmd) = values.get(script_key).cloned() {
+            if action == Action::ValidateAll && !errors.is_empty() {
+                continue;
+            }
+            let shown = agent
+                .option(script_key)
+                .map(OptSpec::canonical_name)
+                .unwrap_or_else(|| script_key.to_string());
+            match run_secret_script(&shown, &cmd, limit) {
+                Ok(secret) => {
+                    values.insert(target, secret);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+}
+
+/// Run a `*_script` option through /bin/sh within `limit` and take its trimmed stdout as
+/// the secret.
+fn run_secret_script(key: &str, cmd: &str, limit: Duration) -> Result<String, FenceError> {
     let fail = |why: String| {
         FenceError::Usage(format!(
             "Failed: {key} {why}; check that the command prints the secret and exits 0"
         ))
     };
-    let out = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| fail(format!("could not be started ({e})")))?;
+    let out = script::run(cmd, limit, SCRIPT_OUTPUT_MAX).map_err(|e| match e {
+        ScriptError::Start(e) => fail(format!("could not be started ({e})")),
+        ScriptError::TimedOut => FenceError::Usage(format!(
+            "Failed: {key} did not finish within {} s and was stopped; make it print the secret and exit sooner, or raise login_timeout",
+            limit.as_secs()
+        )),
+        ScriptError::TooLong => fail(format!("printed more than {SCRIPT_OUTPUT_MAX} bytes")),
+        ScriptError::Io(e) => fail(format!("could not be read ({e})")),
+    })?;
     if !out.status.success() {
         let how = match out.status.code() {
             Some(c) => format!("exited with status {c}"),

@@ -5,3 +5,4 @@ pub mod clock;
 pub mod log;
 pub mod lock;
 pub mod net;
+pub mod script;
