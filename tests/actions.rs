@@ -380,10 +380,20 @@ fn method_cycle_falls_back_to_off_and_on_without_a_cycle_command() {
     assert!(out.stderr.contains("confirmed off"), "{out:?}");
 }
 
+/// type=fail: status and monitor see a machine that is on (as Debian's fence_dummy), so
+/// the device looks healthy until it is asked to fence; every switching action fails.
 #[test]
-fn type_fail_fails_every_request() {
+fn type_fail_reads_on_and_fails_every_switch() {
     let sb = Sandbox::new("type-fail");
-    for action in ["status", "on", "off", "reboot", "monitor"] {
+    let out = sb.run("fence_dummy", "action=status\ntype=fail");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
+    let out = sb.run("fence_dummy", "action=monitor\ntype=fail");
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{out:?}");
+    for action in ["on", "off", "reboot"] {
         let out = sb.run("fence_dummy", &format!("action={action}\ntype=fail"));
         assert_eq!(out.code, 1, "{action}: {out:?}");
         assert_eq!(out.stdout, "", "{action}");
@@ -392,6 +402,53 @@ fn type_fail_fails_every_request() {
             "{out:?}"
         );
     }
+    assert!(
+        !sb.status_file().exists(),
+        "type=fail never writes the file"
+    );
+}
+
+/// The status file is read only when it is a regular file, and only its first bytes: a
+/// FIFO blocked the call for ever and /dev/zero grew it to gigabytes.
+#[test]
+fn status_file_must_be_a_small_regular_file() {
+    let sb = Sandbox::new("status-file-kinds");
+    let fifo = sb.path("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let big = sb.path("big");
+    std::fs::write(&big, format!("on{}", " ".repeat(100))).unwrap();
+    for (file, action, says) in [
+        ("/dev/zero".to_string(), "status", "not a regular file"),
+        (fifo.display().to_string(), "status", "not a regular file"),
+        (fifo.display().to_string(), "off", "not a regular file"),
+        ("/dev/null".to_string(), "on", "not a regular file"),
+        (big.display().to_string(), "status", "more than 64 bytes"),
+    ] {
+        let child = sb.spawn_env(
+            "fence_dummy",
+            &format!("action={action}\nstatus_file={file}"),
+            &[],
+        );
+        let what = format!("{action} on {file}");
+        let out = common::finish_within(child, std::time::Duration::from_secs(10), &what);
+        assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{what}: {out:?}");
+        assert!(out.stderr.contains(says), "{what}: {out:?}");
+    }
+    // Blanks around the word still fit.
+    std::fs::write(&big, " on \n").unwrap();
+    let out = sb.run(
+        "fence_dummy",
+        &format!("action=status\nstatus_file={}", big.display()),
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -3,26 +3,10 @@
 //! call, and fence_nut does not run it for actions that need no password.
 
 mod common;
-use common::{Out, Sandbox};
+use common::Sandbox;
 use std::time::{Duration, Instant};
 
 const SHELL: &str = "ip=127.0.0.1\nusername=u\nplug=1\n";
-
-/// The output of a call that must end within `limit`; one still running is killed and
-/// fails the test (a hanging script would otherwise hang the suite).
-fn within(mut child: std::process::Child, limit: Duration, what: &str) -> Out {
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > limit {
-            // Not finish(): a process the agent left behind may hold its output open.
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{what}: still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    common::finish(child)
-}
 
 /// Whether a process with exactly this command line (words split on blanks) exists.
 fn running(cmdline: &str) -> bool {
@@ -41,7 +25,7 @@ fn a_background_process_holding_the_output_does_not_hold_the_call() {
     let sb = Sandbox::new("script-bg");
     sb.set_state("on");
     let input = format!("action=status\n{SHELL}password_script=sleep 1000 & echo pw-from-script");
-    let out = within(
+    let out = common::finish_within(
         sb.spawn_env("fence_testshell", &input, &[]),
         Duration::from_secs(10),
         "background sleep",
@@ -67,7 +51,7 @@ fn a_script_that_does_not_finish_is_stopped_at_login_timeout() {
     ] {
         let input = format!("action=off\n{SHELL}login_timeout=1\npassword_script={script}");
         let t0 = Instant::now();
-        let out = within(
+        let out = common::finish_within(
             sb.spawn_env("fence_testshell", &input, &[]),
             Duration::from_secs(10),
             &script,
@@ -98,7 +82,7 @@ fn a_script_that_does_not_finish_is_stopped_at_login_timeout() {
 fn endless_output_is_refused() {
     let sb = Sandbox::new("script-yes");
     let input = format!("action=status\n{SHELL}password_script=yes");
-    let out = within(
+    let out = common::finish_within(
         sb.spawn_env("fence_testshell", &input, &[]),
         Duration::from_secs(10),
         "yes",

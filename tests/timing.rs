@@ -119,22 +119,6 @@ fn pacemaker_disables_internal_timeouts() {
     assert!(still_running);
 }
 
-/// The output of a call that must end within `limit`; one still running is killed and
-/// fails the test (a wait the agent should have refused would otherwise hang the suite).
-fn finishes_within(mut child: std::process::Child, limit: Duration, what: &str) -> common::Out {
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > limit {
-            // Not finish(): a process the agent left behind may hold its output open.
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{what}: still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    common::finish(child)
-}
-
 /// `delay` and fence_dummy's `random_sleep_range` are bounded (3600 s): larger values were
 /// slept as given, u64::MAX for ever. They are refused at once with one line.
 #[test]
@@ -157,7 +141,7 @@ fn absurd_delays_are_refused_not_slept() {
         ),
     ] {
         let child = sb.spawn_env("fence_dummy", input, &[]);
-        let out = finishes_within(child, Duration::from_secs(10), input);
+        let out = common::finish_within(child, Duration::from_secs(10), input);
         assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{input}: {out:?}");
         let lines = out.stderr_lines();
         assert_eq!(lines.len(), 1, "{input}: {out:?}");

@@ -193,6 +193,22 @@ pub fn finish(child: Child) -> Out {
     to_out(child.wait_with_output().unwrap())
 }
 
+/// The output of a call that must end within `limit`; one still running is killed and
+/// fails the test, so that a wait the agent should have refused cannot hang the suite.
+pub fn finish_within(mut child: Child, limit: std::time::Duration, what: &str) -> Out {
+    let t0 = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            // Not finish(): a process the agent left behind may hold its output open.
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    finish(child)
+}
+
 fn to_out(o: std::process::Output) -> Out {
     Out {
         code: o.status.code().unwrap_or(-1),
