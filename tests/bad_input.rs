@@ -134,6 +134,18 @@ fn stdin_values() {
             "printed nothing",
         ),
         (
+            "65 different plugs",
+            "fence_testshell",
+            format!(
+                "action=off\n{SHELL_OK}plug={}",
+                (1..=65)
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            "at most 64 can be switched in one call",
+        ),
+        (
             "unwritable debug_file",
             "fence_dummy",
             "action=status\ndebug_file=/nonexistent-dir/x.log".into(),

@@ -23,6 +23,11 @@ const SCRIPT_WAIT_UNLIMITED: Duration = Duration::from_secs(30);
 /// The most a `*_script` may print: a secret, not a file.
 const SCRIPT_OUTPUT_MAX: usize = 64 * 1024;
 
+/// The most distinct plugs one call switches: a node's power supplies, a handful of
+/// outlets. Every plug is switched and polled under the device lock, so a list of
+/// thousands held the device for minutes.
+pub const MAX_PLUGS: usize = 64;
+
 /// Validated options of one call.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -178,6 +183,7 @@ pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceErro
         Some(p) => vec![p.clone()],
         None => vec![String::new()],
     };
+    let plugs = distinct_plugs(plugs, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -198,6 +204,31 @@ pub fn validate(agent: &Agent, raw: &RawInput) -> Result<Settings, Vec<FenceErro
         timeouts_disabled: disable_timeout,
         values,
     })
+}
+
+/// The plug list without repeats (first occurrence kept; a plug switched twice is one
+/// plug), and at most MAX_PLUGS of them.
+fn distinct_plugs(plugs: Vec<String>, errors: &mut Vec<FenceError>) -> Vec<String> {
+    let given = plugs.len();
+    let mut seen = std::collections::HashSet::new();
+    let plugs: Vec<String> = plugs
+        .into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .collect();
+    if plugs.len() < given {
+        log_debug!(
+            1,
+            "plug list: {} repeated plug(s) merged",
+            given - plugs.len()
+        );
+    }
+    if plugs.len() > MAX_PLUGS {
+        errors.push(FenceError::Usage(format!(
+            "Failed: plug names {} different plugs; at most {MAX_PLUGS} can be switched in one call (split them over several fencing devices)",
+            plugs.len()
+        )));
+    }
+    plugs
 }
 
 /// Type and choice checks of one given value; choices are rewritten to their declared
@@ -424,6 +455,18 @@ device_opt = ["ipaddr", "port"]
             let b = budget(&stdin).expect("bounded");
             assert!(b >= Duration::from_secs(3_037_000_500), "{stdin}: {b:?}");
         }
+    }
+
+    #[test]
+    fn repeated_plugs_are_merged_and_the_list_is_bounded() {
+        let s = settings("plug=1,2,1,3,2,1").unwrap();
+        assert_eq!(s.plugs, ["1", "2", "3"]);
+        let many: Vec<String> = (1..=MAX_PLUGS).map(|n| n.to_string()).collect();
+        let s = settings(&format!("plug={},1,2", many.join(","))).unwrap();
+        assert_eq!(s.plugs.len(), MAX_PLUGS);
+        let too_many = format!("plug={},x", many.join(","));
+        let e = settings(&too_many).unwrap_err();
+        assert!(e[0].to_string().contains("at most 64"), "{e:?}");
     }
 
     #[test]
