@@ -527,6 +527,20 @@ fn validate_all_is_silent_on_success_and_lists_every_problem() {
     assert!(!sb.status_file().exists());
 }
 
+/// The harness adds a status_file only for agents on the dummy backend: the others get
+/// their stdin exactly, so that differential tests feed both agents the same input.
+#[test]
+fn other_agents_get_their_stdin_exactly() {
+    let sb = Sandbox::new("exact-stdin");
+    let out = sb.run(
+        "fence_apc_snmp",
+        "action=validate-all\nip=127.0.0.1\ncommunity=c\nplug=1",
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out:?}");
+    assert!(!sb.on_dummy_backend("fence_apc_snmp"));
+    assert!(sb.on_dummy_backend("fence_dummy") && sb.on_dummy_backend("fence_testshell"));
+}
+
 #[test]
 fn help_and_version() {
     let sb = Sandbox::new("help");

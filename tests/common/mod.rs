@@ -100,7 +100,8 @@ impl Sandbox {
     }
 
     /// Run an agent with `stdin` as its input (no arguments), the way Pacemaker does.
-    /// `status_file` is added unless the input names one.
+    /// Agents on the dummy backend get this sandbox's `status_file` unless the input names
+    /// one; every other agent gets `stdin` exactly (differential tests compare it).
     pub fn run(&self, name: &str, stdin: &str) -> Out {
         self.run_env(name, stdin, &[])
     }
@@ -111,7 +112,19 @@ impl Sandbox {
     }
 
     pub fn spawn_env(&self, name: &str, stdin: &str, env: &[(&str, &str)]) -> Child {
-        self.spawn_raw(name, self.dummy_input(stdin).as_bytes(), env)
+        if self.on_dummy_backend(name) {
+            self.spawn_raw(name, self.dummy_input(stdin).as_bytes(), env)
+        } else {
+            self.spawn_raw(name, stdin.as_bytes(), env)
+        }
+    }
+
+    /// fence_dummy, and the site test agents (tests/fixtures/agents.d) that drive its
+    /// backend: the agents that take a status_file.
+    pub fn on_dummy_backend(&self, name: &str) -> bool {
+        name == "fence_dummy"
+            || std::fs::read_to_string(self.path("agents.d").join(format!("{name}.toml")))
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == "backend = \"dummy\""))
     }
 
     /// `stdin` with this sandbox's status file added, unless it names one.
