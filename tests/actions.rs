@@ -315,13 +315,80 @@ fn retry_on_attempts_are_counted() {
     }
 }
 
+/// Seconds values far beyond any sensible limit are still whole numbers: Debian's agents
+/// take them, and so do we, without overflowing the call's time budget (once a SIGABRT).
+#[test]
+fn the_largest_seconds_values_work() {
+    let sb = Sandbox::new("huge-seconds");
+    let max = "18446744073709551615";
+    for extra in [
+        format!("login_timeout={max}"),
+        format!("shell_timeout={max}"),
+        "power_timeout=3037000500\nstonith_status_sleep=3037000500".to_string(),
+    ] {
+        sb.set_state("on");
+        let out = sb.run("fence_dummy", &format!("action=off\n{extra}"));
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Success: Powered OFF\n"),
+            "{extra}: {out:?}"
+        );
+    }
+    sb.set_state("on");
+    let status = format!("--status-file={}", sb.status_file().display());
+    let out = sb.run_args(
+        "fence_dummy",
+        &["-o", "status", &status, &format!("--shell-timeout={max}")],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
+}
+
+/// `on` makes 1 + retry_on attempts; the largest retry_on must not wrap to none at all.
+#[test]
+fn the_largest_retry_on_still_powers_on() {
+    let sb = Sandbox::new("retry-on-max");
+    for retry_on in ["4294967295", "18446744073709551615"] {
+        sb.set_state("off");
+        let out = sb.run("fence_dummy", &format!("action=on\nretry_on={retry_on}"));
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Success: Powered ON\n"),
+            "{retry_on}: {out:?}"
+        );
+        assert_eq!(sb.state(), "on");
+    }
+}
+
+/// A plug named many times is one plug: switched once, read once per poll (32,700 copies
+/// of one plug held the device for 41 s).
+#[test]
+fn repeated_plugs_are_switched_once() {
+    let sb = Sandbox::new("repeated-plugs");
+    sb.set_state("on");
+    let plugs = vec!["1"; 5000].join(",");
+    let out = sb.run(
+        "fence_testshell",
+        &format!("action=off\nip=127.0.0.1\nusername=u\npassword=p\nplug={plugs},2,1\nverbose_level=2\nstatus_file={}", sb.status_file().display()),
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Success: Powered OFF\n"),
+        "{out:?}"
+    );
+    assert_eq!(out.stderr.matches("writing 'off'").count(), 2, "{out:?}");
+}
+
 #[test]
 fn method_cycle_falls_back_to_off_and_on_without_a_cycle_command() {
     let sb = Sandbox::new("cycle");
     sb.set_state("on");
     let out = sb.run(
         "fence_testshell",
-        &format!("action=reboot\nip=x\nusername=u\npassword=p\nplug=1\nmethod=cycle\nverbose=1\nstatus_file={}", sb.status_file().display()),
+        &format!("action=reboot\nip=127.0.0.1\nusername=u\npassword=p\nplug=1\nmethod=cycle\nverbose=1\nstatus_file={}", sb.status_file().display()),
     );
     assert_eq!(
         (out.code, out.stdout.as_str()),
@@ -332,10 +399,20 @@ fn method_cycle_falls_back_to_off_and_on_without_a_cycle_command() {
     assert!(out.stderr.contains("confirmed off"), "{out:?}");
 }
 
+/// type=fail: status and monitor see a machine that is on (as Debian's fence_dummy), so
+/// the device looks healthy until it is asked to fence; every switching action fails.
 #[test]
-fn type_fail_fails_every_request() {
+fn type_fail_reads_on_and_fails_every_switch() {
     let sb = Sandbox::new("type-fail");
-    for action in ["status", "on", "off", "reboot", "monitor"] {
+    let out = sb.run("fence_dummy", "action=status\ntype=fail");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
+    let out = sb.run("fence_dummy", "action=monitor\ntype=fail");
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{out:?}");
+    for action in ["on", "off", "reboot"] {
         let out = sb.run("fence_dummy", &format!("action={action}\ntype=fail"));
         assert_eq!(out.code, 1, "{action}: {out:?}");
         assert_eq!(out.stdout, "", "{action}");
@@ -344,6 +421,53 @@ fn type_fail_fails_every_request() {
             "{out:?}"
         );
     }
+    assert!(
+        !sb.status_file().exists(),
+        "type=fail never writes the file"
+    );
+}
+
+/// The status file is read only when it is a regular file, and only its first bytes: a
+/// FIFO blocked the call for ever and /dev/zero grew it to gigabytes.
+#[test]
+fn status_file_must_be_a_small_regular_file() {
+    let sb = Sandbox::new("status-file-kinds");
+    let fifo = sb.path("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let big = sb.path("big");
+    std::fs::write(&big, format!("on{}", " ".repeat(100))).unwrap();
+    for (file, action, says) in [
+        ("/dev/zero".to_string(), "status", "not a regular file"),
+        (fifo.display().to_string(), "status", "not a regular file"),
+        (fifo.display().to_string(), "off", "not a regular file"),
+        ("/dev/null".to_string(), "on", "not a regular file"),
+        (big.display().to_string(), "status", "more than 64 bytes"),
+    ] {
+        let child = sb.spawn_env(
+            "fence_dummy",
+            &format!("action={action}\nstatus_file={file}"),
+            &[],
+        );
+        let what = format!("{action} on {file}");
+        let out = common::finish_within(child, std::time::Duration::from_secs(10), &what);
+        assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{what}: {out:?}");
+        assert!(out.stderr.contains(says), "{what}: {out:?}");
+    }
+    // Blanks around the word still fit.
+    std::fs::write(&big, " on \n").unwrap();
+    let out = sb.run(
+        "fence_dummy",
+        &format!("action=status\nstatus_file={}", big.display()),
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -401,6 +525,20 @@ fn validate_all_is_silent_on_success_and_lists_every_problem() {
     }
     // validate-all never touches the device.
     assert!(!sb.status_file().exists());
+}
+
+/// The harness adds a status_file only for agents on the dummy backend: the others get
+/// their stdin exactly, so that differential tests feed both agents the same input.
+#[test]
+fn other_agents_get_their_stdin_exactly() {
+    let sb = Sandbox::new("exact-stdin");
+    let out = sb.run(
+        "fence_apc_snmp",
+        "action=validate-all\nip=127.0.0.1\ncommunity=c\nplug=1",
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out:?}");
+    assert!(!sb.on_dummy_backend("fence_apc_snmp"));
+    assert!(sb.on_dummy_backend("fence_dummy") && sb.on_dummy_backend("fence_testshell"));
 }
 
 #[test]

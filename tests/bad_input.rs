@@ -16,7 +16,7 @@ fn assert_one_clear_line(what: &str, out: &common::Out, needle: &str) {
     );
 }
 
-const SHELL_OK: &str = "ip=192.0.2.1\nusername=u\npassword=p\nplug=1\n";
+const SHELL_OK: &str = "ip=127.0.0.1\nusername=u\npassword=p\nplug=1\n";
 
 #[test]
 fn stdin_values() {
@@ -34,7 +34,7 @@ fn stdin_values() {
         (
             "missing plug",
             "fence_testshell",
-            "action=off\nip=x\nusername=u\npassword=p".into(),
+            "action=off\nip=127.0.0.1\nusername=u\npassword=p".into(),
             "plug",
         ),
         (
@@ -46,13 +46,13 @@ fn stdin_values() {
         (
             "missing login",
             "fence_testshell",
-            "action=off\nip=x\npassword=p\nplug=1".into(),
+            "action=off\nip=127.0.0.1\npassword=p\nplug=1".into(),
             "login name",
         ),
         (
             "missing password",
             "fence_testshell",
-            "action=off\nip=x\nusername=u\nplug=1".into(),
+            "action=off\nip=127.0.0.1\nusername=u\nplug=1".into(),
             "password",
         ),
         (
@@ -124,14 +124,26 @@ fn stdin_values() {
         (
             "failing password_script",
             "fence_testshell",
-            "action=off\nip=x\nusername=u\nplug=1\npassword_script=false".into(),
+            "action=off\nip=127.0.0.1\nusername=u\nplug=1\npassword_script=false".into(),
             "password_script exited with status 1",
         ),
         (
             "password_script printing nothing",
             "fence_testshell",
-            "action=off\nip=x\nusername=u\nplug=1\npassword_script=true".into(),
+            "action=off\nip=127.0.0.1\nusername=u\nplug=1\npassword_script=true".into(),
             "printed nothing",
+        ),
+        (
+            "65 different plugs",
+            "fence_testshell",
+            format!(
+                "action=off\n{SHELL_OK}plug={}",
+                (1..=65)
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            "at most 64 can be switched in one call",
         ),
         (
             "unwritable debug_file",

@@ -49,7 +49,7 @@ fn no_secret_in_logs_or_child_argv() {
     std::fs::write(sb.path("priv.txt"), format!("{SCRIPTED_PRIV}\n")).unwrap();
     let debug = sb.path("debug.log");
     let common_in = format!(
-        "ip=192.0.2.10\nplug=3\nverbose_level=3\nverbose=1\ndebug_file={}\nstatus_file={}\nsnmp_version=3\n",
+        "ip=127.0.0.10\nplug=3\nverbose_level=3\nverbose=1\ndebug_file={}\nstatus_file={}\nsnmp_version=3\n",
         debug.display(),
         sb.status_file().display()
     );
@@ -99,7 +99,7 @@ fn a_failing_password_script_is_one_clear_error() {
     let sb = Sandbox::new("secret-script-fails");
     let out = sb.run(
         "fence_testshell",
-        "action=status\nip=x\nusername=u\nplug=1\npassword_script=exit 3",
+        "action=status\nip=127.0.0.1\nusername=u\nplug=1\npassword_script=exit 3",
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.stdout, "");
@@ -132,7 +132,7 @@ fn syslog_lines_are_named_and_clean() {
     });
     let out = sb.run_env(
         "fence_testsnmp",
-        &format!("action=reboot\nip=192.0.2.1\nplug=1\nverbose_level=3\npassword={PASSWORD}\ncommunity={COMMUNITY}\nsnmp_priv_passwd={PRIV}\n"),
+        &format!("action=reboot\nip=127.0.0.1\nplug=1\nverbose_level=3\npassword={PASSWORD}\ncommunity={COMMUNITY}\nsnmp_priv_passwd={PRIV}\n"),
         &[("FENCEBOX_SYSLOG_SOCKET", sock_path.to_str().unwrap())],
     );
     assert_eq!(out.code, 0, "{out:?}");

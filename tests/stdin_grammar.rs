@@ -6,7 +6,7 @@ mod common;
 use common::Sandbox;
 
 const BASE: &str =
-    "action=validate-all\nverbose=1\nipaddr=192.0.2.1\nlogin=admin\npasswd=pw-base\nport=1\n";
+    "action=validate-all\nverbose=1\nipaddr=127.0.0.1\nlogin=admin\npasswd=pw-base\nport=1\n";
 
 /// The resolved options of a validate-all run on fence_testshell with `extra` appended.
 fn resolved(extra: &str) -> (String, common::Out) {
@@ -30,28 +30,32 @@ fn grammar_table() {
     // (input lines, option expected in the resolved set, expected warning or "")
     let cases: &[(&str, &str, &str)] = &[
         // The line is stripped, the value after '=' is not (as in fence-agents).
-        ("ipaddr=  10.0.0.1  ", "ipaddr=  10.0.0.1", ""),
-        ("   ipaddr=10.0.0.2\t", "ipaddr=10.0.0.2", ""),
-        ("#ipaddr=10.0.0.3", "ipaddr=192.0.2.1", ""),
-        ("\n\n\nipaddr=10.0.0.4\n\n", "ipaddr=10.0.0.4", ""),
+        ("ipaddr=  127.0.0.11  ", "ipaddr=  127.0.0.11", ""),
+        ("   ipaddr=127.0.0.12\t", "ipaddr=127.0.0.12", ""),
+        ("#ipaddr=127.0.0.13", "ipaddr=127.0.0.1", ""),
+        ("\n\n\nipaddr=127.0.0.14\n\n", "ipaddr=127.0.0.14", ""),
         ("cmd_prompt=a=b=c", "cmd_prompt=a=b=c", ""),
-        ("ipaddr=\"10.0.0.5\"", "ipaddr=10.0.0.5", ""),
+        ("ipaddr=\"127.0.0.15\"", "ipaddr=127.0.0.15", ""),
         ("cmd_prompt=\"\"x\"\"", "cmd_prompt=\"x\"", ""),
         ("cmd_prompt=\"half", "cmd_prompt=\"half", ""),
-        ("ipaddr=10.0.0.6\nipaddr=10.0.0.7", "ipaddr=10.0.0.7", ""),
         (
-            "Ipaddr=10.0.0.8",
-            "ipaddr=192.0.2.1",
+            "ipaddr=127.0.0.16\nipaddr=127.0.0.17",
+            "ipaddr=127.0.0.17",
+            "",
+        ),
+        (
+            "Ipaddr=127.0.0.18",
+            "ipaddr=127.0.0.1",
             "Ignoring unknown option 'Ipaddr'",
         ),
         (
-            "ipaddr =10.0.0.9",
-            "ipaddr=192.0.2.1",
+            "ipaddr =127.0.0.19",
+            "ipaddr=127.0.0.1",
             "Ignoring unknown option 'ipaddr '",
         ),
         (
             "nodeid=3",
-            "ipaddr=192.0.2.1",
+            "ipaddr=127.0.0.1",
             "Ignoring unknown option 'nodeid'",
         ),
         ("ssh=yes", "secure=1", ""),
@@ -59,13 +63,13 @@ fn grammar_table() {
         ("ssh=on", "secure=1", ""),
         ("ssh=off", "secure=0", ""),
         ("ssh=No", "secure=0", ""),
-        ("ssh=maybe", "ipaddr=192.0.2.1", "does not have value"),
-        ("ssh", "ipaddr=192.0.2.1", "does not have value"),
+        ("ssh=maybe", "ipaddr=127.0.0.1", "does not have value"),
+        ("ssh", "ipaddr=127.0.0.1", "does not have value"),
         ("power-timeout=7", "power_timeout=7", ""),
         ("power_timeout=8", "power_timeout=8", ""),
         ("login-timeout= 9 ", "login_timeout=9", ""),
         ("method=CYCLE", "method=cycle", ""),
-        ("action=VALIDATE-ALL", "ipaddr=192.0.2.1", ""),
+        ("action=VALIDATE-ALL", "ipaddr=127.0.0.1", ""),
     ];
     for (extra, want, warning) in cases {
         let (line, out) = resolved(extra);
@@ -110,7 +114,12 @@ fn every_alias_pair_resolves_to_one_option() {
     let script_s = format!("sh {}", script.display());
     // (internal key, canonical name, value, what the resolved set shows)
     let pairs: Vec<(&str, &str, String, String)> = vec![
-        ("ipaddr", "ip", "10.1.1.1".into(), "ipaddr=10.1.1.1".into()),
+        (
+            "ipaddr",
+            "ip",
+            "127.1.1.1".into(),
+            "ipaddr=127.1.1.1".into(),
+        ),
         (
             "login",
             "username",

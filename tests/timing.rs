@@ -118,3 +118,43 @@ fn pacemaker_disables_internal_timeouts() {
     let _ = common::finish(child);
     assert!(still_running);
 }
+
+/// `delay` and fence_dummy's `random_sleep_range` are bounded (3600 s): larger values were
+/// slept as given, u64::MAX for ever. They are refused at once with one line.
+#[test]
+fn absurd_delays_are_refused_not_slept() {
+    let sb = Sandbox::new("delay-bound");
+    sb.set_state("on");
+    for (input, needle) in [
+        (
+            "action=off\ndelay=18446744073709551615",
+            "delay must be at most 3600",
+        ),
+        ("action=reboot\ndelay=3601", "delay must be at most 3600"),
+        (
+            "action=status\nrandom_sleep_range=18446744073709551615",
+            "random_sleep_range must be a whole number of seconds from 1 to 3600",
+        ),
+        (
+            "action=off\nrandom_sleep_range=3601",
+            "random_sleep_range must be a whole number of seconds from 1 to 3600",
+        ),
+    ] {
+        let child = sb.spawn_env("fence_dummy", input, &[]);
+        let out = common::finish_within(child, Duration::from_secs(10), input);
+        assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{input}: {out:?}");
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{input}: {out:?}");
+        assert!(lines[0].contains(needle), "{input}: {out:?}");
+    }
+    assert_eq!(sb.state(), "on", "nothing reached the device");
+
+    // The bound itself is accepted (validate-all does not wait).
+    let out = sb.run(
+        "fence_dummy",
+        "action=validate-all\ndelay=3600\nrandom_sleep_range=3600",
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out:?}");
+    let help = sb.run_args("fence_dummy", &["-h"]);
+    assert!(help.stdout.contains("(at most 3600)"), "{help:?}");
+}

@@ -136,6 +136,7 @@ impl<'a> Engine<'a> {
         }
         match action {
             Action::On => {
+                // Saturating: retry_on=4294967295 must not wrap to zero attempts.
                 let attempts = self.settings.retry_on.saturating_add(1);
                 if self.set_and_confirm(dev, &plugs, PowerState::On, attempts)? {
                     Ok(Outcome::Switched(PowerState::On))
@@ -437,7 +438,7 @@ device_opt = ["ipaddr", "port", "method"]
     fn run(dev: &mut Fake, stdin: &str) -> (Result<ExitCode>, String, Vec<u64>) {
         let def = agents::parse_agent("unit.toml", AGENT).unwrap();
         let agent = option_set::resolve(def, None).unwrap();
-        let raw = input::parse_stdin(&format!("ip=192.0.2.1\n{stdin}"), &agent.options).unwrap();
+        let raw = input::parse_stdin(&format!("ip=127.0.0.1\n{stdin}"), &agent.options).unwrap();
         let env = Env::default();
         let settings = settings::validate(&agent, &raw, &env).unwrap();
         let clock = FakeClock::default();
@@ -541,6 +542,22 @@ device_opt = ["ipaddr", "port", "method"]
         let (r, out, _) = run(&mut d, "action=reboot\nplug=1");
         assert_eq!((r, out.as_str()), (Ok(0), "Success: Rebooted\n"));
         assert_eq!(d.state["1"], Off, "left off: fencing succeeded");
+    }
+
+    #[test]
+    fn the_largest_retry_on_still_makes_attempts() {
+        // 1 + 4294967295 once wrapped to zero attempts: "Timed out" without trying.
+        let mut d = fake(&[("1", Off)]);
+        let (r, out, _) = run(&mut d, "action=on\nplug=1\nretry_on=4294967295");
+        assert_eq!((r, out.as_str()), (Ok(0), "Success: Powered ON\n"));
+        let mut d = fake(&[("1", On)]);
+        d.cycle = Some(true);
+        let (r, _, _) = run(
+            &mut d,
+            "action=reboot\nplug=1\nmethod=cycle\nretry_on=4294967295",
+        );
+        assert_eq!(r, Ok(0));
+        assert_eq!(d.calls, ["status 1", "cycle 1"]);
     }
 
     #[test]

@@ -239,7 +239,7 @@ pub static COMMON: &[OptSpec] = &[
         .value("char").default(",").order(100),
     opt("separator", "separator", "Character that separates the columns of list output")
         .short('C').value("char").default(",").order(100),
-    opt("delay", "delay", "Seconds to wait before contacting the device for off and reboot")
+    opt("delay", "delay", "Seconds to wait before contacting the device for off and reboot (at most 3600)")
         .value("seconds").default("0").seconds().order(200),
     opt("disable_timeout", "disable-timeout", "Disable the internal time limits (true/false); true by default when run by pacemaker-fenced")
         .value("true/false").order(200),
@@ -341,6 +341,9 @@ pub const MARKERS: &[&str] = &[
     "web",
     "diag",
     "on_target",
+    // The password is used only by actions that switch power (fence_nut: upsd checks it
+    // for instant commands only), so status, list and monitor do not run password_script.
+    "password_only_to_switch",
 ];
 
 pub fn common(key: &str) -> Option<&'static OptSpec> {

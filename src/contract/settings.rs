@@ -3,7 +3,6 @@
 //! fix it; `validate-all` reports them all, every other action stops at the first.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::contract::action::Action;
@@ -13,6 +12,22 @@ use crate::contract::option_set::Agent;
 use crate::contract::options::{OptSpec, ValueType};
 use crate::runtime::env::Env;
 use crate::runtime::log;
+use crate::runtime::script::{self, ScriptError};
+
+/// The longest `delay` (and fence_dummy's `random_sleep_range`) in seconds. Pacemaker's
+/// fencing timeout (60 s by default) has to cover the wait anyway; anything beyond an hour
+/// is a typo, and was slept as given (u64::MAX: for ever).
+pub const MAX_DELAY_SECS: u64 = 3600;
+
+/// How long a `*_script` may run when the internal timeouts are off or login_timeout is 0.
+const SCRIPT_WAIT_UNLIMITED: Duration = Duration::from_secs(30);
+/// The most a `*_script` may print: a secret, not a file.
+const SCRIPT_OUTPUT_MAX: usize = 64 * 1024;
+
+/// The most distinct plugs one call switches: a node's power supplies, a handful of
+/// outlets. Every plug is switched and polled under the device lock, so a list of
+/// thousands held the device for minutes.
+pub const MAX_PLUGS: usize = 64;
 
 /// Validated options of one call.
 #[derive(Debug, Clone)]
@@ -41,18 +56,26 @@ impl Settings {
     }
 
     /// How long this call may take in the worst case; a call waiting for the device lock
-    /// gives up after this (None: unbounded, as when Pacemaker owns the timeouts).
+    /// gives up after this (None: unbounded, as when Pacemaker owns the timeouts or
+    /// power_timeout=0 polls without end). Saturating: any seconds value a user can give
+    /// must not overflow.
     pub fn action_budget(&self) -> Option<Duration> {
         if self.timeouts_disabled {
             return None;
         }
+        // One on or off phase: power_wait after the command, then polls for at most
+        // power_timeout, the last poll's sleep (at least 1 s of device time) overshooting it.
         let poll = self.status_sleep.max(Duration::from_secs(1));
-        let power = self.power_timeout.unwrap_or(Duration::from_secs(20));
-        let per_phase = power.as_secs_f64() * poll.as_secs_f64() + self.power_wait.as_secs_f64();
+        let per_phase = self
+            .power_timeout?
+            .saturating_add(poll)
+            .saturating_add(self.power_wait);
+        // A reboot is two phases.
         Some(
-            self.login_timeout.unwrap_or_default()
-                + self.shell_timeout.unwrap_or_default()
-                + Duration::from_secs_f64(2.0 * per_phase),
+            self.login_timeout
+                .unwrap_or_default()
+                .saturating_add(self.shell_timeout.unwrap_or_default())
+                .saturating_add(per_phase.saturating_mul(2)),
         )
     }
 }
@@ -126,27 +149,20 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
     }
     check_required(agent, action, &values, &mut errors);
 
+    let disable_timeout = match values.get("disable_timeout") {
+        Some(v) => parse_bool(v).unwrap_or(false),
+        None => env.under_pacemaker,
+    };
+    // A script gets login_timeout (it stands for logging in), or a fixed bound when the
+    // internal timeouts are off: Pacemaker's kill would not reach its process group.
+    let script_limit = match values.get("login_timeout").and_then(|v| v.parse().ok()) {
+        Some(s) if s > 0 && !disable_timeout => Duration::from_secs(s),
+        _ => SCRIPT_WAIT_UNLIMITED,
+    };
     // Secrets from scripts, and every secret option, are registered before anything
     // could log them.
-    for (script_key, target) in [
-        ("passwd_script", "passwd"),
-        ("snmp_priv_passwd_script", "snmp_priv_passwd"),
-    ] {
-        if let Some(cmd) = values.get(script_key).cloned() {
-            if action == Action::ValidateAll && !errors.is_empty() {
-                continue;
-            }
-            let shown = agent
-                .option(script_key)
-                .map(OptSpec::canonical_name)
-                .unwrap_or_else(|| script_key.to_string());
-            match run_secret_script(&shown, &cmd) {
-                Ok(secret) => {
-                    values.insert(target, secret);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
+    if !(action.is_read_only() && agent.has("password_only_to_switch")) {
+        run_scripts(agent, action, script_limit, &mut values, &mut errors);
     }
     for o in agent.options.iter().filter(|o| o.secret) {
         if let Some(v) = values.get(o.key) {
@@ -155,10 +171,6 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
     }
 
     let secs = |k: &str| -> u64 { values.get(k).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    let disable_timeout = match values.get("disable_timeout") {
-        Some(v) => parse_bool(v).unwrap_or(false),
-        None => env.under_pacemaker,
-    };
     let limit = |k: &str| -> Option<Duration> {
         let s = secs(k);
         (!disable_timeout && s > 0).then(|| Duration::from_secs(s))
@@ -172,6 +184,7 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
         Some(p) => vec![p.clone()],
         None => vec![String::new()],
     };
+    let plugs = distinct_plugs(plugs, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -192,6 +205,31 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
         timeouts_disabled: disable_timeout,
         values,
     })
+}
+
+/// The plug list without repeats (first occurrence kept; a plug switched twice is one
+/// plug), and at most MAX_PLUGS of them.
+fn distinct_plugs(plugs: Vec<String>, errors: &mut Vec<FenceError>) -> Vec<String> {
+    let given = plugs.len();
+    let mut seen = std::collections::HashSet::new();
+    let plugs: Vec<String> = plugs
+        .into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .collect();
+    if plugs.len() < given {
+        log_debug!(
+            1,
+            "plug list: {} repeated plug(s) merged",
+            given - plugs.len()
+        );
+    }
+    if plugs.len() > MAX_PLUGS {
+        errors.push(FenceError::Usage(format!(
+            "Failed: plug names {} different plugs; at most {MAX_PLUGS} can be switched in one call (split them over several fencing devices)",
+            plugs.len()
+        )));
+    }
+    plugs
 }
 
 /// Type and choice checks of one given value; choices are rewritten to their declared
@@ -223,6 +261,15 @@ fn check_value(o: &OptSpec, v: &mut String) -> Result<(), FenceError> {
         ("plug_separator", _) if v.is_empty() => Err(FenceError::Usage(
             "Failed: plug_separator must not be empty; leave it out to use ','".into(),
         )),
+        ("delay", ValueType::Second) => match whole_number(v) {
+            Some(n) if n <= MAX_DELAY_SECS => Ok(()),
+            Some(_) => Err(FenceError::Usage(format!(
+                "Failed: {name} must be at most {MAX_DELAY_SECS} seconds, not '{v}'; the fencing timeout must cover the delay too"
+            ))),
+            None => Err(FenceError::Usage(format!(
+                "Failed: {name} must be a whole number of seconds, 0 to {MAX_DELAY_SECS}, not '{v}'"
+            ))),
+        },
         (_, ValueType::Second) => whole_number(v).map(|_| ()).ok_or_else(|| {
             FenceError::Usage(format!(
                 "Failed: {name} must be a whole number of seconds, 0 or more, not '{v}'"
@@ -295,20 +342,53 @@ fn check_required(
     }
 }
 
-/// Run a `*_script` option through /bin/sh and take its trimmed stdout as the secret.
-fn run_secret_script(key: &str, cmd: &str) -> Result<String, FenceError> {
+/// Run the `*_script` options and put their output in place of the secrets they stand for.
+fn run_scripts(
+    agent: &Agent,
+    action: Action,
+    limit: Duration,
+    values: &mut BTreeMap<&'static str, String>,
+    errors: &mut Vec<FenceError>,
+) {
+    for (script_key, target) in [
+        ("passwd_script", "passwd"),
+        ("snmp_priv_passwd_script", "snmp_priv_passwd"),
+    ] {
+        if let Some(cmd) = values.get(script_key).cloned() {
+            if action == Action::ValidateAll && !errors.is_empty() {
+                continue;
+            }
+            let shown = agent
+                .option(script_key)
+                .map(OptSpec::canonical_name)
+                .unwrap_or_else(|| script_key.to_string());
+            match run_secret_script(&shown, &cmd, limit) {
+                Ok(secret) => {
+                    values.insert(target, secret);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+}
+
+/// Run a `*_script` option through /bin/sh within `limit` and take its trimmed stdout as
+/// the secret.
+fn run_secret_script(key: &str, cmd: &str, limit: Duration) -> Result<String, FenceError> {
     let fail = |why: String| {
         FenceError::Usage(format!(
             "Failed: {key} {why}; check that the command prints the secret and exits 0"
         ))
     };
-    let out = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| fail(format!("could not be started ({e})")))?;
+    let out = script::run(cmd, limit, SCRIPT_OUTPUT_MAX).map_err(|e| match e {
+        ScriptError::Start(e) => fail(format!("could not be started ({e})")),
+        ScriptError::TimedOut => FenceError::Usage(format!(
+            "Failed: {key} did not finish within {} s and was stopped; make it print the secret and exit sooner, or raise login_timeout",
+            limit.as_secs()
+        )),
+        ScriptError::TooLong => fail(format!("printed more than {SCRIPT_OUTPUT_MAX} bytes")),
+        ScriptError::Io(e) => fail(format!("could not be read ({e})")),
+    })?;
     if !out.status.success() {
         let how = match out.status.code() {
             Some(c) => format!("exited with status {c}"),
@@ -324,4 +404,75 @@ fn run_secret_script(key: &str, cmd: &str) -> Result<String, FenceError> {
         return Err(fail("printed nothing".into()));
     }
     Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents;
+    use crate::contract::{input, option_set};
+
+    const AGENT: &str = r#"
+name = "fence_unit"
+shortdesc = "unit"
+longdesc = "unit"
+backend = "fake"
+device_opt = ["ipaddr", "port"]
+"#;
+
+    fn settings(stdin: &str) -> std::result::Result<Settings, Vec<FenceError>> {
+        let def = agents::parse_agent("unit.toml", AGENT).unwrap();
+        let agent = option_set::resolve(def, None).unwrap();
+        let raw = input::parse_stdin(&format!("ip=127.0.0.1\n{stdin}"), &agent.options).unwrap();
+        validate(&agent, &raw, &Env::default())
+    }
+
+    fn budget(stdin: &str) -> Option<Duration> {
+        settings(stdin).unwrap().action_budget()
+    }
+
+    #[test]
+    fn budget_is_login_shell_and_two_phases() {
+        // Defaults: 5 + 3 + 2 × (20 + 1 + 0).
+        assert_eq!(budget("plug=1"), Some(Duration::from_secs(50)));
+        assert_eq!(
+            budget("plug=1\npower_timeout=10\nstonith_status_sleep=4\npower_wait=2"),
+            Some(Duration::from_secs(5 + 3 + 2 * (10 + 4 + 2)))
+        );
+        assert_eq!(budget("plug=1\npower_timeout=0"), None, "polls without end");
+        assert_eq!(budget("plug=1\ndisable_timeout=1"), None);
+    }
+
+    #[test]
+    fn huge_seconds_saturate_instead_of_overflowing() {
+        let max = "18446744073709551615";
+        for stdin in [
+            format!("plug=1\nlogin_timeout={max}"),
+            format!("plug=1\nshell_timeout={max}"),
+            format!("plug=1\npower_wait={max}"),
+            "plug=1\npower_timeout=3037000500\nstonith_status_sleep=3037000500".to_string(),
+            format!("plug=1\npower_timeout={max}\nstonith_status_sleep={max}\nlogin_timeout={max}\nshell_timeout={max}\npower_wait={max}"),
+        ] {
+            let b = budget(&stdin).expect("bounded");
+            assert!(b >= Duration::from_secs(3_037_000_500), "{stdin}: {b:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_plugs_are_merged_and_the_list_is_bounded() {
+        let s = settings("plug=1,2,1,3,2,1").unwrap();
+        assert_eq!(s.plugs, ["1", "2", "3"]);
+        let many: Vec<String> = (1..=MAX_PLUGS).map(|n| n.to_string()).collect();
+        let s = settings(&format!("plug={},1,2", many.join(","))).unwrap();
+        assert_eq!(s.plugs.len(), MAX_PLUGS);
+        let too_many = format!("plug={},x", many.join(","));
+        let e = settings(&too_many).unwrap_err();
+        assert!(e[0].to_string().contains("at most 64"), "{e:?}");
+    }
+
+    #[test]
+    fn retry_on_beyond_u32_is_clamped() {
+        let s = settings("plug=1\nretry_on=18446744073709551615").unwrap();
+        assert_eq!(s.retry_on, u32::MAX);
+    }
 }

@@ -1,27 +1,35 @@
 //! fence_dummy's device: a status file holding `on` or `off`.
 //!
 //! Compatible with Debian's fence_dummy: a missing file reads as off, on/off write the
-//! word. Stricter where safety asks for it: a file that exists but cannot be read, or
-//! holds anything but on/off, is an error rather than "off".
+//! word. Stricter where safety asks for it: a file that exists but cannot be read, is not
+//! a regular file (a FIFO would block, /dev/zero never ends), or holds anything but
+//! on/off, is an error rather than "off".
 //!
 //! Test hook: `FENCEBOX_DUMMY_IGNORE=on,off` makes the device accept those requests and
 //! silently not carry them out, as a stuck relay would; it is how the tests exercise
 //! the engine's timeouts through the real binary.
 
-use std::fs;
-use std::io::ErrorKind;
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::contract::error::{FenceError, Result};
-use crate::contract::settings::Settings;
+use crate::contract::settings::{Settings, MAX_DELAY_SECS};
 use crate::device::{Capabilities, Device, PowerState, Session};
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 
+/// The most of the status file that is read: `on` or `off`, with room for blanks.
+const STATUS_FILE_MAX: u64 = 64;
+
 pub struct DummyDevice {
     path: PathBuf,
     fail: bool,
+    /// type=fail reports a machine that is on to status and monitor, as Debian's does, so
+    /// that the device looks healthy until fencing is asked of it.
+    fail_reads_on: bool,
     sleep_range: Option<u64>,
     ignore: Vec<PowerState>,
 }
@@ -50,10 +58,10 @@ impl DummyDevice {
         let sleep_range = match settings.get("random_sleep_range") {
             None => None,
             Some(v) => match v.trim().parse::<u64>() {
-                Ok(n) if n >= 1 => Some(n),
+                Ok(n) if (1..=MAX_DELAY_SECS).contains(&n) => Some(n),
                 _ => {
                     return Err(FenceError::Usage(format!(
-                        "Failed: random_sleep_range must be a whole number of seconds, 1 or more, not '{v}'"
+                        "Failed: random_sleep_range must be a whole number of seconds from 1 to {MAX_DELAY_SECS}, not '{v}'"
                     )))
                 }
             },
@@ -70,6 +78,7 @@ impl DummyDevice {
         Ok(DummyDevice {
             path,
             fail,
+            fail_reads_on: settings.action.is_read_only(),
             sleep_range,
             ignore,
         })
@@ -164,19 +173,14 @@ impl Session for DummySession<'_> {
 
     fn status(&mut self, _plug: &()) -> Result<PowerState> {
         let dev = self.dev;
+        if dev.fail && dev.fail_reads_on {
+            log_debug!(2, "type=fail: reporting on, as fence-agents does");
+            return Ok(PowerState::On);
+        }
         dev.failing()?;
-        let text = match fs::read(&dev.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                log_debug!(2, "{} does not exist: off", dev.path.display());
-                return Ok(PowerState::Off);
-            }
-            Err(e) => {
-                return Err(FenceError::Status(format!(
-                    "cannot read status_file {} ({e})",
-                    dev.path.display()
-                )))
-            }
+        let Some(text) = read_status_file(&dev.path)? else {
+            log_debug!(2, "{} does not exist: off", dev.path.display());
+            return Ok(PowerState::Off);
         };
         let word = String::from_utf8_lossy(&text).trim().to_ascii_lowercase();
         log_debug!(2, "{} holds '{word}'", dev.path.display());
@@ -199,13 +203,57 @@ impl Session for DummySession<'_> {
             return Ok(());
         }
         log_debug!(2, "writing '{}' to {}", state.lower(), dev.path.display());
-        fs::write(&dev.path, state.lower()).map_err(|e| {
-            FenceError::Local(format!(
-                "Failed: cannot write status_file {} ({e})",
-                dev.path.display()
-            ))
-        })
+        write_status_file(&dev.path, state.lower())
     }
 
     fn close(self) {}
+}
+
+/// Open without blocking (a FIFO with no writer would wait for ever) and refuse anything
+/// but a regular file.
+fn open_regular(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+    let file = options.custom_flags(libc::O_NONBLOCK).open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(std::io::Error::other(
+            "not a regular file; name a plain file that holds on or off",
+        ))
+    }
+}
+
+/// The first bytes of the status file; `None` when it does not exist.
+fn read_status_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    let cannot = |e: std::io::Error| {
+        FenceError::Status(format!("cannot read status_file {} ({e})", path.display()))
+    };
+    let file = match open_regular(path, OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(cannot(e)),
+    };
+    let mut text = Vec::new();
+    file.take(STATUS_FILE_MAX + 1)
+        .read_to_end(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > STATUS_FILE_MAX {
+        return Err(FenceError::Status(format!(
+            "status_file {} holds more than {STATUS_FILE_MAX} bytes instead of on or off",
+            path.display()
+        )));
+    }
+    Ok(Some(text))
+}
+
+fn write_status_file(path: &Path, word: &str) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    open_regular(path, &mut options)
+        .and_then(|mut f| f.write_all(word.as_bytes()))
+        .map_err(|e| {
+            FenceError::Local(format!(
+                "Failed: cannot write status_file {} ({e})",
+                path.display()
+            ))
+        })
 }

@@ -43,7 +43,7 @@ impl Clock for FakeClock {
         self.now.get()
     }
     fn sleep(&self, d: Duration) {
-        self.now.set(self.now.get() + d);
+        self.now.set(self.now.get().saturating_add(d));
         self.sleeps.borrow_mut().push(d);
     }
 }

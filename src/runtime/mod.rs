@@ -7,3 +7,4 @@ pub mod env;
 pub mod log;
 pub mod lock;
 pub mod net;
+pub mod script;

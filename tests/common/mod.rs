@@ -102,7 +102,8 @@ impl Sandbox {
     }
 
     /// Run an agent with `stdin` as its input (no arguments), the way Pacemaker does.
-    /// `status_file` is added unless the input names one.
+    /// Agents on the dummy backend get this sandbox's `status_file` unless the input names
+    /// one; every other agent gets `stdin` exactly (differential tests compare it).
     pub fn run(&self, name: &str, stdin: &str) -> Out {
         self.run_env(name, stdin, &[])
     }
@@ -113,7 +114,19 @@ impl Sandbox {
     }
 
     pub fn spawn_env(&self, name: &str, stdin: &str, env: &[(&str, &str)]) -> Child {
-        self.spawn_raw(name, self.dummy_input(stdin).as_bytes(), env)
+        if self.on_dummy_backend(name) {
+            self.spawn_raw(name, self.dummy_input(stdin).as_bytes(), env)
+        } else {
+            self.spawn_raw(name, stdin.as_bytes(), env)
+        }
+    }
+
+    /// fence_dummy, and the site test agents (tests/fixtures/agents.d) that drive its
+    /// backend: the agents that take a status_file.
+    pub fn on_dummy_backend(&self, name: &str) -> bool {
+        name == "fence_dummy"
+            || std::fs::read_to_string(self.path("agents.d").join(format!("{name}.toml")))
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == "backend = \"dummy\""))
     }
 
     /// `stdin` with this sandbox's status file added, unless it names one.
@@ -193,6 +206,22 @@ pub fn expect_all(children: Vec<Child>, code: i32, stdout: &str) {
 
 pub fn finish(child: Child) -> Out {
     to_out(child.wait_with_output().unwrap())
+}
+
+/// The output of a call that must end within `limit`; one still running is killed and
+/// fails the test, so that a wait the agent should have refused cannot hang the suite.
+pub fn finish_within(mut child: Child, limit: std::time::Duration, what: &str) -> Out {
+    let t0 = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            // Not finish(): a process the agent left behind may hold its output open.
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    finish(child)
 }
 
 fn to_out(o: std::process::Output) -> Out {
