@@ -258,17 +258,18 @@ impl Exchange {
     }
 }
 
-/// K1 (integrity key) and K2 (confidentiality key): HMAC of the SIK over a constant of
-/// 0x01 or 0x02 bytes as long as the algorithm's output.
+/// K1 (integrity key) and K2 (confidentiality key): HMAC of the SIK over the constants
+/// Const 1 and Const 2 of IPMI 2.0 §13.32, 20 bytes of 0x01 or 0x02 for every algorithm.
+/// The length does not follow the HMAC's output: BMCs (and ipmitool, FreeIPMI, pyghmi)
+/// use 20 bytes for HMAC-MD5 and HMAC-SHA256 too, and any other length gives keys that
+/// no BMC shares, so every message after RAKP 4 goes unanswered.
 pub fn session_keys(auth: Auth, sik: &[u8]) -> (Secret, Secret) {
-    let n = match auth {
-        Auth::None => return (Zeroizing::new(Vec::new()), Zeroizing::new(Vec::new())),
-        Auth::HmacSha1 => 20,
-        Auth::HmacMd5 => 16,
-        Auth::HmacSha256 => 32,
-    };
-    let k1 = Zeroizing::new(auth.hmac(sik, &[&vec![1u8; n]]));
-    let k2 = Zeroizing::new(auth.hmac(sik, &[&vec![2u8; n]]));
+    const LEN: usize = 20;
+    if auth == Auth::None {
+        return (Zeroizing::new(Vec::new()), Zeroizing::new(Vec::new()));
+    }
+    let k1 = Zeroizing::new(auth.hmac(sik, &[&[1u8; LEN]]));
+    let k2 = Zeroizing::new(auth.hmac(sik, &[&[2u8; LEN]]));
     (k1, k2)
 }
 

@@ -53,9 +53,9 @@ def answers(suite, kg):
     rakp2 = mac(PASSWORD, le(CONSOLE_SID) + le(BMC_SID) + CONSOLE_RAND + BMC_RAND + GUID + tail, h)
     rakp3 = mac(PASSWORD, BMC_RAND + le(CONSOLE_SID) + tail, h)
     sik = mac(kg or PASSWORD, CONSOLE_RAND + BMC_RAND + tail, h)
-    n = h().digest_size
-    k1 = mac(sik, b"\x01" * n, h)
-    k2 = mac(sik, b"\x02" * n, h)
+    # Const 1 and Const 2 are 20 bytes whatever the hash (IPMI 2.0 section 13.32).
+    k1 = mac(sik, b"\x01" * 20, h)
+    k2 = mac(sik, b"\x02" * 20, h)
     rakp4 = mac(sik, CONSOLE_RAND + le(BMC_SID) + GUID, h)[: RAKP4_LEN[h]]
     r = {"rakp2": rakp2, "rakp3": rakp3, "sik": sik, "k1": k1, "k2": k2, "rakp4": rakp4}
     payload = MESSAGE
