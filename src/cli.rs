@@ -21,16 +21,22 @@ use crate::runtime::log;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Run as `argv[0]` says and return the exit code. Everything written to stdout has been
-/// flushed when this returns.
-pub fn main() -> u8 {
+/// Run as `args[0]` (argv[0]) says and return the exit code. Everything written to stdout
+/// has been flushed when this returns.
+pub fn main(args: Vec<OsString>) -> u8 {
     let start = Instant::now();
-    let args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = args
         .first()
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if argv0.is_empty() {
+        // No name, no agent: answering with usage and exit 0 would pass for a done action.
+        return fail_plain(
+            "no program name (argv[0] is empty or missing), so no agent to run; \
+             run fencebox as fence_<agent> (a link to it) or as 'fencebox <agent>'",
+        );
+    }
     let rest = args.get(1..).unwrap_or(&[]);
     let code = if argv0.starts_with("fence_") {
         run_agent(&argv0, rest, start)

@@ -162,3 +162,25 @@ fn a_site_file_cannot_replace_a_builtin_agent() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("is built in"), "{out:?}");
 }
+
+/// argv[0] is all there is to say which agent runs. Without it (an empty string here;
+/// a C library that leaves the standard library's argument list empty, in the next test)
+/// nothing may pass for success: the old answer was usage and exit 0 to every off.
+#[test]
+fn an_empty_program_name_fails_instead_of_printing_usage() {
+    use std::os::unix::process::CommandExt;
+    let sb = Sandbox::new("cli-argv0");
+    let mut cmd = Command::new(BIN);
+    cmd.arg0("")
+        .env("FENCEBOX_LOCK_DIR", sb.path("locks"))
+        .env("FENCEBOX_AGENTS_DIR", sb.path("agents.d"));
+    let out = common::finish(common::feed(&mut cmd, b"action=off\nport=1\n"));
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    assert!(out.stderr.contains("argv[0] is empty"), "{out:?}");
+}
+
+#[test]
+fn an_empty_argument_list_fails() {
+    assert_eq!(fencebox::cli::main(Vec::new()), 1);
+    assert_eq!(fencebox::cli::main(vec!["".into(), "agents".into()]), 1);
+}
