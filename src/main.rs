@@ -10,7 +10,7 @@
 //!   file or socket fencebox opens becomes "stdout" or "stderr" (a result line written
 //!   into a lock file, log lines sent to a PDU);
 //! - SIGPIPE is ignored, so that a reader that closes its pipe early makes writes fail
-//!   (which the agent shrugs off) instead of killing the agent mid-action.
+//!   (the call then exits 1 saying so) instead of killing the agent mid-action.
 //!
 //! The arguments are taken from `main`'s own argc/argv, not from `std::env::args_os`:
 //! that one is filled by a glibc start-up hook that other C libraries (musl) do not have,

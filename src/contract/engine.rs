@@ -16,6 +16,21 @@ use crate::runtime::lock::{self, LockMode};
 /// Exit code of a successful action (2 only for status OFF).
 pub type ExitCode = u8;
 
+/// The failure of a call whose result could not be written to stdout (a full disk, a
+/// reader that went away). For on, off and reboot the device has done the action by
+/// then, and the log line says so: the next caller must not assume nothing happened.
+pub fn unwritten(action: Action, e: &std::io::Error) -> FenceError {
+    let name = action.name();
+    FenceError::Local(match action {
+        Action::On | Action::Off | Action::Reboot | Action::Diag => format!(
+            "Failed: {name} was done and the device confirmed it, but the result could not be written to standard output ({e}); check what the output goes to"
+        ),
+        _ => format!(
+            "Failed: the {name} result could not be written to standard output ({e}); check what the output goes to (a full disk, a reader that went away)"
+        ),
+    })
+}
+
 pub struct Engine<'a> {
     pub agent: &'a Agent,
     pub settings: &'a Settings,
@@ -73,9 +88,10 @@ impl Engine<'_> {
         result
     }
 
-    fn say(&mut self, line: &str) {
-        // stdout going away (a closed pipe) must not turn a done action into a failure.
-        let _ = writeln!(self.out, "{line}");
+    /// Write a result line. A line that cannot be written fails the call: its reader
+    /// (Pacemaker) cannot have seen the result, so it must not be told "success".
+    fn say(&mut self, line: &str) -> Result<()> {
+        writeln!(self.out, "{line}").map_err(|e| unwritten(self.settings.action, &e))
     }
 
     /// The action proper, on a connected device.
@@ -99,14 +115,14 @@ impl Engine<'_> {
                 (Action::On, PowerState::On) | (Action::Off, PowerState::Off)
             );
             if same && !(s == PowerState::On && self.agent.has("force_on")) {
-                self.say(&format!("Success: Already {}", s.upper()));
+                self.say(&format!("Success: Already {}", s.upper()))?;
                 return Ok(0);
             }
         }
         match action {
             Action::On => {
                 if self.set_and_confirm(dev, PowerState::On, 1 + self.settings.retry_on)? {
-                    self.say("Success: Powered ON");
+                    self.say("Success: Powered ON")?;
                     Ok(0)
                 } else {
                     Err(FenceError::WaitingOn)
@@ -114,7 +130,7 @@ impl Engine<'_> {
             }
             Action::Off => {
                 if self.set_and_confirm(dev, PowerState::Off, 1)? {
-                    self.say("Success: Powered OFF");
+                    self.say("Success: Powered OFF")?;
                     Ok(0)
                 } else {
                     Err(FenceError::WaitingOff)
@@ -123,7 +139,7 @@ impl Engine<'_> {
             Action::Reboot | Action::Diag => self.reboot(dev, action, status),
             Action::Status => match status {
                 Some(s) => {
-                    self.say(&format!("Status: {}", s.upper()));
+                    self.say(&format!("Status: {}", s.upper()))?;
                     Ok(if s == PowerState::Off { 2 } else { 0 })
                 }
                 None => Err(FenceError::UnrecognisedAction("status".into())),
@@ -151,7 +167,7 @@ impl Engine<'_> {
         if let Some(kind) = kind {
             match self.cycle(dev, kind)? {
                 Some(true) => {
-                    self.say("Success: Rebooted");
+                    self.say("Success: Rebooted")?;
                     return Ok(0);
                 }
                 Some(false) => {
@@ -184,7 +200,7 @@ impl Engine<'_> {
                 "Timed out waiting to power ON (the node was powered off; fencing succeeded)"
             );
         }
-        self.say("Success: Rebooted");
+        self.say("Success: Rebooted")?;
         Ok(0)
     }
 
@@ -286,7 +302,7 @@ impl Engine<'_> {
 
     fn list(&mut self, dev: &mut dyn Device, action: Action) -> Result<ExitCode> {
         let Some(outlets) = dev.list(action == Action::ListStatus)? else {
-            self.say("NOTICE: List option is not working on this device yet");
+            self.say("NOTICE: List option is not working on this device yet")?;
             return Ok(0);
         };
         let sep = self.settings.get("separator").unwrap_or(",").to_string();
@@ -297,7 +313,7 @@ impl Engine<'_> {
                 let state = o.state.map(PowerState::lower).unwrap_or("UNKNOWN");
                 format!("{}{sep}{}{sep}{state}", o.id, o.alias)
             };
-            self.say(&line);
+            self.say(&line)?;
         }
         Ok(0)
     }
