@@ -153,7 +153,8 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
 }
 
 fn fail_plain(msg: &str) -> u8 {
-    let _ = writeln!(std::io::stderr(), "fencebox: {msg}");
+    // The message may quote argv (an agent name): no raw control characters to stderr.
+    let _ = writeln!(std::io::stderr(), "fencebox: {}", log::escape_controls(msg));
     1
 }
 
@@ -217,6 +218,12 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    // What the caller gave openly stays readable in the log even if a secret equals it.
+    for (key, value) in &raw.values {
+        if !agent.option(key).is_some_and(|o| o.secret) {
+            log::add_public(value);
+        }
+    }
 
     // Help, metadata and version answer whatever else is wrong with the input.
     if raw.values.contains_key("help") {

@@ -285,3 +285,17 @@ fn an_empty_argument_list_fails() {
     assert_eq!(fencebox::cli::main(Vec::new()), 1);
     assert_eq!(fencebox::cli::main(vec!["".into(), "agents".into()]), 1);
 }
+
+/// A name from argv is quoted in the error with its control characters escaped.
+#[test]
+fn an_unknown_agent_name_is_quoted_without_raw_control_characters() {
+    let sb = Sandbox::new("cli-esc");
+    let out = fencebox(&sb, &["bad\u{1b}[2J\u{7}"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("unknown agent 'fence_bad\\x1b[2J\\x07'"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains('\u{1b}'), "{out:?}");
+}

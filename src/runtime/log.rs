@@ -1,9 +1,16 @@
 //! Logging: stderr (unless quiet), syslog (facility daemon, ident = agent name) and the
 //! debug file, each line in fence-agents' `time LEVEL: message` form.
 //!
-//! Secrets are kept out in two ways: code never formats a secret option's value, and every
-//! line is scrubbed of the registered secret values before it is written anywhere, so a
-//! device echoing a password back cannot leak it either.
+//! Secrets are kept out in two ways: code never formats a secret option's value (the
+//! first line of defence), and every line is scrubbed of the registered secret values
+//! before it is written anywhere, so a device echoing a password back cannot leak it
+//! either. Scrubbing must not itself reveal a secret: replacing "admin" in "user 'admin'"
+//! tells the reader the password. So only secrets that cannot pass for ordinary text are
+//! scrubbed, and only where they stand as a whole token (see `scrubbable`).
+//!
+//! Lines carry values from the input and from devices; their control characters (ESC,
+//! BEL, CR) are written escaped (`\x1b`), so no value can drive a terminal or forge a
+//! log line.
 
 use std::fmt;
 use std::fs::File;
@@ -39,9 +46,13 @@ impl Level {
     }
 }
 
-/// Shortest secret that is scrubbed from log lines; shorter ones would mangle ordinary
-/// words, and no code path formats secret values in the first place.
-const MIN_SCRUB_LEN: usize = 3;
+/// Shortest secret that is scrubbed from log lines: "[secret]" in place of "on" or "12"
+/// would show the secret rather than hide it, and no code formats secret values anyway.
+const MIN_SCRUB_LEN: usize = 4;
+/// A secret of letters alone shorter than this is taken for a word ("power", "status",
+/// "password"): fencebox's own messages use such words, and scrubbing them would show the
+/// secret in every such line.
+const MIN_WORD_SCRUB_LEN: usize = 12;
 const SYSLOG_FACILITY_DAEMON: u8 = 3;
 
 struct Logger {
@@ -51,6 +62,8 @@ struct Logger {
     debug_file: Option<File>,
     syslog: Syslog,
     secrets: Vec<String>,
+    /// Values of non-secret options (login, plug, address): public text, never scrubbed.
+    public: Vec<String>,
 }
 
 /// The syslog socket is connected when the first line for it comes: most calls log
@@ -87,6 +100,7 @@ static LOGGER: Mutex<Logger> = Mutex::new(Logger {
     debug_file: None,
     syslog: Syslog::Unavailable,
     secrets: Vec::new(),
+    public: Vec::new(),
 });
 
 fn logger() -> MutexGuard<'static, Logger> {
@@ -119,16 +133,84 @@ pub fn configure(quiet: bool, verbose_level: u32, debug_file: Option<File>) {
     l.debug_file = debug_file;
 }
 
-/// Register a secret value: it is replaced by `[secret]` in every later line.
+/// Register a secret value: it is replaced by `[secret]` in every later line, where
+/// `scrubbable` allows.
 pub fn add_secret(value: &str) {
-    if value.len() >= MIN_SCRUB_LEN {
-        let mut l = logger();
-        if !l.secrets.iter().any(|s| s == value) {
-            l.secrets.push(value.to_string());
-            // Longest first, so a secret containing another is replaced whole.
-            l.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut l = logger();
+    if !value.is_empty() && !l.secrets.iter().any(|s| s == value) {
+        l.secrets.push(value.to_string());
+        // Longest first, so a secret containing another is replaced whole.
+        l.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Register the value of a non-secret option: a secret whose text it contains is not
+/// scrubbed, because that text is shown as this value anyway ("user 'admin'").
+pub fn add_public(value: &str) {
+    let mut l = logger();
+    if !value.is_empty() && !l.public.iter().any(|s| s == value) {
+        l.public.push(value.to_string());
+    }
+}
+
+/// Whether `secret` is replaced in log lines: long enough not to be guessed from the
+/// gap it leaves, not a common word, and not part of a public value.
+fn scrubbable(secret: &str, public: &[String]) -> bool {
+    let len = secret.chars().count();
+    let word = secret.chars().all(|c| c.is_alphabetic());
+    len >= MIN_SCRUB_LEN
+        && !(word && len < MIN_WORD_SCRUB_LEN)
+        && !public.iter().any(|p| p.contains(secret))
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `msg` with every whole-token occurrence of `secret` replaced: not where it is glued to
+/// letters or digits of a longer word ("1234" in "12345", "Admin1" in "Admin1x").
+fn replace_token(msg: &str, secret: &str) -> Option<String> {
+    let mut out = String::new();
+    let (mut copied, mut from, mut found) = (0, 0, false);
+    while let Some(pos) = msg[from..].find(secret).map(|p| p + from) {
+        let end = pos + secret.len();
+        let glued_before = secret.starts_with(is_word_char) && msg[..pos].ends_with(is_word_char);
+        let glued_after = secret.ends_with(is_word_char) && msg[end..].starts_with(is_word_char);
+        if glued_before || glued_after {
+            from = pos + secret.chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        out.push_str(&msg[copied..pos]);
+        out.push_str("[secret]");
+        (copied, from, found) = (end, end, true);
+    }
+    found.then(|| out + &msg[copied..])
+}
+
+/// `msg` with the scrubbable secrets replaced by `[secret]`.
+fn scrub(mut msg: String, secrets: &[String], public: &[String]) -> String {
+    for s in secrets.iter().filter(|s| scrubbable(s, public)) {
+        if let Some(replaced) = replace_token(&msg, s) {
+            msg = replaced;
         }
     }
+    msg
+}
+
+/// `text` with control characters written as escapes (`\x1b`, `\u{9b}`), tabs kept.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match u32::from(c) {
+            _ if !c.is_control() || c == '\t' => out.push(c),
+            n @ 0..=0xff => out.push_str(&format!("\\x{n:02x}")),
+            n => out.push_str(&format!("\\u{{{n:x}}}")),
+        }
+    }
+    out.into()
 }
 
 pub fn emit(level: Level, args: fmt::Arguments<'_>) {
@@ -144,14 +226,9 @@ pub fn emit_detail(level: Level, detail: u32, args: fmt::Arguments<'_>) {
     if !(to_debug_file || to_stderr || to_syslog) {
         return;
     }
-    let mut msg = args.to_string();
-    for s in &l.secrets {
-        if msg.contains(s.as_str()) {
-            msg = msg.replace(s.as_str(), "[secret]");
-        }
-    }
+    let msg = scrub(args.to_string(), &l.secrets, &l.public);
     // One event, one line: a device's multi-line answer must not forge log lines.
-    let msg = msg.trim_end().replace('\n', " | ");
+    let msg = escape_controls(&msg.trim_end().replace('\n', " | ")).into_owned();
     let line = format!("{} {}: {}\n", timestamp(), level.name(), msg);
     if to_stderr {
         let _ = std::io::stderr().write_all(line.as_bytes());
@@ -212,7 +289,66 @@ macro_rules! log_debug { ($detail:expr, $($a:tt)*) => { $crate::runtime::log::em
 
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::{escape_controls, format_utc, scrub};
+
+    fn scrubbed(msg: &str, secrets: &[&str], public: &[&str]) -> String {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        scrub(msg.to_string(), &own(secrets), &own(public))
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_as_whole_tokens() {
+        let s = ["Pw-7f3a91"];
+        assert_eq!(scrubbed("got Pw-7f3a91!", &s, &[]), "got [secret]!");
+        assert_eq!(
+            scrubbed("Pw-7f3a91,Pw-7f3a91", &s, &[]),
+            "[secret],[secret]"
+        );
+        assert_eq!(
+            scrubbed("xPw-7f3a91 Pw-7f3a91x", &s, &[]),
+            "xPw-7f3a91 Pw-7f3a91x"
+        );
+        assert_eq!(
+            scrubbed("port 12345 and 1234", &["1234"], &[]),
+            "port 12345 and [secret]"
+        );
+        assert_eq!(scrubbed("-x9-", &["-x9-"], &[]), "[secret]");
+    }
+
+    #[test]
+    fn scrubbing_does_not_point_at_short_common_or_public_secrets() {
+        // Each would tell the reader the secret by where "[secret]" stands.
+        let line = "the proof does not match the password of user 'admin'";
+        assert_eq!(scrubbed(line, &["admin"], &["admin"]), line);
+        assert_eq!(scrubbed(line, &["password"], &[]), line, "a word");
+        assert_eq!(
+            scrubbed("plug 12 is on", &["12", "on"], &[]),
+            "plug 12 is on"
+        );
+        assert_eq!(
+            scrubbed("user 'ad-min9'", &["ad-min9"], &["ad-min9"]),
+            "user 'ad-min9'"
+        );
+        assert_eq!(
+            scrubbed("ip 10.20.30.40", &["20.30"], &["10.20.30.40"]),
+            "ip 10.20.30.40"
+        );
+        // Long letter-only passphrases are not words.
+        assert_eq!(
+            scrubbed("pw correcthorsebattery", &["correcthorsebattery"], &[]),
+            "pw [secret]"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape_controls("plug \u{1b}[2J\u{7}x\r\t"),
+            "plug \\x1b[2J\\x07x\\x0d\t"
+        );
+        assert_eq!(escape_controls("csi \u{9b}"), "csi \\x9b");
+        assert_eq!(escape_controls("plain ü"), "plain ü");
+    }
 
     #[test]
     fn utc_formatting() {
