@@ -16,6 +16,7 @@ use fencebox::agents;
 use fencebox::contract::input::{self, RawInput};
 use fencebox::contract::option_set::{self, Agent};
 use fencebox::contract::settings;
+use fencebox::runtime::log;
 use libfuzzer_sys::fuzz_target;
 
 const AGENTS: [&str; 4] = [
@@ -28,6 +29,8 @@ const AGENTS: [&str; 4] = [
 fn agents() -> &'static [Agent] {
     static CELL: OnceLock<Vec<Agent>> = OnceLock::new();
     CELL.get_or_init(|| {
+        // Quiet: the readers' warnings (verbose_level) would otherwise flood stderr.
+        log::configure(true, 0, None);
         AGENTS
             .iter()
             .map(|name| {
