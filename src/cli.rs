@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::agents;
 use crate::contract::action::Action;
+use crate::contract::engine;
 use crate::contract::error::FenceError;
 use crate::contract::input;
 use crate::contract::option_set;
@@ -24,29 +25,61 @@ use crate::runtime::log::{self, Log};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Run as `argv[0]` says and return the exit code. Everything written to stdout has been
-/// flushed when this returns.
-pub fn main() -> u8 {
+/// Run as `args[0]` (argv[0]) says and return the exit code. Everything written to stdout
+/// has been flushed when this returns, and a failed write of it is a failure (exit 1):
+/// nobody has read the result.
+pub fn main(args: Vec<OsString>) -> u8 {
     let start = Instant::now();
-    let args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = args
         .first()
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if argv0.is_empty() {
+        // No name, no agent: answering with usage and exit 0 would pass for a done action.
+        return fail_plain(
+            "no program name (argv[0] is empty or missing), so no agent to run; \
+             run fencebox as fence_<agent> (a link to it) or as 'fencebox <agent>'",
+        );
+    }
     let rest = args.get(1..).unwrap_or(&[]);
     let code = if argv0.starts_with("fence_") {
         run_agent(&argv0, rest, start)
     } else {
         fencebox_command(rest, start)
     };
-    let _ = std::io::stdout().flush();
-    code
+    // Every path has flushed already; this only catches a write someone adds later.
+    match std::io::stdout().flush() {
+        Err(e) if code != 1 => fail_plain(&unwritten(&e)),
+        _ => code,
+    }
 }
 
-fn out(text: &str) {
-    // A closed stdout is the reader's choice, not our failure.
-    let _ = std::io::stdout().write_all(text.as_bytes());
+/// Write all of `text` to stdout and flush it.
+fn print(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+fn unwritten(e: &std::io::Error) -> String {
+    format!("Failed: the answer could not be written to standard output ({e}); check what the output goes to (a full disk, a reader that went away)")
+}
+
+/// Exit code of a `fencebox` command whose whole answer is `text`.
+fn answer(text: &str) -> u8 {
+    match print(text) {
+        Ok(()) => 0,
+        Err(e) => fail_plain(&unwritten(&e)),
+    }
+}
+
+/// Exit code of an agent call whose whole answer is `text` (help, metadata, version).
+fn agent_answer(text: &str) -> u8 {
+    match print(text) {
+        Ok(()) => 0,
+        Err(e) => fail(&FenceError::Local(unwritten(&e))),
+    }
 }
 
 fn usage() -> String {
@@ -65,25 +98,20 @@ Usage:\n\
 fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
     let first = args.first().map(|a| a.to_string_lossy().into_owned());
     match first.as_deref() {
-        None | Some("-h") | Some("--help") | Some("help") => {
-            out(&usage());
-            0
-        }
-        Some("-V") | Some("--version") => {
-            out(&format!("fencebox {VERSION}\n"));
-            0
-        }
+        None | Some("-h") | Some("--help") | Some("help") => answer(&usage()),
+        Some("-V") | Some("--version") => answer(&format!("fencebox {VERSION}\n")),
         Some("agents") => match agents::all_names() {
-            Ok(names) => {
-                for (name, desc) in names {
-                    out(&format!("{name:<24} {desc}\n"));
-                }
-                0
-            }
+            Ok(names) => answer(
+                &names
+                    .iter()
+                    .map(|(name, desc)| format!("{name:<24} {desc}\n"))
+                    .collect::<String>(),
+            ),
             Err(e) => fail_plain(&e),
         },
         Some("families") => match agents::families() {
             Ok(families) => {
+                let mut text = String::new();
                 for f in families {
                     let ids: Vec<String> = f
                         .sysobjectid
@@ -95,7 +123,7 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
                                 .map(|o| format!("{}.*", crate::snmp::oid::format_oid(o))),
                         )
                         .collect();
-                    out(&format!(
+                    text.push_str(&format!(
                         "{:<24} {:<12} {}\n{:<24} {:<12} sysObjectID {}\n",
                         f.name,
                         f.vendor,
@@ -109,7 +137,7 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
                         }
                     ));
                 }
-                0
+                answer(&text)
             }
             Err(e) => fail_plain(&e),
         },
@@ -129,7 +157,8 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
 }
 
 fn fail_plain(msg: &str) -> u8 {
-    let _ = writeln!(std::io::stderr(), "fencebox: {msg}");
+    // The message may quote argv (an agent name): no raw control characters to stderr.
+    let _ = writeln!(std::io::stderr(), "fencebox: {}", log::escape_controls(msg));
     1
 }
 
@@ -143,33 +172,29 @@ fn link(dir: &Path) -> u8 {
         Err(e) => return fail_plain(&e),
     };
     let mut failed = false;
+    let mut made = String::new();
     for (name, _) in names {
         let target = dir.join(name);
         if let Ok(meta) = std::fs::symlink_metadata(&target) {
             if !meta.file_type().is_symlink() {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "fencebox: {} exists and is not a symlink; left alone",
+                let _ = fail_plain(&format!(
+                    "{} exists and is not a symlink; left alone",
                     target.display()
-                );
+                ));
                 failed = true;
                 continue;
             }
             let _ = std::fs::remove_file(&target);
         }
         match std::os::unix::fs::symlink(&exe, &target) {
-            Ok(()) => out(&format!("{} -> {}\n", target.display(), exe.display())),
+            Ok(()) => made.push_str(&format!("{} -> {}\n", target.display(), exe.display())),
             Err(e) => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "fencebox: cannot create {}: {e}",
-                    target.display()
-                );
+                let _ = fail_plain(&format!("cannot create {}: {e}", target.display()));
                 failed = true;
             }
         }
     }
-    u8::from(failed)
+    answer(&made).max(u8::from(failed))
 }
 
 /// Log a failure the fence-agents way and give its exit code.
@@ -208,27 +233,20 @@ fn run_agent_logged(
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    run::register_public(&agent, &raw);
 
     // Help, metadata and version answer whatever else is wrong with the input.
     if raw.values.contains_key("help") {
-        out(&help::render(&agent));
-        return 0;
+        return agent_answer(&help::render(&agent));
     }
     let action = settings::raw_action(&raw, &agent).to_ascii_lowercase();
     match action.as_str() {
-        "metadata" | "meta-data" => {
-            out(&metadata::render(&agent));
-            return 0;
-        }
-        "manpage" => {
-            out(&manpage::render(&agent));
-            return 0;
-        }
+        "metadata" | "meta-data" => return agent_answer(&metadata::render(&agent)),
+        "manpage" => return agent_answer(&manpage::render(&agent)),
         _ => {}
     }
     if raw.values.contains_key("version") {
-        out(&format!("{VERSION} (fencebox)\n"));
-        return 0;
+        return agent_answer(&format!("{VERSION} (fencebox)\n"));
     }
 
     let quiet = raw.get("quiet").is_some_and(input::flag_is_on);
@@ -260,8 +278,11 @@ fn run_agent_logged(
         Ok(report) => {
             let sep = raw.get("separator").unwrap_or(",");
             let (text, code) = render::fence_agents(&report, sep);
-            // One write: a list is one write, not one per outlet.
-            out(&text);
+            // One write: a list is one write, not one per outlet. Nobody has read a
+            // result that could not be written, so that is a failure.
+            if let Err(e) = print(&text) {
+                return fail(&engine::unwritten(report.action, &e));
+            }
             if report.action != Action::ValidateAll {
                 log_info!(
                     "{} {}: done (exit {code})",

@@ -10,19 +10,18 @@
 //!   file or socket fencebox opens becomes "stdout" or "stderr" (a result line written
 //!   into a lock file, log lines sent to a PDU);
 //! - SIGPIPE is ignored, so that a reader that closes its pipe early makes writes fail
-//!   (which the agent shrugs off) instead of killing the agent mid-action.
+//!   (the call then exits 1 saying so) instead of killing the agent mid-action.
 //!
-//! Arguments still reach `std::env::args_os` (glibc passes them to the standard library
-//! before `main`). What is given up: the "has overflowed its stack" message; a stack
-//! overflow is still stopped by the guard page.
+//! The arguments are taken from `main`'s own argc/argv, not from `std::env::args_os`:
+//! that one is filled by a glibc start-up hook that other C libraries (musl) do not have,
+//! and an empty argument list would run no agent and print usage, a false success.
+//! What is given up: the "has overflowed its stack" message; a stack overflow is still
+//! stopped by the guard page.
 #![cfg_attr(not(test), no_main)]
 
 #[cfg(not(test))]
 #[no_mangle]
-pub extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     if !standard_fds_open() {
         return 1; // not even /dev/null: nothing safe to write to, and nothing done
     }
@@ -30,7 +29,34 @@ pub extern "C" fn main(
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
-    std::ffi::c_int::from(fencebox::cli::main())
+    // SAFETY: the C runtime passes argc and an argv of argc NUL-terminated strings that
+    // live for the whole process.
+    let args = unsafe { arguments(argc, argv) };
+    std::ffi::c_int::from(fencebox::cli::main(args))
+}
+
+/// argv[0..argc] as owned strings; none when argv is null or argc is not positive.
+///
+/// # Safety
+/// `argv` must be null or point to `argc` valid NUL-terminated C strings.
+#[cfg(not(test))]
+unsafe fn arguments(
+    argc: std::ffi::c_int,
+    argv: *const *const std::ffi::c_char,
+) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    let n = usize::try_from(argc).unwrap_or(0);
+    if argv.is_null() {
+        return Vec::new();
+    }
+    (0..n)
+        // SAFETY: i < argc, so argv.add(i) is within the array the caller gave.
+        .map(|i| unsafe { *argv.add(i) })
+        .take_while(|p| !p.is_null())
+        // SAFETY: each non-null entry is a NUL-terminated string (the caller's contract).
+        .map(|p| unsafe { std::ffi::CStr::from_ptr(p) })
+        .map(|s| std::ffi::OsString::from_vec(s.to_bytes().to_vec()))
+        .collect()
 }
 
 /// Open /dev/null on each of descriptors 0, 1 and 2 that is closed; false if that fails.

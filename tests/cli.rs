@@ -162,3 +162,140 @@ fn a_site_file_cannot_replace_a_builtin_agent() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("is built in"), "{out:?}");
 }
+
+/// Run `cmd` with stdout on /dev/full (every write fails with ENOSPC) and stdin closed.
+fn into_full_stdout(cmd: &mut Command) -> common::Out {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(full)
+        .output()
+        .unwrap();
+    common::Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// An answer nobody could read is no success: help, metadata, status, off and the
+/// fencebox commands all exit 1 with one line on stderr when stdout cannot be written.
+#[test]
+fn a_stdout_that_cannot_be_written_fails_every_answer() {
+    let sb = Sandbox::new("cli-full");
+    let f = sb.status_file().display().to_string();
+    for args in [
+        &["-o", "metadata"][..],
+        &["-h"],
+        &["-V"],
+        &["-o", "status", "--status-file", &f],
+    ] {
+        sb.set_state("on");
+        let out = into_full_stdout(sb.command("fence_dummy").args(args));
+        assert_eq!(out.code, 1, "{args:?}: {out:?}");
+        assert!(
+            out.stderr
+                .contains("could not be written to standard output"),
+            "{args:?}: {out:?}"
+        );
+    }
+    for args in [&["agents"][..], &["--version"], &["--help"], &["families"]] {
+        let out = into_full_stdout(
+            Command::new(BIN)
+                .args(args)
+                .env("FENCEBOX_AGENTS_DIR", sb.path("agents.d")),
+        );
+        assert_eq!(out.code, 1, "{args:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out:?}");
+    }
+}
+
+/// A done off whose "Success" line is lost: exit 1, and the log says the device was
+/// switched, so nobody takes the node for untouched.
+#[test]
+fn a_lost_success_line_fails_but_says_the_off_was_done() {
+    let sb = Sandbox::new("cli-full-off");
+    sb.set_state("on");
+    let f = sb.status_file().display().to_string();
+    let out = into_full_stdout(
+        sb.command("fence_dummy")
+            .args(["-o", "off", "--status-file", &f]),
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(sb.state(), "off");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{out:?}");
+    assert!(
+        lines[0].contains("off was done and the device confirmed it")
+            && lines[0].contains("No space left on device"),
+        "{out:?}"
+    );
+}
+
+/// The case of the issue: an SNMP outlet list into a full disk (Debian's agent exits 1).
+#[test]
+fn an_snmp_list_into_a_full_stdout_fails() {
+    let s = common::sims();
+    let sb = Sandbox::new("cli-full-list");
+    let port = s.port.to_string();
+    let args = [
+        "-a",
+        "127.0.0.1",
+        "-u",
+        &port,
+        "-c",
+        "private",
+        "-d",
+        "2c",
+        "-o",
+        "list",
+    ];
+    let ok = sb.run_args("fence_apc_snmp", &args);
+    assert!(ok.code == 0 && ok.stdout.lines().count() > 1, "{ok:?}");
+    let out = into_full_stdout(sb.command("fence_apc_snmp").args(args));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the list result could not be written to standard output"),
+        "{out:?}"
+    );
+}
+
+/// argv[0] is all there is to say which agent runs. Without it (an empty string here;
+/// a C library that leaves the standard library's argument list empty, in the next test)
+/// nothing may pass for success: the old answer was usage and exit 0 to every off.
+#[test]
+fn an_empty_program_name_fails_instead_of_printing_usage() {
+    use std::os::unix::process::CommandExt;
+    let sb = Sandbox::new("cli-argv0");
+    let mut cmd = Command::new(BIN);
+    cmd.arg0("")
+        .env("FENCEBOX_LOCK_DIR", sb.path("locks"))
+        .env("FENCEBOX_AGENTS_DIR", sb.path("agents.d"));
+    let out = common::finish(common::feed(&mut cmd, b"action=off\nport=1\n"));
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    assert!(out.stderr.contains("argv[0] is empty"), "{out:?}");
+}
+
+#[test]
+fn an_empty_argument_list_fails() {
+    assert_eq!(fencebox::cli::main(Vec::new()), 1);
+    assert_eq!(fencebox::cli::main(vec!["".into(), "agents".into()]), 1);
+}
+
+/// A name from argv is quoted in the error with its control characters escaped.
+#[test]
+fn an_unknown_agent_name_is_quoted_without_raw_control_characters() {
+    let sb = Sandbox::new("cli-esc");
+    let out = fencebox(&sb, &["bad\u{1b}[2J\u{7}"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("unknown agent 'fence_bad\\x1b[2J\\x07'"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains('\u{1b}'), "{out:?}");
+}

@@ -44,6 +44,10 @@ echo "== fuzz smoke run (fuzz/: SNMP answers, OID arcs, site row patterns, 1M in
 FUZZ_SCRATCH="$(mktemp -d)"
 (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O snmp "$FUZZ_SCRATCH" corpus/snmp -- -runs=1000000 -max_len=512 2>&1 | tail -n 3)
 rm -rf "$FUZZ_SCRATCH"
+echo "== fuzz smoke run (fuzz/: the argv and stdin option readers, 1M inputs)"
+FUZZ_SCRATCH="$(mktemp -d)"
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O input "$FUZZ_SCRATCH" corpus/input -- -runs=1000000 2>&1 | tail -n 3)
+rm -rf "$FUZZ_SCRATCH"
 echo "== bench smoke run (numbers not checked; bench/run.py writes docs/benchmarks.md)"
 cargo build --release --quiet
 python3 bench/run.py --runs 3 --out target/bench-smoke.md >/dev/null

@@ -301,3 +301,73 @@ fn snmp_exchanges_log_no_secret() {
         }
     }
 }
+
+/// Scrubbing must not point at the secret: with user admin and password admin, the
+/// message names the user ("password of user 'admin'"), where the old scrubbing printed
+/// "user '[secret]'" and so told every log reader the password.
+#[test]
+fn a_password_equal_to_the_user_name_leaves_the_user_readable() {
+    let sb = Sandbox::new("secrets-admin");
+    let bmc = common::bmc::Bmc::ipmi_sim(&sb, "127.0.0.1");
+    let out = sb.run(
+        "fence_ipmilan",
+        &format!(
+            "action=status\nip=127.0.0.1\nipport={}\nlanplus=1\ncipher=3\nusername=admin\npassword=admin\npower_wait=0\n",
+            bmc.port
+        ),
+    );
+    assert_eq!(out.code, 1, "the BMC's password is 'password': {out:?}");
+    assert!(out.stderr.contains("password of user 'admin'"), "{out:?}");
+    assert!(!out.stderr.contains("[secret]"), "{out:?}");
+}
+
+/// ESC and BEL in a plug reach every log escaped: they cannot drive the terminal that
+/// shows stderr, nor hide in syslog or the debug file.
+#[test]
+fn control_characters_from_the_input_are_escaped_in_every_log() {
+    use std::os::unix::net::UnixDatagram;
+    let sb = Sandbox::new("secrets-controls");
+    sb.set_state("on");
+    let sock_path = sb.path("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut packets = Vec::new();
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = sock.recv(&mut buf) {
+            packets.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        packets.join("\n")
+    });
+    let debug = sb.path("debug.log");
+    let out = sb.run_env(
+        "fence_testsnmp",
+        &format!(
+            "action=status\nip=192.0.2.1\nplug=3\u{1b}[2J\u{7}x\nverbose_level=3\ndebug_file={}\n",
+            debug.display()
+        ),
+        &[("FENCEBOX_SYSLOG_SOCKET", sock_path.to_str().unwrap())],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
+    let syslog = reader.join().unwrap();
+    let file = std::fs::read_to_string(&debug).unwrap();
+    for (what, text) in [
+        ("stderr", &out.stderr),
+        ("syslog", &syslog),
+        ("debug file", &file),
+    ] {
+        assert!(
+            text.contains("plug '3\\x1b[2J\\x07x'"),
+            "{what} shows the plug escaped: {text}"
+        );
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{what} has raw control characters: {text:?}"
+        );
+    }
+}

@@ -12,6 +12,21 @@ use crate::engine::outcome::{Outcome, PlugResult, Report};
 use crate::runtime::call::Call;
 use crate::runtime::lock::{self, LockMode};
 
+/// The failure of a call whose result could not be written to stdout (a full disk, a
+/// reader that went away). For on, off and reboot the device has done the action by
+/// then, and the log line says so: the next caller must not assume nothing happened.
+pub fn unwritten(action: Action, e: &std::io::Error) -> FenceError {
+    let name = action.name();
+    FenceError::Local(match action {
+        Action::On | Action::Off | Action::Reboot | Action::Diag => format!(
+            "Failed: {name} was done and the device confirmed it, but the result could not be written to standard output ({e}); check what the output goes to"
+        ),
+        _ => format!(
+            "Failed: the {name} result could not be written to standard output ({e}); check what the output goes to (a full disk, a reader that went away)"
+        ),
+    })
+}
+
 pub struct Engine<'a> {
     pub agent: &'a Agent,
     pub settings: &'a Settings,

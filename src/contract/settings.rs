@@ -249,14 +249,15 @@ fn check_value(o: &OptSpec, v: &mut String) -> Result<(), FenceError> {
                 "Failed: You have to enter a valid choice for --{} from the valid values: {} (got '{}')",
                 o.long,
                 o.accepted_choices().join(", "),
-                v
+                shown(o, v)
             ))),
         };
     }
     match (o.key, o.value_type) {
         ("verbose_level", _) => Ok(()),
         ("disable_timeout", _) if parse_bool(v).is_none() => Err(FenceError::Usage(format!(
-            "Failed: {name} must be true or false (also 1/0, yes/no, on/off), not '{v}'"
+            "Failed: {name} must be true or false (also 1/0, yes/no, on/off), not '{}'",
+            shown(o, v)
         ))),
         ("plug_separator", _) if v.is_empty() => Err(FenceError::Usage(
             "Failed: plug_separator must not be empty; leave it out to use ','".into(),
@@ -272,15 +273,26 @@ fn check_value(o: &OptSpec, v: &mut String) -> Result<(), FenceError> {
         },
         (_, ValueType::Second) => whole_number(v).map(|_| ()).ok_or_else(|| {
             FenceError::Usage(format!(
-                "Failed: {name} must be a whole number of seconds, 0 or more, not '{v}'"
+                "Failed: {name} must be a whole number of seconds, 0 or more, not '{}'",
+                shown(o, v)
             ))
         }),
         (_, ValueType::Integer) => whole_number(v).map(|_| ()).ok_or_else(|| {
             FenceError::Usage(format!(
-                "Failed: {name} must be a whole number, 0 or more, not '{v}'"
+                "Failed: {name} must be a whole number, 0 or more, not '{}'",
+                shown(o, v)
             ))
         }),
         _ => Ok(()),
+    }
+}
+
+/// A given value as an error message may quote it: never a secret option's.
+fn shown<'a>(o: &OptSpec, v: &'a str) -> &'a str {
+    if o.secret {
+        "[secret]"
+    } else {
+        v
     }
 }
 

@@ -49,6 +49,16 @@ pub fn run(agent: &Agent, raw: &RawInput, call: &Call) -> Result<Report, Vec<Fen
     .map_err(|e| vec![e])
 }
 
+/// What the caller gave openly stays readable in the log even if a secret equals it
+/// ("user 'admin'" with password admin).
+pub fn register_public(agent: &Agent, raw: &RawInput) {
+    for (key, value) in &raw.values {
+        if !agent.option(key).is_some_and(|o| o.secret) {
+            log::add_public(value);
+        }
+    }
+}
+
 /// A whole call inside this process: the agent by name, its options as stdin text
 /// (`key=value` lines), run on this thread with its own log (in memory) and identity.
 /// Returns the report or the errors, and the call's log.
@@ -66,6 +76,7 @@ pub fn in_process(
         let agent = option_set::resolve(found.def, found.symlink.as_ref())
             .map_err(|e| vec![FenceError::Local(format!("Failed: {e}"))])?;
         let raw = input::parse_stdin(stdin, &agent.options).map_err(|e| vec![e])?;
+        register_public(&agent, &raw);
         log.configure(false, settings::verbose_level(&raw), None);
         let clock = RealClock::started_at(std::time::Instant::now());
         let call = Call {

@@ -42,8 +42,13 @@ pub struct Deadline {
 
 impl Deadline {
     pub fn after(limit: Duration, option: &'static str) -> Self {
+        let now = Instant::now();
+        // A limit of u64::MAX seconds is more than an Instant holds: a year is as good.
+        const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
         Deadline {
-            at: Instant::now() + limit,
+            at: now
+                .checked_add(limit)
+                .unwrap_or_else(|| now.checked_add(FAR).unwrap_or(now)),
             limit,
             option,
         }

@@ -169,7 +169,8 @@ pub fn acquire(
         path: dir.path.join(&name),
         device: &file,
         start,
-        deadline: wait_limit.map(|l| start + l),
+        // A limit beyond what an Instant can hold is no limit (u64::MAX seconds).
+        deadline: wait_limit.and_then(|l| start.checked_add(l)),
         announced: false,
     };
     wait.take(&queue, LockMode::Exclusive)?;

@@ -41,9 +41,13 @@ impl Level {
     }
 }
 
-/// Shortest secret that is scrubbed from log lines; shorter ones would mangle ordinary
-/// words, and no code path formats secret values in the first place.
-const MIN_SCRUB_LEN: usize = 3;
+/// Shortest secret that is scrubbed from log lines: "[secret]" in place of "on" or "12"
+/// would show the secret rather than hide it, and no code formats secret values anyway.
+const MIN_SCRUB_LEN: usize = 4;
+/// A secret of letters alone shorter than this is taken for a word ("power", "status",
+/// "password"): fencebox's own messages use such words, and scrubbing them would show the
+/// secret in every such line.
+const MIN_WORD_SCRUB_LEN: usize = 12;
 const SYSLOG_FACILITY_DAEMON: u8 = 3;
 
 /// The log of one fencing call: its own verbosity, destinations and secrets, so that calls
@@ -63,6 +67,8 @@ struct State {
     syslog: Syslog,
     syslog_socket: Option<PathBuf>,
     secrets: Vec<String>,
+    /// Values of non-secret options (see `add_public`).
+    public: Vec<String>,
 }
 
 /// Where the lines a person reads go: the process's stderr, or kept in memory for a call
@@ -127,6 +133,7 @@ impl Log {
                 syslog,
                 syslog_socket,
                 secrets: Vec::new(),
+                public: Vec::new(),
             }),
         })
     }
@@ -147,15 +154,22 @@ impl Log {
     }
 
     /// Register a secret value: it is replaced by `[secret]` in every later line of this
-    /// call.
+    /// call, where `scrubbable` allows.
     pub fn add_secret(&self, value: &str) {
-        if value.len() >= MIN_SCRUB_LEN {
-            let mut s = self.state();
-            if !s.secrets.iter().any(|x| x == value) {
-                s.secrets.push(value.to_string());
-                // Longest first, so a secret containing another is replaced whole.
-                s.secrets.sort_by_key(|x| std::cmp::Reverse(x.len()));
-            }
+        let mut s = self.state();
+        if !value.is_empty() && !s.secrets.iter().any(|x| x == value) {
+            s.secrets.push(value.to_string());
+            // Longest first, so a secret containing another is replaced whole.
+            s.secrets.sort_by_key(|x| std::cmp::Reverse(x.len()));
+        }
+    }
+
+    /// Register the value of a non-secret option: a secret whose text it contains is not
+    /// scrubbed, because that text is shown as this value anyway ("user 'admin'").
+    pub fn add_public(&self, value: &str) {
+        let mut s = self.state();
+        if !value.is_empty() && !s.public.iter().any(|x| x == value) {
+            s.public.push(value.to_string());
         }
     }
 
@@ -179,14 +193,9 @@ impl Log {
         if !(to_debug_file || to_stderr || to_syslog) {
             return;
         }
-        let mut msg = args.to_string();
-        for s in &l.secrets {
-            if msg.contains(s.as_str()) {
-                msg = msg.replace(s.as_str(), "[secret]");
-            }
-        }
+        let msg = scrub(args.to_string(), &l.secrets, &l.public);
         // One event, one line: a device's multi-line answer must not forge log lines.
-        let msg = msg.trim_end().replace('\n', " | ");
+        let msg = escape_controls(&msg.trim_end().replace('\n', " | ")).into_owned();
         let line = format!("{} {}: {}\n", timestamp(), level.name(), msg);
         if to_stderr {
             match &mut l.stderr {
@@ -244,6 +253,73 @@ pub fn add_secret(value: &str) {
     }
 }
 
+/// Register a non-secret value with the log of the call running on this thread.
+pub fn add_public(value: &str) {
+    if let Some(log) = current() {
+        log.add_public(value);
+    }
+}
+
+/// Whether `secret` is replaced in log lines: long enough not to be guessed from the
+/// gap it leaves, not a common word, and not part of a public value.
+fn scrubbable(secret: &str, public: &[String]) -> bool {
+    let len = secret.chars().count();
+    let word = secret.chars().all(|c| c.is_alphabetic());
+    len >= MIN_SCRUB_LEN
+        && !(word && len < MIN_WORD_SCRUB_LEN)
+        && !public.iter().any(|p| p.contains(secret))
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `msg` with every whole-token occurrence of `secret` replaced: not where it is glued to
+/// letters or digits of a longer word ("1234" in "12345", "Admin1" in "Admin1x").
+fn replace_token(msg: &str, secret: &str) -> Option<String> {
+    let mut out = String::new();
+    let (mut copied, mut from, mut found) = (0, 0, false);
+    while let Some(pos) = msg[from..].find(secret).map(|p| p + from) {
+        let end = pos + secret.len();
+        let glued_before = secret.starts_with(is_word_char) && msg[..pos].ends_with(is_word_char);
+        let glued_after = secret.ends_with(is_word_char) && msg[end..].starts_with(is_word_char);
+        if glued_before || glued_after {
+            from = pos + secret.chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        out.push_str(&msg[copied..pos]);
+        out.push_str("[secret]");
+        (copied, from, found) = (end, end, true);
+    }
+    found.then(|| out + &msg[copied..])
+}
+
+/// `msg` with the scrubbable secrets replaced by `[secret]`.
+fn scrub(mut msg: String, secrets: &[String], public: &[String]) -> String {
+    for s in secrets.iter().filter(|s| scrubbable(s, public)) {
+        if let Some(replaced) = replace_token(&msg, s) {
+            msg = replaced;
+        }
+    }
+    msg
+}
+
+/// `text` with control characters written as escapes (`\x1b`, `\u{9b}`), tabs kept.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match u32::from(c) {
+            _ if !c.is_control() || c == '\t' => out.push(c),
+            n @ 0..=0xff => out.push_str(&format!("\\x{n:02x}")),
+            n => out.push_str(&format!("\\u{{{n:x}}}")),
+        }
+    }
+    out.into()
+}
+
 pub fn emit(level: Level, args: fmt::Arguments<'_>) {
     emit_detail(level, 1, args)
 }
@@ -254,7 +330,8 @@ pub fn emit_detail(level: Level, detail: u32, args: fmt::Arguments<'_>) {
     match current() {
         Some(log) => log.emit(level, detail, args),
         None if level <= Level::Warning => {
-            let line = format!("{} {}: {}\n", timestamp(), level.name(), args);
+            let msg = escape_controls(&args.to_string()).into_owned();
+            let line = format!("{} {}: {msg}\n", timestamp(), level.name());
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
         None => {}
@@ -339,5 +416,64 @@ mod tests {
         assert_eq!(format_utc(0, 0), "1970-01-01 00:00:00,000000");
         assert_eq!(format_utc(1_795_274_436, 42), "2026-11-21 15:20:36,000042");
         assert_eq!(format_utc(951_782_400, 0), "2000-02-29 00:00:00,000000");
+    }
+
+    fn scrubbed(msg: &str, secrets: &[&str], public: &[&str]) -> String {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        scrub(msg.to_string(), &own(secrets), &own(public))
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_as_whole_tokens() {
+        let s = ["Pw-7f3a91"];
+        assert_eq!(scrubbed("got Pw-7f3a91!", &s, &[]), "got [secret]!");
+        assert_eq!(
+            scrubbed("Pw-7f3a91,Pw-7f3a91", &s, &[]),
+            "[secret],[secret]"
+        );
+        assert_eq!(
+            scrubbed("xPw-7f3a91 Pw-7f3a91x", &s, &[]),
+            "xPw-7f3a91 Pw-7f3a91x"
+        );
+        assert_eq!(
+            scrubbed("port 12345 and 1234", &["1234"], &[]),
+            "port 12345 and [secret]"
+        );
+        assert_eq!(scrubbed("-x9-", &["-x9-"], &[]), "[secret]");
+    }
+
+    #[test]
+    fn scrubbing_does_not_point_at_short_common_or_public_secrets() {
+        // Each would tell the reader the secret by where "[secret]" stands.
+        let line = "the proof does not match the password of user 'admin'";
+        assert_eq!(scrubbed(line, &["admin"], &["admin"]), line);
+        assert_eq!(scrubbed(line, &["password"], &[]), line, "a word");
+        assert_eq!(
+            scrubbed("plug 12 is on", &["12", "on"], &[]),
+            "plug 12 is on"
+        );
+        assert_eq!(
+            scrubbed("user 'ad-min9'", &["ad-min9"], &["ad-min9"]),
+            "user 'ad-min9'"
+        );
+        assert_eq!(
+            scrubbed("ip 10.20.30.40", &["20.30"], &["10.20.30.40"]),
+            "ip 10.20.30.40"
+        );
+        // Long letter-only passphrases are not words.
+        assert_eq!(
+            scrubbed("pw correcthorsebattery", &["correcthorsebattery"], &[]),
+            "pw [secret]"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape_controls("plug \u{1b}[2J\u{7}x\r\t"),
+            "plug \\x1b[2J\\x07x\\x0d\t"
+        );
+        assert_eq!(escape_controls("csi \u{9b}"), "csi \\x9b");
+        assert_eq!(escape_controls("plain ü"), "plain ü");
     }
 }
