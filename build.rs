@@ -34,7 +34,7 @@ fn main() {
     link_unwinder_statically();
 }
 
-#[path = "src/agents/dir.rs"]
+#[path = "src/contract/agents/dir.rs"]
 mod dir;
 
 fn toml_files(d: &Path) -> Vec<PathBuf> {
@@ -78,7 +78,7 @@ fn json(file: &str, t: &toml::Table) -> String {
     serde_json::to_string(t).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-/// Write `$OUT_DIR/builtin_agents.rs` (see the module comment); src/agents.rs includes it.
+/// Write `$OUT_DIR/builtin_agents.rs` (see the module comment); src/contract/agents.rs includes it.
 fn embed_agents() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let agents = root.join("agents");

@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use std::sync::Arc;
 
-use crate::agents;
 use crate::contract::action::Action;
-use crate::contract::engine;
+use crate::contract::agents;
 use crate::contract::error::FenceError;
 use crate::contract::input;
 use crate::contract::option_set;
 use crate::contract::settings;
 use crate::contract::{help, manpage, metadata};
+use crate::engine::flow;
 use crate::engine::{render, run};
 use crate::runtime::call::{Call, CallId, Cancel};
 use crate::runtime::clock::RealClock;
@@ -281,7 +281,7 @@ fn run_agent_logged(
             // One write: a list is one write, not one per outlet. Nobody has read a
             // result that could not be written, so that is a failure.
             if let Err(e) = print(&text) {
-                return fail(&engine::unwritten(report.action, &e));
+                return fail(&flow::unwritten(report.action, &e));
             }
             if report.action != Action::ValidateAll {
                 log_info!(

@@ -10,7 +10,6 @@
 
 #[macro_use]
 pub mod runtime;
-pub mod agents;
 pub mod cli;
 pub mod contract;
 pub mod device;

@@ -175,7 +175,7 @@ fn waiting_for_the_lock_times_out_within_the_budget() {
         Duration::from_secs(10)
     ));
     let t = Instant::now();
-    // Budget: login 1 + shell 1 + 2 x (power_timeout 1 x 1 s) = 4 s.
+    // Budget: login 1 + shell 1 + 2 x (power_timeout 1 + the last poll's 1 s) = 6 s.
     let out = sb.run(
         "fence_dummy",
         "action=reboot\npower_timeout=1\nlogin_timeout=1\nshell_timeout=1\nstonith_status_sleep=1",
@@ -190,7 +190,7 @@ fn waiting_for_the_lock_times_out_within_the_budget() {
         "Pacemaker maps 'timed out' to ETIME: {out:?}"
     );
     assert!(
-        took >= Duration::from_secs(4) && took < Duration::from_secs(8),
+        took >= Duration::from_secs(6) && took < Duration::from_secs(8),
         "took {took:?}"
     );
     assert_eq!(sb.state(), "on", "the waiter never touched the device");
@@ -363,7 +363,7 @@ fn a_writer_gets_in_behind_a_stream_of_readers() {
         std::thread::sleep(Duration::from_millis(250));
         readers.push(reader(i));
         if i == 4 {
-            // Budget: login 1 + shell 1 + 2 x (power_timeout 1 x 1 s) = 4 s.
+            // Budget: login 1 + shell 1 + 2 x (power_timeout 1 + the last poll's 1 s) = 6 s.
             writer = Some(sb.spawn_env(
                 "fence_dummy",
                 &format!(
@@ -447,7 +447,7 @@ fn a_waiter_gives_up_when_the_rest_of_its_budget_is_spent() {
         Duration::from_secs(10)
     ));
     let t = Instant::now();
-    // Budget 4 s (as above), of which the delay takes 2: the lock wait gets the other 2.
+    // Budget 6 s (as above), of which the delay takes 2: the lock wait gets the other 4.
     let out = sb.run(
         "fence_dummy",
         "action=reboot\ndelay=2\npower_timeout=1\nlogin_timeout=1\nshell_timeout=1\nstonith_status_sleep=1",
@@ -458,8 +458,8 @@ fn a_waiter_gives_up_when_the_rest_of_its_budget_is_spent() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("timed out"), "{out:?}");
     assert!(
-        took >= Duration::from_secs(4) && took < Duration::from_millis(5500),
-        "the whole budget is 4 s, delay included; took {took:?}"
+        took >= Duration::from_secs(6) && took < Duration::from_millis(7500),
+        "the whole budget is 6 s, delay included; took {took:?}"
     );
     assert_eq!(sb.state(), "on", "the waiter never touched the device");
 }

@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::sync::OnceLock;
 
-use fencebox::agents;
+use fencebox::contract::agents;
 use fencebox::contract::input::{self, RawInput};
 use fencebox::contract::option_set::{self, Agent};
 use fencebox::contract::settings;

@@ -66,6 +66,16 @@ impl fmt::Display for FenceError {
 
 impl std::error::Error for FenceError {}
 
+impl From<crate::runtime::lock::LockError> for FenceError {
+    fn from(e: crate::runtime::lock::LockError) -> Self {
+        use crate::runtime::lock::LockError;
+        match e {
+            LockError::Local(m) => FenceError::Local(m),
+            LockError::TimedOut(m) => FenceError::TimedOut(m),
+        }
+    }
+}
+
 /// An address that does not resolve is a configuration problem (check `ip`).
 impl From<crate::runtime::net::ResolveError> for FenceError {
     fn from(e: crate::runtime::net::ResolveError) -> Self {

@@ -239,7 +239,7 @@ fn clap_one_line(e: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents;
+    use crate::contract::agents;
     use crate::contract::option_set;
 
     fn dummy_opts() -> Vec<OptSpec> {

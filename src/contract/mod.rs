@@ -2,7 +2,7 @@
 //! Everything Pacemaker, pcs and crmsh can observe lives here; devices live in `device`.
 
 pub mod action;
-pub mod engine;
+pub mod agents;
 pub mod error;
 pub mod help;
 pub mod input;

@@ -2,7 +2,7 @@
 //! dependencies, the port-as-ip rule), agent and alias default overrides, and the
 //! computed `ipport` default.
 
-use crate::agents::{AgentDef, Symlink};
+use crate::contract::agents::{AgentDef, Symlink};
 use crate::contract::options::{self, OptSpec, DEFAULT_GROUP, DEPENDENCIES, MARKERS};
 
 /// A resolved agent: what it is called, which options it takes, which capabilities it has.
@@ -202,7 +202,7 @@ fn check_unique_letters(agent: &str, opts: &[OptSpec]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents;
+    use crate::contract::agents;
 
     #[test]
     fn every_builtin_agent_and_alias_resolves() {

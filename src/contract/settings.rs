@@ -421,7 +421,7 @@ fn run_secret_script(key: &str, cmd: &str, limit: Duration) -> Result<String, Fe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents;
+    use crate::contract::agents;
     use crate::contract::{input, option_set};
 
     const AGENT: &str = r#"

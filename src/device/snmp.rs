@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use snmp2::v3;
 
-use crate::agents;
+use crate::contract::agents;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
 use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState};
 use crate::runtime::lock::DeviceIdentity;
 use crate::snmp::client::{
-    resolve, resolve_all, Client, Config, SecLevel, SetValue, V3Params, Value, Version,
+    resolve, resolve_all, Client, Config, SecLevel, SetValue, SnmpError, V3Params, Value, Version,
 };
 use crate::snmp::family::{Family, Row};
 use crate::snmp::oid::format_oid;
@@ -32,6 +32,19 @@ pub struct SnmpDevice {
     switch: Option<u64>,
     /// The device's addresses, resolved once for both the lock and the connection.
     addrs: std::cell::OnceCell<Option<Vec<std::net::SocketAddr>>>,
+}
+
+/// The one place SNMP failures become fence-agents' messages.
+impl From<SnmpError> for FenceError {
+    fn from(e: SnmpError) -> Self {
+        match e {
+            SnmpError::Unreachable(m) => FenceError::ConnectionLost(m),
+            SnmpError::Denied(m) => FenceError::LoginDenied(m),
+            SnmpError::Answer(m) => FenceError::Device(m),
+            SnmpError::NoSuchObject(m) => FenceError::PlugNotFound(m),
+            SnmpError::Timeout(m) => FenceError::TimedOut(m),
+        }
+    }
 }
 
 fn usage(msg: String) -> FenceError {
@@ -210,10 +223,10 @@ impl SnmpDevice {
 }
 
 /// Say "plug 7" where the client could only say which OID was missing.
-fn name_plug(e: FenceError, plug: &str) -> FenceError {
+fn name_plug(e: SnmpError, plug: &str) -> FenceError {
     match e {
-        FenceError::PlugNotFound(_) => FenceError::PlugNotFound(plug.to_string()),
-        other => other,
+        SnmpError::NoSuchObject(_) => FenceError::PlugNotFound(plug.to_string()),
+        other => other.into(),
     }
 }
 

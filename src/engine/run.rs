@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use crate::agents;
 use crate::contract::action::Action;
-use crate::contract::engine::Engine;
+use crate::contract::agents;
 use crate::contract::error::FenceError;
 use crate::contract::input::{self, RawInput};
 use crate::contract::option_set::{self, Agent};
 use crate::contract::settings::{self, Settings};
 use crate::device::{self, Backend};
+use crate::engine::flow::Engine;
 use crate::engine::outcome::{Outcome, Report};
 use crate::runtime::call::{Call, CallId, Cancel};
 use crate::runtime::clock::RealClock;

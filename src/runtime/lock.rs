@@ -14,7 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::contract::error::{FenceError, Result};
+/// Why a device lock could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockError {
+    /// The lock directory or file is unusable or untrusted (the message says how to fix it).
+    Local(String),
+    /// Another call held the device for longer than this call could wait.
+    TimedOut(String),
+}
+
+type Result<T> = std::result::Result<T, LockError>;
 
 /// Who a device is: two spellings of one device give the same identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,7 +233,7 @@ impl Wait<'_> {
         }
         match block_until(file, mode, self.deadline) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(FenceError::TimedOut(format!(
+            Ok(false) => Err(LockError::TimedOut(format!(
                 "gave up after {:.1} s waiting for device {}, in use by {}",
                 self.start.elapsed().as_secs_f64(),
                 self.id.key(),
@@ -234,8 +243,8 @@ impl Wait<'_> {
         }
     }
 
-    fn failed(&self, e: &std::io::Error) -> FenceError {
-        FenceError::Local(format!("Failed: cannot lock {} ({e})", self.path.display()))
+    fn failed(&self, e: &std::io::Error) -> LockError {
+        LockError::Local(format!("Failed: cannot lock {} ({e})", self.path.display()))
     }
 }
 
@@ -322,14 +331,14 @@ impl LockDir {
         let meta = self.fd.metadata().map_err(|e| dir_error(&self.path, &e))?;
         let shown = self.path.display();
         if !self.trusted(meta.uid()) {
-            return Err(FenceError::Local(format!(
+            return Err(LockError::Local(format!(
                 "Failed: the lock directory {shown} belongs to uid {}, not to root or this user; \
                  remove it, or set FENCEBOX_LOCK_DIR to a directory of this user with mode 0755",
                 meta.uid()
             )));
         }
         if meta.mode() & 0o022 != 0 {
-            return Err(FenceError::Local(format!(
+            return Err(LockError::Local(format!(
                 "Failed: the lock directory {shown} is writable by group or others (mode {:04o}); \
                  make it 0755 (chmod 0755 {shown}) or set FENCEBOX_LOCK_DIR to a directory only this user can write",
                 meta.mode() & 0o7777
@@ -353,7 +362,7 @@ impl LockDir {
             .map_err(|e| file_error(&shown, &e))?;
         let meta = file.metadata().map_err(|e| file_error(&shown, &e))?;
         if !meta.is_file() || meta.nlink() != 1 || !self.trusted(meta.uid()) {
-            return Err(FenceError::Local(format!(
+            return Err(LockError::Local(format!(
                 "Failed: the lock file {} is not a plain file of this user (uid {}, {} links); \
                  fencebox did not make it: remove it and check who can write to {}",
                 shown.display(),
@@ -390,7 +399,7 @@ fn create_missing(path: &Path) -> Result<bool> {
         .mode(0o755)
         .create(path)
         .map_err(|e| {
-            FenceError::Local(format!(
+            LockError::Local(format!(
                 "Failed: cannot create the lock directory {} ({e}); set FENCEBOX_LOCK_DIR to a writable directory",
                 path.display()
             ))
@@ -398,11 +407,11 @@ fn create_missing(path: &Path) -> Result<bool> {
     Ok(true)
 }
 
-fn dir_error(path: &Path, e: &std::io::Error) -> FenceError {
+fn dir_error(path: &Path, e: &std::io::Error) -> LockError {
     let shown = path.display();
     // O_DIRECTORY with O_NOFOLLOW reports a symbolic link as "not a directory".
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    FenceError::Local(match e.raw_os_error() {
+    LockError::Local(match e.raw_os_error() {
         _ if is_link => format!(
             "Failed: the lock directory {shown} is a symbolic link; point FENCEBOX_LOCK_DIR at a real directory of this user with mode 0755"
         ),
@@ -415,11 +424,11 @@ fn dir_error(path: &Path, e: &std::io::Error) -> FenceError {
     })
 }
 
-fn file_error(path: &Path, e: &std::io::Error) -> FenceError {
+fn file_error(path: &Path, e: &std::io::Error) -> LockError {
     let shown = path.display();
     // O_DIRECTORY with O_NOFOLLOW reports a symbolic link as "not a directory".
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    FenceError::Local(match e.raw_os_error() {
+    LockError::Local(match e.raw_os_error() {
         _ if is_link => format!(
             "Failed: the lock file {shown} is a symbolic link, which fencebox never makes; remove it and check who can write to the lock directory"
         ),

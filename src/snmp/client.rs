@@ -7,10 +7,26 @@ use std::time::Duration;
 
 use snmp2::{v3, SyncSession};
 
-use crate::contract::error::{FenceError, Result};
 pub use crate::runtime::net::{resolve, resolve_all};
 use crate::snmp::oid::{format_oid, starts_with};
 use crate::snmp::transport::{oid_parts, CommunitySession, Reply, Request, Session};
+
+/// How an SNMP exchange failed; the device layer says it in fence-agents' words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnmpError {
+    /// No socket to the agent (the address, the local network stack).
+    Unreachable(String),
+    /// The agent refused the community or the v3 credentials.
+    Denied(String),
+    /// The agent answered, but not with what was asked (or with an error status).
+    Answer(String),
+    /// The object asked for does not exist on the agent (noSuchName, noSuchObject).
+    NoSuchObject(String),
+    /// No answer within the tries.
+    Timeout(String),
+}
+
+type Result<T> = std::result::Result<T, SnmpError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -147,15 +163,15 @@ fn same_objects(what: &str, target: SocketAddr, asked: &[Vec<u64>], r: &Reply) -
     if names == asked {
         return Ok(());
     }
-    Err(FenceError::Device(format!(
+    Err(SnmpError::Answer(format!(
         "{what}: {target} answered about [{}] when asked about [{}]; an answer for other objects than those asked is refused (a faulty agent or proxy)",
         oid_list(&names),
         oid_list(asked)
     )))
 }
 
-fn backwards(what: &str, target: SocketAddr, asked: &[u64], got: &[u64]) -> FenceError {
-    FenceError::Device(format!(
+fn backwards(what: &str, target: SocketAddr, asked: &[u64], got: &[u64]) -> SnmpError {
+    SnmpError::Answer(format!(
         "{what}: {target} answered {} for the object after {}; a walk must move strictly forward, so its answers are refused (a faulty agent)",
         format_oid(got),
         format_oid(asked)
@@ -171,7 +187,7 @@ fn check_bulk(target: SocketAddr, asked: &[Vec<u64>], reps: u32, r: &Reply) -> R
     let n = asked.len();
     let most = n.saturating_mul(reps as usize);
     if r.varbinds.is_empty() || r.varbinds.len() > most {
-        return Err(FenceError::Device(format!(
+        return Err(SnmpError::Answer(format!(
             "GETBULK: {target} answered with {} varbinds where 1 to {most} are possible",
             r.varbinds.len()
         )));
@@ -181,7 +197,7 @@ fn check_bulk(target: SocketAddr, asked: &[Vec<u64>], reps: u32, r: &Reply) -> R
     for (i, (oid, value)) in r.varbinds.iter().enumerate() {
         let c = i % n;
         if ended[c] && !value.is_missing() {
-            return Err(FenceError::Device(format!(
+            return Err(SnmpError::Answer(format!(
                 "GETBULK: {target} answered {} after the end of its MIB; its rows are out of order (a faulty agent)",
                 format_oid(oid)
             )));
@@ -206,7 +222,7 @@ fn check_next(target: SocketAddr, asked: &[Vec<u64>], r: &Reply) -> Result<()> {
         return Ok(()); // an error echoes the request; the caller handles it
     }
     if r.varbinds.len() != asked.len() {
-        return Err(FenceError::Device(format!(
+        return Err(SnmpError::Answer(format!(
             "GETNEXT: asked {target} for {} objects, got {}",
             asked.len(),
             r.varbinds.len()
@@ -233,8 +249,8 @@ fn check_next(target: SocketAddr, asked: &[Vec<u64>], r: &Reply) -> Result<()> {
 }
 
 /// A walk that has not ended after its request budget: its rows are not a whole list.
-fn endless(base: &[u64], requests: u32, rows: usize) -> FenceError {
-    FenceError::Device(format!(
+fn endless(base: &[u64], requests: u32, rows: usize) -> SnmpError {
+    SnmpError::Answer(format!(
         "the walk of {} had not ended after {requests} requests ({rows} rows); a table that long is not a list of outlets (a faulty agent)",
         format_oid(base)
     ))
@@ -291,7 +307,7 @@ impl Client {
     /// v1/v2c until the first operation.
     pub fn connect(cfg: Config, target: SocketAddr) -> Result<Client> {
         let io = |e: std::io::Error| {
-            FenceError::ConnectionLost(format!("cannot open a UDP socket to {target}: {e}"))
+            SnmpError::Unreachable(format!("cannot open a UDP socket to {target}: {e}"))
         };
         let session = match cfg.version {
             Version::V1 | Version::V2c => Session::Community(
@@ -344,20 +360,20 @@ impl Client {
                     }
                 }
                 Err(E::AuthFailure(kind)) => {
-                    return Err(FenceError::LoginDenied(format!(
+                    return Err(SnmpError::Denied(format!(
                         "SNMPv3 authentication with {} failed ({kind:?}): check username, password, snmp_auth_prot, snmp_priv_prot and snmp_priv_passwd",
                         self.target
                     )))
                 }
                 Err(E::AsnWrongType) if self.cfg.version == Version::V3 => {
                     // A v3 agent answers a request it cannot authenticate with a Report.
-                    return Err(FenceError::LoginDenied(format!(
+                    return Err(SnmpError::Denied(format!(
                         "SNMPv3 authentication with {} failed (the agent answered with a report): check username, password, security level and protocols",
                         self.target
                     )));
                 }
                 Err(E::Crypto(e)) => {
-                    return Err(FenceError::LoginDenied(format!(
+                    return Err(SnmpError::Denied(format!(
                         "SNMPv3 decryption of the answer from {} failed ({e}): check snmp_priv_prot and snmp_priv_passwd",
                         self.target
                     )))
@@ -385,12 +401,12 @@ impl Client {
             _ => "check ip, ipport, community and snmp_version",
         };
         if garbled {
-            Err(FenceError::Device(format!(
+            Err(SnmpError::Answer(format!(
                 "{what}: {} answered with malformed or unexpected SNMP packets ({last})",
                 self.target
             )))
         } else {
-            Err(FenceError::TimedOut(format!(
+            Err(SnmpError::Timeout(format!(
                 "{what}: {last} from {} after {} tries of {:.1} s; {hint}",
                 self.target,
                 self.cfg.tries,
@@ -410,9 +426,9 @@ impl Client {
             .unwrap_or_default();
         if r.error_status == 2 && !what.starts_with("SET") {
             // v1 reports a missing object as an error.
-            return Err(FenceError::PlugNotFound(format!("{oid} (noSuchName)")));
+            return Err(SnmpError::NoSuchObject(format!("{oid} (noSuchName)")));
         }
-        Err(FenceError::Device(format!(
+        Err(SnmpError::Answer(format!(
             "{what}: the device refused {oid}: {}",
             error_status_name(r.error_status)
         )))
@@ -435,7 +451,7 @@ impl Client {
     pub fn get(&mut self, oid: &[u64]) -> Result<Value> {
         let mut v = self.get_many(&[oid.to_vec()])?;
         v.pop()
-            .ok_or_else(|| FenceError::Device("GET: empty answer".into()))
+            .ok_or_else(|| SnmpError::Answer("GET: empty answer".into()))
     }
 
     /// SET one integer (or string) object; the device's refusal is an error.
@@ -453,7 +469,7 @@ impl Client {
         if let Some((_, v)) = reply.varbinds.first() {
             // The outlet was read before it is set: an exception here is a refusal.
             if v.is_missing() {
-                return Err(FenceError::Device(format!(
+                return Err(SnmpError::Answer(format!(
                     "{what}: the device refused it ({v:?})"
                 )));
             }

@@ -372,7 +372,7 @@ mod tests {
     //! sequences, poll counts and sleeps, which the real-binary tests cannot see.
 
     use super::*;
-    use crate::agents;
+    use crate::contract::agents;
     use crate::contract::{input, option_set, settings};
     use crate::device::{Capabilities, Outlet};
     use crate::engine::render::{self, ExitCode};
