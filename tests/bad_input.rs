@@ -217,3 +217,44 @@ fn argv() {
         assert_one_clear_line(what, &out, needle);
     }
 }
+
+/// A device name that does not resolve is one clear line and exit 1. The call runs in a
+/// network namespace of its own (`unshare -n`, as root), where no DNS server can be
+/// reached: the test never sends a query to the machine's resolver.
+#[test]
+fn an_unresolvable_device_name_is_one_clear_line() {
+    let sb = Sandbox::new("unresolvable");
+    let agent = sb.agent("fence_apc_snmp");
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.arg("-n")
+        .arg(&agent)
+        .args([
+            "-a",
+            "pdu.fencebox-test.invalid",
+            "-c",
+            "private",
+            "-n",
+            "1",
+        ])
+        .args(["-o", "status"])
+        .env("FENCEBOX_LOCK_DIR", sb.path("locks"))
+        .env("FENCEBOX_AGENTS_DIR", sb.path("agents.d"))
+        .env_remove("PCMK_service");
+    let out = cmd
+        .output()
+        .expect("unshare (util-linux) runs the agent in a new network namespace");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("unshare:"),
+        "a network namespace needs root (tests/run-all.sh runs as root): {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("cannot resolve the address 'pdu.fencebox-test.invalid'")
+            && lines[0].contains("check ip"),
+        "{stderr}"
+    );
+}
