@@ -258,3 +258,27 @@ fn an_unresolvable_device_name_is_one_clear_line() {
         "{stderr}"
     );
 }
+
+/// validate-all lists every problem at once: the contract's (a seconds value that is not
+/// a number) and the backend's (an IPMI cipher suite fencebox does not speak), without
+/// contacting the device.
+#[test]
+fn validate_all_reports_contract_and_backend_problems_together() {
+    let sb = Sandbox::new("validate-both");
+    let out = sb.run(
+        "fence_ipmilan",
+        "action=validate-all\nip=127.0.0.1\nusername=admin\npassword=pw\npower_timeout=abc\ncipher=99\n",
+    );
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 3, "{out:?}");
+    assert!(
+        lines[0].contains("power_timeout must be a whole number"),
+        "{out:?}"
+    );
+    assert!(
+        lines[1].contains("cipher must be an IPMI cipher suite"),
+        "{out:?}"
+    );
+    assert!(lines[2].contains("validate-all failed"), "{out:?}");
+}

@@ -115,6 +115,22 @@ pub fn verbose_level(raw: &RawInput) -> u32 {
 
 /// Check everything; the first error (or all of them for validate-all) comes back.
 pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Vec<FenceError>> {
+    let (settings, errors) = validate_partial(agent, raw, env)?;
+    if errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Check everything and build the settings all the same, without the values that failed
+/// their checks, so that validate-all can also ask the backend about the rest and report
+/// every problem at once. Only an action that cannot be read stops at once.
+pub fn validate_partial(
+    agent: &Agent,
+    raw: &RawInput,
+    env: &Env,
+) -> Result<(Settings, Vec<FenceError>), Vec<FenceError>> {
     let mut errors = Vec::new();
     let action = match Action::parse(&raw_action(raw, agent), agent) {
         Ok(a) => a,
@@ -140,14 +156,20 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
         }
     }
 
+    let mut invalid = Vec::new();
     for o in &agent.options {
         if let Some(v) = values.get_mut(o.key) {
             if let Err(e) = check_value(o, v) {
                 errors.push(e);
+                invalid.push(o.key);
             }
         }
     }
     check_required(agent, action, &values, &mut errors);
+    // Reported once: the backend must not see (and report again) what failed here.
+    for key in invalid {
+        values.remove(key);
+    }
 
     let disable_timeout = match values.get("disable_timeout") {
         Some(v) => parse_bool(v).unwrap_or(false),
@@ -185,10 +207,7 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
         None => vec![String::new()],
     };
     let plugs = distinct_plugs(plugs, &mut errors);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(Settings {
+    let settings = Settings {
         action,
         plugs,
         power_timeout: limit("power_timeout"),
@@ -204,7 +223,8 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
         verbose_level: verbose_level(raw),
         timeouts_disabled: disable_timeout,
         values,
-    })
+    };
+    Ok((settings, errors))
 }
 
 /// The plug list without repeats (first occurrence kept; a plug switched twice is one

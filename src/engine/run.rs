@@ -22,7 +22,17 @@ use crate::runtime::log::{self, Log};
 /// Validate, open the backend and run the action. Validation reports every problem it
 /// finds for validate-all (the first for other actions); a failing action reports one.
 pub fn run(agent: &Agent, raw: &RawInput, call: &Call) -> Result<Report, Vec<FenceError>> {
-    let settings = settings::validate(agent, raw, call.env)?;
+    let (settings, mut errors) = settings::validate_partial(agent, raw, call.env)?;
+    if !errors.is_empty() {
+        // validate-all lists every problem: the backend's checks of the options that
+        // passed the contract's, too.
+        if settings.action == Action::ValidateAll {
+            if let Err(e) = device::open(agent, &settings, call.env) {
+                errors.push(e);
+            }
+        }
+        return Err(errors);
+    }
     log_debug!(
         1,
         "{} {} (fencebox {}), {}, options: {}",
