@@ -248,22 +248,7 @@ fn snmp_exchanges_log_no_secret() {
     // The community picks the simulated device; apc-rpdu2 appears nowhere else.
     let community = "apc-rpdu2";
     let v2c: Vec<&str> = vec!["-u", &main, "-d", "2c", "-c", community];
-    let v3_args: Vec<&str> = vec![
-        "-u",
-        &v3,
-        "-d",
-        "3",
-        "-l",
-        "fenceuser",
-        "-p",
-        "authpass123",
-        "-b",
-        "SHA",
-        "-B",
-        "AES",
-        "-P",
-        "privpass123",
-    ];
+    let v3_args: Vec<&str> = [&["-u", v3.as_str()][..], common::V3].concat();
     let calls = [
         (vec![community], v2c),
         (vec!["authpass123", "privpass123"], v3_args),

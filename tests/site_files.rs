@@ -6,20 +6,7 @@
 mod common;
 use common::{sims, Out, Sandbox};
 
-const V3: &[&str] = &[
-    "-d",
-    "3",
-    "-l",
-    "fenceuser",
-    "-p",
-    "authpass123",
-    "-b",
-    "SHA",
-    "-B",
-    "AES",
-    "-P",
-    "privpass123",
-];
+use common::V3;
 
 /// Arguments addressing a device's v3 simulator instance, then `rest`.
 fn v3_at<'a>(port: &'a str, rest: &[&'a str]) -> Vec<&'a str> {

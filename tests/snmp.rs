@@ -7,20 +7,7 @@ mod common;
 use common::{sims, Out, Sandbox};
 use std::time::{Duration, Instant};
 
-const V3: &[&str] = &[
-    "-d",
-    "3",
-    "-l",
-    "fenceuser",
-    "-p",
-    "authpass123",
-    "-b",
-    "SHA",
-    "-B",
-    "AES",
-    "-P",
-    "privpass123",
-];
+use common::V3;
 
 fn run(sb: &Sandbox, agent: &str, args: &[&str]) -> Out {
     sb.run_args(agent, args)

@@ -14,6 +14,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fencebox");
 
+/// SNMPv3 authPriv arguments of the user every snmpsim v3 instance knows
+/// (tests/peers/snmp): SHA and AES, both passwords set.
+pub const V3: &[&str] = &[
+    "-d",
+    "3",
+    "-l",
+    "fenceuser",
+    "-p",
+    "authpass123",
+    "-b",
+    "SHA",
+    "-B",
+    "AES",
+    "-P",
+    "privpass123",
+];
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Sandbox {
