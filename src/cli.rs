@@ -100,7 +100,7 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
     match first.as_deref() {
         None | Some("-h") | Some("--help") | Some("help") => answer(&usage()),
         Some("-V") | Some("--version") => answer(&format!("fencebox {VERSION}\n")),
-        Some("agents") => match agents::all_names() {
+        Some("agents") => match agents::all_names(&Env::from_process().agents_dir) {
             Ok(names) => answer(
                 &names
                     .iter()
@@ -109,7 +109,7 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
             ),
             Err(e) => fail_plain(&e),
         },
-        Some("families") => match agents::families() {
+        Some("families") => match agents::families(&Env::from_process().agents_dir) {
             Ok(families) => {
                 let mut text = String::new();
                 for f in families {
@@ -167,7 +167,7 @@ fn link(dir: &Path) -> u8 {
         Ok(p) => p,
         Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
     };
-    let names = match agents::all_names() {
+    let names = match agents::all_names(&Env::from_process().agents_dir) {
         Ok(n) => n,
         Err(e) => return fail_plain(&e),
     };
@@ -216,7 +216,7 @@ fn run_agent_logged(
     env: &Env,
     log: &Arc<Log>,
 ) -> u8 {
-    let found = match agents::find(name) {
+    let found = match agents::find(name, &env.agents_dir) {
         Ok(Some(f)) => f,
         Ok(None) => {
             return fail_plain(&format!(

@@ -7,6 +7,7 @@
 //! option table.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -238,24 +239,13 @@ pub fn builtin() -> Result<Vec<AgentDef>, String> {
     BUILTIN_AGENTS.iter().map(builtin_agent).collect()
 }
 
-/// Where site-local agent files live; `FENCEBOX_AGENTS_DIR` overrides it.
-pub const SITE_DIR: &str = "/etc/fencebox/agents.d";
-
-pub fn site_dir() -> std::path::PathBuf {
-    std::env::var_os("FENCEBOX_AGENTS_DIR")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(SITE_DIR))
-}
-
 /// A site file's name and its text, or why it cannot be read.
 type SiteFile = (String, Result<String, String>);
 
-/// Agent and family files of this site (`*.toml` in `site_dir()`, sorted by name). A
-/// missing directory holds no files.
-fn site_files() -> Result<Vec<SiteFile>, String> {
-    let dir = site_dir();
-    let paths = match dir::toml_files(&dir) {
+/// Agent and family files of this site (`*.toml` in `dir`, the site directory of the
+/// call's `Env`, sorted by name). A missing directory holds no files.
+fn site_files(dir: &Path) -> Result<Vec<SiteFile>, String> {
+    let paths = match dir::toml_files(dir) {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
@@ -271,16 +261,16 @@ fn site_files() -> Result<Vec<SiteFile>, String> {
 }
 
 /// The site files' texts; an unreadable file is an error, naming it.
-fn site_texts() -> Result<Vec<(String, String)>, String> {
-    site_files()?
+fn site_texts(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    site_files(dir)?
         .into_iter()
         .map(|(origin, text)| text.map(|t| (origin, t)))
         .collect()
 }
 
-pub fn site() -> Result<Vec<AgentDef>, String> {
+pub fn site(dir: &Path) -> Result<Vec<AgentDef>, String> {
     let mut defs = Vec::new();
-    for (origin, text) in site_texts()? {
+    for (origin, text) in site_texts(dir)? {
         if is_family_file(&text) {
             continue;
         }
@@ -303,7 +293,7 @@ pub struct Found {
 }
 
 /// Find an agent by the name it was invoked as (`fence_x`, or `x` after `fencebox`).
-pub fn find(name: &str) -> Result<Option<Found>, String> {
+pub fn find(name: &str, site_dir: &Path) -> Result<Option<Found>, String> {
     let wanted = if name.starts_with("fence_") {
         name.to_string()
     } else {
@@ -314,7 +304,7 @@ pub fn find(name: &str) -> Result<Option<Found>, String> {
     }
     // Site files are read only for names that are not built in, so a broken site file
     // cannot take the shipped agents down with it.
-    Ok(find_in(site()?, &wanted))
+    Ok(find_in(site(site_dir)?, &wanted))
 }
 
 /// A built-in agent or alias called `wanted`; only its own file is decoded.
@@ -342,8 +332,8 @@ fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
 
 /// Every usable SNMP device family: built in first, then those of the site's family files
 /// (`[[family]]` tables in `site_dir()`; see `FamilyCatalog` for the ones left out).
-pub fn families() -> Result<Vec<Family>, String> {
-    FamilyCatalog::load()?.all()
+pub fn families(site_dir: &Path) -> Result<Vec<Family>, String> {
+    FamilyCatalog::load(site_dir)?.all()
 }
 
 fn builtin_family(b: &BuiltinFamily) -> Result<Family, String> {
@@ -361,9 +351,9 @@ fn is_family_file(text: &str) -> bool {
 }
 
 /// Every name a binary can be invoked as, with its one-line description.
-pub fn all_names() -> Result<Vec<(&'static str, &'static str)>, String> {
+pub fn all_names(site_dir: &Path) -> Result<Vec<(&'static str, &'static str)>, String> {
     let mut out = Vec::new();
-    for def in builtin()?.into_iter().chain(site()?) {
+    for def in builtin()?.into_iter().chain(site(site_dir)?) {
         out.push((def.name, def.shortdesc));
         for s in &def.symlinks {
             out.push((s.name, s.shortdesc));
@@ -424,7 +414,8 @@ mod tests {
 
     #[test]
     fn every_family_an_agent_names_exists() {
-        let families = families().expect("embedded family files parse");
+        let families = families(&crate::runtime::env::Env::default().agents_dir)
+            .expect("embedded family files parse");
         for def in builtin().unwrap() {
             if let Some(snmp) = &def.snmp {
                 for name in snmp.families.iter().chain(snmp.fallback.iter()) {

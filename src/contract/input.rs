@@ -243,7 +243,12 @@ mod tests {
     use crate::contract::option_set;
 
     fn dummy_opts() -> Vec<OptSpec> {
-        let f = agents::find("fence_dummy").unwrap().unwrap();
+        let f = agents::find(
+            "fence_dummy",
+            &crate::runtime::env::Env::default().agents_dir,
+        )
+        .unwrap()
+        .unwrap();
         option_set::resolve(f.def, None).unwrap().options
     }
 

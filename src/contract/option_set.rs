@@ -216,7 +216,12 @@ mod tests {
 
     #[test]
     fn dummy_has_no_plug_and_no_list() {
-        let found = agents::find("fence_dummy").unwrap().unwrap();
+        let found = agents::find(
+            "fence_dummy",
+            &crate::runtime::env::Env::default().agents_dir,
+        )
+        .unwrap()
+        .unwrap();
         let a = resolve(found.def, None).unwrap();
         assert!(!a.has("port"));
         assert!(!a.actions().contains(&"list"));

@@ -172,7 +172,7 @@ pub enum Backend {
 pub fn open(agent: &Agent, settings: &Settings, env: &Env) -> Result<Backend> {
     Ok(match agent.def.backend {
         "dummy" => Backend::Dummy(dummy::DummyDevice::new(settings, env)?),
-        "snmp" => Backend::Snmp(snmp::SnmpDevice::new(agent, settings)?),
+        "snmp" => Backend::Snmp(snmp::SnmpDevice::new(agent, settings, env)?),
         "ipmi" => Backend::Ipmi(ipmi::IpmiDevice::new(settings)?),
         "nut" => Backend::Nut(nut::NutDevice::new(settings)?),
         other => {

@@ -13,6 +13,7 @@ use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
 use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState};
+use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 use crate::snmp::client::{
     resolve, resolve_all, Client, Config, SecLevel, SetValue, SnmpError, V3Params, Value, Version,
@@ -30,6 +31,8 @@ pub struct SnmpDevice {
     fallback: Option<&'static str>,
     detect: bool,
     switch: Option<u64>,
+    /// The site directory, named when no family matches.
+    site_dir: std::path::PathBuf,
     /// The device's addresses, resolved once for both the lock and the connection.
     addrs: std::cell::OnceCell<Option<Vec<std::net::SocketAddr>>>,
 }
@@ -156,15 +159,15 @@ pub fn config(settings: &Settings) -> Result<Config> {
 }
 
 impl SnmpDevice {
-    pub fn new(agent: &Agent, settings: &Settings) -> Result<Self> {
+    pub fn new(agent: &Agent, settings: &Settings, env: &Env) -> Result<Self> {
         let spec = agent.def.snmp.clone().ok_or_else(|| {
             FenceError::Local(format!(
                 "Failed: agent {} has no [snmp] section in its file",
                 agent.name
             ))
         })?;
-        let catalog =
-            agents::FamilyCatalog::load().map_err(|e| FenceError::Local(format!("Failed: {e}")))?;
+        let catalog = agents::FamilyCatalog::load(&env.agents_dir)
+            .map_err(|e| FenceError::Local(format!("Failed: {e}")))?;
         let known = |name: &str| -> Result<()> {
             if catalog.names().contains(&name) {
                 Ok(())
@@ -217,6 +220,7 @@ impl SnmpDevice {
             fallback,
             detect,
             switch,
+            site_dir: env.agents_dir.clone(),
             addrs: std::cell::OnceCell::new(),
         })
     }
@@ -319,7 +323,7 @@ impl Device for SnmpDevice {
                         return Err(FenceError::Device(format!(
                             "unknown device: sysObjectID {} matches no family this agent knows; describe it in a family file in {} (see docs/families.md), or pick a family with family=NAME (fencebox families lists them)",
                             format_oid(oid),
-                            agents::site_dir().display()
+                            self.site_dir.display()
                         )))
                     }
                 }

@@ -80,7 +80,7 @@ pub fn in_process(
 ) -> (Result<Report, Vec<FenceError>>, Arc<Log>) {
     let log = Log::in_memory(name);
     let result = log::scope(&log, || {
-        let found = agents::find(name)
+        let found = agents::find(name, &env.agents_dir)
             .map_err(|e| vec![FenceError::Local(format!("Failed: {e}"))])?
             .ok_or_else(|| vec![FenceError::Usage(format!("Failed: unknown agent '{name}'"))])?;
         let agent = option_set::resolve(found.def, found.symlink.as_ref())

@@ -11,6 +11,7 @@
 use super::{builtin_family, one_line_error, site_files, BUILTIN_FAMILIES};
 use crate::snmp::family::{Family, FamilyFile};
 use crate::snmp::oid::{format_oid, parse_oid};
+use std::path::Path;
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,14 +129,14 @@ impl FamilyCatalog {
     /// Read the site's family files. Problems become warnings, logged when the call has
     /// looked up its family (see the module comment); the call fails only where it needs
     /// what a broken file defines, and then says so once, as its error.
-    pub fn load() -> Result<FamilyCatalog, String> {
+    pub fn load(site_dir: &Path) -> Result<FamilyCatalog, String> {
         let mut catalog = FamilyCatalog {
             site: Vec::new(),
             broken: Vec::new(),
             notes: Vec::new(),
             warned: std::cell::Cell::new(false),
         };
-        let files = match site_files() {
+        let files = match site_files(site_dir) {
             Ok(files) => files,
             Err(e) => {
                 catalog
