@@ -11,7 +11,7 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use snmp2::{MessageType, Oid, SyncSession};
@@ -164,16 +164,17 @@ pub struct CommunitySession {
     /// The request-id of the request under way, sent by each of its tries.
     id: i32,
     next_id: i32,
+    /// This session's receive buffer, allocated once per session (zeroed by the allocator
+    /// as fresh pages: only the pages an answer fills are touched) and reused by every
+    /// request, so sessions of concurrent calls share nothing.
+    buf: Vec<u8>,
 }
+
+/// Sessions opened by this process, to spread their request-ids apart.
+static SESSIONS: AtomicU32 = AtomicU32::new(0);
 
 /// The largest UDP payload: an answer is never cut short, whatever the device sends.
 const MAX_DATAGRAM: usize = 65_535;
-
-/// The receive buffer. As a zeroed static it lives in .bss, so only the pages an answer
-/// fills are ever touched; a heap buffer of this size is zeroed whole by the allocator
-/// (16 page faults and a 64 KiB memset at every call). A session that finds it in use
-/// (two sessions of one process on two threads) takes a heap buffer.
-static RECV_BUF: Mutex<[u8; MAX_DATAGRAM]> = Mutex::new([0; MAX_DATAGRAM]);
 
 impl CommunitySession {
     pub fn open(
@@ -191,8 +192,17 @@ impl CommunitySession {
         .map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))?;
         let socket = UdpSocket::bind(local)?;
         socket.connect(target)?;
-        // Distinct per process, so that an answer meant for an earlier call is ignored.
-        let first_id = 1 + (std::process::id() % 100_000) as i32 * 10_000;
+        // Distinct per process and per session within it, so that an answer meant for an
+        // earlier call or another session is ignored.
+        // Kept positive and clear of i32::MAX: some agents mishandle negative ids.
+        let spread = (std::process::id() % 100_000)
+            .wrapping_mul(10_000)
+            .wrapping_add(
+                SESSIONS
+                    .fetch_add(1, Ordering::Relaxed)
+                    .wrapping_mul(1_000_003),
+            );
+        let first_id = 1 + (spread % 0x3fff_ffff) as i32;
         Ok(CommunitySession {
             socket,
             v2c,
@@ -200,6 +210,7 @@ impl CommunitySession {
             timeout,
             id: first_id,
             next_id: first_id.wrapping_add(1),
+            buf: vec![0; MAX_DATAGRAM],
         })
     }
 
@@ -212,15 +223,7 @@ impl CommunitySession {
         self.socket.send(&packet).map_err(|_| snmp2::Error::Send)?;
         let deadline = Instant::now() + self.timeout;
         let mut garbled = false;
-        let mut shared = RECV_BUF.try_lock().ok();
-        let mut own_buf = Vec::new();
-        let buf: &mut [u8] = match shared.as_deref_mut() {
-            Some(b) => b,
-            None => {
-                own_buf.resize(MAX_DATAGRAM, 0);
-                &mut own_buf
-            }
-        };
+        let buf = self.buf.as_mut_slice();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
