@@ -10,13 +10,14 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use fencebox::contract::agents;
 use fencebox::contract::input::{self, RawInput};
 use fencebox::contract::option_set::{self, Agent};
 use fencebox::contract::settings;
-use fencebox::runtime::log;
+use fencebox::runtime::env::Env;
+use fencebox::runtime::log::{self, Log};
 use libfuzzer_sys::fuzz_target;
 
 const AGENTS: [&str; 4] = [
@@ -26,15 +27,25 @@ const AGENTS: [&str; 4] = [
     "fence_nut",
 ];
 
+/// The log every run writes to: quiet, in memory, so that the readers' warnings
+/// (verbose_level) neither flood stderr nor pile up.
+fn quiet_log() -> &'static Arc<Log> {
+    static LOG: OnceLock<Arc<Log>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Log::in_memory("fuzz");
+        log.configure(true, 0, None);
+        log
+    })
+}
+
 fn agents() -> &'static [Agent] {
     static CELL: OnceLock<Vec<Agent>> = OnceLock::new();
     CELL.get_or_init(|| {
-        // Quiet: the readers' warnings (verbose_level) would otherwise flood stderr.
-        log::configure(true, 0, None);
+        let site = Env::default().agents_dir;
         AGENTS
             .iter()
             .map(|name| {
-                let found = agents::find(name)
+                let found = agents::find(name, &site)
                     .expect("agents load")
                     .expect("agent exists");
                 option_set::resolve(found.def, found.symlink.as_ref()).expect("agent resolves")
@@ -69,16 +80,18 @@ fuzz_target!(|data: &[u8]| {
     };
     let all = agents();
     let agent = &all[usize::from(selector & 0x7f) % all.len()];
-    let result = if selector & 0x80 != 0 {
-        let args: Vec<OsString> = rest
-            .split(|&b| b == 0)
-            .map(|a| OsString::from_vec(a.to_vec()))
-            .collect();
-        input::read(&args, &mut std::io::empty(), &agent.options)
-    } else {
-        input::read(&[], &mut &rest[..], &agent.options)
-    };
-    if let Ok(raw) = result {
-        check(&raw, agent);
-    }
+    log::scope(quiet_log(), || {
+        let result = if selector & 0x80 != 0 {
+            let args: Vec<OsString> = rest
+                .split(|&b| b == 0)
+                .map(|a| OsString::from_vec(a.to_vec()))
+                .collect();
+            input::read(&args, &mut std::io::empty(), &agent.options)
+        } else {
+            input::read(&[], &mut &rest[..], &agent.options)
+        };
+        if let Ok(raw) = result {
+            check(&raw, agent);
+        }
+    });
 });
