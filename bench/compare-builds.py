@@ -22,7 +22,7 @@ open(f"{W}/dummy.status","w").write("on")
 env=dict(os.environ, FENCEBOX_LOCK_DIR=f"{W}/locks", FENCEBOX_AGENTS_DIR=f"{W}/none")
 env.pop("PCMK_service",None)
 cases={
- "fence_dummy status": ("fence_dummy", "action=status\nstatus_file=/tmp/ab/dummy.status\n"),
+ "fence_dummy status": ("fence_dummy", f"action=status\nstatus_file={W}/dummy.status\n"),
  "fence_apc_snmp status (snmpd v2c)": ("fence_apc_snmp", f"action=status\nip=127.0.0.1\nipport={port}\nsnmp_version=2c\ncommunity=private\nplug=1\n"),
  "fence_apc_snmp list (snmpd v2c)": ("fence_apc_snmp", f"action=list\nip=127.0.0.1\nipport={port}\nsnmp_version=2c\ncommunity=private\n"),
 }
