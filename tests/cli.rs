@@ -238,9 +238,9 @@ fn a_lost_success_line_fails_but_says_the_off_was_done() {
 /// The case of the issue: an SNMP outlet list into a full disk (Debian's agent exits 1).
 #[test]
 fn an_snmp_list_into_a_full_stdout_fails() {
-    let s = common::sims();
+    let pdu = common::hostile_snmp::Hostile::honest(&[1, 2, 1, 1]);
     let sb = Sandbox::new("cli-full-list");
-    let port = s.port.to_string();
+    let port = pdu.port();
     let args = [
         "-a",
         "127.0.0.1",

@@ -72,70 +72,76 @@ fn structure(xml: &str) -> Structure {
     s
 }
 
-fn debian(agent: &str) -> String {
-    let path = Path::new("/usr/sbin").join(agent);
-    assert!(
-        path.exists(),
-        "{} is missing: the reference is Debian's fence-agents package (apt-get install fence-agents; tests/run-all.sh installs it)",
-        path.display()
-    );
-    let out = Command::new(&path)
-        .args(["-o", "metadata"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{agent} -o metadata failed");
-    String::from_utf8(out.stdout).unwrap()
-}
+/// The comparison with Debian's agents (the interop tier: fence-agents installed).
+#[cfg(feature = "interop")]
+mod debian {
+    use super::*;
 
-/// Agents fencebox has that fence-agents 4.12.1 does not.
-const OURS_ONLY: &[&str] = &["fence_pdu", "fence_nut"];
-
-/// Every other agent name, in `fencebox agents` order: each is compared with Debian's.
-const UPSTREAM: &[&str] = &[
-    "fence_apc_snmp",
-    "fence_tripplite_snmp",
-    "fence_cisco_mds",
-    "fence_dummy",
-    "fence_eaton_snmp",
-    "fence_emerson",
-    "fence_ibmblade",
-    "fence_ifmib",
-    "fence_intelmodular",
-    "fence_ipdu",
-    "fence_ipmilan",
-    "fence_ilo3",
-    "fence_ilo4",
-    "fence_ilo5",
-    "fence_ipmilanplus",
-    "fence_imm",
-    "fence_idrac",
-    "fence_lindypdu",
-];
-
-fn assert_same_structure(name: &str, ours: &str, theirs: &str) {
-    let (a, b) = (structure(ours), structure(theirs));
-    assert_eq!(a.root, b.root, "{name}: root attributes");
-    assert_eq!(a.symlinks, b.symlinks, "{name}: symlinks");
-    let names = |s: &Structure| s.parameters.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&a), names(&b), "{name}: parameter names and order");
-    for (pa, pb) in a.parameters.iter().zip(&b.parameters) {
-        assert_eq!(pa, pb, "{name}: parameter {}", pa.0);
+    fn debian(agent: &str) -> String {
+        let path = Path::new("/usr/sbin").join(agent);
+        assert!(
+            path.exists(),
+            "{} is missing: the reference is Debian's fence-agents package (apt-get install fence-agents; tests/run-all.sh installs it)",
+            path.display()
+        );
+        let out = Command::new(&path)
+            .args(["-o", "metadata"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{agent} -o metadata failed");
+        String::from_utf8(out.stdout).unwrap()
     }
-    assert_eq!(a.actions, b.actions, "{name}: actions");
-}
 
-#[test]
-fn every_upstream_agent_name_is_structurally_equal_to_debian() {
-    let sb = Sandbox::new("meta-debian");
-    let names = agent_names(&sb);
-    let mut compared = Vec::new();
-    for name in names.iter().filter(|n| !OURS_ONLY.contains(&n.as_str())) {
-        let ours = sb.run_args(name, &["-o", "metadata"]);
-        assert_eq!(ours.code, 0, "{name}");
-        assert_same_structure(name, &ours.stdout, &debian(name));
-        compared.push(name.as_str());
+    /// Agents fencebox has that fence-agents 4.12.1 does not.
+    const OURS_ONLY: &[&str] = &["fence_pdu", "fence_nut"];
+
+    /// Every other agent name, in `fencebox agents` order: each is compared with Debian's.
+    const UPSTREAM: &[&str] = &[
+        "fence_apc_snmp",
+        "fence_tripplite_snmp",
+        "fence_cisco_mds",
+        "fence_dummy",
+        "fence_eaton_snmp",
+        "fence_emerson",
+        "fence_ibmblade",
+        "fence_ifmib",
+        "fence_intelmodular",
+        "fence_ipdu",
+        "fence_ipmilan",
+        "fence_ilo3",
+        "fence_ilo4",
+        "fence_ilo5",
+        "fence_ipmilanplus",
+        "fence_imm",
+        "fence_idrac",
+        "fence_lindypdu",
+    ];
+
+    fn assert_same_structure(name: &str, ours: &str, theirs: &str) {
+        let (a, b) = (structure(ours), structure(theirs));
+        assert_eq!(a.root, b.root, "{name}: root attributes");
+        assert_eq!(a.symlinks, b.symlinks, "{name}: symlinks");
+        let names = |s: &Structure| s.parameters.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&a), names(&b), "{name}: parameter names and order");
+        for (pa, pb) in a.parameters.iter().zip(&b.parameters) {
+            assert_eq!(pa, pb, "{name}: parameter {}", pa.0);
+        }
+        assert_eq!(a.actions, b.actions, "{name}: actions");
     }
-    assert_eq!(compared, UPSTREAM, "the agents compared with Debian's");
+
+    #[test]
+    fn every_upstream_agent_name_is_structurally_equal_to_debian() {
+        let sb = Sandbox::new("meta-debian");
+        let names = agent_names(&sb);
+        let mut compared = Vec::new();
+        for name in names.iter().filter(|n| !OURS_ONLY.contains(&n.as_str())) {
+            let ours = sb.run_args(name, &["-o", "metadata"]);
+            assert_eq!(ours.code, 0, "{name}");
+            assert_same_structure(name, &ours.stdout, &debian(name));
+            compared.push(name.as_str());
+        }
+        assert_eq!(compared, UPSTREAM, "the agents compared with Debian's");
+    }
 }
 
 /// The reference files in metadata/, one per agent name.

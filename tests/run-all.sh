@@ -24,15 +24,15 @@ export FENCEBOX_PYGHMI_PYTHON="$PEERS_STATE/pyghmi-venv/venv/bin/python"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --all-targets --all-features --quiet -- -D warnings
 echo "== test peers (snmpsim on free loopback ports)"
 mkdir -p "$PEERS_STATE"
 trap 'tests/peers/nut/stop.sh; tests/peers/snmp/stop-all.sh' EXIT
 tests/peers/snmp/start-all.sh >/dev/null
 echo "== NUT peer (upsd with snmp-ups on its own snmpsim PDU, dummy-ups; STARTTLS)"
 tests/peers/nut/start.sh >/dev/null
-echo "== cargo test"
-cargo test --all-targets
+echo "== cargo test, both tiers (hermetic, and interop: the peers started above)"
+cargo test --all-targets --features interop
 echo "== fuzz smoke run (fuzz/: the RMCP/RMCP+ packet parser, 1M inputs)"
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz --version 0.13.2
 # cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the one stable toolchain take them.

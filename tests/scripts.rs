@@ -98,6 +98,7 @@ fn endless_output_is_refused() {
 /// must not run password_script (a slow or failing script would break a monitor that
 /// needs no password); validate-all and the switching actions do.
 #[test]
+#[cfg(feature = "interop")]
 fn fence_nut_runs_password_script_only_to_switch() {
     let nut = common::nut();
     let sb = Sandbox::new("script-nut");

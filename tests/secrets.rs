@@ -184,6 +184,7 @@ fn a_stuck_syslog_does_not_block_fencing() {
 /// fence_ipmilan speaks IPMI itself: no process is started at all (ipmitool took the
 /// password on its argv), and neither the password nor the BMC key reaches a log.
 #[test]
+#[cfg(feature = "interop")]
 fn ipmi_starts_no_process_and_logs_no_secret() {
     const KG: &str = "c0ffee0123456789abcdef";
     let sb = Sandbox::new("secrets-ipmi");
@@ -225,6 +226,7 @@ fn ipmi_starts_no_process_and_logs_no_secret() {
 
 /// The ways a secret could reach a log line: as text, and as the bytes of a packet
 /// (hex, or a byte list as `{:?}` prints it).
+#[cfg(feature = "interop")]
 fn secret_forms(secret: &str) -> [String; 4] {
     let b = secret.as_bytes();
     [
@@ -241,6 +243,7 @@ fn secret_forms(secret: &str) -> [String; 4] {
 /// or in the debug file. (The test above runs the SNMP agent on the dummy device, whose
 /// exchanges are not SNMP.)
 #[test]
+#[cfg(feature = "interop")]
 fn snmp_exchanges_log_no_secret() {
     let s = common::sims();
     let sb = Sandbox::new("secrets-snmp");
@@ -291,6 +294,7 @@ fn snmp_exchanges_log_no_secret() {
 /// message names the user ("password of user 'admin'"), where the old scrubbing printed
 /// "user '[secret]'" and so told every log reader the password.
 #[test]
+#[cfg(feature = "interop")]
 fn a_password_equal_to_the_user_name_leaves_the_user_readable() {
     let sb = Sandbox::new("secrets-admin");
     let bmc = common::bmc::Bmc::ipmi_sim(&sb, "127.0.0.1");

@@ -211,6 +211,11 @@ impl Hostile {
         }
     }
 
+    /// The fake PDU of the hermetic tests: the same agent, always honest.
+    pub fn honest(states: &[i64]) -> Hostile {
+        Hostile::start(Mib::apc_rpdu(states), |req, mib| Some(mib.answer(req)))
+    }
+
     pub fn port(&self) -> String {
         self.port.to_string()
     }
