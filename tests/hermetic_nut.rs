@@ -141,3 +141,29 @@ fn connect_is_bounded_by_login_timeout() {
     ends_within(took, 3, &out, "connect");
     fails_with(&out, "within 1 s (login_timeout)", "connect");
 }
+
+/// The honest stand-in: the actions switch its outlets, each confirmed by a read.
+#[test]
+fn every_action_on_an_honest_upsd() {
+    let sb = Sandbox::new("nut-honest");
+    let upsd = HostileUpsd::start(Hostility::Honest);
+    let port = upsd.port.to_string();
+    let act = |plug: &str, action: &str| {
+        let (out, _) = run_capped(
+            &sb,
+            "fence_nut",
+            &args(&port, &["-n", plug, "--power-wait", "0", "-o", action]),
+            Duration::from_secs(20),
+        );
+        out
+    };
+    expect(&act("1", "status"), 0, "Status: ON\n", "status");
+    expect(&act("1", "off"), 0, "Success: Powered OFF\n", "off");
+    assert_eq!(*upsd.outlets.lock().unwrap(), [false, true]);
+    expect(&act("1", "status"), 2, "Status: OFF\n", "status after off");
+    expect(&act("1", "reboot"), 0, "Success: Rebooted\n", "reboot");
+    expect(&act("2", "off"), 0, "Success: Powered OFF\n", "off 2");
+    assert_eq!(*upsd.outlets.lock().unwrap(), [true, false]);
+    let list = act("1", "list-status");
+    expect(&list, 0, "1,Outlet 1,on\n2,Outlet 2,off\n", "list-status");
+}

@@ -20,12 +20,16 @@ pub enum Hostility {
     SilentFrom(&'static str),
     /// Instant commands get a tracking id that stays PENDING; nothing ever switches.
     StuckPending,
+    /// Never: a small, healthy upsd whose outlets switch (the hermetic tier's fake).
+    Honest,
 }
 
 pub struct HostileUpsd {
     pub port: u16,
     received: Arc<Mutex<Vec<String>>>,
     closed: Arc<Mutex<usize>>,
+    /// Outlets 1 and 2: on or off (switched only by an honest server).
+    pub outlets: Arc<Mutex<[bool; 2]>>,
 }
 
 impl HostileUpsd {
@@ -34,12 +38,13 @@ impl HostileUpsd {
         let port = l.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let closed = Arc::new(Mutex::new(0));
-        let (r, c) = (received.clone(), closed.clone());
+        let outlets = Arc::new(Mutex::new([true; 2]));
+        let (r, c, o) = (received.clone(), closed.clone(), outlets.clone());
         std::thread::spawn(move || {
             for s in l.incoming().flatten() {
-                let (r, c) = (r.clone(), c.clone());
+                let (r, c, o) = (r.clone(), c.clone(), o.clone());
                 std::thread::spawn(move || {
-                    serve(s, fault, &r);
+                    serve(s, fault, &r, &o);
                     *c.lock().unwrap() += 1;
                 });
             }
@@ -48,6 +53,7 @@ impl HostileUpsd {
             port,
             received,
             closed,
+            outlets,
         }
     }
 
@@ -62,7 +68,12 @@ impl HostileUpsd {
     }
 }
 
-fn serve(s: TcpStream, fault: Hostility, received: &Mutex<Vec<String>>) {
+fn serve(
+    s: TcpStream,
+    fault: Hostility,
+    received: &Mutex<Vec<String>>,
+    outlets: &Mutex<[bool; 2]>,
+) {
     let mut out = s.try_clone().unwrap();
     let mut silent = false;
     for line in BufReader::new(s).lines() {
@@ -77,7 +88,11 @@ fn serve(s: TcpStream, fault: Hostility, received: &Mutex<Vec<String>>) {
         if silent {
             continue;
         }
-        if out.write_all(answer(&line).as_bytes()).is_err() || first == "LOGOUT" {
+        let reply = match fault {
+            Hostility::Honest => honest(&line, outlets).unwrap_or_else(|| answer(&line)),
+            _ => answer(&line),
+        };
+        if out.write_all(reply.as_bytes()).is_err() || first == "LOGOUT" {
             return;
         }
     }
@@ -91,6 +106,51 @@ fn drip(out: &mut TcpStream) {
             return;
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// What differs when the server is honest: outlet states are kept, instant commands
+/// switch them and their tracking ends in SUCCESS.
+fn honest(line: &str, outlets: &Mutex<[bool; 2]>) -> Option<String> {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let outlet = |var: &str, suffix: &str| -> Option<usize> {
+        let n: usize = var
+            .strip_prefix("outlet.")?
+            .strip_suffix(suffix)?
+            .parse()
+            .ok()?;
+        (1..=2).contains(&n).then_some(n - 1)
+    };
+    let word = |on: bool| if on { "on" } else { "off" };
+    match w.as_slice() {
+        ["GET", "VAR", ups, var] => {
+            let n = outlet(var, ".status")?;
+            Some(format!(
+                "VAR {ups} {var} \"{}\"\n",
+                word(outlets.lock().unwrap()[n])
+            ))
+        }
+        ["INSTCMD", _, cmd] => {
+            let (n, on) = match (outlet(cmd, ".load.on"), outlet(cmd, ".load.off")) {
+                (Some(n), _) => (n, true),
+                (_, Some(n)) => (n, false),
+                _ => return Some("ERR CMD-NOT-SUPPORTED\n".into()),
+            };
+            outlets.lock().unwrap()[n] = on;
+            Some("OK TRACKING 5f1d0c1e-honest\n".into())
+        }
+        ["GET", "TRACKING", _] => Some("SUCCESS\n".into()),
+        ["LIST", "VAR", ups] => {
+            let states = *outlets.lock().unwrap();
+            let mut l = format!("BEGIN LIST VAR {ups}\n");
+            for (i, on) in states.iter().enumerate() {
+                let n = i + 1;
+                l += &format!("VAR {ups} outlet.{n}.desc \"Outlet {n}\"\n");
+                l += &format!("VAR {ups} outlet.{n}.status \"{}\"\n", word(*on));
+            }
+            Some(l + &format!("END LIST VAR {ups}\n"))
+        }
+        _ => None,
     }
 }
 
