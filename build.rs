@@ -78,13 +78,168 @@ fn json(file: &str, t: &toml::Table) -> String {
     serde_json::to_string(t).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
+/// A Rust literal of a text of the definitions (`Text`, borrowed from the binary).
+fn text(s: &str) -> String {
+    format!("t({s:?})")
+}
+
+fn opt_text(s: Option<&str>) -> String {
+    s.map_or("None".into(), |s| format!("Some({})", text(s)))
+}
+
+fn texts(items: &[&str]) -> String {
+    let items: Vec<String> = items.iter().map(|s| text(s)).collect();
+    format!("Cow::Borrowed(&[{}])", items.join(", "))
+}
+
+fn str_or<'a>(t: &'a toml::Table, key: &str, default: &'a str) -> &'a str {
+    t.get(key).and_then(toml::Value::as_str).unwrap_or(default)
+}
+
+fn bool_or(t: &toml::Table, key: &str, default: bool) -> bool {
+    t.get(key).and_then(toml::Value::as_bool).unwrap_or(default)
+}
+
+/// A table's keys must be known (as `deny_unknown_fields` checks site files).
+fn known_keys(file: &str, t: &toml::Table, what: &str, known: &[&str]) {
+    for k in t.keys() {
+        assert!(
+            known.contains(&k.as_str()),
+            "{file}: unknown field '{k}' in {what} (known: {})",
+            known.join(", ")
+        );
+    }
+}
+
+/// `[defaults]`-style tables as a slice of pairs (sorted by key, as a TOML table is).
+fn pairs(file: &str, t: &toml::Table, key: &str) -> String {
+    let Some(table) = t.get(key).and_then(toml::Value::as_table) else {
+        return "Cow::Borrowed(&[])".into();
+    };
+    let items: Vec<String> = table
+        .iter()
+        .map(|(k, v)| {
+            let v = v
+                .as_str()
+                .unwrap_or_else(|| panic!("{file}: {key}.{k} must be a string"));
+            format!("({}, {})", text(k), text(v))
+        })
+        .collect();
+    format!("Cow::Borrowed(&[{}])", items.join(", "))
+}
+
+/// One `[[option]]` table as an `OptSpec` literal.
+fn option_literal(file: &str, o: &toml::Table) -> String {
+    known_keys(
+        file,
+        o,
+        "[[option]]",
+        &[
+            "key", "long", "short", "value", "default", "required", "type", "choices", "order",
+            "help", "secret",
+        ],
+    );
+    let short = o.get("short").and_then(toml::Value::as_str).map(|s| {
+        let mut chars = s.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => format!("Some({c:?})"),
+            _ => panic!("{file}: short '{s}' must be one character"),
+        }
+    });
+    let value_type = match str_or(o, "type", "string") {
+        "string" => "String",
+        "integer" => "Integer",
+        "second" => "Second",
+        other => panic!("{file}: unknown option type '{other}'"),
+    };
+    let order = o
+        .get("order")
+        .and_then(toml::Value::as_integer)
+        .unwrap_or(1);
+    format!(
+        "OptSpec {{ key: {}, long: {}, short: {}, value: {}, default: {}, required: {}, \
+         value_type: ValueType::{value_type}, choices: {}, extra_choices: Cow::Borrowed(&[]), \
+         order: {order}, help: {}, secret: {} }}",
+        text(string_at(file, o, "key")),
+        text(string_at(file, o, "long")),
+        short.unwrap_or_else(|| "None".into()),
+        opt_text(o.get("value").and_then(toml::Value::as_str)),
+        opt_text(o.get("default").and_then(toml::Value::as_str)),
+        bool_or(o, "required", false),
+        texts(&strings(o, "choices")),
+        text(string_at(file, o, "help")),
+        bool_or(o, "secret", false),
+    )
+}
+
+/// One agent file as an `AgentDef` literal.
+fn agent_literal(file: &str, t: &toml::Table) -> String {
+    known_keys(
+        file,
+        t,
+        "the agent",
+        &[
+            "name",
+            "shortdesc",
+            "longdesc",
+            "vendor_url",
+            "backend",
+            "device_opt",
+            "option",
+            "defaults",
+            "symlink",
+            "snmp",
+        ],
+    );
+    let options: Vec<String> = tables(t, "option")
+        .iter()
+        .map(|o| option_literal(file, o))
+        .collect();
+    let symlinks: Vec<String> = tables(t, "symlink")
+        .iter()
+        .map(|s| {
+            known_keys(file, s, "[[symlink]]", &["name", "shortdesc", "defaults"]);
+            format!(
+                "Symlink {{ name: {}, shortdesc: {}, defaults: {} }}",
+                text(string_at(file, s, "name")),
+                text(string_at(file, s, "shortdesc")),
+                pairs(file, s, "defaults")
+            )
+        })
+        .collect();
+    let snmp = t.get("snmp").and_then(toml::Value::as_table).map(|s| {
+        known_keys(file, s, "[snmp]", &["families", "fallback", "detect"]);
+        format!(
+            "Some(SnmpAgent {{ families: {}, fallback: {}, detect: {} }})",
+            texts(&strings(s, "families")),
+            opt_text(s.get("fallback").and_then(toml::Value::as_str)),
+            bool_or(s, "detect", true)
+        )
+    });
+    format!(
+        "AgentDef {{ name: {}, shortdesc: {}, longdesc: {}, vendor_url: {}, backend: {}, \
+         device_opt: {}, options: Cow::Borrowed(&[{}]), defaults: {}, \
+         symlinks: Cow::Borrowed(&[{}]), snmp: {} }}",
+        text(string_at(file, t, "name")),
+        text(string_at(file, t, "shortdesc")),
+        text(string_at(file, t, "longdesc")),
+        text(str_or(t, "vendor_url", "")),
+        text(string_at(file, t, "backend")),
+        texts(&strings(t, "device_opt")),
+        options.join(", "),
+        pairs(file, t, "defaults"),
+        symlinks.join(", "),
+        snmp.unwrap_or_else(|| "None".into()),
+    )
+}
+
 /// Write `$OUT_DIR/builtin_agents.rs` (see the module comment); src/contract/agents.rs includes it.
 fn embed_agents() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let agents = root.join("agents");
     println!("cargo:rerun-if-changed={}", agents.display());
     let mut out = String::from("// Generated by build.rs from agents/; do not edit.\n\n");
-    out.push_str("const BUILTIN_AGENTS: &[BuiltinAgent] = &[\n");
+    out.push_str("static BUILTIN_AGENTS: &[BuiltinAgent] = &[\n");
     for path in toml_files(&agents) {
         let (file, t) = read_table(&path);
         let mut names = vec![string_at(&file, &t, "name")];
@@ -95,8 +250,8 @@ fn embed_agents() {
         );
         let _ = writeln!(
             out,
-            "    BuiltinAgent {{ file: {file:?}, names: &{names:?}, json: {:?} }},",
-            json(&file, &t)
+            "    BuiltinAgent {{ file: {file:?}, names: &{names:?}, def: {} }},",
+            agent_literal(&file, &t)
         );
     }
     out.push_str("];\n\nconst BUILTIN_FAMILIES: &[BuiltinFamily] = &[\n");

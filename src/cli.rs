@@ -10,7 +10,7 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use crate::contract::action::Action;
-use crate::contract::agents;
+use crate::contract::agents::Registry;
 use crate::contract::error::FenceError;
 use crate::contract::input;
 use crate::contract::option_set;
@@ -100,7 +100,7 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
     match first.as_deref() {
         None | Some("-h") | Some("--help") | Some("help") => answer(&usage()),
         Some("-V") | Some("--version") => answer(&format!("fencebox {VERSION}\n")),
-        Some("agents") => match agents::all_names(&Env::from_process().agents_dir) {
+        Some("agents") => match Registry::load(&Env::from_process().agents_dir).all_names() {
             Ok(names) => answer(
                 &names
                     .iter()
@@ -109,7 +109,10 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
             ),
             Err(e) => fail_plain(&e),
         },
-        Some("families") => match agents::families(&Env::from_process().agents_dir) {
+        Some("families") => match Registry::load(&Env::from_process().agents_dir)
+            .families()
+            .all()
+        {
             Ok(families) => {
                 let mut text = String::new();
                 for f in families {
@@ -167,7 +170,8 @@ fn link(dir: &Path) -> u8 {
         Ok(p) => p,
         Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
     };
-    let names = match agents::all_names(&Env::from_process().agents_dir) {
+    let registry = Registry::load(&Env::from_process().agents_dir);
+    let names = match registry.all_names() {
         Ok(n) => n,
         Err(e) => return fail_plain(&e),
     };
@@ -206,17 +210,21 @@ fn fail(e: &FenceError) -> u8 {
 fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
     let env = Env::from_process();
     let log = Log::new(name, Some(env.syslog_socket.clone()));
-    log::scope(&log, || run_agent_logged(name, args, start, &env, &log))
+    let registry = Registry::load(&env.agents_dir);
+    log::scope(&log, || {
+        run_agent_logged(&registry, name, args, start, &env, &log)
+    })
 }
 
 fn run_agent_logged(
+    registry: &Registry,
     name: &str,
     args: &[OsString],
     start: Instant,
     env: &Env,
     log: &Arc<Log>,
 ) -> u8 {
-    let found = match agents::find(name, &env.agents_dir) {
+    let found = match registry.find(name) {
         Ok(Some(f)) => f,
         Ok(None) => {
             return fail_plain(&format!(
@@ -274,7 +282,7 @@ fn run_agent_logged(
         log: Arc::clone(log),
         cancel: Cancel::default(),
     };
-    match run::run(&agent, &raw, &call) {
+    match run::run(registry, &agent, &raw, &call) {
         Ok(report) => {
             let sep = raw.get("separator").unwrap_or(",");
             let (text, code) = render::fence_agents(&report, sep);

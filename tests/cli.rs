@@ -151,6 +151,21 @@ fn a_malformed_site_file_names_file_line_and_field_and_spares_builtin_agents() {
     );
 }
 
+/// A file in the site directory that is not TOML at all affects only itself: the site
+/// agents beside it are still found (they were all refused with its error before), and
+/// a name nobody defines still names it, as it may be the file meant to.
+#[test]
+fn a_file_that_is_not_toml_spares_the_site_agents_beside_it() {
+    let sb = Sandbox::new("cli-site-garbage");
+    std::fs::write(sb.path("agents.d/aa-notes.toml"), "this is { not toml\n").unwrap();
+    let out = sb.run_args("fence_testshell", &["-o", "metadata"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("fence_testshell"), "{out:?}");
+    let out = sb.run_args("fence_nosuchagent", &["-o", "metadata"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("aa-notes.toml"), "{out:?}");
+}
+
 #[test]
 fn a_site_file_cannot_replace_a_builtin_agent() {
     let sb = Sandbox::new("cli-site-dup");

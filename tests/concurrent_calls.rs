@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Barrier};
 
 use common::{stamped, Sandbox};
+use fencebox::contract::agents::Registry;
 use fencebox::engine::outcome::Outcome;
 use fencebox::engine::run::in_process;
 use fencebox::runtime::call::Cancel;
@@ -92,15 +93,18 @@ fn run_calls(sb: &Sandbox, devices: &[Device]) {
         lock_dir: sb.path("locks"),
         ..Env::default()
     });
+    // Loaded once, as a long-running process does, and shared by every call.
+    let registry = Arc::new(Registry::load(&env.agents_dir));
     let start = Arc::new(Barrier::new(CALLS));
     let handles: Vec<_> = (0..CALLS)
         .map(|i| {
             let (_, stdin, _) = request(devices, i);
             let agent = devices[i % devices.len()].agent;
             let (env, start) = (Arc::clone(&env), Arc::clone(&start));
+            let registry = Arc::clone(&registry);
             std::thread::spawn(move || {
                 start.wait();
-                let (result, log) = in_process(agent, &stdin, &env, Cancel::default());
+                let (result, log) = in_process(&registry, agent, &stdin, &env, Cancel::default());
                 (result, log.lines())
             })
         })

@@ -168,3 +168,29 @@ fn the_check_sees_upward_sideways_and_grouped_imports() {
         "unplaced module"
     );
 }
+
+/// Definitions are loaded into a registry that owns them (issue 12): nothing in src/ is
+/// leaked into 'static to live as long as the process, which a long-running service
+/// that reloads its site files would pay for at every reload.
+#[test]
+fn nothing_is_leaked_into_static() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let leaks: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).expect("a readable source file");
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains("::leak(") || l.contains(".leak()"))
+                .map(|(n, l)| format!("{}:{}: {}", f.display(), n + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "leaked allocations:\n{}",
+        leaks.join("\n")
+    );
+}

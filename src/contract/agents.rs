@@ -6,8 +6,10 @@
 //! Agent-specific options are declared in the file with the same fields as the built-in
 //! option table.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
@@ -16,15 +18,16 @@ mod dir;
 
 pub use catalog::FamilyCatalog;
 
-use crate::contract::options::{OptSpec, ValueType};
+use crate::contract::options::{t, OptSpec, Text, ValueType};
 use crate::snmp::family::Family;
 
 /// A built-in agent file as build.rs compiled it: the names it answers to (the agent's
-/// and its aliases') and its definition as JSON, read into `AgentFile` like TOML would be.
+/// and its aliases') and its definition as const data.
 struct BuiltinAgent {
+    #[cfg_attr(not(test), allow(dead_code))]
     file: &'static str,
     names: &'static [&'static str],
-    json: &'static str,
+    def: AgentDef,
 }
 
 /// One `[[family]]` table of a built-in family file, compiled by build.rs: its name, its
@@ -78,8 +81,8 @@ fn yes() -> bool {
 /// What an SNMP agent file says about families (see `SnmpAgentFile`).
 #[derive(Debug, Clone)]
 pub struct SnmpAgent {
-    pub families: Vec<&'static str>,
-    pub fallback: Option<&'static str>,
+    pub families: Cow<'static, [Text]>,
+    pub fallback: Option<Text>,
     pub detect: bool,
 }
 
@@ -117,54 +120,54 @@ struct SymlinkFile {
     defaults: BTreeMap<String, String>,
 }
 
+/// Option defaults an agent or alias changes, as (option key, value).
+pub type Defaults = Cow<'static, [(Text, Text)]>;
+
 /// An alias binary name of an agent, with the defaults it changes.
 #[derive(Debug, Clone)]
 pub struct Symlink {
-    pub name: &'static str,
-    pub shortdesc: &'static str,
-    pub defaults: Vec<(&'static str, &'static str)>,
+    pub name: Text,
+    pub shortdesc: Text,
+    pub defaults: Defaults,
 }
 
-/// One agent definition, as read from its file.
+/// One agent definition: const data for the built-in ones, owned for a site file's.
 #[derive(Debug, Clone)]
 pub struct AgentDef {
-    pub name: &'static str,
-    pub shortdesc: &'static str,
-    pub longdesc: &'static str,
-    pub vendor_url: &'static str,
-    pub backend: &'static str,
-    pub device_opt: Vec<&'static str>,
-    pub options: Vec<OptSpec>,
-    pub defaults: Vec<(&'static str, &'static str)>,
-    pub symlinks: Vec<Symlink>,
+    pub name: Text,
+    pub shortdesc: Text,
+    pub longdesc: Text,
+    pub vendor_url: Text,
+    pub backend: Text,
+    pub device_opt: Cow<'static, [Text]>,
+    pub options: Cow<'static, [OptSpec]>,
+    pub defaults: Defaults,
+    pub symlinks: Cow<'static, [Symlink]>,
     pub snmp: Option<SnmpAgent>,
 }
 
-/// Agent files are read once per process and live as long as it does, so their strings
-/// are leaked into `'static` and share the `OptSpec` type with the built-in table.
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
+fn owned_pairs(m: BTreeMap<String, String>) -> Defaults {
+    Cow::Owned(m.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
 }
 
-fn leak_pairs(m: BTreeMap<String, String>) -> Vec<(&'static str, &'static str)> {
-    m.into_iter().map(|(k, v)| (leak(k), leak(v))).collect()
+fn owned_texts(v: Vec<String>) -> Cow<'static, [Text]> {
+    Cow::Owned(v.into_iter().map(Text::from).collect())
 }
 
 impl OptionFile {
     fn into_spec(self) -> OptSpec {
-        let choices: Vec<&'static str> = self.choices.into_iter().map(leak).collect();
         OptSpec {
-            key: leak(self.key),
-            long: leak(self.long),
+            key: self.key.into(),
+            long: self.long.into(),
             short: self.short,
-            value: self.value.map(leak),
-            default: self.default.map(leak),
+            value: self.value.map(Text::from),
+            default: self.default.map(Text::from),
             required: self.required,
             value_type: self.value_type,
-            choices: Box::leak(choices.into_boxed_slice()),
-            extra_choices: &[],
+            choices: owned_texts(self.choices),
+            extra_choices: Cow::Borrowed(&[]),
             order: self.order,
-            help: leak(self.help),
+            help: self.help.into(),
             secret: self.secret,
         }
     }
@@ -176,12 +179,6 @@ pub fn parse_agent(origin: &str, text: &str) -> Result<AgentDef, String> {
     agent_def(origin, f)
 }
 
-fn builtin_agent(b: &BuiltinAgent) -> Result<AgentDef, String> {
-    let origin = format!("agents/{}", b.file);
-    let f: AgentFile = serde_json::from_str(b.json).map_err(|e| format!("{origin}: {e}"))?;
-    agent_def(&origin, f)
-}
-
 fn agent_def(origin: &str, f: AgentFile) -> Result<AgentDef, String> {
     if !f.name.starts_with("fence_") {
         return Err(format!(
@@ -190,26 +187,27 @@ fn agent_def(origin: &str, f: AgentFile) -> Result<AgentDef, String> {
         ));
     }
     Ok(AgentDef {
-        name: leak(f.name),
-        shortdesc: leak(f.shortdesc),
-        longdesc: leak(f.longdesc),
-        vendor_url: leak(f.vendor_url),
-        backend: leak(f.backend),
-        device_opt: f.device_opt.into_iter().map(leak).collect(),
-        options: f.option.into_iter().map(OptionFile::into_spec).collect(),
-        defaults: leak_pairs(f.defaults),
-        symlinks: f
-            .symlink
-            .into_iter()
-            .map(|s| Symlink {
-                name: leak(s.name),
-                shortdesc: leak(s.shortdesc),
-                defaults: leak_pairs(s.defaults),
-            })
-            .collect(),
+        name: f.name.into(),
+        shortdesc: f.shortdesc.into(),
+        longdesc: f.longdesc.into(),
+        vendor_url: f.vendor_url.into(),
+        backend: f.backend.into(),
+        device_opt: owned_texts(f.device_opt),
+        options: Cow::Owned(f.option.into_iter().map(OptionFile::into_spec).collect()),
+        defaults: owned_pairs(f.defaults),
+        symlinks: Cow::Owned(
+            f.symlink
+                .into_iter()
+                .map(|s| Symlink {
+                    name: s.name.into(),
+                    shortdesc: s.shortdesc.into(),
+                    defaults: owned_pairs(s.defaults),
+                })
+                .collect(),
+        ),
         snmp: f.snmp.map(|s| SnmpAgent {
-            families: s.families.into_iter().map(leak).collect(),
-            fallback: s.fallback.map(leak),
+            families: owned_texts(s.families),
+            fallback: s.fallback.map(Text::from),
             detect: s.detect,
         }),
     })
@@ -234,9 +232,9 @@ fn one_line_error(origin: &str, text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// Every built-in agent definition.
-pub fn builtin() -> Result<Vec<AgentDef>, String> {
-    BUILTIN_AGENTS.iter().map(builtin_agent).collect()
+/// Every built-in agent definition (const data: nothing is read or decoded).
+pub fn builtin() -> impl Iterator<Item = &'static AgentDef> {
+    BUILTIN_AGENTS.iter().map(|b| &b.def)
 }
 
 /// A site file's name and its text, or why it cannot be read.
@@ -260,80 +258,146 @@ fn site_files(dir: &Path) -> Result<Vec<SiteFile>, String> {
         .collect())
 }
 
-/// The site files' texts; an unreadable file is an error, naming it.
-fn site_texts(dir: &Path) -> Result<Vec<(String, String)>, String> {
-    site_files(dir)?
-        .into_iter()
-        .map(|(origin, text)| text.map(|t| (origin, t)))
-        .collect()
-}
-
-pub fn site(dir: &Path) -> Result<Vec<AgentDef>, String> {
-    let mut defs = Vec::new();
-    for (origin, text) in site_texts(dir)? {
-        if is_family_file(&text) {
-            continue;
-        }
-        let def = parse_agent(&origin, &text)?;
-        if find_builtin(def.name)?.is_some() {
-            return Err(format!(
-                "{origin}: agent {} is built in; a site file cannot replace it (give it another name)",
-                def.name
-            ));
-        }
-        defs.push(def);
-    }
-    Ok(defs)
-}
-
 /// The definition an invoked name refers to, and the alias used (if any).
 pub struct Found {
     pub def: AgentDef,
     pub symlink: Option<Symlink>,
 }
 
-/// Find an agent by the name it was invoked as (`fence_x`, or `x` after `fencebox`).
-pub fn find(name: &str, site_dir: &Path) -> Result<Option<Found>, String> {
-    let wanted = if name.starts_with("fence_") {
-        name.to_string()
-    } else {
-        format!("fence_{name}")
-    };
-    if let Some(f) = find_builtin(&wanted)? {
-        return Ok(Some(f));
-    }
-    // Site files are read only for names that are not built in, so a broken site file
-    // cannot take the shipped agents down with it.
-    Ok(find_in(site(site_dir)?, &wanted))
+/// The agents and SNMP families a process knows: the built-in ones (const data compiled
+/// by build.rs) and the site's, read once, when a call first needs one (a call of a
+/// built-in agent other than an SNMP one never reads the site directory). A process
+/// loads the registry once and runs every call on it; threads share it as it is.
+pub struct Registry {
+    dir: PathBuf,
+    site: OnceLock<Site>,
 }
 
-/// A built-in agent or alias called `wanted`; only its own file is decoded.
-fn find_builtin(wanted: &str) -> Result<Option<Found>, String> {
-    match BUILTIN_AGENTS.iter().find(|b| b.names.contains(&wanted)) {
-        Some(b) => Ok(find_in(vec![builtin_agent(b)?], wanted)),
-        None => Ok(None),
+/// What the site directory holds.
+struct Site {
+    agents: Vec<AgentDef>,
+    /// Site agent files that cannot be used (one line each, naming the file), and a site
+    /// directory that cannot be listed.
+    broken: Vec<String>,
+    families: Arc<FamilyCatalog>,
+}
+
+impl Site {
+    fn read(dir: &Path) -> Site {
+        let (files, broken) = match site_files(dir) {
+            Ok(files) => (files, Vec::new()),
+            Err(e) => (Vec::new(), vec![e]),
+        };
+        let mut site = Site {
+            agents: Vec::new(),
+            broken,
+            families: Arc::new(FamilyCatalog::from_files(&files)),
+        };
+        for (origin, text) in files {
+            // Unreadable files are the family catalog's warnings; agent files are TOML
+            // files without [[family]] tables, and anything that is not TOML.
+            if let Ok(text) = text {
+                if !is_family_file(&text) {
+                    site.add_agent(&origin, &text);
+                }
+            }
+        }
+        site
+    }
+
+    fn add_agent(&mut self, origin: &str, text: &str) {
+        match parse_agent(origin, text) {
+            Ok(def) if find_builtin(&def.name).is_some() => self.broken.push(format!(
+                "{origin}: agent {} is built in; a site file cannot replace it (give it another name)",
+                def.name
+            )),
+            Ok(def) => self.agents.push(def),
+            Err(e) => self.broken.push(e),
+        }
     }
 }
 
-fn find_in(defs: Vec<AgentDef>, wanted: &str) -> Option<Found> {
+impl Registry {
+    /// The built-in definitions and those of the site directory `dir`. A site file that
+    /// cannot be used affects only what it defines: lookups of the built-in agents never
+    /// see its problem, and a site agent is still found beside a broken file.
+    pub fn load(dir: &Path) -> Registry {
+        Registry {
+            dir: dir.to_path_buf(),
+            site: OnceLock::new(),
+        }
+    }
+
+    fn site(&self) -> &Site {
+        self.site.get_or_init(|| Site::read(&self.dir))
+    }
+
+    /// Find an agent by the name it was invoked as (`fence_x`, or `x` after `fencebox`).
+    /// A name that is neither built in nor in a usable site file is an error when a site
+    /// file could not be read (it may be the one defining it), else unknown (`None`).
+    pub fn find(&self, name: &str) -> Result<Option<Found>, String> {
+        let wanted = if name.starts_with("fence_") {
+            name.to_string()
+        } else {
+            format!("fence_{name}")
+        };
+        if let Some(f) = find_builtin(&wanted) {
+            return Ok(Some(f));
+        }
+        let site = self.site();
+        match (find_in(&site.agents, &wanted), site.broken.first()) {
+            (Some(f), _) => Ok(Some(f)),
+            (None, Some(e)) => Err(e.clone()),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Every name a binary can be invoked as, with its one-line description; an error
+    /// when a site agent file cannot be used (so that no agent goes missing unsaid).
+    pub fn all_names(&self) -> Result<Vec<(&str, &str)>, String> {
+        let site = self.site();
+        if let Some(e) = site.broken.first() {
+            return Err(e.clone());
+        }
+        let mut out = Vec::new();
+        let builtin: Vec<&AgentDef> = builtin().collect();
+        for def in builtin.into_iter().chain(&site.agents) {
+            out.push((&*def.name, &*def.shortdesc));
+            for s in def.symlinks.iter() {
+                out.push((&*s.name, &*s.shortdesc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The SNMP device families: built in, and the site's family files.
+    pub fn families(&self) -> &Arc<FamilyCatalog> {
+        &self.site().families
+    }
+}
+
+/// A built-in agent or alias called `wanted`.
+fn find_builtin(wanted: &str) -> Option<Found> {
+    let b = BUILTIN_AGENTS.iter().find(|b| b.names.contains(&wanted))?;
+    find_in(std::slice::from_ref(&b.def), wanted)
+}
+
+fn find_in(defs: &[AgentDef], wanted: &str) -> Option<Found> {
     for def in defs {
         if def.name == wanted {
-            return Some(Found { def, symlink: None });
-        }
-        if let Some(s) = def.symlinks.iter().find(|s| s.name == wanted).cloned() {
             return Some(Found {
-                def,
-                symlink: Some(s),
+                def: def.clone(),
+                symlink: None,
+            });
+        }
+        if let Some(s) = def.symlinks.iter().find(|s| s.name == wanted) {
+            return Some(Found {
+                def: def.clone(),
+                symlink: Some(s.clone()),
             });
         }
     }
     None
-}
-
-/// Every usable SNMP device family: built in first, then those of the site's family files
-/// (`[[family]]` tables in `site_dir()`; see `FamilyCatalog` for the ones left out).
-pub fn families(site_dir: &Path) -> Result<Vec<Family>, String> {
-    FamilyCatalog::load(site_dir)?.all()
 }
 
 fn builtin_family(b: &BuiltinFamily) -> Result<Family, String> {
@@ -350,40 +414,21 @@ fn is_family_file(text: &str) -> bool {
         .is_ok_and(|t| t.contains_key("family"))
 }
 
-/// Every name a binary can be invoked as, with its one-line description.
-pub fn all_names(site_dir: &Path) -> Result<Vec<(&'static str, &'static str)>, String> {
-    let mut out = Vec::new();
-    for def in builtin()?.into_iter().chain(site(site_dir)?) {
-        out.push((def.name, def.shortdesc));
-        for s in &def.symlinks {
-            out.push((s.name, s.shortdesc));
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// build.rs compiles the built-in files into const data: it must be exactly what
+    /// reading the TOML gives (site files are read as TOML).
     #[test]
-    fn every_embedded_file_parses() {
-        let defs = builtin().expect("embedded agent files parse");
-        assert!(!defs.is_empty());
-    }
-
-    /// build.rs hands the built-in files over as JSON: reading them that way must give
-    /// exactly what reading the TOML gives (site files are read as TOML).
-    #[test]
-    fn built_in_json_reads_as_the_toml_does() {
+    fn built_in_data_reads_as_the_toml_does() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("agents");
         let text = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap();
         for b in BUILTIN_AGENTS {
             let from_toml = parse_agent(b.file, &text(dir.join(b.file))).unwrap();
-            let from_json = builtin_agent(b).unwrap();
             assert_eq!(
                 format!("{from_toml:?}"),
-                format!("{from_json:?}"),
+                format!("{:?}", b.def),
                 "{}",
                 b.file
             );
@@ -414,13 +459,15 @@ mod tests {
 
     #[test]
     fn every_family_an_agent_names_exists() {
-        let families = families(&crate::runtime::env::Env::default().agents_dir)
+        let families = Registry::load(&crate::runtime::env::Env::default().agents_dir)
+            .families()
+            .all()
             .expect("embedded family files parse");
-        for def in builtin().unwrap() {
+        for def in builtin() {
             if let Some(snmp) = &def.snmp {
                 for name in snmp.families.iter().chain(snmp.fallback.iter()) {
                     assert!(
-                        *name == "*" || families.iter().any(|f| f.name == *name),
+                        *name == "*" || families.iter().any(|f| f.name == **name),
                         "{} names unknown family {name}",
                         def.name
                     );

@@ -16,7 +16,7 @@ pub fn render(agent: &Agent) -> String {
                 spec.accepted_choices().join(", ")
             ));
         }
-        if let Some(d) = spec.default {
+        if let Some(d) = &spec.default {
             text.push_str(&format!(" (default: {d})"));
         }
         s.push_str(&format!("   {:<34} {}\n", spec.usage_form(), text));

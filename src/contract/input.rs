@@ -9,7 +9,7 @@ use std::io::Read;
 use clap::{Arg, ArgAction, Command};
 
 use crate::contract::error::{FenceError, Result};
-use crate::contract::options::OptSpec;
+use crate::contract::options::{OptSpec, Text};
 
 /// Longest stdin line accepted; real parameters are short, and a huge line is a mistake
 /// (or an attack) that must not be mistaken for a value.
@@ -21,7 +21,7 @@ pub const MAX_STDIN: usize = 1024 * 1024;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RawInput {
     /// Internal key -> value as given ("1"/"0" for flags given on stdin, "" on argv).
-    pub values: BTreeMap<&'static str, String>,
+    pub values: BTreeMap<Text, String>,
     /// Count of -v on argv.
     pub verbose_count: u32,
     pub from_argv: bool,
@@ -130,13 +130,13 @@ pub fn parse_stdin(text: &str, opts: &[OptSpec]) -> Result<RawInput> {
             continue;
         };
         if spec.takes_value() {
-            input.values.insert(spec.key, value.to_string());
+            input.values.insert(spec.key.clone(), value.to_string());
         } else {
             match parse_bool(value) {
                 Some(b) => {
                     input
                         .values
-                        .insert(spec.key, if b { "1" } else { "0" }.to_string());
+                        .insert(spec.key.clone(), if b { "1" } else { "0" }.to_string());
                 }
                 None => input.warnings.push(format!(
                     "Parse error: Ignoring option '{name}' because it does not have value (use 1/yes/on/true or 0/no/off/false)"
@@ -156,7 +156,7 @@ fn command(opts: &[OptSpec]) -> Command {
         .infer_long_args(true)
         .args_override_self(true);
     for o in opts {
-        let mut a = Arg::new(o.key).long(o.long);
+        let mut a = Arg::new(clap_text(&o.key)).long(clap_text(&o.long));
         if let Some(c) = o.short {
             a = a.short(c);
         }
@@ -180,6 +180,14 @@ fn command(opts: &[OptSpec]) -> Command {
     )
 }
 
+/// A text for clap: the built-in ones as they are (no copy at every call).
+fn clap_text(t: &Text) -> clap::builder::Str {
+    match t {
+        std::borrow::Cow::Borrowed(s) => (*s).into(),
+        std::borrow::Cow::Owned(s) => s.clone().into(),
+    }
+}
+
 const LEFTOVER: &str = "\u{0}leftover";
 
 pub fn parse_argv(args: &[OsString], opts: &[OptSpec]) -> Result<RawInput> {
@@ -192,9 +200,9 @@ pub fn parse_argv(args: &[OsString], opts: &[OptSpec]) -> Result<RawInput> {
     };
     for o in opts {
         if o.takes_value() {
-            match matches.try_get_one::<String>(o.key) {
+            match matches.try_get_one::<String>(&o.key) {
                 Ok(Some(v)) => {
-                    input.values.insert(o.key, v.clone());
+                    input.values.insert(o.key.clone(), v.clone());
                 }
                 Ok(None) => {}
                 Err(_) => {
@@ -205,13 +213,13 @@ pub fn parse_argv(args: &[OsString], opts: &[OptSpec]) -> Result<RawInput> {
                 }
             }
         } else if o.key == "verbose" {
-            let n = u32::from(matches.get_count(o.key));
+            let n = u32::from(matches.get_count(&o.key));
             if n > 0 {
                 input.verbose_count = n;
-                input.values.insert(o.key, String::new());
+                input.values.insert(o.key.clone(), String::new());
             }
-        } else if matches.get_flag(o.key) {
-            input.values.insert(o.key, String::new());
+        } else if matches.get_flag(&o.key) {
+            input.values.insert(o.key.clone(), String::new());
         }
     }
     if let Some(rest) = matches.get_many::<OsString>(LEFTOVER) {
@@ -243,12 +251,10 @@ mod tests {
     use crate::contract::option_set;
 
     fn dummy_opts() -> Vec<OptSpec> {
-        let f = agents::find(
-            "fence_dummy",
-            &crate::runtime::env::Env::default().agents_dir,
-        )
-        .unwrap()
-        .unwrap();
+        let f = agents::Registry::load(&crate::runtime::env::Env::default().agents_dir)
+            .find("fence_dummy")
+            .unwrap()
+            .unwrap();
         option_set::resolve(f.def, None).unwrap().options
     }
 

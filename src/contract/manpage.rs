@@ -24,15 +24,15 @@ pub fn render(agent: &Agent) -> String {
     ));
     m.push_str(&format!(
         ".SH NAME\n{} \\- {}\n",
-        esc(agent.name),
-        esc(agent.def.shortdesc)
+        esc(&agent.name),
+        esc(&agent.def.shortdesc)
     ));
     m.push_str(&format!(
         ".SH SYNOPSIS\n.B {}\n[\\fIOPTIONS\\fR]\n.br\n.B {}\n< \\fIkey=value lines\\fR\n",
-        esc(agent.name),
-        esc(agent.name)
+        esc(&agent.name),
+        esc(&agent.name)
     ));
-    m.push_str(&format!(".SH DESCRIPTION\n{}\n", esc(agent.def.longdesc)));
+    m.push_str(&format!(".SH DESCRIPTION\n{}\n", esc(&agent.def.longdesc)));
     m.push_str(
         ".PP\nOptions come either as command-line arguments or, when there are none, as \
 key=value lines on standard input, which is how Pacemaker passes them. On standard input \
@@ -40,7 +40,7 @@ an option is named by its long name with underscores (\\fBpower_timeout\\fR) or 
 its old name shown in brackets below.\n",
     );
     if !agent.symlinks().is_empty() {
-        let names: Vec<&str> = agent.symlinks().iter().map(|s| s.name).collect();
+        let names: Vec<&str> = agent.symlinks().iter().map(|s| &*s.name).collect();
         m.push_str(&format!(
             ".PP\nThe same agent is also installed as {}.\n",
             esc(&names.join(", "))
@@ -49,13 +49,13 @@ its old name shown in brackets below.\n",
     m.push_str(".SH OPTIONS\n");
     for spec in metadata::options_in_order(agent) {
         m.push_str(&format!(".TP\n.B {}\n", esc(&spec.usage_form())));
-        let mut text = esc(spec.help);
+        let mut text = esc(&spec.help);
         let stdin_name = spec.canonical_name();
         if spec.has_deprecated_alias() {
             text.push_str(&format!(
                 "\n.br\nStandard input: \\fB{}\\fR (old name \\fB{}\\fR)",
                 esc(&stdin_name),
-                esc(spec.key)
+                esc(&spec.key)
             ));
         } else {
             text.push_str(&format!(
@@ -69,7 +69,7 @@ its old name shown in brackets below.\n",
                 esc(&spec.accepted_choices().join(", "))
             ));
         }
-        if let Some(d) = spec.default {
+        if let Some(d) = &spec.default {
             text.push_str(&format!("\n.br\nDefault: {}", esc(d)));
         }
         if spec.required {

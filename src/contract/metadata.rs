@@ -36,7 +36,7 @@ pub fn parameters(agent: &Agent) -> Vec<Parameter<'_>> {
                 name: o.canonical_name(),
                 spec: o,
                 deprecated: false,
-                obsoletes: Some(o.key),
+                obsoletes: Some(&o.key),
             });
         } else {
             v.push(Parameter {
@@ -106,18 +106,18 @@ pub fn render(agent: &Agent) -> String {
     x.start(
         0,
         "resource-agent",
-        &[("name", agent.name), ("shortdesc", agent.def.shortdesc)],
+        &[("name", &agent.name), ("shortdesc", &agent.def.shortdesc)],
     );
     x.raw("\n");
     for s in agent.symlinks() {
         x.empty(
             0,
             "symlink",
-            &[("name", s.name), ("shortdesc", s.shortdesc)],
+            &[("name", &s.name), ("shortdesc", &s.shortdesc)],
         );
     }
-    x.text_element(0, "longdesc", &[], agent.def.longdesc);
-    x.text_element(0, "vendor-url", &[], agent.def.vendor_url);
+    x.text_element(0, "longdesc", &[], &agent.def.longdesc);
+    x.text_element(0, "vendor-url", &[], &agent.def.vendor_url);
     x.start(0, "parameters", &[]);
     x.raw("\n");
     for p in parameters(agent) {
@@ -138,7 +138,7 @@ pub fn render(agent: &Agent) -> String {
         let mixed = p.spec.usage_form();
         x.empty(2, "getopt", &[("mixed", &mixed)]);
         let mut content = vec![("type", p.spec.content_type())];
-        if let Some(d) = p.spec.default {
+        if let Some(d) = &p.spec.default {
             content.push(("default", d));
         }
         if p.spec.choices.is_empty() {
@@ -146,12 +146,12 @@ pub fn render(agent: &Agent) -> String {
         } else {
             x.start(2, "content", &content);
             x.raw("\n");
-            for c in p.spec.choices {
+            for c in p.spec.choices.iter() {
                 x.empty(3, "option", &[("value", c)]);
             }
             x.end(2, "content");
         }
-        x.text_element(2, "shortdesc", &[("lang", "en")], p.spec.help);
+        x.text_element(2, "shortdesc", &[("lang", "en")], &p.spec.help);
         x.end(1, "parameter");
     }
     x.end(0, "parameters");

@@ -3,21 +3,22 @@
 //! computed `ipport` default.
 
 use crate::contract::agents::{AgentDef, Symlink};
-use crate::contract::options::{self, OptSpec, DEFAULT_GROUP, DEPENDENCIES, MARKERS};
+use crate::contract::options::{self, t, OptSpec, Text, DEFAULT_GROUP, DEPENDENCIES, MARKERS};
 
 /// A resolved agent: what it is called, which options it takes, which capabilities it has.
 #[derive(Debug, Clone)]
 pub struct Agent {
     /// argv[0] basename (an alias reports its own name, as fence-agents does).
-    pub name: &'static str,
+    pub name: Text,
     pub def: AgentDef,
     pub options: Vec<OptSpec>,
-    pub markers: Vec<&'static str>,
+    pub markers: Vec<Text>,
 }
 
 impl Agent {
     pub fn has(&self, key_or_marker: &str) -> bool {
-        self.markers.contains(&key_or_marker) || self.options.iter().any(|o| o.key == key_or_marker)
+        self.markers.iter().any(|m| m == key_or_marker)
+            || self.options.iter().any(|o| o.key == key_or_marker)
     }
 
     pub fn option(&self, key: &str) -> Option<&OptSpec> {
@@ -67,17 +68,17 @@ impl Agent {
 
 /// Build the option set of `def` as invoked under `symlink` (an alias) or its own name.
 pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String> {
-    let name = symlink.map(|s| s.name).unwrap_or(def.name);
-    let mut keys: Vec<&'static str> = Vec::new();
-    let push = |k: &'static str, keys: &mut Vec<&'static str>| {
+    let name = symlink.map_or_else(|| def.name.clone(), |s| s.name.clone());
+    let mut keys: Vec<Text> = Vec::new();
+    let push = |k: Text, keys: &mut Vec<Text>| {
         if !keys.contains(&k) {
             keys.push(k);
         }
     };
     for k in DEFAULT_GROUP
         .iter()
-        .copied()
-        .chain(def.device_opt.iter().copied())
+        .map(|k| t(k))
+        .chain(def.device_opt.iter().cloned())
     {
         push(k, &mut keys);
     }
@@ -85,9 +86,9 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
     loop {
         let before = keys.len();
         for (trigger, deps) in DEPENDENCIES {
-            if keys.contains(trigger) {
+            if keys.iter().any(|k| k == trigger) {
                 for d in *deps {
-                    push(d, &mut keys);
+                    push(t(d), &mut keys);
                 }
             }
         }
@@ -97,17 +98,18 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
     }
     // Agents that reach one device by address and have no plug concept take the device
     // address from the plug when port_as_ip is set (fence-agents protocol §1.3).
+    let has_key = |keys: &[Text], k: &str| keys.iter().any(|x| x == k);
     let port_as_ip =
-        !keys.contains(&"port") && !keys.contains(&"nodename") && keys.contains(&"ipaddr");
+        !has_key(&keys, "port") && !has_key(&keys, "nodename") && has_key(&keys, "ipaddr");
     if port_as_ip {
-        push("port_as_ip", &mut keys);
-        push("port", &mut keys);
+        push(t("port_as_ip"), &mut keys);
+        push(t("port"), &mut keys);
     }
 
     let mut markers = Vec::new();
     let mut opts: Vec<OptSpec> = Vec::new();
     for k in keys {
-        if MARKERS.contains(&k) {
+        if MARKERS.contains(&&*k) {
             markers.push(k);
             continue;
         }
@@ -115,7 +117,7 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
             .options
             .iter()
             .find(|o| o.key == k)
-            .or_else(|| options::common(k))
+            .or_else(|| options::common(&k))
             .ok_or_else(|| format!("{}: device_opt names unknown option '{k}'", def.name))?;
         opts.push(spec.clone());
     }
@@ -123,30 +125,30 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
     let overrides = def
         .defaults
         .iter()
-        .chain(symlink.map(|s| s.defaults.as_slice()).unwrap_or(&[]));
+        .chain(symlink.map(|s| &*s.defaults).unwrap_or(&[]));
     for (k, v) in overrides {
         let o = opts
             .iter_mut()
             .find(|o| o.key == *k)
             .ok_or_else(|| format!("{}: default given for unknown option '{k}'", def.name))?;
-        o.default = Some(v);
+        o.default = Some(v.clone());
     }
 
-    let no_login = markers.contains(&"no_login");
+    let no_login = has_key(&markers, "no_login");
     // Fabric agents cut a node off rather than power it down: no reboot, default off.
-    if markers.contains(&"fabric_fencing") {
+    if has_key(&markers, "fabric_fencing") {
         if let Some(o) = opts.iter_mut().find(|o| o.key == "action") {
-            o.default = Some("off");
+            o.default = Some(t("off"));
         }
     }
     for o in &mut opts {
-        match o.key {
+        match &*o.key {
             "login" => o.required = !no_login,
             "ipaddr" if port_as_ip => o.required = false,
             "port" if port_as_ip => {
                 o.required = false;
-                o.value = Some("ip");
-                o.help = "Address of the fence device when port_as_ip is set";
+                o.value = Some(t("ip"));
+                o.help = t("Address of the fence device when port_as_ip is set");
             }
             _ => {}
         }
@@ -154,10 +156,10 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
     let ipport_default = default_ipport(&opts);
     if let (Some(o), Some(d)) = (opts.iter_mut().find(|o| o.key == "ipport"), ipport_default) {
         if o.default.is_none() {
-            o.default = Some(d);
+            o.default = Some(t(d));
         }
     }
-    check_unique_letters(name, &opts)?;
+    check_unique_letters(&name, &opts)?;
     Ok(Agent {
         name,
         def,
@@ -171,7 +173,7 @@ fn default_ipport(opts: &[OptSpec]) -> Option<&'static str> {
     let has = |k: &str| opts.iter().find(|o| o.key == k);
     if has("community").is_some() {
         Some("161")
-    } else if has("secure").is_some_and(|o| o.default == Some("1")) {
+    } else if has("secure").is_some_and(|o| o.default.as_deref() == Some("1")) {
         Some("22")
     } else if has("telnet_path").is_some() {
         Some("23")
@@ -206,9 +208,9 @@ mod tests {
 
     #[test]
     fn every_builtin_agent_and_alias_resolves() {
-        for def in agents::builtin().unwrap() {
+        for def in agents::builtin() {
             resolve(def.clone(), None).unwrap();
-            for s in &def.symlinks {
+            for s in def.symlinks.iter() {
                 resolve(def.clone(), Some(s)).unwrap();
             }
         }
@@ -216,12 +218,10 @@ mod tests {
 
     #[test]
     fn dummy_has_no_plug_and_no_list() {
-        let found = agents::find(
-            "fence_dummy",
-            &crate::runtime::env::Env::default().agents_dir,
-        )
-        .unwrap()
-        .unwrap();
+        let found = agents::Registry::load(&crate::runtime::env::Env::default().agents_dir)
+            .find("fence_dummy")
+            .unwrap()
+            .unwrap();
         let a = resolve(found.def, None).unwrap();
         assert!(!a.has("port"));
         assert!(!a.actions().contains(&"list"));

@@ -6,7 +6,26 @@
 //! the short letter, whether a value follows, default, required, type, choices and the
 //! `order` that sorts metadata. Help texts are ours.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+
+/// A text of the option and agent definitions: borrowed from the binary for the built-in
+/// ones (const data), owned for what a site file defines.
+pub type Text = Cow<'static, str>;
+
+/// A slice of built-in texts, in const context (a const item, so that it is 'static).
+macro_rules! texts {
+    ($($s:literal),* $(,)?) => {{
+        const TEXTS: &[Text] = &[$(t($s)),*];
+        TEXTS
+    }};
+}
+
+/// A built-in text, in const context.
+pub const fn t(s: &'static str) -> Text {
+    Cow::Borrowed(s)
+}
 
 /// The metadata `content` type of a value option. Flags are always `boolean`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -29,29 +48,29 @@ impl ValueType {
     }
 }
 
-/// One option. Strings are `'static`: the built-in table is const data, and agent files
-/// are loaded once per process (see `agents::registry`).
+/// One option. The built-in table and the built-in agents' options are const data
+/// (borrowed texts); a site agent file's options own theirs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptSpec {
     /// Internal key; also accepted on stdin (the deprecated spelling when it differs from
     /// `long`, e.g. `ipaddr` for `--ip`).
-    pub key: &'static str,
+    pub key: Text,
     /// Long option without the dashes (`ip`, `power-timeout`).
-    pub long: &'static str,
+    pub long: Text,
     pub short: Option<char>,
     /// `None`: a flag. `Some(name)`: takes a value, shown as `=[name]` in usage and
     /// metadata (`Some("")` shows no placeholder, as for `--verbose-level`).
-    pub value: Option<&'static str>,
-    pub default: Option<&'static str>,
+    pub value: Option<Text>,
+    pub default: Option<Text>,
     pub required: bool,
     pub value_type: ValueType,
     /// Non-empty: the value must be one of these (compared case-insensitively).
-    pub choices: &'static [&'static str],
+    pub choices: Cow<'static, [Text]>,
     /// Further accepted values that metadata does not advertise, so that metadata stays
     /// identical to fence-agents' (see docs/compatibility.md).
-    pub extra_choices: &'static [&'static str],
+    pub extra_choices: Cow<'static, [Text]>,
     pub order: u32,
-    pub help: &'static str,
+    pub help: Text,
     /// Never logged, never shown: passwords, communities, keys.
     pub secret: bool,
 }
@@ -80,8 +99,8 @@ impl OptSpec {
             s.push_str(", ");
         }
         s.push_str("--");
-        s.push_str(self.long);
-        if let Some(name) = self.value {
+        s.push_str(&self.long);
+        if let Some(name) = &self.value {
             if !name.is_empty() {
                 s.push_str("=[");
                 s.push_str(name);
@@ -92,11 +111,11 @@ impl OptSpec {
     }
 
     /// Every accepted choice: the advertised ones, then the extras.
-    pub fn accepted_choices(&self) -> Vec<&'static str> {
+    pub fn accepted_choices(&self) -> Vec<&str> {
         self.choices
             .iter()
-            .chain(self.extra_choices)
-            .copied()
+            .chain(self.extra_choices.iter())
+            .map(|c| &**c)
             .collect()
     }
 
@@ -114,33 +133,35 @@ impl OptSpec {
 
 const fn opt(key: &'static str, long: &'static str, help: &'static str) -> OptSpec {
     OptSpec {
-        key,
-        long,
+        key: t(key),
+        long: t(long),
         short: None,
         value: None,
         default: None,
         required: false,
         value_type: ValueType::String,
-        choices: &[],
-        extra_choices: &[],
+        choices: Cow::Borrowed(&[]),
+        extra_choices: Cow::Borrowed(&[]),
         order: 1,
-        help,
+        help: t(help),
         secret: false,
     }
 }
 
-// Small builder steps so that the table below reads as a table.
+// Small builder steps so that the table below reads as a table. A const fn cannot drop
+// the value it replaces; in the table every replaced value is a borrowed text (nothing
+// to free), so it is forgotten.
 impl OptSpec {
     const fn short(mut self, c: char) -> Self {
         self.short = Some(c);
         self
     }
     const fn value(mut self, name: &'static str) -> Self {
-        self.value = Some(name);
+        std::mem::forget(self.value.replace(t(name)));
         self
     }
     const fn default(mut self, d: &'static str) -> Self {
-        self.default = Some(d);
+        std::mem::forget(self.default.replace(t(d)));
         self
     }
     const fn required(mut self) -> Self {
@@ -155,12 +176,12 @@ impl OptSpec {
         self.value_type = ValueType::Second;
         self
     }
-    const fn choices(mut self, c: &'static [&'static str]) -> Self {
-        self.choices = c;
+    const fn choices(mut self, c: &'static [Text]) -> Self {
+        std::mem::forget(std::mem::replace(&mut self.choices, Cow::Borrowed(c)));
         self
     }
-    const fn extra_choices(mut self, c: &'static [&'static str]) -> Self {
-        self.extra_choices = c;
+    const fn extra_choices(mut self, c: &'static [Text]) -> Self {
+        std::mem::forget(std::mem::replace(&mut self.extra_choices, Cow::Borrowed(c)));
         self
     }
     const fn order(mut self, o: u32) -> Self {
@@ -207,18 +228,18 @@ pub static COMMON: &[OptSpec] = &[
         .short('s').value("dc").order(2),
     opt("session_url", "session-url", "URL of the management session").short('s').value("url").required(),
     opt("method", "method", "How to reboot: onoff switches off, confirms, then switches on; cycle asks the device to power-cycle in one command (the device may report success before power was really removed)")
-        .short('m').value("method").default("onoff").choices(&["onoff", "cycle"]),
+        .short('m').value("method").default("onoff").choices(texts!["onoff", "cycle"]),
     opt("snmp_version", "snmp-version", "SNMP protocol version: 1, 2c or 3")
-        .short('d').value("version").choices(&["1", "2c", "3"]),
+        .short('d').value("version").choices(texts!["1", "2c", "3"]),
     opt("community", "community", "SNMP community (v1 and v2c)").short('c').value("community").secret(),
     opt("snmp_auth_prot", "snmp-auth-prot", "SNMPv3 authentication protocol")
-        .short('b').value("prot").choices(&["MD5", "SHA"])
-        .extra_choices(&["SHA224", "SHA256", "SHA384", "SHA512"]),
+        .short('b').value("prot").choices(texts!["MD5", "SHA"])
+        .extra_choices(texts!["SHA224", "SHA256", "SHA384", "SHA512"]),
     opt("snmp_sec_level", "snmp-sec-level", "SNMPv3 security level")
-        .short('E').value("level").choices(&["noAuthNoPriv", "authNoPriv", "authPriv"]),
+        .short('E').value("level").choices(texts!["noAuthNoPriv", "authNoPriv", "authPriv"]),
     opt("snmp_priv_prot", "snmp-priv-prot", "SNMPv3 privacy (encryption) protocol; AES is AES-128")
-        .short('B').value("prot").choices(&["DES", "AES"])
-        .extra_choices(&["AES128", "AES192", "AES256", "AES192C", "AES256C"]),
+        .short('B').value("prot").choices(texts!["DES", "AES"])
+        .extra_choices(texts!["AES128", "AES192", "AES256", "AES192C", "AES256C"]),
     opt("snmp_priv_passwd", "snmp-priv-passwd", "SNMPv3 privacy (encryption) password")
         .short('P').value("pass").secret(),
     opt("snmp_priv_passwd_script", "snmp-priv-passwd-script", "Command whose standard output is the SNMPv3 privacy password")
@@ -360,8 +381,8 @@ mod tests {
         let mut keys = HashSet::new();
         let mut longs = HashSet::new();
         for o in COMMON {
-            assert!(keys.insert(o.key), "duplicate key {}", o.key);
-            assert!(longs.insert(o.long), "duplicate long option {}", o.long);
+            assert!(keys.insert(&o.key), "duplicate key {}", o.key);
+            assert!(longs.insert(&o.long), "duplicate long option {}", o.long);
             assert!(!o.help.is_empty(), "{} has no help", o.key);
         }
     }

@@ -9,7 +9,7 @@ use crate::contract::action::Action;
 use crate::contract::error::FenceError;
 use crate::contract::input::{flag_is_on, parse_bool, RawInput};
 use crate::contract::option_set::Agent;
-use crate::contract::options::{OptSpec, ValueType};
+use crate::contract::options::{OptSpec, Text, ValueType};
 use crate::runtime::env::Env;
 use crate::runtime::log;
 use crate::runtime::script::{self, ScriptError};
@@ -34,7 +34,7 @@ pub const MAX_PLUGS: usize = 64;
 pub struct Settings {
     pub action: Action,
     /// Internal key -> value, defaults filled in, choices in their declared spelling.
-    pub values: BTreeMap<&'static str, String>,
+    pub values: BTreeMap<Text, String>,
     /// The plug value split on plug_separator; `[""]` when no plug was given.
     pub plugs: Vec<String>,
     /// `None`: no limit (timeouts disabled, or the option is 0).
@@ -88,7 +88,7 @@ pub fn raw_action(raw: &RawInput, agent: &Agent) -> String {
         .or_else(|| {
             agent
                 .option("action")
-                .and_then(|o| o.default.map(String::from))
+                .and_then(|o| o.default.as_deref().map(String::from))
         })
         .unwrap_or_else(|| "reboot".into())
 }
@@ -136,15 +136,15 @@ pub fn validate_partial(
         Ok(a) => a,
         Err(e) => return Err(vec![e]),
     };
-    let mut values: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut values: BTreeMap<Text, String> = BTreeMap::new();
     for o in &agent.options {
-        match raw.values.get(o.key) {
+        match raw.values.get(&o.key) {
             Some(v) => {
-                values.insert(o.key, v.clone());
+                values.insert(o.key.clone(), v.clone());
             }
             None => {
-                if let Some(d) = o.default {
-                    values.insert(o.key, d.to_string());
+                if let Some(d) = &o.default {
+                    values.insert(o.key.clone(), d.to_string());
                 }
             }
         }
@@ -152,16 +152,16 @@ pub fn validate_partial(
     // port_as_ip: the plug is the device address.
     if values.get("port_as_ip").is_some_and(|v| flag_is_on(v)) {
         if let Some(p) = values.get("port").cloned() {
-            values.insert("ipaddr", p);
+            values.insert("ipaddr".into(), p);
         }
     }
 
     let mut invalid = Vec::new();
     for o in &agent.options {
-        if let Some(v) = values.get_mut(o.key) {
+        if let Some(v) = values.get_mut(&o.key) {
             if let Err(e) = check_value(o, v) {
                 errors.push(e);
-                invalid.push(o.key);
+                invalid.push(&o.key);
             }
         }
     }
@@ -187,7 +187,7 @@ pub fn validate_partial(
         run_scripts(agent, action, script_limit, &mut values, &mut errors);
     }
     for o in agent.options.iter().filter(|o| o.secret) {
-        if let Some(v) = values.get(o.key) {
+        if let Some(v) = values.get(&o.key) {
             log::add_secret(v);
         }
     }
@@ -273,7 +273,7 @@ fn check_value(o: &OptSpec, v: &mut String) -> Result<(), FenceError> {
             ))),
         };
     }
-    match (o.key, o.value_type) {
+    match (&*o.key, o.value_type) {
         ("verbose_level", _) => Ok(()),
         ("disable_timeout", _) if parse_bool(v).is_none() => Err(FenceError::Usage(format!(
             "Failed: {name} must be true or false (also 1/0, yes/no, on/off), not '{}'",
@@ -326,7 +326,7 @@ fn whole_number(v: &mut String) -> Option<u64> {
 fn check_required(
     agent: &Agent,
     action: Action,
-    values: &BTreeMap<&'static str, String>,
+    values: &BTreeMap<Text, String>,
     errors: &mut Vec<FenceError>,
 ) {
     if matches!(action, Action::Metadata | Action::Manpage) {
@@ -379,7 +379,7 @@ fn run_scripts(
     agent: &Agent,
     action: Action,
     limit: Duration,
-    values: &mut BTreeMap<&'static str, String>,
+    values: &mut BTreeMap<Text, String>,
     errors: &mut Vec<FenceError>,
 ) {
     for (script_key, target) in [
@@ -396,7 +396,7 @@ fn run_scripts(
                 .unwrap_or_else(|| script_key.to_string());
             match run_secret_script(&shown, &cmd, limit) {
                 Ok(secret) => {
-                    values.insert(target, secret);
+                    values.insert(target.into(), secret);
                 }
                 Err(e) => errors.push(e),
             }

@@ -4,11 +4,12 @@
 //! error, never "off".
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use snmp2::v3;
 
-use crate::contract::agents;
+use crate::contract::agents::{FamilyCatalog, Registry};
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
@@ -25,10 +26,10 @@ const SYS_OBJECT_ID: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
 
 pub struct SnmpDevice {
     cfg: Config,
-    catalog: agents::FamilyCatalog,
+    catalog: Arc<FamilyCatalog>,
     /// The families this call may use (None: any).
-    allowed: Option<Vec<&'static str>>,
-    fallback: Option<&'static str>,
+    allowed: Option<Vec<String>>,
+    fallback: Option<String>,
     detect: bool,
     switch: Option<u64>,
     /// The site directory, named when no family matches.
@@ -159,15 +160,14 @@ pub fn config(settings: &Settings) -> Result<Config> {
 }
 
 impl SnmpDevice {
-    pub fn new(agent: &Agent, settings: &Settings, env: &Env) -> Result<Self> {
+    pub fn new(registry: &Registry, agent: &Agent, settings: &Settings, env: &Env) -> Result<Self> {
         let spec = agent.def.snmp.clone().ok_or_else(|| {
             FenceError::Local(format!(
                 "Failed: agent {} has no [snmp] section in its file",
                 agent.name
             ))
         })?;
-        let catalog = agents::FamilyCatalog::load(&env.agents_dir)
-            .map_err(|e| FenceError::Local(format!("Failed: {e}")))?;
+        let catalog = Arc::clone(registry.families());
         let known = |name: &str| -> Result<()> {
             if catalog.names().contains(&name) {
                 Ok(())
@@ -178,30 +178,27 @@ impl SnmpDevice {
                 )))
             }
         };
-        let mut allowed: Option<Vec<&'static str>> = if spec.families == ["*"] {
-            None
-        } else {
-            spec.families.iter().try_for_each(|n| known(n))?;
-            Some(spec.families.clone())
-        };
-        let mut fallback = spec.fallback;
-        if let Some(f) = fallback {
+        let mut allowed: Option<Vec<String>> =
+            if spec.families.len() == 1 && spec.families[0] == "*" {
+                None
+            } else {
+                spec.families.iter().try_for_each(|n| known(n))?;
+                Some(spec.families.iter().map(|n| n.to_string()).collect())
+            };
+        let mut fallback = spec.fallback.map(|f| f.into_owned());
+        if let Some(f) = &fallback {
             known(f)?;
         }
         let mut detect = spec.detect;
         if let Some(name) = settings.get("family").filter(|f| !f.is_empty()) {
             // The administrator knows better than the sysObjectID.
-            let name: &'static str = catalog
-                .names()
-                .into_iter()
-                .find(|n| *n == name)
-                .ok_or_else(|| {
-                    usage(format!(
-                        "Failed: family '{name}' is not known; use one of: {}",
-                        catalog.names().join(", ")
-                    ))
-                })?;
-            allowed = Some(vec![name]);
+            if !catalog.names().contains(&name) {
+                return Err(usage(format!(
+                    "Failed: family '{name}' is not known; use one of: {}",
+                    catalog.names().join(", ")
+                )));
+            }
+            allowed = Some(vec![name.to_string()]);
             fallback = None;
             detect = false;
         }
@@ -302,7 +299,7 @@ impl Device for SnmpDevice {
         };
         let mut client = Client::connect(self.cfg.clone(), target)?;
         let local = |e: String| FenceError::Local(format!("Failed: {e}"));
-        let first = self.allowed.as_ref().and_then(|a| a.first().copied());
+        let first = self.allowed.as_ref().and_then(|a| a.first());
         let family = match (self.detect, first) {
             (false, Some(name)) => self.catalog.by_name(name).map_err(local)?,
             _ => {
@@ -316,7 +313,7 @@ impl Device for SnmpDevice {
                     .catalog
                     .detect(self.allowed.as_deref(), oid)
                     .map_err(local)?;
-                match (found, self.fallback) {
+                match (found, &self.fallback) {
                     (Some(f), _) => Some(f),
                     (None, Some(name)) => self.catalog.by_name(name).map_err(local)?,
                     (None, None) => {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::contract::action::Action;
-use crate::contract::agents;
+use crate::contract::agents::Registry;
 use crate::contract::error::FenceError;
 use crate::contract::input::{self, RawInput};
 use crate::contract::option_set::{self, Agent};
@@ -21,13 +21,18 @@ use crate::runtime::log::{self, Log};
 
 /// Validate, open the backend and run the action. Validation reports every problem it
 /// finds for validate-all (the first for other actions); a failing action reports one.
-pub fn run(agent: &Agent, raw: &RawInput, call: &Call) -> Result<Report, Vec<FenceError>> {
+pub fn run(
+    registry: &Registry,
+    agent: &Agent,
+    raw: &RawInput,
+    call: &Call,
+) -> Result<Report, Vec<FenceError>> {
     let (settings, mut errors) = settings::validate_partial(agent, raw, call.env)?;
     if !errors.is_empty() {
         // validate-all lists every problem: the backend's checks of the options that
         // passed the contract's, too.
         if settings.action == Action::ValidateAll {
-            if let Err(e) = device::open(agent, &settings, call.env) {
+            if let Err(e) = device::open(registry, agent, &settings, call.env) {
                 errors.push(e);
             }
         }
@@ -45,7 +50,7 @@ pub fn run(agent: &Agent, raw: &RawInput, call: &Call) -> Result<Report, Vec<Fen
     if settings.timeouts_disabled {
         log_debug!(1, "internal timeouts disabled (disable_timeout, or run by pacemaker-fenced); Pacemaker's action timeout applies");
     }
-    let backend = device::open(agent, &settings, call.env).map_err(|e| vec![e])?;
+    let backend = device::open(registry, agent, &settings, call.env).map_err(|e| vec![e])?;
     if settings.action == Action::ValidateAll {
         return Ok(Report::new(Action::ValidateAll, Outcome::Validated));
     }
@@ -69,10 +74,12 @@ pub fn register_public(agent: &Agent, raw: &RawInput) {
     }
 }
 
-/// A whole call inside this process: the agent by name, its options as stdin text
+/// A whole call inside this process: the agent by name (from a registry the process
+/// loaded once), its options as stdin text
 /// (`key=value` lines), run on this thread with its own log (in memory) and identity.
 /// Returns the report or the errors, and the call's log.
 pub fn in_process(
+    registry: &Registry,
     name: &str,
     stdin: &str,
     env: &Env,
@@ -80,7 +87,8 @@ pub fn in_process(
 ) -> (Result<Report, Vec<FenceError>>, Arc<Log>) {
     let log = Log::in_memory(name);
     let result = log::scope(&log, || {
-        let found = agents::find(name, &env.agents_dir)
+        let found = registry
+            .find(name)
             .map_err(|e| vec![FenceError::Local(format!("Failed: {e}"))])?
             .ok_or_else(|| vec![FenceError::Usage(format!("Failed: unknown agent '{name}'"))])?;
         let agent = option_set::resolve(found.def, found.symlink.as_ref())
@@ -96,7 +104,7 @@ pub fn in_process(
             log: Arc::clone(&log),
             cancel,
         };
-        run(&agent, &raw, &call)
+        run(registry, &agent, &raw, &call)
     });
     if let Err(errors) = &result {
         log::scope(&log, || {

@@ -8,10 +8,9 @@
 //! is not TOML at all defines nothing we can know; it stops detection only for a device
 //! whose sysObjectID its text mentions, as that device might be one of its families.
 
-use super::{builtin_family, one_line_error, site_files, BUILTIN_FAMILIES};
+use super::{builtin_family, one_line_error, SiteFile, BUILTIN_FAMILIES};
 use crate::snmp::family::{Family, FamilyFile};
 use crate::snmp::oid::{format_oid, parse_oid};
-use std::path::Path;
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,48 +115,34 @@ fn intended(t: &toml::Table) -> Vec<Intended> {
 /// The known families: the built-in ones (compiled by build.rs) and the site's.
 pub struct FamilyCatalog {
     /// Usable site families: well formed, names unique and not built in.
-    site: Vec<(&'static str, Family)>,
+    site: Vec<(String, Family)>,
     broken: Vec<Broken>,
     /// Problems that make no family unusable (a copy of a built-in name, an unreadable
     /// file): warnings only.
     notes: Vec<String>,
-    /// Whether the warnings were logged (once per call, see `warn`).
-    warned: std::cell::Cell<bool>,
 }
 
 impl FamilyCatalog {
-    /// Read the site's family files. Problems become warnings, logged when the call has
-    /// looked up its family (see the module comment); the call fails only where it needs
-    /// what a broken file defines, and then says so once, as its error.
-    pub fn load(site_dir: &Path) -> Result<FamilyCatalog, String> {
+    /// The site's family files, read once with the registry. Problems become warnings,
+    /// logged by each call that looks up a family (see the module comment); a call fails
+    /// only where it needs what a broken file defines, and then says so as its error.
+    pub(super) fn from_files(files: &[SiteFile]) -> FamilyCatalog {
         let mut catalog = FamilyCatalog {
             site: Vec::new(),
             broken: Vec::new(),
             notes: Vec::new(),
-            warned: std::cell::Cell::new(false),
-        };
-        let files = match site_files(site_dir) {
-            Ok(files) => files,
-            Err(e) => {
-                catalog
-                    .notes
-                    .push(format!("{e}; site family files are not used"));
-                Vec::new()
-            }
         };
         // Where each site family was defined, for duplicates.
         let mut defined: Vec<(String, String)> = Vec::new();
         for (origin, text) in files {
-            catalog.read_file(&origin, text, &mut defined);
+            catalog.read_file(origin, text.clone(), &mut defined);
         }
-        Ok(catalog)
+        catalog
     }
 
-    /// Log the warnings, once, except the one a failing lookup returns in its error.
+    /// Log the warnings into the call's log, except the one a failing lookup returns in
+    /// its error.
     fn warn(&self, except: Option<&str>) {
-        if self.warned.replace(true) {
-            return;
-        }
         let broken = self.broken.iter().map(|b| b.error.as_str());
         for w in self.notes.iter().map(String::as_str).chain(broken) {
             if !except.is_some_and(|e| e.contains(w)) {
@@ -254,8 +239,7 @@ impl FamilyCatalog {
             return;
         }
         defined.push((f.name.clone(), at));
-        let name = super::leak(f.name.clone());
-        self.site.push((name, f));
+        self.site.push((f.name.clone(), f));
     }
 
     /// Every usable family, built in first.
@@ -268,12 +252,12 @@ impl FamilyCatalog {
 
     /// Every family name a call may ask for, those of broken site files included (asking
     /// for one of those gives its error).
-    pub fn names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = BUILTIN_FAMILIES.iter().map(|b| b.name).collect();
-        names.extend(self.site.iter().map(|(n, _)| *n));
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = BUILTIN_FAMILIES.iter().map(|b| b.name).collect();
+        names.extend(self.site.iter().map(|(n, _)| n.as_str()));
         for i in self.broken.iter().flat_map(|b| &b.intended) {
             if !i.name.is_empty() && !names.contains(&i.name.as_str()) {
-                names.push(super::leak(i.name.clone()));
+                names.push(&i.name);
             }
         }
         names
@@ -306,16 +290,20 @@ impl FamilyCatalog {
     /// families that name the OID or one of its prefixes are decoded. A broken site
     /// family that would match at least as closely as the one found is an error: going
     /// past it could drive the device with another family's OIDs.
-    pub fn detect(&self, allowed: Option<&[&str]>, oid: &[u64]) -> Result<Option<Family>, String> {
+    pub fn detect(
+        &self,
+        allowed: Option<&[String]>,
+        oid: &[u64],
+    ) -> Result<Option<Family>, String> {
         self.warned(self.find_for_device(allowed, oid))
     }
 
     fn find_for_device(
         &self,
-        allowed: Option<&[&str]>,
+        allowed: Option<&[String]>,
         oid: &[u64],
     ) -> Result<Option<Family>, String> {
-        let is_allowed = |name: &str| allowed.is_none_or(|a| a.contains(&name));
+        let is_allowed = |name: &str| allowed.is_none_or(|a| a.iter().any(|n| n == name));
         let dotted = dotted_prefixes(oid);
         let mut candidates = Vec::new();
         for b in BUILTIN_FAMILIES {
