@@ -6,12 +6,14 @@
 //!
 //! agents/*.toml (one agent each) and agents/families/*.toml (`[[family]]` tables) are
 //! the source. Parsing TOML at every call cost about a quarter of a call's instructions,
-//! so here each agent file and each family table becomes JSON, which serde_json reads
-//! into the same structures (the same serde attributes apply) in a fraction of that,
-//! plus an index (the names an agent answers to; a family's name and sysObjectIDs) so
-//! that a call decodes only the one agent and the families it may match. A file that is
-//! not valid TOML stops the build, naming the file. Site files (/etc/fencebox/agents.d)
-//! are still TOML, read at run time.
+//! and decoding the JSON this script wrote instead still cost a parser per call; now each
+//! agent file becomes const Rust data (`AgentDef` with borrowed texts) and each family
+//! table a function that builds its `Family`, with an index (the names an agent answers
+//! to; a family's name and sysObjectIDs) so that a call builds only the families it may
+//! match. The family model itself (src/snmp/family.rs, included below) reads and checks
+//! the family files here; a file that is not valid TOML, an unknown field or a broken
+//! family stops the build, naming the file. Site files (/etc/fencebox/agents.d) are TOML,
+//! read once per process into the registry (src/contract/agents.rs).
 //!
 //! ## The unwinder
 //!
@@ -36,6 +38,18 @@ fn main() {
 
 #[path = "src/contract/agents/dir.rs"]
 mod dir;
+
+// The family model itself reads and checks the built-in family files here, so that a
+// broken one stops the build and the binary gets code that builds each family.
+#[allow(dead_code)]
+#[path = "src/snmp/family.rs"]
+mod family;
+#[allow(dead_code)]
+#[path = "src/snmp/oid.rs"]
+mod oid;
+mod snmp {
+    pub(crate) use super::oid;
+}
 
 fn toml_files(d: &Path) -> Vec<PathBuf> {
     dir::toml_files(d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()))
@@ -74,8 +88,15 @@ fn strings<'a>(t: &'a toml::Table, key: &str) -> Vec<&'a str> {
         .unwrap_or_default()
 }
 
-fn json(file: &str, t: &toml::Table) -> String {
-    serde_json::to_string(t).unwrap_or_else(|e| panic!("{file}: {e}"))
+/// One `[[family]]` table, read and checked by the family model, as Rust source that
+/// builds it.
+fn family_code(file: &str, t: &toml::Table) -> String {
+    let f: family::FamilyFile = toml::Value::Table(t.clone())
+        .try_into()
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    f.into_family()
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+        .to_rust()
 }
 
 /// A Rust literal of a text of the definitions (`Text`, borrowed from the binary).
@@ -255,21 +276,28 @@ fn embed_agents() {
         );
     }
     out.push_str("];\n\nconst BUILTIN_FAMILIES: &[BuiltinFamily] = &[\n");
+    let mut builders = String::new();
     for path in toml_files(&agents.join("families")) {
         let (file, t) = read_table(&path);
         for f in tables(&t, "family") {
             let mut oids = strings(f, "sysobjectid");
             oids.extend(strings(f, "sysobjectid_prefix"));
             let oids: Vec<&str> = oids.iter().map(|o| o.trim_start_matches('.')).collect();
+            let n = builders.matches("\nfn ").count();
             let _ = writeln!(
                 out,
-                "    BuiltinFamily {{ file: {file:?}, name: {:?}, oids: &{oids:?}, json: {:?} }},",
+                "    BuiltinFamily {{ file: {file:?}, name: {:?}, oids: &{oids:?}, build: builtin_family_{n} }},",
                 string_at(&file, f, "name"),
-                json(&file, f)
+            );
+            let _ = write!(
+                builders,
+                "\nfn builtin_family_{n}() -> crate::snmp::family::Family {{\n    {}\n}}\n",
+                family_code(&file, f)
             );
         }
     }
     out.push_str("];\n");
+    out.push_str(&builders);
     let dest =
         PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("builtin_agents.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));

@@ -41,11 +41,12 @@ fn quiet_log() -> &'static Arc<Log> {
 fn agents() -> &'static [Agent] {
     static CELL: OnceLock<Vec<Agent>> = OnceLock::new();
     CELL.get_or_init(|| {
-        let site = Env::default().agents_dir;
+        let registry = agents::Registry::load(&Env::default().agents_dir);
         AGENTS
             .iter()
             .map(|name| {
-                let found = agents::find(name, &site)
+                let found = registry
+                    .find(name)
                     .expect("agents load")
                     .expect("agent exists");
                 option_set::resolve(found.def, found.symlink.as_ref()).expect("agent resolves")

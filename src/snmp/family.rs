@@ -12,8 +12,10 @@ use serde::{Deserialize, Deserializer};
 
 use crate::snmp::oid::parse_oid;
 
+/// One dot-separated piece of a row pattern (public so that the code build.rs writes for
+/// the built-in families can build patterns without reading them from text).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
+pub enum Part {
     Literal(u64),
     Plug(i64),
     Switch,
@@ -24,7 +26,7 @@ enum Part {
 
 /// How a plug becomes the OID suffix of one column, and back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowPattern(Vec<Part>);
+pub struct RowPattern(pub Vec<Part>);
 
 /// A resolved outlet: the unit (switch) and the outlet number or dotted path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -361,6 +363,73 @@ impl Family {
         self.names
             .as_ref()
             .is_some_and(|n| n.row == self.status.row)
+    }
+}
+
+// ---- as Rust source, for build.rs -------------------------------------------------------
+
+/// Rust expressions of family values: build.rs turns each built-in family file into code
+/// that builds the `Family` (checked at build time, no parsing at run time).
+fn oid_code(oid: &[u64]) -> String {
+    format!("vec!{oid:?}")
+}
+
+fn column_code(c: &Column) -> String {
+    let parts: Vec<String> = c
+        .row
+        .0
+        .iter()
+        .map(|p| format!("crate::snmp::family::Part::{p:?}"))
+        .collect();
+    format!(
+        "crate::snmp::family::Column {{ oid: {}, row: crate::snmp::family::RowPattern(vec![{}]) }}",
+        oid_code(&c.oid),
+        parts.join(", ")
+    )
+}
+
+fn option_code<T>(v: &Option<T>, code: impl Fn(&T) -> String) -> String {
+    v.as_ref()
+        .map_or_else(|| "None".to_string(), |x| format!("Some({})", code(x)))
+}
+
+impl Family {
+    /// Rust source of an expression that builds this family.
+    pub fn to_rust(&self) -> String {
+        let oids = |v: &[Vec<u64>]| {
+            let items: Vec<String> = v.iter().map(|o| oid_code(o)).collect();
+            format!("vec![{}]", items.join(", "))
+        };
+        format!(
+            "crate::snmp::family::Family {{ name: String::from({:?}), vendor: String::from({:?}), \
+             description: String::from({:?}), sysobjectid: {}, sysobjectid_prefix: {}, \
+             status: {}, control_on: {}, control_off: {}, control_cycle: {}, names: {}, \
+             alias: {}, list_ids_are_names: {}, on: vec!{:?}, off: vec!{:?}, set_on: {}, \
+             set_off: {}, cycle: {:?}, unquote_names: {}, unit_in_ids: {}, packed: {}, \
+             name_first_field: {}, plug_form: {} }}",
+            self.name,
+            self.vendor,
+            self.description,
+            oids(&self.sysobjectid),
+            oids(&self.sysobjectid_prefix),
+            column_code(&self.status),
+            column_code(&self.control_on),
+            column_code(&self.control_off),
+            option_code(&self.control_cycle, column_code),
+            option_code(&self.names, column_code),
+            option_code(&self.alias, column_code),
+            self.list_ids_are_names,
+            self.on,
+            self.off,
+            self.set_on,
+            self.set_off,
+            self.cycle,
+            self.unquote_names,
+            self.unit_in_ids,
+            self.packed,
+            self.name_first_field,
+            option_code(&self.plug_form, |s| format!("String::from({s:?})")),
+        )
     }
 }
 

@@ -245,7 +245,7 @@ impl FamilyCatalog {
     /// Every usable family, built in first.
     pub fn all(&self) -> Result<Vec<Family>, String> {
         self.warn(None);
-        let builtin = BUILTIN_FAMILIES.iter().map(builtin_family);
+        let builtin = BUILTIN_FAMILIES.iter().map(|b| Ok(builtin_family(b)));
         let site = self.site.iter().map(|(_, f)| Ok(f.clone()));
         builtin.chain(site).collect()
     }
@@ -269,7 +269,7 @@ impl FamilyCatalog {
 
     fn find_by_name(&self, name: &str) -> Result<Option<Family>, String> {
         if let Some(b) = BUILTIN_FAMILIES.iter().find(|b| b.name == name) {
-            return builtin_family(b).map(Some);
+            return Ok(Some(builtin_family(b)));
         }
         // A broken file that meant this name too makes it ambiguous.
         if let Some(b) = self
@@ -308,7 +308,7 @@ impl FamilyCatalog {
         let mut candidates = Vec::new();
         for b in BUILTIN_FAMILIES {
             if is_allowed(b.name) && b.oids.iter().any(|o| dotted.iter().any(|d| d == o)) {
-                candidates.push(builtin_family(b)?);
+                candidates.push(builtin_family(b));
             }
         }
         for (name, f) in &self.site {
