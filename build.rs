@@ -193,6 +193,18 @@ fn option_literal(file: &str, o: &toml::Table) -> String {
     )
 }
 
+/// The `BackendKind` variant a backend name stands for.
+fn backend_kind(file: &str, name: &str) -> String {
+    match name {
+        "dummy" => "BackendKind::Dummy",
+        "snmp" => "BackendKind::Snmp",
+        "ipmi" => "BackendKind::Ipmi",
+        "nut" => "BackendKind::Nut",
+        other => panic!("{file}: unknown backend '{other}' (dummy, snmp, ipmi or nut)"),
+    }
+    .to_string()
+}
+
 /// One agent file as an `AgentDef` literal.
 fn agent_literal(file: &str, t: &toml::Table) -> String {
     known_keys(
@@ -245,7 +257,7 @@ fn agent_literal(file: &str, t: &toml::Table) -> String {
         text(string_at(file, t, "shortdesc")),
         text(string_at(file, t, "longdesc")),
         text(str_or(t, "vendor_url", "")),
-        text(string_at(file, t, "backend")),
+        backend_kind(file, string_at(file, t, "backend")),
         texts(&strings(t, "device_opt")),
         options.join(", "),
         pairs(file, t, "defaults"),

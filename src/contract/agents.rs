@@ -44,6 +44,18 @@ struct BuiltinFamily {
 // BUILTIN_AGENTS and BUILTIN_FAMILIES, in file-name order.
 include!(concat!(env!("OUT_DIR"), "/builtin_agents.rs"));
 
+/// The backend that drives an agent's devices. An agent file names one of these; an
+/// unknown name stops the build (built-in files) or is the site file's error, naming
+/// its line, so that no call finds out at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Dummy,
+    Snmp,
+    Ipmi,
+    Nut,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AgentFile {
@@ -52,7 +64,7 @@ struct AgentFile {
     longdesc: String,
     #[serde(default)]
     vendor_url: String,
-    backend: String,
+    backend: BackendKind,
     device_opt: Vec<String>,
     #[serde(default)]
     option: Vec<OptionFile>,
@@ -140,7 +152,7 @@ pub struct AgentDef {
     pub shortdesc: Text,
     pub longdesc: Text,
     pub vendor_url: Text,
-    pub backend: Text,
+    pub backend: BackendKind,
     pub device_opt: Cow<'static, [Text]>,
     pub options: Cow<'static, [OptSpec]>,
     pub defaults: Defaults,
@@ -193,7 +205,7 @@ fn agent_def(origin: &str, f: AgentFile) -> Result<AgentDef, String> {
         shortdesc: f.shortdesc.into(),
         longdesc: f.longdesc.into(),
         vendor_url: f.vendor_url.into(),
-        backend: f.backend.into(),
+        backend: f.backend,
         device_opt: owned_texts(f.device_opt),
         options: Cow::Owned(f.option.into_iter().map(OptionFile::into_spec).collect()),
         defaults: owned_pairs(f.defaults),
@@ -477,6 +489,19 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), families.len(), "family names are unique");
+    }
+
+    #[test]
+    fn an_unknown_backend_is_the_files_error() {
+        let text = "name = 'fence_x'\nshortdesc = 'x'\nlongdesc = 'x'\nbackend = 'telnet'\ndevice_opt = []\n";
+        let err = parse_agent("x.toml", text).unwrap_err();
+        assert!(err.contains("x.toml: line 4"), "{err}");
+        assert!(err.contains("backend"), "{err}");
+        let ok = text.replace("telnet", "dummy");
+        assert_eq!(
+            parse_agent("x.toml", &ok).unwrap().backend,
+            BackendKind::Dummy
+        );
     }
 
     #[test]

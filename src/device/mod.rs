@@ -7,7 +7,7 @@ pub mod ipmi;
 pub mod nut;
 pub mod snmp;
 
-use crate::contract::agents::Registry;
+use crate::contract::agents::{BackendKind, Registry};
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
@@ -171,16 +171,10 @@ pub enum Backend {
 
 /// The backend an agent file names, set up from validated settings (no contact yet).
 pub fn open(registry: &Registry, agent: &Agent, settings: &Settings, env: &Env) -> Result<Backend> {
-    Ok(match &*agent.def.backend {
-        "dummy" => Backend::Dummy(dummy::DummyDevice::new(settings, env)?),
-        "snmp" => Backend::Snmp(snmp::SnmpDevice::new(registry, agent, settings, env)?),
-        "ipmi" => Backend::Ipmi(ipmi::IpmiDevice::new(settings)?),
-        "nut" => Backend::Nut(nut::NutDevice::new(settings)?),
-        other => {
-            return Err(FenceError::Local(format!(
-            "Failed: agent {} names backend '{other}', which this build of fencebox does not have",
-            agent.name
-        )))
-        }
+    Ok(match agent.def.backend {
+        BackendKind::Dummy => Backend::Dummy(dummy::DummyDevice::new(settings, env)?),
+        BackendKind::Snmp => Backend::Snmp(snmp::SnmpDevice::new(registry, agent, settings, env)?),
+        BackendKind::Ipmi => Backend::Ipmi(ipmi::IpmiDevice::new(settings)?),
+        BackendKind::Nut => Backend::Nut(nut::NutDevice::new(settings)?),
     })
 }
