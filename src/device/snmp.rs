@@ -12,7 +12,7 @@ use crate::contract::agents;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
-use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState};
+use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState, Problems};
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 use crate::snmp::client::{
@@ -54,91 +54,220 @@ fn usage(msg: String) -> FenceError {
     FenceError::Usage(msg)
 }
 
-/// The SNMP settings of a call, from the validated options.
-pub fn config(settings: &Settings) -> Result<Config> {
-    let (host, port) = super::address(settings, 161)?;
-    let user = settings.get("login").map(str::to_string);
-    let version =
-        match settings.get("snmp_version") {
-            Some("1") => Version::V1,
-            Some("2c") => Version::V2c,
-            Some("3") => Version::V3,
-            Some(other) => {
-                return Err(usage(format!(
-                    "Failed: snmp_version must be 1, 2c or 3, not '{other}'"
-                )))
-            }
-            None if user.is_some() => Version::V3,
-            None if settings.get("community").is_some() => Version::V2c,
-            None => return Err(usage(
-                "Failed: set snmp_version (1, 2c or 3) and a community (v1, v2c) or username (v3)"
-                    .into(),
-            )),
+/// An SNMP agent's options, read and checked (no Debug: it holds the community and
+/// passwords).
+pub struct SnmpConfig {
+    client: Config,
+    families: Families,
+    switch: Option<u64>,
+    site_dir: std::path::PathBuf,
+}
+
+/// Which families a call may use, from the agent file and the family option.
+struct Families {
+    catalog: agents::FamilyCatalog,
+    /// None: any.
+    allowed: Option<Vec<&'static str>>,
+    fallback: Option<&'static str>,
+    detect: bool,
+}
+
+/// Read an SNMP agent's options: every problem at once.
+pub fn configure(
+    agent: &Agent,
+    settings: &Settings,
+    env: &Env,
+) -> std::result::Result<SnmpConfig, Vec<FenceError>> {
+    let mut problems = Problems::default();
+    let families = families(agent, settings, env, &mut problems);
+    let switch = match settings.get("switch") {
+        None => Some(None),
+        Some(s) => problems.take(s.trim().parse().map(Some).map_err(|_| {
+            usage(format!(
+                "Failed: switch must be the number of a daisy-chained unit, not '{s}'"
+            ))
+        })),
+    };
+    let client = config(settings, &mut problems);
+    problems.finish(|| {
+        Some(SnmpConfig {
+            client: client?,
+            families: families?,
+            switch: switch?,
+            site_dir: env.agents_dir.clone(),
+        })
+    })
+}
+
+/// The families of the agent file, narrowed to one by the family option.
+fn families(
+    agent: &Agent,
+    settings: &Settings,
+    env: &Env,
+    problems: &mut Problems,
+) -> Option<Families> {
+    let spec = problems.take(agent.def.snmp.clone().ok_or_else(|| {
+        FenceError::Local(format!(
+            "Failed: agent {} has no [snmp] section in its file",
+            agent.name
+        ))
+    }))?;
+    let catalog = problems.take(
+        agents::FamilyCatalog::load(&env.agents_dir)
+            .map_err(|e| FenceError::Local(format!("Failed: {e}"))),
+    )?;
+    let names = catalog.names();
+    for name in spec
+        .families
+        .iter()
+        .filter(|n| **n != "*")
+        .chain(&spec.fallback)
+    {
+        if !names.contains(name) {
+            problems.push(FenceError::Local(format!(
+                "Failed: agent {} names unknown family '{name}'",
+                agent.name
+            )));
+        }
+    }
+    let mut families = Families {
+        allowed: (spec.families != ["*"]).then(|| spec.families.clone()),
+        fallback: spec.fallback,
+        detect: spec.detect,
+        catalog,
+    };
+    if let Some(name) = settings.get("family").filter(|f| !f.is_empty()) {
+        // The administrator knows better than the sysObjectID.
+        let Some(name) = names.into_iter().find(|n| *n == name) else {
+            problems.push(usage(format!(
+                "Failed: family '{name}' is not known; use one of: {}",
+                families.catalog.names().join(", ")
+            )));
+            return None;
         };
-    let community = settings.get("community").unwrap_or_default().to_string();
-    if version != Version::V3 && community.is_empty() {
-        return Err(usage(
-            "Failed: SNMP v1 and v2c need a community (community=...)".into(),
+        families.allowed = Some(vec![name]);
+        families.fallback = None;
+        families.detect = false;
+    }
+    Some(families)
+}
+
+/// The SNMP version the options ask for; without snmp_version, v3 when a user is given,
+/// else v2c when a community is.
+fn version(settings: &Settings) -> Result<Version> {
+    match settings.get("snmp_version") {
+        Some("1") => Ok(Version::V1),
+        Some("2c") => Ok(Version::V2c),
+        Some("3") => Ok(Version::V3),
+        Some(other) => Err(usage(format!(
+            "Failed: snmp_version must be 1, 2c or 3, not '{other}'"
+        ))),
+        None if settings.get("login").is_some() => Ok(Version::V3),
+        None if settings.get("community").is_some() => Ok(Version::V2c),
+        None => Err(usage(
+            "Failed: set snmp_version (1, 2c or 3) and a community (v1, v2c) or username (v3)"
+                .into(),
+        )),
+    }
+}
+
+/// The security level: as given, else the strongest the passwords given allow.
+fn sec_level(settings: &Settings, auth_password: &str, priv_password: &str) -> SecLevel {
+    match settings.get("snmp_sec_level") {
+        Some("noAuthNoPriv") => SecLevel::NoAuthNoPriv,
+        Some("authNoPriv") => SecLevel::AuthNoPriv,
+        Some("authPriv") => SecLevel::AuthPriv,
+        _ if !auth_password.is_empty() && !priv_password.is_empty() => SecLevel::AuthPriv,
+        _ if !auth_password.is_empty() => SecLevel::AuthNoPriv,
+        _ => SecLevel::NoAuthNoPriv,
+    }
+}
+
+/// The authentication protocol; MD5 (net-snmp's default) when unset.
+fn auth_protocol(settings: &Settings) -> v3::AuthProtocol {
+    match settings.get("snmp_auth_prot").unwrap_or("MD5") {
+        "SHA" => v3::AuthProtocol::Sha1,
+        "SHA224" => v3::AuthProtocol::Sha224,
+        "SHA256" => v3::AuthProtocol::Sha256,
+        "SHA384" => v3::AuthProtocol::Sha384,
+        "SHA512" => v3::AuthProtocol::Sha512,
+        _ => v3::AuthProtocol::Md5,
+    }
+}
+
+/// The privacy cipher and key extension; DES (net-snmp's default) when unset.
+fn priv_protocol(settings: &Settings) -> (v3::Cipher, Option<v3::KeyExtension>) {
+    let name = settings.get("snmp_priv_prot").unwrap_or("DES");
+    let key_extension = match name {
+        "AES192" | "AES256" => Some(v3::KeyExtension::Blumenthal),
+        "AES192C" | "AES256C" => Some(v3::KeyExtension::Reeder),
+        _ => None,
+    };
+    let cipher = match name {
+        "AES" | "AES128" => v3::Cipher::Aes128,
+        "AES192" | "AES192C" => v3::Cipher::Aes192,
+        "AES256" | "AES256C" => v3::Cipher::Aes256,
+        _ => v3::Cipher::Des,
+    };
+    (cipher, key_extension)
+}
+
+/// SNMPv3's user-based security from the options; every problem is noted.
+fn v3_params(settings: &Settings, problems: &mut Problems) -> Option<V3Params> {
+    let user = settings.get("login").map(str::to_string);
+    if user.is_none() {
+        problems.push(usage(
+            "Failed: SNMPv3 needs a user name (username=...)".into(),
         ));
     }
-    let v3 = if version == Version::V3 {
-        let user =
-            user.ok_or_else(|| usage("Failed: SNMPv3 needs a user name (username=...)".into()))?;
-        let auth_password = settings.get("passwd").unwrap_or_default().to_string();
-        let priv_password = settings
-            .get("snmp_priv_passwd")
-            .unwrap_or_default()
-            .to_string();
-        let level = match settings.get("snmp_sec_level") {
-            Some("noAuthNoPriv") => SecLevel::NoAuthNoPriv,
-            Some("authNoPriv") => SecLevel::AuthNoPriv,
-            Some("authPriv") => SecLevel::AuthPriv,
-            _ if !auth_password.is_empty() && !priv_password.is_empty() => SecLevel::AuthPriv,
-            _ if !auth_password.is_empty() => SecLevel::AuthNoPriv,
-            _ => SecLevel::NoAuthNoPriv,
-        };
-        if level != SecLevel::NoAuthNoPriv && auth_password.len() < 8 {
-            return Err(usage(
-                "Failed: SNMPv3 authentication needs a password of at least 8 characters (password=...)".into(),
+    let auth_password = settings.get("passwd").unwrap_or_default().to_string();
+    let priv_password = settings
+        .get("snmp_priv_passwd")
+        .unwrap_or_default()
+        .to_string();
+    let level = sec_level(settings, &auth_password, &priv_password);
+    let mut ok = true;
+    if level != SecLevel::NoAuthNoPriv && auth_password.len() < 8 {
+        problems.push(usage(
+            "Failed: SNMPv3 authentication needs a password of at least 8 characters (password=...)".into(),
+        ));
+        ok = false;
+    }
+    if level == SecLevel::AuthPriv && priv_password.len() < 8 {
+        problems.push(usage(
+            "Failed: SNMPv3 authPriv needs a privacy password of at least 8 characters (snmp_priv_passwd=...)".into(),
+        ));
+        ok = false;
+    }
+    let (priv_protocol, key_extension) = priv_protocol(settings);
+    ok.then_some(())?;
+    Some(V3Params {
+        user: user?,
+        level,
+        auth_protocol: auth_protocol(settings),
+        auth_password,
+        priv_protocol,
+        priv_password,
+        key_extension,
+        context: String::new(),
+    })
+}
+
+/// The SNMP client settings of a call, from the validated options; every problem is
+/// noted.
+fn config(settings: &Settings, problems: &mut Problems) -> Option<Config> {
+    let address = device::address(settings, 161, problems);
+    let version = problems.take(version(settings))?;
+    let community = settings.get("community").unwrap_or_default().to_string();
+    let v3 = match version {
+        Version::V3 => Some(v3_params(settings, problems)?),
+        _ if community.is_empty() => {
+            problems.push(usage(
+                "Failed: SNMP v1 and v2c need a community (community=...)".into(),
             ));
+            return None;
         }
-        if level == SecLevel::AuthPriv && priv_password.len() < 8 {
-            return Err(usage(
-                "Failed: SNMPv3 authPriv needs a privacy password of at least 8 characters (snmp_priv_passwd=...)".into(),
-            ));
-        }
-        let auth_protocol = match settings.get("snmp_auth_prot").unwrap_or("MD5") {
-            "SHA" => v3::AuthProtocol::Sha1,
-            "SHA224" => v3::AuthProtocol::Sha224,
-            "SHA256" => v3::AuthProtocol::Sha256,
-            "SHA384" => v3::AuthProtocol::Sha384,
-            "SHA512" => v3::AuthProtocol::Sha512,
-            _ => v3::AuthProtocol::Md5,
-        };
-        let priv_name = settings.get("snmp_priv_prot").unwrap_or("DES");
-        let key_extension = match priv_name {
-            "AES192" | "AES256" => Some(v3::KeyExtension::Blumenthal),
-            "AES192C" | "AES256C" => Some(v3::KeyExtension::Reeder),
-            _ => None,
-        };
-        let priv_protocol = match priv_name {
-            "AES" | "AES128" => v3::Cipher::Aes128,
-            "AES192" | "AES192C" => v3::Cipher::Aes192,
-            "AES256" | "AES256C" => v3::Cipher::Aes256,
-            _ => v3::Cipher::Des,
-        };
-        Some(V3Params {
-            user,
-            level,
-            auth_protocol,
-            auth_password,
-            priv_protocol,
-            priv_password,
-            key_extension,
-            context: String::new(),
-        })
-    } else {
-        None
+        _ => None,
     };
     // One second per try, as net-snmp; as many tries as shell_timeout has seconds, so
     // one request never outlives it (5 when Pacemaker owns the timeouts).
@@ -147,7 +276,8 @@ pub fn config(settings: &Settings) -> Result<Config> {
         None if settings.timeouts_disabled => 5,
         None => 3,
     };
-    Ok(Config {
+    let (host, port) = address?;
+    Some(Config {
         host,
         port,
         version,
@@ -159,70 +289,17 @@ pub fn config(settings: &Settings) -> Result<Config> {
 }
 
 impl SnmpDevice {
-    pub fn new(agent: &Agent, settings: &Settings, env: &Env) -> Result<Self> {
-        let spec = agent.def.snmp.clone().ok_or_else(|| {
-            FenceError::Local(format!(
-                "Failed: agent {} has no [snmp] section in its file",
-                agent.name
-            ))
-        })?;
-        let catalog = agents::FamilyCatalog::load(&env.agents_dir)
-            .map_err(|e| FenceError::Local(format!("Failed: {e}")))?;
-        let known = |name: &str| -> Result<()> {
-            if catalog.names().contains(&name) {
-                Ok(())
-            } else {
-                Err(FenceError::Local(format!(
-                    "Failed: agent {} names unknown family '{name}'",
-                    agent.name
-                )))
-            }
-        };
-        let mut allowed: Option<Vec<&'static str>> = if spec.families == ["*"] {
-            None
-        } else {
-            spec.families.iter().try_for_each(|n| known(n))?;
-            Some(spec.families.clone())
-        };
-        let mut fallback = spec.fallback;
-        if let Some(f) = fallback {
-            known(f)?;
-        }
-        let mut detect = spec.detect;
-        if let Some(name) = settings.get("family").filter(|f| !f.is_empty()) {
-            // The administrator knows better than the sysObjectID.
-            let name: &'static str = catalog
-                .names()
-                .into_iter()
-                .find(|n| *n == name)
-                .ok_or_else(|| {
-                    usage(format!(
-                        "Failed: family '{name}' is not known; use one of: {}",
-                        catalog.names().join(", ")
-                    ))
-                })?;
-            allowed = Some(vec![name]);
-            fallback = None;
-            detect = false;
-        }
-        let switch = match settings.get("switch") {
-            None => None,
-            Some(s) => Some(s.trim().parse().map_err(|_| {
-                usage(format!(
-                    "Failed: switch must be the number of a daisy-chained unit, not '{s}'"
-                ))
-            })?),
-        };
-        Ok(SnmpDevice {
-            cfg: config(settings)?,
-            catalog,
-            allowed,
-            fallback,
-            detect,
-            switch,
-            site_dir: env.agents_dir.clone(),
+    pub fn new(cfg: SnmpConfig) -> Self {
+        SnmpDevice {
+            cfg: cfg.client,
+            catalog: cfg.families.catalog,
+            allowed: cfg.families.allowed,
+            fallback: cfg.families.fallback,
+            detect: cfg.families.detect,
+            switch: cfg.switch,
+            site_dir: cfg.site_dir,
             addrs: std::cell::OnceCell::new(),
-        })
+        }
     }
 }
 
