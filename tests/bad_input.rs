@@ -290,7 +290,7 @@ fn validate_all_reports_two_backend_problems_and_a_contract_problem() {
     let sb = Sandbox::new("validate-three");
     let out = sb.run(
         "fence_ipmilan",
-        "action=validate-all\nip=127.0.0.1\nusername=admin\npassword=pw\npower_timeout=abc\ncipher=99\nprivlvl=king\n",
+        "action=validate-all\nip=127.0.0.1\nusername=admin\npassword=pw\npower_timeout=abc\ncipher=99\ntarget=xyz\n",
     );
     assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
     let lines = out.stderr_lines();
@@ -303,6 +303,9 @@ fn validate_all_reports_two_backend_problems_and_a_contract_problem() {
         lines[1].contains("cipher must be an IPMI cipher suite"),
         "{out:?}"
     );
-    assert!(lines[2].contains("privlvl must be"), "{out:?}");
+    assert!(
+        lines[2].contains("target must be an IPMB address"),
+        "{out:?}"
+    );
     assert!(lines[3].contains("validate-all failed"), "{out:?}");
 }
