@@ -18,7 +18,7 @@ use crate::runtime::lock::DeviceIdentity;
 use crate::snmp::client::{
     resolve, resolve_all, Client, Config, SecLevel, SetValue, SnmpError, V3Params, Value, Version,
 };
-use crate::snmp::family::{Family, Row};
+use crate::snmp::family::{Column, Family, Row};
 use crate::snmp::oid::format_oid;
 
 const SYS_OBJECT_ID: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
@@ -583,112 +583,11 @@ impl device::Session for SnmpSession {
     }
 
     fn list(&mut self, with_state: bool) -> Result<Vec<Outlet>> {
-        let (client, family) = (&mut self.client, self.family.clone());
-        let mut outlets = Vec::new();
+        let family = self.family.clone();
         match &family.names {
-            Some(names) => {
-                // One walk of every column that shares the names' rows.
-                let mut columns = vec![names.oid.clone()];
-                let status_at = (with_state && family.status_walks_with_names()).then(|| {
-                    columns.push(family.status.oid.clone());
-                    columns.len() - 1
-                });
-                let alias_at = family.alias.as_ref().map(|a| {
-                    columns.push(a.oid.clone());
-                    columns.len() - 1
-                });
-                let walked = client.walk_columns(&columns)?;
-                let by_row = |i: Option<usize>, base: usize| -> HashMap<Vec<u64>, Value> {
-                    i.and_then(|i| walked.get(i))
-                        .map(|c| {
-                            c.iter()
-                                .map(|(o, v)| (o[base..].to_vec(), v.clone()))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                let states = by_row(status_at, family.status.oid.len());
-                let mut packed: HashMap<u64, Vec<String>> = HashMap::new();
-                let aliases = by_row(alias_at, family.alias.as_ref().map_or(0, |a| a.oid.len()));
-                for (oid, v) in &walked[0] {
-                    let suffix = &oid[names.oid.len()..];
-                    let Some(row) = names.row.parse_suffix(suffix) else {
-                        continue;
-                    };
-                    let name = name_text(v, &family);
-                    // With a plug form, only names written in it are plugs (fc1/3, not mgmt0).
-                    let form_row = match &family.plug_form {
-                        Some(form) => match crate::snmp::family::parse_plug_form(form, &name) {
-                            Some(path) => Some(Row {
-                                switch: row.switch,
-                                plug: path,
-                            }),
-                            None => continue,
-                        },
-                        None => None,
-                    };
-                    let (id, alias) = if family.list_ids_are_names {
-                        (
-                            name,
-                            aliases
-                                .get(suffix)
-                                .map(|a| name_text(a, &family))
-                                .unwrap_or_default(),
-                        )
-                    } else {
-                        (family.plug_id(&row), name)
-                    };
-                    let state = if with_state && family.packed {
-                        // One read per unit gives every outlet's state.
-                        let fields = match packed.entry(row.switch) {
-                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                e.insert(match family.status.oid_for(&row) {
-                                    Some(oid) => packed_fields(&client.get(&oid)?),
-                                    None => Vec::new(),
-                                })
-                            }
-                        };
-                        packed_index(&row, &id)
-                            .ok()
-                            .and_then(|i| fields.get(i).cloned())
-                            .and_then(|f| {
-                                Self::state(&family, &id, &Value::Str(f.into_bytes())).ok()
-                            })
-                    } else if let (true, Some(r)) = (with_state, &form_row) {
-                        // The state lives in another table: one read per port.
-                        match family.status.oid_for(r) {
-                            Some(oid) => Self::state(&family, &id, &client.get(&oid)?).ok(),
-                            None => None,
-                        }
-                    } else {
-                        states
-                            .get(suffix)
-                            .and_then(|s| Self::state(&family, &id, s).ok())
-                    };
-                    outlets.push(Outlet { id, alias, state });
-                }
-            }
-            None => {
-                for (oid, v) in client.walk(&family.status.oid)? {
-                    let Some(row) = family
-                        .status
-                        .row
-                        .parse_suffix(&oid[family.status.oid.len()..])
-                    else {
-                        continue;
-                    };
-                    let id = family.plug_id(&row);
-                    let state = Self::state(&family, &id, &v).ok();
-                    outlets.push(Outlet {
-                        id,
-                        alias: String::new(),
-                        state,
-                    });
-                }
-            }
+            Some(names) => list_named(&mut self.client, &family, names, with_state),
+            None => list_by_status(&mut self.client, &family),
         }
-        Ok(outlets)
     }
 
     fn cycle(&mut self, p: &SnmpPlug, _kind: CycleKind) -> Result<bool> {
@@ -710,4 +609,124 @@ impl device::Session for SnmpSession {
     }
 
     fn close(self) {}
+}
+
+/// list of a family without a names column: the rows of the status column.
+fn list_by_status(client: &mut Client, family: &Family) -> Result<Vec<Outlet>> {
+    let mut outlets = Vec::new();
+    for (oid, v) in client.walk(&family.status.oid)? {
+        let Some(row) = family
+            .status
+            .row
+            .parse_suffix(&oid[family.status.oid.len()..])
+        else {
+            continue;
+        };
+        let id = family.plug_id(&row);
+        let state = SnmpSession::state(family, &id, &v).ok();
+        outlets.push(Outlet {
+            id,
+            alias: String::new(),
+            state,
+        });
+    }
+    Ok(outlets)
+}
+
+/// list of a family with a names column: one walk of every column that shares the
+/// names' rows, then one outlet per named row.
+fn list_named(
+    client: &mut Client,
+    family: &Family,
+    names: &Column,
+    with_state: bool,
+) -> Result<Vec<Outlet>> {
+    let mut columns = vec![names.oid.clone()];
+    let status_at = (with_state && family.status_walks_with_names()).then(|| {
+        columns.push(family.status.oid.clone());
+        columns.len() - 1
+    });
+    let alias_at = family.alias.as_ref().map(|a| {
+        columns.push(a.oid.clone());
+        columns.len() - 1
+    });
+    let walked = client.walk_columns(&columns)?;
+    let by_row = |i: Option<usize>, base: usize| -> HashMap<Vec<u64>, Value> {
+        i.and_then(|i| walked.get(i))
+            .map(|c| {
+                c.iter()
+                    .map(|(o, v)| (o[base..].to_vec(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let states = by_row(status_at, family.status.oid.len());
+    let aliases = by_row(alias_at, family.alias.as_ref().map_or(0, |a| a.oid.len()));
+    let mut packed: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut outlets = Vec::new();
+    for (oid, v) in &walked[0] {
+        let suffix = &oid[names.oid.len()..];
+        let Some(row) = names.row.parse_suffix(suffix) else {
+            continue;
+        };
+        let name = name_text(v, family);
+        // With a plug form, only names written in it are plugs (fc1/3, not mgmt0).
+        let form_row = match &family.plug_form {
+            Some(form) => match crate::snmp::family::parse_plug_form(form, &name) {
+                Some(path) => Some(Row {
+                    switch: row.switch,
+                    plug: path,
+                }),
+                None => continue,
+            },
+            None => None,
+        };
+        let (id, alias) = if family.list_ids_are_names {
+            let alias = aliases.get(suffix).map(|a| name_text(a, family));
+            (name, alias.unwrap_or_default())
+        } else {
+            (family.plug_id(&row), name)
+        };
+        let state = if !with_state {
+            None
+        } else if family.packed {
+            packed_state(client, family, &mut packed, &row, &id)?
+        } else if let Some(r) = &form_row {
+            // The state lives in another table: one read per port.
+            match family.status.oid_for(r) {
+                Some(oid) => SnmpSession::state(family, &id, &client.get(&oid)?).ok(),
+                None => None,
+            }
+        } else {
+            states
+                .get(suffix)
+                .and_then(|s| SnmpSession::state(family, &id, s).ok())
+        };
+        outlets.push(Outlet { id, alias, state });
+    }
+    Ok(outlets)
+}
+
+/// An outlet's state from its unit's packed value; one read per unit gives every
+/// outlet's state, kept in `packed`.
+fn packed_state(
+    client: &mut Client,
+    family: &Family,
+    packed: &mut HashMap<u64, Vec<String>>,
+    row: &Row,
+    id: &str,
+) -> Result<Option<PowerState>> {
+    let fields = match packed.entry(row.switch) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(match family.status.oid_for(row) {
+                Some(oid) => packed_fields(&client.get(&oid)?),
+                None => Vec::new(),
+            })
+        }
+    };
+    Ok(packed_index(row, id)
+        .ok()
+        .and_then(|i| fields.get(i).cloned())
+        .and_then(|f| SnmpSession::state(family, id, &Value::Str(f.into_bytes())).ok()))
 }
