@@ -604,4 +604,53 @@ device_opt = ["ipaddr", "port"]
         let s = settings("plug=1\nretry_on=18446744073709551615").unwrap();
         assert_eq!(s.retry_on, u32::MAX);
     }
+
+    /// `required` comes from the option table and agent files: an option an agent file
+    /// marks required is checked like the built-in ones, and a password script stands for
+    /// the password (options::SECRET_SCRIPTS).
+    #[test]
+    fn required_options_and_secret_scripts_come_from_data() {
+        const SITE: &str = r#"
+name = "fence_site"
+shortdesc = "site"
+longdesc = "site"
+backend = "fake"
+device_opt = ["ipaddr", "port", "passwd", "zone"]
+
+[[option]]
+key = "zone"
+long = "zone"
+value = "name"
+required = true
+help = "zone"
+"#;
+        let def = agents::parse_agent("site.toml", SITE).unwrap();
+        let agent = option_set::resolve(def, None).unwrap();
+        let check = |stdin: &str| {
+            let raw = input::parse_stdin(stdin, &agent.options).unwrap();
+            validate(&agent, &raw, &Env::default())
+        };
+        let e = check("ip=h\nplug=1\npassword=x").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].to_string()
+                .contains("You have to set zone (zone=... on stdin, --zone on the command line)"),
+            "{e:?}"
+        );
+        let e = check("plug=1\nzone=a").unwrap_err();
+        let lines: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert!(lines[0].contains("enter fence address"), "{lines:?}");
+        assert!(
+            lines[1].contains("password or password script"),
+            "{lines:?}"
+        );
+        let s = check("ip=h\nplug=1\nzone=a\npassword_script=echo secret").unwrap();
+        assert_eq!(s.get("passwd"), Some("secret"));
+        // Checked, not reported again by the backend.
+        let raw = input::parse_stdin("plug=1\nzone=a\npassword=x", &agent.options).unwrap();
+        let action = action(&raw, &agent).unwrap();
+        let (s, e) = validate_partial(&agent, action, &raw, &Env::default());
+        assert_eq!(e.len(), 1);
+        assert!(s.rejected("ipaddr"));
+    }
 }

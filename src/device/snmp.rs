@@ -660,9 +660,11 @@ fn list_named(
             })
             .unwrap_or_default()
     };
-    let states = by_row(status_at, family.status.oid.len());
     let aliases = by_row(alias_at, family.alias.as_ref().map_or(0, |a| a.oid.len()));
-    let mut packed: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut known = ListedStates {
+        walked: by_row(status_at, family.status.oid.len()),
+        packed: HashMap::new(),
+    };
     let mut outlets = Vec::new();
     for (oid, v) in &walked[0] {
         let suffix = &oid[names.oid.len()..];
@@ -687,24 +689,48 @@ fn list_named(
         } else {
             (family.plug_id(&row), name)
         };
-        let state = if !with_state {
-            None
-        } else if family.packed {
-            packed_state(client, family, &mut packed, &row, &id)?
-        } else if let Some(r) = &form_row {
-            // The state lives in another table: one read per port.
-            match family.status.oid_for(r) {
-                Some(oid) => SnmpSession::state(family, &id, &client.get(&oid)?).ok(),
-                None => None,
-            }
-        } else {
-            states
-                .get(suffix)
-                .and_then(|s| SnmpSession::state(family, &id, s).ok())
+        let state = match with_state {
+            true => known.state(client, family, suffix, &row, form_row.as_ref(), &id)?,
+            false => None,
         };
         outlets.push(Outlet { id, alias, state });
     }
     Ok(outlets)
+}
+
+/// The states read while listing: the status column walked with the names (by row
+/// suffix), and each unit's packed value.
+struct ListedStates {
+    walked: HashMap<Vec<u64>, Value>,
+    packed: HashMap<u64, Vec<String>>,
+}
+
+impl ListedStates {
+    /// The state of one listed outlet: from its unit's packed value, its own read (the
+    /// state of a plug-form port lives in another table), or the walked column.
+    fn state(
+        &mut self,
+        client: &mut Client,
+        family: &Family,
+        suffix: &[u64],
+        row: &Row,
+        form_row: Option<&Row>,
+        id: &str,
+    ) -> Result<Option<PowerState>> {
+        if family.packed {
+            return packed_state(client, family, &mut self.packed, row, id);
+        }
+        if let Some(r) = form_row {
+            return Ok(match family.status.oid_for(r) {
+                Some(oid) => SnmpSession::state(family, id, &client.get(&oid)?).ok(),
+                None => None,
+            });
+        }
+        Ok(self
+            .walked
+            .get(suffix)
+            .and_then(|s| SnmpSession::state(family, id, s).ok()))
+    }
 }
 
 /// An outlet's state from its unit's packed value; one read per unit gives every
