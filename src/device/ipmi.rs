@@ -88,7 +88,7 @@ pub struct IpmiConfig {
 /// Read fence_ipmilan's options: every problem at once.
 pub fn configure(settings: &Settings) -> std::result::Result<IpmiConfig, Vec<FenceError>> {
     let mut problems = Problems::default();
-    let address = device::address(settings, 623, &mut problems);
+    let address = device::address(settings, &mut problems);
     let session = config(settings, &mut problems);
     problems.finish(|| {
         let (host, port) = address?;

@@ -185,13 +185,10 @@ pub fn defaulted<'s>(
     v
 }
 
-/// The device host and port from `ip` and `ipport` (`default_port` when unset). None
-/// without a problem noted when the contract has already reported a missing address.
-pub fn address(
-    settings: &Settings,
-    default_port: u16,
-    problems: &mut Problems,
-) -> Option<(String, u16)> {
+/// The device host and port from `ip` and `ipport` (whose default the agent file or
+/// the transport gives, see `option_set::resolve`). None without a problem noted for a
+/// value the contract has already reported.
+pub fn address(settings: &Settings, problems: &mut Problems) -> Option<(String, u16)> {
     let host = match settings.get("ipaddr").filter(|h| !h.trim().is_empty()) {
         Some(h) => Some(h.to_string()),
         None if settings.rejected("ipaddr") => None,
@@ -202,14 +199,15 @@ pub fn address(
             None
         }
     };
-    let default = default_port.to_string();
-    let port_text = settings.get("ipport").unwrap_or(&default);
-    let port: Option<u16> = port_text.parse().ok().filter(|p| *p > 0);
-    if port.is_none() {
-        problems.push(FenceError::Usage(format!(
-            "Failed: ipport must be a UDP port (1-65535), not '{port_text}'"
-        )));
-    }
+    let port = defaulted(settings, "ipport", problems).and_then(|text| {
+        let port = text.parse().ok().filter(|p: &u16| *p > 0);
+        if port.is_none() {
+            problems.push(FenceError::Usage(format!(
+                "Failed: ipport must be a UDP port (1-65535), not '{text}'"
+            )));
+        }
+        port
+    });
     Some((host?, port?))
 }
 

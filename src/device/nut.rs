@@ -141,7 +141,7 @@ fn ups_name(settings: &Settings) -> Result<String> {
 /// Read fence_nut's options: every problem at once.
 pub fn configure(settings: &Settings) -> std::result::Result<NutConfig, Vec<FenceError>> {
     let mut problems = Problems::default();
-    let address = device::address(settings, 3493, &mut problems);
+    let address = device::address(settings, &mut problems);
     let ups = problems.take(ups_name(settings));
     let tls = problems.take(tls_policy(settings));
     let limit = |d: Option<Duration>| d.unwrap_or(UNLIMITED_WAIT).max(Duration::from_secs(1));

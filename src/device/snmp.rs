@@ -256,7 +256,7 @@ fn v3_params(settings: &Settings, problems: &mut Problems) -> Option<V3Params> {
 /// The SNMP client settings of a call, from the validated options; every problem is
 /// noted.
 fn config(settings: &Settings, problems: &mut Problems) -> Option<Config> {
-    let address = device::address(settings, 161, problems);
+    let address = device::address(settings, problems);
     let version = problems.take(version(settings))?;
     let community = settings.get("community").unwrap_or_default().to_string();
     let v3 = match version {
