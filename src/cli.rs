@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use std::sync::Arc;
 
-use crate::contract::action::Action;
+use crate::contract::action::{Action, Document};
 use crate::contract::agents::Registry;
 use crate::contract::error::FenceError;
 use crate::contract::input;
@@ -224,56 +224,27 @@ fn run_agent_logged(
     env: &Env,
     log: &Arc<Log>,
 ) -> u8 {
-    let found = match registry.find(name) {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            return fail_plain(&format!(
-                "unknown agent '{name}'; run 'fencebox agents' to list the agents this build has"
-            ))
-        }
-        Err(e) => return fail_plain(&e),
-    };
-    let agent = match option_set::resolve(found.def, found.symlink.as_ref()) {
-        Ok(a) => a,
-        Err(e) => return fail_plain(&e),
-    };
-    let raw = match input::read(args, &mut std::io::stdin().lock(), &agent.options) {
-        Ok(r) => r,
-        Err(e) => return fail(&e),
+    let (agent, raw) = match agent_and_input(registry, name, args) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
     run::register_public(&agent, &raw);
-
-    // Help, metadata and version answer whatever else is wrong with the input.
-    if raw.values.contains_key("help") {
-        return agent_answer(&help::render(&agent));
+    // Read once; help, metadata, the man page and version answer whatever else is wrong
+    // with the input, an unknown action included.
+    let action = settings::action(&raw, &agent);
+    if let Some(code) = answer_at_once(&agent, &raw, action.as_ref().ok()) {
+        return code;
     }
-    let action = settings::raw_action(&raw, &agent).to_ascii_lowercase();
-    match action.as_str() {
-        "metadata" | "meta-data" => return agent_answer(&metadata::render(&agent)),
-        "manpage" => return agent_answer(&manpage::render(&agent)),
-        _ => {}
+    if let Err(code) = configure_log(&raw, log) {
+        return code;
     }
-    if raw.values.contains_key("version") {
-        return agent_answer(&format!("{VERSION} (fencebox)\n"));
-    }
-
-    let quiet = raw.get("quiet").is_some_and(input::flag_is_on);
-    let debug_file = match raw.get("debug") {
-        Some(path) => match OpenOptions::new().create(true).append(true).open(path) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                return fail(&FenceError::Usage(format!(
-                "Failed: cannot open debug_file {path} for appending ({e}); name a writable file"
-            )))
-            }
-        },
-        None => None,
-    };
-    log.configure(quiet, settings::verbose_level(&raw), debug_file);
     for w in &raw.warnings {
         log_warning!("{w}");
     }
-
+    let action = match action {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
     let clock = RealClock::started_at(start);
     let call = Call {
         id: CallId::next(),
@@ -282,7 +253,81 @@ fn run_agent_logged(
         log: Arc::clone(log),
         cancel: Cancel::default(),
     };
-    match run::run(registry, &agent, &raw, &call) {
+    let result = run::run(registry, &agent, action, &raw, &call);
+    report(&agent, action, &raw, result)
+}
+
+/// The agent called `name` and its input (argv, stdin); the exit code when either fails.
+fn agent_and_input(
+    registry: &Registry,
+    name: &str,
+    args: &[OsString],
+) -> Result<(option_set::Agent, input::RawInput), u8> {
+    let found = match registry.find(name) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return Err(fail_plain(&format!(
+                "unknown agent '{name}'; run 'fencebox agents' to list the agents this build has"
+            )))
+        }
+        Err(e) => return Err(fail_plain(&e)),
+    };
+    let agent =
+        option_set::resolve(found.def, found.symlink.as_ref()).map_err(|e| fail_plain(&e))?;
+    let raw =
+        input::read(args, &mut std::io::stdin().lock(), &agent.options).map_err(|e| fail(&e))?;
+    Ok((agent, raw))
+}
+
+/// Help, metadata, the man page and version: answered before any validation.
+fn answer_at_once(
+    agent: &option_set::Agent,
+    raw: &input::RawInput,
+    action: Option<&Action>,
+) -> Option<u8> {
+    if raw.values.contains_key("help") {
+        return Some(agent_answer(&help::render(agent)));
+    }
+    match action {
+        Some(Action::Describe(Document::Metadata)) => {
+            return Some(agent_answer(&metadata::render(agent)))
+        }
+        Some(Action::Describe(Document::Manpage)) => {
+            return Some(agent_answer(&manpage::render(agent)))
+        }
+        _ => {}
+    }
+    raw.values
+        .contains_key("version")
+        .then(|| agent_answer(&format!("{VERSION} (fencebox)\n")))
+}
+
+/// The call's log as the options ask: quiet, verbosity, debug file.
+fn configure_log(raw: &input::RawInput, log: &Log) -> Result<(), u8> {
+    let quiet = raw.get("quiet").is_some_and(input::flag_is_on);
+    let debug_file = match raw.get("debug") {
+        Some(path) => match OpenOptions::new().create(true).append(true).open(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                return Err(fail(&FenceError::Usage(format!(
+                "Failed: cannot open debug_file {path} for appending ({e}); name a writable file"
+            ))))
+            }
+        },
+        None => None,
+    };
+    log.configure(quiet, settings::verbose_level(raw), debug_file);
+    Ok(())
+}
+
+/// Print a report (or log the errors) and give the exit code.
+fn report(
+    agent: &option_set::Agent,
+    action: Action,
+    raw: &input::RawInput,
+    result: Result<crate::engine::outcome::Report, Vec<FenceError>>,
+) -> u8 {
+    match result {
         Ok(report) => {
             let sep = raw.get("separator").unwrap_or(",");
             let (text, code) = render::fence_agents(&report, sep);
@@ -291,12 +336,8 @@ fn run_agent_logged(
             if let Err(e) = print(&text) {
                 return fail(&flow::unwritten(report.action, &e));
             }
-            if report.action != Action::ValidateAll {
-                log_info!(
-                    "{} {}: done (exit {code})",
-                    agent.name,
-                    report.action.name()
-                );
+            if action != Action::ValidateAll {
+                log_info!("{} {}: done (exit {code})", agent.name, action.name());
             }
             code
         }
@@ -304,7 +345,7 @@ fn run_agent_logged(
             for e in &errors {
                 log_error!("{e}");
             }
-            if action == "validate-all" {
+            if action == Action::ValidateAll {
                 log_error!("validate-all failed");
             }
             errors.first().map_or(1, FenceError::exit_code)

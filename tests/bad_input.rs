@@ -282,3 +282,30 @@ fn validate_all_reports_contract_and_backend_problems_together() {
     );
     assert!(lines[2].contains("validate-all failed"), "{out:?}");
 }
+
+/// Every problem at once: one of the contract's and two of the backend's (configured
+/// during validation, not when the backend is opened), one line each.
+#[test]
+fn validate_all_reports_two_backend_problems_and_a_contract_problem() {
+    let sb = Sandbox::new("validate-three");
+    let out = sb.run(
+        "fence_ipmilan",
+        "action=validate-all\nip=127.0.0.1\nusername=admin\npassword=pw\npower_timeout=abc\ncipher=99\ntarget=xyz\n",
+    );
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 4, "{out:?}");
+    assert!(
+        lines[0].contains("power_timeout must be a whole number"),
+        "{out:?}"
+    );
+    assert!(
+        lines[1].contains("cipher must be an IPMI cipher suite"),
+        "{out:?}"
+    );
+    assert!(
+        lines[2].contains("target must be an IPMB address"),
+        "{out:?}"
+    );
+    assert!(lines[3].contains("validate-all failed"), "{out:?}");
+}

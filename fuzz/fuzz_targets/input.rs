@@ -71,7 +71,7 @@ fn check(raw: &RawInput, agent: &Agent) {
     for w in &raw.warnings {
         assert!(!w.is_empty());
     }
-    let _ = settings::raw_action(raw, agent);
+    let _ = settings::action(raw, agent);
     let _ = settings::verbose_level(raw);
 }
 

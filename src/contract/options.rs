@@ -367,6 +367,42 @@ pub const MARKERS: &[&str] = &[
     "password_only_to_switch",
 ];
 
+/// Options whose value a command prints, and the secret option it stands for.
+pub const SECRET_SCRIPTS: &[(&str, &str)] = &[
+    ("passwd_script", "passwd"),
+    ("snmp_priv_passwd_script", "snmp_priv_passwd"),
+];
+
+/// A secret that is needed although metadata does not mark it required (fence-agents
+/// asks for it in its input check): given as itself, by its script, or by one of
+/// `alternatives`; an agent with the `waived_by` marker does without it.
+pub struct NeededSecret {
+    pub key: &'static str,
+    pub alternatives: &'static [&'static str],
+    pub waived_by: &'static str,
+    pub missing: &'static str,
+}
+
+pub const NEEDED_SECRETS: &[NeededSecret] = &[NeededSecret {
+    key: "passwd",
+    alternatives: &["identity_file"],
+    waived_by: "no_password",
+    missing: "Failed: You have to enter password or password script (password=... or password_script=...)",
+}];
+
+/// How a missing required option is reported, in the order the checks report them
+/// (fence-agents' wording); a required option not named here is reported by name.
+pub const MISSING: &[(&str, &str)] = &[
+    ("login", "You have to set login name"),
+    ("ipaddr", "You have to enter fence address"),
+    ("passwd", ""),
+    ("identity_file", ""),
+    (
+        "port",
+        "You have to enter plug number or machine identification",
+    ),
+];
+
 pub fn common(key: &str) -> Option<&'static OptSpec> {
     COMMON.iter().find(|o| o.key == key)
 }

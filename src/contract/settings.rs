@@ -1,6 +1,7 @@
 //! Validation: raw input -> settings the engine and backends can trust
 //! (fence-agents protocol §1.6). Each problem is one line saying what is wrong and how to
-//! fix it; `validate-all` reports them all, every other action stops at the first.
+//! fix it; all of them are reported (the backend's configure step adds its own, so that
+//! validate-all lists every problem at once).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use crate::contract::action::Action;
 use crate::contract::error::FenceError;
 use crate::contract::input::{flag_is_on, parse_bool, RawInput};
 use crate::contract::option_set::Agent;
-use crate::contract::options::{OptSpec, Text, ValueType};
+use crate::contract::options::{OptSpec, Text, ValueType, MISSING, NEEDED_SECRETS, SECRET_SCRIPTS};
 use crate::runtime::env::Env;
 use crate::runtime::log;
 use crate::runtime::script::{self, ScriptError};
@@ -48,11 +49,19 @@ pub struct Settings {
     pub method_cycle: bool,
     pub verbose_level: u32,
     pub timeouts_disabled: bool,
+    /// Options whose problem validation has reported (a value that failed its checks, a
+    /// required one missing): a backend's configure step does not report them again.
+    pub rejected: Vec<Text>,
 }
 
 impl Settings {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
+    }
+
+    /// Whether validation has already reported a problem with this option.
+    pub fn rejected(&self, key: &str) -> bool {
+        self.rejected.iter().any(|k| k == key)
     }
 
     /// How long this call may take in the worst case; a call waiting for the device lock
@@ -82,7 +91,7 @@ impl Settings {
 
 /// The action named by the raw input, before any other check (metadata, manpage and
 /// help must work whatever else is wrong).
-pub fn raw_action(raw: &RawInput, agent: &Agent) -> String {
+fn raw_action(raw: &RawInput, agent: &Agent) -> String {
     raw.get("action")
         .map(str::to_string)
         .or_else(|| {
@@ -91,6 +100,11 @@ pub fn raw_action(raw: &RawInput, agent: &Agent) -> String {
                 .and_then(|o| o.default.as_deref().map(String::from))
         })
         .unwrap_or_else(|| "reboot".into())
+}
+
+/// The action of a call, read once at the entry point and handed down as a value.
+pub fn action(raw: &RawInput, agent: &Agent) -> Result<Action, FenceError> {
+    Action::parse(&raw_action(raw, agent), agent)
 }
 
 fn is_false(v: &str) -> bool {
@@ -113,9 +127,10 @@ pub fn verbose_level(raw: &RawInput) -> u32 {
     }
 }
 
-/// Check everything; the first error (or all of them for validate-all) comes back.
+/// Read the action and check everything; every problem found comes back.
 pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Vec<FenceError>> {
-    let (settings, errors) = validate_partial(agent, raw, env)?;
+    let action = action(raw, agent).map_err(|e| vec![e])?;
+    let (settings, errors) = validate_partial(agent, action, raw, env);
     if errors.is_empty() {
         Ok(settings)
     } else {
@@ -124,18 +139,52 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
 }
 
 /// Check everything and build the settings all the same, without the values that failed
-/// their checks, so that validate-all can also ask the backend about the rest and report
-/// every problem at once. Only an action that cannot be read stops at once.
+/// their checks (named in `rejected`), so that the backend's configure step can check
+/// the rest and validate-all report every problem at once.
 pub fn validate_partial(
     agent: &Agent,
+    action: Action,
     raw: &RawInput,
     env: &Env,
-) -> Result<(Settings, Vec<FenceError>), Vec<FenceError>> {
+) -> (Settings, Vec<FenceError>) {
     let mut errors = Vec::new();
-    let action = match Action::parse(&raw_action(raw, agent), agent) {
-        Ok(a) => a,
-        Err(e) => return Err(vec![e]),
+    let mut values = given_values(agent, raw);
+    let mut rejected = check_values(agent, &mut values, &mut errors);
+    rejected.extend(check_required(agent, action, &values, &mut errors));
+    // Reported once: the backend must not see (and report again) what failed here.
+    for key in &rejected {
+        values.remove(key);
+    }
+    let disable_timeout = match values.get("disable_timeout") {
+        Some(v) => parse_bool(v).unwrap_or(false),
+        None => env.under_pacemaker,
     };
+    register_secrets(agent, action, disable_timeout, &mut values, &mut errors);
+    let plugs = split_plugs(&values, &mut errors);
+    let t = timing(&values, disable_timeout);
+    let settings = Settings {
+        action,
+        plugs,
+        power_timeout: t.power_timeout,
+        login_timeout: t.login_timeout,
+        shell_timeout: t.shell_timeout,
+        power_wait: t.power_wait,
+        status_sleep: t.status_sleep,
+        retry_on: t.retry_on,
+        delay: t.delay,
+        method_cycle: values
+            .get("method")
+            .is_some_and(|m| m.eq_ignore_ascii_case("cycle")),
+        verbose_level: verbose_level(raw),
+        timeouts_disabled: disable_timeout,
+        rejected,
+        values,
+    };
+    (settings, errors)
+}
+
+/// The given values, and the defaults of the options not given.
+fn given_values(agent: &Agent, raw: &RawInput) -> BTreeMap<Text, String> {
     let mut values: BTreeMap<Text, String> = BTreeMap::new();
     for o in &agent.options {
         match raw.values.get(&o.key) {
@@ -155,61 +204,69 @@ pub fn validate_partial(
             values.insert("ipaddr".into(), p);
         }
     }
+    values
+}
 
+/// Type and choice checks of every value; the keys that failed come back.
+fn check_values(
+    agent: &Agent,
+    values: &mut BTreeMap<Text, String>,
+    errors: &mut Vec<FenceError>,
+) -> Vec<Text> {
     let mut invalid = Vec::new();
     for o in &agent.options {
         if let Some(v) = values.get_mut(&o.key) {
             if let Err(e) = check_value(o, v) {
                 errors.push(e);
-                invalid.push(&o.key);
+                invalid.push(o.key.clone());
             }
         }
     }
-    check_required(agent, action, &values, &mut errors);
-    // Reported once: the backend must not see (and report again) what failed here.
-    for key in invalid {
-        values.remove(key);
-    }
+    invalid
+}
 
-    let disable_timeout = match values.get("disable_timeout") {
-        Some(v) => parse_bool(v).unwrap_or(false),
-        None => env.under_pacemaker,
-    };
+/// Run the `*_script` options, then register every secret before anything could log it.
+fn register_secrets(
+    agent: &Agent,
+    action: Action,
+    disable_timeout: bool,
+    values: &mut BTreeMap<Text, String>,
+    errors: &mut Vec<FenceError>,
+) {
     // A script gets login_timeout (it stands for logging in), or a fixed bound when the
     // internal timeouts are off: Pacemaker's kill would not reach its process group.
     let script_limit = match values.get("login_timeout").and_then(|v| v.parse().ok()) {
         Some(s) if s > 0 && !disable_timeout => Duration::from_secs(s),
         _ => SCRIPT_WAIT_UNLIMITED,
     };
-    // Secrets from scripts, and every secret option, are registered before anything
-    // could log them.
     if !(action.is_read_only() && agent.has("password_only_to_switch")) {
-        run_scripts(agent, action, script_limit, &mut values, &mut errors);
+        run_scripts(agent, action, script_limit, values, errors);
     }
     for o in agent.options.iter().filter(|o| o.secret) {
         if let Some(v) = values.get(&o.key) {
             log::add_secret(v);
         }
     }
+}
 
+/// The timing fields of the settings.
+struct Timing {
+    power_timeout: Option<Duration>,
+    login_timeout: Option<Duration>,
+    shell_timeout: Option<Duration>,
+    power_wait: Duration,
+    status_sleep: Duration,
+    retry_on: u32,
+    delay: Duration,
+}
+
+fn timing(values: &BTreeMap<Text, String>, disable_timeout: bool) -> Timing {
     let secs = |k: &str| -> u64 { values.get(k).and_then(|v| v.parse().ok()).unwrap_or(0) };
     let limit = |k: &str| -> Option<Duration> {
         let s = secs(k);
         (!disable_timeout && s > 0).then(|| Duration::from_secs(s))
     };
-    let separator = values
-        .get("plug_separator")
-        .cloned()
-        .unwrap_or_else(|| ",".into());
-    let plugs = match values.get("port") {
-        Some(p) if !separator.is_empty() => p.split(separator.as_str()).map(String::from).collect(),
-        Some(p) => vec![p.clone()],
-        None => vec![String::new()],
-    };
-    let plugs = distinct_plugs(plugs, &mut errors);
-    let settings = Settings {
-        action,
-        plugs,
+    Timing {
         power_timeout: limit("power_timeout"),
         login_timeout: limit("login_timeout"),
         shell_timeout: limit("shell_timeout"),
@@ -217,14 +274,18 @@ pub fn validate_partial(
         status_sleep: Duration::from_secs(secs("stonith_status_sleep")),
         retry_on: u32::try_from(secs("retry_on")).unwrap_or(u32::MAX),
         delay: Duration::from_secs(secs("delay")),
-        method_cycle: values
-            .get("method")
-            .is_some_and(|m| m.eq_ignore_ascii_case("cycle")),
-        verbose_level: verbose_level(raw),
-        timeouts_disabled: disable_timeout,
-        values,
+    }
+}
+
+/// The plug value split on plug_separator, repeats merged; `[""]` when no plug was given.
+fn split_plugs(values: &BTreeMap<Text, String>, errors: &mut Vec<FenceError>) -> Vec<String> {
+    let separator = values.get("plug_separator").map_or(",", String::as_str);
+    let plugs = match values.get("port") {
+        Some(p) if !separator.is_empty() => p.split(separator).map(String::from).collect(),
+        Some(p) => vec![p.clone()],
+        None => vec![String::new()],
     };
-    Ok((settings, errors))
+    distinct_plugs(plugs, errors)
 }
 
 /// The plug list without repeats (first occurrence kept; a plug switched twice is one
@@ -323,55 +384,91 @@ fn whole_number(v: &mut String) -> Option<u64> {
     Some(n)
 }
 
+/// Options that must be given and are not (`MISSING` order); the keys come back.
 fn check_required(
     agent: &Agent,
     action: Action,
     values: &BTreeMap<Text, String>,
     errors: &mut Vec<FenceError>,
-) {
-    if matches!(action, Action::Metadata | Action::Manpage) {
-        return;
+) -> Vec<Text> {
+    if matches!(action, Action::Describe(_)) {
+        return Vec::new();
     }
+    let mut missing: Vec<(Text, FenceError)> = agent
+        .options
+        .iter()
+        .filter(|o| o.required && needed_for(agent, action, o) && is_missing(o, values))
+        .map(|o| (o.key.clone(), missing_error(o)))
+        .collect();
     let given = |k: &str| values.contains_key(k);
-    if agent.option("login").is_some_and(|o| o.required) && !given("login") {
-        errors.push(FenceError::Usage(
-            "Failed: You have to set login name (username=... on stdin, -l on the command line)"
-                .into(),
-        ));
-    }
-    if agent.option("ipaddr").is_some_and(|o| o.required) && !given("ipaddr") {
-        errors.push(FenceError::Usage(
-            "Failed: You have to enter fence address (ip=... on stdin, -a on the command line)"
-                .into(),
-        ));
-    }
-    if agent.has("passwd")
-        && !agent.has("no_password")
-        && !given("passwd")
-        && !given("passwd_script")
-        && !given("identity_file")
-    {
-        errors.push(FenceError::Usage(
-            "Failed: You have to enter password or password script (password=... or password_script=...)"
-                .into(),
-        ));
+    for n in NEEDED_SECRETS {
+        let by_script = SECRET_SCRIPTS
+            .iter()
+            .any(|(script, target)| *target == n.key && given(script));
+        if agent.has(n.key)
+            && !agent.has(n.waived_by)
+            && !given(n.key)
+            && !by_script
+            && !n.alternatives.iter().any(|k| given(k))
+        {
+            missing.push((n.key.into(), FenceError::Usage(n.missing.into())));
+        }
     }
     if let Some(f) = values.get("identity_file") {
         if !std::path::Path::new(f).is_file() {
-            errors.push(FenceError::Usage(format!(
-                "Failed: identity_file '{f}' is not a readable file"
-            )));
+            missing.push((
+                "identity_file".into(),
+                FenceError::Usage(format!(
+                    "Failed: identity_file '{f}' is not a readable file"
+                )),
+            ));
         }
     }
-    let plug_needed = agent.option("port").is_some_and(|o| o.required)
-        && !agent.has("no_port")
-        && !matches!(action, Action::List | Action::ListStatus | Action::Monitor);
-    if plug_needed && values.get("port").is_none_or(|p| p.is_empty()) {
-        errors.push(FenceError::Usage(
-            "Failed: You have to enter plug number or machine identification (plug=... on stdin, -n on the command line)"
-                .into(),
-        ));
+    let rank = |k: &str| {
+        MISSING
+            .iter()
+            .position(|(m, _)| *m == k)
+            .unwrap_or(MISSING.len())
+    };
+    missing.sort_by_key(|(k, _)| rank(k));
+    missing
+        .into_iter()
+        .map(|(k, e)| {
+            errors.push(e);
+            k
+        })
+        .collect()
+}
+
+/// Whether this call needs the option: a plug is not needed to list or monitor, nor by
+/// an agent without plugs.
+fn needed_for(agent: &Agent, action: Action, o: &OptSpec) -> bool {
+    o.key != "port"
+        || !(agent.has("no_port") || matches!(action, Action::Device(a) if !a.needs_plug()))
+}
+
+/// A plug must not be empty either; other options only have to be there.
+fn is_missing(o: &OptSpec, values: &BTreeMap<Text, String>) -> bool {
+    match values.get(&o.key) {
+        None => true,
+        Some(v) => o.key == "port" && v.is_empty(),
     }
+}
+
+/// "You have to ..." with both spellings of the option.
+fn missing_error(o: &OptSpec) -> FenceError {
+    let name = o.canonical_name();
+    let what = MISSING
+        .iter()
+        .find(|(k, w)| *k == o.key && !w.is_empty())
+        .map_or_else(|| format!("You have to set {name}"), |(_, w)| w.to_string());
+    let flag = match o.short {
+        Some(c) => format!("-{c}"),
+        None => format!("--{}", o.long),
+    };
+    FenceError::Usage(format!(
+        "Failed: {what} ({name}=... on stdin, {flag} on the command line)"
+    ))
 }
 
 /// Run the `*_script` options and put their output in place of the secrets they stand for.
@@ -382,10 +479,7 @@ fn run_scripts(
     values: &mut BTreeMap<Text, String>,
     errors: &mut Vec<FenceError>,
 ) {
-    for (script_key, target) in [
-        ("passwd_script", "passwd"),
-        ("snmp_priv_passwd_script", "snmp_priv_passwd"),
-    ] {
+    for &(script_key, target) in SECRET_SCRIPTS {
         if let Some(cmd) = values.get(script_key).cloned() {
             if action == Action::ValidateAll && !errors.is_empty() {
                 continue;
@@ -448,7 +542,7 @@ mod tests {
 name = "fence_unit"
 shortdesc = "unit"
 longdesc = "unit"
-backend = "fake"
+backend = "dummy"
 device_opt = ["ipaddr", "port"]
 "#;
 
@@ -506,5 +600,54 @@ device_opt = ["ipaddr", "port"]
     fn retry_on_beyond_u32_is_clamped() {
         let s = settings("plug=1\nretry_on=18446744073709551615").unwrap();
         assert_eq!(s.retry_on, u32::MAX);
+    }
+
+    /// `required` comes from the option table and agent files: an option an agent file
+    /// marks required is checked like the built-in ones, and a password script stands for
+    /// the password (options::SECRET_SCRIPTS).
+    #[test]
+    fn required_options_and_secret_scripts_come_from_data() {
+        const SITE: &str = r#"
+name = "fence_site"
+shortdesc = "site"
+longdesc = "site"
+backend = "dummy"
+device_opt = ["ipaddr", "port", "passwd", "zone"]
+
+[[option]]
+key = "zone"
+long = "zone"
+value = "name"
+required = true
+help = "zone"
+"#;
+        let def = agents::parse_agent("site.toml", SITE).unwrap();
+        let agent = option_set::resolve(def, None).unwrap();
+        let check = |stdin: &str| {
+            let raw = input::parse_stdin(stdin, &agent.options).unwrap();
+            validate(&agent, &raw, &Env::default())
+        };
+        let e = check("ip=h\nplug=1\npassword=x").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].to_string()
+                .contains("You have to set zone (zone=... on stdin, --zone on the command line)"),
+            "{e:?}"
+        );
+        let e = check("plug=1\nzone=a").unwrap_err();
+        let lines: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert!(lines[0].contains("enter fence address"), "{lines:?}");
+        assert!(
+            lines[1].contains("password or password script"),
+            "{lines:?}"
+        );
+        let s = check("ip=h\nplug=1\nzone=a\npassword_script=echo secret").unwrap();
+        assert_eq!(s.get("passwd"), Some("secret"));
+        // Checked, not reported again by the backend.
+        let raw = input::parse_stdin("plug=1\nzone=a\npassword=x", &agent.options).unwrap();
+        let action = action(&raw, &agent).unwrap();
+        let (s, e) = validate_partial(&agent, action, &raw, &Env::default());
+        assert_eq!(e.len(), 1);
+        assert!(s.rejected("ipaddr"));
     }
 }

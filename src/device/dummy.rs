@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::contract::error::{FenceError, Result};
 use crate::contract::settings::{Settings, MAX_DELAY_SECS};
-use crate::device::{Capabilities, Device, PowerState, Session};
+use crate::device::{self, Capabilities, Device, PowerState, Problems, Session};
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 
@@ -34,54 +34,82 @@ pub struct DummyDevice {
     ignore: Vec<PowerState>,
 }
 
-impl DummyDevice {
-    pub fn new(settings: &Settings, env: &Env) -> Result<Self> {
-        let path = PathBuf::from(
-            settings
-                .get("status_file")
-                .unwrap_or("/tmp/fence_dummy.status"),
-        );
-        if path.as_os_str().is_empty() {
-            return Err(FenceError::Usage(
+/// fence_dummy's options, read and checked.
+#[derive(Debug)]
+pub struct DummyConfig {
+    path: PathBuf,
+    fail: bool,
+    fail_reads_on: bool,
+    sleep_range: Option<u64>,
+    ignore: Vec<PowerState>,
+}
+
+/// Read fence_dummy's options (defaults from its agent file): every problem at once.
+pub fn configure(
+    settings: &Settings,
+    env: &Env,
+) -> std::result::Result<DummyConfig, Vec<FenceError>> {
+    let mut problems = Problems::default();
+    let path = device::defaulted(settings, "status_file", &mut problems).and_then(|p| {
+        if p.is_empty() {
+            problems.push(FenceError::Usage(
                 "Failed: status_file must not be empty; name the file that holds the state".into(),
             ));
+            return None;
         }
-        let fail = match settings.get("type").unwrap_or("file") {
-            "file" => false,
-            "fail" => true,
-            other => {
-                return Err(FenceError::Usage(format!(
-                    "Failed: type must be file or fail, not '{other}'"
-                )))
+        Some(PathBuf::from(p))
+    });
+    let fail = device::defaulted(settings, "type", &mut problems).and_then(|t| match t {
+        "file" => Some(false),
+        "fail" => Some(true),
+        other => {
+            problems.push(FenceError::Usage(format!(
+                "Failed: type must be file or fail, not '{other}'"
+            )));
+            None
+        }
+    });
+    let sleep_range = match settings.get("random_sleep_range") {
+        None => Some(None),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (1..=MAX_DELAY_SECS).contains(&n) => Some(Some(n)),
+            _ => {
+                problems.push(FenceError::Usage(format!(
+                    "Failed: random_sleep_range must be a whole number of seconds from 1 to {MAX_DELAY_SECS}, not '{v}'"
+                )));
+                None
             }
-        };
-        let sleep_range = match settings.get("random_sleep_range") {
-            None => None,
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(n) if (1..=MAX_DELAY_SECS).contains(&n) => Some(n),
-                _ => {
-                    return Err(FenceError::Usage(format!(
-                        "Failed: random_sleep_range must be a whole number of seconds from 1 to {MAX_DELAY_SECS}, not '{v}'"
-                    )))
-                }
-            },
-        };
-        let ignore = env
-            .dummy_ignore
-            .split(',')
-            .filter_map(|w| match w.trim() {
-                "on" => Some(PowerState::On),
-                "off" => Some(PowerState::Off),
-                _ => None,
-            })
-            .collect();
-        Ok(DummyDevice {
-            path,
-            fail,
+        },
+    };
+    let ignore = env
+        .dummy_ignore
+        .split(',')
+        .filter_map(|w| match w.trim() {
+            "on" => Some(PowerState::On),
+            "off" => Some(PowerState::Off),
+            _ => None,
+        })
+        .collect();
+    problems.finish(|| {
+        Some(DummyConfig {
+            path: path?,
+            fail: fail?,
             fail_reads_on: settings.action.is_read_only(),
-            sleep_range,
+            sleep_range: sleep_range?,
             ignore,
         })
+    })
+}
+
+impl DummyDevice {
+    pub fn new(cfg: DummyConfig) -> Self {
+        DummyDevice {
+            path: cfg.path,
+            fail: cfg.fail,
+            fail_reads_on: cfg.fail_reads_on,
+            sleep_range: cfg.sleep_range,
+            ignore: cfg.ignore,
+        }
     }
 
     fn failing(&self) -> Result<()> {

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::input::flag_is_on;
 use crate::contract::settings::Settings;
-use crate::device::{self, Capabilities, CycleKind, Device, PowerState};
+use crate::device::{self, Capabilities, CycleKind, Device, PowerState, Problems};
 use crate::ipmi::chassis::{self, Control};
 use crate::ipmi::link::Link;
 use crate::ipmi::session::Session;
@@ -78,8 +78,30 @@ fn parse_target(t: &str) -> Option<u8> {
     (v.is_multiple_of(2) && v != 0).then_some(v)
 }
 
-/// The session settings of a call, from the validated options (no contact yet).
-fn config(settings: &Settings) -> Result<Config> {
+/// fence_ipmilan's options, read and checked (no Debug: it holds the password).
+pub struct IpmiConfig {
+    host: String,
+    port: u16,
+    session: Config,
+}
+
+/// Read fence_ipmilan's options: every problem at once.
+pub fn configure(settings: &Settings) -> std::result::Result<IpmiConfig, Vec<FenceError>> {
+    let mut problems = Problems::default();
+    let address = device::address(settings, &mut problems);
+    let session = config(settings, &mut problems);
+    problems.finish(|| {
+        let (host, port) = address?;
+        Some(IpmiConfig {
+            host,
+            port,
+            session: session?,
+        })
+    })
+}
+
+/// The user and password, within IPMI's limits.
+fn credentials(settings: &Settings, lanplus: bool) -> Result<(String, Zeroizing<Vec<u8>>)> {
     let user = settings.get("login").unwrap_or_default().to_string();
     let password = Zeroizing::new(
         settings
@@ -88,7 +110,6 @@ fn config(settings: &Settings) -> Result<Config> {
             .as_bytes()
             .to_vec(),
     );
-    let lanplus = settings.get("lanplus").is_some_and(flag_is_on);
     if password.len() > if lanplus { 20 } else { 16 } {
         return Err(usage(format!(
             "IPMI passwords are at most {} bytes long {}",
@@ -101,84 +122,102 @@ fn config(settings: &Settings) -> Result<Config> {
         )));
     }
     crate::ipmi::check_user(&user).map_err(|e| usage(e.to_string()))?;
-    let cipher = match settings.get("cipher").map(str::trim).filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(c.parse::<u8>().ok().filter(|id| crate::ipmi::crypto::suite(*id).is_some()).ok_or_else(|| {
+    Ok((user, password))
+}
+
+/// An optional option read by `parse`, surrounding blanks trimmed (None when unset or
+/// blank).
+fn optional<T>(
+    settings: &Settings,
+    key: &str,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<Option<T>> {
+    match settings.get(key).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse(v).map(Some),
+    }
+}
+
+fn parse_cipher(c: &str) -> Result<u8> {
+    c.parse::<u8>()
+        .ok()
+        .filter(|id| crate::ipmi::crypto::suite(*id).is_some())
+        .ok_or_else(|| {
             usage(format!(
                 "cipher must be an IPMI cipher suite fencebox speaks (0-3, 6-8, 11, 12, 15-17), not '{c}'"
             ))
-        })?),
-    };
-    let privilege = match settings.get("privlvl") {
-        None => Privilege::Administrator,
-        Some(p) => Privilege::parse(p).ok_or_else(|| {
-            usage(format!(
-                "privlvl must be callback, user, operator or administrator, not '{p}'"
-            ))
-        })?,
-    };
-    let auth = match settings.get("auth") {
-        None => None,
-        Some(a) => Some(
-            AuthType::parse(a)
-                .ok_or_else(|| usage(format!("auth must be md5, password or none, not '{a}'")))?,
-        ),
-    };
-    let kg = settings
-        .get("hexadecimal_kg")
-        .filter(|k| !k.trim().is_empty())
-        .map(parse_kg)
-        .transpose()?;
-    let timeout_text = settings.get("ipmitool_timeout").unwrap_or("2");
-    let timeout = timeout_text
-        .trim()
+        })
+}
+
+fn parse_privilege(p: &str) -> Result<Privilege> {
+    Privilege::parse(p).ok_or_else(|| {
+        usage(format!(
+            "privlvl must be callback, user, operator or administrator, not '{p}'"
+        ))
+    })
+}
+
+fn parse_auth(a: &str) -> Result<AuthType> {
+    AuthType::parse(a)
+        .ok_or_else(|| usage(format!("auth must be md5, password or none, not '{a}'")))
+}
+
+fn parse_timeout(text: &str) -> Result<Duration> {
+    text.trim()
         .parse::<f64>()
         .ok()
         .filter(|t| t.is_finite() && *t > 0.0 && *t <= 3600.0)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| {
             usage(format!(
-                "ipmitool_timeout must be a number of seconds, not '{timeout_text}'"
+                "ipmitool_timeout must be a number of seconds, not '{text}'"
             ))
-        })?;
-    let target = match settings
-        .get("target")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        None => None,
-        Some(t) => Some(parse_target(t).ok_or_else(|| {
+        })
+}
+
+/// The session settings of a call, from the validated options (no contact yet); every
+/// problem is noted. Defaults (privlvl, ipmitool_timeout) come from the agent file.
+fn config(settings: &Settings, problems: &mut Problems) -> Option<Config> {
+    let lanplus = settings.get("lanplus").is_some_and(flag_is_on);
+    let credentials = problems.take(credentials(settings, lanplus));
+    let cipher = problems.take(optional(settings, "cipher", parse_cipher));
+    let privilege = device::defaulted(settings, "privlvl", problems)
+        .and_then(|p| problems.take(parse_privilege(p)));
+    let auth = problems.take(settings.get("auth").map(parse_auth).transpose());
+    let kg = problems.take(optional(settings, "hexadecimal_kg", parse_kg));
+    let timeout = device::defaulted(settings, "ipmitool_timeout", problems)
+        .and_then(|t| problems.take(parse_timeout(t)));
+    let target = problems.take(optional(settings, "target", |t| {
+        parse_target(t).ok_or_else(|| {
             usage(format!(
                 "target must be an IPMB address, as 0x82 or 130 (ipmitool -t), not '{t}'"
             ))
-        })?),
-    };
-    Ok(Config {
+        })
+    }));
+    let (user, password) = credentials?;
+    Some(Config {
         user,
         password,
-        kg,
-        privilege,
+        kg: kg?,
+        privilege: privilege?,
         lanplus,
-        cipher,
-        auth,
-        timeout,
+        cipher: cipher?,
+        auth: auth?,
+        timeout: timeout?,
         tries: TRIES,
-        target,
+        target: target?,
     })
 }
 
 impl IpmiDevice {
-    pub fn new(settings: &Settings) -> Result<Self> {
-        let (host, port) = super::address(settings, 623)?;
-        let addrs = net::resolve_all(&host, port).ok();
-        // Validate everything now, so bad options fail before the lock is waited for.
-        let cfg = config(settings)?;
-        Ok(IpmiDevice {
-            host,
-            port,
+    pub fn new(cfg: IpmiConfig) -> Self {
+        let addrs = net::resolve_all(&cfg.host, cfg.port).ok();
+        IpmiDevice {
+            host: cfg.host,
+            port: cfg.port,
             addrs,
-            cfg,
-        })
+            cfg: cfg.session,
+        }
     }
 }
 

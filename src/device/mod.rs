@@ -141,26 +141,87 @@ fn not_declared(what: &str) -> FenceError {
     ))
 }
 
-/// The device host and port from `ip` and `ipport` (`default_port` when unset).
-pub fn address(settings: &Settings, default_port: u16) -> Result<(String, u16)> {
-    let host = settings
-        .get("ipaddr")
-        .filter(|h| !h.trim().is_empty())
-        .ok_or_else(|| {
-            FenceError::Usage("Failed: You have to enter fence address (ip=...)".into())
-        })?
-        .to_string();
-    let default = default_port.to_string();
-    let port_text = settings.get("ipport").unwrap_or(&default);
-    let port: u16 = port_text.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
-        FenceError::Usage(format!(
-            "Failed: ipport must be a UDP port (1-65535), not '{port_text}'"
-        ))
-    })?;
-    Ok((host, port))
+/// Every problem found while reading one backend's options. The configure step notes
+/// them all rather than stopping at the first, so that validate-all lists them together.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<FenceError>);
+
+impl Problems {
+    pub fn push(&mut self, e: FenceError) {
+        self.0.push(e);
+    }
+
+    /// The value, or None with its problem noted.
+    pub fn take<T>(&mut self, r: Result<T>) -> Option<T> {
+        r.map_err(|e| self.push(e)).ok()
+    }
+
+    /// The configuration `make` builds from the values read, when no problem was noted.
+    /// `make` gives None only for a value whose problem was reported already by the
+    /// contract's validation (`Settings::rejected`): then there is nothing to add.
+    pub fn finish<T>(
+        self,
+        make: impl FnOnce() -> Option<T>,
+    ) -> std::result::Result<T, Vec<FenceError>> {
+        if !self.0.is_empty() {
+            return Err(self.0);
+        }
+        make().ok_or_else(Vec::new)
+    }
 }
 
-/// A backend set up from validated settings, before any contact. The engine runs on the
+/// The value of an option the agent file gives a default for: None when validation
+/// rejected it (reported already), or when the agent file lacks the default.
+pub fn defaulted<'s>(
+    settings: &'s Settings,
+    key: &str,
+    problems: &mut Problems,
+) -> Option<&'s str> {
+    let v = settings.get(key);
+    if v.is_none() && !settings.rejected(key) {
+        problems.push(FenceError::Local(format!(
+            "Failed: the agent file gives no default for {key}; add one to its [[option]] entry"
+        )));
+    }
+    v
+}
+
+/// The device host and port from `ip` and `ipport` (whose default the agent file or
+/// the transport gives, see `option_set::resolve`). None without a problem noted for a
+/// value the contract has already reported.
+pub fn address(settings: &Settings, problems: &mut Problems) -> Option<(String, u16)> {
+    let host = match settings.get("ipaddr").filter(|h| !h.trim().is_empty()) {
+        Some(h) => Some(h.to_string()),
+        None if settings.rejected("ipaddr") => None,
+        None => {
+            problems.push(FenceError::Usage(
+                "Failed: You have to enter fence address (ip=...)".into(),
+            ));
+            None
+        }
+    };
+    let port = defaulted(settings, "ipport", problems).and_then(|text| {
+        let port = text.parse().ok().filter(|p: &u16| *p > 0);
+        if port.is_none() {
+            problems.push(FenceError::Usage(format!(
+                "Failed: ipport must be a UDP port (1-65535), not '{text}'"
+            )));
+        }
+        port
+    });
+    Some((host?, port?))
+}
+
+/// A backend's options, read and checked (no contact yet): what `configure` makes during
+/// validation, and all a backend is built from.
+pub enum BackendConfig {
+    Dummy(dummy::DummyConfig),
+    Snmp(snmp::SnmpConfig),
+    Ipmi(ipmi::IpmiConfig),
+    Nut(nut::NutConfig),
+}
+
+/// A backend set up from its configuration, before any contact. The engine runs on the
 /// concrete type (`engine::run` matches once), so plugs and sessions stay typed.
 pub enum Backend {
     Dummy(dummy::DummyDevice),
@@ -169,12 +230,28 @@ pub enum Backend {
     Nut(nut::NutDevice),
 }
 
-/// The backend an agent file names, set up from validated settings (no contact yet).
-pub fn open(registry: &Registry, agent: &Agent, settings: &Settings, env: &Env) -> Result<Backend> {
+/// The configuration of the backend an agent file names, from validated settings: every
+/// problem of its options at once. Part of validation; nothing is contacted.
+pub fn configure(
+    registry: &Registry,
+    agent: &Agent,
+    settings: &Settings,
+    env: &Env,
+) -> std::result::Result<BackendConfig, Vec<FenceError>> {
     Ok(match agent.def.backend {
-        BackendKind::Dummy => Backend::Dummy(dummy::DummyDevice::new(settings, env)?),
-        BackendKind::Snmp => Backend::Snmp(snmp::SnmpDevice::new(registry, agent, settings, env)?),
-        BackendKind::Ipmi => Backend::Ipmi(ipmi::IpmiDevice::new(settings)?),
-        BackendKind::Nut => Backend::Nut(nut::NutDevice::new(settings)?),
+        BackendKind::Dummy => BackendConfig::Dummy(dummy::configure(settings, env)?),
+        BackendKind::Snmp => BackendConfig::Snmp(snmp::configure(registry, agent, settings, env)?),
+        BackendKind::Ipmi => BackendConfig::Ipmi(ipmi::configure(settings)?),
+        BackendKind::Nut => BackendConfig::Nut(nut::configure(settings)?),
     })
+}
+
+/// The backend of a configuration (no contact yet).
+pub fn open(config: BackendConfig) -> Backend {
+    match config {
+        BackendConfig::Dummy(c) => Backend::Dummy(dummy::DummyDevice::new(c)),
+        BackendConfig::Snmp(c) => Backend::Snmp(snmp::SnmpDevice::new(c)),
+        BackendConfig::Ipmi(c) => Backend::Ipmi(ipmi::IpmiDevice::new(c)),
+        BackendConfig::Nut(c) => Backend::Nut(nut::NutDevice::new(c)),
+    }
 }

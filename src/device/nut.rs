@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::input::flag_is_on;
 use crate::contract::settings::Settings;
-use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState};
+use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState, Problems};
 use crate::nut::client::{Client, Deadline, Limits, Tracked};
 use crate::nut::proto::NutError;
 use crate::nut::tls::{self, Policy};
@@ -104,50 +104,82 @@ fn not_switchable(v: &str) -> bool {
     )
 }
 
-impl NutDevice {
-    pub fn new(settings: &Settings) -> Result<Self> {
-        let (host, port) = super::address(settings, 3493)?;
-        let addrs = net::resolve_all(&host, port).ok();
-        let ups = match settings
-            .get("ups_name")
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-        {
-            Some(u) => u.to_string(),
-            None => {
-                let mut named = settings
-                    .plugs
-                    .iter()
-                    .map(|p| p.split_once(':').map(|(u, _)| u));
-                match named.next() {
-                    Some(Some(u)) if !u.is_empty() && named.all(|x| x == Some(u)) => u.to_string(),
-                    _ => {
-                        return Err(usage(
-                            "fence_nut needs the UPS name: set ups_name=NAME, or give every plug as NAME:OUTLET (one UPS per call)"
-                                .into(),
-                        ))
-                    }
-                }
-            }
-        };
-        let limit = |d: Option<Duration>| d.unwrap_or(UNLIMITED_WAIT).max(Duration::from_secs(1));
-        Ok(NutDevice {
+/// fence_nut's options, read and checked (no Debug: it holds the password).
+pub struct NutConfig {
+    host: String,
+    port: u16,
+    ups: String,
+    user: Option<String>,
+    password: Zeroizing<String>,
+    tls: Option<Policy>,
+    limits: Limits,
+    track_timeout: Duration,
+}
+
+/// The UPS of the call: ups_name, or the `NAME:` every plug starts with.
+fn ups_name(settings: &Settings) -> Result<String> {
+    if let Some(u) = settings
+        .get("ups_name")
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        return Ok(u.to_string());
+    }
+    let mut named = settings
+        .plugs
+        .iter()
+        .map(|p| p.split_once(':').map(|(u, _)| u));
+    match named.next() {
+        Some(Some(u)) if !u.is_empty() && named.all(|x| x == Some(u)) => Ok(u.to_string()),
+        _ => Err(usage(
+            "fence_nut needs the UPS name: set ups_name=NAME, or give every plug as NAME:OUTLET (one UPS per call)"
+                .into(),
+        )),
+    }
+}
+
+/// Read fence_nut's options: every problem at once.
+pub fn configure(settings: &Settings) -> std::result::Result<NutConfig, Vec<FenceError>> {
+    let mut problems = Problems::default();
+    let address = device::address(settings, &mut problems);
+    let ups = problems.take(ups_name(settings));
+    let tls = problems.take(tls_policy(settings));
+    let limit = |d: Option<Duration>| d.unwrap_or(UNLIMITED_WAIT).max(Duration::from_secs(1));
+    problems.finish(|| {
+        let (host, port) = address?;
+        Some(NutConfig {
             host,
             port,
-            addrs,
-            ups,
+            ups: ups?,
             user: settings
                 .get("login")
                 .filter(|u| !u.is_empty())
                 .map(str::to_string),
             password: Zeroizing::new(settings.get("passwd").unwrap_or_default().to_string()),
-            tls: tls_policy(settings)?,
+            tls: tls?,
             limits: Limits {
                 login: limit(settings.login_timeout),
                 command: limit(settings.shell_timeout),
             },
             track_timeout: limit(settings.power_timeout),
         })
+    })
+}
+
+impl NutDevice {
+    pub fn new(cfg: NutConfig) -> Self {
+        let addrs = net::resolve_all(&cfg.host, cfg.port).ok();
+        NutDevice {
+            host: cfg.host,
+            port: cfg.port,
+            addrs,
+            ups: cfg.ups,
+            user: cfg.user,
+            password: cfg.password,
+            tls: cfg.tls,
+            limits: cfg.limits,
+            track_timeout: cfg.track_timeout,
+        }
     }
 }
 

@@ -13,13 +13,13 @@ use crate::contract::agents::{FamilyCatalog, Registry};
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
-use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState};
+use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState, Problems};
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 use crate::snmp::client::{
     resolve, resolve_all, Client, Config, SecLevel, SetValue, SnmpError, V3Params, Value, Version,
 };
-use crate::snmp::family::{Family, Row};
+use crate::snmp::family::{Column, Family, Row};
 use crate::snmp::oid::format_oid;
 
 const SYS_OBJECT_ID: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
@@ -55,91 +55,219 @@ fn usage(msg: String) -> FenceError {
     FenceError::Usage(msg)
 }
 
-/// The SNMP settings of a call, from the validated options.
-pub fn config(settings: &Settings) -> Result<Config> {
-    let (host, port) = super::address(settings, 161)?;
-    let user = settings.get("login").map(str::to_string);
-    let version =
-        match settings.get("snmp_version") {
-            Some("1") => Version::V1,
-            Some("2c") => Version::V2c,
-            Some("3") => Version::V3,
-            Some(other) => {
-                return Err(usage(format!(
-                    "Failed: snmp_version must be 1, 2c or 3, not '{other}'"
-                )))
-            }
-            None if user.is_some() => Version::V3,
-            None if settings.get("community").is_some() => Version::V2c,
-            None => return Err(usage(
-                "Failed: set snmp_version (1, 2c or 3) and a community (v1, v2c) or username (v3)"
-                    .into(),
-            )),
+/// An SNMP agent's options, read and checked (no Debug: it holds the community and
+/// passwords).
+pub struct SnmpConfig {
+    client: Config,
+    families: Families,
+    switch: Option<u64>,
+    site_dir: std::path::PathBuf,
+}
+
+/// Which families a call may use, from the agent file and the family option.
+struct Families {
+    catalog: Arc<FamilyCatalog>,
+    /// None: any.
+    allowed: Option<Vec<String>>,
+    fallback: Option<String>,
+    detect: bool,
+}
+
+/// Read an SNMP agent's options: every problem at once.
+pub fn configure(
+    registry: &Registry,
+    agent: &Agent,
+    settings: &Settings,
+    env: &Env,
+) -> std::result::Result<SnmpConfig, Vec<FenceError>> {
+    let mut problems = Problems::default();
+    let families = families(registry, agent, settings, &mut problems);
+    let switch = match settings.get("switch") {
+        None => Some(None),
+        Some(s) => problems.take(s.trim().parse().map(Some).map_err(|_| {
+            usage(format!(
+                "Failed: switch must be the number of a daisy-chained unit, not '{s}'"
+            ))
+        })),
+    };
+    let client = config(settings, &mut problems);
+    problems.finish(|| {
+        Some(SnmpConfig {
+            client: client?,
+            families: families?,
+            switch: switch?,
+            site_dir: env.agents_dir.clone(),
+        })
+    })
+}
+
+/// The families of the agent file, narrowed to one by the family option.
+fn families(
+    registry: &Registry,
+    agent: &Agent,
+    settings: &Settings,
+    problems: &mut Problems,
+) -> Option<Families> {
+    let spec = problems.take(agent.def.snmp.clone().ok_or_else(|| {
+        FenceError::Local(format!(
+            "Failed: agent {} has no [snmp] section in its file",
+            agent.name
+        ))
+    }))?;
+    let catalog = Arc::clone(registry.families());
+    let names = catalog.names();
+    for name in spec
+        .families
+        .iter()
+        .filter(|n| **n != "*")
+        .chain(&spec.fallback)
+    {
+        if !names.contains(&&**name) {
+            problems.push(FenceError::Local(format!(
+                "Failed: agent {} names unknown family '{name}'",
+                agent.name
+            )));
+        }
+    }
+    let any = spec.families.len() == 1 && spec.families[0] == "*";
+    let mut families = Families {
+        allowed: (!any).then(|| spec.families.iter().map(|n| n.to_string()).collect()),
+        fallback: spec.fallback.as_deref().map(str::to_string),
+        detect: spec.detect,
+        catalog: Arc::clone(&catalog),
+    };
+    if let Some(name) = settings.get("family").filter(|f| !f.is_empty()) {
+        // The administrator knows better than the sysObjectID.
+        let Some(name) = names.into_iter().find(|n| *n == name).map(str::to_string) else {
+            problems.push(usage(format!(
+                "Failed: family '{name}' is not known; use one of: {}",
+                families.catalog.names().join(", ")
+            )));
+            return None;
         };
-    let community = settings.get("community").unwrap_or_default().to_string();
-    if version != Version::V3 && community.is_empty() {
-        return Err(usage(
-            "Failed: SNMP v1 and v2c need a community (community=...)".into(),
+        families.allowed = Some(vec![name]);
+        families.fallback = None;
+        families.detect = false;
+    }
+    Some(families)
+}
+
+/// The SNMP version the options ask for; without snmp_version, v3 when a user is given,
+/// else v2c when a community is.
+fn version(settings: &Settings) -> Result<Version> {
+    match settings.get("snmp_version") {
+        Some("1") => Ok(Version::V1),
+        Some("2c") => Ok(Version::V2c),
+        Some("3") => Ok(Version::V3),
+        Some(other) => Err(usage(format!(
+            "Failed: snmp_version must be 1, 2c or 3, not '{other}'"
+        ))),
+        None if settings.get("login").is_some() => Ok(Version::V3),
+        None if settings.get("community").is_some() => Ok(Version::V2c),
+        None => Err(usage(
+            "Failed: set snmp_version (1, 2c or 3) and a community (v1, v2c) or username (v3)"
+                .into(),
+        )),
+    }
+}
+
+/// The security level: as given, else the strongest the passwords given allow.
+fn sec_level(settings: &Settings, auth_password: &str, priv_password: &str) -> SecLevel {
+    match settings.get("snmp_sec_level") {
+        Some("noAuthNoPriv") => SecLevel::NoAuthNoPriv,
+        Some("authNoPriv") => SecLevel::AuthNoPriv,
+        Some("authPriv") => SecLevel::AuthPriv,
+        _ if !auth_password.is_empty() && !priv_password.is_empty() => SecLevel::AuthPriv,
+        _ if !auth_password.is_empty() => SecLevel::AuthNoPriv,
+        _ => SecLevel::NoAuthNoPriv,
+    }
+}
+
+/// The authentication protocol; MD5 (net-snmp's default) when unset.
+fn auth_protocol(settings: &Settings) -> v3::AuthProtocol {
+    match settings.get("snmp_auth_prot").unwrap_or("MD5") {
+        "SHA" => v3::AuthProtocol::Sha1,
+        "SHA224" => v3::AuthProtocol::Sha224,
+        "SHA256" => v3::AuthProtocol::Sha256,
+        "SHA384" => v3::AuthProtocol::Sha384,
+        "SHA512" => v3::AuthProtocol::Sha512,
+        _ => v3::AuthProtocol::Md5,
+    }
+}
+
+/// The privacy cipher and key extension; DES (net-snmp's default) when unset.
+fn priv_protocol(settings: &Settings) -> (v3::Cipher, Option<v3::KeyExtension>) {
+    let name = settings.get("snmp_priv_prot").unwrap_or("DES");
+    let key_extension = match name {
+        "AES192" | "AES256" => Some(v3::KeyExtension::Blumenthal),
+        "AES192C" | "AES256C" => Some(v3::KeyExtension::Reeder),
+        _ => None,
+    };
+    let cipher = match name {
+        "AES" | "AES128" => v3::Cipher::Aes128,
+        "AES192" | "AES192C" => v3::Cipher::Aes192,
+        "AES256" | "AES256C" => v3::Cipher::Aes256,
+        _ => v3::Cipher::Des,
+    };
+    (cipher, key_extension)
+}
+
+/// SNMPv3's user-based security from the options; every problem is noted.
+fn v3_params(settings: &Settings, problems: &mut Problems) -> Option<V3Params> {
+    let user = settings.get("login").map(str::to_string);
+    if user.is_none() {
+        problems.push(usage(
+            "Failed: SNMPv3 needs a user name (username=...)".into(),
         ));
     }
-    let v3 = if version == Version::V3 {
-        let user =
-            user.ok_or_else(|| usage("Failed: SNMPv3 needs a user name (username=...)".into()))?;
-        let auth_password = settings.get("passwd").unwrap_or_default().to_string();
-        let priv_password = settings
-            .get("snmp_priv_passwd")
-            .unwrap_or_default()
-            .to_string();
-        let level = match settings.get("snmp_sec_level") {
-            Some("noAuthNoPriv") => SecLevel::NoAuthNoPriv,
-            Some("authNoPriv") => SecLevel::AuthNoPriv,
-            Some("authPriv") => SecLevel::AuthPriv,
-            _ if !auth_password.is_empty() && !priv_password.is_empty() => SecLevel::AuthPriv,
-            _ if !auth_password.is_empty() => SecLevel::AuthNoPriv,
-            _ => SecLevel::NoAuthNoPriv,
-        };
-        if level != SecLevel::NoAuthNoPriv && auth_password.len() < 8 {
-            return Err(usage(
-                "Failed: SNMPv3 authentication needs a password of at least 8 characters (password=...)".into(),
+    let auth_password = settings.get("passwd").unwrap_or_default().to_string();
+    let priv_password = settings
+        .get("snmp_priv_passwd")
+        .unwrap_or_default()
+        .to_string();
+    let level = sec_level(settings, &auth_password, &priv_password);
+    let mut ok = true;
+    if level != SecLevel::NoAuthNoPriv && auth_password.len() < 8 {
+        problems.push(usage(
+            "Failed: SNMPv3 authentication needs a password of at least 8 characters (password=...)".into(),
+        ));
+        ok = false;
+    }
+    if level == SecLevel::AuthPriv && priv_password.len() < 8 {
+        problems.push(usage(
+            "Failed: SNMPv3 authPriv needs a privacy password of at least 8 characters (snmp_priv_passwd=...)".into(),
+        ));
+        ok = false;
+    }
+    let (priv_protocol, key_extension) = priv_protocol(settings);
+    ok.then_some(())?;
+    Some(V3Params {
+        user: user?,
+        level,
+        auth_protocol: auth_protocol(settings),
+        auth_password,
+        priv_protocol,
+        priv_password,
+        key_extension,
+        context: String::new(),
+    })
+}
+
+/// The SNMP client settings of a call, from the validated options; every problem is
+/// noted.
+fn config(settings: &Settings, problems: &mut Problems) -> Option<Config> {
+    let address = device::address(settings, problems);
+    let version = problems.take(version(settings))?;
+    let community = settings.get("community").unwrap_or_default().to_string();
+    let v3 = match version {
+        Version::V3 => Some(v3_params(settings, problems)?),
+        _ if community.is_empty() => {
+            problems.push(usage(
+                "Failed: SNMP v1 and v2c need a community (community=...)".into(),
             ));
+            return None;
         }
-        if level == SecLevel::AuthPriv && priv_password.len() < 8 {
-            return Err(usage(
-                "Failed: SNMPv3 authPriv needs a privacy password of at least 8 characters (snmp_priv_passwd=...)".into(),
-            ));
-        }
-        let auth_protocol = match settings.get("snmp_auth_prot").unwrap_or("MD5") {
-            "SHA" => v3::AuthProtocol::Sha1,
-            "SHA224" => v3::AuthProtocol::Sha224,
-            "SHA256" => v3::AuthProtocol::Sha256,
-            "SHA384" => v3::AuthProtocol::Sha384,
-            "SHA512" => v3::AuthProtocol::Sha512,
-            _ => v3::AuthProtocol::Md5,
-        };
-        let priv_name = settings.get("snmp_priv_prot").unwrap_or("DES");
-        let key_extension = match priv_name {
-            "AES192" | "AES256" => Some(v3::KeyExtension::Blumenthal),
-            "AES192C" | "AES256C" => Some(v3::KeyExtension::Reeder),
-            _ => None,
-        };
-        let priv_protocol = match priv_name {
-            "AES" | "AES128" => v3::Cipher::Aes128,
-            "AES192" | "AES192C" => v3::Cipher::Aes192,
-            "AES256" | "AES256C" => v3::Cipher::Aes256,
-            _ => v3::Cipher::Des,
-        };
-        Some(V3Params {
-            user,
-            level,
-            auth_protocol,
-            auth_password,
-            priv_protocol,
-            priv_password,
-            key_extension,
-            context: String::new(),
-        })
-    } else {
-        None
+        _ => None,
     };
     // One second per try, as net-snmp; as many tries as shell_timeout has seconds, so
     // one request never outlives it (5 when Pacemaker owns the timeouts).
@@ -148,7 +276,8 @@ pub fn config(settings: &Settings) -> Result<Config> {
         None if settings.timeouts_disabled => 5,
         None => 3,
     };
-    Ok(Config {
+    let (host, port) = address?;
+    Some(Config {
         host,
         port,
         version,
@@ -160,66 +289,17 @@ pub fn config(settings: &Settings) -> Result<Config> {
 }
 
 impl SnmpDevice {
-    pub fn new(registry: &Registry, agent: &Agent, settings: &Settings, env: &Env) -> Result<Self> {
-        let spec = agent.def.snmp.clone().ok_or_else(|| {
-            FenceError::Local(format!(
-                "Failed: agent {} has no [snmp] section in its file",
-                agent.name
-            ))
-        })?;
-        let catalog = Arc::clone(registry.families());
-        let known = |name: &str| -> Result<()> {
-            if catalog.names().contains(&name) {
-                Ok(())
-            } else {
-                Err(FenceError::Local(format!(
-                    "Failed: agent {} names unknown family '{name}'",
-                    agent.name
-                )))
-            }
-        };
-        let mut allowed: Option<Vec<String>> =
-            if spec.families.len() == 1 && spec.families[0] == "*" {
-                None
-            } else {
-                spec.families.iter().try_for_each(|n| known(n))?;
-                Some(spec.families.iter().map(|n| n.to_string()).collect())
-            };
-        let mut fallback = spec.fallback.map(|f| f.into_owned());
-        if let Some(f) = &fallback {
-            known(f)?;
-        }
-        let mut detect = spec.detect;
-        if let Some(name) = settings.get("family").filter(|f| !f.is_empty()) {
-            // The administrator knows better than the sysObjectID.
-            if !catalog.names().contains(&name) {
-                return Err(usage(format!(
-                    "Failed: family '{name}' is not known; use one of: {}",
-                    catalog.names().join(", ")
-                )));
-            }
-            allowed = Some(vec![name.to_string()]);
-            fallback = None;
-            detect = false;
-        }
-        let switch = match settings.get("switch") {
-            None => None,
-            Some(s) => Some(s.trim().parse().map_err(|_| {
-                usage(format!(
-                    "Failed: switch must be the number of a daisy-chained unit, not '{s}'"
-                ))
-            })?),
-        };
-        Ok(SnmpDevice {
-            cfg: config(settings)?,
-            catalog,
-            allowed,
-            fallback,
-            detect,
-            switch,
-            site_dir: env.agents_dir.clone(),
+    pub fn new(cfg: SnmpConfig) -> Self {
+        SnmpDevice {
+            cfg: cfg.client,
+            catalog: cfg.families.catalog,
+            allowed: cfg.families.allowed,
+            fallback: cfg.families.fallback,
+            detect: cfg.families.detect,
+            switch: cfg.switch,
+            site_dir: cfg.site_dir,
             addrs: std::cell::OnceCell::new(),
-        })
+        }
     }
 }
 
@@ -503,112 +583,11 @@ impl device::Session for SnmpSession {
     }
 
     fn list(&mut self, with_state: bool) -> Result<Vec<Outlet>> {
-        let (client, family) = (&mut self.client, self.family.clone());
-        let mut outlets = Vec::new();
+        let family = self.family.clone();
         match &family.names {
-            Some(names) => {
-                // One walk of every column that shares the names' rows.
-                let mut columns = vec![names.oid.clone()];
-                let status_at = (with_state && family.status_walks_with_names()).then(|| {
-                    columns.push(family.status.oid.clone());
-                    columns.len() - 1
-                });
-                let alias_at = family.alias.as_ref().map(|a| {
-                    columns.push(a.oid.clone());
-                    columns.len() - 1
-                });
-                let walked = client.walk_columns(&columns)?;
-                let by_row = |i: Option<usize>, base: usize| -> HashMap<Vec<u64>, Value> {
-                    i.and_then(|i| walked.get(i))
-                        .map(|c| {
-                            c.iter()
-                                .map(|(o, v)| (o[base..].to_vec(), v.clone()))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                let states = by_row(status_at, family.status.oid.len());
-                let mut packed: HashMap<u64, Vec<String>> = HashMap::new();
-                let aliases = by_row(alias_at, family.alias.as_ref().map_or(0, |a| a.oid.len()));
-                for (oid, v) in &walked[0] {
-                    let suffix = &oid[names.oid.len()..];
-                    let Some(row) = names.row.parse_suffix(suffix) else {
-                        continue;
-                    };
-                    let name = name_text(v, &family);
-                    // With a plug form, only names written in it are plugs (fc1/3, not mgmt0).
-                    let form_row = match &family.plug_form {
-                        Some(form) => match crate::snmp::family::parse_plug_form(form, &name) {
-                            Some(path) => Some(Row {
-                                switch: row.switch,
-                                plug: path,
-                            }),
-                            None => continue,
-                        },
-                        None => None,
-                    };
-                    let (id, alias) = if family.list_ids_are_names {
-                        (
-                            name,
-                            aliases
-                                .get(suffix)
-                                .map(|a| name_text(a, &family))
-                                .unwrap_or_default(),
-                        )
-                    } else {
-                        (family.plug_id(&row), name)
-                    };
-                    let state = if with_state && family.packed {
-                        // One read per unit gives every outlet's state.
-                        let fields = match packed.entry(row.switch) {
-                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                e.insert(match family.status.oid_for(&row) {
-                                    Some(oid) => packed_fields(&client.get(&oid)?),
-                                    None => Vec::new(),
-                                })
-                            }
-                        };
-                        packed_index(&row, &id)
-                            .ok()
-                            .and_then(|i| fields.get(i).cloned())
-                            .and_then(|f| {
-                                Self::state(&family, &id, &Value::Str(f.into_bytes())).ok()
-                            })
-                    } else if let (true, Some(r)) = (with_state, &form_row) {
-                        // The state lives in another table: one read per port.
-                        match family.status.oid_for(r) {
-                            Some(oid) => Self::state(&family, &id, &client.get(&oid)?).ok(),
-                            None => None,
-                        }
-                    } else {
-                        states
-                            .get(suffix)
-                            .and_then(|s| Self::state(&family, &id, s).ok())
-                    };
-                    outlets.push(Outlet { id, alias, state });
-                }
-            }
-            None => {
-                for (oid, v) in client.walk(&family.status.oid)? {
-                    let Some(row) = family
-                        .status
-                        .row
-                        .parse_suffix(&oid[family.status.oid.len()..])
-                    else {
-                        continue;
-                    };
-                    let id = family.plug_id(&row);
-                    let state = Self::state(&family, &id, &v).ok();
-                    outlets.push(Outlet {
-                        id,
-                        alias: String::new(),
-                        state,
-                    });
-                }
-            }
+            Some(names) => list_named(&mut self.client, &family, names, with_state),
+            None => list_by_status(&mut self.client, &family),
         }
-        Ok(outlets)
     }
 
     fn cycle(&mut self, p: &SnmpPlug, _kind: CycleKind) -> Result<bool> {
@@ -630,4 +609,150 @@ impl device::Session for SnmpSession {
     }
 
     fn close(self) {}
+}
+
+/// list of a family without a names column: the rows of the status column.
+fn list_by_status(client: &mut Client, family: &Family) -> Result<Vec<Outlet>> {
+    let mut outlets = Vec::new();
+    for (oid, v) in client.walk(&family.status.oid)? {
+        let Some(row) = family
+            .status
+            .row
+            .parse_suffix(&oid[family.status.oid.len()..])
+        else {
+            continue;
+        };
+        let id = family.plug_id(&row);
+        let state = SnmpSession::state(family, &id, &v).ok();
+        outlets.push(Outlet {
+            id,
+            alias: String::new(),
+            state,
+        });
+    }
+    Ok(outlets)
+}
+
+/// list of a family with a names column: one walk of every column that shares the
+/// names' rows, then one outlet per named row.
+fn list_named(
+    client: &mut Client,
+    family: &Family,
+    names: &Column,
+    with_state: bool,
+) -> Result<Vec<Outlet>> {
+    let mut columns = vec![names.oid.clone()];
+    let status_at = (with_state && family.status_walks_with_names()).then(|| {
+        columns.push(family.status.oid.clone());
+        columns.len() - 1
+    });
+    let alias_at = family.alias.as_ref().map(|a| {
+        columns.push(a.oid.clone());
+        columns.len() - 1
+    });
+    let walked = client.walk_columns(&columns)?;
+    let by_row = |i: Option<usize>, base: usize| -> HashMap<Vec<u64>, Value> {
+        i.and_then(|i| walked.get(i))
+            .map(|c| {
+                c.iter()
+                    .map(|(o, v)| (o[base..].to_vec(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let aliases = by_row(alias_at, family.alias.as_ref().map_or(0, |a| a.oid.len()));
+    let mut known = ListedStates {
+        walked: by_row(status_at, family.status.oid.len()),
+        packed: HashMap::new(),
+    };
+    let mut outlets = Vec::new();
+    for (oid, v) in &walked[0] {
+        let suffix = &oid[names.oid.len()..];
+        let Some(row) = names.row.parse_suffix(suffix) else {
+            continue;
+        };
+        let name = name_text(v, family);
+        // With a plug form, only names written in it are plugs (fc1/3, not mgmt0).
+        let form_row = match &family.plug_form {
+            Some(form) => match crate::snmp::family::parse_plug_form(form, &name) {
+                Some(path) => Some(Row {
+                    switch: row.switch,
+                    plug: path,
+                }),
+                None => continue,
+            },
+            None => None,
+        };
+        let (id, alias) = if family.list_ids_are_names {
+            let alias = aliases.get(suffix).map(|a| name_text(a, family));
+            (name, alias.unwrap_or_default())
+        } else {
+            (family.plug_id(&row), name)
+        };
+        let state = match with_state {
+            true => known.state(client, family, suffix, &row, form_row.as_ref(), &id)?,
+            false => None,
+        };
+        outlets.push(Outlet { id, alias, state });
+    }
+    Ok(outlets)
+}
+
+/// The states read while listing: the status column walked with the names (by row
+/// suffix), and each unit's packed value.
+struct ListedStates {
+    walked: HashMap<Vec<u64>, Value>,
+    packed: HashMap<u64, Vec<String>>,
+}
+
+impl ListedStates {
+    /// The state of one listed outlet: from its unit's packed value, its own read (the
+    /// state of a plug-form port lives in another table), or the walked column.
+    fn state(
+        &mut self,
+        client: &mut Client,
+        family: &Family,
+        suffix: &[u64],
+        row: &Row,
+        form_row: Option<&Row>,
+        id: &str,
+    ) -> Result<Option<PowerState>> {
+        if family.packed {
+            return packed_state(client, family, &mut self.packed, row, id);
+        }
+        if let Some(r) = form_row {
+            return Ok(match family.status.oid_for(r) {
+                Some(oid) => SnmpSession::state(family, id, &client.get(&oid)?).ok(),
+                None => None,
+            });
+        }
+        Ok(self
+            .walked
+            .get(suffix)
+            .and_then(|s| SnmpSession::state(family, id, s).ok()))
+    }
+}
+
+/// An outlet's state from its unit's packed value; one read per unit gives every
+/// outlet's state, kept in `packed`.
+fn packed_state(
+    client: &mut Client,
+    family: &Family,
+    packed: &mut HashMap<u64, Vec<String>>,
+    row: &Row,
+    id: &str,
+) -> Result<Option<PowerState>> {
+    let fields = match packed.entry(row.switch) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(match family.status.oid_for(row) {
+                Some(oid) => packed_fields(&client.get(&oid)?),
+                None => Vec::new(),
+            })
+        }
+    };
+    Ok(packed_index(row, id)
+        .ok()
+        .and_then(|i| fields.get(i).cloned())
+        .and_then(|f| SnmpSession::state(family, id, &Value::Str(f.into_bytes())).ok()))
 }

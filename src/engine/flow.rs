@@ -3,7 +3,7 @@
 //! engine decides the order, confirms every change by reading it back, and returns a
 //! typed outcome (`engine::outcome`) that a renderer turns into what the caller reads.
 
-use crate::contract::action::Action;
+use crate::contract::action::{Action, DeviceAction};
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
@@ -17,11 +17,12 @@ use crate::runtime::lock::{self, LockMode};
 /// then, and the log line says so: the next caller must not assume nothing happened.
 pub fn unwritten(action: Action, e: &std::io::Error) -> FenceError {
     let name = action.name();
-    FenceError::Local(match action {
-        Action::On | Action::Off | Action::Reboot | Action::Diag => format!(
+    let switched = matches!(action, Action::Device(a) if !a.is_read_only());
+    FenceError::Local(match switched {
+        true => format!(
             "Failed: {name} was done and the device confirmed it, but the result could not be written to standard output ({e}); check what the output goes to"
         ),
-        _ => format!(
+        false => format!(
             "Failed: the {name} result could not be written to standard output ({e}); check what the output goes to (a full disk, a reader that went away)"
         ),
     })
@@ -29,6 +30,8 @@ pub fn unwritten(action: Action, e: &std::io::Error) -> FenceError {
 
 pub struct Engine<'a> {
     pub agent: &'a Agent,
+    /// The action: only one done on a device can reach the engine.
+    pub action: DeviceAction,
     pub settings: &'a Settings,
     pub call: &'a Call<'a>,
     /// The last state read of each plug, for the report.
@@ -36,9 +39,15 @@ pub struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(agent: &'a Agent, settings: &'a Settings, call: &'a Call<'a>) -> Self {
+    pub fn new(
+        agent: &'a Agent,
+        action: DeviceAction,
+        settings: &'a Settings,
+        call: &'a Call<'a>,
+    ) -> Self {
         Engine {
             agent,
+            action,
             settings,
             call,
             plugs: Vec::new(),
@@ -47,10 +56,11 @@ impl<'a> Engine<'a> {
 
     /// Run a device action end to end: delay, device lock, contact, the action itself.
     pub fn execute<D: Device>(mut self, device: &mut D) -> Result<Report> {
-        let action = self.settings.action;
-        if action == Action::Monitor && !self.agent.has_plugs() && self.agent.has("no_status") {
+        let action = self.action;
+        if action == DeviceAction::Monitor && !self.agent.has_plugs() && self.agent.has("no_status")
+        {
             // Nothing to read: a device without status cannot be monitored any further.
-            return Ok(Report::new(action, Outcome::Monitored));
+            return Ok(Report::new(Action::Device(action), Outcome::Monitored));
         }
         let clock = self.call.clock;
         if action.is_fencing() && !self.settings.delay.is_zero() {
@@ -103,7 +113,7 @@ impl<'a> Engine<'a> {
         held.release();
         let outcome = result?;
         Ok(Report {
-            action,
+            action: Action::Device(action),
             outcome,
             plugs: self.plugs,
         })
@@ -120,15 +130,31 @@ impl<'a> Engine<'a> {
 
     /// The action proper, on a connected device.
     pub fn flow<S: Session>(&mut self, dev: &mut S) -> Result<Outcome> {
-        let action = self.settings.action;
-        match action {
-            Action::List | Action::ListStatus => return self.list(dev, action),
-            Action::Monitor if self.agent.has_plugs() => {
-                return dev.monitor().map(|()| Outcome::Monitored);
+        match self.action {
+            DeviceAction::List { with_state } => self.list(dev, with_state),
+            DeviceAction::Monitor if self.agent.has_plugs() => {
+                dev.monitor().map(|()| Outcome::Monitored)
             }
-            _ => {}
+            // Monitor without plugs: the status read is the check.
+            DeviceAction::Monitor => self.read(dev).map(|_| Outcome::Monitored),
+            DeviceAction::Status => match self.read(dev)?.1 {
+                Some(s) => Ok(Outcome::Status(s)),
+                None => Err(FenceError::UnrecognisedAction("status".into())),
+            },
+            DeviceAction::On => self.switch(dev, PowerState::On),
+            DeviceAction::Off => self.switch(dev, PowerState::Off),
+            DeviceAction::Reboot => self.reboot_or_diag(dev, false),
+            DeviceAction::Diag => self.reboot_or_diag(dev, true),
         }
-        // Each plug is looked up once, whatever the number of polls that follow.
+    }
+
+    /// The plugs, each looked up once whatever the number of polls that follow, and
+    /// their combined state (None for a device without status).
+    #[allow(clippy::type_complexity)]
+    fn read<S: Session>(
+        &mut self,
+        dev: &mut S,
+    ) -> Result<(Vec<(String, S::Plug)>, Option<PowerState>)> {
         let plugs = self
             .settings
             .plugs
@@ -140,53 +166,44 @@ impl<'a> Engine<'a> {
         } else {
             Some(self.combined_status(dev, &plugs)?)
         };
-        if let Some(s) = status {
-            let same = matches!(
-                (action, s),
-                (Action::On, PowerState::On) | (Action::Off, PowerState::Off)
-            );
-            if same && !(s == PowerState::On && self.agent.has("force_on")) {
-                return Ok(Outcome::AlreadyIn(s));
-            }
+        Ok((plugs, status))
+    }
+
+    /// on or off: nothing to do when every plug is there already (except a forced on).
+    fn switch<S: Session>(&mut self, dev: &mut S, target: PowerState) -> Result<Outcome> {
+        let (plugs, status) = self.read(dev)?;
+        if status == Some(target) && !(target == PowerState::On && self.agent.has("force_on")) {
+            return Ok(Outcome::AlreadyIn(target));
         }
-        match action {
-            Action::On => {
-                // Saturating: retry_on=4294967295 must not wrap to zero attempts.
-                let attempts = self.settings.retry_on.saturating_add(1);
-                if self.set_and_confirm(dev, &plugs, PowerState::On, attempts)? {
-                    Ok(Outcome::Switched(PowerState::On))
-                } else {
-                    Err(FenceError::WaitingOn)
-                }
-            }
-            Action::Off => {
-                if self.set_and_confirm(dev, &plugs, PowerState::Off, 1)? {
-                    Ok(Outcome::Switched(PowerState::Off))
-                } else {
-                    Err(FenceError::WaitingOff)
-                }
-            }
-            Action::Reboot | Action::Diag => self.reboot(dev, &plugs, action, status),
-            Action::Status => match status {
-                Some(s) => Ok(Outcome::Status(s)),
-                None => Err(FenceError::UnrecognisedAction("status".into())),
-            },
-            // Monitor without plugs: the status read above was the check.
-            Action::Monitor => Ok(Outcome::Monitored),
-            Action::Metadata | Action::Manpage | Action::ValidateAll => Ok(Outcome::Validated),
-            Action::List | Action::ListStatus => Ok(Outcome::ListUnsupported),
+        // Saturating: retry_on=4294967295 must not wrap to zero attempts.
+        let attempts = match target {
+            PowerState::On => self.settings.retry_on.saturating_add(1),
+            PowerState::Off => 1,
+        };
+        if self.set_and_confirm(dev, &plugs, target, attempts)? {
+            Ok(Outcome::Switched(target))
+        } else {
+            Err(match target {
+                PowerState::On => FenceError::WaitingOn,
+                PowerState::Off => FenceError::WaitingOff,
+            })
         }
+    }
+
+    fn reboot_or_diag<S: Session>(&mut self, dev: &mut S, diag: bool) -> Result<Outcome> {
+        let (plugs, status) = self.read(dev)?;
+        self.reboot(dev, &plugs, diag, status)
     }
 
     fn reboot<S: Session>(
         &mut self,
         dev: &mut S,
         plugs: &[(String, S::Plug)],
-        action: Action,
+        diag: bool,
         status: Option<PowerState>,
     ) -> Result<Outcome> {
         let caps = dev.capabilities();
-        let kind = if action == Action::Diag {
+        let kind = if diag {
             if !caps.diag {
                 return Err(FenceError::UnrecognisedAction("diag".into()));
             }
@@ -354,11 +371,10 @@ impl<'a> Engine<'a> {
         Ok(false)
     }
 
-    fn list<S: Session>(&mut self, dev: &mut S, action: Action) -> Result<Outcome> {
+    fn list<S: Session>(&mut self, dev: &mut S, with_state: bool) -> Result<Outcome> {
         if !dev.capabilities().list {
             return Ok(Outcome::ListUnsupported);
         }
-        let with_state = action == Action::ListStatus;
         Ok(Outcome::Listed {
             outlets: dev.list(with_state)?,
             with_state,
@@ -386,7 +402,7 @@ mod tests {
 name = "fence_unit"
 shortdesc = "unit"
 longdesc = "unit"
-backend = "fake"
+backend = "dummy"
 device_opt = ["ipaddr", "port", "method"]
 "#;
 
@@ -464,7 +480,10 @@ device_opt = ["ipaddr", "port", "method"]
             log: Log::in_memory("unit"),
             cancel: Cancel::default(),
         };
-        let mut engine = Engine::new(&agent, &settings, &call);
+        let Action::Device(action) = settings.action else {
+            panic!("not a device action: {stdin}")
+        };
+        let mut engine = Engine::new(&agent, action, &settings, &call);
         let r = engine.flow(dev).map(|outcome| {
             let sep = settings.get("separator").unwrap_or(",");
             render::fence_agents(&Report::new(settings.action, outcome), sep)

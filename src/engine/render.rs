@@ -45,7 +45,7 @@ pub fn fence_agents(report: &Report, separator: &str) -> (String, ExitCode) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::action::Action;
+    use crate::contract::action::{Action, DeviceAction};
     use crate::device::Outlet;
 
     fn render(action: Action, outcome: Outcome) -> (String, ExitCode) {
@@ -56,20 +56,20 @@ mod tests {
     fn lines_and_exit_codes() {
         use PowerState::{Off, On};
         assert_eq!(
-            render(Action::Off, Outcome::AlreadyIn(Off)),
+            render(Action::Device(DeviceAction::Off), Outcome::AlreadyIn(Off)),
             ("Success: Already OFF\n".into(), 0)
         );
         assert_eq!(
-            render(Action::On, Outcome::Switched(On)),
+            render(Action::Device(DeviceAction::On), Outcome::Switched(On)),
             ("Success: Powered ON\n".into(), 0)
         );
         assert_eq!(
-            render(Action::Status, Outcome::Status(Off)),
+            render(Action::Device(DeviceAction::Status), Outcome::Status(Off)),
             ("Status: OFF\n".into(), 2)
         );
         assert_eq!(
             render(
-                Action::Reboot,
+                Action::Device(DeviceAction::Reboot),
                 Outcome::Rebooted {
                     on_confirmed: false
                 }
@@ -92,9 +92,23 @@ mod tests {
             outlets: outlets.clone(),
             with_state,
         };
-        assert_eq!(render(Action::List, listed(false)).0, "1,web\n2,\n");
         assert_eq!(
-            fence_agents(&Report::new(Action::ListStatus, listed(true)), ";").0,
+            render(
+                Action::Device(DeviceAction::List { with_state: false }),
+                listed(false)
+            )
+            .0,
+            "1,web\n2,\n"
+        );
+        assert_eq!(
+            fence_agents(
+                &Report::new(
+                    Action::Device(DeviceAction::List { with_state: true }),
+                    listed(true)
+                ),
+                ";"
+            )
+            .0,
             "1;web;on\n2;;UNKNOWN\n"
         );
     }

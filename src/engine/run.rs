@@ -11,7 +11,7 @@ use crate::contract::error::FenceError;
 use crate::contract::input::{self, RawInput};
 use crate::contract::option_set::{self, Agent};
 use crate::contract::settings::{self, Settings};
-use crate::device::{self, Backend};
+use crate::device::{self, Backend, BackendConfig};
 use crate::engine::flow::Engine;
 use crate::engine::outcome::{Outcome, Report};
 use crate::runtime::call::{Call, CallId, Cancel};
@@ -19,49 +19,72 @@ use crate::runtime::clock::RealClock;
 use crate::runtime::env::Env;
 use crate::runtime::log::{self, Log};
 
-/// Validate, open the backend and run the action. Validation reports every problem it
-/// finds for validate-all (the first for other actions); a failing action reports one.
+/// Validate (the contract's checks, then the backend's configuration), open the backend
+/// and run the action. Validation reports every problem it finds, of both kinds at once;
+/// a failing action reports one.
 pub fn run(
     registry: &Registry,
     agent: &Agent,
+    action: Action,
     raw: &RawInput,
     call: &Call,
 ) -> Result<Report, Vec<FenceError>> {
-    let (settings, mut errors) = settings::validate_partial(agent, raw, call.env)?;
-    if !errors.is_empty() {
-        // validate-all lists every problem: the backend's checks of the options that
-        // passed the contract's, too.
-        if settings.action == Action::ValidateAll {
-            if let Err(e) = device::open(registry, agent, &settings, call.env) {
-                errors.push(e);
-            }
+    let (settings, config) = validate(registry, agent, action, raw, call)?;
+    let device_action = match action {
+        Action::Device(a) => a,
+        // Nothing to contact: the options are valid, and metadata and the man page are
+        // the entry point's to render.
+        Action::ValidateAll | Action::Describe(_) => {
+            return Ok(Report::new(action, Outcome::Validated))
         }
-        return Err(errors);
-    }
-    log_debug!(
-        1,
-        "{} {} (fencebox {}), {}, options: {}",
-        agent.name,
-        settings.action.name(),
-        env!("CARGO_PKG_VERSION"),
-        call.id,
-        Described(agent, &settings)
-    );
-    if settings.timeouts_disabled {
-        log_debug!(1, "internal timeouts disabled (disable_timeout, or run by pacemaker-fenced); Pacemaker's action timeout applies");
-    }
-    let backend = device::open(registry, agent, &settings, call.env).map_err(|e| vec![e])?;
-    if settings.action == Action::ValidateAll {
-        return Ok(Report::new(Action::ValidateAll, Outcome::Validated));
-    }
-    let engine = Engine::new(agent, &settings, call);
-    match backend {
+    };
+    let engine = Engine::new(agent, device_action, &settings, call);
+    match device::open(config) {
         Backend::Dummy(mut d) => engine.execute(&mut d),
         Backend::Snmp(mut d) => engine.execute(&mut d),
         Backend::Ipmi(mut d) => engine.execute(&mut d),
         Backend::Nut(mut d) => engine.execute(&mut d),
     }
     .map_err(|e| vec![e])
+}
+
+/// The contract's checks, then the backend's configuration: every problem of both.
+fn validate(
+    registry: &Registry,
+    agent: &Agent,
+    action: Action,
+    raw: &RawInput,
+    call: &Call,
+) -> Result<(Settings, BackendConfig), Vec<FenceError>> {
+    let (settings, mut errors) = settings::validate_partial(agent, action, raw, call.env);
+    if errors.is_empty() {
+        log_debug!(
+            1,
+            "{} {} (fencebox {}), {}, options: {}",
+            agent.name,
+            action.name(),
+            env!("CARGO_PKG_VERSION"),
+            call.id,
+            Described(agent, &settings)
+        );
+        if settings.timeouts_disabled {
+            log_debug!(1, "internal timeouts disabled (disable_timeout, or run by pacemaker-fenced); Pacemaker's action timeout applies");
+        }
+    }
+    match device::configure(registry, agent, &settings, call.env) {
+        Ok(config) if errors.is_empty() => Ok((settings, config)),
+        Ok(_) => Err(errors),
+        Err(backend) => {
+            errors.extend(backend);
+            if errors.is_empty() {
+                errors.push(FenceError::Local(
+                    "Failed: internal error: the backend rejected the options without saying why"
+                        .into(),
+                ));
+            }
+            Err(errors)
+        }
+    }
 }
 
 /// What the caller gave openly stays readable in the log even if a secret equals it
@@ -96,6 +119,7 @@ pub fn in_process(
         let raw = input::parse_stdin(stdin, &agent.options).map_err(|e| vec![e])?;
         register_public(&agent, &raw);
         log.configure(false, settings::verbose_level(&raw), None);
+        let action = settings::action(&raw, &agent).map_err(|e| vec![e])?;
         let clock = RealClock::started_at(std::time::Instant::now());
         let call = Call {
             id: CallId::next(),
@@ -104,7 +128,7 @@ pub fn in_process(
             log: Arc::clone(&log),
             cancel,
         };
-        run(registry, &agent, &raw, &call)
+        run(registry, &agent, action, &raw, &call)
     });
     if let Err(errors) = &result {
         log::scope(&log, || {

@@ -180,17 +180,52 @@ impl Challenged {
         let our_start =
             u32::from_le_bytes(crypto::random::<4>().map_err(|e| IpmiError::Io(e.to_string()))?)
                 | 1;
-        let mut data = vec![self.auth as u8, cfg.privilege as u8];
+        let password: Secret = cfg.password.clone();
+        let packet = self.activation_packet(cfg.privilege, &password, our_start);
+        let (completion, data) = self.send_activation(packet, round_trip)?;
+        check_activation(completion, &data, cfg.privilege)?;
+        let session_id = u32::from_le_bytes([data[1], data[2], data[3], data[4]]);
+        let start = u32::from_le_bytes([data[5], data[6], data[7], data[8]]);
+        log_debug!(2, "IPMI 1.5: session 0x{session_id:08x} active");
+        Ok(Session::new(
+            self.link,
+            Kind::V15 {
+                auth: self.auth,
+                session_id,
+                password,
+                unsigned_replies: self.unsigned_replies,
+            },
+            start,
+        ))
+    }
+
+    /// The Activate Session request, signed as the chosen authentication type asks.
+    fn activation_packet(
+        &self,
+        privilege: Privilege,
+        password: &Secret,
+        our_start: u32,
+    ) -> Vec<u8> {
+        let mut data = vec![self.auth as u8, privilege as u8];
         data.extend_from_slice(&self.challenge);
         data.extend_from_slice(&our_start.to_le_bytes());
         let message = wire::request(netfn::APP, app::ACTIVATE_SESSION, 1, &data);
-        let password: Secret = cfg.password.clone();
         let code = match self.auth {
             AuthType::None => None,
-            AuthType::Password => Some(*crypto::padded::<16>(&password)),
-            AuthType::Md5 => Some(crypto::v15_md5(&password, self.temp_sid, &message, 0)),
+            AuthType::Password => Some(*crypto::padded::<16>(password)),
+            AuthType::Md5 => Some(crypto::v15_md5(password, self.temp_sid, &message, 0)),
         };
-        let packet = wire::frame_v15(self.auth as u8, 0, self.temp_sid, code.as_ref(), &message);
+        wire::frame_v15(self.auth as u8, 0, self.temp_sid, code.as_ref(), &message)
+    }
+
+    /// Send Activate Session with a short wait (a BMC drops one whose code does not
+    /// verify, so waiting long would only delay the answer "wrong password"); the
+    /// completion code and data of the answer.
+    fn send_activation(
+        &mut self,
+        packet: Vec<u8>,
+        round_trip: Duration,
+    ) -> Result<(u8, Vec<u8>), IpmiError> {
         let temp_sid = self.temp_sid;
         let tries = self.link.tries.min(2);
         let full_wait = self.link.timeout;
@@ -215,53 +250,33 @@ impl Challenged {
             },
         );
         self.link.timeout = full_wait;
-        let (completion, data) = match r {
-            Ok(v) => v,
+        match r {
             // A BMC drops an Activate Session whose code does not verify.
-            Err(IpmiError::Timeout(m)) if self.auth != AuthType::None => {
-                return Err(IpmiError::AuthFailed(format!(
-                    "authentication failed: the BMC ignored the signed Activate Session (wrong password?); {m}"
-                )))
-            }
-            Err(e) => return Err(e),
-        };
-        match completion {
-            0 if data.len() >= 10 => {}
-            0 => {
-                return Err(IpmiError::Protocol(
-                    "the Activate Session answer is too short".into(),
-                ))
-            }
-            0x86 => {
-                return Err(IpmiError::Privilege(format!(
-                    "the BMC does not allow this user the {} privilege level",
-                    cfg.privilege.name()
-                )))
-            }
-            0x81..=0x83 => {
-                return Err(IpmiError::Protocol(
-                    "the BMC has no free session slot; try again later".into(),
-                ))
-            }
-            code => {
-                return Err(IpmiError::Completion {
-                    command: "Activate Session",
-                    code,
-                })
-            }
+            Err(IpmiError::Timeout(m)) if self.auth != AuthType::None => Err(IpmiError::AuthFailed(format!(
+                "authentication failed: the BMC ignored the signed Activate Session (wrong password?); {m}"
+            ))),
+            other => other,
         }
-        let session_id = u32::from_le_bytes([data[1], data[2], data[3], data[4]]);
-        let start = u32::from_le_bytes([data[5], data[6], data[7], data[8]]);
-        log_debug!(2, "IPMI 1.5: session 0x{session_id:08x} active");
-        Ok(Session::new(
-            self.link,
-            Kind::V15 {
-                auth: self.auth,
-                session_id,
-                password,
-                unsigned_replies: self.unsigned_replies,
-            },
-            start,
-        ))
+    }
+}
+
+/// The Activate Session answer's completion code, as fencebox's errors.
+fn check_activation(completion: u8, data: &[u8], privilege: Privilege) -> Result<(), IpmiError> {
+    match completion {
+        0 if data.len() >= 10 => Ok(()),
+        0 => Err(IpmiError::Protocol(
+            "the Activate Session answer is too short".into(),
+        )),
+        0x86 => Err(IpmiError::Privilege(format!(
+            "the BMC does not allow this user the {} privilege level",
+            privilege.name()
+        ))),
+        0x81..=0x83 => Err(IpmiError::Protocol(
+            "the BMC has no free session slot; try again later".into(),
+        )),
+        code => Err(IpmiError::Completion {
+            command: "Activate Session",
+            code,
+        }),
     }
 }

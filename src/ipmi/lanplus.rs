@@ -209,8 +209,30 @@ impl Opened {
     /// session's privilege.
     pub fn authenticate(mut self, cfg: &Config) -> Result<Session, IpmiError> {
         crate::ipmi::check_user(&cfg.user)?;
+        let ex = self.rakp_1_2(cfg)?;
+        let sik = self.rakp_3_4(cfg, &ex)?;
+        let (k1, k2) = crypto::session_keys(self.suite.auth, &sik);
+        log_debug!(2, "IPMI 2.0: session 0x{:08x} established", self.bmc_sid);
+        let mut session = Session::new(
+            self.link,
+            Kind::V20 {
+                console_sid: self.console_sid,
+                bmc_sid: self.bmc_sid,
+                suite: self.suite,
+                k1,
+                k2,
+                password: cfg.password.clone(),
+            },
+            1,
+        );
+        session.set_privilege(cfg.privilege)?;
+        Ok(session)
+    }
+
+    /// RAKP 1 and 2: exchange random numbers and check the BMC's proof that it knows the
+    /// password.
+    fn rakp_1_2(&mut self, cfg: &Config) -> Result<Exchange, IpmiError> {
         let user = cfg.user.as_bytes();
-        let auth = self.suite.auth;
         let console_rand = crypto::random::<16>().map_err(|e| IpmiError::Io(e.to_string()))?;
         // Role: the privilege, with "name-only lookup" (bit 4).
         let role = cfg.privilege as u8 | 0x10;
@@ -244,13 +266,20 @@ impl Opened {
         };
         ex.bmc_rand.copy_from_slice(&r2[8..24]);
         ex.bmc_guid.copy_from_slice(&r2[24..40]);
-        let password: &Secret = &cfg.password;
-        if r2[40..] != ex.rakp2_code(auth, password)[..] {
+        if r2[40..] != ex.rakp2_code(self.suite.auth, &cfg.password)[..] {
             return Err(IpmiError::AuthFailed(format!(
                 "authentication failed: the BMC's proof does not match the password of user '{}' (check password)",
                 cfg.user
             )));
         }
+        Ok(ex)
+    }
+
+    /// RAKP 3 and 4: prove the password to the BMC and check its answer; the session
+    /// integrity key.
+    fn rakp_3_4(&mut self, cfg: &Config, ex: &Exchange) -> Result<Secret, IpmiError> {
+        let auth = self.suite.auth;
+        let password: &Secret = &cfg.password;
         let mut rakp3 = vec![2, 0, 0, 0];
         rakp3.extend_from_slice(&self.bmc_sid.to_le_bytes());
         rakp3.extend_from_slice(&ex.rakp3_code(auth, password));
@@ -275,22 +304,7 @@ impl Opened {
                 "authentication failed: the BMC's RAKP 4 check value does not verify (check hexadecimal_kg)".into(),
             ));
         }
-        let (k1, k2) = crypto::session_keys(auth, &sik);
-        log_debug!(2, "IPMI 2.0: session 0x{:08x} established", self.bmc_sid);
-        let mut session = Session::new(
-            self.link,
-            Kind::V20 {
-                console_sid: self.console_sid,
-                bmc_sid: self.bmc_sid,
-                suite: self.suite,
-                k1,
-                k2,
-                password: password.clone(),
-            },
-            1,
-        );
-        session.set_privilege(cfg.privilege)?;
-        Ok(session)
+        Ok(sik)
     }
 }
 
