@@ -10,6 +10,7 @@ use crate::contract::error::FenceError;
 use crate::contract::input::{flag_is_on, parse_bool, RawInput};
 use crate::contract::option_set::Agent;
 use crate::contract::options::{OptSpec, ValueType};
+use crate::runtime::clock::RealClock;
 use crate::runtime::env::Env;
 use crate::runtime::log;
 use crate::runtime::script::{self, ScriptError};
@@ -412,7 +413,9 @@ fn run_secret_script(key: &str, cmd: &str, limit: Duration) -> Result<String, Fe
             "Failed: {key} {why}; check that the command prints the secret and exits 0"
         ))
     };
-    let out = script::run(cmd, limit, SCRIPT_OUTPUT_MAX).map_err(|e| match e {
+    // Validation has no call context yet: the script's wait goes by a real clock of its own.
+    let clock = RealClock::started_at(std::time::Instant::now());
+    let out = script::run(cmd, limit, SCRIPT_OUTPUT_MAX, &clock).map_err(|e| match e {
         ScriptError::Start(e) => fail(format!("could not be started ({e})")),
         ScriptError::TimedOut => FenceError::Usage(format!(
             "Failed: {key} did not finish within {} s and was stopped; make it print the secret and exit sooner, or raise login_timeout",

@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::settings::{Settings, MAX_DELAY_SECS};
 use crate::device::{Capabilities, Device, PowerState, Session};
+use crate::runtime::clock::SharedClock;
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 
@@ -140,7 +141,7 @@ impl Device for DummyDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<DummySession<'_>> {
+    fn connect(&mut self, clock: &SharedClock) -> Result<DummySession<'_>> {
         log_debug!(
             1,
             "device contact: dummy status file {}",
@@ -149,7 +150,7 @@ impl Device for DummyDevice {
         if let Some(n) = self.sleep_range {
             let s = random_in(n);
             log_info!("Random sleep for {s} seconds");
-            std::thread::sleep(Duration::from_secs(s));
+            clock.sleep(Duration::from_secs(s));
         }
         Ok(DummySession { dev: self })
     }

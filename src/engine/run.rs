@@ -88,11 +88,10 @@ pub fn in_process(
         let raw = input::parse_stdin(stdin, &agent.options).map_err(|e| vec![e])?;
         register_public(&agent, &raw);
         log.configure(false, settings::verbose_level(&raw), None);
-        let clock = RealClock::started_at(std::time::Instant::now());
         let call = Call {
             id: CallId::next(),
             env,
-            clock: &clock,
+            clock: RealClock::shared_now(),
             log: Arc::clone(&log),
             cancel,
         };

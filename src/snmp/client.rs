@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use snmp2::{v3, SyncSession};
 
+use crate::runtime::clock::SharedClock;
 pub use crate::runtime::net::{resolve, resolve_all};
 use crate::snmp::oid::{format_oid, starts_with};
 use crate::snmp::transport::{oid_parts, CommunitySession, Reply, Request, Session};
@@ -305,7 +306,8 @@ fn open_v3(cfg: &Config, target: SocketAddr) -> std::io::Result<Session> {
 impl Client {
     /// Open a session (v3: discover the engine and authenticate); no request is sent for
     /// v1/v2c until the first operation.
-    pub fn connect(cfg: Config, target: SocketAddr) -> Result<Client> {
+    /// v1/v2c waits go by `clock` (v3's are the snmp2 crate's own, in real time).
+    pub fn connect(cfg: Config, target: SocketAddr, clock: SharedClock) -> Result<Client> {
         let io = |e: std::io::Error| {
             SnmpError::Unreachable(format!("cannot open a UDP socket to {target}: {e}"))
         };
@@ -316,6 +318,7 @@ impl Client {
                     cfg.version == Version::V2c,
                     cfg.community.as_bytes(),
                     cfg.timeout,
+                    clock,
                 )
                 .map_err(io)?,
             ),
