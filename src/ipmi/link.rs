@@ -160,3 +160,106 @@ impl Link {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The retransmission schedule as the call's clock sees it, over a stand-in transport
+    //! that answers from a script at once (no real waiting).
+    use super::*;
+    use crate::runtime::clock::{Clock, FakeClock, Waited};
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    /// What one receive finds: a datagram, silence (None), or a socket error.
+    type Reply = std::io::Result<Option<Vec<u8>>>;
+
+    /// What each receive finds, in order; an empty script is silence.
+    #[derive(Clone, Default)]
+    struct Scripted {
+        replies: Arc<Mutex<VecDeque<Reply>>>,
+        sent: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl Transport for Scripted {
+        fn send(&mut self, packet: &[u8]) -> std::io::Result<()> {
+            self.sent.lock().unwrap().push(packet.to_vec());
+            Ok(())
+        }
+        fn recv(&mut self, buf: &mut [u8], _wait: Duration) -> std::io::Result<Option<usize>> {
+            match self.replies.lock().unwrap().pop_front() {
+                Some(Ok(Some(d))) => {
+                    buf[..d.len()].copy_from_slice(&d);
+                    Ok(Some(d.len()))
+                }
+                Some(Ok(None)) | None => Ok(None),
+                Some(Err(e)) => Err(e),
+            }
+        }
+    }
+
+    const TRY: Duration = Duration::from_millis(1500);
+
+    fn link(io: &Scripted, tries: u32) -> (Link, Arc<FakeClock>) {
+        let clock = FakeClock::shared();
+        let peer = "192.0.2.7:623".parse().unwrap();
+        let link = Link::over(Box::new(io.clone()), peer, TRY, tries, clock.clone());
+        (link, clock)
+    }
+
+    /// Each try's packet is its try number; the reader accepts `b"yes"` only.
+    fn exchange(link: &mut Link) -> Result<u8, IpmiError> {
+        let tries = link.tries;
+        link.exchange(
+            "Get Channel Authentication Capabilities",
+            tries,
+            |i| Ok(vec![i as u8]),
+            |d| match d {
+                b"yes" => Verdict::Accept(7),
+                _ => Verdict::Skip("not ours"),
+            },
+        )
+    }
+
+    #[test]
+    fn a_silent_bmc_gets_every_try_its_full_wait_then_the_link_gives_up() {
+        let io = Scripted::default();
+        let (mut link, clock) = link(&io, 4);
+        let err = exchange(&mut link).unwrap_err();
+        assert_eq!(clock.waits(), [Waited::Blocked(TRY); 4]);
+        assert_eq!(clock.elapsed(), TRY * 4);
+        assert_eq!(*io.sent.lock().unwrap(), [[0], [1], [2], [3]]);
+        let IpmiError::Timeout(message) = err else {
+            panic!("not a timeout: {err}");
+        };
+        assert_eq!(
+            message,
+            "no answer to Get Channel Authentication Capabilities from the BMC at 192.0.2.7:623 (4 tries of 1.5 s)"
+        );
+    }
+
+    #[test]
+    fn a_stray_datagram_does_not_end_the_try_and_a_later_try_is_answered() {
+        let io = Scripted::default();
+        io.replies.lock().unwrap().extend([
+            Ok(Some(b"stale".to_vec())),
+            Ok(None),
+            Ok(Some(b"yes".to_vec())),
+        ]);
+        let (mut link, clock) = link(&io, 3);
+        assert_eq!(exchange(&mut link).unwrap(), 7);
+        // The first try waited out its whole time despite the stray answer; the second
+        // was answered at once.
+        assert_eq!(clock.waits(), [Waited::Blocked(TRY)]);
+        assert_eq!(io.sent.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_refused_port_waits_out_the_try_like_a_lost_answer() {
+        let io = Scripted::default();
+        let refused = || Err(std::io::Error::from(ErrorKind::ConnectionRefused));
+        io.replies.lock().unwrap().extend([refused(), refused()]);
+        let (mut link, clock) = link(&io, 2);
+        assert!(matches!(exchange(&mut link), Err(IpmiError::Timeout(_))));
+        assert_eq!(clock.waits(), [Waited::Slept(TRY), Waited::Slept(TRY)]);
+    }
+}
