@@ -245,9 +245,9 @@ impl NutSession {
         let Some(id) = self.client()?.instcmd(&ups, cmd).map_err(fence_error)? else {
             return Ok(Outcome::Done);
         };
-        let clock = self.client.clock();
+        let clock = self.client.clock().clone();
         let started = clock.elapsed();
-        let until = Deadline::after(clock, self.track_timeout, "power_timeout");
+        let until = Deadline::after(&*clock, self.track_timeout, "power_timeout");
         let mut pause = Duration::from_millis(50);
         loop {
             match self.client()?.tracking(&id).map_err(fence_error)? {
@@ -255,11 +255,7 @@ impl NutSession {
                     log_debug!(
                         2,
                         "NUT: {cmd} done after {:.2} s",
-                        self.client
-                            .clock()
-                            .elapsed()
-                            .saturating_sub(started)
-                            .as_secs_f64()
+                        clock.elapsed().saturating_sub(started).as_secs_f64()
                     );
                     return Ok(Outcome::Done);
                 }
@@ -269,9 +265,9 @@ impl NutSession {
                         crate::nut::proto::explain(&code)
                     )))
                 }
-                Tracked::Pending => match until.left(self.client.clock()) {
+                Tracked::Pending => match until.left(&*clock) {
                     Some(left) => {
-                        self.client.clock().sleep(pause.min(left));
+                        clock.sleep(pause.min(left));
                         pause = (pause * 2).min(Duration::from_millis(250));
                     }
                     None => {

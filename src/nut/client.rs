@@ -459,7 +459,7 @@ impl Client {
     }
 
     /// The call's clock, for waits between exchanges (command tracking).
-    pub fn clock(&self) -> &dyn Clock {
-        &*self.clock
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 }
