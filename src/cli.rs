@@ -245,11 +245,10 @@ fn run_agent_logged(
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    let clock = RealClock::started_at(start);
     let call = Call {
         id: CallId::next(),
         env,
-        clock: &clock,
+        clock: Arc::new(RealClock::started_at(start)),
         log: Arc::clone(log),
         cancel: Cancel::default(),
     };

@@ -11,6 +11,7 @@ use crate::contract::error::FenceError;
 use crate::contract::input::{flag_is_on, parse_bool, RawInput};
 use crate::contract::option_set::Agent;
 use crate::contract::options::{OptSpec, Text, ValueType, MISSING, NEEDED_SECRETS, SECRET_SCRIPTS};
+use crate::runtime::clock::{Clock, RealClock};
 use crate::runtime::env::Env;
 use crate::runtime::log;
 use crate::runtime::script::{self, ScriptError};
@@ -127,10 +128,12 @@ pub fn verbose_level(raw: &RawInput) -> u32 {
     }
 }
 
-/// Read the action and check everything; every problem found comes back.
+/// Read the action and check everything; every problem found comes back. Password
+/// scripts wait by a real clock (see `validate_partial` for the call's own).
 pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Vec<FenceError>> {
     let action = action(raw, agent).map_err(|e| vec![e])?;
-    let (settings, errors) = validate_partial(agent, action, raw, env);
+    let clock = RealClock::started_at(std::time::Instant::now());
+    let (settings, errors) = validate_partial(agent, action, raw, env, &clock);
     if errors.is_empty() {
         Ok(settings)
     } else {
@@ -140,12 +143,14 @@ pub fn validate(agent: &Agent, raw: &RawInput, env: &Env) -> Result<Settings, Ve
 
 /// Check everything and build the settings all the same, without the values that failed
 /// their checks (named in `rejected`), so that the backend's configure step can check
-/// the rest and validate-all report every problem at once.
+/// the rest and validate-all report every problem at once. Password scripts run here,
+/// their wait going by the call's `clock`.
 pub fn validate_partial(
     agent: &Agent,
     action: Action,
     raw: &RawInput,
     env: &Env,
+    clock: &dyn Clock,
 ) -> (Settings, Vec<FenceError>) {
     let mut errors = Vec::new();
     let mut values = given_values(agent, raw);
@@ -159,7 +164,14 @@ pub fn validate_partial(
         Some(v) => parse_bool(v).unwrap_or(false),
         None => env.under_pacemaker,
     };
-    register_secrets(agent, action, disable_timeout, &mut values, &mut errors);
+    register_secrets(
+        agent,
+        action,
+        disable_timeout,
+        clock,
+        &mut values,
+        &mut errors,
+    );
     let plugs = split_plugs(&values, &mut errors);
     let t = timing(&values, disable_timeout);
     let settings = Settings {
@@ -230,6 +242,7 @@ fn register_secrets(
     agent: &Agent,
     action: Action,
     disable_timeout: bool,
+    clock: &dyn Clock,
     values: &mut BTreeMap<Text, String>,
     errors: &mut Vec<FenceError>,
 ) {
@@ -240,7 +253,7 @@ fn register_secrets(
         _ => SCRIPT_WAIT_UNLIMITED,
     };
     if !(action.is_read_only() && agent.has("password_only_to_switch")) {
-        run_scripts(agent, action, script_limit, values, errors);
+        run_scripts(agent, action, script_limit, clock, values, errors);
     }
     for o in agent.options.iter().filter(|o| o.secret) {
         if let Some(v) = values.get(&o.key) {
@@ -476,6 +489,7 @@ fn run_scripts(
     agent: &Agent,
     action: Action,
     limit: Duration,
+    clock: &dyn Clock,
     values: &mut BTreeMap<Text, String>,
     errors: &mut Vec<FenceError>,
 ) {
@@ -488,7 +502,7 @@ fn run_scripts(
                 .option(script_key)
                 .map(OptSpec::canonical_name)
                 .unwrap_or_else(|| script_key.to_string());
-            match run_secret_script(&shown, &cmd, limit) {
+            match run_secret_script(&shown, &cmd, limit, clock) {
                 Ok(secret) => {
                     values.insert(target.into(), secret);
                 }
@@ -500,13 +514,18 @@ fn run_scripts(
 
 /// Run a `*_script` option through /bin/sh within `limit` and take its trimmed stdout as
 /// the secret.
-fn run_secret_script(key: &str, cmd: &str, limit: Duration) -> Result<String, FenceError> {
+fn run_secret_script(
+    key: &str,
+    cmd: &str,
+    limit: Duration,
+    clock: &dyn Clock,
+) -> Result<String, FenceError> {
     let fail = |why: String| {
         FenceError::Usage(format!(
             "Failed: {key} {why}; check that the command prints the secret and exits 0"
         ))
     };
-    let out = script::run(cmd, limit, SCRIPT_OUTPUT_MAX).map_err(|e| match e {
+    let out = script::run(cmd, limit, SCRIPT_OUTPUT_MAX, clock).map_err(|e| match e {
         ScriptError::Start(e) => fail(format!("could not be started ({e})")),
         ScriptError::TimedOut => FenceError::Usage(format!(
             "Failed: {key} did not finish within {} s and was stopped; make it print the secret and exit sooner, or raise login_timeout",
@@ -646,7 +665,8 @@ help = "zone"
         // Checked, not reported again by the backend.
         let raw = input::parse_stdin("plug=1\nzone=a\npassword=x", &agent.options).unwrap();
         let action = action(&raw, &agent).unwrap();
-        let (s, e) = validate_partial(&agent, action, &raw, &Env::default());
+        let clock = RealClock::started_at(std::time::Instant::now());
+        let (s, e) = validate_partial(&agent, action, &raw, &Env::default(), &clock);
         assert_eq!(e.len(), 1);
         assert!(s.rejected("ipaddr"));
     }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::contract::error::{FenceError, Result};
 use crate::contract::settings::{Settings, MAX_DELAY_SECS};
 use crate::device::{self, Capabilities, Device, PowerState, Problems, Session};
+use crate::runtime::clock::SharedClock;
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 
@@ -168,7 +169,7 @@ impl Device for DummyDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<DummySession<'_>> {
+    fn connect(&mut self, clock: &SharedClock) -> Result<DummySession<'_>> {
         log_debug!(
             1,
             "device contact: dummy status file {}",
@@ -177,7 +178,7 @@ impl Device for DummyDevice {
         if let Some(n) = self.sleep_range {
             let s = random_in(n);
             log_info!("Random sleep for {s} seconds");
-            std::thread::sleep(Duration::from_secs(s));
+            clock.sleep(Duration::from_secs(s));
         }
         Ok(DummySession { dev: self })
     }

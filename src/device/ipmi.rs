@@ -15,6 +15,7 @@ use crate::ipmi::chassis::{self, Control};
 use crate::ipmi::link::Link;
 use crate::ipmi::session::Session;
 use crate::ipmi::{lan15, lanplus, AuthType, Config, IpmiError, Privilege};
+use crate::runtime::clock::SharedClock;
 use crate::runtime::lock::DeviceIdentity;
 use crate::runtime::net;
 
@@ -235,7 +236,7 @@ impl Device for IpmiDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<IpmiSession> {
+    fn connect(&mut self, clock: &SharedClock) -> Result<IpmiSession> {
         let addr = match &self.addrs {
             Some(a) => a[0],
             None => net::resolve(&self.host, self.port)?, // for its error message
@@ -252,7 +253,7 @@ impl Device for IpmiDevice {
             cfg.user,
             cfg.privilege.name()
         );
-        let link = Link::open(addr, cfg.timeout, cfg.tries).map_err(fence_error)?;
+        let link = Link::open(addr, cfg.timeout, cfg.tries, clock.clone()).map_err(fence_error)?;
         let mut session = if cfg.lanplus {
             lanplus::connect(link, cfg)
         } else {

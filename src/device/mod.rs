@@ -11,6 +11,7 @@ use crate::contract::agents::{BackendKind, Registry};
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
+use crate::runtime::clock::SharedClock;
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 
@@ -78,8 +79,9 @@ pub trait Device: Send {
         false
     }
 
-    /// First contact: connect and log in.
-    fn connect(&mut self) -> Result<Self::Session<'_>>;
+    /// First contact: connect and log in. Every wait of the session goes by `clock`,
+    /// the call's.
+    fn connect(&mut self, clock: &SharedClock) -> Result<Self::Session<'_>>;
 }
 
 /// A logged-in device. Plugs are resolved once (`plug`) into the backend's own type, so

@@ -4,7 +4,7 @@
 //! state is always read back from `outlet.N.status`.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -15,6 +15,7 @@ use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState, P
 use crate::nut::client::{Client, Deadline, Limits, Tracked};
 use crate::nut::proto::NutError;
 use crate::nut::tls::{self, Policy};
+use crate::runtime::clock::SharedClock;
 use crate::runtime::lock::DeviceIdentity;
 use crate::runtime::net;
 
@@ -276,8 +277,9 @@ impl NutSession {
         let Some(id) = self.client()?.instcmd(&ups, cmd).map_err(fence_error)? else {
             return Ok(Outcome::Done);
         };
-        let started = Instant::now();
-        let until = Deadline::after(self.track_timeout, "power_timeout");
+        let clock = self.client.clock().clone();
+        let started = clock.elapsed();
+        let until = Deadline::after(&*clock, self.track_timeout, "power_timeout");
         let mut pause = Duration::from_millis(50);
         loop {
             match self.client()?.tracking(&id).map_err(fence_error)? {
@@ -285,7 +287,7 @@ impl NutSession {
                     log_debug!(
                         2,
                         "NUT: {cmd} done after {:.2} s",
-                        started.elapsed().as_secs_f64()
+                        clock.elapsed().saturating_sub(started).as_secs_f64()
                     );
                     return Ok(Outcome::Done);
                 }
@@ -295,9 +297,9 @@ impl NutSession {
                         crate::nut::proto::explain(&code)
                     )))
                 }
-                Tracked::Pending => match until.left() {
+                Tracked::Pending => match until.left(&*clock) {
                     Some(left) => {
-                        std::thread::sleep(pause.min(left));
+                        clock.sleep(pause.min(left));
                         pause = (pause * 2).min(Duration::from_millis(250));
                     }
                     None => {
@@ -336,7 +338,7 @@ impl Device for NutDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<NutSession> {
+    fn connect(&mut self, clock: &SharedClock) -> Result<NutSession> {
         let addrs = match &self.addrs {
             Some(a) => a.clone(),
             None => net::resolve_all(&self.host, self.port)?, // for its error message
@@ -356,7 +358,7 @@ impl Device for NutDevice {
             NutError::Io(m) => FenceError::LoginDenied(m),
             other => fence_error(other),
         };
-        let mut client = Client::connect(&addrs, self.limits).map_err(login)?;
+        let mut client = Client::connect(&addrs, self.limits, clock.clone()).map_err(login)?;
         if let Some(policy) = &self.tls {
             if policy.insecure() {
                 log_warning!("TLS to upsd without certificate verification (ssl_insecure): anyone on the path can impersonate upsd");

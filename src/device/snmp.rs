@@ -14,6 +14,7 @@ use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
 use crate::device::{self, Capabilities, CycleKind, Device, Outlet, PowerState, Problems};
+use crate::runtime::clock::SharedClock;
 use crate::runtime::env::Env;
 use crate::runtime::lock::DeviceIdentity;
 use crate::snmp::client::{
@@ -365,7 +366,7 @@ impl Device for SnmpDevice {
         true
     }
 
-    fn connect(&mut self) -> Result<SnmpSession> {
+    fn connect(&mut self, clock: &SharedClock) -> Result<SnmpSession> {
         log_debug!(
             1,
             "device contact: SNMP {:?} {}:{}",
@@ -377,7 +378,7 @@ impl Device for SnmpDevice {
             Some(addrs) => addrs[0],
             None => resolve(&self.cfg.host, self.cfg.port)?, // for its error message
         };
-        let mut client = Client::connect(self.cfg.clone(), target)?;
+        let mut client = Client::connect(self.cfg.clone(), target, clock.clone())?;
         let local = |e: String| FenceError::Local(format!("Failed: {e}"));
         let first = self.allowed.as_ref().and_then(|a| a.first());
         let family = match (self.detect, first) {

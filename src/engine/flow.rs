@@ -62,7 +62,7 @@ impl<'a> Engine<'a> {
             // Nothing to read: a device without status cannot be monitored any further.
             return Ok(Report::new(Action::Device(action), Outcome::Monitored));
         }
-        let clock = self.call.clock;
+        let clock = &*self.call.clock;
         if action.is_fencing() && !self.settings.delay.is_zero() {
             let wait = self.settings.delay.saturating_sub(clock.elapsed());
             log_debug!(
@@ -95,7 +95,7 @@ impl<'a> Engine<'a> {
             .settings
             .action_budget()
             .map(|b| b.saturating_sub(clock.elapsed()));
-        let held = lock::acquire(&self.call.env.lock_dir, &id, mode, left, &owner)?;
+        let held = lock::acquire(&self.call.env.lock_dir, &id, mode, left, &owner, clock)?;
         log_debug!(
             1,
             "device session start: {} ({:?} lock {}, waited {:.3} s)",
@@ -104,7 +104,7 @@ impl<'a> Engine<'a> {
             held.path.display(),
             held.waited.as_secs_f64()
         );
-        let result = device.connect().and_then(|mut session| {
+        let result = device.connect(&self.call.clock).and_then(|mut session| {
             let r = self.flow(&mut session);
             session.close();
             r
@@ -326,7 +326,7 @@ impl<'a> Engine<'a> {
         target: PowerState,
         attempts: u32,
     ) -> Result<bool> {
-        let clock = self.call.clock;
+        let clock = &*self.call.clock;
         let max_polls = self.settings.power_timeout.map(|d| d.as_secs().max(1));
         for attempt in 1..=attempts {
             self.check_cancelled()?;
@@ -472,11 +472,11 @@ device_opt = ["ipaddr", "port", "method"]
         let raw = input::parse_stdin(&format!("ip=127.0.0.1\n{stdin}"), &agent.options).unwrap();
         let env = Env::default();
         let settings = settings::validate(&agent, &raw, &env).unwrap();
-        let clock = FakeClock::default();
+        let clock = FakeClock::shared();
         let call = Call {
             id: CallId::next(),
             env: &env,
-            clock: &clock,
+            clock: clock.clone(),
             log: Log::in_memory("unit"),
             cancel: Cancel::default(),
         };
@@ -488,7 +488,7 @@ device_opt = ["ipaddr", "port", "method"]
             let sep = settings.get("separator").unwrap_or(",");
             render::fence_agents(&Report::new(settings.action, outcome), sep)
         });
-        let sleeps = clock.sleeps.borrow().iter().map(|d| d.as_secs()).collect();
+        let sleeps = clock.sleeps().iter().map(|d| d.as_secs()).collect();
         match r {
             Ok((out, code)) => (Ok(code), out, sleeps),
             Err(e) => (Err(e), String::new(), sleeps),

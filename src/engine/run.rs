@@ -15,7 +15,7 @@ use crate::device::{self, Backend, BackendConfig};
 use crate::engine::flow::Engine;
 use crate::engine::outcome::{Outcome, Report};
 use crate::runtime::call::{Call, CallId, Cancel};
-use crate::runtime::clock::RealClock;
+use crate::runtime::clock::{RealClock, SharedClock};
 use crate::runtime::env::Env;
 use crate::runtime::log::{self, Log};
 
@@ -56,7 +56,8 @@ fn validate(
     raw: &RawInput,
     call: &Call,
 ) -> Result<(Settings, BackendConfig), Vec<FenceError>> {
-    let (settings, mut errors) = settings::validate_partial(agent, action, raw, call.env);
+    let (settings, mut errors) =
+        settings::validate_partial(agent, action, raw, call.env, &*call.clock);
     if errors.is_empty() {
         log_debug!(
             1,
@@ -108,6 +109,19 @@ pub fn in_process(
     env: &Env,
     cancel: Cancel,
 ) -> (Result<Report, Vec<FenceError>>, Arc<Log>) {
+    in_process_on(registry, RealClock::shared_now(), name, stdin, env, cancel)
+}
+
+/// `in_process` on a given clock (a test's fake one: every wait of the call, the
+/// backend's included, is then recorded instead of slept).
+pub fn in_process_on(
+    registry: &Registry,
+    clock: SharedClock,
+    name: &str,
+    stdin: &str,
+    env: &Env,
+    cancel: Cancel,
+) -> (Result<Report, Vec<FenceError>>, Arc<Log>) {
     let log = Log::in_memory(name);
     let result = log::scope(&log, || {
         let found = registry
@@ -120,11 +134,10 @@ pub fn in_process(
         register_public(&agent, &raw);
         log.configure(false, settings::verbose_level(&raw), None);
         let action = settings::action(&raw, &agent).map_err(|e| vec![e])?;
-        let clock = RealClock::started_at(std::time::Instant::now());
         let call = Call {
             id: CallId::next(),
             env,
-            clock: &clock,
+            clock,
             log: Arc::clone(&log),
             cancel,
         };
@@ -156,5 +169,176 @@ impl std::fmt::Display for Described<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Whole calls on a fake clock: the backends' waits are recorded, not slept, so a
+    //! wait of many seconds is checked in milliseconds.
+    use super::*;
+    use crate::runtime::clock::{Clock, FakeClock};
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    fn scratch(name: &str) -> (Env, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("fencebox-run-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let env = Env {
+            lock_dir: dir.join("locks"),
+            agents_dir: dir.join("agents.d"),
+            ..Env::default()
+        };
+        (env, dir)
+    }
+
+    /// A password script that never ends is stopped at login_timeout by the call's clock,
+    /// during validation (the call's clock reaches it there too).
+    #[test]
+    fn a_hanging_password_script_is_stopped_by_the_calls_clock() {
+        let (env, _dir) = scratch("script");
+        let clock = FakeClock::shared();
+        let stdin = "action=status\nip=127.0.0.1\nusername=u\npassword_script=sleep 600\nlogin_timeout=30\n";
+        let t0 = Instant::now();
+        let (r, _) = in_process_on(
+            &Registry::load(&env.agents_dir),
+            clock.clone(),
+            "fence_ipmilan",
+            stdin,
+            &env,
+            Cancel::default(),
+        );
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+        let Err(errors) = r else {
+            panic!("a script that never prints cannot give a password")
+        };
+        assert!(
+            errors.iter().any(|e| e.to_string().contains("within 30 s")),
+            "{errors:?}"
+        );
+        assert!(
+            clock.elapsed() >= Duration::from_secs(30),
+            "{:?}",
+            clock.elapsed()
+        );
+    }
+
+    #[test]
+    fn the_dummys_random_sleep_goes_by_the_calls_clock() {
+        let (env, dir) = scratch("dummy");
+        let clock = FakeClock::shared();
+        let stdin = format!(
+            "action=status\nverbose=1\nstatus_file={}\nrandom_sleep_range=5\n",
+            dir.join("status").display()
+        );
+        let t0 = Instant::now();
+        let (r, log) = in_process_on(
+            &Registry::load(&env.agents_dir),
+            clock.clone(),
+            "fence_dummy",
+            &stdin,
+            &env,
+            Cancel::default(),
+        );
+        assert!(
+            t0.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert!(r.is_ok(), "{:?}", r.err());
+        let sleeps = clock.sleeps();
+        let [slept] = sleeps.as_slice() else {
+            panic!("one sleep expected: {sleeps:?}");
+        };
+        assert!((1..=5).contains(&slept.as_secs()) && slept.subsec_nanos() == 0);
+        let said = format!("Random sleep for {} seconds", slept.as_secs());
+        assert!(
+            log.lines().iter().any(|l| l.contains(&said)),
+            "{:?}",
+            log.lines()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A upsd whose instant commands are tracked and stay PENDING; outlet 1 reads on. It
+    /// counts the GET TRACKING lines.
+    fn stuck_upsd() -> (u16, Arc<Mutex<usize>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let polls = Arc::new(Mutex::new(0));
+        let counted = polls.clone();
+        std::thread::spawn(move || {
+            let Ok((s, _)) = l.accept() else { return };
+            let mut out = s.try_clone().unwrap();
+            for line in BufReader::new(s).lines().map_while(|l| l.ok()) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let reply = match words.as_slice() {
+                    ["GET", "VAR", ups, "outlet.1.status"] => {
+                        format!("VAR {ups} outlet.1.status \"on\"")
+                    }
+                    ["GET", "VAR", ..] => "ERR VAR-NOT-SUPPORTED".into(),
+                    ["SET", "TRACKING", "ON"] => "OK".into(),
+                    ["INSTCMD", ..] => "OK TRACKING 0c1d".into(),
+                    ["GET", "TRACKING", "0c1d"] => {
+                        *counted.lock().unwrap() += 1;
+                        "PENDING".into()
+                    }
+                    ["LOGOUT"] => "OK Goodbye".into(),
+                    _ => "ERR UNKNOWN-COMMAND".into(),
+                };
+                if out.write_all(format!("{reply}\n").as_bytes()).is_err() || line == "LOGOUT" {
+                    return;
+                }
+            }
+        });
+        (port, polls)
+    }
+
+    #[test]
+    fn a_nut_command_left_pending_is_given_up_at_power_timeout_by_the_calls_clock() {
+        let (env, dir) = scratch("nut");
+        let (port, polls) = stuck_upsd();
+        let clock = FakeClock::shared();
+        let stdin = format!(
+            "action=off\nip=127.0.0.1\nipport={port}\nups_name=ups\nplug=1\npower_timeout=20\n"
+        );
+        let t0 = Instant::now();
+        let registry = Registry::load(&env.agents_dir);
+        let (r, _) = in_process_on(
+            &registry,
+            clock.clone(),
+            "fence_nut",
+            &stdin,
+            &env,
+            Cancel::default(),
+        );
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+        let Err(errors) = r else {
+            panic!("the off must fail")
+        };
+        assert!(
+            errors[0].to_string().contains(
+                "upsd still reports outlet.1.load.off on ups as pending after 20 s (power_timeout), and outlet 1 still reads on"
+            ),
+            "{errors:?}"
+        );
+        // Polls back off from 50 ms to 250 ms, and the last pause ends at the limit.
+        let ms = |n| Duration::from_millis(n);
+        let mut expected = vec![ms(50), ms(100), ms(200)];
+        expected.extend([ms(250); 78]);
+        expected.push(ms(150));
+        let pauses: Vec<Duration> = clock
+            .sleeps()
+            .into_iter()
+            .filter(|d| !d.is_zero())
+            .collect();
+        assert_eq!(pauses, expected);
+        assert_eq!(clock.elapsed(), Duration::from_secs(20));
+        assert_eq!(*polls.lock().unwrap(), expected.len() + 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -110,9 +110,10 @@ pub fn connect(mut link: Link, cfg: &Config) -> Result<Session, IpmiError> {
     let caps = capabilities(&mut link, false, cfg.privilege)?;
     let auth = choose(&caps, cfg.auth)?;
     log_debug!(2, "IPMI 1.5: authentication type {}", auth.name());
-    let asked = std::time::Instant::now();
+    let clock = link.clock.clone();
+    let asked = clock.elapsed();
     let challenged = challenge(link, cfg, auth, caps.unsigned_replies)?;
-    let round_trip = asked.elapsed();
+    let round_trip = clock.elapsed().saturating_sub(asked);
     let mut session = challenged.activate(cfg, round_trip)?;
     session.set_privilege(cfg.privilege)?;
     Ok(session)

@@ -9,13 +9,14 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use zeroize::Zeroizing;
 
 use crate::nut::proto::{quote, words, NutError};
+use crate::runtime::clock::{self, Clock, SharedClock};
 
 /// Longest reply line accepted (upsd's own limit is far lower).
 const MAX_LINE: usize = 64 * 1024;
@@ -32,33 +33,27 @@ pub struct Limits {
     pub command: Duration,
 }
 
-/// When something must be over, and the option that set the limit (for the message).
+/// When something must be over by the call's clock, and the option that set the limit
+/// (for the message).
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
-    at: Instant,
+    until: clock::Deadline,
     limit: Duration,
     option: &'static str,
 }
 
 impl Deadline {
-    pub fn after(limit: Duration, option: &'static str) -> Self {
-        let now = Instant::now();
-        // A limit of u64::MAX seconds is more than an Instant holds: a year is as good.
-        const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    pub fn after(clock: &dyn Clock, limit: Duration, option: &'static str) -> Self {
         Deadline {
-            at: now
-                .checked_add(limit)
-                .unwrap_or_else(|| now.checked_add(FAR).unwrap_or(now)),
+            until: clock::Deadline::after(clock, limit),
             limit,
             option,
         }
     }
 
     /// The time left; None once the deadline has passed.
-    pub fn left(&self) -> Option<Duration> {
-        self.at
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
+    pub fn left(&self, clock: &dyn Clock) -> Option<Duration> {
+        self.until.left(clock)
     }
 
     /// "N s (option)", for messages.
@@ -79,12 +74,13 @@ impl Deadline {
 struct Sock {
     tcp: TcpStream,
     deadline: Deadline,
+    clock: SharedClock,
 }
 
 impl Sock {
     fn left(&self) -> std::io::Result<Duration> {
         self.deadline
-            .left()
+            .left(&*self.clock)
             .ok_or_else(|| std::io::Error::from(ErrorKind::TimedOut))
     }
 }
@@ -157,16 +153,24 @@ pub struct Client {
     login: Option<Deadline>,
     /// An exchange failed half-way: what upsd sends next answers no known command.
     broken: bool,
+    /// The call's clock, which every deadline counts by.
+    clock: SharedClock,
 }
 
 impl Client {
     /// Connect to the first address that accepts, all within `limits.login`; that
     /// deadline also bounds every exchange until `logged_in`.
-    pub fn connect(addrs: &[SocketAddr], limits: Limits) -> Result<Self, NutError> {
-        let login = Deadline::after(limits.login, "login_timeout");
+    pub fn connect(
+        addrs: &[SocketAddr],
+        limits: Limits,
+        clock: SharedClock,
+    ) -> Result<Self, NutError> {
+        let login = Deadline::after(&*clock, limits.login, "login_timeout");
         let mut last = None;
         for a in addrs {
-            let Some(left) = login.left() else { break };
+            let Some(left) = login.left(&*clock) else {
+                break;
+            };
             match TcpStream::connect_timeout(a, left) {
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
@@ -174,12 +178,14 @@ impl Client {
                         stream: Stream::Plain(Sock {
                             tcp,
                             deadline: login,
+                            clock: clock.clone(),
                         }),
                         pending: Vec::new(),
                         peer: *a,
                         limits,
                         login: Some(login),
                         broken: false,
+                        clock,
                     });
                 }
                 Err(e) => last = Some((*a, e)),
@@ -205,7 +211,7 @@ impl Client {
     /// The deadline of an exchange starting now.
     fn next_deadline(&self) -> Deadline {
         self.login
-            .unwrap_or_else(|| Deadline::after(self.limits.command, "shell_timeout"))
+            .unwrap_or_else(|| Deadline::after(&*self.clock, self.limits.command, "shell_timeout"))
     }
 
     /// Run one exchange until `deadline`. Any failure but upsd's own `ERR` may leave a
@@ -436,6 +442,7 @@ impl Client {
             limits: self.limits,
             login: self.login,
             broken: false,
+            clock: self.clock,
         })
     }
 
@@ -447,7 +454,12 @@ impl Client {
             log_debug!(2, "NUT: no LOGOUT on an abandoned connection");
             return;
         }
-        let wait = Deadline::after(self.limits.command.min(LOGOUT_WAIT), "logout");
+        let wait = Deadline::after(&*self.clock, self.limits.command.min(LOGOUT_WAIT), "logout");
         let _ = self.exchange(wait, |c| c.ask("LOGOUT", "logging out"));
+    }
+
+    /// The call's clock, for waits between exchanges (command tracking).
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 }

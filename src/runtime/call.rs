@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::runtime::clock::Clock;
+use crate::runtime::clock::SharedClock;
 use crate::runtime::env::Env;
 use crate::runtime::log::Log;
 
@@ -60,7 +60,8 @@ impl Cancel {
 pub struct Call<'a> {
     pub id: CallId,
     pub env: &'a Env,
-    pub clock: &'a dyn Clock,
+    /// The call's time: every sleep and timeout of the call, the backend's included.
+    pub clock: SharedClock,
     pub log: Arc<Log>,
     pub cancel: Cancel,
 }

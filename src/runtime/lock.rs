@@ -12,7 +12,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::runtime::clock::{Clock, Deadline};
 
 /// Why a device lock could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,9 +154,9 @@ impl DeviceLock {
     }
 }
 
-/// Take the device lock, waiting at most `wait_limit` (None: as long as it takes; the
-/// caller passes what is left of its time budget). `owner` describes this call to
-/// whoever has to wait for it.
+/// Take the device lock, waiting at most `wait_limit` by the call's `clock` (None: as
+/// long as it takes; the caller passes what is left of its time budget). `owner`
+/// describes this call to whoever has to wait for it.
 ///
 /// Waiters queue on a second lock, the turnstile (`<name>.queue`): each takes it
 /// exclusively, then the device lock, and only then lets the turnstile go. So a writer
@@ -167,8 +169,9 @@ pub fn acquire(
     mode: LockMode,
     wait_limit: Option<Duration>,
     owner: &str,
+    clock: &dyn Clock,
 ) -> Result<DeviceLock> {
-    let start = Instant::now();
+    let start = clock.elapsed();
     let dir = LockDir::open(dir)?;
     let name = id.lock_file_name();
     let file = dir.open_file(&name)?;
@@ -177,9 +180,9 @@ pub fn acquire(
         id,
         path: dir.path.join(&name),
         device: &file,
+        clock,
         start,
-        // A limit beyond what an Instant can hold is no limit (u64::MAX seconds).
-        deadline: wait_limit.and_then(|l| start.checked_add(l)),
+        deadline: Deadline::within(clock, wait_limit),
         announced: false,
     };
     wait.take(&queue, LockMode::Exclusive)?;
@@ -196,7 +199,7 @@ pub fn acquire(
         file,
         mode,
         path,
-        waited: start.elapsed(),
+        waited: clock.elapsed().saturating_sub(start),
     })
 }
 
@@ -205,8 +208,9 @@ struct Wait<'a> {
     id: &'a DeviceIdentity,
     path: PathBuf,
     device: &'a File,
-    start: Instant,
-    deadline: Option<Instant>,
+    clock: &'a dyn Clock,
+    start: Duration,
+    deadline: Deadline,
     announced: bool,
 }
 
@@ -231,11 +235,14 @@ impl Wait<'_> {
             );
             self.announced = true;
         }
-        match block_until(file, mode, self.deadline) {
+        match block_until(file, mode, self.deadline, self.clock) {
             Ok(true) => Ok(()),
             Ok(false) => Err(LockError::TimedOut(format!(
                 "gave up after {:.1} s waiting for device {}, in use by {}",
-                self.start.elapsed().as_secs_f64(),
+                self.clock
+                    .elapsed()
+                    .saturating_sub(self.start)
+                    .as_secs_f64(),
                 self.id.key(),
                 read_holder(self.device)
             ))),
@@ -251,14 +258,20 @@ impl Wait<'_> {
 /// Block on the lock until `deadline`; false when the deadline came first.
 ///
 /// flock has no timeout, so with a deadline the blocking call runs on a helper thread
-/// holding a duplicate of the descriptor. A helper left behind at the deadline stays in
-/// line; if it ever gets the lock it lets it go at once, as its duplicate is then the
-/// only one left (the caller has dropped its own on the way out).
-fn block_until(file: &File, mode: LockMode, deadline: Option<Instant>) -> std::io::Result<bool> {
-    let Some(deadline) = deadline else {
+/// holding a duplicate of the descriptor, and the wait for its answer goes through the
+/// clock. A helper left behind at the deadline stays in line; if it ever gets the lock
+/// it lets it go at once, as its duplicate is then the only one left (the caller has
+/// dropped its own on the way out).
+fn block_until(
+    file: &File,
+    mode: LockMode,
+    deadline: Deadline,
+    clock: &dyn Clock,
+) -> std::io::Result<bool> {
+    if deadline.is_unlimited() {
         lock_blocking(file, mode)?;
         return Ok(true);
-    };
+    }
     let dup = file.try_clone()?;
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
@@ -266,11 +279,24 @@ fn block_until(file: &File, mode: LockMode, deadline: Option<Instant>) -> std::i
         .spawn(move || {
             let _ = tx.send(lock_blocking(&dup, mode));
         })?;
-    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(r) => r.map(|()| true),
-        Err(RecvTimeoutError::Timeout) => Ok(false),
-        Err(RecvTimeoutError::Disconnected) => Err(std::io::Error::other("lock helper died")),
+    let mut answer = None;
+    while let Some(left) = deadline.left(clock) {
+        let came = clock.block(left, &mut |t| match rx.recv_timeout(t) {
+            Ok(r) => {
+                answer = Some(r);
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => {
+                answer = Some(Err(std::io::Error::other("lock helper died")));
+                true
+            }
+        });
+        if came {
+            break;
+        }
     }
+    answer.map_or(Ok(false), |r| r.map(|()| true))
 }
 
 fn lock_blocking(file: &File, mode: LockMode) -> std::io::Result<()> {
@@ -470,6 +496,43 @@ mod tests {
         );
         let mapped = DeviceIdentity::network("snmp", "::ffff:127.0.0.1", 161);
         assert_eq!(mapped.lock_file_name(), a.lock_file_name());
+    }
+
+    /// A fresh lock directory of this user, mode 0755 as the checks want it.
+    fn lock_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fencebox-lock-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_waiter_gives_up_at_its_budget_by_its_clock() {
+        use crate::runtime::clock::{FakeClock, RealClock, Waited};
+        let dir = lock_dir("budget");
+        let id = DeviceIdentity::network("unit", "192.0.2.1", 1);
+        let real = RealClock::started_at(std::time::Instant::now());
+        let held = acquire(&dir, &id, LockMode::Exclusive, None, "the holder", &real).unwrap();
+        let clock = FakeClock::default();
+        clock.sleep(Duration::from_secs(2)); // the budget counts from the acquire
+        let t0 = std::time::Instant::now();
+        let budget = Duration::from_secs(30);
+        let err = acquire(&dir, &id, LockMode::Shared, Some(budget), "w", &clock)
+            .err()
+            .unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        assert_eq!(
+            err,
+            LockError::TimedOut(format!(
+                "gave up after 30.0 s waiting for device {}, in use by the holder",
+                id.key()
+            ))
+        );
+        assert_eq!(clock.waits()[1..], [Waited::Blocked(budget)]);
+        assert_eq!(clock.elapsed(), Duration::from_secs(32));
+        held.release();
+        let again = acquire(&dir, &id, LockMode::Shared, Some(budget), "w", &clock).unwrap();
+        assert_eq!(again.waited, Duration::ZERO);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Name resolution shared by every network backend (`udp:`/`udp6:` prefixes and `[v6]`
 //! brackets accepted).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::time::Duration;
 
 /// A device address that does not resolve to a usable IP address; the message names the
 /// address and says to check it.
@@ -17,6 +19,37 @@ impl std::fmt::Display for ResolveError {
 impl std::error::Error for ResolveError {}
 
 type Result<T> = std::result::Result<T, ResolveError>;
+
+/// Receive one datagram on a connected socket, waiting at most `wait` (zero: only one
+/// that has already arrived, which is how a fake clock waits). None when nothing came in
+/// time or a signal cut the wait short; the caller's clock tells how much time is left.
+pub fn recv_within(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+    wait: Duration,
+) -> std::io::Result<Option<usize>> {
+    let r = if wait.is_zero() {
+        sock.set_nonblocking(true)?;
+        let r = sock.recv(buf);
+        sock.set_nonblocking(false)?;
+        r
+    } else {
+        sock.set_read_timeout(Some(wait))?;
+        sock.recv(buf)
+    };
+    match r {
+        Ok(n) => Ok(Some(n)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
 
 /// Resolve `host` (an address, `[v6]`, a name, with optional `udp:`/`udp6:` prefix).
 pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {

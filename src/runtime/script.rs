@@ -7,7 +7,9 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::runtime::clock::{Clock, Deadline};
 
 /// Why a script gave no usable output.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,8 +38,13 @@ const TICK: Duration = Duration::from_millis(10);
 const LINGER: Duration = Duration::from_millis(200);
 
 /// Run `cmd` and take its standard output once it has both exited and closed its output,
-/// within `limit`; at most `max_output` bytes. Standard error goes to ours.
-pub fn run(cmd: &str, limit: Duration, max_output: usize) -> Result<ScriptOutput, ScriptError> {
+/// within `limit` by `clock`; at most `max_output` bytes. Standard error goes to ours.
+pub fn run(
+    cmd: &str,
+    limit: Duration,
+    max_output: usize,
+    clock: &dyn Clock,
+) -> Result<ScriptOutput, ScriptError> {
     let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(cmd)
@@ -51,8 +58,9 @@ pub fn run(cmd: &str, limit: Duration, max_output: usize) -> Result<ScriptOutput
     let result = wait(
         &mut child,
         &output,
-        Instant::now().checked_add(limit),
+        Deadline::after(clock, limit),
         max_output,
+        clock,
     );
     if result.is_err() {
         stop(&mut child);
@@ -85,12 +93,13 @@ fn read_in_background(child: &mut Child, max_output: usize) -> Receiver<Result<V
 fn wait(
     child: &mut Child,
     output: &Receiver<Result<Vec<u8>, String>>,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     max_output: usize,
+    clock: &dyn Clock,
 ) -> Result<ScriptOutput, ScriptError> {
     let group = child.id();
     let mut status: Option<ExitStatus> = None;
-    let mut exited_at: Option<Instant> = None;
+    let mut exited_at: Option<Duration> = None;
     let mut stdout: Option<Vec<u8>> = None;
     let mut stopped_lingerers = false;
     loop {
@@ -99,11 +108,16 @@ fn wait(
                 .try_wait()
                 .map_err(|e| ScriptError::Io(e.to_string()))?;
             if status.is_some() {
-                exited_at = Some(Instant::now());
+                exited_at = Some(clock.elapsed());
             }
         }
         if stdout.is_none() {
-            match output.recv_timeout(TICK) {
+            let mut got = Err(RecvTimeoutError::Timeout);
+            clock.block(TICK, &mut |t| {
+                got = output.recv_timeout(t);
+                got.is_ok()
+            });
+            match got {
                 Ok(Ok(bytes)) if bytes.len() > max_output => return Err(ScriptError::TooLong),
                 Ok(Ok(bytes)) => stdout = Some(bytes),
                 Ok(Err(e)) => return Err(ScriptError::Io(e)),
@@ -113,7 +127,7 @@ fn wait(
                 }
             }
         } else {
-            std::thread::sleep(TICK);
+            clock.sleep(TICK);
         }
         if let (Some(status), Some(stdout)) = (status, stdout.as_ref()) {
             return Ok(ScriptOutput {
@@ -121,12 +135,13 @@ fn wait(
                 stdout: stdout.clone(),
             });
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.left(clock).is_none() {
             return Err(ScriptError::TimedOut);
         }
         // The script is done but something it started keeps the output open: what the
         // script printed is in the pipe already; stopping the rest of its group ends it.
-        if !stopped_lingerers && exited_at.is_some_and(|t| t.elapsed() >= LINGER) {
+        let lingered = |t: Duration| clock.elapsed().saturating_sub(t) >= LINGER;
+        if !stopped_lingerers && exited_at.is_some_and(lingered) {
             log_debug!(
                 1,
                 "the script exited but a process it started keeps its output open; stopping its process group"
@@ -159,12 +174,30 @@ fn kill_group(group: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::clock::{FakeClock, RealClock};
+    use std::time::Instant;
 
     const LIMIT: Duration = Duration::from_secs(5);
 
+    fn real(cmd: &str, limit: Duration, max: usize) -> Result<ScriptOutput, ScriptError> {
+        run(cmd, limit, max, &RealClock::started_at(Instant::now()))
+    }
+
+    #[test]
+    fn a_hanging_script_is_stopped_at_its_limit_by_the_calls_clock() {
+        let clock = FakeClock::default();
+        let t0 = Instant::now();
+        let r = run("sleep 1000", Duration::from_secs(30), 100, &clock);
+        assert_eq!(r.unwrap_err(), ScriptError::TimedOut);
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+        // Polled every tick until the limit, and not one tick more.
+        assert_eq!(clock.elapsed(), Duration::from_secs(30));
+        assert_eq!(clock.waits().len(), 3000);
+    }
+
     #[test]
     fn output_and_status_of_a_plain_script() {
-        let out = run("echo secret; exit 3", LIMIT, 100).unwrap();
+        let out = real("echo secret; exit 3", LIMIT, 100).unwrap();
         assert_eq!(
             (out.status.code(), out.stdout),
             (Some(3), b"secret\n".to_vec())
@@ -174,7 +207,7 @@ mod tests {
     #[test]
     fn a_background_process_holding_the_output_does_not_hold_the_call() {
         let t0 = Instant::now();
-        let out = run("sleep 1000 & echo secret", LIMIT, 100).unwrap();
+        let out = real("sleep 1000 & echo secret", LIMIT, 100).unwrap();
         assert_eq!(out.stdout, b"secret\n");
         assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
     }
@@ -182,7 +215,7 @@ mod tests {
     #[test]
     fn a_script_that_closes_its_output_and_lingers_is_stopped_at_the_deadline() {
         let t0 = Instant::now();
-        let r = run(
+        let r = real(
             "echo secret; exec >&-; sleep 1000",
             Duration::from_secs(1),
             100,
@@ -193,7 +226,7 @@ mod tests {
 
     #[test]
     fn too_much_output_is_refused() {
-        let r = run("yes", LIMIT, 1000);
+        let r = real("yes", LIMIT, 1000);
         assert_eq!(r.unwrap_err(), ScriptError::TooLong);
     }
 
@@ -204,7 +237,7 @@ mod tests {
         let pidfile = dir.join("bg.pid");
         let cmd = format!("sleep 1000 & echo $! > {}; wait", pidfile.display());
         assert_eq!(
-            run(&cmd, Duration::from_secs(1), 100).unwrap_err(),
+            real(&cmd, Duration::from_secs(1), 100).unwrap_err(),
             ScriptError::TimedOut
         );
         let pid = std::fs::read_to_string(&pidfile).unwrap();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use snmp2::{v3, SyncSession};
 
+use crate::runtime::clock::SharedClock;
 pub use crate::runtime::net::{resolve, resolve_all};
 use crate::snmp::oid::{format_oid, starts_with};
 use crate::snmp::transport::{oid_parts, CommunitySession, Reply, Request, Session};
@@ -305,7 +306,8 @@ fn open_v3(cfg: &Config, target: SocketAddr) -> std::io::Result<Session> {
 impl Client {
     /// Open a session (v3: discover the engine and authenticate); no request is sent for
     /// v1/v2c until the first operation.
-    pub fn connect(cfg: Config, target: SocketAddr) -> Result<Client> {
+    /// v1/v2c waits go by `clock` (v3's are the snmp2 crate's own, in real time).
+    pub fn connect(cfg: Config, target: SocketAddr, clock: SharedClock) -> Result<Client> {
         let io = |e: std::io::Error| {
             SnmpError::Unreachable(format!("cannot open a UDP socket to {target}: {e}"))
         };
@@ -316,6 +318,7 @@ impl Client {
                     cfg.version == Version::V2c,
                     cfg.community.as_bytes(),
                     cfg.timeout,
+                    clock,
                 )
                 .map_err(io)?,
             ),
@@ -678,6 +681,35 @@ pub enum SetValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A silent agent (a bound socket that never answers, so no ICMP refusal either):
+    /// every try waits its whole timeout by the call's clock, then the client gives up.
+    #[test]
+    fn a_silent_agent_gets_each_try_its_timeout_by_the_calls_clock() {
+        use crate::runtime::clock::{Clock, FakeClock, Waited};
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let target = silent.local_addr().unwrap();
+        let cfg = Config {
+            host: "127.0.0.1".into(),
+            port: target.port(),
+            version: Version::V2c,
+            community: "private".into(),
+            v3: None,
+            timeout: Duration::from_secs(2),
+            tries: 3,
+        };
+        let clock = FakeClock::shared();
+        let t0 = std::time::Instant::now();
+        let mut client = Client::connect(cfg, target, clock.clone()).unwrap();
+        let err = client.get(&[1, 3, 6, 1, 2, 1, 1, 2, 0]).unwrap_err();
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        assert_eq!(clock.waits(), [Waited::Blocked(Duration::from_secs(2)); 3]);
+        assert_eq!(clock.elapsed(), Duration::from_secs(6));
+        let SnmpError::Timeout(message) = err else {
+            panic!("not a timeout: {err:?}");
+        };
+        assert!(message.contains("after 3 tries of 2.0 s"), "{message}");
+    }
 
     fn target() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 161))

@@ -12,10 +12,12 @@
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use snmp2::{MessageType, Oid, SyncSession};
 
+use crate::runtime::clock::{Deadline, SharedClock};
+use crate::runtime::net;
 use crate::snmp::client::{SetValue, Value};
 
 /// The reply of one request, owned: error status and varbinds.
@@ -161,6 +163,8 @@ pub struct CommunitySession {
     v2c: bool,
     community: Vec<u8>,
     timeout: Duration,
+    /// The call's clock: each try waits `timeout` by it.
+    clock: SharedClock,
     /// The request-id of the request under way, sent by each of its tries.
     id: i32,
     next_id: i32,
@@ -182,6 +186,7 @@ impl CommunitySession {
         v2c: bool,
         community: &[u8],
         timeout: Duration,
+        clock: SharedClock,
     ) -> std::io::Result<Self> {
         let local: SocketAddr = if target.is_ipv6() {
             "[::]:0"
@@ -208,6 +213,7 @@ impl CommunitySession {
             v2c,
             community: community.to_vec(),
             timeout,
+            clock,
             id: first_id,
             next_id: first_id.wrapping_add(1),
             buf: vec![0; MAX_DATAGRAM],
@@ -221,32 +227,27 @@ impl CommunitySession {
         let packet =
             encode(self.v2c, &self.community, id, req).ok_or(snmp2::Error::ValueOutOfRange)?;
         self.socket.send(&packet).map_err(|_| snmp2::Error::Send)?;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Deadline::after(&*self.clock, self.timeout);
         let mut garbled = false;
         let buf = self.buf.as_mut_slice();
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let Some(left) = deadline.left(&*self.clock) else {
                 // A peer that only ever sent garbage is reported as such, not as silent.
                 return Err(if garbled {
                     snmp2::Error::AsnParse
                 } else {
                     snmp2::Error::Receive
                 });
-            }
-            self.socket
-                .set_read_timeout(Some(left))
-                .map_err(|_| snmp2::Error::Receive)?;
-            let n = match self.socket.recv(buf) {
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue
-                }
+            };
+            let mut got = Ok(None);
+            let socket = &self.socket;
+            self.clock.block(left, &mut |wait| {
+                got = net::recv_within(socket, buf, wait);
+                !matches!(got, Ok(None))
+            });
+            let n = match got {
+                Ok(Some(n)) => n,
+                Ok(None) => continue,
                 Err(_) => return Err(snmp2::Error::Receive), // ICMP unreachable: nobody there
             };
             match snmp2::Pdu::from_bytes(&buf[..n]) {
