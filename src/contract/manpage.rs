@@ -2,6 +2,7 @@
 
 use crate::contract::metadata;
 use crate::contract::option_set::Agent;
+use crate::contract::options::OptSpec;
 
 /// Escape text for troff: backslashes, and a leading dot or quote that would start a request.
 fn esc(s: &str) -> String {
@@ -13,7 +14,25 @@ fn esc(s: &str) -> String {
     }
 }
 
+/// The man page of `agent`, as invoked.
 pub fn render(agent: &Agent) -> String {
+    let mut m = heading(agent);
+    m.push_str(".SH OPTIONS\n");
+    for spec in metadata::options_in_order(agent) {
+        m.push_str(&format!(".TP\n.B {}\n", esc(&spec.usage_form())));
+        m.push_str(&option_text(spec));
+        m.push('\n');
+    }
+    m.push_str(".SH ACTIONS\n");
+    for a in agent.actions() {
+        m.push_str(&format!(".TP\n.B {}\n{}\n", esc(a), esc(action_text(a))));
+    }
+    m.push_str(TRAILER);
+    m
+}
+
+/// Title, name, synopsis and description (with the aliases the agent is installed as).
+fn heading(agent: &Agent) -> String {
     let upper = agent.name.to_ascii_uppercase();
     let mut m = String::new();
     m.push_str(&format!(
@@ -46,55 +65,48 @@ its old name shown in brackets below.\n",
             esc(&names.join(", "))
         ));
     }
-    m.push_str(".SH OPTIONS\n");
-    for spec in metadata::options_in_order(agent) {
-        m.push_str(&format!(".TP\n.B {}\n", esc(&spec.usage_form())));
-        let mut text = esc(&spec.help);
-        let stdin_name = spec.canonical_name();
-        if spec.has_deprecated_alias() {
-            text.push_str(&format!(
-                "\n.br\nStandard input: \\fB{}\\fR (old name \\fB{}\\fR)",
-                esc(&stdin_name),
-                esc(&spec.key)
-            ));
-        } else {
-            text.push_str(&format!(
-                "\n.br\nStandard input: \\fB{}\\fR",
-                esc(&stdin_name)
-            ));
-        }
-        if !spec.choices.is_empty() {
-            text.push_str(&format!(
-                "\n.br\nOne of: {}",
-                esc(&spec.accepted_choices().join(", "))
-            ));
-        }
-        if let Some(d) = &spec.default {
-            text.push_str(&format!("\n.br\nDefault: {}", esc(d)));
-        }
-        if spec.required {
-            text.push_str("\n.br\nRequired.");
-        }
-        m.push_str(&text);
-        m.push('\n');
-    }
-    m.push_str(".SH ACTIONS\n");
-    for a in agent.actions() {
-        m.push_str(&format!(".TP\n.B {}\n{}\n", esc(a), esc(action_text(a))));
-    }
-    m.push_str(
-        ".SH EXIT STATUS\n.TP\n.B 0\nSuccess (status: the plug is on).\n.TP\n.B 1\nFailure; \
-one line on standard error says why.\n.TP\n.B 2\nstatus only: the plug is off.\n",
-    );
-    m.push_str(
-        ".SH FILES\n.TP\n.I /run/lock/fencebox/\nPer-device lock files (FENCEBOX_LOCK_DIR overrides): \
-calls through one device never interleave.\n",
-    );
-    m.push_str(
-        ".SH SEE ALSO\n.BR fencebox (8), \\fBstonith_admin\\fR(8), \\fBpacemaker-fenced\\fR(7)\n",
-    );
     m
 }
+
+/// One option's paragraph: its help, then its standard-input name, choices, default and
+/// whether it is required.
+fn option_text(spec: &OptSpec) -> String {
+    let mut text = esc(&spec.help);
+    let stdin_name = spec.canonical_name();
+    if spec.has_deprecated_alias() {
+        text.push_str(&format!(
+            "\n.br\nStandard input: \\fB{}\\fR (old name \\fB{}\\fR)",
+            esc(&stdin_name),
+            esc(&spec.key)
+        ));
+    } else {
+        text.push_str(&format!(
+            "\n.br\nStandard input: \\fB{}\\fR",
+            esc(&stdin_name)
+        ));
+    }
+    if !spec.choices.is_empty() {
+        text.push_str(&format!(
+            "\n.br\nOne of: {}",
+            esc(&spec.accepted_choices().join(", "))
+        ));
+    }
+    if let Some(d) = &spec.default {
+        text.push_str(&format!("\n.br\nDefault: {}", esc(d)));
+    }
+    if spec.required {
+        text.push_str("\n.br\nRequired.");
+    }
+    text
+}
+
+/// Exit status, files and see also: the same for every agent.
+const TRAILER: &str =
+    ".SH EXIT STATUS\n.TP\n.B 0\nSuccess (status: the plug is on).\n.TP\n.B 1\nFailure; \
+one line on standard error says why.\n.TP\n.B 2\nstatus only: the plug is off.\n\
+.SH FILES\n.TP\n.I /run/lock/fencebox/\nPer-device lock files (FENCEBOX_LOCK_DIR overrides): \
+calls through one device never interleave.\n\
+.SH SEE ALSO\n.BR fencebox (8), \\fBstonith_admin\\fR(8), \\fBpacemaker-fenced\\fR(7)\n";
 
 fn action_text(a: &str) -> &'static str {
     match a {

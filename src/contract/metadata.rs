@@ -121,40 +121,52 @@ pub fn render(agent: &Agent) -> String {
     x.start(0, "parameters", &[]);
     x.raw("\n");
     for p in parameters(agent) {
-        let required = if p.spec.required { "1" } else { "0" };
-        let mut attrs = vec![
-            ("name", p.name.as_str()),
-            ("unique", "0"),
-            ("required", required),
-        ];
-        if p.deprecated {
-            attrs.push(("deprecated", "1"));
-        }
-        if let Some(old) = p.obsoletes {
-            attrs.push(("obsoletes", old));
-        }
-        x.start(1, "parameter", &attrs);
-        x.raw("\n");
-        let mixed = p.spec.usage_form();
-        x.empty(2, "getopt", &[("mixed", &mixed)]);
-        let mut content = vec![("type", p.spec.content_type())];
-        if let Some(d) = &p.spec.default {
-            content.push(("default", d));
-        }
-        if p.spec.choices.is_empty() {
-            x.empty(2, "content", &content);
-        } else {
-            x.start(2, "content", &content);
-            x.raw("\n");
-            for c in p.spec.choices.iter() {
-                x.empty(3, "option", &[("value", c)]);
-            }
-            x.end(2, "content");
-        }
-        x.text_element(2, "shortdesc", &[("lang", "en")], &p.spec.help);
-        x.end(1, "parameter");
+        write_parameter(&mut x, &p);
     }
     x.end(0, "parameters");
+    write_actions(&mut x, agent);
+    x.end(0, "resource-agent");
+    String::from_utf8_lossy(&x.w.into_inner()).into_owned()
+}
+
+/// One `<parameter>`: its names, how it is given, its content type, default and choices.
+fn write_parameter(x: &mut Xml, p: &Parameter<'_>) {
+    let required = if p.spec.required { "1" } else { "0" };
+    let mut attrs = vec![
+        ("name", p.name.as_str()),
+        ("unique", "0"),
+        ("required", required),
+    ];
+    if p.deprecated {
+        attrs.push(("deprecated", "1"));
+    }
+    if let Some(old) = p.obsoletes {
+        attrs.push(("obsoletes", old));
+    }
+    x.start(1, "parameter", &attrs);
+    x.raw("\n");
+    let mixed = p.spec.usage_form();
+    x.empty(2, "getopt", &[("mixed", &mixed)]);
+    let mut content = vec![("type", p.spec.content_type())];
+    if let Some(d) = &p.spec.default {
+        content.push(("default", d));
+    }
+    if p.spec.choices.is_empty() {
+        x.empty(2, "content", &content);
+    } else {
+        x.start(2, "content", &content);
+        x.raw("\n");
+        for c in p.spec.choices.iter() {
+            x.empty(3, "option", &[("value", c)]);
+        }
+        x.end(2, "content");
+    }
+    x.text_element(2, "shortdesc", &[("lang", "en")], &p.spec.help);
+    x.end(1, "parameter");
+}
+
+/// `<actions>`; `on` carries whether it is automatic (fabric agents) and on_target.
+fn write_actions(x: &mut Xml, agent: &Agent) {
     x.start(0, "actions", &[]);
     x.raw("\n");
     for a in agent.actions() {
@@ -171,6 +183,4 @@ pub fn render(agent: &Agent) -> String {
         }
     }
     x.end(0, "actions");
-    x.end(0, "resource-agent");
-    String::from_utf8_lossy(&x.w.into_inner()).into_owned()
 }

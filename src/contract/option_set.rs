@@ -69,26 +69,52 @@ impl Agent {
 /// Build the option set of `def` as invoked under `symlink` (an alias) or its own name.
 pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String> {
     let name = symlink.map_or_else(|| def.name.clone(), |s| s.name.clone());
-    let mut keys: Vec<Text> = Vec::new();
-    let push = |k: Text, keys: &mut Vec<Text>| {
-        if !keys.contains(&k) {
-            keys.push(k);
+    let (keys, port_as_ip) = expand_keys(&def);
+    let (markers, mut opts) = specs_of(&def, keys)?;
+    apply_default_overrides(&def, symlink, &mut opts)?;
+    adjust_to_markers(&mut opts, &markers, port_as_ip);
+    if let Some(d) = default_ipport(&opts) {
+        if let Some(o) = opts.iter_mut().find(|o| o.key == "ipport") {
+            o.default.get_or_insert_with(|| t(d));
         }
-    };
+    }
+    check_unique_letters(&name, &opts)?;
+    Ok(Agent {
+        name,
+        def,
+        options: opts,
+        markers,
+    })
+}
+
+fn has_key(keys: &[Text], k: &str) -> bool {
+    keys.iter().any(|x| x == k)
+}
+
+fn push_new(keys: &mut Vec<Text>, k: Text) {
+    if !keys.contains(&k) {
+        keys.push(k);
+    }
+}
+
+/// fence-agents' `device_opt` expansion: the default group, the agent's own keys, their
+/// dependencies, and the port-as-ip rule (whether it applies is the second value).
+fn expand_keys(def: &AgentDef) -> (Vec<Text>, bool) {
+    let mut keys: Vec<Text> = Vec::new();
     for k in DEFAULT_GROUP
         .iter()
         .map(|k| t(k))
         .chain(def.device_opt.iter().cloned())
     {
-        push(k, &mut keys);
+        push_new(&mut keys, k);
     }
     // Dependencies can chain, so expand until nothing new appears.
     loop {
         let before = keys.len();
         for (trigger, deps) in DEPENDENCIES {
-            if keys.iter().any(|k| k == trigger) {
+            if has_key(&keys, trigger) {
                 for d in *deps {
-                    push(t(d), &mut keys);
+                    push_new(&mut keys, t(d));
                 }
             }
         }
@@ -98,16 +124,20 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
     }
     // Agents that reach one device by address and have no plug concept take the device
     // address from the plug when port_as_ip is set (fence-agents protocol §1.3).
-    let has_key = |keys: &[Text], k: &str| keys.iter().any(|x| x == k);
     let port_as_ip =
         !has_key(&keys, "port") && !has_key(&keys, "nodename") && has_key(&keys, "ipaddr");
     if port_as_ip {
-        push(t("port_as_ip"), &mut keys);
-        push(t("port"), &mut keys);
+        push_new(&mut keys, t("port_as_ip"));
+        push_new(&mut keys, t("port"));
     }
+    (keys, port_as_ip)
+}
 
+/// The keys split into capability markers and option specs (the agent's own declaration
+/// first, then the common table).
+fn specs_of(def: &AgentDef, keys: Vec<Text>) -> Result<(Vec<Text>, Vec<OptSpec>), String> {
     let mut markers = Vec::new();
-    let mut opts: Vec<OptSpec> = Vec::new();
+    let mut opts = Vec::new();
     for k in keys {
         if MARKERS.contains(&&*k) {
             markers.push(k);
@@ -121,7 +151,15 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
             .ok_or_else(|| format!("{}: device_opt names unknown option '{k}'", def.name))?;
         opts.push(spec.clone());
     }
+    Ok((markers, opts))
+}
 
+/// The defaults the agent file changes, then those its alias changes.
+fn apply_default_overrides(
+    def: &AgentDef,
+    symlink: Option<&Symlink>,
+    opts: &mut [OptSpec],
+) -> Result<(), String> {
     let overrides = def
         .defaults
         .iter()
@@ -133,15 +171,19 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
             .ok_or_else(|| format!("{}: default given for unknown option '{k}'", def.name))?;
         o.default = Some(v.clone());
     }
+    Ok(())
+}
 
-    let no_login = has_key(&markers, "no_login");
+/// What the markers and the port-as-ip rule change in the options themselves.
+fn adjust_to_markers(opts: &mut [OptSpec], markers: &[Text], port_as_ip: bool) {
+    let no_login = has_key(markers, "no_login");
     // Fabric agents cut a node off rather than power it down: no reboot, default off.
-    if has_key(&markers, "fabric_fencing") {
+    if has_key(markers, "fabric_fencing") {
         if let Some(o) = opts.iter_mut().find(|o| o.key == "action") {
             o.default = Some(t("off"));
         }
     }
-    for o in &mut opts {
+    for o in opts {
         match &*o.key {
             "login" => o.required = !no_login,
             "ipaddr" if port_as_ip => o.required = false,
@@ -153,19 +195,6 @@ pub fn resolve(def: AgentDef, symlink: Option<&Symlink>) -> Result<Agent, String
             _ => {}
         }
     }
-    let ipport_default = default_ipport(&opts);
-    if let (Some(o), Some(d)) = (opts.iter_mut().find(|o| o.key == "ipport"), ipport_default) {
-        if o.default.is_none() {
-            o.default = Some(t(d));
-        }
-    }
-    check_unique_letters(&name, &opts)?;
-    Ok(Agent {
-        name,
-        def,
-        options: opts,
-        markers,
-    })
 }
 
 /// fence-agents protocol §1.5: the port follows from the transport the agent speaks.
