@@ -1,0 +1,179 @@
+//! Telnet transport (layer 2) on the `telnet` crate over a TcpStream: minimal option
+//! negotiation (the server may echo and suppress go-ahead; everything else is refused),
+//! binary-safe data (IAC is escaped on the way out and unescaped on the way in), IPv4 and
+//! IPv6, every wait bounded by the caller's deadline. It knows nothing of fence-agents.
+
+use std::collections::HashSet;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
+
+use ::telnet::{Action, Event, Telnet, TelnetOption};
+
+use crate::runtime::stream::{remaining, ByteStream, StreamError};
+
+/// Why a telnet connection could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TelnetError {
+    Connect(String),
+    TimedOut(String),
+}
+
+impl std::fmt::Display for TelnetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TelnetError::Connect(m) => f.write_str(m),
+            TelnetError::TimedOut(m) => write!(f, "timed out: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for TelnetError {}
+
+/// An open telnet connection as a byte stream.
+pub struct TelnetStream {
+    conn: Telnet,
+    /// Requests already answered, so a server repeating one gets no second answer (the
+    /// RFC 854 rule against negotiation loops).
+    answered: HashSet<(u8, u8)>,
+    /// Data of the last event that did not fit the caller's buffer.
+    pending: Vec<u8>,
+}
+
+/// Connect to the first address of `addrs` that answers before `deadline`.
+pub fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TelnetStream, TelnetError> {
+    let mut last = String::from("no address to connect to");
+    for addr in addrs {
+        let Some(left) = remaining(deadline) else {
+            return Err(TelnetError::TimedOut(format!("connecting to {addr}")));
+        };
+        match TcpStream::connect_timeout(addr, left) {
+            Ok(tcp) => {
+                let _ = tcp.set_nodelay(true);
+                return Ok(TelnetStream {
+                    conn: Telnet::from_stream(Box::new(tcp), 4096),
+                    answered: HashSet::new(),
+                    pending: Vec::new(),
+                });
+            }
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    Err(TelnetError::Connect(last))
+}
+
+/// Our answer to a server's request: it may echo and suppress go-ahead (what a line
+/// device needs); it may not make us do anything (no terminal type, window size, ...).
+fn answer(action: &Action, option: TelnetOption) -> Option<Action> {
+    let wanted = matches!(option, TelnetOption::Echo | TelnetOption::SuppressGoAhead);
+    match action {
+        Action::Will if wanted => Some(Action::Do),
+        Action::Will => Some(Action::Dont),
+        Action::Do if option == TelnetOption::SuppressGoAhead => Some(Action::Will),
+        Action::Do => Some(Action::Wont),
+        // Wont/Dont need no answer: both sides are then at the default (off).
+        _ => None,
+    }
+}
+
+fn action_code(a: &Action) -> u8 {
+    match a {
+        Action::Will => 251,
+        Action::Wont => 252,
+        Action::Do => 253,
+        Action::Dont => 254,
+    }
+}
+
+impl TelnetStream {
+    fn negotiate(&mut self, action: &Action, option: TelnetOption) -> Result<(), StreamError> {
+        let Some(reply) = answer(action, option) else {
+            return Ok(());
+        };
+        if !self
+            .answered
+            .insert((action_code(action), option.as_byte()))
+        {
+            return Ok(());
+        }
+        self.conn
+            .negotiate(&reply, option)
+            .map_err(|e| StreamError::Io(format!("telnet: {e:?}")))
+    }
+}
+
+impl ByteStream for TelnetStream {
+    fn read_some(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, StreamError> {
+        if !self.pending.is_empty() {
+            let n = self.pending.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            return Ok(n);
+        }
+        loop {
+            let left = remaining(deadline).ok_or(StreamError::TimedOut { read: Vec::new() })?;
+            let event = self
+                .conn
+                .read_timeout(left)
+                .map_err(|e| StreamError::Io(format!("telnet: {e}")))?;
+            match event {
+                Event::Data(data) if !data.is_empty() => {
+                    let n = data.len().min(buf.len());
+                    buf[..n].copy_from_slice(&data[..n]);
+                    self.pending.extend_from_slice(&data[n..]);
+                    return Ok(n);
+                }
+                Event::Negotiation(action, option) => self.negotiate(&action, option)?,
+                Event::TimedOut => return Err(StreamError::TimedOut { read: Vec::new() }),
+                // A read of nothing: the peer closed the connection.
+                Event::Error(_) => return Ok(0),
+                _ => {}
+            }
+        }
+    }
+
+    fn write_all(&mut self, data: &[u8], _deadline: Instant) -> Result<(), StreamError> {
+        // `write` escapes IAC bytes; the socket's send buffer takes a command line at once.
+        self.conn
+            .write(data)
+            .map(|_| ())
+            .map_err(|e| StreamError::Io(format!("telnet: {e}")))
+    }
+
+    fn close(&mut self) {
+        // Dropping the connection closes the socket; telnet has no logout of its own.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_and_go_ahead_suppression_are_accepted_the_rest_refused() {
+        assert!(matches!(
+            answer(&Action::Will, TelnetOption::Echo),
+            Some(Action::Do)
+        ));
+        assert!(matches!(
+            answer(&Action::Will, TelnetOption::SuppressGoAhead),
+            Some(Action::Do)
+        ));
+        assert!(matches!(
+            answer(&Action::Do, TelnetOption::SuppressGoAhead),
+            Some(Action::Will)
+        ));
+        assert!(matches!(
+            answer(&Action::Do, TelnetOption::TTYPE),
+            Some(Action::Wont)
+        ));
+        assert!(matches!(
+            answer(&Action::Do, TelnetOption::Echo),
+            Some(Action::Wont)
+        ));
+        assert!(matches!(
+            answer(&Action::Will, TelnetOption::NAWS),
+            Some(Action::Dont)
+        ));
+        assert!(answer(&Action::Wont, TelnetOption::Echo).is_none());
+    }
+}
