@@ -272,6 +272,73 @@ fn a_legacy_only_server_is_reachable() {
 }
 
 #[test]
+fn each_legacy_algorithm_alone() {
+    use fencebox::ssh::options::AlgorithmList;
+    let peers = Peers::load();
+    let only = |name: &str| Some(AlgorithmList::Replace(vec![name.to_string()]));
+    let cases = [
+        (
+            "kex group1",
+            Algorithms {
+                kex: only("diffie-hellman-group1-sha1"),
+                ..Default::default()
+            },
+        ),
+        (
+            "ssh-dss",
+            Algorithms {
+                host_keys: only("ssh-dss"),
+                ..Default::default()
+            },
+        ),
+        (
+            "3des-cbc",
+            Algorithms {
+                ciphers: only("3des-cbc"),
+                ..Default::default()
+            },
+        ),
+        (
+            "hmac-md5",
+            Algorithms {
+                macs: only("hmac-md5"),
+                ..Default::default()
+            },
+        ),
+        (
+            "hmac-sha1-96",
+            Algorithms {
+                macs: only("hmac-sha1-96"),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (what, algorithms) in cases {
+        let kh = fresh_known_hosts(&format!("legacy-{}", what.replace(' ', "-")));
+        let mut t = target(&peers, "127.0.0.1", "FB_SSH_PORT_LEGACY", &kh);
+        t.algorithms = algorithms;
+        let session =
+            connect(&t, &peers.password(), soon()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(exec_output(&session, "echo ok").trim(), "ok", "{what}");
+    }
+}
+
+#[test]
+fn a_modern_only_server_refuses_a_legacy_only_client_with_a_clear_error() {
+    use fencebox::ssh::options::AlgorithmList;
+    let peers = Peers::load();
+    let kh = fresh_known_hosts("nomatch");
+    let mut t = target(&peers, "127.0.0.1", "FB_SSH_PORT_MAIN", &kh);
+    t.algorithms.kex = Some(AlgorithmList::Replace(vec![
+        "diffie-hellman-group1-sha1".into()
+    ]));
+    match connect(&t, &peers.password(), soon()) {
+        Err(SshError::Negotiation(m)) => assert!(m.contains("handshake failed"), "{m}"),
+        other => panic!("{:?}", other.err()),
+    }
+}
+
+#[test]
 fn ssh_over_ipv6() {
     let peers = Peers::load();
     let kh = fresh_known_hosts("ipv6");
@@ -337,4 +404,34 @@ fn telnet_wrong_password_brings_the_login_prompt_back() {
         text.contains("Login incorrect") && text.contains("login: "),
         "{text:?}"
     );
+}
+
+#[test]
+fn a_prompt_that_never_comes_times_out_at_the_deadline() {
+    let peers = Peers::load();
+    let kh = fresh_known_hosts("silent");
+    let t = target(&peers, "127.0.0.1", "FB_SSH_PORT_MAIN", &kh);
+    let session = connect(&t, &peers.password(), soon()).expect("login");
+    let mut shell = session.shell(None, soon()).expect("shell");
+    let wait = Duration::from_millis(800);
+    let started = Instant::now();
+    match shell.read_until(&mut |b| contains(b, b"never printed"), started + wait) {
+        Err(StreamError::TimedOut { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let took = started.elapsed();
+    assert!(took >= wait && took < wait * 3, "took {took:?}");
+    shell.close();
+
+    let addrs = resolve_all("::1", peers.port("FB_TELNET_PORT")).unwrap();
+    let mut tn = fencebox::telnet::connect(&addrs, soon()).expect("telnet");
+    let started = Instant::now();
+    match tn.read_until(&mut |b| contains(b, b"never printed"), started + wait) {
+        Err(StreamError::TimedOut { read }) => {
+            assert!(contains(&read, b"login: "), "what came is kept: {read:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let took = started.elapsed();
+    assert!(took >= wait && took < wait * 3, "took {took:?}");
 }

@@ -4,7 +4,8 @@
 //! IPv6, every wait bounded by the caller's deadline. It knows nothing of fence-agents.
 
 use std::collections::HashSet;
-use std::net::{SocketAddr, TcpStream};
+use std::io::ErrorKind;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Instant;
 
 use ::telnet::{Action, Event, Telnet, TelnetOption};
@@ -37,6 +38,8 @@ pub struct TelnetStream {
     answered: HashSet<(u8, u8)>,
     /// Data of the last event that did not fit the caller's buffer.
     pending: Vec<u8>,
+    /// The connection's socket, to bound writes (the crate's stream has no write timeout).
+    socket: TcpStream,
 }
 
 /// Connect to the first address of `addrs` that answers before `deadline`.
@@ -49,10 +52,14 @@ pub fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TelnetStream, 
         match TcpStream::connect_timeout(addr, left) {
             Ok(tcp) => {
                 let _ = tcp.set_nodelay(true);
+                let socket = tcp
+                    .try_clone()
+                    .map_err(|e| TelnetError::Connect(format!("{addr}: {e}")))?;
                 return Ok(TelnetStream {
                     conn: Telnet::from_stream(Box::new(tcp), 4096),
                     answered: HashSet::new(),
                     pending: Vec::new(),
+                    socket,
                 });
             }
             Err(e) => last = format!("cannot connect to {addr}: {e}"),
@@ -131,16 +138,23 @@ impl ByteStream for TelnetStream {
         }
     }
 
-    fn write_all(&mut self, data: &[u8], _deadline: Instant) -> Result<(), StreamError> {
-        // `write` escapes IAC bytes; the socket's send buffer takes a command line at once.
-        self.conn
-            .write(data)
-            .map(|_| ())
-            .map_err(|e| StreamError::Io(format!("telnet: {e}")))
+    fn write_all(&mut self, data: &[u8], deadline: Instant) -> Result<(), StreamError> {
+        // A device that stopped reading fills the send buffer; the write then gives up at
+        // the deadline instead of blocking for good. `write` escapes IAC bytes.
+        let left = remaining(deadline).ok_or(StreamError::TimedOut { read: Vec::new() })?;
+        let _ = self.socket.set_write_timeout(Some(left));
+        match self.conn.write(data) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(StreamError::TimedOut { read: Vec::new() })
+            }
+            Err(e) => Err(StreamError::Io(format!("telnet: {e}"))),
+        }
     }
 
     fn close(&mut self) {
-        // Dropping the connection closes the socket; telnet has no logout of its own.
+        // Telnet has no logout of its own; the device sees the connection end.
+        let _ = self.socket.shutdown(Shutdown::Both);
     }
 }
 

@@ -3,8 +3,9 @@
 # (127.0.0.1 and ::1), each on a free port:
 #   sshd main    Debian's OpenSSH with its own config: password and public-key login
 #   sshd kbdint  keyboard-interactive (and public-key) only, as many BMCs and PDUs offer
-#   sshd legacy  restricted to what old devices speak: diffie-hellman-group14-sha1, an
-#                ssh-rsa host key with SHA-1 signatures, aes128-cbc, hmac-sha1
+#   sshd legacy  restricted to what old devices speak: diffie-hellman-group14/group1-sha1,
+#                ssh-rsa (SHA-1 signatures) and ssh-dss host keys, aes128-cbc, 3des-cbc,
+#                hmac-sha1(-96), hmac-md5
 #   telnetd      inetutils telnetd -> /bin/login (PAM) -> bash, one per connection,
 #                accepted by telnet-accept.py (telnetd expects inetd's socket on fd 0-2)
 # Login: a system account (PAM needs one) named $FB_SSH_USER, marked by its GECOS field so
@@ -58,8 +59,12 @@ sshd_config() {
   echo "ListenAddress ::1"
   echo "PidFile none"
   case "$name" in
-    legacy) printf '%s\n' "HostKey $hk/host_rsa" "KexAlgorithms diffie-hellman-group14-sha1" \
-              "HostKeyAlgorithms ssh-rsa" "Ciphers aes128-cbc" "MACs hmac-sha1" \
+    # The first of each list is what a client preferring modern algorithms ends up with;
+    # the others are there to be asked for one by one (tests/ssh_interop.rs).
+    legacy) printf '%s\n' "HostKey $hk/host_rsa" "HostKey $hk/host_dsa" \
+              "KexAlgorithms diffie-hellman-group14-sha1,diffie-hellman-group1-sha1" \
+              "HostKeyAlgorithms ssh-rsa,ssh-dss" "Ciphers aes128-cbc,3des-cbc" \
+              "MACs hmac-sha1,hmac-sha1-96,hmac-md5" \
               "PasswordAuthentication yes" "KbdInteractiveAuthentication no" ;;
     kbdint) printf '%s\n' "HostKey $hk/host_ed25519" "HostKey $hk/host_rsa" \
               "PasswordAuthentication no" "KbdInteractiveAuthentication yes" ;;
