@@ -435,3 +435,22 @@ fn a_prompt_that_never_comes_times_out_at_the_deadline() {
     let took = started.elapsed();
     assert!(took >= wait && took < wait * 3, "took {took:?}");
 }
+
+#[test]
+fn fence_virsh_default_options_give_its_prompt_on_a_terminal() {
+    // fence_virsh's default ssh_options, read by the parser and run as its `-t` command.
+    let text = r#"-t '/bin/bash -c "PS1=\\[EXPECT\\]#\  /bin/bash --noprofile --norc"'"#;
+    let opts = fencebox::ssh::options::parse(text).expect("fence_virsh's default parses");
+    let peers = Peers::load();
+    let kh = fresh_known_hosts("virsh-form");
+    let t = target(&peers, "127.0.0.1", "FB_SSH_PORT_MAIN", &kh);
+    let session = connect(&t, &peers.password(), soon()).expect("login");
+    let mut shell = session
+        .shell(opts.remote_command.as_deref(), soon())
+        .expect("command on a pty");
+    expect(&mut shell, "[EXPECT]# ");
+    shell.write_all(b"echo $((6*7))-virsh\n", soon()).unwrap();
+    expect(&mut shell, "42-virsh");
+    shell.write_all(b"exit\n", soon()).unwrap();
+    shell.close();
+}
