@@ -75,6 +75,23 @@ pub enum Login {
     },
 }
 
+impl Drop for Login {
+    /// The secrets do not outlive the login in freed memory.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        match self {
+            Login::Password(p)
+            | Login::Key {
+                passphrase: Some(p),
+                ..
+            } => p.zeroize(),
+            Login::Key {
+                passphrase: None, ..
+            } => {}
+        }
+    }
+}
+
 /// `ssh_options` algorithm changes (`None`: fencebox's defaults above).
 #[derive(Default, Clone)]
 pub struct Algorithms {
