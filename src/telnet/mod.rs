@@ -161,6 +161,76 @@ impl ByteStream for TelnetStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    const IAC: u8 = 255;
+    const WILL: u8 = 251;
+    const DO: u8 = 253;
+    const WONT: u8 = 252;
+
+    /// An in-process server: sends `script`, then returns what the client sent back
+    /// within `wanted` bytes or half a second of quiet.
+    fn server(script: Vec<u8>, wanted: usize) -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.write_all(&script).unwrap();
+            conn.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            while got.len() < wanted {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            got
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn negotiates_once_and_carries_iac_both_ways() {
+        let mut script = vec![IAC, WILL, 1, IAC, DO, 24];
+        script.extend_from_slice(&[b'a', IAC, IAC, b'b']);
+        script.extend_from_slice(&[IAC, WILL, 1]); // repeated: must not be answered again
+        script.extend_from_slice(b"end");
+        let (addr, handle) = server(script, 10);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut t = connect(&[addr], deadline).unwrap();
+        let got = t
+            .read_until(&mut |b| b.ends_with(b"end"), deadline)
+            .unwrap();
+        assert_eq!(got, [b'a', IAC, b'b', b'e', b'n', b'd']);
+        t.write_all(&[b'x', IAC, b'y'], deadline).unwrap();
+        let answers = handle.join().unwrap();
+        assert_eq!(answers, [IAC, DO, 1, IAC, WONT, 24, b'x', IAC, IAC, b'y']);
+    }
+
+    #[test]
+    fn a_silent_server_times_out_and_a_closing_one_reads_as_closed() {
+        let (addr, handle) = server(b"login: ".to_vec(), 1);
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let mut t = connect(&[addr], Instant::now() + Duration::from_secs(5)).unwrap();
+        match t.read_until(&mut |b| b.ends_with(b"Password: "), deadline) {
+            Err(StreamError::TimedOut { read }) => assert_eq!(read, b"login: "),
+            other => panic!("{other:?}"),
+        }
+        t.close();
+        handle.join().unwrap();
+        let (addr, handle) = server(b"bye".to_vec(), 0);
+        let mut t = connect(&[addr], Instant::now() + Duration::from_secs(5)).unwrap();
+        handle.join().unwrap(); // the server has closed its end
+        let far = Instant::now() + Duration::from_secs(5);
+        match t.read_until(&mut |_| false, far) {
+            Err(StreamError::Closed { read }) => assert_eq!(read, b"bye"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn echo_and_go_ahead_suppression_are_accepted_the_rest_refused() {
