@@ -423,6 +423,69 @@ pub const CLOSE_BUDGET: Duration = Duration::from_secs(1);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
+
+    /// A "device" that accepts the connection, sends `banner` and then nothing, holding
+    /// the connection open for `hold`.
+    fn mute_server(banner: &'static [u8], hold: Duration) -> Target {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut conn, _)) = listener.accept() {
+                let _ = conn.write_all(banner);
+                std::thread::sleep(hold);
+            }
+        });
+        Target {
+            addrs: vec![addr],
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+            username: "nobody".into(),
+            known_hosts: std::env::temp_dir().join("fencebox-never-written"),
+            host_key_policy: HostKeyPolicy::Strict,
+            algorithms: Algorithms::default(),
+        }
+    }
+
+    #[test]
+    fn a_server_that_never_speaks_ends_at_the_deadline() {
+        let t = mute_server(b"", Duration::from_secs(5));
+        let started = Instant::now();
+        let login = Login::Password("x".into());
+        let err = connect(&t, &login, started + Duration::from_millis(500)).err();
+        let took = started.elapsed();
+        assert!(matches!(err, Some(SshError::TimedOut(_))), "{err:?}");
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+    }
+
+    #[test]
+    fn a_server_that_is_not_ssh_is_a_handshake_error() {
+        let t = mute_server(b"220 smtp.example ESMTP\r\n", Duration::from_millis(50));
+        let login = Login::Password("x".into());
+        let err = connect(&t, &login, Instant::now() + Duration::from_secs(3)).err();
+        // It hangs up after its line: libssh2 never got an SSH banner.
+        assert!(
+            matches!(&err, Some(SshError::Negotiation(m)) if m.contains("handshake failed")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_listening_is_a_connect_error() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut t = mute_server(b"", Duration::ZERO);
+        t.addrs = vec![SocketAddr::from(([127, 0, 0, 1], port))];
+        let login = Login::Password("x".into());
+        let err = connect(&t, &login, Instant::now() + Duration::from_secs(3)).err();
+        assert!(
+            matches!(&err, Some(SshError::Connect(m)) if m.contains("cannot connect")),
+            "{err:?}"
+        );
+    }
 
     /// .cargo/config.toml turns libssh2's legacy algorithms back on at build time; without
     /// it old devices are unreachable, so a build that lost the defines fails here.
