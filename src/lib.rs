@@ -17,3 +17,5 @@ pub mod engine;
 pub mod ipmi;
 pub mod nut;
 pub mod snmp;
+pub mod ssh;
+pub mod telnet;

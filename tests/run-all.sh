@@ -3,7 +3,8 @@
 # tests need (Debian's fence-agents as the reference implementation, strace to watch
 # child processes, snmpsim and pyghmi in venvs from PyPI, OpenIPMI's ipmi_sim, NUT's upsd
 # and drivers, cargo-fuzz from crates.io, Pacemaker, Corosync, crmsh, lintian), starts the
-# SNMP simulators and the NUT stack on free loopback ports (IPMI tests start a BMC each),
+# SNMP simulators, the NUT stack and the SSH/telnet servers (three private OpenSSH sshd,
+# inetutils telnetd) on free loopback ports (IPMI tests start a BMC each),
 # checks formatting and lints, runs every test, smoke-runs the IPMI packet fuzzer and the
 # benchmark (so that bench/ cannot rot), and last runs the system tests, which build and
 # install the Debian package, run a Pacemaker cluster, and purge the package again. The
@@ -16,7 +17,8 @@ export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 . tests/peers/lib.sh
 
 need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool openssl \
-  nut-server nut-client nut-snmp libnss3-tools
+  nut-server nut-client nut-snmp libnss3-tools \
+  libssl-dev pkg-config openssh-server openssh-client inetutils-telnetd
 # pyghmi's IPMI server: the second, independent BMC implementation (tests/common/bmc.rs).
 ensure_venv "$(peer_state pyghmi-venv)/venv" pyghmi==1.6.19
 export FENCEBOX_PYGHMI_PYTHON="$PEERS_STATE/pyghmi-venv/venv/bin/python"
@@ -27,10 +29,12 @@ echo "== cargo clippy"
 cargo clippy --all-targets --all-features --quiet -- -D warnings
 echo "== test peers (snmpsim on free loopback ports)"
 mkdir -p "$PEERS_STATE"
-trap 'tests/peers/nut/stop.sh; tests/peers/snmp/stop-all.sh' EXIT
+trap 'tests/peers/ssh/stop.sh; tests/peers/nut/stop.sh; tests/peers/snmp/stop-all.sh' EXIT
 tests/peers/snmp/start-all.sh >/dev/null
 echo "== NUT peer (upsd with snmp-ups on its own snmpsim PDU, dummy-ups; STARTTLS)"
 tests/peers/nut/start.sh >/dev/null
+echo "== SSH and telnet peers (OpenSSH sshd: modern, keyboard-interactive only, legacy; telnetd)"
+tests/peers/ssh/start.sh >/dev/null
 echo "== cargo test, both tiers (hermetic, and interop: the peers started above)"
 cargo test --all-targets --features interop
 echo "== fuzz smoke run (fuzz/: the RMCP/RMCP+ packet parser, 1M inputs)"

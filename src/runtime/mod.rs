@@ -8,3 +8,4 @@ pub mod log;
 pub mod lock;
 pub mod net;
 pub mod script;
+pub mod stream;
