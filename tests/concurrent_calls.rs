@@ -214,8 +214,8 @@ fn two_hundred_calls_over_eight_fake_devices_in_one_process() {
 
     let sb = Sandbox::new("concurrent");
     let snmp = |n: usize| {
-        let pdu = Hostile::honest(&[1, 1]);
         let community = format!("Cm7y-{n}-private");
+        let pdu = Hostile::honest_for(&[1, 1], &community);
         let login = format!("community={community}\nsnmp_version=2c\nplug=1\n");
         Device::network("fence_apc_snmp", pdu.port, &login, &[&community]).keep(pdu)
     };

@@ -167,3 +167,43 @@ fn every_action_on_an_honest_upsd() {
     let list = act("1", "list-status");
     expect(&list, 0, "1,Outlet 1,on\n2,Outlet 2,off\n", "list-status");
 }
+
+/// A password upsd refuses is one clear error, switches nothing, and never reaches the
+/// log, even at the highest verbosity.
+#[test]
+fn a_refused_password_switches_nothing_and_is_not_logged() {
+    let sb = Sandbox::new("nut-denied");
+    let upsd = HostileUpsd::start(Hostility::HonestBehind("Right-pw-7c1"));
+    let port = upsd.port.to_string();
+    let base = [
+        "-a",
+        "127.0.0.1",
+        "-u",
+        &port,
+        "-l",
+        "admin",
+        "-p",
+        "Wrong-pw-3e9",
+        "--ups-name",
+        "ups",
+        "-n",
+        "1",
+        "-o",
+        "off",
+        "--verbose-level",
+        "3",
+    ];
+    let (out, _) = run_capped(&sb, "fence_nut", &base, Duration::from_secs(20));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout, "", "{out:?}");
+    assert!(
+        out.stderr.contains("ACCESS-DENIED") || out.stderr.contains("denied"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("Wrong-pw-3e9"), "{out:?}");
+    assert_eq!(
+        *upsd.outlets.lock().unwrap(),
+        [true, true],
+        "nothing switched"
+    );
+}

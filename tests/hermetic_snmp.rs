@@ -414,3 +414,34 @@ fn every_action_on_a_fake_pdu_over_v1_and_v2c() {
         assert_eq!(missing.stdout, "", "v{version}: {missing:?}");
     }
 }
+
+/// Like a real agent, the fake PDU drops a request with another community: the call
+/// fails in bounded time, switches nothing, and neither community reaches the log.
+#[test]
+fn a_wrong_community_fails_switches_nothing_and_is_not_logged() {
+    let sb = Sandbox::new("snmp-community");
+    let pdu = Hostile::honest_for(&[hostile::ON, hostile::ON], "Right-c0mm-5a");
+    let port = pdu.port();
+    let rest = ["-d", "2c", "-n", "1", "-o", "off", "--verbose-level", "3"];
+    let started = Instant::now();
+    let out = run(&sb, "fence_apc_snmp", &at(&port, "Wrong-c0mm-9b", &rest));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout, "", "{out:?}");
+    assert!(!out.stderr.contains("Wrong-c0mm-9b"), "{out:?}");
+    assert!(sets(&pdu).is_empty(), "nothing switched");
+    let ok = run(
+        &sb,
+        "fence_apc_snmp",
+        &at(
+            &port,
+            "Right-c0mm-5a",
+            &["-d", "2c", "-n", "1", "-o", "status"],
+        ),
+    );
+    assert_eq!((ok.code, ok.stdout.as_str()), (0, "Status: ON\n"), "{ok:?}");
+}

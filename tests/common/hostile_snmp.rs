@@ -45,6 +45,8 @@ pub struct Req {
     pub set: Vec<Option<i64>>,
     /// When it arrived.
     pub at: Instant,
+    /// The community it came with.
+    pub community: Vec<u8>,
 }
 
 /// One answer: its PDU fields and how long to hold it back.
@@ -211,9 +213,19 @@ impl Hostile {
         }
     }
 
-    /// The fake PDU of the hermetic tests: the same agent, always honest.
+    /// The fake PDU of the hermetic tests: the same agent, always honest, to any
+    /// community.
     pub fn honest(states: &[i64]) -> Hostile {
         Hostile::start(Mib::apc_rpdu(states), |req, mib| Some(mib.answer(req)))
+    }
+
+    /// The honest agent behind one community: like a real agent, it drops a request
+    /// with any other (no answer at all, so the client can only time out).
+    pub fn honest_for(states: &[i64], community: &str) -> Hostile {
+        let community = community.as_bytes().to_vec();
+        Hostile::start(Mib::apc_rpdu(states), move |req, mib| {
+            (req.community == community).then(|| mib.answer(req))
+        })
     }
 
     pub fn port(&self) -> String {
@@ -287,6 +299,7 @@ fn parse(bytes: &[u8]) -> Option<(Req, Vec<u8>)> {
         reps: pdu.error_index,
         set,
         at: Instant::now(),
+        community: pdu.community.to_vec(),
     };
     Some((req, pdu.community.to_vec()))
 }

@@ -22,6 +22,9 @@ pub enum Hostility {
     StuckPending,
     /// Never: a small, healthy upsd whose outlets switch (the hermetic tier's fake).
     Honest,
+    /// The same, with one password: another is refused (ERR ACCESS-DENIED), and so is
+    /// every instant command of that connection.
+    HonestBehind(&'static str),
 }
 
 pub struct HostileUpsd {
@@ -76,6 +79,7 @@ fn serve(
 ) {
     let mut out = s.try_clone().unwrap();
     let mut silent = false;
+    let mut denied = false;
     for line in BufReader::new(s).lines() {
         let Ok(line) = line else { return };
         received.lock().unwrap().push(line.clone());
@@ -89,7 +93,19 @@ fn serve(
             continue;
         }
         let reply = match fault {
-            Hostility::Honest => honest(&line, outlets).unwrap_or_else(|| answer(&line)),
+            Hostility::HonestBehind(pw)
+                if first == "PASSWORD"
+                    && line.split_whitespace().nth(1).map(|p| p.trim_matches('"')) != Some(pw) =>
+            {
+                denied = true;
+                "ERR ACCESS-DENIED\n".to_string()
+            }
+            Hostility::HonestBehind(_) if denied && first == "INSTCMD" => {
+                "ERR ACCESS-DENIED\n".to_string()
+            }
+            Hostility::Honest | Hostility::HonestBehind(_) => {
+                honest(&line, outlets).unwrap_or_else(|| answer(&line))
+            }
             _ => answer(&line),
         };
         if out.write_all(reply.as_bytes()).is_err() || first == "LOGOUT" {
