@@ -97,7 +97,9 @@ fn violations(module: &str, shown: &str, text: &str) -> Vec<String> {
             let why = match place(&target) {
                 None => Some(format!("`{target}` is in no layer")),
                 Some((l, e)) if l > layer => Some(format!(
-                    "`{entry}` (layer {layer}) imports `{e}` (layer {l}), which is above it"
+                    "`{entry}` (layer {}) imports `{e}` (layer {}), which is above it",
+                    layer + 1,
+                    l + 1
                 )),
                 Some((l, e)) if l == layer && e != entry => Some(format!(
                     "`{entry}` imports its peer `{e}`; peers share only lower layers"
@@ -155,6 +157,8 @@ fn imports_run_downward_only() {
 #[test]
 fn the_check_sees_upward_sideways_and_grouped_imports() {
     let upward = "use crate::contract::error::FenceError;\n";
+    // Numbered as docs/architecture.md numbers them: runtime 1, contract 3.
+    assert!(violations("runtime::lock", "lock.rs", upward)[0].contains("(layer 1)"));
     assert_eq!(violations("runtime::lock", "lock.rs", upward).len(), 1);
     let sideways = "    let x = crate::ipmi::wire::checksum(&b);\n";
     assert_eq!(violations("snmp::client", "client.rs", sideways).len(), 1);
