@@ -173,7 +173,7 @@ fn exec_merges_stderr_and_reports_the_exit_status() {
         other => panic!("{other:?}"),
     };
     assert!(out.contains("to-out") && out.contains("to-err"), "{out:?}");
-    assert_eq!(stream.exit_status(), Some(3));
+    assert_eq!(stream.exit_status(soon()), Some(3));
     stream.close();
 }
 

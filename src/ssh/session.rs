@@ -375,8 +375,13 @@ impl SshSession {
 }
 
 impl SshStream {
-    /// The command's exit status, once the stream has been read to its end.
-    pub fn exit_status(&self) -> Option<i32> {
+    /// The command's exit status, once the stream has been read to its end. The server
+    /// may send the status after the end of the output (OpenSSH sends EOF first), so this
+    /// waits, up to `deadline`, for the channel to close; libssh2 would otherwise say 0
+    /// for a status it has not yet received. `None` when the status never came.
+    pub fn exit_status(&mut self, deadline: Instant) -> Option<i32> {
+        stream_timeout(&self.session, deadline).ok()?;
+        self.channel.wait_close().ok()?;
         self.channel.exit_status().ok()
     }
 }
