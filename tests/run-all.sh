@@ -4,7 +4,7 @@
 # child processes, snmpsim and pyghmi in venvs from PyPI, OpenIPMI's ipmi_sim, NUT's upsd
 # and drivers, cargo-fuzz from crates.io, Pacemaker, Corosync, crmsh, lintian), starts the
 # SNMP simulators, the NUT stack and the SSH/telnet servers (three private OpenSSH sshd,
-# inetutils telnetd) on free loopback ports (IPMI tests start a BMC each),
+# inetutils telnetd, libvirtd with the test driver) on free loopback ports (IPMI tests start a BMC each),
 # checks formatting and lints, runs every test, smoke-runs the IPMI packet fuzzer and the
 # benchmark (so that bench/ cannot rot), and last runs the system tests, which build and
 # install the Debian package, run a Pacemaker cluster, and purge the package again. The
@@ -18,7 +18,8 @@ export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 
 need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool openssl \
   nut-server nut-client nut-snmp libnss3-tools \
-  libssl-dev pkg-config openssh-server openssh-client inetutils-telnetd
+  libssl-dev pkg-config openssh-server openssh-client inetutils-telnetd \
+  libvirt-daemon libvirt-clients
 # pyghmi's IPMI server: the second, independent BMC implementation (tests/common/bmc.rs).
 ensure_venv "$(peer_state pyghmi-venv)/venv" pyghmi==1.6.19
 export FENCEBOX_PYGHMI_PYTHON="$PEERS_STATE/pyghmi-venv/venv/bin/python"

@@ -8,6 +8,15 @@
 #                hmac-sha1(-96), hmac-md5
 #   telnetd      inetutils telnetd -> /bin/login (PAM) -> bash, one per connection,
 #                accepted by telnet-accept.py (telnetd expects inetd's socket on fd 0-2)
+#   libvirtd     Debian's libvirtd with only libvirt's built-in "test" hypervisor, for
+#                fence_virsh: private config and unix socket in $PEERS_STATE/ssh/libvirt, no
+#                TCP. The test driver keeps the shared host test:///default only while a
+#                client is connected, so a holder client (virsh event --loop, whose output
+#                is the domain event log) stays connected. Every start defines vnode1 and
+#                vnode2 (running) and vnode3 (shut off) with fixed UUIDs (FB_VIRSH_* in
+#                peers.env; the driver's own domain "test" runs too). Every sshd session gets
+#                LIBVIRT_DEFAULT_URI (sshd SetEnv), so a plain `virsh domstate vnode1` typed
+#                into the account's bash, as fence_virsh does, reaches this daemon.
 # Login: a system account (PAM needs one) named $FB_SSH_USER, marked by its GECOS field so
 # that an account not made here is never changed, with a fixed test password and two
 # client keys (one with a passphrase). Everything is written to $PEERS_STATE/ssh; the
@@ -20,8 +29,11 @@ USER_NAME="${FB_SSH_USER:-fbpeer}"
 PASSWORD="fbpeer-pass-$(id -u)"
 PASSPHRASE="fbpeer-phrase"
 MARK="fencebox test peer account"
+LIBVIRT_DIR="$ST/libvirt"
+LIBVIRT_URI="test+unix:///default?socket=$LIBVIRT_DIR/run/libvirt-sock"
+VIRSH_UUID_PREFIX="5f0d9c1e-7a3b-4e2f-9c6d-1a2b3c4d5e0"   # vnodeN has ...5e0N
 
-need_pkgs openssh-server openssh-client inetutils-telnetd python3
+need_pkgs openssh-server openssh-client inetutils-telnetd python3 libvirt-daemon libvirt-clients
 [ "$(id -u)" = 0 ] || die "the ssh peers need root (a system account, PAM login)"
 
 make_keys() {
@@ -85,6 +97,7 @@ MaxStartups 50:30:100
 X11Forwarding no
 AllowTcpForwarding no
 LogLevel VERBOSE
+SetEnv LIBVIRT_DEFAULT_URI=$LIBVIRT_URI
 CONF
 }
 
@@ -97,6 +110,21 @@ start_sshd() {
   start_bg "$d/pid" "$d/out.log" /usr/sbin/sshd -D -f "$d/sshd_config" -E "$d/sshd.log"
   wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || die "sshd $name did not listen on $port"
   echo "FB_SSH_PORT_${name^^}=$port" >>"$ST/peers.env.new"
+  SSH_PORTS+=("$port")
+}
+
+# known_hosts naming every host key for every SSH port of ours (each on both addresses),
+# for clients that check strictly (OpenSSH: -o UserKnownHostsFile=... -o
+# StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null).
+write_known_hosts() {
+  local port pub
+  for port in "${SSH_PORTS[@]}"; do
+    for pub in "$ST"/hostkeys/host_*.pub; do
+      printf '[127.0.0.1]:%s,[::1]:%s %s\n' "$port" "$port" "$(cut -d' ' -f1,2 "$pub")"
+    done
+  done >"$ST/known_hosts.new"
+  mv "$ST/known_hosts.new" "$ST/known_hosts"
+  echo "FB_SSH_KNOWN_HOSTS=$ST/known_hosts" >>"$ST/peers.env.new"
 }
 
 start_telnetd() {
@@ -108,12 +136,74 @@ start_telnetd() {
   echo "FB_TELNET_PORT=$port" >>"$ST/peers.env.new"
 }
 
+# libvirtd with the test driver only: an empty LIBVIRT_DRIVER_DIR keeps the QEMU & co.
+# modules out (they abort the start without libvirt-daemon-system's users and folders).
+# The socket is world-writable without authentication, so the test account can use it.
+start_libvirtd() {
+  local d="$LIBVIRT_DIR"
+  rm -rf "$d"; mkdir -p "$d/run" "$d/drivers"
+  cat >"$d/libvirtd.conf" <<CONF
+unix_sock_dir = "$d/run"
+unix_sock_group = "root"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0777"
+unix_sock_admin_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:$d/libvirtd.log"
+CONF
+  start_bg "$d/libvirtd.pid" "$d/libvirtd.out" env LIBVIRT_DRIVER_DIR="$d/drivers" \
+    /usr/sbin/libvirtd -f "$d/libvirtd.conf" -p "$d/libvirtd.own.pid"
+}
+
+# After start_libvirtd: the holder connection, which defines and starts the domains in
+# its own session and then stays connected, logging domain events (no window in which
+# no client is connected and the test host would be forgotten).
+setup_libvirt() {
+  local d="$LIBVIRT_DIR" n
+  wait_for 10 virsh -c "$LIBVIRT_URI" -q uri && pid_alive "$d/libvirtd.pid" \
+    || { cat "$d/libvirtd.out" "$d/libvirtd.log" >&2 2>/dev/null; die "libvirtd did not start"; }
+  for n in 1 2 3; do
+    cat >"$d/vnode$n.xml" <<XML
+<domain type='test'>
+  <name>vnode$n</name>
+  <uuid>$VIRSH_UUID_PREFIX$n</uuid>
+  <memory unit='MiB'>64</memory>
+  <os><type>hvm</type></os>
+</domain>
+XML
+  done
+  {
+    for n in 1 2 3; do echo "define $d/vnode$n.xml"; done
+    echo "start vnode1"; echo "start vnode2"
+    echo "event --all --loop --timestamp"
+  } >"$d/holder.commands"
+  start_bg "$d/holder.pid" "$d/events.log" \
+    bash -c 'exec virsh -c "$0" <"$1"' "$LIBVIRT_URI" "$d/holder.commands"
+  wait_for 10 bash -c '[ "$(virsh -c "$0" domstate vnode2 2>/dev/null)" = running ]' "$LIBVIRT_URI" \
+    || { cat "$d/events.log" >&2; die "defining the test domains failed"; }
+  pid_alive "$d/holder.pid" || { cat "$d/events.log" >&2; die "the libvirt holder connection died"; }
+  [ "$(virsh -c "$LIBVIRT_URI" domstate vnode1)" = running ] && [ "$(virsh -c "$LIBVIRT_URI" domstate vnode3)" = "shut off" ] \
+    || die "the test domains are not as defined (see $d/events.log)"
+  {
+    echo "FB_LIBVIRT_URI=$LIBVIRT_URI"
+    echo "FB_VIRSH_RUNNING=vnode1,vnode2"
+    echo "FB_VIRSH_SHUT_OFF=vnode3"
+    for n in 1 2 3; do echo "FB_VIRSH_VNODE${n}_UUID=$VIRSH_UUID_PREFIX$n"; done
+  } >>"$ST/peers.env.new"
+}
+
 "$HERE/stop.sh" >/dev/null 2>&1 || true
+trap 'rc=$?; [ $rc = 0 ] || { echo "ssh/start.sh failed; stopping what it started" >&2; "$HERE/stop.sh" >/dev/null 2>&1; }; exit $rc' EXIT
+start_libvirtd
 make_keys
 make_account
 : >"$ST/peers.env.new"
+SSH_PORTS=()
+setup_libvirt
 for name in main kbdint legacy; do start_sshd "$name"; done
 start_telnetd
+write_known_hosts
 {
   echo "FB_SSH_USER=$USER_NAME"
   echo "FB_SSH_PASSWORD=$PASSWORD"

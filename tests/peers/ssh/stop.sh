@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stop the peers of start.sh (by their recorded PIDs), with their open sessions: sshd and
 # the telnet acceptor run their sessions as direct children, which get a SIGTERM too.
+# The libvirt holder goes before libvirtd, which then has no client left.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 ST="$PEERS_STATE/ssh"
@@ -11,4 +12,6 @@ for pidf in "$ST"/sshd-*/pid "$ST"/telnetd/pid; do
   fi
   stop_pid "$pidf"
 done
+stop_pid "$ST/libvirt/holder.pid"
+stop_pid "$ST/libvirt/libvirtd.pid" 10
 rm -f "$ST/peers.env"
