@@ -101,13 +101,41 @@ SetEnv LIBVIRT_DEFAULT_URI=$LIBVIRT_URI
 CONF
 }
 
+# A wrong password must be refused at once (fencebox reports it in well under a second).
+# OpenSSH itself only pads a failed attempt to a few milliseconds; the delay is PAM's:
+# pam_unix asks libpam for a ~2 s (randomised) failure delay unless given "nodelay", and
+# Debian's /etc/pam.d/sshd includes common-auth, whose pam_unix has no "nodelay". sshd
+# has no option for its PAM service name: it is the name the binary was run under
+# (OpenSSH's default SSHD_PAM_SERVICE is __progname, which Debian keeps). So our sshd
+# instances run as a symlink named $PAM_SERVICE, and /etc/pam.d/$PAM_SERVICE, a file of
+# their own, is sshd's stack with a pam_unix that does not delay. No other service's PAM
+# file is touched; the file stays after stop.sh (every instance writes the same text).
+PAM_SERVICE=fencebox-peer-sshd
+install_pam_service() {
+  local f="/etc/pam.d/$PAM_SERVICE" text
+  text="# Written by fencebox's test peers (tests/peers/ssh/start.sh) for their private sshd
+# instances, which run as $PAM_SERVICE: Debian's sshd stack, except that pam_unix
+# refuses a wrong password without the failure delay (nodelay). Safe to delete.
+auth     [success=1 default=ignore]  pam_unix.so nodelay
+auth     requisite                   pam_deny.so
+auth     required                    pam_permit.so
+account  required                    pam_nologin.so
+@include common-account
+session  required                    pam_limits.so
+@include common-session
+@include common-password"
+  [ "$(cat "$f" 2>/dev/null)" = "$text" ] && return 0
+  printf '%s\n' "$text" >"$f.fbpeers-new" && mv "$f.fbpeers-new" "$f"
+}
+
 start_sshd() {
-  local name=$1 port d="$ST/sshd-$1"
+  local name=$1 port d="$ST/sshd-$1" sshd="$ST/bin/$PAM_SERVICE"
   port="$(free_tcp_port)"
-  mkdir -p "$d" /run/sshd; chmod 755 /run/sshd   # sshd's privilege separation directory
+  mkdir -p "$d" "$ST/bin" /run/sshd; chmod 755 /run/sshd   # sshd's privilege separation directory
+  ln -sfn /usr/sbin/sshd "$sshd"
   sshd_config "$name" "$port" >"$d/sshd_config"
-  /usr/sbin/sshd -t -f "$d/sshd_config" || die "sshd rejects $d/sshd_config"
-  start_bg "$d/pid" "$d/out.log" /usr/sbin/sshd -D -f "$d/sshd_config" -E "$d/sshd.log"
+  "$sshd" -t -f "$d/sshd_config" || die "sshd rejects $d/sshd_config"
+  start_bg "$d/pid" "$d/out.log" "$sshd" -D -f "$d/sshd_config" -E "$d/sshd.log"
   wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || die "sshd $name did not listen on $port"
   echo "FB_SSH_PORT_${name^^}=$port" >>"$ST/peers.env.new"
   SSH_PORTS+=("$port")
@@ -196,6 +224,7 @@ XML
 "$HERE/stop.sh" >/dev/null 2>&1 || true
 trap 'rc=$?; [ $rc = 0 ] || { echo "ssh/start.sh failed; stopping what it started" >&2; "$HERE/stop.sh" >/dev/null 2>&1; }; exit $rc' EXIT
 start_libvirtd
+install_pam_service
 make_keys
 make_account
 : >"$ST/peers.env.new"
