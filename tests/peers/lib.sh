@@ -68,6 +68,10 @@ start_bg() {
   start_time "$(tr -dc 0-9 <"$pidf")" >"$pidf.start"
 }
 
+# running PID : the process exists and has not exited (an exited one whose parent, often
+# PID 1, has not reaped it yet is a zombie, which kill -0 still finds).
+running() { kill -0 "$1" 2>/dev/null && [ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]; }
+
 # stop_pid PIDFILE [SECONDS] : SIGTERM the recorded process if it is still ours, wait up
 # to SECONDS (default 5) for it to exit, then SIGKILL.
 stop_pid() {
@@ -76,30 +80,37 @@ stop_pid() {
   pid="$(tr -dc 0-9 <"$f")"
   if pid_alive "$f"; then
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 $((wait * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    for i in $(seq 1 $((wait * 10))); do running "$pid" || break; sleep 0.1; done
+    running "$pid" && kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$f" "$f.start"
 }
 
-# free_port udp|tcp : a port nothing listens on (loopback, both families).
+# free_port udp|tcp [COUNT] : COUNT (default 1) different ports nothing listens on
+# (loopback, both families), one a line.
 free_port() {
-  /usr/bin/python3 - "$1" <<'PY'
+  /usr/bin/python3 - "$1" "${2:-1}" <<'PY'
 import socket, sys
 kind = socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM
-for _ in range(50):
+held = []  # bound until all are found, so no port is handed out twice
+for _ in range(50 * int(sys.argv[2])):
+    if len(held) == int(sys.argv[2]):
+        break
     s4 = socket.socket(socket.AF_INET, kind); s4.bind(("127.0.0.1", 0)); port = s4.getsockname()[1]
     try:
         s6 = socket.socket(socket.AF_INET6, kind); s6.bind(("::1", port)); s6.close()
     except OSError:
         s4.close(); continue
-    s4.close()
     if port >= 1024:
-        print(port); break
+        held.append(s4)
+        print(port)
+    else:
+        s4.close()
 PY
 }
 free_udp_port() { free_port udp; }
 free_tcp_port() { free_port tcp; }
+free_tcp_ports() { free_port tcp "$1"; }
 
 wait_for() {
   local t=$1 i; shift

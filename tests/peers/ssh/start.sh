@@ -47,20 +47,23 @@ make_keys() {
   [ -f "$ck/id_ed25519_enc" ] || ssh-keygen -q -t ed25519 -N "$PASSPHRASE" -C fbpeer-enc -f "$ck/id_ed25519_enc"
 }
 
+# make_account NAME SHELL : the account (made if missing, home under $ST/home), the test
+# keys authorised; its password is set later, for all accounts in one chpasswd.
 make_account() {
-  local home="$ST/home/$USER_NAME" ent
-  if ent="$(getent passwd "$USER_NAME")"; then
-    [ "$(cut -d: -f5 <<<"$ent")" = "$MARK" ] || die "account $USER_NAME exists and was not made by the test peers"
-    [ "$(cut -d: -f6 <<<"$ent")" = "$home" ] || usermod -d "$home" "$USER_NAME" \
-      || die "account $USER_NAME is busy elsewhere (processes running); stop its other peers first"
+  local user=$1 shell=$2 home="$ST/home/$1" ent
+  if ent="$(getent passwd "$user")"; then
+    [ "$(cut -d: -f5 <<<"$ent")" = "$MARK" ] || die "account $user exists and was not made by the test peers"
+    [ "$(cut -d: -f6 <<<"$ent")" = "$home" ] || usermod -d "$home" "$user" \
+      || die "account $user is busy elsewhere (processes running); stop its other peers first"
+    [ "$(cut -d: -f7 <<<"$ent")" = "$shell" ] || usermod -s "$shell" "$user"
   else
-    useradd -M -d "$home" -s /bin/bash -c "$MARK" -U "$USER_NAME"
+    useradd -M -d "$home" -s "$shell" -c "$MARK" -U "$user"
   fi
-  echo "$USER_NAME:$PASSWORD" | chpasswd
+  PASSWORD_LINES+="$user:$PASSWORD"$'\n'
   mkdir -p "$home/.ssh"
   touch "$home/.hushlogin"            # no "Last login:" line before the prompt
   cat "$ST/keys/id_ed25519.pub" "$ST/keys/id_ed25519_enc.pub" >"$home/.ssh/authorized_keys"
-  chown -R "$USER_NAME:" "$home"; chmod 755 "$home"; chmod 700 "$home/.ssh"
+  chown -R "$user:" "$home"; chmod 755 "$home"; chmod 700 "$home/.ssh"
 }
 
 # sshd_config NAME PORT : the common part and the instance's algorithms and login methods
@@ -87,7 +90,7 @@ sshd_config() {
 PubkeyAuthentication yes
 AuthorizedKeysFile .ssh/authorized_keys
 UsePAM yes
-AllowUsers $USER_NAME
+AllowUsers $USER_NAME ${EMU_USERS[*]}
 PermitRootLogin no
 PrintMotd no
 PrintLastLog no
@@ -99,6 +102,7 @@ AllowTcpForwarding no
 LogLevel VERBOSE
 SetEnv LIBVIRT_DEFAULT_URI=$LIBVIRT_URI
 CONF
+  printf '%s' "$EMU_MATCH"            # Match blocks last: they run to the end of the file
 }
 
 # A wrong password must be refused at once (fencebox reports it in well under a second).
@@ -221,17 +225,95 @@ XML
   } >>"$ST/peers.env.new"
 }
 
+# Device emulators (../emulators/devices.conf): per device an account fbemu-NAME whose
+# sshd sessions run the emulator (Match User + ForceCommand, in every sshd instance), a
+# telnet port where the emulator, run as that account, does the device's own login, and
+# one state file for both. sshd and login hand a session a cleared environment, so the
+# device's settings live in a wrapper script ($ST/emu/NAME/run.sh) that both paths run.
+EMU_DIR="$(cd "$HERE/../emulators" && pwd)"
+DEVICES_CONF="${FB_EMU_DEVICES_CONF:-$EMU_DIR/devices.conf}"
+EMU_PREFIX="fbemu-"
+sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }   # one shell word, single-quoted
+
+setup_emulators() {
+  local name file flavour initial user dir env_name n=0 ports=() names=() states=() i
+  EMU_USERS=(); EMU_MATCH=""
+  rm -rf "$ST/emu"; mkdir -p "$ST/emu"; chmod 755 "$ST/emu"
+  while read -r name file flavour initial; do
+    case "$name" in ''|'#'*) continue ;; esac
+    [[ "$name" =~ ^[a-z0-9][a-z0-9-]{0,24}$ ]] || die "devices.conf: bad device name '$name'"
+    [ -f "$EMU_DIR/$file" ] || die "devices.conf: $name: no emulator $EMU_DIR/$file"
+    [ ! -e "$ST/emu/$name" ] || die "devices.conf: device $name twice"
+    user="$EMU_PREFIX$name"; dir="$ST/emu/$name"
+    make_account "$user" /bin/sh
+    # the scripts in a folder of root's (telnet.sh runs as root), the state in the account's
+    mkdir -p "$dir/state"
+    [ -z "$initial" ] || printf '%s\n' "$initial" >"$dir/state/state.json"
+    {
+      echo "#!/bin/sh"
+      echo "# device $name of devices.conf, written by tests/peers/ssh/start.sh"
+      echo "EMU_STATE=$(sq "$dir/state/state.json"); export EMU_STATE"
+      [ "$flavour" = - ] || echo "EMU_FLAVOUR=$(sq "$flavour"); export EMU_FLAVOUR"
+      echo "exec /usr/bin/python3 -B $(sq "$EMU_DIR/$file") \"\$@\""
+    } >"$dir/run.sh"
+    # telnet: the acceptor (root) gives the connection to this, which drops to the account
+    {
+      echo "#!/bin/sh"
+      echo "exec /usr/bin/env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=$(sq "$ST/home/$user") \\"
+      echo "  USER=$(sq "$user") LOGNAME=$(sq "$user") EMU_LOGIN=1 EMU_USER=$(sq "$user") EMU_PASSWORD=$(sq "$PASSWORD") \\"
+      echo "  /usr/bin/setpriv --reuid=$(sq "$user") --regid=$(sq "$user") --init-groups $(sq "$dir/run.sh")"
+    } >"$dir/telnet.sh"
+    chown -R "$user:" "$dir/state"; chmod 755 "$dir" "$dir/state" "$dir/run.sh"; chmod 700 "$dir/telnet.sh"
+    EMU_USERS+=("$user")
+    EMU_MATCH+="Match User $user"$'\n'"    ForceCommand $dir/run.sh"$'\n'
+    names+=("$name"); [ -z "$initial" ] || states+=("$dir/state/state.json")
+    n=$((n + 1))
+  done <"$DEVICES_CONF"
+  [ ${#states[@]} = 0 ] || /usr/bin/python3 -c 'import json, sys
+for p in sys.argv[1:]:
+    try:
+        json.load(open(p))
+    except ValueError as e:
+        sys.exit("devices.conf: the initial state of %s is not JSON: %s" % (p.split("/")[-3], e))' "${states[@]}" || exit 1
+  echo "FB_EMU_DEVICES=$(IFS=,; echo "${names[*]}")" >>"$ST/peers.env.new"
+  [ "$n" -gt 0 ] || return 0
+  mapfile -t ports < <(free_tcp_ports "$n")
+  [ ${#ports[@]} = "$n" ] || die "no $n free tcp ports"
+  for i in "${!names[@]}"; do
+    name=${names[$i]}; env_name="FB_EMU_$(tr a-z- A-Z_ <<<"$name")"
+    printf '%s %s\n' "${ports[$i]}" "$(sq "$ST/emu/$name/telnet.sh")" >>"$ST/emu/telnet.table"
+    {
+      echo "${env_name}_USER=$EMU_PREFIX$name"
+      echo "${env_name}_TELNET_PORT=${ports[$i]}"
+      echo "${env_name}_STATE=$ST/emu/$name/state/state.json"
+    } >>"$ST/peers.env.new"
+  done
+  start_bg "$ST/emu/telnet-accept.pid" "$ST/emu/telnet-accept.log" \
+    /usr/bin/python3 -u "$HERE/telnet-accept.py" --table "$ST/emu/telnet.table"
+}
+
+# After setup_emulators: every telnet port bound.
+wait_emulators() {
+  [ -f "$ST/emu/telnet-accept.pid" ] || return 0
+  wait_for 5 grep -qx ready "$ST/emu/telnet-accept.log" && pid_alive "$ST/emu/telnet-accept.pid" \
+    || { cat "$ST/emu/telnet-accept.log" >&2; die "the emulators' telnet acceptor did not start"; }
+}
+
 "$HERE/stop.sh" >/dev/null 2>&1 || true
 trap 'rc=$?; [ $rc = 0 ] || { echo "ssh/start.sh failed; stopping what it started" >&2; "$HERE/stop.sh" >/dev/null 2>&1; }; exit $rc' EXIT
+: >"$ST/peers.env.new"
 start_libvirtd
 install_pam_service
 make_keys
-make_account
-: >"$ST/peers.env.new"
+PASSWORD_LINES=""
+make_account "$USER_NAME" /bin/bash
+setup_emulators
+printf '%s' "$PASSWORD_LINES" | chpasswd
 SSH_PORTS=()
 setup_libvirt
 for name in main kbdint legacy; do start_sshd "$name"; done
 start_telnetd
+wait_emulators
 write_known_hosts
 {
   echo "FB_SSH_USER=$USER_NAME"
