@@ -299,21 +299,48 @@ wait_emulators() {
     || { cat "$ST/emu/telnet-accept.log" >&2; die "the emulators' telnet acceptor did not start"; }
 }
 
+# fakenos (PyPI; a paramiko SSH server with a Python cmd shell) as an SSH server that is not
+# OpenSSH, serving the iLO-like shell of fakenos-ilo.py on 127.0.0.1 only (fakenos binds
+# IPv4). It presents our RSA host key and knows only the test account and password.
+# fakenos sets SO_REUSEPORT, so a busy port would not make it fail: the port comes from
+# free_tcp_port and is checked to be served by our process afterwards (ready line).
+FAKENOS_VENV="$(peer_state fakenos-venv)/venv"
+start_fakenos() {
+  local d="$ST/fakenos"
+  ensure_venv "$FAKENOS_VENV" fakenos==1.2.1 paramiko==4.0.0
+  mkdir -p -m 700 "$d"
+  printf '%s\n' "$PASSWORD" >"$d/password"
+  FAKENOS_PORT="$(free_tcp_port)"
+  start_bg "$d/pid" "$d/fakenos.log" "$FAKENOS_VENV/bin/python" -B -u "$HERE/fakenos-serve.py" \
+    --port "$FAKENOS_PORT" --user "$USER_NAME" --password-file "$d/password" \
+    --host-key "$ST/hostkeys/host_rsa" --platform "$HERE/fakenos-ilo.py"
+}
+wait_fakenos() {
+  local d="$ST/fakenos"
+  wait_for 20 grep -q '^ready' "$d/fakenos.log" && pid_alive "$d/pid" \
+    && wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$FAKENOS_PORT" \
+    || { cat "$d/fakenos.log" >&2; die "fakenos did not start"; }
+  SSH_PORTS+=("$FAKENOS_PORT")
+  echo "FB_FAKENOS_PORT=$FAKENOS_PORT" >>"$ST/peers.env.new"
+}
+
 "$HERE/stop.sh" >/dev/null 2>&1 || true
 trap 'rc=$?; [ $rc = 0 ] || { echo "ssh/start.sh failed; stopping what it started" >&2; "$HERE/stop.sh" >/dev/null 2>&1; }; exit $rc' EXIT
 : >"$ST/peers.env.new"
+SSH_PORTS=()
 start_libvirtd
 install_pam_service
 make_keys
+start_fakenos
 PASSWORD_LINES=""
 make_account "$USER_NAME" /bin/bash
 setup_emulators
 printf '%s' "$PASSWORD_LINES" | chpasswd
-SSH_PORTS=()
 setup_libvirt
 for name in main kbdint legacy; do start_sshd "$name"; done
 start_telnetd
 wait_emulators
+wait_fakenos
 write_known_hosts
 {
   echo "FB_SSH_USER=$USER_NAME"

@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 ST="$PEERS_STATE/ssh"
-for pidf in "$ST"/sshd-*/pid "$ST"/telnetd/pid "$ST"/emu/telnet-accept.pid; do
+for pidf in "$ST"/sshd-*/pid "$ST"/telnetd/pid "$ST"/emu/telnet-accept.pid "$ST"/fakenos/pid; do
   [ -f "$pidf" ] || continue
   if pid_alive "$pidf"; then
     pkill -TERM -P "$(tr -dc 0-9 <"$pidf")" 2>/dev/null || true
