@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# SSH and telnet peers for the transport tests (tests/ssh_interop.rs), all on loopback
-# (127.0.0.1 and ::1), each on a free port:
+# SSH and telnet peers for the transport tests (tests/ssh_interop.rs) and the agents that
+# log in to a device shell, all on loopback, each on a free port (127.0.0.1 and ::1
+# unless said otherwise):
 #   sshd main    Debian's OpenSSH with its own config: password and public-key login
 #   sshd kbdint  keyboard-interactive (and public-key) only, as many BMCs and PDUs offer
 #   sshd legacy  restricted to what old devices speak: diffie-hellman-group14/group1-sha1,
@@ -17,10 +18,35 @@
 #                peers.env; the driver's own domain "test" runs too). Every sshd session gets
 #                LIBVIRT_DEFAULT_URI (sshd SetEnv), so a plain `virsh domstate vnode1` typed
 #                into the account's bash, as fence_virsh does, reaches this daemon.
-# Login: a system account (PAM needs one) named $FB_SSH_USER, marked by its GECOS field so
-# that an account not made here is never changed, with a fixed test password and two
-# client keys (one with a passphrase). Everything is written to $PEERS_STATE/ssh; the
-# tests read peers.env there. Stop with stop.sh (by PID).
+#   devices      one per line of ../emulators/devices.conf (see its header): an account
+#                fbemu-NAME whose sessions on every sshd run the device's emulator, and a
+#                telnet port per device (all served by one telnet-accept.py) where the
+#                emulator, as that account, does the device's own login; one state file
+#                per device, shared by its ssh and telnet sessions
+#   fakenos      an SSH server that is not OpenSSH (PyPI fakenos: paramiko and a Python
+#                cmd shell) with an iLO-like "</>hpiLO-> " shell (fakenos-ilo.py);
+#                127.0.0.1 only, password login only; venv in $PEERS_STATE/fakenos-venv
+# Login: system accounts (PAM needs them) marked by their GECOS field, so that an account
+# not made here is never changed: $FB_SSH_USER (default fbpeer, bash) and fbemu-NAME per
+# device, all with one test password and the same two client keys (one with a
+# passphrase); the device's telnet login takes the same name and password. Homes are in
+# $PEERS_STATE/ssh/home; the accounts stay after stop.sh. Two state directories cannot
+# use one account at once (its home moves to the last start): give one FB_SSH_USER=other.
+# A wrong password is refused at once: the sshd instances use a PAM service of their own
+# (/etc/pam.d/fencebox-peer-sshd, see install_pam_service); the device emulators log in
+# by themselves. Only /bin/login (telnetd -> bash) keeps its 3 s delay.
+# Every start restarts everything (stop.sh first) with fresh state; about 2 s once the
+# venv exists. Everything is written to $PEERS_STATE/ssh; tests read peers.env there:
+#   FB_SSH_PORT_MAIN, _KBDINT, _LEGACY   sshd ports        FB_TELNET_PORT   telnetd
+#   FB_SSH_USER, FB_SSH_PASSWORD         the login          FB_FAKENOS_PORT  fakenos
+#   FB_SSH_KEY, FB_SSH_KEY_ENC, FB_SSH_KEY_PASSPHRASE       client keys
+#   FB_SSH_KNOWN_HOSTS   every host key for every SSH port (sshd and fakenos), both addresses
+#   FB_LIBVIRT_URI       the URI of the libvirtd (the one the sessions get)
+#   FB_VIRSH_RUNNING=vnode1,vnode2  FB_VIRSH_SHUT_OFF=vnode3  FB_VIRSH_VNODE<N>_UUID
+#   FB_EMU_DEVICES       the device names, comma-separated; per device (NAME upper case,
+#                        "-" as "_"): FB_EMU_<NAME>_USER, _TELNET_PORT, _STATE (its file)
+# Checks with Debian's agents and OpenSSH: check-virsh.sh, check-emulators.py,
+# check-fakenos.sh. Stop with stop.sh (by PID).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/../lib.sh"
