@@ -44,7 +44,7 @@ class Terminal:
         if os.isatty(self.fd_in):
             # The device echoes, not the kernel.
             self.saved = termios.tcgetattr(self.fd_in)
-            tty.setraw(self.fd_in)
+            tty.setraw(self.fd_in, termios.TCSANOW)  # keep what was typed before start
         if self.telnet:
             # Character mode, device-side echo, as switched PDUs and BMCs negotiate it.
             self.raw(bytes([IAC, WILL, ECHO, IAC, WILL, SGA]))
