@@ -16,6 +16,7 @@ pub mod device;
 pub mod engine;
 pub mod ipmi;
 pub mod nut;
+pub mod shell;
 pub mod snmp;
 pub mod ssh;
 pub mod telnet;

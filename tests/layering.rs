@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// (the SNMP client knows nothing of IPMI), only lower layers.
 const LAYERS: &[&[&str]] = &[
     &["runtime"],
-    &["snmp", "ipmi", "nut", "ssh", "telnet"],
+    &["snmp", "ipmi", "nut", "ssh", "telnet", "shell"],
     &["contract"],
     &["device"],
     &["engine"],

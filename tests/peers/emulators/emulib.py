@@ -99,8 +99,11 @@ class Terminal:
         line = bytearray()
         while True:
             b = self._data_byte()
-            if b == 0 or (b == 10 and self.last_was_cr):
-                # the LF (or telnet's NUL) of a CR LF pair already ended the line
+            if b == 0:
+                # telnet's CR NUL: the CR ended the line; a LF may still follow
+                continue
+            if b == 10 and self.last_was_cr:
+                # the LF of a CR LF pair: the CR already ended the line
                 self.last_was_cr = False
                 continue
             self.last_was_cr = b == 13
