@@ -32,7 +32,12 @@ mkdir -p "$ST/state" "$ST/logs"
 chmod 755 "$PEERS_STATE" "$ST"
 chmod 777 "$ST/state"        # telnet sessions run as root, SSH sessions as the emulator accounts
 rm -f "$ST"/state/* "$ST"/logs/*
-: > "$OBS"
+{
+  echo "# Observed by prove-apc.sh: Debian's fence_apc (fence-agents $(dpkg-query -W -f='${Version}' fence-agents 2>/dev/null))"
+  echo "# against apc.py on loopback. Each case: device/transport, the options (besides the connection ones),"
+  echo "# exit code, time, stdout, and the agent's stderr without time stamps. Passwords are never shown."
+  echo
+} > "$OBS"
 
 # --- devices: name, port offset, emulator settings ---------------------------------------------
 #   name       off  settings
@@ -172,7 +177,7 @@ full_set() {
   check "$name" "$transport" 1 "" --err "$NOPLUG" action=off plug=42
 }
 
-NOPLUG="^ERROR: Failed: Unable to obtain correct plug status or plug is not available"
+NOPLUG="ERROR: Failed: Unable to obtain correct plug status or plug is not available"
 NOLOGIN="ERROR: Unable to connect/login to fencing device"
 TIMEDOUT="ERROR: Connection timed out"
 NOSWITCH="ERROR: Failed: You have to enter physical switch number"
@@ -232,6 +237,55 @@ check cli10 telnet 1 "" --err "$TIMEDOUT" action=monitor
 check cli16 telnet 0 "Status: ON" action=status plug=1
 check cli16 telnet 0 "Success: Powered OFF" action=off plug=1
 check nmc3 telnet 1 "" --err "$TIMEDOUT" action=status plug=1
+
+# --- the device's own behaviour where the agent does not look (emulator alone, on a pty) -------------
+# emu_check LABEL FLAVOUR-SETTINGS SCRIPT : SCRIPT is python driving pexpect object `c` (the emulator);
+# it raises on a mismatch.
+emu_check() {
+  local label=$1 settings=$2 script=$3 verdict=PASS
+  N=$((N + 1))
+  env $settings EMU_STATE="$ST/state/emu-$N.json" EMU_DELAY=1 EMU="$EMU" SCRIPT="$script" python3 - \
+    >"$ST/logs/case-$N.err" 2>&1 <<'PY' || verdict=FAIL
+import os, sys, time, pexpect
+c = pexpect.spawn("/usr/bin/python3", [os.environ["EMU"]], encoding="latin-1", timeout=5)
+def menu(): c.expect("\n> ")
+def cli(): c.expect("\napc>")
+exec(os.environ["SCRIPT"])
+PY
+  [ $verdict = PASS ] || FAILS=$((FAILS + 1))
+  RESULTS+=("$(printf '%-4s %-52s' "$verdict" "emulator: $label")")
+  { echo "## case $N: emulator alone: $label: $verdict"; sed 's/^/  ! /' "$ST/logs/case-$N.err" | tail -5; echo; } >> "$OBS"
+}
+emu_check "menu: ESC goes back one level, Ctrl-C to the top" EMU_FLAVOUR=aos3 '
+menu(); c.send("1\r"); c.expect("Device Manager"); menu()
+c.send("2\r"); c.expect("Outlet Management"); menu()
+c.send("\x1b"); c.expect("------- Device Manager"); menu()
+c.send("2\r"); menu(); c.send("1\r"); c.expect("Outlet Control/Configuration"); menu()
+c.send("\x03"); c.expect("4- Logout"); menu()
+c.send("4\r"); c.expect("Bye"); c.expect(pexpect.EOF)'
+emu_check "menu: an unknown outlet number redraws the list" EMU_FLAVOUR=aos2 '
+menu(); c.send("1\r"); menu(); c.send("3\r"); c.expect("Outlet Control/Configuration"); menu()
+c.send("42\r"); c.expect("------- Outlet Control/Configuration"); menu()'
+emu_check "menu: Immediate Reboot is off, then on after the delay" "EMU_FLAVOUR=aos2 EMU_ROLE=outlet" '
+menu(); c.send("1\r"); menu(); c.send("2\r"); menu(); c.send("2\r"); c.expect("3- Immediate Reboot"); menu()
+c.send("3\r"); c.expect("cancel : "); c.send("YES\r"); c.expect("Press <ENTER> to continue...")
+c.send("\r"); c.expect("State        : OFF"); menu(); time.sleep(1.3)
+c.send("\r"); c.expect("State        : ON"); menu()'
+emu_check "menu: an empty answer cancels the confirmation" EMU_FLAVOUR=msp '
+menu(); c.send("1\r"); c.expect("2- MasterSwitch plus 2"); menu(); c.send("2\r"); menu()
+c.send("1\r"); menu(); c.send("1\r"); c.expect("3- Immediate Off"); menu()
+c.send("3\r"); c.expect("cancel : "); c.send("\r"); c.expect("Command cancelled"); c.expect("continue...")
+c.send("\r"); c.expect("State        : ON"); menu()'
+emu_check "cli: E101 for an unknown command, E102 for a bad outlet" EMU_FLAVOUR=cli '
+cli(); c.send("frobnicate\r"); c.expect("E101: Command Not Found"); cli()
+c.send("olOn 42\r"); c.expect("E102: Parameter Error"); cli()
+c.send("olStatus\r"); c.expect("E102: Parameter Error"); cli()
+c.send("olstatus 2-3\r"); c.expect("E000: Success\r\n 2: web-02: On\r\n 3: db-primary: Off\r\n"); cli()
+c.send("exit\r"); c.expect("Bye."); c.expect(pexpect.EOF)'
+emu_check "cli: olReboot is Off, then On after the delay" EMU_FLAVOUR=cli '
+cli(); c.send("olReboot 1\r"); c.expect("E000: Success"); cli()
+c.send("olStatus 1\r"); c.expect(" 1: web-01: Off"); cli(); time.sleep(1.3)
+c.send("olStatus 1\r"); c.expect(" 1: web-01: On"); cli()'
 
 if [ "${APC_SKIP_SSH:-0}" != 1 ]; then
   # over ssh the same devices (same state files as their telnet instances)
