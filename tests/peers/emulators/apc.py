@@ -18,8 +18,10 @@ Network Management Card. One program, several firmware generations (EMU_FLAVOUR)
 EMU_VERSION overrides the AOS version string printed in the banner (e.g. "v7.0.4", "v16.0.1").
 
 Login: over telnet (EMU_LOGIN=1) the card asks "User Name : " then "Password  : " (the password is
-not echoed); a wrong pair asks again, and the third failure closes the connection. Over SSH, sshd did
-the login and the session starts at the banner.
+not echoed); a wrong pair asks again, and the third failure closes the connection (the number of
+attempts and the silent retry are our choice: the guides do not give them). Over SSH, sshd did the
+login and the session starts at the banner. The telnet login is read here, not with emulib.login: see
+read_key_line for the line-end problem that makes emulib's reader unusable for these agents.
 
 Menu firmware (aos2, aos3, msp): every screen is a title rule ("------- Title ---..."), numbered
 items "     N- Text", a key line and the prompt "> " on a line of its own. A number and Enter selects,
@@ -39,7 +41,8 @@ Command-line firmware (cli, cli10): banner, then "apc>". Commands are case-insen
   olOn / olOff / olReboot <same>  "E000: Success"
   ? / help                        the command list;  exit / quit / bye   "Bye." and the session ends
   anything else                   "E101: Command Not Found"; a bad or missing outlet "E102: Parameter Error"
-Ctrl-C at the prompt is ignored (a new prompt), as the line editor of the card does.
+Ctrl-C and ESC at the prompt only give a new prompt (our choice; what matters to fence_apc is that
+they never print "- Logout").
 
 Power state lives in EMU_STATE (JSON, shared by every session of one device): per switch and outlet,
 name, on/off and a pending change (reboot and delayed actions end after EMU_DELAY seconds, default 3).
@@ -234,9 +237,8 @@ class Menu:
                 "delayed-reboot": "turn the outlet off after its power off delay, then on again",
                 "cancel": "cancel every pending command of the outlet"}
 
-    def __init__(self, term, name, flavour, version, role, pdu):
-        self.term, self.name, self.flavour, self.version, self.role, self.pdu = \
-            term, name, flavour, version, role, pdu
+    def __init__(self, term, name, flavour, role, pdu):
+        self.term, self.name, self.flavour, self.role, self.pdu = term, name, flavour, role, pdu
         self.chain = name == "msp"
         self.admin = role == "admin"
         self.switches = env_int("EMU_SWITCHES", 2) if self.chain else 1
@@ -405,8 +407,8 @@ class Cli:
             "?         about     bye       exit      help      olOff     olOn      olReboot",
             "olStatus  quit      whoami"]
 
-    def __init__(self, term, pdu, user):
-        self.term, self.pdu, self.user = term, pdu, user
+    def __init__(self, term, pdu, user, model):
+        self.term, self.pdu, self.user, self.model = term, pdu, user, model
 
     def parse_outlets(self, arg):
         """Outlet numbers named by 'all', N, N-M, N,M or an outlet name; None when not valid."""
@@ -483,13 +485,11 @@ def main(term):
     user = apc_login(term)
     term.write("\n".join(banner_lines(flavour, version, role)) + "\n")
     if flavour["kind"] == "cli":
-        cli = Cli(term, pdu, user)
-        cli.model = flavour["model"]
-        cli.run()
+        Cli(term, pdu, user, flavour["model"]).run()
     else:
         if name != "msp":
             term.write("Switched Rack PDU: Communication Established\n")
-        Menu(term, name, flavour, version, role, pdu).run()
+        Menu(term, name, flavour, role, pdu).run()
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ trap cleanup EXIT
 
 for d in "${DEVICES[@]}"; do
   read -r name _ <<<"$d"
-  python3 "$ACCEPT" "${PORT[$name]}" "$(wrapper "$name" telnet)" >"$ST/logs/accept-$name.log" 2>&1 &
+  /usr/bin/python3 "$ACCEPT" "${PORT[$name]}" "$(wrapper "$name" telnet)" >"$ST/logs/accept-$name.log" 2>&1 &
   PIDS+=($!)
 done
 
@@ -244,7 +244,7 @@ check nmc3 telnet 1 "" --err "$TIMEDOUT" action=status plug=1
 emu_check() {
   local label=$1 settings=$2 script=$3 verdict=PASS
   N=$((N + 1))
-  env $settings EMU_STATE="$ST/state/emu-$N.json" EMU_DELAY=1 EMU="$EMU" SCRIPT="$script" python3 - \
+  env $settings EMU_STATE="$ST/state/emu-$N.json" EMU_DELAY=1 EMU="$EMU" SCRIPT="$script" /usr/bin/python3 - \
     >"$ST/logs/case-$N.err" 2>&1 <<'PY' || verdict=FAIL
 import os, sys, time, pexpect
 c = pexpect.spawn("/usr/bin/python3", [os.environ["EMU"]], encoding="latin-1", timeout=5)
