@@ -41,6 +41,11 @@ mod dir;
 
 // The family model itself reads and checks the built-in family files here, so that a
 // broken one stops the build and the binary gets code that builds each family.
+// The dialogue model checks every built-in [shell] table (patterns, templates).
+#[allow(dead_code)]
+#[path = "src/shell/dialogue.rs"]
+mod dialogue;
+
 #[allow(dead_code)]
 #[path = "src/snmp/family.rs"]
 mod family;
@@ -200,7 +205,8 @@ fn backend_kind(file: &str, name: &str) -> String {
         "snmp" => "BackendKind::Snmp",
         "ipmi" => "BackendKind::Ipmi",
         "nut" => "BackendKind::Nut",
-        other => panic!("{file}: unknown backend '{other}' (dummy, snmp, ipmi or nut)"),
+        "shell" => "BackendKind::Shell",
+        other => panic!("{file}: unknown backend '{other}' (dummy, snmp, ipmi, nut or shell)"),
     }
     .to_string()
 }
@@ -222,6 +228,7 @@ fn agent_literal(file: &str, t: &toml::Table) -> String {
             "defaults",
             "symlink",
             "snmp",
+            "shell",
         ],
     );
     let options: Vec<String> = tables(t, "option")
@@ -252,7 +259,7 @@ fn agent_literal(file: &str, t: &toml::Table) -> String {
     format!(
         "AgentDef {{ name: {}, shortdesc: {}, longdesc: {}, vendor_url: {}, backend: {}, \
          device_opt: {}, options: Cow::Borrowed(&[{}]), defaults: {}, \
-         symlinks: Cow::Borrowed(&[{}]), snmp: {} }}",
+         symlinks: Cow::Borrowed(&[{}]), snmp: {}, shell: {} }}",
         text(string_at(file, t, "name")),
         text(string_at(file, t, "shortdesc")),
         text(string_at(file, t, "longdesc")),
@@ -263,7 +270,36 @@ fn agent_literal(file: &str, t: &toml::Table) -> String {
         pairs(file, t, "defaults"),
         symlinks.join(", "),
         snmp.unwrap_or_else(|| "None".into()),
+        shell_source(file, t),
     )
+}
+
+/// A `[shell]` table, read and checked by the dialogue model, as the TOML source the
+/// binary reads when a call of the agent needs it.
+fn shell_source(file: &str, t: &toml::Table) -> String {
+    let backend = string_at(file, t, "backend");
+    let Some(table) = t.get("shell").and_then(toml::Value::as_table) else {
+        assert!(
+            backend != "shell",
+            "{file}: backend \"shell\" needs a [shell] table"
+        );
+        return "None".into();
+    };
+    assert!(
+        backend == "shell",
+        "{file}: a [shell] table belongs to backend \"shell\" only"
+    );
+    let d: dialogue::Dialogue = toml::Value::Table(table.clone())
+        .try_into()
+        .unwrap_or_else(|e| panic!("{file}: [shell]: {e}"));
+    let own: Vec<&str> = tables(t, "option")
+        .iter()
+        .map(|o| string_at(file, o, "key"))
+        .collect();
+    d.check_for_agent(&strings(t, "device_opt"), &own)
+        .unwrap_or_else(|e| panic!("{file}: [shell]: {e}"));
+    let source = toml::to_string(table).unwrap_or_else(|e| panic!("{file}: [shell]: {e}"));
+    format!("Some(ShellDef::Source({source:?}))")
 }
 
 /// Write `$OUT_DIR/builtin_agents.rs` (see the module comment); src/contract/agents.rs includes it.

@@ -19,6 +19,7 @@ mod dir;
 pub use catalog::FamilyCatalog;
 
 use crate::contract::options::{t, OptSpec, Text, ValueType};
+use crate::shell::dialogue::Dialogue;
 use crate::snmp::family::Family;
 
 /// A built-in agent file as build.rs compiled it: the names it answers to (the agent's
@@ -54,6 +55,8 @@ pub enum BackendKind {
     Snmp,
     Ipmi,
     Nut,
+    /// A device shell over SSH or telnet, driven by the file's `[shell]` dialogue.
+    Shell,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +76,7 @@ struct AgentFile {
     #[serde(default)]
     symlink: Vec<SymlinkFile>,
     snmp: Option<SnmpAgentFile>,
+    shell: Option<Dialogue>,
 }
 
 /// How an SNMP agent picks its device family.
@@ -158,6 +162,29 @@ pub struct AgentDef {
     pub defaults: Defaults,
     pub symlinks: Cow<'static, [Symlink]>,
     pub snmp: Option<SnmpAgent>,
+    pub shell: Option<ShellDef>,
+}
+
+/// A shell agent's dialogue: the TOML of a built-in file's `[shell]` table (checked by
+/// build.rs, read when a call of that agent configures its backend), or a site file's,
+/// read with the file.
+#[derive(Debug, Clone)]
+pub enum ShellDef {
+    Source(&'static str),
+    Parsed(Arc<Dialogue>),
+}
+
+impl AgentDef {
+    /// The dialogue of a shell agent.
+    pub fn dialogue(&self) -> Result<Arc<Dialogue>, String> {
+        match &self.shell {
+            Some(ShellDef::Parsed(d)) => Ok(d.clone()),
+            Some(ShellDef::Source(text)) => toml::from_str::<Dialogue>(text)
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
+            None => Err("the agent file has no [shell] table".into()),
+        }
+    }
 }
 
 fn owned_pairs(m: BTreeMap<String, String>) -> Defaults {
@@ -194,6 +221,9 @@ pub fn parse_agent(origin: &str, text: &str) -> Result<AgentDef, String> {
 }
 
 fn agent_def(origin: &str, f: AgentFile) -> Result<AgentDef, String> {
+    let own_options: Vec<&str> = f.option.iter().map(|o| o.key.as_str()).collect();
+    let device_opt: Vec<&str> = f.device_opt.iter().map(String::as_str).collect();
+    let shell = shell_def(origin, f.backend, f.shell, &device_opt, &own_options)?;
     if !f.name.starts_with("fence_") {
         return Err(format!(
             "{origin}: agent name '{}' must start with fence_",
@@ -224,7 +254,33 @@ fn agent_def(origin: &str, f: AgentFile) -> Result<AgentDef, String> {
             fallback: s.fallback.map(Text::from),
             detect: s.detect,
         }),
+        shell,
     })
+}
+
+/// A site file's dialogue, checked as build.rs checks the built-in ones; a shell agent
+/// needs one and only a shell agent may have one.
+fn shell_def(
+    origin: &str,
+    backend: BackendKind,
+    shell: Option<Dialogue>,
+    device_opt: &[&str],
+    own_options: &[&str],
+) -> Result<Option<ShellDef>, String> {
+    match (backend, shell) {
+        (BackendKind::Shell, Some(d)) => {
+            d.check_for_agent(device_opt, own_options)
+                .map_err(|e| format!("{origin}: [shell]: {e}"))?;
+            Ok(Some(ShellDef::Parsed(Arc::new(d))))
+        }
+        (BackendKind::Shell, None) => Err(format!(
+            "{origin}: backend \"shell\" needs a [shell] table (the device's dialogue)"
+        )),
+        (_, Some(_)) => Err(format!(
+            "{origin}: a [shell] table belongs to backend \"shell\" only"
+        )),
+        (_, None) => Ok(None),
+    }
 }
 
 /// A TOML error as one line: file, line, column, the field on that line, the problem.
@@ -437,9 +493,14 @@ mod tests {
         let text = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap();
         for b in BUILTIN_AGENTS {
             let from_toml = parse_agent(b.file, &text(dir.join(b.file))).unwrap();
+            // A built-in dialogue is kept as its TOML source: compare it read.
+            let mut built_in = b.def.clone();
+            if built_in.shell.is_some() {
+                built_in.shell = Some(ShellDef::Parsed(built_in.dialogue().unwrap()));
+            }
             assert_eq!(
                 format!("{from_toml:?}"),
-                format!("{:?}", b.def),
+                format!("{built_in:?}"),
                 "{}",
                 b.file
             );

@@ -5,6 +5,7 @@
 pub mod dummy;
 pub mod ipmi;
 pub mod nut;
+pub mod shell;
 pub mod snmp;
 
 use crate::contract::agents::{BackendKind, Registry};
@@ -221,6 +222,7 @@ pub enum BackendConfig {
     Snmp(snmp::SnmpConfig),
     Ipmi(ipmi::IpmiConfig),
     Nut(nut::NutConfig),
+    Shell(shell::ShellConfig),
 }
 
 /// A backend set up from its configuration, before any contact. The engine runs on the
@@ -230,6 +232,7 @@ pub enum Backend {
     Snmp(snmp::SnmpDevice),
     Ipmi(ipmi::IpmiDevice),
     Nut(nut::NutDevice),
+    Shell(shell::ShellDevice),
 }
 
 /// The configuration of the backend an agent file names, from validated settings: every
@@ -245,6 +248,7 @@ pub fn configure(
         BackendKind::Snmp => BackendConfig::Snmp(snmp::configure(registry, agent, settings, env)?),
         BackendKind::Ipmi => BackendConfig::Ipmi(ipmi::configure(settings)?),
         BackendKind::Nut => BackendConfig::Nut(nut::configure(settings)?),
+        BackendKind::Shell => BackendConfig::Shell(shell::configure(agent, settings, env)?),
     })
 }
 
@@ -255,5 +259,6 @@ pub fn open(config: BackendConfig) -> Backend {
         BackendConfig::Snmp(c) => Backend::Snmp(snmp::SnmpDevice::new(c)),
         BackendConfig::Ipmi(c) => Backend::Ipmi(ipmi::IpmiDevice::new(c)),
         BackendConfig::Nut(c) => Backend::Nut(nut::NutDevice::new(c)),
+        BackendConfig::Shell(c) => Backend::Shell(shell::ShellDevice::new(c)),
     }
 }

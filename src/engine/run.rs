@@ -44,6 +44,7 @@ pub fn run(
         Backend::Snmp(mut d) => engine.execute(&mut d),
         Backend::Ipmi(mut d) => engine.execute(&mut d),
         Backend::Nut(mut d) => engine.execute(&mut d),
+        Backend::Shell(mut d) => engine.execute(&mut d),
     }
     .map_err(|e| vec![e])
 }

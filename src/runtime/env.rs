@@ -9,6 +9,7 @@ use std::path::PathBuf;
 pub const DEFAULT_LOCK_DIR: &str = "/run/lock/fencebox";
 pub const DEFAULT_AGENTS_DIR: &str = "/etc/fencebox/agents.d";
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
+pub const DEFAULT_KNOWN_HOSTS: &str = "/var/lib/fencebox/known_hosts";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Env {
@@ -18,6 +19,9 @@ pub struct Env {
     pub agents_dir: PathBuf,
     /// The local syslog socket (`FENCEBOX_SYSLOG_SOCKET`; tests read what is sent).
     pub syslog_socket: PathBuf,
+    /// fencebox's own SSH known-hosts file (`FENCEBOX_KNOWN_HOSTS`); `ssh_options`'
+    /// `-o UserKnownHostsFile=` overrides it per call.
+    pub known_hosts: PathBuf,
     /// Run by pacemaker-fenced (`PCMK_service`): internal timeouts off by default.
     pub under_pacemaker: bool,
     /// Tests only (`FENCEBOX_DUMMY_IGNORE`): requests the dummy device accepts and does
@@ -32,6 +36,7 @@ impl Default for Env {
             lock_dir: DEFAULT_LOCK_DIR.into(),
             agents_dir: DEFAULT_AGENTS_DIR.into(),
             syslog_socket: DEFAULT_SYSLOG_SOCKET.into(),
+            known_hosts: DEFAULT_KNOWN_HOSTS.into(),
             under_pacemaker: false,
             dummy_ignore: String::new(),
         }
@@ -48,6 +53,7 @@ impl Env {
             agents_dir: var("FENCEBOX_AGENTS_DIR").map_or(defaults.agents_dir, PathBuf::from),
             syslog_socket: var("FENCEBOX_SYSLOG_SOCKET")
                 .map_or(defaults.syslog_socket, PathBuf::from),
+            known_hosts: var("FENCEBOX_KNOWN_HOSTS").map_or(defaults.known_hosts, PathBuf::from),
             under_pacemaker: var("PCMK_service").is_some_and(|v| v == "pacemaker-fenced"),
             dummy_ignore: var("FENCEBOX_DUMMY_IGNORE")
                 .map(|v| v.to_string_lossy().into_owned())

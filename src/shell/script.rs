@@ -1,0 +1,391 @@
+//! Running a dialogue (dialogue.rs) over an expect session: the login, steps, reading a
+//! state, listing plugs. Patterns are compiled once per session (`Compiled`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use regex::Regex;
+
+use super::dialogue::{Dialogue, Meaning, Step, Then, Timeout};
+use super::expect::{Expect, ExpectError, Found, Pattern};
+use crate::runtime::clock::Clock;
+
+/// Why a dialogue did not reach its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptError {
+    /// The device refused the user name or password.
+    LoginRefused(String),
+    /// The device does not know the plug.
+    Missing(String),
+    /// The device refused a command (a `fail` branch or an `error` rule), in its words.
+    Refused(String),
+    /// The answer named no state the dialogue knows.
+    Unreadable(String),
+    Expect(ExpectError),
+    /// The dialogue itself is wrong (a bad pattern or template in a site file).
+    Dialogue(String),
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScriptError::LoginRefused(m)
+            | ScriptError::Missing(m)
+            | ScriptError::Refused(m)
+            | ScriptError::Unreadable(m)
+            | ScriptError::Dialogue(m) => f.write_str(m),
+            ScriptError::Expect(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<ExpectError> for ScriptError {
+    fn from(e: ExpectError) -> Self {
+        ScriptError::Expect(e)
+    }
+}
+
+/// The call's three timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub login: Duration,
+    pub shell: Duration,
+    pub power: Duration,
+}
+
+impl Timeouts {
+    fn of(&self, t: Timeout) -> Duration {
+        match t {
+            Timeout::Login => self.login,
+            Timeout::Shell => self.shell,
+            Timeout::Power => self.power,
+        }
+    }
+}
+
+/// A dialogue with its patterns compiled, the prompt override applied and the values
+/// its templates use.
+pub struct Compiled<'d> {
+    pub dialogue: &'d Dialogue,
+    prompts: Vec<Regex>,
+    regexes: HashMap<String, Regex>,
+    values: HashMap<String, String>,
+    pub timeouts: Timeouts,
+}
+
+fn compile(p: &str) -> Result<Regex, ScriptError> {
+    // (?m): `^` and `$` are line anchors, as device output is read line by line.
+    Regex::new(&format!("(?m){p}"))
+        .map_err(|e| ScriptError::Dialogue(format!("pattern '{p}': {e}")))
+}
+
+impl<'d> Compiled<'d> {
+    /// `prompts`: the command prompt patterns (the dialogue's unless cmd_prompt gave
+    /// others); `values`: what each `{name}` of the templates stands for (login, password
+    /// and the device's options; plug is added per action).
+    pub fn new(
+        dialogue: &'d Dialogue,
+        prompts: &[String],
+        values: HashMap<String, String>,
+        timeouts: Timeouts,
+    ) -> Result<Compiled<'d>, ScriptError> {
+        let prompts = prompts
+            .iter()
+            .map(|p| compile(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Compiled {
+            dialogue,
+            prompts,
+            regexes: HashMap::new(),
+            values,
+            timeouts,
+        })
+    }
+
+    fn regex(&mut self, p: &str) -> Result<Regex, ScriptError> {
+        if let Some(r) = self.regexes.get(p) {
+            return Ok(r.clone());
+        }
+        let r = compile(p)?;
+        self.regexes.insert(p.to_string(), r.clone());
+        Ok(r)
+    }
+
+    fn fill(&self, template: &str, plug: &str) -> Result<String, ScriptError> {
+        super::dialogue::fill(template, &|name| match name {
+            "plug" => Some(plug.to_string()),
+            other => self.values.get(other).cloned(),
+        })
+        .map_err(ScriptError::Dialogue)
+    }
+
+    /// The device's own login: user name, password, then the command prompt. The login
+    /// question coming back, or the device's refusal text, is a refused login (reported
+    /// at once, not after a timeout).
+    pub fn login(&mut self, x: &mut Expect, clock: &dyn Clock) -> Result<(), ScriptError> {
+        let d = self.dialogue;
+        let spec = &d.login;
+        let user_q = self.regex(&spec.user_prompt)?;
+        let password_q = self.regex(&spec.password_prompt)?;
+        let refused = spec.refused.as_deref().map(|r| self.regex(r)).transpose()?;
+        let t = self.timeouts.login;
+        let mut first = vec![
+            Pattern {
+                regex: &user_q,
+                name: "the login prompt",
+            },
+            Pattern {
+                regex: &password_q,
+                name: "the password prompt",
+            },
+        ];
+        first.extend(self.prompts.iter().map(|r| Pattern {
+            regex: r,
+            name: "the command prompt",
+        }));
+        let login = self.values.get("login").cloned().unwrap_or_default();
+        let password = self.values.get("password").cloned().unwrap_or_default();
+        let mut found = x.expect(&first, clock, t)?;
+        if found.index >= 2 {
+            return Ok(()); // no login asked (a device without passwords)
+        }
+        if found.index == 0 {
+            x.send_line(&login, false, clock, t)?;
+            found = x.expect(&first, clock, t)?;
+            if found.index >= 2 {
+                return Ok(());
+            }
+            if found.index == 0 {
+                return Err(ScriptError::LoginRefused(
+                    "the device asked for the user name again".into(),
+                ));
+            }
+        }
+        x.send_line(&password, true, clock, t)?;
+        let mut after = vec![
+            Pattern {
+                regex: &user_q,
+                name: "the login prompt",
+            },
+            Pattern {
+                regex: &password_q,
+                name: "the password prompt",
+            },
+        ];
+        if let Some(r) = &refused {
+            after.push(Pattern {
+                regex: r,
+                name: "a refusal",
+            });
+        }
+        let first_prompt = after.len();
+        after.extend(self.prompts.iter().map(|r| Pattern {
+            regex: r,
+            name: "the command prompt",
+        }));
+        let found = x.expect(&after, clock, t)?;
+        if found.index >= first_prompt {
+            Ok(())
+        } else {
+            Err(ScriptError::LoginRefused(format!(
+                "the device refused the user name or password (it answered \"{}\")",
+                found.matched.trim()
+            )))
+        }
+    }
+
+    /// Wait for the first command prompt (a session the transport logged in).
+    pub fn first_prompt(&mut self, x: &mut Expect, clock: &dyn Clock) -> Result<(), ScriptError> {
+        let pats: Vec<Pattern<'_>> = self
+            .prompts
+            .iter()
+            .map(|r| Pattern {
+                regex: r,
+                name: "the command prompt",
+            })
+            .collect();
+        x.expect(&pats, clock, self.timeouts.login)?;
+        Ok(())
+    }
+
+    /// Run `steps` for `plug`; the text the last step's wait ended on (without the echo of
+    /// the line it sent).
+    pub fn run(
+        &mut self,
+        x: &mut Expect,
+        clock: &dyn Clock,
+        steps: &[Step],
+        plug: &str,
+    ) -> Result<String, ScriptError> {
+        let mut last = String::new();
+        for step in steps {
+            last = self.step(x, clock, step, plug)?;
+        }
+        Ok(last)
+    }
+
+    fn step(
+        &mut self,
+        x: &mut Expect,
+        clock: &dyn Clock,
+        step: &Step,
+        plug: &str,
+    ) -> Result<String, ScriptError> {
+        let t = self.timeouts.of(step.timeout);
+        let sent = match &step.send {
+            Some(template) => {
+                let line = self.fill(template, plug)?;
+                x.send_line(&line, false, clock, t)?;
+                Some(line)
+            }
+            None => None,
+        };
+        if !step.wait {
+            return Ok(String::new());
+        }
+        let branches: Vec<Regex> = step
+            .expect
+            .iter()
+            .map(|b| self.regex(&b.pattern))
+            .collect::<Result<_, _>>()?;
+        let mut pats: Vec<Pattern<'_>> = branches
+            .iter()
+            .map(|r| Pattern {
+                regex: r,
+                name: "an expected answer",
+            })
+            .collect();
+        if step.prompt {
+            pats.extend(self.prompts.iter().map(|r| Pattern {
+                regex: r,
+                name: "the command prompt",
+            }));
+        }
+        let mut output = String::new();
+        loop {
+            let Found {
+                index,
+                before,
+                matched,
+            } = x.expect(&pats, clock, t)?;
+            output.push_str(&before);
+            let Some(branch) = step.expect.get(index) else {
+                break; // the prompt
+            };
+            match branch.then {
+                Then::Fail => {
+                    let why = branch.message.clone().unwrap_or_default();
+                    return Err(ScriptError::Refused(format!(
+                        "{why} (the device said \"{}\")",
+                        matched.trim()
+                    )));
+                }
+                Then::Missing => return Err(ScriptError::Missing(matched.trim().to_string())),
+                Then::Done | Then::Wait => {}
+            }
+            output.push_str(&matched);
+            if let Some(r) = &branch.reply {
+                let line = self.fill(r, plug)?;
+                x.send_line(&line, false, clock, t)?;
+            }
+            if branch.then == Then::Done {
+                break;
+            }
+        }
+        Ok(strip_echo(output, sent.as_deref()))
+    }
+
+    /// The state of `plug` by the status reading's rules.
+    pub fn status(
+        &mut self,
+        x: &mut Expect,
+        clock: &dyn Clock,
+        plug: &str,
+    ) -> Result<Meaning, ScriptError> {
+        let d = self.dialogue;
+        let reading = &d.status;
+        let out = self.run(x, clock, &reading.steps, plug)?;
+        for rule in &reading.rules {
+            if self.regex(&rule.pattern)?.is_match(&out) {
+                return match rule.means {
+                    Meaning::Error => Err(ScriptError::Refused(
+                        rule.message.clone().unwrap_or_else(|| first_line(&out)),
+                    )),
+                    m => Ok(m),
+                };
+            }
+        }
+        Err(ScriptError::Unreadable(format!(
+            "the device's answer names no state fencebox knows: \"{}\"",
+            first_line(&out)
+        )))
+    }
+
+    /// Every plug: (id, alias, Some(on?)) per row of the listing.
+    pub fn list(
+        &mut self,
+        x: &mut Expect,
+        clock: &dyn Clock,
+    ) -> Result<Vec<(String, String, Option<bool>)>, ScriptError> {
+        let d = self.dialogue;
+        let Some(listing) = &d.list else {
+            return Err(ScriptError::Dialogue("this device has no list".into()));
+        };
+        let out = self.run(x, clock, &listing.steps, "")?;
+        let row = self.regex(&listing.row)?;
+        let after = listing
+            .after
+            .as_deref()
+            .map(|p| self.regex(p))
+            .transpose()?;
+        let on = listing.on.as_deref().map(|p| self.regex(p)).transpose()?;
+        let off = listing.off.as_deref().map(|p| self.regex(p)).transpose()?;
+        let mut reading = after.is_none();
+        let mut rows = Vec::new();
+        for line in out.lines() {
+            if !reading {
+                reading = after.as_ref().is_some_and(|a| a.is_match(line));
+                continue;
+            }
+            let Some(c) = row.captures(line) else {
+                continue;
+            };
+            let Some(id) = c.name("id") else { continue };
+            let alias = c.name("alias").map_or("", |m| m.as_str()).trim();
+            let state = c.name("state").map(|m| m.as_str().trim()).and_then(|s| {
+                if on.as_ref().is_some_and(|r| r.is_match(s)) {
+                    Some(true)
+                } else if off.as_ref().is_some_and(|r| r.is_match(s)) {
+                    Some(false)
+                } else {
+                    None
+                }
+            });
+            rows.push((id.as_str().trim().to_string(), alias.to_string(), state));
+        }
+        Ok(rows)
+    }
+}
+
+/// The output without the device's echo of the line sent (its first line, when it holds
+/// that line), so that a plug named like a state cannot be read as one.
+fn strip_echo(output: String, sent: Option<&str>) -> String {
+    let Some(sent) = sent.map(str::trim).filter(|s| !s.is_empty()) else {
+        return output;
+    };
+    match output.split_once('\n') {
+        Some((first, rest)) if first.contains(sent) => rest.to_string(),
+        None if output.contains(sent) => String::new(),
+        _ => output,
+    }
+}
+
+fn first_line(out: &str) -> String {
+    out.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
