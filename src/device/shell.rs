@@ -382,7 +382,19 @@ impl device::Session for ShellSession {
     }
 
     fn plug(&mut self, given: &str) -> Result<String> {
-        Ok(given.trim().to_string())
+        let plug = given.trim().to_string();
+        let fits = self.with_script(&plug, |c, _, _| Ok(c.plug_fits(&plug)))?;
+        if fits {
+            return Ok(plug);
+        }
+        let form = self
+            .cfg_dialogue
+            .plug_form
+            .as_deref()
+            .unwrap_or("as the device names them");
+        Err(FenceError::Usage(format!(
+            "Failed: plug '{plug}' is not a plug of this device: write plugs {form}"
+        )))
     }
 
     fn status(&mut self, plug: &String) -> Result<PowerState> {

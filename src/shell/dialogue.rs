@@ -16,6 +16,14 @@ use serde::Deserialize;
 pub struct Dialogue {
     /// The command prompt, as one or more regexes; `cmd_prompt` replaces them.
     pub prompt: Vec<String>,
+    /// What a plug must look like (a regex over the whole plug); its named groups become
+    /// names the templates may use (`{switch}`, `{outlet}`), an unmatched group taking
+    /// the option of that name, if any. Without it, a plug is any text.
+    #[serde(default)]
+    pub plug: Option<String>,
+    /// How a plug is written, for the message when one does not match `plug`.
+    #[serde(default)]
+    pub plug_form: Option<String>,
     /// What ends a line sent to the device.
     #[serde(default = "crlf")]
     pub eol: String,
@@ -104,6 +112,10 @@ pub struct Step {
     /// Whether to wait at all (false for a logout line).
     #[serde(default = "yes")]
     pub wait: bool,
+    /// Whether `send` ends with the line end (false for single keys: a menu digit on
+    /// devices that act on a key press, ESC, Ctrl-C; write them as "\u001b", "\u0003").
+    #[serde(default = "yes")]
+    pub line_end: bool,
     #[serde(default)]
     pub timeout: Timeout,
 }
@@ -112,7 +124,8 @@ fn yes() -> bool {
     true
 }
 
-/// What to do when a branch's pattern appears.
+/// What to do when a branch's pattern appears. Its named groups become names the
+/// templates of later steps may use (a menu item's number found on the screen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Then {
@@ -258,6 +271,36 @@ impl Dialogue {
         } else {
             Err(c.problems.join("; "))
         }
+    }
+
+    /// The named groups of the plug pattern and of every branch: names later templates
+    /// may use.
+    pub fn capture_names(&self) -> Vec<String> {
+        let mut patterns: Vec<&str> = self.plug.iter().map(String::as_str).collect();
+        let mut steps: Vec<&Step> = Vec::new();
+        steps.extend(&self.after_login);
+        steps.extend(&self.status.steps);
+        steps.extend(&self.on);
+        steps.extend(&self.off);
+        steps.extend(self.reboot.iter().flatten());
+        steps.extend(self.list.iter().flat_map(|l| &l.steps));
+        steps.extend(&self.logout);
+        patterns.extend(
+            steps
+                .iter()
+                .flat_map(|s| s.expect.iter().map(|b| b.pattern.as_str())),
+        );
+        let mut names = Vec::new();
+        for p in patterns {
+            if let Ok(r) = regex::Regex::new(p) {
+                for n in r.capture_names().flatten() {
+                    if !names.iter().any(|x| x == n) {
+                        names.push(n.to_string());
+                    }
+                }
+            }
+        }
+        names
     }
 
     /// Every `{name}` the dialogue's templates use.

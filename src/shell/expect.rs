@@ -133,6 +133,23 @@ impl Expect {
             .map_err(|e| ExpectError::Io(e.to_string()))
     }
 
+    /// Send `keys` as they are (no line end): a menu key, ESC, Ctrl-C.
+    pub fn send_keys(
+        &mut self,
+        keys: &str,
+        clock: &dyn Clock,
+        timeout: Duration,
+    ) -> Result<(), ExpectError> {
+        log::emit_detail(
+            Level::Debug,
+            3,
+            format_args!("shell: sent keys \"{}\"", log::escape_controls(keys)),
+        );
+        self.stream
+            .write_all(keys.as_bytes(), instant(clock, timeout))
+            .map_err(|e| ExpectError::Io(e.to_string()))
+    }
+
     /// Wait until one of `patterns` appears in the output, at most `timeout` by `clock`.
     /// The earliest match in the text wins (the first pattern on a tie); the text up to
     /// the end of the match is consumed.

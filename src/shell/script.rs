@@ -70,6 +70,9 @@ pub struct Compiled<'d> {
     prompts: Vec<Regex>,
     regexes: HashMap<String, Regex>,
     values: HashMap<String, String>,
+    /// Named groups of the plug and of branches matched so far in this action.
+    captured: HashMap<String, String>,
+    plug_pattern: Option<Regex>,
     pub timeouts: Timeouts,
 }
 
@@ -93,13 +96,41 @@ impl<'d> Compiled<'d> {
             .iter()
             .map(|p| compile(p))
             .collect::<Result<Vec<_>, _>>()?;
+        let plug_pattern = match &dialogue.plug {
+            Some(p) => Some(
+                Regex::new(&format!("^(?:{p})$"))
+                    .map_err(|e| ScriptError::Dialogue(format!("plug pattern '{p}': {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Compiled {
             dialogue,
             prompts,
             regexes: HashMap::new(),
             values,
+            captured: HashMap::new(),
+            plug_pattern,
             timeouts,
         })
+    }
+
+    /// Whether `plug` has the form the device's plugs have (always, without a pattern).
+    pub fn plug_fits(&self, plug: &str) -> bool {
+        self.plug_pattern.as_ref().is_none_or(|r| r.is_match(plug))
+    }
+
+    /// Take the plug's named parts for the templates of the action about to run.
+    fn begin(&mut self, plug: &str) {
+        self.captured.clear();
+        let Some(r) = &self.plug_pattern else { return };
+        let Some(c) = r.captures(plug) else { return };
+        for name in r.capture_names().flatten() {
+            let v = match c.name(name) {
+                Some(m) => m.as_str().to_string(),
+                None => self.values.get(name).cloned().unwrap_or_default(),
+            };
+            self.captured.insert(name.to_string(), v);
+        }
     }
 
     fn regex(&mut self, p: &str) -> Result<Regex, ScriptError> {
@@ -114,7 +145,11 @@ impl<'d> Compiled<'d> {
     fn fill(&self, template: &str, plug: &str) -> Result<String, ScriptError> {
         super::dialogue::fill(template, &|name| match name {
             "plug" => Some(plug.to_string()),
-            other => self.values.get(other).cloned(),
+            other => self
+                .captured
+                .get(other)
+                .or_else(|| self.values.get(other))
+                .cloned(),
         })
         .map_err(ScriptError::Dialogue)
     }
@@ -217,6 +252,7 @@ impl<'d> Compiled<'d> {
         steps: &[Step],
         plug: &str,
     ) -> Result<String, ScriptError> {
+        self.begin(plug);
         let mut last = String::new();
         for step in steps {
             last = self.step(x, clock, step, plug)?;
@@ -235,7 +271,11 @@ impl<'d> Compiled<'d> {
         let sent = match &step.send {
             Some(template) => {
                 let line = self.fill(template, plug)?;
-                x.send_line(&line, false, clock, t)?;
+                if step.line_end {
+                    x.send_line(&line, false, clock, t)?;
+                } else {
+                    x.send_keys(&line, clock, t)?;
+                }
                 Some(line)
             }
             None => None,
@@ -282,6 +322,16 @@ impl<'d> Compiled<'d> {
                 }
                 Then::Missing => return Err(ScriptError::Missing(matched.trim().to_string())),
                 Then::Done | Then::Wait => {}
+            }
+            if let Some(c) = branches.get(index).and_then(|r| r.captures(&matched)) {
+                for (name, m) in branches[index]
+                    .capture_names()
+                    .flatten()
+                    .filter_map(|n| c.name(n).map(|m| (n, m)))
+                {
+                    self.captured
+                        .insert(name.to_string(), m.as_str().to_string());
+                }
             }
             output.push_str(&matched);
             if let Some(r) = &branch.reply {
