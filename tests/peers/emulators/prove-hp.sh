@@ -95,7 +95,7 @@ FAILS=0
   echo "# (connection options abbreviated: telnet = ip=127.0.0.1 ipport=<emulator port>"
   echo "# username=$TUSER; ssh = ssh=1 ip=127.0.0.1 ipport=$SSH_PORT username=<account> ssh_options=<pinned"
   echo "# known_hosts>; password=$PASSWORD unless shown), the exit code, the seconds taken, and stdout"
-  echo "# verbatim (stderr is not recorded). State is reset to each device's initial state at the start."
+  echo "# verbatim, then stderr's ERROR lines without their time stamps. State is reset to each device's initial state at the start."
   echo
 } >>"$OBSERVED.new"
 
@@ -135,6 +135,10 @@ case_() {
     echo "rc: $rc  seconds: $secs"
     echo "stdout:"
     [ -n "$out" ] && sed 's/^/  | /' <<<"$out"
+    if grep -q ' ERROR: ' "$EMU/case-$name.err"; then
+      echo "stderr ERROR lines (time stamps cut):"
+      grep ' ERROR: ' "$EMU/case-$name.err" | sed 's/^[0-9-]* [0-9:,]* /  ! /'
+    fi
     echo
   } >>"$OBSERVED.new"
   if [ "$ok" = FAIL ]; then
@@ -157,6 +161,8 @@ for tr in telnet ssh; do
   case_ ilo_ssh-$tr-plug-ignored  fence_ilo_ssh $tr ilo4 0 '^Status: ON\n$'        action=status plug=7
   case_ ilo_ssh-$tr-bad-password  fence_ilo_ssh $tr ilo4 1 ''                     action=status password=wrong-pass
 done
+# fencing.py quirk: a boolean on stdin is "set" whatever its value, so ssh=0 still means ssh
+case_ ilo_ssh-ssh0-means-ssh       fence_ilo_ssh ssh ilo4 0 '^Status: ON\n$'              action=status ssh=0
 # the aliases, and the other firmware generations
 case_ ilo3_ssh-telnet-status      fence_ilo3_ssh telnet ilo3 0 '^Status: ON\n$'          action=status
 case_ ilo3_ssh-telnet-off         fence_ilo3_ssh telnet ilo3 0 '^Success: Powered OFF\n$' action=off power_wait=1
@@ -185,6 +191,8 @@ for tr in telnet ssh; do
   case_ hpblade-$tr-missing-as-off fence_hpblade $tr c7000 2 '^Status: OFF\n$'         action=status plug=4 missing_as_off=1
   case_ hpblade-$tr-bad-password  fence_hpblade $tr c7000 1 ''                       action=status plug=1 password=wrong-pass
 done
+# the same quirk: missing_as_off=0 switches missing_as_off on
+case_ hpblade-telnet-missing-as-off-0 fence_hpblade telnet c7000 2 '^Status: OFF\n$'     action=status plug=4 missing_as_off=0
 case_ hpblade-c3000-telnet-list   fence_hpblade telnet c3000 0 '^1,node1.example.net\n2,node2.example.net\n3,node3.example.net\n$' action=list
 case_ hpblade-c3000-telnet-off    fence_hpblade telnet c3000 0 '^Success: Powered OFF\n$' action=off plug=3
 case_ hpblade-sdx-telnet-status   fence_hpblade telnet superdome 0 '^Status: ON\n$'       action=status plug=1
