@@ -16,7 +16,7 @@ Login.
   asks `<oa name> login: ` and `Password: ` (not echoed); a failure prints
   `Login failed.` and asks again; after three failures the OA hangs up.
   After login: the product banner, the `Type 'HELP' ...` lines, and the prompt.
-  CR, LF and CR LF each end a line; the OA echoes what is typed.
+  CR, LF, CR LF, CR NUL and CR NUL LF each end one line; the OA echoes what is typed.
 
 Commands (case-insensitive; several spaces between words are fine):
   show enclosure info         `Enclosure Information:` block; `Enclosure Type: BladeSystem

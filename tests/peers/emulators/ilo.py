@@ -24,7 +24,10 @@ Login.
               `Invalid Login`.
     moonshot  has no telnet here (fence_ilo_moonshot only speaks ssh).
   Passwords are not echoed; everything else is echoed by the device (emulib.Terminal).
-  CR, LF and CR LF each end a line (fence_ilo_ssh ends its lines with a bare CR).
+  CR, LF, CR LF, CR NUL and CR NUL LF each end one line (fence_ilo_ssh ends its lines with a
+  bare CR; a telnet client turns an agent's CR LF into CR NUL LF).
+  Pacing: the line holding the power state (`enabledstate=`) is sent after a pause of
+  EMU_PACE seconds (default 0.05), see paced_write().
 
 Prompts and screens.
   ilo*      banner `User:<user> logged-in to <host>(<ip> / <ipv6>)`, the firmware line

@@ -163,6 +163,8 @@ for tr in telnet ssh; do
 done
 # fencing.py quirk: a boolean on stdin is "set" whatever its value, so ssh=0 still means ssh
 case_ ilo_ssh-ssh0-means-ssh       fence_ilo_ssh ssh ilo4 0 '^Status: ON\n$'              action=status ssh=0
+# ssh with a key (identity_file): no password prompt, the agent waits for the command prompt
+case_ ilo_ssh-ssh-identity-file    fence_ilo_ssh ssh ilo4 0 '^Status: ON\n$'              action=status "identity_file=$PEERS_STATE/ssh/keys/id_ed25519"
 # the aliases, and the other firmware generations
 case_ ilo3_ssh-telnet-status      fence_ilo3_ssh telnet ilo3 0 '^Status: ON\n$'          action=status
 case_ ilo3_ssh-telnet-off         fence_ilo3_ssh telnet ilo3 0 '^Success: Powered OFF\n$' action=off power_wait=1
@@ -191,6 +193,7 @@ for tr in telnet ssh; do
   case_ hpblade-$tr-missing-as-off fence_hpblade $tr c7000 2 '^Status: OFF\n$'         action=status plug=4 missing_as_off=1
   case_ hpblade-$tr-bad-password  fence_hpblade $tr c7000 1 ''                       action=status plug=1 password=wrong-pass
 done
+case_ hpblade-ssh-identity-file    fence_hpblade ssh c7000 0 '^Status: ON\n$'             action=status plug=1 "identity_file=$PEERS_STATE/ssh/keys/id_ed25519"
 # the same quirk: missing_as_off=0 switches missing_as_off on
 case_ hpblade-telnet-missing-as-off-0 fence_hpblade telnet c7000 2 '^Status: OFF\n$'     action=status plug=4 missing_as_off=0
 case_ hpblade-c3000-telnet-list   fence_hpblade telnet c3000 0 '^1,node1.example.net\n2,node2.example.net\n3,node3.example.net\n$' action=list
