@@ -11,7 +11,8 @@
 # Usage: prove-misc.sh            (root: the sshd recipe makes system accounts fbm*)
 # Env:   PEERS_STATE   state folder (default /tmp/peers-misc); MISC_BASE_PORT (default 17500: uses
 #        BASE+1..BASE+6 and BASE+22); SSH_RECIPE (folder of the shared start-sshd.sh);
-#        MISC_OBSERVED (where to write what the agents printed, default $PEERS_STATE/misc/observed.txt)
+#        MISC_OBSERVED (where to write what the agents printed, default $PEERS_STATE/misc/observed.txt;
+#        misc.observed.txt next to this script is a copy of one passing run)
 # Prints a PASS/FAIL table; exits non-zero on any failure. Everything started here is stopped by PID.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -136,7 +137,10 @@ check() {
     echo "## case $N: fence_$agent over $transport: $*"
     echo "rc=$rc ($(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s), want rc=$want_rc${want_err:+, stderr ~$want_err}: $verdict"
     if [ -n "$out" ]; then echo "stdout:"; printf '%s\n' "$out" | sed 's/^/  | /'; else echo "stdout: (empty)"; fi
-    if [ -s "$ST/logs/case-$N.err" ]; then
+    if grep -q '^Traceback' "$ST/logs/case-$N.err"; then
+      echo "stderr: a Python traceback ending in:"
+      sed -e '/^\s*$/d' "$ST/logs/case-$N.err" | tail -1 | sed 's/^/  ! /'
+    elif [ -s "$ST/logs/case-$N.err" ]; then
       echo "stderr (time stamps and blank lines left out, first 3 lines):"
       sed -e 's/^[0-9-]* [0-9:,]* //' -e '/^\s*$/d' "$ST/logs/case-$N.err" | head -3 | sed 's/^/  ! /'
     fi
@@ -183,6 +187,7 @@ for t in ssh sshkey; do
   check alom $t 0 "NOTICE: List option is not working on this device yet" action=list
 done
 check alom ssh6 0 "Status: ON" action=status
+check alom ssh 0 "Status: ON" action=status ssh=0     # ssh=0 still sets --ssh: still ssh
 check alom ssh 1 "" --err "$NOLOGIN" action=status password=wrong
 
 # fence_brocade: ports; off = persistently disabled; no reboot (fabric fencing)
@@ -244,7 +249,9 @@ for t in ssh csh; do
   check ldom $t 0 "" action=monitor
   check ldom $t 1 "" --err "Failed: You have to enter existing logical domain!" action=status plug=nosuchdom
 done
-check ldom ssh 1 "" --err "$NOLOGIN" action=status plug=ldg1 password=wrong
+# a wrong password is not seen as such: the login regex "\ $" already matched the space after
+# "password:", so the agent goes on to PS1=... and set prompt=... and times out on each
+check ldom ssh 1 "" --err "ERROR: Connection timed out" action=status plug=ldg1 password=wrong
 
 # fence_sanbox2: ports; off = AdminState Offline; no reboot (fabric fencing); telnet only
 check sanbox2 telnet 0 "Status: ON" action=status plug=1
@@ -275,6 +282,7 @@ for t in telnet ssh; do
   check hds_cb $t 0 "" action=monitor
   check hds_cb $t 1 "" --err "$NOPLUG" action=status plug=8
 done
+check hds_cb telnet 1 "" --err "$NOPLUG" action=status plug=8 missing_as_off=1   # accepted, not used
 check hds_cb telnet 1 "" --err "$NOLOGIN" action=status plug=0 password=wrong
 
 # --- report ----------------------------------------------------------------------------------------
