@@ -28,13 +28,11 @@ Commands (case-sensitive, as ALOM's are):
                          ------ ------
                          S0     OS Running        (host powered on)
                          S0     OS Standby        (host off, only standby power)
-  poweron             powers the host on; "SC Alert: Host System has Reset" follows at once;
-                      if already on: "Host is already on." (nothing changes)
-  poweroff [-y] [-f]  without -y asks "Are you sure you want to power off the system [y/n]? ";
-                      -f (forced, immediate) or not, the host goes to standby and the message
-                      "SC Alert: SC Request to Power Off Host Immediately." (-f) or
-                      "SC Alert: SC Request to Power Off Host." (graceful) is printed;
-                      if already off: "Host is already off."
+  poweron             powers the host on, no output; no effect (and no output) if it is on
+  poweroff [-y] [-f]  without -y asks "Are you sure you want to power off the system? [y/n] ";
+                      -f (forced, immediate) or not, the host goes to standby and ALOM reports
+                      "SC Alert: Host system has shut down." (here at once: the emulated host
+                      has no OS to wait for); no effect (and no output) if the host is off
   showusers, help     short fixed outputs
   logout              ends the session
   anything else       "Invalid command. Type 'help' for list of commands."
@@ -46,8 +44,9 @@ Sources: Sun "Advanced Lights Out Manager (ALOM) CMT v1.x Guide" (819-7991: logi
 showplatform, poweron, poweroff -y -f, logout); Sun "Advanced Lights Out Manager Software User's
 Guide" v1.6 (817-5481) for the non-CMT flavour; behaviour Debian's fence_alom (fence-agents 4.12.1)
 expects: ssh by default, a login prompt after the SSH connection, the prompt `sc\\>\\ `, the word
-"standby" (any case) anywhere in showplatform's output meaning off. The exact alert wording and the
-"already on/off" texts are our best reading of the guides, not captured from a device.
+"standby" (any case) anywhere in showplatform's output meaning off. The poweroff alert and the
+"no effect" behaviour are as the ALOM 1.5 online help describes them; the showplatform layout and
+the login texts are our reading of the guides, not captured from a device.
 """
 import os
 import sys
@@ -129,28 +128,20 @@ def main(term):
             showplatform(term, flav, state.read()["power"])
         elif cmd == "poweron":
             with state.locked() as st:
-                if st["power"] == "on":
-                    term.write("Host is already on.\n")
-                else:
-                    st["power"] = "on"
-                    term.write("SC Alert: Host System has Reset\n")
+                st["power"] = "on"
         elif cmd == "poweroff":
             if any(a not in ("-y", "-f") for a in args):
                 term.write("Error: Invalid option.\nUsage: poweroff [-y] [-f]\n")
                 continue
             if state.read()["power"] == "off":
-                term.write("Host is already off.\n")
                 continue
             if "-y" not in args:
-                answer = term.ask("Are you sure you want to power off the system [y/n]? ")
+                answer = term.ask("Are you sure you want to power off the system? [y/n] ")
                 if answer.strip().lower() not in ("y", "yes"):
                     continue
             with state.locked() as st:
                 st["power"] = "off"
-            if "-f" in args:
-                term.write("SC Alert: SC Request to Power Off Host Immediately.\n")
-            else:
-                term.write("SC Alert: SC Request to Power Off Host.\n")
+            term.write("SC Alert: Host system has shut down.\n")
         elif cmd == "showusers":
             term.write("username     connection    login time    client IP addr  console\n"
                        "-------------------------------------------------------------\n"
