@@ -17,19 +17,19 @@ Commands (the subset fence_vbox uses, plus what an operator checks by hand):
   VBoxManage list runningvms             the same for the VMs that are running (or paused)
   VBoxManage showvminfo VM --machinereadable   name="..", UUID="..", VMState="running|poweroff|saved"
   VBoxManage startvm VM [--type headless|gui|separate]
-        Waiting for VM "<name>" to power on...
-        VM "<name>" has been successfully started.
+        Waiting for VM "<vm>" to power on...
+        VM "<vm>" has been successfully started.      (<vm> as given: name or UUID)
       a running VM: "VBoxManage: error: The machine '<name>' is already locked by a session (or
       being locked or unlocked)" plus Details/Context lines, exit 1
   VBoxManage controlvm VM poweroff       a progress line on stderr
         0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%
-      a VM that is not running: "VBoxManage: error: Machine '<name>' is not currently running", exit 1
+      a VM that is not running: "VBoxManage: error: Machine '<vm>' is not currently running.", exit 1
   VM is a name or a UUID (braces allowed). An unknown VM:
         VBoxManage: error: Could not find a registered machine named '<vm>'
         VBoxManage: error: Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001), component
         VirtualBoxWrap, interface IVirtualBox, callee nsISupports
-        VBoxManage: error: Context: "FindMachine(...)" at line N of file VBoxManageMisc.cpp (or
-        VBoxManageControlVM.cpp), exit 1
+        VBoxManage: error: Context: "FindMachine(Bstr(pszVM).raw(), machine.asOutParam())" at line N
+        of file VBoxManageMisc.cpp (startvm; controlvm: Bstr(a->argv[0]), VBoxManageControlVM.cpp), exit 1
   anything else: a short usage text on stderr and "Syntax error: Invalid command '<x>'", exit 2.
   Errors go to stderr, as VBoxManage writes them (a pty merges them for the agent).
 
@@ -40,8 +40,9 @@ state one of running, poweroff, saved. Initially node1 and node2 running, node3 
 Sources: Oracle "VirtualBox User Manual" 7.0, chapter 8 (VBoxManage list, showvminfo, startvm,
 controlvm); behaviour Debian's fence_vbox (fence-agents 4.12.1) expects: the `"name" {uuid}` lines
 (regex ^\\"(.*)\\" \\{(.*)\\}$ on each stripped line), runningvms marks "on", startvm with --type
-headless, controlvm ... poweroff. The error texts are VBoxManage's usual three-line form; the
-Context lines are not byte-exact.
+headless, controlvm ... poweroff. The message texts follow VirtualBox's VBoxManageMisc.cpp and
+VBoxManageControlVM.cpp (startvm echoes the VM as it was given; "not currently running." ends in a
+full stop from 6.x on); the line numbers in the Context lines are not a real build's.
 """
 import os
 import sys
@@ -73,11 +74,11 @@ def find(vms, ref):
     return None
 
 
-def not_found(ref, where, line):
+def not_found(ref, where, line, expr):
     err(f"VBoxManage: error: Could not find a registered machine named '{ref}'\n"
         "VBoxManage: error: Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001), component "
         "VirtualBoxWrap, interface IVirtualBox, callee nsISupports\n"
-        f"VBoxManage: error: Context: \"FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())\" "
+        f"VBoxManage: error: Context: \"FindMachine(Bstr({expr}).raw(), machine.asOutParam())\" "
         f"at line {line} of file {where}\n")
     return 1
 
@@ -120,7 +121,7 @@ def main(argv):
             return usage("Incorrect number of parameters")
         vm = find(state.read()["vms"], refs[0])
         if vm is None:
-            return not_found(refs[0], "VBoxManageInfo.cpp", 2980)
+            return not_found(refs[0], "VBoxManageInfo.cpp", 2980, "VMNameOrUuid")
         if "--machinereadable" in args:
             print(f'name="{vm[0]}"\nUUID="{vm[1]}"\nVMState="{vm[2]}"')
         else:
@@ -152,7 +153,7 @@ def main(argv):
             with state.locked() as st:
                 vm = find(st["vms"], ref)
                 if vm is None:
-                    rc = not_found(ref, "VBoxManageMisc.cpp", find_line)
+                    rc = not_found(ref, "VBoxManageMisc.cpp", find_line, "pszVM")
                     continue
                 if vm[2] in ("running", "paused"):
                     err(f"VBoxManage: error: The machine '{vm[0]}' is already locked by a session "
@@ -164,10 +165,10 @@ def main(argv):
                         f"at line {launch_line} of file VBoxManageMisc.cpp\n")
                     rc = 1
                     continue
-                print(f'Waiting for VM "{vm[0]}" to power on...', flush=True)
+                print(f'Waiting for VM "{ref}" to power on...', flush=True)
                 time.sleep(0.2)
                 vm[2] = "running"
-                print(f'VM "{vm[0]}" has been successfully started.', flush=True)
+                print(f'VM "{ref}" has been successfully started.', flush=True)
         return rc
     if cmd == "controlvm":
         if len(args) < 2:
@@ -178,9 +179,9 @@ def main(argv):
         with state.locked() as st:
             vm = find(st["vms"], ref)
             if vm is None:
-                return not_found(ref, "VBoxManageControlVM.cpp", 219)
+                return not_found(ref, "VBoxManageControlVM.cpp", 219, "a->argv[0]")
             if vm[2] not in ("running", "paused"):
-                err(f"VBoxManage: error: Machine '{vm[0]}' is not currently running\n")
+                err(f"VBoxManage: error: Machine '{ref}' is not currently running.\n")
                 return 1
             if sub in ("poweroff", "savestate"):
                 err("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%\n")
