@@ -262,7 +262,7 @@ EMU_PREFIX="fbemu-"
 sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }   # one shell word, single-quoted
 
 setup_emulators() {
-  local name file flavour initial user dir env_name n=0 ports=() names=() states=() i
+  local name file flavour initial user dir env_name n=0 ports=() names=() states=() i extra kv
   EMU_USERS=(); EMU_MATCH=""
   rm -rf "$ST/emu"; mkdir -p "$ST/emu"; chmod 755 "$ST/emu"
   while read -r name file flavour initial; do
@@ -279,7 +279,13 @@ setup_emulators() {
       echo "#!/bin/sh"
       echo "# device $name of devices.conf, written by tests/peers/ssh/start.sh"
       echo "EMU_STATE=$(sq "$dir/state/state.json"); export EMU_STATE"
-      [ "$flavour" = - ] || echo "EMU_FLAVOUR=$(sq "$flavour"); export EMU_FLAVOUR"
+      # FLAVOUR[,KEY=VALUE...]: the flavour, then more settings of the emulator
+      IFS=, read -r -a extra <<<"$flavour"
+      [ "${extra[0]}" = - ] || echo "EMU_FLAVOUR=$(sq "${extra[0]}"); export EMU_FLAVOUR"
+      for kv in "${extra[@]:1}"; do
+        [[ "$kv" =~ ^([A-Z][A-Z0-9_]*)=(.*)$ ]] || die "devices.conf: $name: '$kv' is not KEY=VALUE"
+        echo "${BASH_REMATCH[1]}=$(sq "${BASH_REMATCH[2]}"); export ${BASH_REMATCH[1]}"
+      done
       echo "exec /usr/bin/python3 -B $(sq "$EMU_DIR/$file") \"\$@\""
     } >"$dir/run.sh"
     # telnet: the acceptor (root) gives the connection to this, which drops to the account
