@@ -30,15 +30,7 @@ fn normalise_list(text: &str, how: ListCompare) -> Vec<String> {
 }
 
 fn python(agent: &str, stdin: &str) -> Out {
-    let path = format!("/usr/sbin/{agent}");
-    assert!(
-        std::path::Path::new(&path).exists(),
-        "{path} is missing: Debian's fence-agents is the reference (tests/run-all.sh installs it)"
-    );
-    let mut cmd = std::process::Command::new(&path);
-    cmd.env_remove("PCMK_service")
-        .env("PYTHONWARNINGS", "ignore");
-    common::finish(common::feed(&mut cmd, stdin.as_bytes()))
+    common::debian_agent(agent, stdin)
 }
 
 /// Put the outlet into `state` with fencebox itself, and check it got there.

@@ -115,6 +115,7 @@ mod debian {
         "fence_imm",
         "fence_idrac",
         "fence_lindypdu",
+        "fence_virsh",
     ];
 
     fn assert_same_structure(name: &str, ours: &str, theirs: &str) {

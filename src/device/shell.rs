@@ -114,14 +114,18 @@ fn limit(d: Option<Duration>) -> Duration {
     d.unwrap_or(UNLIMITED_WAIT).max(Duration::from_secs(1))
 }
 
-/// `cmd_prompt` as fence-agents writes it: one pattern, or a Python list of them
-/// (`['a', 'b']`, as its metadata shows the default).
+/// `cmd_prompt` as fence-agents writes it: one pattern, or a Python list of them as its
+/// metadata shows the default (`['\\[EXPECT\\]#']`: quoted, backslashes doubled).
 fn prompt_override(text: &str) -> Vec<String> {
     let t = text.trim();
     match t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
         Some(inner) => inner
             .split(',')
-            .map(|p| p.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
+            .map(|p| {
+                p.trim()
+                    .trim_matches(|c| c == '\'' || c == '"')
+                    .replace("\\\\", "\\")
+            })
             .filter(|p| !p.is_empty())
             .collect(),
         None => vec![t.to_string()],
@@ -459,5 +463,19 @@ impl device::Session for ShellSession {
             c.run(x, clock, &d.logout, "").map(|_| ())
         });
         self.expect.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prompt_override;
+
+    #[test]
+    fn cmd_prompt_as_a_pattern_or_as_the_python_list_of_the_metadata() {
+        assert_eq!(prompt_override(r"\[EXPECT\]#"), vec![r"\[EXPECT\]#"]);
+        assert_eq!(
+            prompt_override(r"['\\[EXPECT\\]#', 'apc>']"),
+            vec![r"\[EXPECT\]#", "apc>"]
+        );
     }
 }

@@ -6,6 +6,7 @@
 pub mod bmc;
 pub mod hostile_snmp;
 pub mod hostile_upsd;
+pub mod shell;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -396,4 +397,18 @@ pub fn nut() -> Nut {
         other_ca: get("FENCEBOX_NUT_OTHER_CA"),
         fingerprint: get("FENCEBOX_NUT_FINGERPRINT"),
     }
+}
+
+/// Debian's Python agent of that name (the reference of the differential tests), run with
+/// `stdin` as Pacemaker runs it.
+pub fn debian_agent(agent: &str, stdin: &str) -> Out {
+    let path = format!("/usr/sbin/{agent}");
+    assert!(
+        Path::new(&path).exists(),
+        "{path} is missing: Debian's fence-agents is the reference (tests/run-all.sh installs it)"
+    );
+    let mut cmd = Command::new(&path);
+    cmd.env_remove("PCMK_service")
+        .env("PYTHONWARNINGS", "ignore");
+    finish(feed(&mut cmd, stdin.as_bytes()))
 }

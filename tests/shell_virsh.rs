@@ -1,0 +1,209 @@
+//! fence_virsh against the real thing: OpenSSH's sshd, bash and virsh, with libvirtd's
+//! test driver behind (tests/peers/ssh/start.sh), and Debian's fence_virsh on the same
+//! peer with the same stdin as the reference.
+
+mod common;
+use common::shell::ShellPeers;
+use common::{debian_agent, Out, Sandbox};
+use std::time::{Duration, Instant};
+
+/// fence_virsh's own default: a plain bash with the prompt its dialogue expects.
+const BASH: &str = r#"-t '/bin/bash -c "PS1=\\[EXPECT\\]# /bin/bash --noprofile --norc"'"#;
+
+fn base(p: &ShellPeers, host: &str) -> String {
+    p.ssh_stdin(host, "FB_SSH_PORT_MAIN", p.get("FB_SSH_USER"), BASH)
+}
+
+fn ours(sb: &Sandbox, stdin: &str) -> Out {
+    sb.run("fence_virsh", stdin)
+}
+
+#[test]
+fn every_action_answers_as_debians_fence_virsh_does() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-diff");
+    let b = format!("{}plug=vnode1\npower_wait=0\n", base(&p, "127.0.0.1"));
+    let set = |state: &str| {
+        let out = ours(&sb, &format!("{b}action={state}\n"));
+        assert_eq!(out.code, 0, "setting {state}: {out:?}");
+    };
+    for (before, action) in [
+        ("on", "status"),
+        ("off", "status"),
+        ("on", "off"),
+        ("off", "off"),
+        ("off", "on"),
+        ("on", "on"),
+        ("on", "reboot"),
+        ("off", "reboot"),
+        ("on", "list"),
+        ("off", "list-status"),
+        ("on", "monitor"),
+    ] {
+        let stdin = format!("{b}action={action}\n");
+        set(before);
+        let theirs = debian_agent("fence_virsh", &stdin);
+        set(before);
+        let mine = ours(&sb, &stdin);
+        assert_eq!(
+            (mine.code, mine.stdout.as_str()),
+            (theirs.code, theirs.stdout.as_str()),
+            "{action} from {before}\n--- fencebox\n{mine:?}\n--- fence-agents\n{theirs:?}"
+        );
+    }
+    // And the domain really is where the last action left it, as virsh says.
+    set("off");
+    let out = ours(&sb, &format!("{b}action=status\n"));
+    assert_eq!((out.code, out.stdout.as_str()), (2, "Status: OFF\n"));
+    set("on");
+}
+
+#[test]
+fn list_status_reads_every_domain_with_its_state() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-list");
+    let out = ours(
+        &sb,
+        &format!("{}action=list-status\n", base(&p, "127.0.0.1")),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.lines().any(|l| l == "vnode3,,off"), "{out:?}");
+    assert!(out.stdout.lines().any(|l| l == "test,,on"), "{out:?}");
+    assert!(
+        !out.stdout.contains("Name"),
+        "the header is not a domain: {out:?}"
+    );
+}
+
+#[test]
+fn a_domain_by_uuid() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-uuid");
+    let stdin = format!(
+        "{}plug={}\naction=status\n",
+        base(&p, "127.0.0.1"),
+        p.get("FB_VIRSH_VNODE3_UUID")
+    );
+    let out = ours(&sb, &stdin);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (2, "Status: OFF\n"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn key_login_with_and_without_a_passphrase() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-key");
+    for (key, phrase) in [
+        ("FB_SSH_KEY", ""),
+        ("FB_SSH_KEY_ENC", p.get("FB_SSH_KEY_PASSPHRASE")),
+    ] {
+        let stdin = format!(
+            "ip=127.0.0.1\nipport={}\nusername={}\nidentity_file={}\npassword={phrase}\nssh_options={}\nplug=test\naction=status\n",
+            p.get("FB_SSH_PORT_MAIN"),
+            p.get("FB_SSH_USER"),
+            p.get(key),
+            p.strict_ssh_options(BASH)
+        );
+        let out = ours(&sb, &stdin);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Status: ON\n"),
+            "{key}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_password_fails_within_a_second_saying_so() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-wrong");
+    let stdin =
+        base(&p, "127.0.0.1").replace(p.password(), "not-the-password") + "plug=test\naction=off\n";
+    let started = Instant::now();
+    let out = ours(&sb, &stdin);
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains("Unable to connect/login to fencing device")
+            && out.stderr.contains("authentication failed"),
+        "{out:?}"
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[test]
+fn a_missing_domain_fails_or_is_off_with_missing_as_off() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-missing");
+    let b = format!(
+        "{}plug=no-such-domain\naction=status\n",
+        base(&p, "127.0.0.1")
+    );
+    let out = ours(&sb, &b);
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    assert!(out.stderr.contains("no-such-domain"), "{out:?}");
+    let out = ours(&sb, &format!("{b}missing_as_off=1\n"));
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (2, "Status: OFF\n"),
+        "{out:?}"
+    );
+    // Off of a missing domain with missing_as_off is "already off", never a command.
+    let off = b.replace("action=status", "action=off") + "missing_as_off=1\n";
+    let out = ours(&sb, &off);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn over_ipv6() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-v6");
+    let out = ours(
+        &sb,
+        &format!(
+            "{}plug=test\naction=status\ninet6_only=1\n",
+            base(&p, "::1")
+        ),
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn no_password_in_any_log_and_no_program_run() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-secrets");
+    let debug = sb.path("debug.log");
+    let stdin = format!(
+        "{}plug=test\naction=status\nverbose_level=3\ndebug_file={}\n",
+        base(&p, "127.0.0.1"),
+        debug.display()
+    );
+    // No PATH: fencebox runs no ssh, no telnet, nothing.
+    let out = sb.run_env("fence_virsh", &stdin, &[("PATH", "/nonexistent")]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
+    let log = std::fs::read_to_string(&debug).unwrap();
+    assert!(
+        log.contains("shell: sent \"virsh domstate test\""),
+        "no transcript: {log}"
+    );
+    assert!(log.contains("shell: received"), "{log}");
+    for text in [&out.stderr, &log] {
+        assert!(
+            !text.contains(p.password()),
+            "the password was logged:\n{text}"
+        );
+    }
+}
