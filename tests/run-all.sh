@@ -53,6 +53,10 @@ echo "== fuzz smoke run (fuzz/: the argv and stdin option readers, 300k inputs; 
 FUZZ_SCRATCH="$(mktemp -d)"
 (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O input "$FUZZ_SCRATCH" corpus/input -- -runs=300000 2>&1 | tail -n 3)
 rm -rf "$FUZZ_SCRATCH"
+echo "== fuzz smoke run (fuzz/: device shell output through the expect engine and every built-in dialogue, 200k inputs)"
+FUZZ_SCRATCH="$(mktemp -d)"
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O shell "$FUZZ_SCRATCH" corpus/shell -- -runs=200000 -max_len=4096 2>&1 | tail -n 3)
+rm -rf "$FUZZ_SCRATCH"
 echo "== bench smoke run (numbers not checked; bench/run.py writes docs/benchmarks.md)"
 cargo build --release --quiet
 python3 bench/run.py --runs 3 --out target/bench-smoke.md >/dev/null

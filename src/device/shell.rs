@@ -68,10 +68,8 @@ pub struct ShellDevice {
 
 pub struct ShellSession {
     expect: Expect,
-    cfg_dialogue: Arc<Dialogue>,
-    prompts: Vec<String>,
-    values: HashMap<String, String>,
-    timeouts: Timeouts,
+    /// The dialogue with its patterns compiled once for the session.
+    script: Compiled,
     missing_as_off: bool,
     clock: SharedClock,
 }
@@ -330,12 +328,16 @@ impl Device for ShellDevice {
     fn connect(&mut self, clock: &SharedClock) -> Result<ShellSession> {
         let deadline = Instant::now() + self.cfg.timeouts.login;
         let stream = self.open_stream(deadline)?;
+        let script = Compiled::new(
+            self.cfg.dialogue.clone(),
+            &self.cfg.prompts,
+            self.cfg.values.clone(),
+            self.cfg.timeouts,
+        )
+        .map_err(|e| fence_error(e, ""))?;
         let mut session = ShellSession {
             expect: Expect::new(stream, &self.cfg.dialogue.eol),
-            cfg_dialogue: self.cfg.dialogue.clone(),
-            prompts: self.cfg.prompts.clone(),
-            values: self.cfg.values.clone(),
-            timeouts: self.cfg.timeouts,
+            script,
             missing_as_off: self.cfg.missing_as_off,
             clock: clock.clone(),
         };
@@ -349,7 +351,7 @@ impl Device for ShellDevice {
             } else {
                 c.first_prompt(x, clock)?;
             }
-            let d = c.dialogue;
+            let d = c.dialogue.clone();
             c.run(x, clock, &d.after_login, "").map(|_| ())
         })?;
         Ok(session)
@@ -357,20 +359,17 @@ impl Device for ShellDevice {
 }
 
 impl ShellSession {
-    /// Run `f` with the dialogue compiled for this session.
+    /// Run `f` with the session's compiled dialogue.
     fn with_script<T>(
         &mut self,
         plug: &str,
         f: impl FnOnce(
-            &mut Compiled<'_>,
+            &mut Compiled,
             &mut Expect,
             &dyn crate::runtime::clock::Clock,
         ) -> std::result::Result<T, ScriptError>,
     ) -> Result<T> {
-        let dialogue = self.cfg_dialogue.clone();
-        let mut c = Compiled::new(&dialogue, &self.prompts, self.values.clone(), self.timeouts)
-            .map_err(|e| fence_error(e, plug))?;
-        f(&mut c, &mut self.expect, &*self.clock).map_err(|e| fence_error(e, plug))
+        f(&mut self.script, &mut self.expect, &*self.clock).map_err(|e| fence_error(e, plug))
     }
 }
 
@@ -379,8 +378,8 @@ impl device::Session for ShellSession {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            list: self.cfg_dialogue.list.is_some(),
-            cycle: self.cfg_dialogue.reboot.is_some(),
+            list: self.script.dialogue.list.is_some(),
+            cycle: self.script.dialogue.reboot.is_some(),
             diag: false,
         }
     }
@@ -392,7 +391,8 @@ impl device::Session for ShellSession {
             return Ok(plug);
         }
         let form = self
-            .cfg_dialogue
+            .script
+            .dialogue
             .plug_form
             .as_deref()
             .unwrap_or("as the device names them");
@@ -420,7 +420,7 @@ impl device::Session for ShellSession {
 
     fn set_power(&mut self, plug: &String, state: PowerState) -> Result<()> {
         self.with_script(plug, |c, x, clock| {
-            let d = c.dialogue;
+            let d = c.dialogue.clone();
             let steps = match state {
                 PowerState::On => &d.on,
                 PowerState::Off => &d.off,
@@ -459,7 +459,7 @@ impl device::Session for ShellSession {
 
     fn close(mut self) {
         let _ = self.with_script("", |c, x, clock| {
-            let d = c.dialogue;
+            let d = c.dialogue.clone();
             c.run(x, clock, &d.logout, "").map(|_| ())
         });
         self.expect.close();

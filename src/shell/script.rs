@@ -2,6 +2,7 @@
 //! state, listing plugs. Patterns are compiled once per session (`Compiled`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
@@ -65,8 +66,8 @@ impl Timeouts {
 
 /// A dialogue with its patterns compiled, the prompt override applied and the values
 /// its templates use.
-pub struct Compiled<'d> {
-    pub dialogue: &'d Dialogue,
+pub struct Compiled {
+    pub dialogue: Arc<Dialogue>,
     prompts: Vec<Regex>,
     regexes: HashMap<String, Regex>,
     values: HashMap<String, String>,
@@ -82,16 +83,16 @@ fn compile(p: &str) -> Result<Regex, ScriptError> {
         .map_err(|e| ScriptError::Dialogue(format!("pattern '{p}': {e}")))
 }
 
-impl<'d> Compiled<'d> {
+impl Compiled {
     /// `prompts`: the command prompt patterns (the dialogue's unless cmd_prompt gave
     /// others); `values`: what each `{name}` of the templates stands for (login, password
     /// and the device's options; plug is added per action).
     pub fn new(
-        dialogue: &'d Dialogue,
+        dialogue: Arc<Dialogue>,
         prompts: &[String],
         values: HashMap<String, String>,
         timeouts: Timeouts,
-    ) -> Result<Compiled<'d>, ScriptError> {
+    ) -> Result<Compiled, ScriptError> {
         let prompts = prompts
             .iter()
             .map(|p| compile(p))
@@ -158,7 +159,7 @@ impl<'d> Compiled<'d> {
     /// question coming back, or the device's refusal text, is a refused login (reported
     /// at once, not after a timeout).
     pub fn login(&mut self, x: &mut Expect, clock: &dyn Clock) -> Result<(), ScriptError> {
-        let d = self.dialogue;
+        let d = self.dialogue.clone();
         let spec = &d.login;
         let user_q = self.regex(&spec.user_prompt)?;
         let password_q = self.regex(&spec.password_prompt)?;
@@ -352,7 +353,7 @@ impl<'d> Compiled<'d> {
         clock: &dyn Clock,
         plug: &str,
     ) -> Result<Meaning, ScriptError> {
-        let d = self.dialogue;
+        let d = self.dialogue.clone();
         let reading = &d.status;
         let out = self.run(x, clock, &reading.steps, plug)?;
         for rule in &reading.rules {
@@ -377,7 +378,7 @@ impl<'d> Compiled<'d> {
         x: &mut Expect,
         clock: &dyn Clock,
     ) -> Result<Vec<(String, String, Option<bool>)>, ScriptError> {
-        let d = self.dialogue;
+        let d = self.dialogue.clone();
         let Some(listing) = &d.list else {
             return Err(ScriptError::Dialogue("this device has no list".into()));
         };
