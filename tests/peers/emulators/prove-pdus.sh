@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Prove the switched-PDU emulators of this folder faithful: run Debian's own Python agents
+# (fence-agents 4.12.1: /usr/sbin/fence_wti, fence_raritan_px3, fence_cdu, fence_cyberpower_ssh,
+# fence_raritan, fence_netio) against them, over telnet (each emulator behind telnet-accept.py,
+# doing the device's own login) and over ssh (the shared peer sshd, one ForceCommand account per
+# device), and check exit codes and stdout. Prints a PASS/FAIL table; exits 1 on any failure.
+#
+# Usage: prove-pdus.sh [CASE-PATTERN]     (a bash glob on case names, default: all)
+# Env:   PEERS_STATE   default /tmp/peers-pdus (everything is written under $PEERS_STATE/pdus)
+#        PDUS_RECORD=1 also write the observed outputs to tests/peers/emulators/pdus.observed.txt
+#        KEEP=1        leave the emulators running at the end (stop them with: kill PIDs in
+#                      $PEERS_STATE/pdus/*.pid, and ssh/stop-sshd.sh pdus)
+# Ports (loopback only): telnet 17201-17210, sshd 17222.
+# Needs root (the shared sshd makes one system account per ssh device) and the `telnet` client.
+set -uo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../../.." && pwd)"
+SHARED_SSH="${SHARED_SSH:-/work/shared/peers/ssh}"
+ACCEPT="$REPO/tests/peers/ssh/telnet-accept.py"
+export PEERS_STATE="${PEERS_STATE:-/tmp/peers-pdus}"
+D="$PEERS_STATE/pdus"
+PATTERN="${1:-*}"
+SSH_PORT=17222
+PASS=fbtest-pass                   # the shared sshd's password for every emulator account
+mkdir -p "$D"; chmod 0777 "$D"     # state files are shared by root (telnet) and the accounts (ssh);
+                                   # not sticky: an account must be able to replace a state file root wrote
+rm -f "$D"/*.state "$D"/*.state.lock "$D"/*.state.tmp "$D"/cases.log
+SSH_OPTS="-o UserKnownHostsFile=$PEERS_STATE/ssh/known_hosts -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null"
+
+command -v telnet >/dev/null || { echo "prove-pdus: the telnet client is missing (apt-get install telnet)" >&2; exit 1; }
+
+# wrapper NAME EMULATOR FLAVOUR LOGIN : $D/NAME.sh exports the emulator's settings and runs it
+wrapper() {
+  local name=$1 emu=$2 flavour=$3 login=$4 state=${5:-$1}
+  cat >"$D/$name.sh" <<EOF
+#!/bin/sh
+umask 000
+export EMU_STATE=$D/$state.state EMU_FLAVOUR=$flavour EMU_USER=admin EMU_PASSWORD=$PASS
+$( [ "$login" = 1 ] && echo "export EMU_LOGIN=1" )
+exec python3 $HERE/$emu
+EOF
+  chmod 755 "$D/$name.sh"
+}
+
+PIDS=()
+# telnet_device NAME PORT : telnet-accept.py on PORT runs $D/NAME.sh per connection
+telnet_device() {
+  local name=$1 port=$2
+  python3 "$ACCEPT" "$port" "$D/$name.sh" >"$D/$name.accept.log" 2>&1 &
+  echo $! >"$D/$name.pid"; PIDS+=($!)
+}
+
+stop_all() {
+  [ "${KEEP:-}" = 1 ] && { echo "KEEP=1: emulators left running (pids ${PIDS[*]})"; return; }
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  PEERS_STATE="$PEERS_STATE" "$SHARED_SSH/stop-sshd.sh" pdus >/dev/null 2>&1
+}
+trap stop_all EXIT
+
+# --- the devices -------------------------------------------------------------------------
+# name          emulator      flavour   telnet port
+wrapper wti-nps  wti.py        nps  1;  telnet_device wti-nps 17201
+wrapper wti-ips  wti.py        ips  1;  telnet_device wti-ips 17202
+wrapper wti-vmr  wti.py        vmr  1;  telnet_device wti-vmr 17203
+wrapper wti-rpc  wti.py        rpc  1;  telnet_device wti-rpc 17204
+# ssh accounts: same emulator and state file as the telnet device, no device login
+wrapper ssh-wti-nps wti.py     nps  0 wti-nps
+wrapper ssh-wti-vmr wti.py     vmr  0 wti-vmr
+wrapper ssh-wti-rpc wti.py     rpc  0 wti-rpc
+SSH_EMULATORS="pdwtinps=$D/ssh-wti-nps.sh pdwtivmr=$D/ssh-wti-vmr.sh pdwtirpc=$D/ssh-wti-rpc.sh"
+
+if ! PEERS_STATE="$PEERS_STATE" SSH_PORT=$SSH_PORT SSH_EMULATORS="$SSH_EMULATORS" \
+    "$SHARED_SSH/start-sshd.sh" pdus >"$D/sshd-start.log" 2>&1; then
+  cat "$D/sshd-start.log" >&2; echo "prove-pdus: sshd did not start" >&2; exit 1
+fi
+sleep 0.5
+
+# --- the cases ---------------------------------------------------------------------------
+RESULTS=()
+FAILS=0
+OBS="$D/observed.txt"
+: >"$OBS"
+# run_case NAME AGENT RC EXPECTED_STDOUT OPTION... : options go to the agent's stdin, one a line
+run_case() {
+  local name=$1 agent=$2 want_rc=$3 want_out=$4; shift 4
+  # shellcheck disable=SC2053
+  [[ "$name" == $PATTERN ]] || return 0
+  local t0 t1 out rc secs verdict
+  t0=$(date +%s.%N)
+  out="$(printf '%s\n' "$@" | timeout 120 "/usr/sbin/$agent" 2>"$D/$name.stderr")"; rc=$?
+  t1=$(date +%s.%N)
+  secs=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
+  if [ "$rc" = "$want_rc" ] && [ "$out" = "$want_out" ]; then verdict=PASS; else verdict=FAIL; FAILS=$((FAILS + 1)); fi
+  RESULTS+=("$(printf '%-4s  %-34s rc %-3s %5ss' "$verdict" "$name" "$rc" "$secs")")
+  {
+    echo "== $name"
+    printf '$ %s <<EOF\n' "$agent"; printf '%s\n' "$@" | sed -e "s/^password=.*/password=***/" -e "s|$SSH_OPTS|\$SSH_OPTS|"
+    echo "EOF"
+    echo "exit $rc (${secs} s)"
+    printf '%s\n' "$out" | sed 's/^/| /'
+    echo
+  } >>"$OBS"
+  if [ "$verdict" = FAIL ]; then
+    {
+      echo "FAIL $name: rc $rc (want $want_rc)"
+      echo "--- stdout:"; printf '%s\n' "$out"
+      echo "--- want:"; printf '%s\n' "$want_out"
+      echo "--- stderr:"; tail -5 "$D/$name.stderr"
+    } >&2
+  fi
+}
+TN="ip=127.0.0.1"
+SSHC=("ip=127.0.0.1" "ipport=$SSH_PORT" "ssh=1" "password=$PASS" "ssh_options=$SSH_OPTS")
+
+# --- fence_wti -----------------------------------------------------------------------------
+W=(fence_wti)
+WN=("$TN" ipport=17201 password=$PASS)                  # NPS: password only
+run_case wti-nps-telnet-status      "${W[@]}" 2 "Status: OFF"        "${WN[@]}" plug=3 action=status
+run_case wti-nps-telnet-on          "${W[@]}" 0 "Success: Powered ON"  "${WN[@]}" plug=3 action=on
+run_case wti-nps-telnet-status-on   "${W[@]}" 0 "Status: ON"         "${WN[@]}" plug=3 action=status
+run_case wti-nps-telnet-off         "${W[@]}" 0 "Success: Powered OFF" "${WN[@]}" plug=3 action=off
+run_case wti-nps-telnet-off-again   "${W[@]}" 0 "Success: Already OFF" "${WN[@]}" plug=3 action=off
+run_case wti-nps-telnet-reboot      "${W[@]}" 0 "Success: Rebooted"  "${WN[@]}" plug=4 action=reboot power_wait=1
+run_case wti-nps-telnet-list        "${W[@]}" 0 "$(printf '%s\n' 1,web1 2,web2 3,db1 4,db2 5,nas1 6,nas2 7,spare7 '8,(undefined)')" \
+  "${WN[@]}" action=list
+run_case wti-nps-telnet-list-status "${W[@]}" 0 "$(printf '%s\n' 1,web1,on 2,web2,on 3,db1,off 4,db2,on 5,nas1,off 6,nas2,off 7,spare7,on '8,(undefined),off')" \
+  "${WN[@]}" action=list-status
+run_case wti-nps-telnet-monitor     "${W[@]}" 0 ""                   "${WN[@]}" action=monitor
+run_case wti-nps-telnet-unknown     "${W[@]}" 1 ""                   "${WN[@]}" plug=42 action=status
+run_case wti-nps-telnet-byname      "${W[@]}" 1 ""                   "${WN[@]}" plug=web1 action=status
+run_case wti-nps-telnet-badpass     "${W[@]}" 1 ""                   "$TN" ipport=17201 password=wrong plug=1 action=status
+run_case wti-ips-telnet-nologin     "${W[@]}" 0 "Status: ON"         "$TN" ipport=17202 plug=1 action=status
+run_case wti-ips-telnet-off         "${W[@]}" 0 "Success: Powered OFF" "$TN" ipport=17202 plug=1 action=off
+run_case wti-vmr-telnet-status      "${W[@]}" 0 "Status: ON"         "$TN" ipport=17203 username=admin password=$PASS plug=2 action=status
+run_case wti-vmr-telnet-group       "${W[@]}" 0 "Status: ON"         "$TN" ipport=17203 username=admin password=$PASS plug=webservers action=status
+run_case wti-vmr-telnet-group-off   "${W[@]}" 0 "Success: Powered OFF" "$TN" ipport=17203 username=admin password=$PASS plug=webservers action=off
+run_case wti-vmr-telnet-list-status "${W[@]}" 0 "$(printf '%s\n' 1,web1,off 2,web2,off 3,db1,off 4,db2,on 5,nas1,off 6,nas2,off 7,spare7,on '8,(undefined),off' webservers,webservers,UNKNOWN storage,storage,UNKNOWN)" \
+  "$TN" ipport=17203 username=admin password=$PASS action=list-status
+run_case wti-vmr-telnet-nouser      "${W[@]}" 1 ""                   "$TN" ipport=17203 password=$PASS plug=2 action=status
+run_case wti-vmr-telnet-badpass     "${W[@]}" 1 ""                   "$TN" ipport=17203 username=admin password=wrong plug=2 action=status
+run_case wti-rpc-telnet-default-prompt "${W[@]}" 1 ""                "$TN" ipport=17204 username=admin password=$PASS plug=1 action=status
+# upstream bug: over telnet fence_wti joins the command_prompt option character by character when it
+# is one string (from stdin or the command line), so "RPC>" becomes (R)|(P)|(C)|(>) and the login
+# goes astray: only the default list of prompts works over telnet
+run_case wti-rpc-telnet-cmd-prompt  "${W[@]}" 1 ""         "$TN" ipport=17204 username=admin password=$PASS plug=1 action=status "command_prompt=RPC>"
+run_case wti-nps-ssh-status         "${W[@]}" 2 "Status: OFF"        "${SSHC[@]}" username=pdwtinps plug=3 action=status
+run_case wti-nps-ssh-on             "${W[@]}" 0 "Success: Powered ON"  "${SSHC[@]}" username=pdwtinps plug=3 action=on
+run_case wti-nps-ssh-reboot         "${W[@]}" 0 "Success: Rebooted"  "${SSHC[@]}" username=pdwtinps plug=3 action=reboot
+run_case wti-nps-ssh-list           "${W[@]}" 0 "$(printf '%s\n' 1,web1 2,web2 3,db1 4,db2 5,nas1 6,nas2 7,spare7 '8,(undefined)')" \
+  "${SSHC[@]}" username=pdwtinps action=list
+run_case wti-nps-ssh-monitor        "${W[@]}" 0 ""                   "${SSHC[@]}" username=pdwtinps action=monitor
+run_case wti-nps-ssh-unknown        "${W[@]}" 1 ""                   "${SSHC[@]}" username=pdwtinps plug=42 action=status
+run_case wti-vmr-ssh-group-on       "${W[@]}" 0 "Success: Powered ON"  "${SSHC[@]}" username=pdwtivmr plug=webservers action=on
+run_case wti-rpc-ssh-cmd-prompt     "${W[@]}" 0 "Status: ON"         "${SSHC[@]}" username=pdwtirpc plug=1 action=status "command_prompt=RPC>"
+run_case wti-nps-ssh-badpass        "${W[@]}" 1 ""                   "ip=127.0.0.1" "ipport=$SSH_PORT" ssh=1 password=wrong "ssh_options=$SSH_OPTS" username=pdwtinps plug=3 action=status
+
+
+# --- report ------------------------------------------------------------------------------
+echo
+printf '%s\n' "${RESULTS[@]}"
+echo "$(( ${#RESULTS[@]} - FAILS )) passed, $FAILS failed (observed outputs: $OBS)"
+if [ "${PDUS_RECORD:-}" = 1 ]; then
+  { echo "# Observed with Debian's fence-agents 4.12.1 against the emulators of this folder (prove-pdus.sh)."
+    echo "# Each case: the agent, its stdin options (password hidden), exit code, time, stdout ('| ' prefixed)."
+    echo "# Generated by: PDUS_RECORD=1 tests/peers/emulators/prove-pdus.sh"
+    echo
+    cat "$OBS"; } >"$HERE/pdus.observed.txt"
+fi
+[ "$FAILS" = 0 ]
