@@ -64,11 +64,13 @@ wrapper wti-nps  wti.py        nps  1;  telnet_device wti-nps 17201
 wrapper wti-ips  wti.py        ips  1;  telnet_device wti-ips 17202
 wrapper wti-vmr  wti.py        vmr  1;  telnet_device wti-vmr 17203
 wrapper wti-rpc  wti.py        rpc  1;  telnet_device wti-rpc 17204
+wrapper px3      raritan_px3.py px3 1;  telnet_device px3 17205
 # ssh accounts: same emulator and state file as the telnet device, no device login
 wrapper ssh-wti-nps wti.py     nps  0 wti-nps
 wrapper ssh-wti-vmr wti.py     vmr  0 wti-vmr
 wrapper ssh-wti-rpc wti.py     rpc  0 wti-rpc
-SSH_EMULATORS="pdwtinps=$D/ssh-wti-nps.sh pdwtivmr=$D/ssh-wti-vmr.sh pdwtirpc=$D/ssh-wti-rpc.sh"
+wrapper ssh-px3  raritan_px3.py px3 0 px3
+SSH_EMULATORS="pdpx3=$D/ssh-px3.sh pdwtinps=$D/ssh-wti-nps.sh pdwtivmr=$D/ssh-wti-vmr.sh pdwtirpc=$D/ssh-wti-rpc.sh"
 
 if ! PEERS_STATE="$PEERS_STATE" SSH_PORT=$SSH_PORT SSH_EMULATORS="$SSH_EMULATORS" \
     "$SHARED_SSH/start-sshd.sh" pdus >"$D/sshd-start.log" 2>&1; then
@@ -155,6 +157,42 @@ run_case wti-vmr-ssh-group-on       "${W[@]}" 0 "Success: Powered ON"  "${SSHC[@
 run_case wti-rpc-ssh-cmd-prompt     "${W[@]}" 0 "Status: ON"         "${SSHC[@]}" username=pdwtirpc plug=1 action=status "command_prompt=RPC>"
 run_case wti-nps-ssh-badpass        "${W[@]}" 1 ""                   "ip=127.0.0.1" "ipport=$SSH_PORT" ssh=1 password=wrong "ssh_options=$SSH_OPTS" username=pdwtinps plug=3 action=status
 
+
+# --- fence_raritan_px3 ----------------------------------------------------------------------
+# Upstream bugs shown here (4.12.1, unchanged upstream since): the agent reads the outlet table
+# once after login and its status function only looks at that copy, so after "on"/"off" it never
+# sees the change and fails with "Timed out waiting to power ON/OFF" (rc 1) although the outlet
+# switched; it prints "YYYYY" and "XXXXXXXX" on stdout around every switch; list, list-status and
+# monitor need a plug (KeyError traceback without one); an unknown plug exits with 8 (EC_STATUS).
+X=(fence_raritan_px3)
+XT=("$TN" ipport=17205 username=admin password=$PASS)
+LIST_PX3="$(printf '%s\n' 1,web1 2,web2 3,db1 4, 5,nas1 6, 7,spare 8,)"
+run_case px3-telnet-status          "${X[@]}" 2 "Status: OFF"        "${XT[@]}" plug=3 action=status
+run_case px3-telnet-status-byname   "${X[@]}" 0 "Status: ON"         "${XT[@]}" plug=web1 action=status
+run_case px3-telnet-status-group    "${X[@]}" 0 "Status: ON"         "${XT[@]}" plug=webservers action=status
+run_case px3-telnet-on              "${X[@]}" 1 "$(printf '%s\n' YYYYY XXXXXXXX)" "${XT[@]}" plug=3 action=on power_timeout=2 retry_on=0
+run_case px3-telnet-status-after-on "${X[@]}" 0 "Status: ON"         "${XT[@]}" plug=3 action=status
+run_case px3-telnet-on-again        "${X[@]}" 0 "Success: Already ON" "${XT[@]}" plug=3 action=on
+run_case px3-telnet-off             "${X[@]}" 1 "$(printf '%s\n' YYYYY XXXXXXXX)" "${XT[@]}" plug=3 action=off power_timeout=2
+run_case px3-telnet-status-after-off "${X[@]}" 2 "Status: OFF"       "${XT[@]}" plug=3 action=status
+run_case px3-telnet-reboot          "${X[@]}" 1 "$(printf '%s\n' YYYYY XXXXXXXX)" "${XT[@]}" plug=4 action=reboot power_timeout=2
+run_case px3-telnet-group-off       "${X[@]}" 1 "$(printf '%s\n' YYYYY XXXXXXXX)" "${XT[@]}" plug=webservers action=off power_timeout=2
+run_case px3-telnet-group-status    "${X[@]}" 2 "Status: OFF"        "${XT[@]}" plug=webservers action=status
+run_case px3-telnet-list-noplug     "${X[@]}" 1 ""                   "${XT[@]}" action=list
+run_case px3-telnet-list            "${X[@]}" 0 "$LIST_PX3"          "${XT[@]}" plug=1 action=list
+run_case px3-telnet-list-status     "${X[@]}" 0 "$(printf '%s\n' 1,web1,Off 2,web2,Off 3,db1,Off 4,,Off 5,nas1,Off 6,,Off 7,spare,On 8,,Off)" \
+  "${XT[@]}" plug=1 action=list-status
+run_case px3-telnet-monitor-noplug  "${X[@]}" 1 ""                   "${XT[@]}" action=monitor
+run_case px3-telnet-monitor         "${X[@]}" 0 ""                   "${XT[@]}" plug=1 action=monitor
+run_case px3-telnet-unknown-number  "${X[@]}" 8 ""                   "${XT[@]}" plug=9 action=status
+run_case px3-telnet-unknown-name    "${X[@]}" 8 ""                   "${XT[@]}" plug=nosuch action=status
+run_case px3-telnet-badpass         "${X[@]}" 1 ""                   "$TN" ipport=17205 username=admin password=wrong plug=1 action=status
+run_case px3-ssh-status             "${X[@]}" 0 "Status: ON"         "${SSHC[@]}" username=pdpx3 plug=7 action=status
+run_case px3-ssh-off                "${X[@]}" 1 "$(printf '%s\n' YYYYY XXXXXXXX)" "${SSHC[@]}" username=pdpx3 plug=7 action=off power_timeout=2
+run_case px3-ssh-status-after-off   "${X[@]}" 2 "Status: OFF"        "${SSHC[@]}" username=pdpx3 plug=7 action=status
+run_case px3-ssh-list               "${X[@]}" 0 "$LIST_PX3"          "${SSHC[@]}" username=pdpx3 plug=1 action=list
+run_case px3-ssh-unknown            "${X[@]}" 8 ""                   "${SSHC[@]}" username=pdpx3 plug=nosuch action=status
+run_case px3-ssh-badpass            "${X[@]}" 1 ""                   "ip=127.0.0.1" "ipport=$SSH_PORT" ssh=1 password=wrong "ssh_options=$SSH_OPTS" username=pdpx3 plug=1 action=status
 
 # --- report ------------------------------------------------------------------------------
 echo
