@@ -65,6 +65,9 @@ wrapper wti-ips  wti.py        ips  1;  telnet_device wti-ips 17202
 wrapper wti-vmr  wti.py        vmr  1;  telnet_device wti-vmr 17203
 wrapper wti-rpc  wti.py        rpc  1;  telnet_device wti-rpc 17204
 wrapper px3      raritan_px3.py px3 1;  telnet_device px3 17205
+wrapper cdu-v7   cdu.py        v7   1;  telnet_device cdu-v7 17206
+wrapper cdu-v6   cdu.py        v6   1;  telnet_device cdu-v6 17207
+wrapper cdu-v8   cdu.py        v8   1;  telnet_device cdu-v8 17208
 # ssh accounts: same emulator and state file as the telnet device, no device login
 wrapper ssh-wti-nps wti.py     nps  0 wti-nps
 wrapper ssh-wti-vmr wti.py     vmr  0 wti-vmr
@@ -193,6 +196,34 @@ run_case px3-ssh-status-after-off   "${X[@]}" 2 "Status: OFF"        "${SSHC[@]}
 run_case px3-ssh-list               "${X[@]}" 0 "$LIST_PX3"          "${SSHC[@]}" username=pdpx3 plug=1 action=list
 run_case px3-ssh-unknown            "${X[@]}" 8 ""                   "${SSHC[@]}" username=pdpx3 plug=nosuch action=status
 run_case px3-ssh-badpass            "${X[@]}" 1 ""                   "ip=127.0.0.1" "ipport=$SSH_PORT" ssh=1 password=wrong "ssh_options=$SSH_OPTS" username=pdpx3 plug=1 action=status
+
+# --- fence_cdu (telnet only: no ssh option) ------------------------------------------------------
+# Upstream quirks shown here (4.12.1): every status read prints each outlet name on stdout (a
+# leftover debug print); the plug is an outlet NAME (an ID such as .A3 is "not available"); list,
+# list-status and monitor cannot work (the status function is also the list function and needs a
+# plug): rc 1 with EC_STATUS after the names; version 7 gets "set option more disabled" with a
+# bare LF (sendline), the other commands end in CR LF.
+C=(fence_cdu)
+N8="$(printf '%s\n' web1 web2 db-1 db-2 nas1 nas2 spare TowerA_Outlet8)"
+CT=("$TN" username=admin password=$PASS)
+run_case cdu-v7-status              "${C[@]}" 2 "$N8"$'\n'"Status: OFF"          "${CT[@]}" ipport=17206 plug=db-1 action=status
+run_case cdu-v7-on                  "${C[@]}" 0 "$N8"$'\n'"$N8"$'\n'"Success: Powered ON" "${CT[@]}" ipport=17206 plug=db-1 action=on
+run_case cdu-v7-status-on           "${C[@]}" 0 "$N8"$'\n'"Status: ON"           "${CT[@]}" ipport=17206 plug=db-1 action=status
+run_case cdu-v7-off                 "${C[@]}" 0 "$N8"$'\n'"$N8"$'\n'"Success: Powered OFF" "${CT[@]}" ipport=17206 plug=db-1 action=off
+run_case cdu-v7-off-again           "${C[@]}" 0 "$N8"$'\n'"Success: Already OFF" "${CT[@]}" ipport=17206 plug=db-1 action=off
+run_case cdu-v7-reboot              "${C[@]}" 0 "$N8"$'\n'"$N8"$'\n'"$N8"$'\n'"Success: Rebooted" "${CT[@]}" ipport=17206 plug=spare action=reboot
+run_case cdu-v7-by-id               "${C[@]}" 1 "$N8"                            "${CT[@]}" ipport=17206 plug=.A3 action=status
+run_case cdu-v7-unknown             "${C[@]}" 1 "$N8"                            "${CT[@]}" ipport=17206 plug=nosuch action=status
+run_case cdu-v7-list                "${C[@]}" 1 "$N8"                            "${CT[@]}" ipport=17206 action=list
+run_case cdu-v7-list-status         "${C[@]}" 1 "$N8"                            "${CT[@]}" ipport=17206 action=list-status
+run_case cdu-v7-monitor             "${C[@]}" 1 "$N8"                            "${CT[@]}" ipport=17206 action=monitor
+run_case cdu-v7-badpass             "${C[@]}" 1 ""                               "$TN" ipport=17206 username=admin password=wrong plug=web1 action=status
+run_case cdu-v6-status              "${C[@]}" 0 "$N8"$'\n'"Status: ON"           "${CT[@]}" ipport=17207 plug=db-2 action=status
+run_case cdu-v6-off                 "${C[@]}" 0 "$N8"$'\n'"$N8"$'\n'"Success: Powered OFF" "${CT[@]}" ipport=17207 plug=db-2 action=off
+run_case cdu-v8-status              "${C[@]}" 2 "$N8"$'\n'"Status: OFF"          "${CT[@]}" ipport=17208 plug=nas1 action=status
+run_case cdu-v8-on                  "${C[@]}" 0 "$N8"$'\n'"$N8"$'\n'"Success: Powered ON" "${CT[@]}" ipport=17208 plug=nas1 action=on
+run_case cdu-v8-reboot              "${C[@]}" 0 "$N8"$'\n'"$N8"$'\n'"$N8"$'\n'"Success: Rebooted" "${CT[@]}" ipport=17208 plug=spare action=reboot
+run_case cdu-v8-unknown             "${C[@]}" 1 "$N8"                            "${CT[@]}" ipport=17208 plug=AA3 action=status
 
 # --- report ------------------------------------------------------------------------------
 echo
