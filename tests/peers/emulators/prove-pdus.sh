@@ -73,7 +73,8 @@ wrapper ssh-wti-nps wti.py     nps  0 wti-nps
 wrapper ssh-wti-vmr wti.py     vmr  0 wti-vmr
 wrapper ssh-wti-rpc wti.py     rpc  0 wti-rpc
 wrapper ssh-px3  raritan_px3.py px3 0 px3
-SSH_EMULATORS="pdpx3=$D/ssh-px3.sh pdwtinps=$D/ssh-wti-nps.sh pdwtivmr=$D/ssh-wti-vmr.sh pdwtirpc=$D/ssh-wti-rpc.sh"
+wrapper ssh-cyberpower cyberpower.py pdu41001 0 cyberpower
+SSH_EMULATORS="pdcyber=$D/ssh-cyberpower.sh pdpx3=$D/ssh-px3.sh pdwtinps=$D/ssh-wti-nps.sh pdwtivmr=$D/ssh-wti-vmr.sh pdwtirpc=$D/ssh-wti-rpc.sh"
 
 if ! PEERS_STATE="$PEERS_STATE" SSH_PORT=$SSH_PORT SSH_EMULATORS="$SSH_EMULATORS" \
     "$SHARED_SSH/start-sshd.sh" pdus >"$D/sshd-start.log" 2>&1; then
@@ -224,6 +225,27 @@ run_case cdu-v8-status              "${C[@]}" 2 "$N8"$'\n'"Status: OFF"         
 run_case cdu-v8-on                  "${C[@]}" 0 "$N8"$'\n'"$N8"$'\n'"Success: Powered ON" "${CT[@]}" ipport=17208 plug=nas1 action=on
 run_case cdu-v8-reboot              "${C[@]}" 0 "$N8"$'\n'"$N8"$'\n'"$N8"$'\n'"Success: Rebooted" "${CT[@]}" ipport=17208 plug=spare action=reboot
 run_case cdu-v8-unknown             "${C[@]}" 1 "$N8"                            "${CT[@]}" ipport=17208 plug=AA3 action=status
+
+# --- fence_cyberpower_ssh (ssh only) -----------------------------------------------------------
+# Upstream quirks shown here (4.12.1): the name column is captured with the padding before the
+# status (list prints "1,web1" plus spaces); list-status prints "On"/"Off" as the device writes
+# them; without ssh=1 the agent crashes (KeyError '--telnet-path', rc 1): it has no telnet option.
+Y=(fence_cyberpower_ssh)
+pad() { local n; for n in "$@"; do printf '%-23s\n' "$n"; done; }
+LIST_CP="$(paste -d, <(printf '%s\n' 1 2 3 4 5 6 7 8) <(pad web1 web2 db1 db2 nas1 nas2 spare Outlet8))"
+YS=("${SSHC[@]}" username=pdcyber)
+run_case cyberpower-ssh-status      "${Y[@]}" 2 "Status: OFF"        "${YS[@]}" plug=3 action=status
+run_case cyberpower-ssh-on          "${Y[@]}" 0 "Success: Powered ON"  "${YS[@]}" plug=3 action=on
+run_case cyberpower-ssh-status-on   "${Y[@]}" 0 "Status: ON"         "${YS[@]}" plug=3 action=status
+run_case cyberpower-ssh-off         "${Y[@]}" 0 "Success: Powered OFF" "${YS[@]}" plug=3 action=off
+run_case cyberpower-ssh-reboot      "${Y[@]}" 0 "Success: Rebooted"  "${YS[@]}" plug=2 action=reboot
+run_case cyberpower-ssh-list        "${Y[@]}" 0 "$LIST_CP"           "${YS[@]}" action=list
+run_case cyberpower-ssh-list-status "${Y[@]}" 0 "$(paste -d, <(printf '%s\n' "$LIST_CP") <(printf '%s\n' On On Off On Off Off On Off))" \
+  "${YS[@]}" action=list-status
+run_case cyberpower-ssh-monitor     "${Y[@]}" 0 ""                   "${YS[@]}" action=monitor
+run_case cyberpower-ssh-unknown     "${Y[@]}" 1 ""                   "${YS[@]}" plug=9 action=status
+run_case cyberpower-ssh-badpass     "${Y[@]}" 1 ""                   "ip=127.0.0.1" "ipport=$SSH_PORT" ssh=1 password=wrong "ssh_options=$SSH_OPTS" username=pdcyber plug=1 action=status
+run_case cyberpower-nossh           "${Y[@]}" 1 ""                   "$TN" ipport=17209 username=admin password=$PASS plug=1 action=status
 
 # --- report ------------------------------------------------------------------------------
 echo
