@@ -68,6 +68,7 @@ wrapper px3      raritan_px3.py px3 1;  telnet_device px3 17205
 wrapper cdu-v7   cdu.py        v7   1;  telnet_device cdu-v7 17206
 wrapper cdu-v6   cdu.py        v6   1;  telnet_device cdu-v6 17207
 wrapper cdu-v8   cdu.py        v8   1;  telnet_device cdu-v8 17208
+wrapper raritan  raritan.py    px   1;  telnet_device raritan 17210
 # ssh accounts: same emulator and state file as the telnet device, no device login
 wrapper ssh-wti-nps wti.py     nps  0 wti-nps
 wrapper ssh-wti-vmr wti.py     vmr  0 wti-vmr
@@ -246,6 +247,29 @@ run_case cyberpower-ssh-monitor     "${Y[@]}" 0 ""                   "${YS[@]}" 
 run_case cyberpower-ssh-unknown     "${Y[@]}" 1 ""                   "${YS[@]}" plug=9 action=status
 run_case cyberpower-ssh-badpass     "${Y[@]}" 1 ""                   "ip=127.0.0.1" "ipport=$SSH_PORT" ssh=1 password=wrong "ssh_options=$SSH_OPTS" username=pdcyber plug=1 action=status
 run_case cyberpower-nossh           "${Y[@]}" 1 ""                   "$TN" ipport=17209 username=admin password=$PASS plug=1 action=status
+
+# --- fence_raritan (Dominion PX, SM-CLP; telnet only) --------------------------------------------
+# Upstream quirks shown here (4.12.1): a plug number N becomes /system1/outletN, anything else is
+# used as a target path as given (a plug name is not resolved: the status read times out);
+# an unknown outlet fails only by the shell timeout ("Connection timed out", rc 1, 3 s); list and
+# list-status print the "not working" NOTICE with rc 0 but need a plug (KeyError without one);
+# monitor only logs in and out, but also needs a plug.
+R=(fence_raritan)
+RT=("$TN" ipport=17210 username=admin password=$PASS)
+run_case raritan-status             "${R[@]}" 2 "Status: OFF"        "${RT[@]}" plug=3 action=status
+run_case raritan-on                 "${R[@]}" 0 "Success: Powered ON"  "${RT[@]}" plug=3 action=on
+run_case raritan-status-on          "${R[@]}" 0 "Status: ON"         "${RT[@]}" plug=3 action=status
+run_case raritan-off-by-path        "${R[@]}" 0 "Success: Powered OFF" "${RT[@]}" plug=/system1/outlet3 action=off
+run_case raritan-off-again          "${R[@]}" 0 "Success: Already OFF" "${RT[@]}" plug=3 action=off
+run_case raritan-reboot             "${R[@]}" 0 "Success: Rebooted"  "${RT[@]}" plug=4 action=reboot
+run_case raritan-list               "${R[@]}" 0 "NOTICE: List option is not working on this device yet" "${RT[@]}" plug=1 action=list
+run_case raritan-list-status        "${R[@]}" 0 "NOTICE: List option is not working on this device yet" "${RT[@]}" plug=1 action=list-status
+run_case raritan-list-noplug        "${R[@]}" 1 ""                   "${RT[@]}" action=list
+run_case raritan-monitor            "${R[@]}" 0 ""                   "${RT[@]}" plug=1 action=monitor
+run_case raritan-monitor-noplug     "${R[@]}" 1 ""                   "${RT[@]}" action=monitor
+run_case raritan-unknown            "${R[@]}" 1 ""                   "${RT[@]}" plug=99 action=status
+run_case raritan-by-name            "${R[@]}" 1 ""                   "${RT[@]}" plug=web1 action=status
+run_case raritan-badpass            "${R[@]}" 1 ""                   "$TN" ipport=17210 username=admin password=wrong plug=1 action=status
 
 # --- report ------------------------------------------------------------------------------
 echo
