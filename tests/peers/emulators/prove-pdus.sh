@@ -10,7 +10,7 @@
 #        PDUS_RECORD=1 also write the observed outputs to tests/peers/emulators/pdus.observed.txt
 #        KEEP=1        leave the emulators running at the end (stop them with: kill PIDs in
 #                      $PEERS_STATE/pdus/*.pid, and ssh/stop-sshd.sh pdus)
-# Ports (loopback only): telnet 17201-17210, sshd 17222.
+# Ports (loopback only): telnet 17201-17211, sshd 17222.
 # Needs root (the shared sshd makes one system account per ssh device) and the `telnet` client.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -69,6 +69,7 @@ wrapper cdu-v7   cdu.py        v7   1;  telnet_device cdu-v7 17206
 wrapper cdu-v6   cdu.py        v6   1;  telnet_device cdu-v6 17207
 wrapper cdu-v8   cdu.py        v8   1;  telnet_device cdu-v8 17208
 wrapper raritan  raritan.py    px   1;  telnet_device raritan 17210
+wrapper netio    netio.py      230b 1;  telnet_device netio 17211
 # ssh accounts: same emulator and state file as the telnet device, no device login
 wrapper ssh-wti-nps wti.py     nps  0 wti-nps
 wrapper ssh-wti-vmr wti.py     vmr  0 wti-vmr
@@ -270,6 +271,24 @@ run_case raritan-monitor-noplug     "${R[@]}" 1 ""                   "${RT[@]}" 
 run_case raritan-unknown            "${R[@]}" 1 ""                   "${RT[@]}" plug=99 action=status
 run_case raritan-by-name            "${R[@]}" 1 ""                   "${RT[@]}" plug=web1 action=status
 run_case raritan-badpass            "${R[@]}" 1 ""                   "$TN" ipport=17210 username=admin password=wrong plug=1 action=status
+
+# --- fence_netio (NETIO-230B KSHELL on tcp 1234 through the telnet client; no ssh) --------------------
+# Quirks shown here (4.12.1): list reads "port setup 1..4" (4 outputs assumed) and list-status
+# prints UNKNOWN for every output (the agent never reads their state); an unknown output or a
+# wrong password fails only by the 3 s shell timeout.
+E=(fence_netio)
+ET=("$TN" ipport=17211 username=admin password=$PASS)
+run_case netio-status               "${E[@]}" 2 "Status: OFF"        "${ET[@]}" plug=2 action=status
+run_case netio-on                   "${E[@]}" 0 "Success: Powered ON"  "${ET[@]}" plug=2 action=on
+run_case netio-status-on            "${E[@]}" 0 "Status: ON"         "${ET[@]}" plug=2 action=status
+run_case netio-off                  "${E[@]}" 0 "Success: Powered OFF" "${ET[@]}" plug=2 action=off
+run_case netio-off-again            "${E[@]}" 0 "Success: Already OFF" "${ET[@]}" plug=2 action=off
+run_case netio-reboot               "${E[@]}" 0 "Success: Rebooted"  "${ET[@]}" plug=1 action=reboot
+run_case netio-list                 "${E[@]}" 0 "$(printf '%s\n' 1,web1 2,db1 3,nas1 4,spare)" "${ET[@]}" action=list
+run_case netio-list-status          "${E[@]}" 0 "$(printf '%s\n' 1,web1,UNKNOWN 2,db1,UNKNOWN 3,nas1,UNKNOWN 4,spare,UNKNOWN)" "${ET[@]}" action=list-status
+run_case netio-monitor              "${E[@]}" 0 ""                   "${ET[@]}" action=monitor
+run_case netio-unknown              "${E[@]}" 1 ""                   "${ET[@]}" plug=9 action=status
+run_case netio-badpass              "${E[@]}" 1 ""                   "$TN" ipport=17211 username=admin password=wrong plug=1 action=status
 
 # --- report ------------------------------------------------------------------------------
 echo
