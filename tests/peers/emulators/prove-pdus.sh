@@ -75,8 +75,9 @@ wrapper ssh-wti-nps wti.py     nps  0 wti-nps
 wrapper ssh-wti-vmr wti.py     vmr  0 wti-vmr
 wrapper ssh-wti-rpc wti.py     rpc  0 wti-rpc
 wrapper ssh-px3  raritan_px3.py px3 0 px3
+wrapper ssh-eaton eaton.py     g3   0 eaton
 wrapper ssh-cyberpower cyberpower.py pdu41001 0 cyberpower
-SSH_EMULATORS="pdcyber=$D/ssh-cyberpower.sh pdpx3=$D/ssh-px3.sh pdwtinps=$D/ssh-wti-nps.sh pdwtivmr=$D/ssh-wti-vmr.sh pdwtirpc=$D/ssh-wti-rpc.sh"
+SSH_EMULATORS="pdeaton=$D/ssh-eaton.sh pdcyber=$D/ssh-cyberpower.sh pdpx3=$D/ssh-px3.sh pdwtinps=$D/ssh-wti-nps.sh pdwtivmr=$D/ssh-wti-vmr.sh pdwtirpc=$D/ssh-wti-rpc.sh"
 
 if ! PEERS_STATE="$PEERS_STATE" SSH_PORT=$SSH_PORT SSH_EMULATORS="$SSH_EMULATORS" \
     "$SHARED_SSH/start-sshd.sh" pdus >"$D/sshd-start.log" 2>&1; then
@@ -96,14 +97,15 @@ run_case() {
   [[ "$name" == $PATTERN ]] || return 0
   local t0 t1 out rc secs verdict
   t0=$(date +%s.%N)
-  out="$(printf '%s\n' "$@" | timeout 120 "/usr/sbin/$agent" 2>"$D/$name.stderr")"; rc=$?
+  local path="/usr/sbin/$agent"; [[ "$agent" == */* ]] && path="$agent"
+  out="$(printf '%s\n' "$@" | timeout 120 "$path" 2>"$D/$name.stderr")"; rc=$?
   t1=$(date +%s.%N)
   secs=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
   if [ "$rc" = "$want_rc" ] && [ "$out" = "$want_out" ]; then verdict=PASS; else verdict=FAIL; FAILS=$((FAILS + 1)); fi
   RESULTS+=("$(printf '%-4s  %-34s rc %-3s %5ss' "$verdict" "$name" "$rc" "$secs")")
   {
     echo "== $name"
-    printf '$ %s <<EOF\n' "$agent"; printf '%s\n' "$@" | sed -e "s/^password=.*/password=***/" -e "s|$SSH_OPTS|\$SSH_OPTS|"
+    printf '$ %s <<EOF\n' "$(basename "$agent")"; printf '%s\n' "$@" | sed -e "s/^password=.*/password=***/" -e "s|$SSH_OPTS|\$SSH_OPTS|"
     echo "EOF"
     echo "exit $rc (${secs} s)"
     printf '%s\n' "$out" | sed 's/^/| /'
@@ -290,10 +292,63 @@ run_case netio-monitor              "${E[@]}" 0 ""                   "${ET[@]}" 
 run_case netio-unknown              "${E[@]}" 1 ""                   "${ET[@]}" plug=9 action=status
 run_case netio-badpass              "${E[@]}" 1 ""                   "$TN" ipport=17211 username=admin password=wrong plug=1 action=status
 
+# --- fence_eaton_ssh (upstream only: added in fence-agents 4.13, not in Debian's 4.12.1) ----------
+# Run only when an upstream copy is at hand: EATON_AGENT=/path/to/fence_eaton_ssh.py (as in the
+# source tree, @PYTHON@/@FENCEAGENTSLIBDIR@ unfilled is fine), or a ClusterLabs/fence-agents git
+# mirror in FENCE_AGENTS_GIT (default /work/.mirror/ClusterLabs+fence-agents/repo). It runs with
+# Debian's fencing.py. The agent forces port 22 (options["--ipport"] = 22 after parsing), so
+# ssh reaches our sshd through a ProxyCommand relay, with HostKeyAlias for the known_hosts entry.
+# Upstream bugs shown here: list, list-status and monitor crash (AttributeError: a list split on
+# "|"); a plug name crashes (ValueError: int()); an unknown outlet is EC_STATUS (rc 1).
+FENCE_AGENTS_GIT="${FENCE_AGENTS_GIT:-/work/.mirror/ClusterLabs+fence-agents/repo}"
+EATON_SRC="$D/fence_eaton_ssh.src"
+if [ -n "${EATON_AGENT:-}" ]; then cp "$EATON_AGENT" "$EATON_SRC"
+elif [ -d "$FENCE_AGENTS_GIT" ]; then git -C "$FENCE_AGENTS_GIT" show HEAD:agents/eaton_ssh/fence_eaton_ssh.py >"$EATON_SRC" 2>/dev/null || rm -f "$EATON_SRC"
+else rm -f "$EATON_SRC"; fi
+if [ -s "$EATON_SRC" ]; then
+  sed -e 's|@PYTHON@|/usr/bin/python3|' -e 's|@FENCEAGENTSLIBDIR@|/usr/share/fence|' "$EATON_SRC" >"$D/fence_eaton_ssh"
+  chmod 755 "$D/fence_eaton_ssh"
+  cat >"$D/relay.py" <<'PY'
+import os, socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+def up():
+    while True:
+        d = os.read(0, 65536)
+        if not d:
+            s.shutdown(socket.SHUT_WR)
+            return
+        s.sendall(d)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    os.write(1, d)
+PY
+  A=("$D/fence_eaton_ssh")
+  AS=("ip=127.0.0.1" username=pdeaton password=$PASS
+      "ssh_options=$SSH_OPTS -o HostKeyAlias=[127.0.0.1]:$SSH_PORT -o \"ProxyCommand=python3 $D/relay.py 127.0.0.1 $SSH_PORT\"")
+  run_case eaton-ssh-status         "${A[@]}" 2 "Status: OFF"        "${AS[@]}" plug=3 action=status
+  run_case eaton-ssh-on             "${A[@]}" 0 "Success: Powered ON"  "${AS[@]}" plug=3 action=on
+  run_case eaton-ssh-status-on      "${A[@]}" 0 "Status: ON"         "${AS[@]}" plug=3 action=status
+  run_case eaton-ssh-off            "${A[@]}" 0 "Success: Powered OFF" "${AS[@]}" plug=3 action=off
+  run_case eaton-ssh-off-again      "${A[@]}" 0 "Success: Already OFF" "${AS[@]}" plug=3 action=off
+  run_case eaton-ssh-reboot         "${A[@]}" 0 "Success: Rebooted"  "${AS[@]}" plug=4 action=reboot
+  run_case eaton-ssh-list           "${A[@]}" 1 ""                   "${AS[@]}" action=list
+  run_case eaton-ssh-list-status    "${A[@]}" 1 ""                   "${AS[@]}" action=list-status
+  run_case eaton-ssh-monitor        "${A[@]}" 1 ""                   "${AS[@]}" action=monitor
+  run_case eaton-ssh-unknown        "${A[@]}" 1 ""                   "${AS[@]}" plug=99 action=status
+  run_case eaton-ssh-by-name        "${A[@]}" 1 ""                   "${AS[@]}" plug=web1 action=status
+  run_case eaton-ssh-badpass        "${A[@]}" 1 ""                   "ip=127.0.0.1" username=pdeaton password=wrong "${AS[3]}" plug=3 action=status
+else
+  [[ "eaton" == $PATTERN* || "$PATTERN" == "*" ]] && RESULTS+=("SKIP  eaton-ssh-*: no upstream fence_eaton_ssh (set EATON_AGENT or FENCE_AGENTS_GIT)")
+fi
+
 # --- report ------------------------------------------------------------------------------
 echo
 printf '%s\n' "${RESULTS[@]}"
-echo "$(( ${#RESULTS[@]} - FAILS )) passed, $FAILS failed (observed outputs: $OBS)"
+PASSED=$(printf '%s\n' "${RESULTS[@]}" | grep -c '^PASS')
+echo "$PASSED passed, $FAILS failed (observed outputs: $OBS)"
 if [ "${PDUS_RECORD:-}" = 1 ]; then
   { echo "# Observed with Debian's fence-agents 4.12.1 against the emulators of this folder (prove-pdus.sh)."
     echo "# Each case: the agent, its stdin options (password hidden), exit code, time, stdout ('| ' prefixed)."
