@@ -109,6 +109,8 @@ run_case() {
     echo "EOF"
     echo "exit $rc (${secs} s)"
     printf '%s\n' "$out" | sed 's/^/| /'
+    # the last message on stderr, without its timestamp (not compared; for the record)
+    printf 'stderr: %s\n' "$(grep -v '^\s*$' "$D/$name.stderr" | tail -1 | sed -E 's/^[0-9-]+ [0-9:,]+ //')"
     echo
   } >>"$OBS"
   if [ "$verdict" = FAIL ]; then
