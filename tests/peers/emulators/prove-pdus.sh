@@ -36,6 +36,7 @@ wrapper() {
 #!/bin/sh
 umask 000
 export EMU_STATE=$D/$state.state EMU_FLAVOUR=$flavour EMU_USER=admin EMU_PASSWORD=$PASS
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
 $( [ "$login" = 1 ] && echo "export EMU_LOGIN=1" )
 exec python3 $HERE/$emu
 EOF
