@@ -242,6 +242,44 @@ start_drac() {
   SSH_SPECS="$SSH_SPECS fbdrac5=drac5:drac.py:drac5 fbidrac=idrac:drac.py:idrac fbcmc=cmc:drac.py:cmc"
 }
 
+# --- IBM: fence_bladecenter (AMM) ---------------------------------------------------------
+prove_bladecenter() {
+  local T="ip=127.0.0.1 ipport=$((BASE + 4)) username=USERID password=PASSW0RD"
+  local S="ip=127.0.0.1 ipport=$SSH_PORT ssh=1 username=fbamm password=$SSH_PASSWORD"
+  local t opts
+  local LIST="1,web01
+2,db01
+3,app03
+5,test05
+7,ci07"
+  for t in telnet ssh; do
+    reset_state amm
+    if [ $t = telnet ]; then opts="$T"; else opts="$S"; fi
+    # shellcheck disable=SC2086
+    {
+    case_ "amm $t status 1"            fence_bladecenter 0 "Status: ON"           $opts plug=1 action=status "ssh_options=$SSH_OPTS"
+    case_ "amm $t status 3"            fence_bladecenter 2 "Status: OFF"          $opts plug=3 action=status "ssh_options=$SSH_OPTS"
+    case_ "amm $t on 3"                fence_bladecenter 0 "Success: Powered ON"  $opts plug=3 action=on power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "amm $t off 1"               fence_bladecenter 0 "Success: Powered OFF" $opts plug=1 action=off power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "amm $t status 1 (off)"      fence_bladecenter 2 "Status: OFF"          $opts plug=1 action=status "ssh_options=$SSH_OPTS"
+    case_ "amm $t reboot 2"            fence_bladecenter 0 "Success: Rebooted"    $opts plug=2 action=reboot power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "amm $t off 5 (already)"     fence_bladecenter 0 "Success: Already OFF" $opts plug=5 action=off "ssh_options=$SSH_OPTS"
+    case_ "amm $t list"                fence_bladecenter 0 "$LIST"                $opts action=list "ssh_options=$SSH_OPTS"
+    case_ "amm $t list-status"         fence_bladecenter 0 "$(sed 's/$/,UNKNOWN/' <<<"$LIST")" $opts action=list-status "ssh_options=$SSH_OPTS"
+    case_ "amm $t monitor"             fence_bladecenter 0 ""                     $opts action=monitor "ssh_options=$SSH_OPTS"
+    case_ "amm $t status empty bay 4"  fence_bladecenter 1 ""                     $opts plug=4 action=status "ssh_options=$SSH_OPTS"
+    case_ "amm $t status bay 20"       fence_bladecenter 1 ""                     $opts plug=20 action=status "ssh_options=$SSH_OPTS"
+    case_ "amm $t status 4 missing_as_off" fence_bladecenter 2 "Status: OFF"      $opts plug=4 action=status missing_as_off=1 "ssh_options=$SSH_OPTS"
+    case_ "amm $t wrong password"      fence_bladecenter 1 ""                     $opts plug=1 action=status password=wrong "ssh_options=$SSH_OPTS"
+    }
+  done
+}
+
+start_bladecenter() {
+  telnet_device amm bladecenter.py amm $((BASE + 4)) USERID PASSW0RD
+  SSH_SPECS="$SSH_SPECS fbamm=amm:bladecenter.py:amm"
+}
+
 # --- main ----------------------------------------------------------------------------------
 FAMILIES=("$@")
 [ ${#FAMILIES[@]} -gt 0 ] || FAMILIES=(drac)
