@@ -280,6 +280,89 @@ start_bladecenter() {
   SSH_SPECS="$SSH_SPECS fbamm=amm:bladecenter.py:amm"
 }
 
+# --- IBM: fence_lpar (HMC, IVM) -------------------------------------------------------------
+prove_lpar() {
+  local S="ip=127.0.0.1 ipport=$SSH_PORT password=$SSH_PASSWORD"
+  local MS=Server-8286-42A-SN2178A4V
+  local o
+  reset_state hmc4 hmc9 hmc3 ivm
+  o="$S username=fbhmc4 managed=$MS"
+  # shellcheck disable=SC2086
+  {
+  case_ "hmc4 ssh status aix-prod"      fence_lpar 0 "Status: ON"            $o plug=aix-prod action=status "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh status rhel-db"       fence_lpar 2 "Status: OFF"           $o plug=rhel-db action=status "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh status sles-test (Open Firmware)" fence_lpar 0 "Status: ON" $o plug=sles-test action=status "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh on rhel-db"           fence_lpar 0 "Success: Powered ON"   $o plug=rhel-db action=on power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh off aix-prod"         fence_lpar 0 "Success: Powered OFF"  $o plug=aix-prod action=off power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh status aix-prod (off)" fence_lpar 2 "Status: OFF"          $o plug=aix-prod action=status "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh reboot vios1"         fence_lpar 0 "Success: Rebooted"     $o plug=vios1 action=reboot power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh on aix-dev (profile)" fence_lpar 0 "Success: Powered ON"   $o plug=aix-dev action=on power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh list"                 fence_lpar 0 "vios1,
+aix-prod,
+rhel-db,
+sles-test,
+aix-dev,"                                                                    $o action=list "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh list-status"          fence_lpar 0 "vios1,,on
+aix-prod,,off
+rhel-db,,on
+sles-test,,on
+aix-dev,,on"                                                                 $o action=list-status "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh monitor"              fence_lpar 0 ""                      $o action=monitor "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh status unknown lpar"  fence_lpar 1 ""                      $o plug=nosuch action=status "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh list unknown managed" fence_lpar 1 ""                      $S username=fbhmc4 managed=nosuch action=list "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh wrong password"       fence_lpar 1 ""                      $o plug=aix-prod action=status password=wrong "ssh_options=$SSH_OPTS"
+  case_ "hmc4 ssh=0 (still ssh)"        fence_lpar 0 "Status: ON"            $o plug=sles-test action=status ssh=0 "ssh_options=$SSH_OPTS"
+  }
+  o="$S username=fbhmc9 managed=$MS"
+  # shellcheck disable=SC2086
+  {
+  case_ "hmc9 ssh on rhel-db (co-managed)" fence_lpar 0 "Success: Powered ON" $o plug=rhel-db action=on power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc9 ssh off rhel-db"          fence_lpar 0 "Success: Powered OFF"  $o plug=rhel-db action=off power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc9 ssh on aix-dev (no profile)" fence_lpar 1 ""                   $o plug=aix-dev action=on power_wait=1 power_timeout=3 "ssh_options=$SSH_OPTS"
+  }
+  o="$S username=fbhmc3 managed=$MS hmc_version=3"
+  # shellcheck disable=SC2086
+  {
+  case_ "hmc3 ssh status aix-prod"      fence_lpar 0 "Status: ON"            $o plug=aix-prod action=status "ssh_options=$SSH_OPTS"
+  case_ "hmc3 ssh status rhel-db"       fence_lpar 2 "Status: OFF"           $o plug=rhel-db action=status "ssh_options=$SSH_OPTS"
+  case_ "hmc3 ssh on rhel-db"           fence_lpar 0 "Success: Powered ON"   $o plug=rhel-db action=on power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc3 ssh off aix-prod"         fence_lpar 0 "Success: Powered OFF"  $o plug=aix-prod action=off power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc3 ssh reboot vios1"         fence_lpar 0 "Success: Rebooted"     $o plug=vios1 action=reboot power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "hmc3 ssh list"                 fence_lpar 0 "vios1,
+aix-prod,
+rhel-db,
+sles-test,
+aix-dev,"                                                                    $o action=list "ssh_options=$SSH_OPTS"
+  case_ "hmc3 ssh list-status"          fence_lpar 0 "vios1,,UNKNOWN
+aix-prod,,UNKNOWN
+rhel-db,,UNKNOWN
+sles-test,,UNKNOWN
+aix-dev,,UNKNOWN"                                                            $o action=list-status "ssh_options=$SSH_OPTS"
+  case_ "hmc3 ssh status unknown lpar"  fence_lpar 1 ""                      $o plug=nosuch action=status "ssh_options=$SSH_OPTS"
+  }
+  o="$S username=fbivm managed=$MS hmc_version=ivm"
+  # shellcheck disable=SC2086
+  {
+  case_ "ivm ssh status aix-prod"       fence_lpar 0 "Status: ON"            $o plug=aix-prod action=status "ssh_options=$SSH_OPTS"
+  case_ "ivm ssh off aix-prod"          fence_lpar 0 "Success: Powered OFF"  $o plug=aix-prod action=off power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "ivm ssh on aix-prod"           fence_lpar 0 "Success: Powered ON"   $o plug=aix-prod action=on power_wait=1 "ssh_options=$SSH_OPTS"
+  case_ "ivm ssh list-status"           fence_lpar 0 "vios1,,on
+aix-prod,,on
+rhel-db,,off
+sles-test,,on
+aix-dev,,off"                                                                $o action=list-status "ssh_options=$SSH_OPTS"
+  case_ "ivm ssh list (hmc_version 4)"  fence_lpar 0 "vios1,
+aix-prod,
+rhel-db,
+sles-test,
+aix-dev,"                                                                    $S username=fbivm managed=$MS action=list "ssh_options=$SSH_OPTS"
+  }
+}
+
+start_lpar() {
+  SSH_SPECS="$SSH_SPECS fbhmc4=hmc4:lpar.py:hmc4 fbhmc9=hmc9:lpar.py:hmc9 fbhmc3=hmc3:lpar.py:hmc3 fbivm=ivm:lpar.py:ivm"
+}
+
 # --- main ----------------------------------------------------------------------------------
 FAMILIES=("$@")
 [ ${#FAMILIES[@]} -gt 0 ] || FAMILIES=(drac)
