@@ -124,6 +124,12 @@ OBS="$ST/observed.txt"
 # case LABEL AGENT WANT_RC WANT_STDOUT key=value... : stdin options; stdout compared exactly
 case_() {
   local label=$1 agent=$2 want_rc=$3 want_out=$4; shift 4
+  # The case lines are written once for both transports: a telnet case drops ssh_options.
+  if [ "$agent" != fence_lpar ] && ! printf '%s\n' "$@" | grep -qx 'ssh=1'; then
+    local a kept=()
+    for a in "$@"; do [[ "$a" == ssh_options=* ]] || kept+=("$a"); done
+    set -- "${kept[@]}"
+  fi
   local out rc t0 t1 secs verdict
   t0=$(date +%s.%N)
   out="$(printf '%s\n' "$@" | PYTHONPATH="$AG/usr/share/fence" timeout 90 "$PY" "$AG/usr/sbin/$agent" 2>"$ST/log/last-stderr")"
@@ -361,6 +367,61 @@ aix-dev,"                                                                    $S 
 
 start_lpar() {
   SSH_SPECS="$SSH_SPECS fbhmc4=hmc4:lpar.py:hmc4 fbhmc9=hmc9:lpar.py:hmc9 fbhmc3=hmc3:lpar.py:hmc3 fbivm=ivm:lpar.py:ivm"
+}
+
+# --- IBM: fence_rsa (RSA II) ----------------------------------------------------------------
+prove_rsa() {
+  local T="ip=127.0.0.1 ipport=$((BASE + 5)) username=USERID password=PASSW0RD"
+  local S="ip=127.0.0.1 ipport=$SSH_PORT ssh=1 username=fbrsa2 password=$SSH_PASSWORD"
+  local t opts
+  for t in telnet ssh; do
+    reset_state rsa2
+    if [ $t = telnet ]; then opts="$T"; else opts="$S"; fi
+    # shellcheck disable=SC2086
+    {
+    case_ "rsa $t status"              fence_rsa 0 "Status: ON"           $opts action=status "ssh_options=$SSH_OPTS"
+    case_ "rsa $t off"                 fence_rsa 0 "Success: Powered OFF" $opts action=off power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "rsa $t status (off)"        fence_rsa 2 "Status: OFF"          $opts action=status "ssh_options=$SSH_OPTS"
+    case_ "rsa $t on"                  fence_rsa 0 "Success: Powered ON"  $opts action=on power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "rsa $t reboot"              fence_rsa 0 "Success: Rebooted"    $opts action=reboot power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "rsa $t list"                fence_rsa 0 "NOTICE: List option is not working on this device yet" $opts action=list "ssh_options=$SSH_OPTS"
+    case_ "rsa $t monitor"             fence_rsa 0 ""                     $opts action=monitor "ssh_options=$SSH_OPTS"
+    case_ "rsa $t plug ignored"        fence_rsa 0 "Status: ON"           $opts plug=7 action=status "ssh_options=$SSH_OPTS"
+    case_ "rsa $t wrong password"      fence_rsa 1 ""                     $opts action=status password=wrong "ssh_options=$SSH_OPTS"
+    }
+  done
+}
+
+start_rsa() {
+  telnet_device rsa2 rsa.py rsa2 $((BASE + 5)) USERID PASSW0RD
+  SSH_SPECS="$SSH_SPECS fbrsa2=rsa2:rsa.py:rsa2"
+}
+
+# --- Fujitsu-Siemens: fence_rsb (RSB Remote Manager) -----------------------------------------
+prove_rsb() {
+  local T="ip=127.0.0.1 ipport=$((BASE + 6)) username=admin password=admin"
+  local S="ip=127.0.0.1 ipport=$SSH_PORT ssh=1 username=fbrsb password=$SSH_PASSWORD"
+  local t opts
+  for t in telnet ssh; do
+    reset_state rsb
+    if [ $t = telnet ]; then opts="$T"; else opts="$S"; fi
+    # shellcheck disable=SC2086
+    {
+    case_ "rsb $t status"              fence_rsb 0 "Status: ON"           $opts action=status "ssh_options=$SSH_OPTS"
+    case_ "rsb $t off"                 fence_rsb 0 "Success: Powered OFF" $opts action=off power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "rsb $t status (off)"        fence_rsb 2 "Status: OFF"          $opts action=status "ssh_options=$SSH_OPTS"
+    case_ "rsb $t on"                  fence_rsb 0 "Success: Powered ON"  $opts action=on power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "rsb $t reboot"              fence_rsb 0 "Success: Rebooted"    $opts action=reboot power_wait=1 "ssh_options=$SSH_OPTS"
+    case_ "rsb $t list"                fence_rsb 0 "NOTICE: List option is not working on this device yet" $opts action=list "ssh_options=$SSH_OPTS"
+    case_ "rsb $t monitor"             fence_rsb 0 ""                     $opts action=monitor "ssh_options=$SSH_OPTS"
+    case_ "rsb $t wrong password"      fence_rsb 1 ""                     $opts action=status password=wrong "ssh_options=$SSH_OPTS"
+    }
+  done
+}
+
+start_rsb() {
+  telnet_device rsb rsb.py rsb $((BASE + 6)) admin admin
+  SSH_SPECS="$SSH_SPECS fbrsb=rsb:rsb.py:rsb"
 }
 
 # --- main ----------------------------------------------------------------------------------
