@@ -443,7 +443,12 @@ if [ "${RECORD:-0}" = 1 ]; then
   {
     echo "# Observed with Debian's fence-agents 4.12.1-1 against the emulators of this folder"
     echo "# (tests/peers/emulators/prove-dellibm.sh, RECORD=1; $(date -u +%Y-%m-%d)). Each case: the agent,"
-    echo "# its exit code, the options it read on stdin, and its stdout (stderr, the log lines, is not kept)."
+    echo "# its exit code, the options it read on stdin, its stdout (\"  | \" lines, exact), and its stderr"
+    echo "# without time stamps, blank lines and traceback frames (\"  ! \" lines). \$PEERS_STATE is where the"
+    echo "# script keeps its state; ports: telnet 17401-17406, sshd 17422. Summary (verdict, case, exit code,"
+    echo "# wall time, stdout with | for line ends):"
+    echo "#"
+    printf '#   %s\n' "${RESULTS[@]}"
     echo
     cat "$OBS"
   } > "$HERE/dellibm.observed.txt"
