@@ -42,7 +42,7 @@ Commands:
         activated: "A partition profile is required to activate this partition."
   chsysstate -r lpar -m SYS -n NAME -o shutdown --immed  (hmc4/hmc9/ivm) no output
   chsysstate -r lpar -m SYS -n NAME -o off     (hmc3) no output
-  lscomgmt -m SYS (hmc9), lshmc -V, exit / logout (quit is no command of these shells)
+  lscomgmt -m SYS (hmc9), lshmc -V, echo, exit / logout (quit is no command of these shells)
 Errors (wording approximate): an unknown managed system "The managed system SYS was not
 found.", an unknown partition with -n "The partition NAME was not found.", a missing option
 "An option is missing: -m", an unknown command "rbash: WORD: command not found" (ivm:
@@ -164,6 +164,13 @@ def parse_opts(args, flags=("--immed", "--header", "--force")):
         if a in flags:
             opts[a] = True
             i += 1
+        elif a == "-F" and i + 1 < len(args):
+            # the attribute names may also come as separate words (a space-delimited list)
+            j = i + 1
+            while j < len(args) and not args[j].startswith("-"):
+                j += 1
+            opts[a] = " ".join(args[i + 1:j])
+            i = j
         elif a.startswith("-") and i + 1 < len(args):
             opts[a] = args[i + 1]
             i += 2
@@ -298,7 +305,8 @@ def lshmc(args):
             "ivm": "ioslevel 3.1.4.10"}[FLAVOUR]
 
 
-COMMANDS = {"lssyscfg": lssyscfg, "chsysstate": chsysstate, "lshmc": lshmc}
+COMMANDS = {"lssyscfg": lssyscfg, "chsysstate": chsysstate, "lshmc": lshmc,
+            "echo": lambda args: " ".join(args)}
 if FLAVOUR == "hmc3":
     COMMANDS["query_partition_names"] = query_partition_names
     del COMMANDS["lshmc"]

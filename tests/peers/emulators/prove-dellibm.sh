@@ -179,6 +179,15 @@ prove_drac() {
     case_ "drac5 $t wrong password"    fence_drac5 1 ""                      $opts action=status password=wrong "ssh_options=$SSH_OPTS"
     }
   done
+  # transport variants: IPv6 loopback, public-key login (with and without a passphrase)
+  local K="$PEERS_STATE/ssh/keys"
+  # shellcheck disable=SC2086
+  {
+  case_ "drac5 telnet ip=::1"          fence_drac5 0 "Status: ON"            ip=::1 ipport=$((BASE + 1)) username=root password=calvin action=status
+  case_ "drac5 ssh ip=::1 inet6_only"  fence_drac5 0 "Status: ON"            ip=::1 inet6_only=1 ipport=$SSH_PORT ssh=1 username=fbdrac5 password=$SSH_PASSWORD action=status "ssh_options=$SSH_OPTS"
+  case_ "drac5 ssh identity_file"      fence_drac5 0 "Status: ON"            ip=127.0.0.1 ipport=$SSH_PORT ssh=1 username=fbdrac5 identity_file=$K/id_ed25519 action=status "ssh_options=$SSH_OPTS"
+  case_ "drac5 ssh identity_file+phrase" fence_drac5 0 "Status: ON"          ip=127.0.0.1 ipport=$SSH_PORT ssh=1 username=fbdrac5 identity_file=$K/id_ed25519_enc password=fbtest-phrase action=status "ssh_options=$SSH_OPTS"
+  }
   opts="$S username=fbidrac command_prompt=/admin1->"
   # shellcheck disable=SC2086
   {
