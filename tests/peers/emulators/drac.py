@@ -15,16 +15,20 @@ Flavours (EMU_FLAVOUR):
          Banner "Welcome to the CMC firmware version 4.50.A00.201407221536". Sixteen server slots,
          slots 1-5 populated (server-1 ON, server-2 OFF, server-3 ON, server-4 OFF, server-5 ON),
          the others empty. Commands take "-m server-N" (module names in any letter case).
-  drac4  DRAC III / DRAC 4 (fence_drac): telnet only, racadm subcommands typed bare at a prompt
-         "[USER]# " that carries the login name. One server.
+  drac4  DRAC III / DRAC 4/I (fence_drac): telnet only, racadm subcommands typed bare at a
+         prompt "[USER]# " that carries the login name. One server. Its telnet greeting names
+         the card in parentheses, "(DRAC 4/I)", before "Login: ".
+  dracmc DRAC/MC of a PowerEdge 1855/1955 blade chassis (fence_drac5 "DRAC MC"): telnet,
+         prompt "DRAC/MC:" (no space), modules chassis, switch-1/2 and ten server slots,
+         server-1 ON, server-2 OFF, server-3 ON, server-4 OFF, the rest not present.
 
 Login: over SSH, sshd has logged the user in (the account's ForceCommand runs this program) and
 the device prints its banner and prompt. Over telnet (EMU_LOGIN=1) the controller asks
-"login: " then "Password: " (not echoed); a wrong pair prints "Login incorrect" and asks again,
-three tries, then the connection is closed.
+"login: " (drac4 and dracmc: "Login: ") then "Password: " (not echoed); a wrong pair prints
+"Login incorrect" and asks again, three tries, then the connection is closed.
 
-Commands (a leading "racadm" is optional on cmc and drac4, required on drac5/idrac, where a
-bare word is not a command of the restricted shell):
+Commands (a leading "racadm" is optional on cmc, drac4 and dracmc, required on drac5/idrac,
+where a bare word is not a command of the restricted shell):
   racadm serveraction [-m MODULE] powerstatus
         drac5/idrac: "Server power status: ON" (or OFF)
         cmc:         "ON" (or OFF) alone on the line
@@ -35,7 +39,12 @@ bare word is not a command of the restricted shell):
   racadm getmodinfo  (cmc; also typed bare, as fence_drac5 sends it)
         a table <module> <presence> <pwrState> <health> <svcTag> listing the chassis, fans,
         power supplies, CMCs, I/O switches and all sixteen server slots (empty ones "Not Present").
-  getmodinfo (drac4): the same table with the one "System" line; serveraction -d 0 powerup etc.
+  getmodinfo (drac4, dracmc): the older table, header
+        "#<group>     <module>    <presence>  <pwrState>  <health>  <svcTag>" and rows like
+        " 1  ---->     chassis     Present     ON          Normal    CQXYV61" (drac4: the one
+        "server" row; dracmc: chassis, switches, server-1..10, absent ones "Not Present N/A").
+  serveraction [-d 0] [-m|-s MODULE] ACTION (drac4, dracmc): answers "OK" instead of the
+        DRAC 5 text; dracmc needs a server module.
   racadm getsysinfo   a short system summary (the power state among it)
   racadm help, help   the subcommands
   exit, quit, logout  ends the session
@@ -49,10 +58,14 @@ Sources: Dell "Dell Remote Access Controller 5 Firmware Version 1.45 User's Guid
 serveraction, getsysinfo, the SSH/telnet banners); "Integrated Dell Remote Access Controller 6
 (iDRAC6) Version 1.x User Guide" (SM-CLP /admin1-> prompt, racadm from SM-CLP); "Dell Chassis
 Management Controller Firmware Version 4.5 RACADM Command Line Reference Guide" (serveraction -m,
-getmodinfo columns); and the behaviour Debian's fence_drac5 and fence_drac (fence-agents 4.12.1)
-expect: the prompt regexes "\\$" and "\\[USER\\]# ", the status regex "(^|: )(ON|OFF|Powering ON|Powering OFF)\\s*$",
-the getmodinfo line regex "^([^\\s]*?)\\s+Present\\s*(ON|OFF)" and, for DRAC 4, "\\s+(on|off)\\s+".
-The exact DRAC 4 getmodinfo layout is not in any guide we read; it follows the CMC's columns.
+getmodinfo columns); the older fence_drac Perl agent of Red Hat's cluster suite (tested on
+DRAC III/XT, DRAC/MC and DRAC 4/I), which shows those cards' "Login: " prompt, the card name
+in parentheses in the greeting, the "#<group> ... ---->" getmodinfo table and "OK" as the
+serveraction answer; and the behaviour Debian's fence_drac5 and fence_drac (fence-agents 4.12.1)
+expect: the prompt regexes "\\$", "DRAC\\/MC:" and "\\[USER\\]# ", the status regex
+"(^|: )(ON|OFF|Powering ON|Powering OFF)\\s*$", the getmodinfo line regexes
+"^([^\\s]*?)\\s+Present\\s*(ON|OFF)" (CMC) and "^\\s*([^\\s]*)\\s*---->\\s*(.*?)\\s+Present\\s*(ON|OFF)"
+(DRAC/MC) and, for DRAC 4, "\\s+(on|off)\\s+".
 """
 import os
 import sys
@@ -83,7 +96,7 @@ def run(main):
         term.restore()
 
 FLAVOUR = os.environ.get("EMU_FLAVOUR", "drac5")
-if FLAVOUR not in ("drac5", "idrac", "cmc", "drac4"):
+if FLAVOUR not in ("drac5", "idrac", "cmc", "drac4", "dracmc"):
     sys.exit("drac.py: unknown EMU_FLAVOUR %r" % FLAVOUR)
 
 BANNERS = {
@@ -95,19 +108,27 @@ BANNERS = {
     "cmc": "Welcome to the CMC firmware version 4.50.A00.201407221536\n\n",
     "drac4": "Dell Remote Access Controller 4/I\n"
              "Firmware Version 1.75 (Build 08.12)\n\n",
+    "dracmc": "Dell Remote Access Controller/Modular Chassis\n"
+              "Firmware Version 1.3 (Build 06.12)\n\n",
 }
 TELNET_GREETING = {
     "drac5": "\nDell Remote Access Controller 5 (DRAC 5)\n\n",
     "idrac": "\nIntegrated Dell Remote Access Controller 6\n\n",
     "cmc": "\nDell Chassis Management Controller (CMC)\n\n",
-    "drac4": "\nDRAC 4 telnet service\n\n",
+    "drac4": "\nDell Remote Access Controller 4/I (DRAC 4/I)\n\n",
+    "dracmc": "\nDell Remote Access Controller/Modular Chassis (DRAC/MC)\n\n",
 }
 
 SLOTS = 16
 POPULATED = {1: ("ON", "7XK2M4J"), 2: ("OFF", "7XK2M4K"), 3: ("ON", "8B1CQ2L"),
              4: ("OFF", "8B1CQ2M"), 5: ("ON", "9D7HX3A")}
 
-if FLAVOUR == "cmc":
+MC_SLOTS = 10
+MC_POPULATED = {1: ("ON", "5QRT81J"), 2: ("OFF", "5QRT81K"), 3: ("ON", "6HZW02A"), 4: ("OFF", "6HZW02B")}
+CHASSIS = FLAVOUR in ("cmc", "dracmc")
+if FLAVOUR == "dracmc":
+    SLOTS, POPULATED = MC_SLOTS, MC_POPULATED
+if CHASSIS:
     INITIAL = {"servers": {"server-%d" % n: p for n, (p, _) in POPULATED.items()}}
 else:
     INITIAL = {"servers": {"system": "ON"}}
@@ -137,7 +158,7 @@ def serveraction(args):
     rest = []
     i = 0
     while i < len(args):
-        if args[i] in ("-m", "-s") and i + 1 < len(args):
+        if args[i] in ("-m", "-s") and i + 1 < len(args):   # -s: DRAC/MC, as fence_drac5 sends it
             module = args[i + 1]
             i += 2
         elif args[i] == "-d" and i + 1 < len(args):   # DRAC 4: "-d 0", the only server
@@ -149,7 +170,7 @@ def serveraction(args):
         return "ERROR: Invalid syntax.\nUsage: racadm serveraction [-m <module>] <action>\n" \
                "  <action>: powerstatus | powerup | powerdown | powercycle | hardreset | graceshutdown"
     action = rest[0].lower()
-    if FLAVOUR == "cmc":
+    if CHASSIS:
         if module is None:
             return "ERROR: The -m option is required for this subcommand."
         key, err = module_key(module)
@@ -161,7 +182,7 @@ def serveraction(args):
         key = "system"
     if action == "powerstatus":
         power = state.read()["servers"][key]
-        if FLAVOUR == "cmc":
+        if CHASSIS:
             return power
         return "Server power status: %s" % power
     with state.locked() as data:
@@ -179,10 +200,32 @@ def serveraction(args):
                 return "ERROR: Server is already powered OFF."
         elif action == "powercycle":
             data["servers"][key] = "ON"
-    return OK
+    return "OK" if FLAVOUR in ("drac4", "dracmc") else OK
+
+
+def getmodinfo_old():
+    """The DRAC III/4 and DRAC/MC table: group number, an arrow, the module."""
+    servers = state.read()["servers"]
+    row = " %-3s---->     %-12s%-12s%-12s%-10s%s"
+    lines = ["#<group>     <module>    <presence>  <pwrState>  <health>  <svcTag>"]
+    if FLAVOUR == "drac4":
+        lines.append(row % (1, "server", "Present", servers["system"], "Normal", "4JKX2L1"))
+        return "\n".join(lines)
+    lines.append(row % (1, "chassis", "Present", "ON", "Normal", "CQXYV61"))
+    lines.append(row % (2, "switch-1", "Present", "ON", "Normal", "N/A"))
+    lines.append(row % (3, "switch-2", "Not Present", "N/A", "N/A", "N/A"))
+    for n in range(1, SLOTS + 1):
+        if n in POPULATED:
+            lines.append(row % (3 + n, "server-%d" % n, "Present", servers["server-%d" % n],
+                                "Normal", POPULATED[n][1]))
+        else:
+            lines.append(row % (3 + n, "server-%d" % n, "Not Present", "N/A", "N/A", "N/A"))
+    return "\n".join(lines)
 
 
 def getmodinfo():
+    if FLAVOUR in ("drac4", "dracmc"):
+        return getmodinfo_old()
     servers = state.read()["servers"]
     row = "%-16s%-16s%-16s%-16s%s"
     lines = [row % ("<module>", "<presence>", "<pwrState>", "<health>", "<svcTag>")]
@@ -211,7 +254,10 @@ def getmodinfo():
 
 def getsysinfo():
     servers = state.read()["servers"]
-    if FLAVOUR == "cmc":
+    if FLAVOUR == "dracmc":
+        return ("RAC Information:\nFirmware Version        = 1.3\n\nChassis Information:\n"
+                "System Model            = PowerEdge 1855\nService Tag             = CQXYV61")
+    if CHASSIS:
         return ("CMC Information:\nCMC Date/Time             = Sun Dec 06 2026 01:00\n"
                 "Primary CMC Version       = 4.50\nCMC Host Name             = cmc-enclosure1\n\n"
                 "Chassis Information:\nSystem Model              = PowerEdge M1000e\n"
@@ -237,7 +283,7 @@ def racadm(args):
         return serveraction(args[1:])
     if sub == "getsysinfo":
         return getsysinfo()
-    if sub == "getmodinfo" and FLAVOUR in ("cmc", "drac4"):
+    if sub == "getmodinfo" and FLAVOUR in ("cmc", "drac4", "dracmc"):
         return getmodinfo()
     return "ERROR: Invalid subcommand specified."
 
@@ -249,9 +295,12 @@ SMCLP_FAILED = ("COMMAND STATUS: FAILED\nERROR TAG: COMMAND NOT RECOGNIZED\n"
 def main(term):
     if term.telnet:
         term.write(TELNET_GREETING[FLAVOUR])
-    user = login(term, "login: ", "Password: ", "Login incorrect\n\n")
+    user = login(term, "Login: " if FLAVOUR in ("drac4", "dracmc") else "login: ", "Password: ",
+                 "Login incorrect\n\n")
     if FLAVOUR == "drac4":
         prompt = "[%s]# " % user
+    elif FLAVOUR == "dracmc":
+        prompt = "DRAC/MC:"
     elif FLAVOUR == "idrac":
         prompt = "/admin1-> "
     else:
@@ -266,7 +315,7 @@ def main(term):
             return
         if cmd == "racadm":
             out = racadm(words[1:])
-        elif FLAVOUR in ("cmc", "drac4") and cmd in ("serveraction", "getmodinfo", "getsysinfo", "help"):
+        elif FLAVOUR in ("cmc", "drac4", "dracmc") and cmd in ("serveraction", "getmodinfo", "getsysinfo", "help"):
             out = racadm(words)
         elif FLAVOUR == "idrac":
             out = SMCLP_FAILED % words[0]

@@ -8,6 +8,7 @@
 #   drac.py drac5    fence_drac5        telnet (the agent's default, port 23), ssh
 #   drac.py idrac    fence_drac5        ssh (SM-CLP, command_prompt=/admin1->)
 #   drac.py cmc      fence_drac5        telnet, ssh
+#   drac.py dracmc   fence_drac5        telnet (DRAC/MC, prompt DRAC/MC:)
 #   drac.py drac4    fence_drac         telnet (its only transport)
 #   bladecenter.py   fence_bladecenter  telnet (default), ssh
 #   rsa.py           fence_rsa          telnet (default), ssh
@@ -162,7 +163,7 @@ prove_drac() {
   local T4="ip=127.0.0.1 ipport=$((BASE + 3)) username=root password=calvin"
   local S="ip=127.0.0.1 ipport=$SSH_PORT ssh=1 password=$SSH_PASSWORD"
   local label t opts
-  reset_state drac5 cmc idrac drac4
+  reset_state drac5 cmc idrac drac4 dracmc
   for t in telnet ssh; do
     if [ $t = telnet ]; then opts="$T5"; else opts="$S username=fbdrac5"; fi
     # shellcheck disable=SC2086
@@ -237,6 +238,27 @@ Server-5,"
     case_ "cmc $t wrong password"      fence_drac5 1 ""                      $opts plug=server-1 action=status password=wrong "ssh_options=$SSH_OPTS"
     }
   done
+  local TM="ip=127.0.0.1 ipport=$((BASE + 7)) username=root password=calvin"
+  local MC_LIST="chassis,
+switch-1,
+server-1,
+server-2,
+server-3,
+server-4,"
+  # shellcheck disable=SC2086
+  {
+  case_ "dracmc telnet status server-1"     fence_drac5 0 "Status: ON"           $TM plug=server-1 action=status
+  case_ "dracmc telnet status server-2"     fence_drac5 2 "Status: OFF"          $TM plug=server-2 action=status
+  case_ "dracmc telnet on server-2"         fence_drac5 0 "Success: Powered ON"  $TM plug=server-2 action=on power_wait=1
+  case_ "dracmc telnet off server-1"        fence_drac5 0 "Success: Powered OFF" $TM plug=server-1 action=off power_wait=1
+  case_ "dracmc telnet reboot server-3"     fence_drac5 0 "Success: Rebooted"    $TM plug=server-3 action=reboot power_wait=1
+  case_ "dracmc telnet list"                fence_drac5 0 "$MC_LIST"             $TM action=list
+  case_ "dracmc telnet list-status"         fence_drac5 0 "$(sed -e 's/,$/,,ON/' -e '/^server-1,/s/ON$/OFF/' -e '/^server-4,/s/ON$/OFF/' <<<"$MC_LIST")" \
+                                                                                 $TM plug=server-1 action=list-status
+  case_ "dracmc telnet monitor"             fence_drac5 0 ""                     $TM action=monitor
+  case_ "dracmc telnet status empty slot"   fence_drac5 1 ""                     $TM plug=server-7 action=status
+  case_ "dracmc telnet wrong password"      fence_drac5 1 ""                     $TM plug=server-1 action=status password=wrong
+  }
   # shellcheck disable=SC2086
   {
   case_ "drac4 telnet status"          fence_drac 0 "Status: ON"             $T4 action=status
@@ -254,6 +276,7 @@ start_drac() {
   telnet_device drac5 drac.py drac5 $((BASE + 1)) root calvin
   telnet_device cmc   drac.py cmc   $((BASE + 2)) root calvin
   telnet_device drac4 drac.py drac4 $((BASE + 3)) root calvin
+  telnet_device dracmc drac.py dracmc $((BASE + 7)) root calvin
   SSH_SPECS="$SSH_SPECS fbdrac5=drac5:drac.py:drac5 fbidrac=idrac:drac.py:idrac fbcmc=cmc:drac.py:cmc"
 }
 
@@ -454,7 +477,7 @@ if [ "${RECORD:-0}" = 1 ]; then
     echo "# (tests/peers/emulators/prove-dellibm.sh, RECORD=1; $(date -u +%Y-%m-%d)). Each case: the agent,"
     echo "# its exit code, the options it read on stdin, its stdout (\"  | \" lines, exact), and its stderr"
     echo "# without time stamps, blank lines and traceback frames (\"  ! \" lines). \$PEERS_STATE is where the"
-    echo "# script keeps its state; ports: telnet 17401-17406, sshd 17422. Summary (verdict, case, exit code,"
+    echo "# script keeps its state; ports: telnet 17401-17407, sshd 17422. Summary (verdict, case, exit code,"
     echo "# wall time, stdout with | for line ends):"
     echo "#"
     printf '#   %s\n' "${RESULTS[@]}"
