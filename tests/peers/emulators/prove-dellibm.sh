@@ -145,7 +145,7 @@ case_() {
     printf 'stdin:'; printf ' %s' "$@" | sed "s#$PEERS_STATE#\$PEERS_STATE#g"; echo
     echo "stdout:"; printf '%s\n' "$out" | sed 's/^/  | /'
     # stderr without time stamps, blank lines and traceback frames (its last line stays)
-    echo "stderr:"; sed -e 's/^[0-9-]* [0-9:,]* //' -e '/^[[:space:]]*$/d' -e '/^Traceback/d' -e '/^  /d' "$ST/log/last-stderr" | sed 's/^/  ! /'
+    echo "stderr:"; sed -E -e '/^  /d' -e 's/^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]+ //' -e '/^[[:space:]]*$/d' -e '/^Traceback/d' "$ST/log/last-stderr" | sed 's/^/  ! /'
     echo
   } >> "$OBS"
   if [ "$verdict" = FAIL ]; then
