@@ -31,7 +31,9 @@ without changing the environment):
   help, ?            the commands;  exit   ends the session.
   anything else      "Command not recognized. Type 'help' to get a list of supported commands."
 
-Sources: "IBM BladeCenter Advanced Management Module Command-Line Interface Reference Guide"
+Sources (the vendor guide is named for what it documents; its wording was not re-read for this
+file, while the agent's side was checked by running it, see prove-dellibm.sh):
+"IBM BladeCenter Advanced Management Module Command-Line Interface Reference Guide"
 (env -T and the target path syntax, power -state/-on/-off/-softoff/-cycle, list -l, the prompt
 showing the target); and the behaviour Debian's fence_bladecenter (fence-agents 4.12.1) expects:
 login regex "(username\\s*:\\s*)", prompts "system>" and "system:blade\\[N\\]>", the power state

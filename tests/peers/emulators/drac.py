@@ -54,7 +54,9 @@ present."; a serveraction on cmc without -m "ERROR: The -m option is required fo
 subcommand."; an unknown word at the prompt "ERROR: Invalid command: WORD" (drac5/cmc/drac4) or
 the SM-CLP "COMMAND STATUS: FAILED" block (idrac).
 
-Sources: Dell "Dell Remote Access Controller 5 Firmware Version 1.45 User's Guide" (racadm
+Sources (the vendor guides are named for what they document; their wording was not re-read
+for this file, while the agents' side was checked by running them, see prove-dellibm.sh):
+Dell "Dell Remote Access Controller 5 Firmware Version 1.45 User's Guide" (racadm
 serveraction, getsysinfo, the SSH/telnet banners); "Integrated Dell Remote Access Controller 6
 (iDRAC6) Version 1.x User Guide" (SM-CLP /admin1-> prompt, racadm from SM-CLP); "Dell Chassis
 Management Controller Firmware Version 4.5 RACADM Command Line Reference Guide" (serveraction -m,

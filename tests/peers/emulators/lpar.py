@@ -48,7 +48,9 @@ found.", an unknown partition with -n "The partition NAME was not found.", a mis
 "An option is missing: -m", an unknown command "rbash: WORD: command not found" (ivm:
 "rksh: WORD: not found", hmc3: "bash: WORD: command not found").
 
-Sources: IBM "Hardware Management Console (HMC) Manual Reference Pages": lssyscfg, chsysstate,
+Sources (the chsysstate page and the PowerCampus article were read; the other manual pages are
+named for what they document; the agent's side was checked by running it, see prove-dellibm.sh):
+IBM "Hardware Management Console (HMC) Manual Reference Pages": lssyscfg, chsysstate,
 lscomgmt, lshmc (V7R3 to V9R2); the "-F names with a delimiter" rule and the
 "current configuration" activation as described in those pages and in the PowerCampus articles
 on the HMC command line; and the behaviour Debian's fence_lpar (fence-agents 4.12.1) expects:

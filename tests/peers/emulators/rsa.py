@@ -26,7 +26,9 @@ Commands (case-insensitive words):
   anything else      "Command not recognized. Type 'help' to get a list of supported commands."
   "power" with another word: "Syntax error. Type 'power -h' for help."
 
-Sources: "Remote Supervisor Adapter II SlimLine and Remote Supervisor Adapter II User's Guide"
+Sources (the vendor guide is named for what it documents; its wording was not re-read for this
+file, while the agent's side was checked by running it, see prove-dellibm.sh):
+"Remote Supervisor Adapter II SlimLine and Remote Supervisor Adapter II User's Guide"
 (IBM, the "Command-line interface" chapter: power on/off/cycle/state, reset, identify, vpd,
 the telnet/SSH login); and the behaviour Debian's fence_rsa (fence-agents 4.12.1) expects:
 the standard fencing.py telnet login (regex "(login\\s*: )|...|(username: )|..." and

@@ -32,7 +32,9 @@ selections are ignored, as are keys that are not on the menu (the prompt is show
                     / "Server is powered off." and "Press any key to continue".
   (3), (4), (l)             a short screen, then "Press any key to continue".
 
-Sources: Fujitsu Siemens Computers "Remote Service Board (RSB) User Manual" and "ServerView
+Sources (the vendor manuals are named for what they document; their wording was not re-read
+for this file, while the agent's side was checked by running it, see prove-dellibm.sh):
+Fujitsu Siemens Computers "Remote Service Board (RSB) User Manual" and "ServerView
 Remote Management Frontend / Remote Manager" (telnet port 3172, the numbered Remote Manager
 menus, the Power Management choices); and the behaviour Debian's fence_rsb (fence-agents
 4.12.1) expects: the prompt regex "to quit:", "2" and "0" sent without a line end, the action
