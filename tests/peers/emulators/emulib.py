@@ -177,9 +177,10 @@ class State:
             return json.loads(json.dumps(self.initial))
 
 
-def run(main):
-    """Run an emulator's main(term) and end quietly when the client hangs up."""
-    term = Terminal()
+def run(main, terminal=None):
+    """Run an emulator's main(term) and end quietly when the client hangs up; `terminal`
+    is a Terminal subclass for devices that read differently."""
+    term = (terminal or Terminal)()
     try:
         main(term)
     except Hangup:
