@@ -94,6 +94,10 @@ pub struct Expect {
     text: String,
     /// The last character added was a CR (so that a following LF is not a second line end).
     after_cr: bool,
+    /// How much of `text` has been searched without a match: the next search starts
+    /// shortly before it (`resume_at`), so a device streaming output is not searched
+    /// again from the start after every read.
+    searched: usize,
     eol: String,
 }
 
@@ -104,6 +108,7 @@ impl Expect {
             raw: Vec::new(),
             text: String::new(),
             after_cr: false,
+            searched: 0,
             eol: eol.to_string(),
         }
     }
@@ -203,11 +208,21 @@ impl Expect {
     }
 
     fn find(&mut self, patterns: &[Pattern<'_>]) -> Option<Found> {
-        let (index, start, end) = patterns
+        let from = resume_at(&self.text, self.searched);
+        let found = patterns
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| p.regex.find(&self.text).map(|m| (i, m.start(), m.end())))
-            .min_by_key(|&(i, start, _)| (start, i))?;
+            .filter_map(|(i, p)| {
+                p.regex
+                    .find_at(&self.text, from)
+                    .map(|m| (i, m.start(), m.end()))
+            })
+            .min_by_key(|&(i, start, _)| (start, i));
+        let Some((index, start, end)) = found else {
+            self.searched = self.text.len();
+            return None;
+        };
+        self.searched = 0;
         let before = self.text.get(..start).unwrap_or_default().to_string();
         let matched = self.text.get(start..end).unwrap_or_default().to_string();
         self.text.drain(..end);
@@ -265,6 +280,24 @@ impl Expect {
             self.text.push_str(&added);
         }
     }
+}
+
+/// Most bytes a pattern match may reach back into text already searched.
+const LOOKBACK_BYTES: usize = 4096;
+
+/// Where to resume searching `text` of which `searched` bytes held no match: two lines
+/// back (a match may span a line end into the new text), at most `LOOKBACK_BYTES`.
+fn resume_at(text: &str, searched: usize) -> usize {
+    let searched = searched.min(text.len());
+    let lines_back = text
+        .get(..searched)
+        .and_then(|t| t.rmatch_indices('\n').nth(1))
+        .map_or(0, |(i, _)| i + 1);
+    let mut from = lines_back.max(searched.saturating_sub(LOOKBACK_BYTES));
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    from
 }
 
 /// A kernel deadline for a wait of `timeout` by the call's clock.
@@ -446,6 +479,23 @@ mod tests {
         let (mut x, _) = session(&chunks);
         let e = wait(&mut x, &["> $"]).unwrap_err();
         assert!(matches!(e, ExpectError::Flooded { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_match_across_reads_is_found_after_searches_that_failed() {
+        // The prompt's pattern spans a line end, the two halves in different reads.
+        let (mut x, _) = session(&[b"Outlet   State\r\n", b"1  on\r\nconfirm", b"?\r\n(y/n) "]);
+        let f = wait(&mut x, &[r"confirm\?\n\(y/n\) $"]).unwrap();
+        assert_eq!(f.before, "Outlet   State\n1  on\n");
+    }
+
+    #[test]
+    fn resuming_goes_two_lines_back_and_at_most_4_kib() {
+        assert_eq!(resume_at("a\nbb\nccc", 9), 2);
+        assert_eq!(resume_at("abc", 3), 0);
+        let long = "x".repeat(10_000);
+        assert_eq!(resume_at(&long, 10_000), 10_000 - LOOKBACK_BYTES);
+        assert_eq!(resume_at("é", 1), 0, "a character boundary");
     }
 
     #[test]
