@@ -457,6 +457,22 @@ fn vbox_every_action_by_name_and_uuid() {
         &format!("{base}plug=no-such-vm\naction=status\nmissing_as_off=1\n"),
     );
     expect(&out, 2, "Status: OFF\n", "missing_as_off");
+    // The plug goes into a bash command line in double quotes: what bash would expand
+    // there is refused before connecting.
+    let marker = sb.path("injected");
+    let out = sb.run(
+        "fence_vbox",
+        &format!(
+            "{base}plug=x\"; touch {}; \"\naction=status\n",
+            marker.display()
+        ),
+    );
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    assert!(
+        out.stderr.contains("is not a plug of this device"),
+        "{out:?}"
+    );
+    assert!(!marker.exists());
     wrong_password(&sb, "fence_vbox", &base, p.password(), Some("node2"));
 }
 
@@ -628,6 +644,11 @@ fn hds_cb_over_telnet_and_ssh_every_action() {
         unknown_plug(&sb, "fence_hds_cb", &base, "7");
         let out = sb.run("fence_hds_cb", &format!("{base}plug=7\naction=off\n"));
         expect(&out, 1, "", "off of a partition not installed");
+        let out = sb.run(
+            "fence_hds_cb",
+            &format!("{base}plug=7\naction=status\nmissing_as_off=1\n"),
+        );
+        expect(&out, 2, "Status: OFF\n", "missing_as_off");
     }
     wrong_password(
         &sb,
