@@ -97,12 +97,15 @@ mod debian {
 
     /// Every other agent name, in `fencebox agents` order: each is compared with Debian's.
     const UPSTREAM: &[&str] = &[
+        "fence_alom",
         "fence_apc_snmp",
         "fence_tripplite_snmp",
+        "fence_brocade",
         "fence_cisco_mds",
         "fence_dummy",
         "fence_eaton_snmp",
         "fence_emerson",
+        "fence_hds_cb",
         "fence_ibmblade",
         "fence_ifmib",
         "fence_intelmodular",
@@ -114,7 +117,10 @@ mod debian {
         "fence_ipmilanplus",
         "fence_imm",
         "fence_idrac",
+        "fence_ldom",
         "fence_lindypdu",
+        "fence_sanbox2",
+        "fence_vbox",
         "fence_virsh",
     ];
 

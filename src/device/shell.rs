@@ -125,9 +125,32 @@ fn prompt_override(text: &str) -> Vec<String> {
                     .replace("\\\\", "\\")
             })
             .filter(|p| !p.is_empty())
+            .map(|p| from_python_re(&p))
             .collect(),
-        None => vec![t.to_string()],
+        None => vec![from_python_re(t)],
     }
+}
+
+/// A Python `re` pattern as a Rust one where the two differ in a prompt: `\<` and `\>` are
+/// the characters `<` and `>` in Python (fence_alom's `sc\>\ `), word boundaries in Rust.
+fn from_python_re(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(n @ ('<' | '>')) => out.push(n),
+            Some(n) => {
+                out.push(c);
+                out.push(n);
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// Read a shell agent's options: every problem at once.
@@ -152,9 +175,14 @@ pub fn configure(
         }
         None => Some(SshOptions::default()),
     };
+    // The agent's own cmd_prompt default is upstream's spelling of the dialogue's prompt
+    // (shown in the metadata); only another value replaces the dialogue's patterns.
+    let own_default = agent
+        .option("cmd_prompt")
+        .and_then(|o| o.default.as_deref());
     let prompts = settings
         .get("cmd_prompt")
-        .filter(|p| !p.trim().is_empty())
+        .filter(|p| !p.trim().is_empty() && Some(*p) != own_default)
         .map(prompt_override);
     if let Some(ps) = &prompts {
         for p in ps {
@@ -477,5 +505,13 @@ mod tests {
             prompt_override(r"['\\[EXPECT\\]#', 'apc>']"),
             vec![r"\[EXPECT\]#", "apc>"]
         );
+    }
+
+    #[test]
+    fn python_escapes_of_angle_brackets_are_the_characters() {
+        assert_eq!(prompt_override(r"['sc\\>\\ ']"), vec![r"sc>\ "]);
+        assert_eq!(prompt_override(r"a\\>b\<"), vec![r"a\\>b<"]);
+        let re = regex::Regex::new(&prompt_override(r"['sc\\>\\ ']")[0]).unwrap();
+        assert!(re.is_match("sc> "));
     }
 }

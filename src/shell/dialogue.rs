@@ -118,6 +118,10 @@ pub struct Step {
     pub line_end: bool,
     #[serde(default)]
     pub timeout: Timeout,
+    /// `true`: this step's output is the one handed on (to status rules and list rows),
+    /// not the last step's; the steps after it only find the way back (leave a menu).
+    #[serde(default)]
+    pub read: bool,
 }
 
 fn yes() -> bool {
@@ -155,13 +159,21 @@ pub struct Branch {
     pub message: Option<String>,
 }
 
-/// How to read a plug's state: steps, then rules over the last step's output.
+/// How to read a plug's state: steps, then rules over the last step's output; or, with
+/// `from_list`, the plug's row of the listing.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reading {
+    #[serde(default)]
     pub steps: Vec<Step>,
     /// Tried in order over the output (multi-line regexes); the first that matches decides.
+    #[serde(default)]
     pub rules: Vec<Rule>,
+    /// `true`: run the list's steps and read the row whose `id` is the plug: its state by
+    /// the list's `on`/`off` patterns, a state matching neither an error, no such row a
+    /// missing plug (devices that show one table of every plug).
+    #[serde(default)]
+    pub from_list: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -243,7 +255,20 @@ impl Dialogue {
         }
         c.steps("after_login", &self.after_login);
         c.steps("status", &self.status.steps);
-        if self.status.steps.is_empty() || self.status.rules.is_empty() {
+        if self.status.from_list {
+            let l = self.list.as_ref();
+            if l.is_none_or(|l| !l.row.contains("(?P<state>") || l.on.is_none() || l.off.is_none())
+            {
+                c.problems.push(
+                    "status: from_list needs a list whose row has (?P<state>...) and on and off patterns"
+                        .into(),
+                );
+            }
+            if !self.status.steps.is_empty() || !self.status.rules.is_empty() {
+                c.problems
+                    .push("status: from_list takes no steps or rules of its own".into());
+            }
+        } else if self.status.steps.is_empty() || self.status.rules.is_empty() {
             c.problems.push("status: steps and rules are needed".into());
         }
         for r in &self.status.rules {

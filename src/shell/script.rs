@@ -255,10 +255,14 @@ impl Compiled {
     ) -> Result<String, ScriptError> {
         self.begin(plug);
         let mut last = String::new();
+        let mut kept = None;
         for step in steps {
             last = self.step(x, clock, step, plug)?;
+            if step.read {
+                kept = Some(last.clone());
+            }
         }
-        Ok(last)
+        Ok(kept.unwrap_or(last))
     }
 
     fn step(
@@ -355,6 +359,17 @@ impl Compiled {
     ) -> Result<Meaning, ScriptError> {
         let d = self.dialogue.clone();
         let reading = &d.status;
+        if reading.from_list {
+            let rows = self.list(x, clock)?;
+            return match rows.into_iter().find(|(id, _, _)| id == plug) {
+                Some((_, _, Some(true))) => Ok(Meaning::On),
+                Some((_, _, Some(false))) => Ok(Meaning::Off),
+                Some((_, _, None)) => Err(ScriptError::Unreadable(format!(
+                    "the device's answer names no state fencebox knows for plug {plug}"
+                ))),
+                None => Err(ScriptError::Missing(plug.to_string())),
+            };
+        }
         let out = self.run(x, clock, &reading.steps, plug)?;
         for rule in &reading.rules {
             if self.regex(&rule.pattern)?.is_match(&out) {
@@ -439,4 +454,94 @@ fn first_line(out: &str) -> String {
         .chars()
         .take(200)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::clock::RealClock;
+    use crate::runtime::stream::{ByteStream, StreamError};
+    use std::time::Instant;
+
+    /// The device's answers in turn (one per read), then a close.
+    struct Device(Vec<&'static str>);
+
+    impl ByteStream for Device {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let next = self.0.remove(0).as_bytes();
+            buf[..next.len()].copy_from_slice(next);
+            Ok(next.len())
+        }
+        fn write_all(&mut self, _: &[u8], _: Instant) -> Result<(), StreamError> {
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    /// A menu device: the table is shown by the second step, the third leaves the menu.
+    const MENU: &str = r#"
+[shell]
+prompt = ['> $']
+[shell.status]
+from_list = true
+[[shell.on]]
+send = "on"
+[[shell.off]]
+send = "off"
+[shell.list]
+steps = [{ send = "menu" }, { send = "table", read = true }, { send = "back" }]
+after = '^--'
+row = '^(?P<id>\d+)\s+(?P<state>\S+)'
+on = '^On$'
+off = '^Off$'
+"#;
+
+    fn status(plug: &str, answers: Vec<&'static str>) -> Result<Meaning, ScriptError> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            shell: Dialogue,
+        }
+        let d = toml::from_str::<File>(MENU)
+            .map_err(|e| e.to_string())
+            .expect("the test dialogue")
+            .shell;
+        d.check(&["plug"]).expect("a valid dialogue");
+        let t = Timeouts {
+            login: Duration::from_secs(1),
+            shell: Duration::from_secs(1),
+            power: Duration::from_secs(1),
+        };
+        let mut c = Compiled::new(&d, &d.prompt, HashMap::new(), t)?;
+        let mut x = Expect::new(Box::new(Device(answers)), "\n");
+        c.status(&mut x, &RealClock::started_at(Instant::now()), plug)
+    }
+
+    fn answers() -> Vec<&'static str> {
+        vec![
+            "menu\r\nA menu\r\n> ",
+            "table\r\n#  Power\r\n--\r\n0  On\r\n1  Off\r\n2  Dimmed\r\n> ",
+            "back\r\nMain\r\n> ",
+        ]
+    }
+
+    #[test]
+    fn status_from_the_plugs_row_of_the_step_marked_read() {
+        assert_eq!(status("0", answers()), Ok(Meaning::On));
+        assert_eq!(status("1", answers()), Ok(Meaning::Off));
+        assert!(matches!(
+            status("2", answers()),
+            Err(ScriptError::Unreadable(_))
+        ));
+        assert_eq!(
+            status("7", answers()),
+            Err(ScriptError::Missing("7".into()))
+        );
+        // The rows are those of the step marked `read`, not of the last one.
+        let mut later = answers();
+        later[2] = "back\r\n--\r\n0  Off\r\n> ";
+        assert_eq!(status("0", later), Ok(Meaning::On));
+    }
 }

@@ -8,6 +8,9 @@ under the name VBoxManage in a folder on the PATH of the SSH account; prove-misc
 with an sshd ForceCommand wrapper that puts the folder first on PATH and then runs the client's
 command (fence_vbox's default ssh_options start a bash with PS1=[EXPECT]#) as sshd would.
 
+Host mode: with EMU_HOST=1 and no arguments (a devices.conf account's ForceCommand, e.g.
+"vbox vbox.py v7,EMU_HOST=1") this file is the host's shell instead: see host_shell().
+
 Flavours (EMU_FLAVOUR): v7 (default) VirtualBox 7.0.14r161095; v6: 6.1.50r161033. They differ
 only in --version and in the error "Context" lines' source line numbers.
 
@@ -194,5 +197,29 @@ def main(argv):
     return usage(f"Invalid command '{cmd}'")
 
 
+def host_shell():
+    """EMU_HOST=1 (as a devices.conf account's ForceCommand, no arguments): the VirtualBox host's
+    login shell. A folder with VBoxManage (this file) goes first on PATH, then the client's
+    command runs in bash as sshd would run it (fence_vbox's `-t '/bin/bash -c "PS1=..."'`), or
+    a login bash without one."""
+    here = os.path.realpath(__file__)
+    bindir = os.path.join(os.path.dirname(os.environ.get("EMU_STATE", "/tmp/x")) or "/tmp", "vbox-bin")
+    os.makedirs(bindir, exist_ok=True)
+    tool = os.path.join(bindir, "VBoxManage")
+    text = f'#!/bin/sh\nexec /usr/bin/python3 -B {here} "$@"\n'
+    if not os.path.exists(tool) or open(tool).read() != text:
+        with open(tool + ".new", "w") as f:
+            f.write(text)
+        os.chmod(tool + ".new", 0o755)
+        os.replace(tool + ".new", tool)
+    os.environ["PATH"] = bindir + ":/usr/local/bin:/usr/bin:/bin"
+    command = os.environ.get("SSH_ORIGINAL_COMMAND")
+    if command:
+        os.execv("/bin/bash", ["bash", "-c", command])
+    os.execv("/bin/bash", ["-bash"])
+
+
 if __name__ == "__main__":
+    if not sys.argv[1:] and os.environ.get("EMU_HOST") == "1":
+        host_shell()
     sys.exit(main(sys.argv[1:]))
