@@ -514,7 +514,8 @@ off = '^Off$'
             shell: Duration::from_secs(1),
             power: Duration::from_secs(1),
         };
-        let mut c = Compiled::new(&d, &d.prompt, HashMap::new(), t)?;
+        let prompts = d.prompt.clone();
+        let mut c = Compiled::new(std::sync::Arc::new(d), &prompts, HashMap::new(), t)?;
         let mut x = Expect::new(Box::new(Device(answers)), "\n");
         c.status(&mut x, &RealClock::started_at(Instant::now()), plug)
     }
