@@ -343,15 +343,18 @@ impl Device for ShellDevice {
             Transport::Telnet => true,
             Transport::Ssh(_) => self.cfg.dialogue.login.inside_ssh,
         };
-        session.with_script("", |c, x, clock| {
+        let captured = session.with_script("", |c, x, clock| {
             if own_login {
                 c.login(x, clock)?;
             } else {
                 c.first_prompt(x, clock)?;
             }
             let d = c.dialogue;
-            c.run(x, clock, &d.after_login, "").map(|_| ())
+            c.run(x, clock, &d.after_login, "")?;
+            Ok(c.take_captured())
         })?;
+        // What after_login saw (which firmware, which menu) holds for every later action.
+        session.values.extend(captured);
         Ok(session)
     }
 }

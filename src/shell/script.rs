@@ -255,9 +255,33 @@ impl<'d> Compiled<'d> {
         self.begin(plug);
         let mut last = String::new();
         for step in steps {
+            // Evaluated as the steps go: a branch of one step may decide the next.
+            if !self.applies(step) {
+                continue;
+            }
             last = self.step(x, clock, step, plug)?;
         }
         Ok(last)
+    }
+
+    /// The value of `name` for this action: a capture, else an option ("" when neither).
+    fn value(&self, name: &str) -> &str {
+        self.captured
+            .get(name)
+            .or_else(|| self.values.get(name))
+            .map_or("", String::as_str)
+    }
+
+    /// Whether a step's `when` and `unless` let it run now.
+    fn applies(&self, step: &Step) -> bool {
+        step.when.iter().all(|n| !self.value(n).is_empty())
+            && step.unless.iter().all(|n| self.value(n).is_empty())
+    }
+
+    /// What the branches of the steps run so far captured (after the login: names that
+    /// stay for the whole session).
+    pub fn take_captured(&mut self) -> HashMap<String, String> {
+        std::mem::take(&mut self.captured)
     }
 
     fn step(
@@ -438,4 +462,87 @@ fn first_line(out: &str) -> String {
         .chars()
         .take(200)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::clock::RealClock;
+    use crate::runtime::stream::{ByteStream, StreamError};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    /// Chunks to read in turn, then a close; what was written is kept.
+    struct Script {
+        chunks: Vec<Vec<u8>>,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl ByteStream for Script {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.chunks.is_empty() {
+                return Ok(0);
+            }
+            let next = self.chunks.remove(0);
+            buf[..next.len()].copy_from_slice(&next);
+            Ok(next.len())
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            self.written.lock().unwrap().extend_from_slice(data);
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    const DIALOGUE: &str = r#"
+prompt = ['\n> ']
+eol = "\n"
+after_login = [{ send = "", expect = [{ pattern = '(?P<menu>- Logout)' }] }]
+on = [{ send = "x" }]
+off = [{ send = "y" }]
+[status]
+steps = [
+  { send = "menu {plug}", when = ["menu"] },
+  { send = "cli {plug}", unless = ["menu"] },
+]
+rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
+"#;
+
+    #[test]
+    fn when_and_unless_choose_steps_by_what_after_login_captured() {
+        let d: Dialogue = toml::from_str(DIALOGUE).unwrap();
+        d.check_for_agent(&[], &[]).unwrap();
+        let timeouts = Timeouts {
+            login: Duration::from_secs(1),
+            shell: Duration::from_secs(1),
+            power: Duration::from_secs(1),
+        };
+        let clock = RealClock::started_at(Instant::now());
+        for (first, second, sent, state) in [
+            ("4- Logout\n> ", "OFF\n> ", "\nmenu 3\n", Meaning::Off),
+            ("\n> ", "ON\n> ", "\ncli 3\n", Meaning::On),
+        ] {
+            let written = Arc::new(Mutex::new(Vec::new()));
+            let s = Script {
+                chunks: vec![first.as_bytes().to_vec(), second.as_bytes().to_vec()],
+                written: written.clone(),
+            };
+            let mut x = Expect::new(Box::new(s), "\n");
+            let mut c = Compiled::new(&d, &d.prompt, HashMap::new(), timeouts).unwrap();
+            c.run(&mut x, &clock, &d.after_login, "").unwrap();
+            let kept = c.take_captured();
+            // A new action (a new Compiled) sees what after_login captured as a value.
+            let mut c = Compiled::new(&d, &d.prompt, kept, timeouts).unwrap();
+            assert_eq!(c.status(&mut x, &clock, "3").unwrap(), state);
+            assert_eq!(String::from_utf8_lossy(&written.lock().unwrap()), sent);
+        }
+    }
+
+    #[test]
+    fn a_when_name_nothing_fills_in_is_refused() {
+        let text = DIALOGUE.replace(r#"when = ["menu"]"#, r#"when = ["nemu"]"#);
+        let d: Dialogue = toml::from_str(&text).unwrap();
+        let e = d.check_for_agent(&[], &[]).unwrap_err();
+        assert!(e.contains("'nemu'"), "{e}");
+    }
 }
