@@ -339,10 +339,11 @@ impl<'d> Compiled<'d> {
             match branch.then {
                 Then::Fail => {
                     let why = branch.message.clone().unwrap_or_default();
-                    return Err(ScriptError::Refused(format!(
-                        "{why} (the device said \"{}\")",
-                        matched.trim()
-                    )));
+                    // An empty pattern fails a step that `when` chose (nothing was said).
+                    return Err(ScriptError::Refused(match matched.trim() {
+                        "" => why,
+                        said => format!("{why} (the device said \"{said}\")"),
+                    }));
                 }
                 Then::Missing => return Err(ScriptError::Missing(matched.trim().to_string())),
                 Then::Done | Then::Wait => {}
@@ -536,6 +537,32 @@ rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
             assert_eq!(c.status(&mut x, &clock, "3").unwrap(), state);
             assert_eq!(String::from_utf8_lossy(&written.lock().unwrap()), sent);
         }
+    }
+
+    #[test]
+    fn a_step_chosen_by_when_can_fail_with_its_message_alone() {
+        let text = DIALOGUE.replace(
+            r#"{ send = "cli {plug}", unless = ["menu"] },"#,
+            r#"{ unless = ["menu"], expect = [{ pattern = '', then = "fail", message = "no menu" }] },"#,
+        );
+        let d: Dialogue = toml::from_str(&text).unwrap();
+        let s = Script {
+            chunks: vec![b"\n> ".to_vec()],
+            written: Arc::new(Mutex::new(Vec::new())),
+        };
+        let mut x = Expect::new(Box::new(s), "\n");
+        let t = Duration::from_secs(1);
+        let timeouts = Timeouts {
+            login: t,
+            shell: t,
+            power: t,
+        };
+        let mut c = Compiled::new(&d, &d.prompt, HashMap::new(), timeouts).unwrap();
+        let clock = RealClock::started_at(Instant::now());
+        assert_eq!(
+            c.status(&mut x, &clock, "3"),
+            Err(ScriptError::Refused("no menu".into()))
+        );
     }
 
     #[test]
