@@ -360,3 +360,32 @@ fn ssh_0_is_telnet() {
     let theirs = debian_agent("fence_apc", &stdin);
     assert_eq!((theirs.code, theirs.stdout.as_str()), (1, ""), "{theirs:?}");
 }
+
+/// The telnet login types the password; the transcript at verbosity 3 says a secret was
+/// sent, never the password itself.
+#[test]
+fn no_password_in_the_transcript_of_a_telnet_login() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("apc-secrets");
+    let debug = sb.path("debug.log");
+    let stdin = format!(
+        "{}plug=1\naction=status\nverbose_level=3\ndebug_file={}\n",
+        connect(&p, "apc-aos2", Via::Telnet),
+        debug.display()
+    );
+    let out = ours(&sb, &stdin);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{out:?}"
+    );
+    let log = std::fs::read_to_string(&debug).unwrap();
+    assert!(log.contains("shell: sent (a secret)"), "{log}");
+    assert!(log.contains("Device Manager"), "no transcript: {log}");
+    for text in [&out.stderr, &log] {
+        assert!(
+            !text.contains(p.password()),
+            "the password was logged:\n{text}"
+        );
+    }
+}
