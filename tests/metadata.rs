@@ -98,6 +98,7 @@ mod debian {
     /// Every other agent name, in `fencebox agents` order: each is compared with Debian's.
     const UPSTREAM: &[&str] = &[
         "fence_alom",
+        "fence_apc",
         "fence_apc_snmp",
         "fence_tripplite_snmp",
         "fence_brocade",

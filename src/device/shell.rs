@@ -153,6 +153,14 @@ fn from_python_re(p: &str) -> String {
     out
 }
 
+/// The ssh_options text to apply: `given`, unless it is the agent's own default
+/// (`own_default`, what fence-agents ships) and fencebox's SSH cannot take it. fence_apc's
+/// default "-1 -c blowfish" asks for SSH protocol 1, which no current ssh speaks: fencebox
+/// negotiates current algorithms itself instead of failing every call.
+fn ssh_options_in_force<'a>(given: Option<&'a str>, own_default: Option<&str>) -> Option<&'a str> {
+    given.filter(|g| Some(*g) != own_default || ssh_options::parse(g).is_ok())
+}
+
 /// Read a shell agent's options: every problem at once.
 pub fn configure(
     agent: &Agent,
@@ -169,7 +177,14 @@ pub fn configure(
     let address = device::address(settings, &mut problems);
     let on = |k: &str| settings.get(k).is_some_and(flag_is_on);
     let secure = on("secure");
-    let parsed = match settings.get("ssh_options").filter(|_| secure) {
+    let own_default = agent
+        .def
+        .defaults
+        .iter()
+        .find(|(k, _)| k.as_ref() == "ssh_options")
+        .map(|(_, v)| v.as_ref());
+    let given = settings.get("ssh_options").filter(|_| secure);
+    let parsed = match ssh_options_in_force(given, own_default) {
         Some(text) => {
             problems.take(ssh_options::parse(text).map_err(|e| usage(format!("ssh_options: {e}"))))
         }
@@ -380,7 +395,10 @@ impl Device for ShellDevice {
                 c.first_prompt(x, clock)?;
             }
             let d = c.dialogue.clone();
-            c.run(x, clock, &d.after_login, "").map(|_| ())
+            c.run(x, clock, &d.after_login, "")?;
+            // What after_login saw (which firmware, which menu) holds for every later action.
+            c.remember_captured();
+            Ok(())
         })?;
         Ok(session)
     }
@@ -497,6 +515,17 @@ impl device::Session for ShellSession {
 #[cfg(test)]
 mod tests {
     use super::prompt_override;
+
+    #[test]
+    fn an_agent_default_fencebox_cannot_take_is_dropped_a_given_one_is_not() {
+        use super::ssh_options_in_force as f;
+        let apc = Some("-1 -c blowfish");
+        assert_eq!(f(Some("-1 -c blowfish"), apc), None);
+        assert_eq!(f(Some("-1 -c blowfish"), None), Some("-1 -c blowfish"));
+        assert_eq!(f(Some("-p 2222"), apc), Some("-p 2222"));
+        assert_eq!(f(Some("-t ls"), Some("-t ls")), Some("-t ls"));
+        assert_eq!(f(None, apc), None);
+    }
 
     #[test]
     fn cmd_prompt_as_a_pattern_or_as_the_python_list_of_the_metadata() {

@@ -122,6 +122,14 @@ pub struct Step {
     /// not the last step's; the steps after it only find the way back (leave a menu).
     #[serde(default)]
     pub read: bool,
+    /// Run the step only when every one of these names has a non-empty value (a capture
+    /// of an earlier branch, of the plug or of `after_login`, or an option): what a
+    /// device showed decides which way a dialogue goes (a menu firmware or a command line).
+    #[serde(default)]
+    pub when: Vec<String>,
+    /// Run the step only when every one of these names is empty or unset.
+    #[serde(default)]
+    pub unless: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -231,6 +239,8 @@ impl Dialogue {
         let mut known: Vec<&str> = device_opt.to_vec();
         known.extend_from_slice(own_options);
         known.extend_from_slice(COMPUTED_NAMES);
+        let captures = self.capture_names();
+        known.extend(captures.iter().map(String::as_str));
         self.check(&known)
     }
 
@@ -397,6 +407,14 @@ impl Checker<'_> {
             let here = format!("{what} step {}", i + 1);
             if let Some(t) = &s.send {
                 self.template(&here, t);
+            }
+            for n in s.when.iter().chain(&s.unless) {
+                if !self.known.contains(&n.as_str()) {
+                    self.problems.push(format!(
+                        "{here}: when/unless name '{n}' is not a name the device fills in ({})",
+                        self.known.join(", ")
+                    ));
+                }
             }
             if !s.prompt && s.wait && !s.expect.iter().any(|b| b.then != Then::Wait) {
                 self.problems.push(format!(

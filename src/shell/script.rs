@@ -257,12 +257,37 @@ impl Compiled {
         let mut last = String::new();
         let mut kept = None;
         for step in steps {
+            // Evaluated as the steps go: a branch of one step may decide the next.
+            if !self.applies(step) {
+                continue;
+            }
             last = self.step(x, clock, step, plug)?;
             if step.read {
                 kept = Some(last.clone());
             }
         }
         Ok(kept.unwrap_or(last))
+    }
+
+    /// The value of `name` for this action: a capture, else an option ("" when neither).
+    fn value(&self, name: &str) -> &str {
+        self.captured
+            .get(name)
+            .or_else(|| self.values.get(name))
+            .map_or("", String::as_str)
+    }
+
+    /// Whether a step's `when` and `unless` let it run now.
+    fn applies(&self, step: &Step) -> bool {
+        step.when.iter().all(|n| !self.value(n).is_empty())
+            && step.unless.iter().all(|n| self.value(n).is_empty())
+    }
+
+    /// Keep what the steps run so far captured as values for every later action (after
+    /// the login: which firmware, which menu).
+    pub fn remember_captured(&mut self) {
+        let captured = std::mem::take(&mut self.captured);
+        self.values.extend(captured);
     }
 
     fn step(
@@ -320,10 +345,11 @@ impl Compiled {
             match branch.then {
                 Then::Fail => {
                     let why = branch.message.clone().unwrap_or_default();
-                    return Err(ScriptError::Refused(format!(
-                        "{why} (the device said \"{}\")",
-                        matched.trim()
-                    )));
+                    // An empty pattern fails a step that `when` chose (nothing was said).
+                    return Err(ScriptError::Refused(match matched.trim() {
+                        "" => why,
+                        said => format!("{why} (the device said \"{said}\")"),
+                    }));
                 }
                 Then::Missing => return Err(ScriptError::Missing(matched.trim().to_string())),
                 Then::Done | Then::Wait => {}
@@ -461,6 +487,7 @@ mod tests {
     use super::*;
     use crate::runtime::clock::RealClock;
     use crate::runtime::stream::{ByteStream, StreamError};
+    use std::sync::{Arc, Mutex};
     use std::time::Instant;
 
     /// The device's answers in turn (one per read), then a close.
@@ -515,7 +542,7 @@ off = '^Off$'
             power: Duration::from_secs(1),
         };
         let prompts = d.prompt.clone();
-        let mut c = Compiled::new(std::sync::Arc::new(d), &prompts, HashMap::new(), t)?;
+        let mut c = Compiled::new(Arc::new(d), &prompts, HashMap::new(), t)?;
         let mut x = Expect::new(Box::new(Device(answers)), "\n");
         c.status(&mut x, &RealClock::started_at(Instant::now()), plug)
     }
@@ -544,5 +571,106 @@ off = '^Off$'
         let mut later = answers();
         later[2] = "back\r\n--\r\n0  Off\r\n> ";
         assert_eq!(status("0", later), Ok(Meaning::On));
+    }
+
+    /// Chunks to read in turn, then a close; what was written is kept.
+    struct Script {
+        chunks: Vec<Vec<u8>>,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl ByteStream for Script {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.chunks.is_empty() {
+                return Ok(0);
+            }
+            let next = self.chunks.remove(0);
+            buf[..next.len()].copy_from_slice(&next);
+            Ok(next.len())
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            self.written.lock().unwrap().extend_from_slice(data);
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    const DIALOGUE: &str = r#"
+prompt = ['\n> ']
+eol = "\n"
+after_login = [{ send = "", expect = [{ pattern = '(?P<menu>- Logout)' }] }]
+on = [{ send = "x" }]
+off = [{ send = "y" }]
+[status]
+steps = [
+  { send = "menu {plug}", when = ["menu"] },
+  { send = "cli {plug}", unless = ["menu"] },
+]
+rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
+"#;
+
+    #[test]
+    fn when_and_unless_choose_steps_by_what_after_login_captured() {
+        let d: Dialogue = toml::from_str(DIALOGUE).unwrap();
+        d.check_for_agent(&[], &[]).unwrap();
+        let timeouts = Timeouts {
+            login: Duration::from_secs(1),
+            shell: Duration::from_secs(1),
+            power: Duration::from_secs(1),
+        };
+        let clock = RealClock::started_at(Instant::now());
+        for (first, second, sent, state) in [
+            ("4- Logout\n> ", "OFF\n> ", "\nmenu 3\n", Meaning::Off),
+            ("\n> ", "ON\n> ", "\ncli 3\n", Meaning::On),
+        ] {
+            let written = Arc::new(Mutex::new(Vec::new()));
+            let s = Script {
+                chunks: vec![first.as_bytes().to_vec(), second.as_bytes().to_vec()],
+                written: written.clone(),
+            };
+            let mut x = Expect::new(Box::new(s), "\n");
+            let mut c =
+                Compiled::new(Arc::new(d.clone()), &d.prompt, HashMap::new(), timeouts).unwrap();
+            c.run(&mut x, &clock, &d.after_login, "").unwrap();
+            // What after_login captured stays a value for the session's later actions.
+            c.remember_captured();
+            assert_eq!(c.status(&mut x, &clock, "3").unwrap(), state);
+            assert_eq!(String::from_utf8_lossy(&written.lock().unwrap()), sent);
+        }
+    }
+
+    #[test]
+    fn a_step_chosen_by_when_can_fail_with_its_message_alone() {
+        let text = DIALOGUE.replace(
+            r#"{ send = "cli {plug}", unless = ["menu"] },"#,
+            r#"{ unless = ["menu"], expect = [{ pattern = '', then = "fail", message = "no menu" }] },"#,
+        );
+        let d: Dialogue = toml::from_str(&text).unwrap();
+        let s = Script {
+            chunks: vec![b"\n> ".to_vec()],
+            written: Arc::new(Mutex::new(Vec::new())),
+        };
+        let mut x = Expect::new(Box::new(s), "\n");
+        let t = Duration::from_secs(1);
+        let timeouts = Timeouts {
+            login: t,
+            shell: t,
+            power: t,
+        };
+        let prompts = d.prompt.clone();
+        let mut c = Compiled::new(Arc::new(d), &prompts, HashMap::new(), timeouts).unwrap();
+        let clock = RealClock::started_at(Instant::now());
+        assert_eq!(
+            c.status(&mut x, &clock, "3"),
+            Err(ScriptError::Refused("no menu".into()))
+        );
+    }
+
+    #[test]
+    fn a_when_name_nothing_fills_in_is_refused() {
+        let text = DIALOGUE.replace(r#"when = ["menu"]"#, r#"when = ["nemu"]"#);
+        let d: Dialogue = toml::from_str(&text).unwrap();
+        let e = d.check_for_agent(&[], &[]).unwrap_err();
+        assert!(e.contains("'nemu'"), "{e}");
     }
 }
