@@ -354,6 +354,17 @@ impl<'d> Compiled<'d> {
     ) -> Result<Meaning, ScriptError> {
         let d = self.dialogue;
         let reading = &d.status;
+        if reading.from_list {
+            let rows = self.list(x, clock)?;
+            return match rows.into_iter().find(|(id, _, _)| id == plug) {
+                Some((_, _, Some(true))) => Ok(Meaning::On),
+                Some((_, _, Some(false))) => Ok(Meaning::Off),
+                Some(_) => Err(ScriptError::Unreadable(format!(
+                    "the device's list shows {plug} in no state fencebox knows"
+                ))),
+                None => Ok(Meaning::Missing),
+            };
+        }
         let out = self.run(x, clock, &reading.steps, plug)?;
         for rule in &reading.rules {
             if self.regex(&rule.pattern)?.is_match(&out) {
@@ -438,4 +449,77 @@ fn first_line(out: &str) -> String {
         .chars()
         .take(200)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::clock::RealClock;
+    use crate::runtime::stream::{ByteStream, StreamError};
+    use std::time::Instant;
+
+    /// A device that answers every line with the same table and a prompt.
+    struct Table(Vec<u8>);
+
+    impl ByteStream for Table {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.0.is_empty() {
+                return Err(StreamError::TimedOut { read: Vec::new() });
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            if data.ends_with(b"\n") {
+                self.0.extend_from_slice(
+                    b"show\n Slot ID\n  1  c1n1  On\n  2  c2n1  Off\n  3  c3n1  Busy\nhpiLO-> ",
+                );
+            }
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    #[test]
+    fn status_from_the_plugs_row_of_the_list() {
+        let d: Dialogue = toml::from_str(
+            r#"
+prompt = ['hpiLO->']
+status = { from_list = true }
+on = []
+off = []
+[list]
+steps = [{ send = "show" }]
+row = '^\s*\d+\s+(?P<id>\S+)\s+(?P<state>\S+)\s*$'
+on = '^On$'
+off = '^Off$'
+"#,
+        )
+        .unwrap();
+        d.check(&["plug"]).unwrap();
+        let t = Duration::from_secs(1);
+        let timeouts = Timeouts {
+            login: t,
+            shell: t,
+            power: t,
+        };
+        let mut c = Compiled::new(&d, &d.prompt, HashMap::new(), timeouts).unwrap();
+        let mut x = Expect::new(Box::new(Table(Vec::new())), "\n");
+        let clock = RealClock::started_at(Instant::now());
+        assert_eq!(c.status(&mut x, &clock, "c1n1"), Ok(Meaning::On));
+        assert_eq!(c.status(&mut x, &clock, "c2n1"), Ok(Meaning::Off));
+        assert_eq!(c.status(&mut x, &clock, "c9n1"), Ok(Meaning::Missing));
+        assert!(matches!(
+            c.status(&mut x, &clock, "c3n1"),
+            Err(ScriptError::Unreadable(_))
+        ));
+        // A plug that is a prefix of another plug's id is not that plug.
+        assert_eq!(c.status(&mut x, &clock, "c1n"), Ok(Meaning::Missing));
+
+        let mut bad = d.clone();
+        bad.list = None;
+        assert!(bad.check(&["plug"]).is_err());
+    }
 }
