@@ -105,6 +105,7 @@ mod debian {
         "fence_emerson",
         "fence_ibmblade",
         "fence_ifmib",
+        "fence_ilo_moonshot",
         "fence_ilo_mp",
         "fence_ilo_ssh",
         "fence_ilo3_ssh",
