@@ -103,6 +103,7 @@ mod debian {
         "fence_dummy",
         "fence_eaton_snmp",
         "fence_emerson",
+        "fence_hpblade",
         "fence_ibmblade",
         "fence_ifmib",
         "fence_ilo_moonshot",
