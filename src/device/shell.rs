@@ -343,15 +343,19 @@ impl Device for ShellDevice {
             Transport::Telnet => true,
             Transport::Ssh(_) => self.cfg.dialogue.login.inside_ssh,
         };
-        session.with_script("", |c, x, clock| {
+        let shown = session.with_script("", |c, x, clock| {
             if own_login {
                 c.login(x, clock)?;
             } else {
                 c.first_prompt(x, clock)?;
             }
             let d = c.dialogue;
-            c.run(x, clock, &d.after_login, "").map(|_| ())
+            c.run(x, clock, &d.after_login, "")
         })?;
+        // A kind of device with commands of its own, told by what it showed.
+        if let Some(d) = session.cfg_dialogue.variant_for(&shown) {
+            session.cfg_dialogue = Arc::new(d);
+        }
         Ok(session)
     }
 }
