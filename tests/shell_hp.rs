@@ -481,9 +481,8 @@ fn hpblade_answers_as_debians_fence_hpblade() {
 }
 
 #[test]
-fn hpblade_c3000_as_debian_and_superdome_refused() {
+fn hpblade_c3000_as_debian() {
     let _g = hold("hp-c3000");
-    let _s = hold("hp-superdome");
     let p = ShellPeers::load();
     let sb = Sandbox::new("hp-blade-c3000");
     let agent = "fence_hpblade";
@@ -507,13 +506,74 @@ fn hpblade_c3000_as_debian_and_superdome_refused() {
         "",
         "an empty bay of a c3000",
     );
-    // Superdome X partitions: refused at once, saying why, whatever the action.
+}
+
+#[test]
+fn hpblade_superdome_partitions_over_telnet_and_ssh_and_as_debian() {
+    let _g = hold("hp-superdome");
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("hp-blade-sdx");
+    let agent = "fence_hpblade";
     for via in [Via::Telnet, Via::Ssh] {
-        let s = conn(&p, "hp-superdome", via);
-        for action in ["status\nplug=1", "off\nplug=1", "list", "monitor"] {
-            let out = sb.run(agent, &format!("{s}action={action}\n"));
-            check(&out, 1, "", "superdome");
-            assert!(out.stderr.contains("Superdome"), "{out:?}");
-        }
+        let c = conn(&p, "hp-superdome", via);
+        let par = |n: &str| format!("{c}plug={n}\n");
+        let run = |n: &str, a: &str| sb.run(agent, &format!("{}action={a}\n", par(n)));
+        let w = format!("superdome {via:?}");
+        set(&sb, agent, &par("3"), "on");
+        set(&sb, agent, &par("2"), "off");
+        check(&run("3", "status"), 0, "Status: ON\n", &w);
+        check(&run("2", "status"), 2, "Status: OFF\n", &w);
+        check(&run("3", "off"), 0, "Success: Powered OFF\n", &w);
+        check(&run("3", "off"), 0, "Success: Already OFF\n", &w);
+        check(&run("3", "on"), 0, "Success: Powered ON\n", &w);
+        check(&run("3", "reboot"), 0, "Success: Rebooted\n", &w);
+        check(&run("3", "monitor"), 0, "", &w);
+        check(
+            &sb.run(agent, &format!("{c}action=list-status\n")),
+            0,
+            "1,sdxpar1,on\n2,sdxpar2,off\n3,sdxpar3,on\n",
+            &w,
+        );
+        let out = run("9", "status");
+        check(&out, 1, "", &w);
+        assert!(out.stderr.contains("plug not found"), "{out:?}");
+        check(&run("9", "off"), 1, "", &w);
+        wrong_password_fails_at_once(&sb, agent, &par("3"), &p);
+
+        let cases = [
+            ("on", "status"),
+            ("off", "status"),
+            ("on", "off"),
+            ("off", "off"),
+            ("off", "on"),
+            ("on", "on"),
+            ("on", "reboot"),
+            ("off", "reboot"),
+            ("on", "monitor"),
+            ("on", "list"),
+        ];
+        same_as_debian(&sb, agent, &par("3"), &par("3"), &cases);
+        same_as_debian(
+            &sb,
+            agent,
+            &par("9"),
+            &par("3"),
+            &[("on", "status"), ("on", "off")],
+        );
+        // list-status: fence-agents prints the partition state, which is never on or
+        // off, so every partition shows as UNKNOWN; fencebox reads ACTIVE and DOWN.
+        let stdin = format!("{c}action=list-status\n");
+        let theirs = debian_agent(agent, &stdin);
+        let mine = sb.run(agent, &stdin);
+        let unknown: String = mine
+            .stdout
+            .lines()
+            .map(|l| format!("{},UNKNOWN\n", l.rsplit_once(',').map_or(l, |(a, _)| a)))
+            .collect();
+        assert_eq!(
+            (mine.code, unknown.as_str()),
+            (theirs.code, theirs.stdout.as_str()),
+            "{mine:?}\n{theirs:?}"
+        );
     }
 }
