@@ -395,9 +395,11 @@ impl Device for ShellDevice {
                 c.first_prompt(x, clock)?;
             }
             let d = c.dialogue.clone();
-            c.run(x, clock, &d.after_login, "")?;
-            // What after_login saw (which firmware, which menu) holds for every later action.
+            let shown = c.run(x, clock, &d.after_login, "")?;
+            // What after_login saw (which firmware, which menu, which kind of device)
+            // holds for every later action.
             c.remember_captured();
+            c.use_variant(&shown);
             Ok(())
         })?;
         Ok(session)

@@ -44,6 +44,60 @@ pub struct Dialogue {
     /// How to leave (nothing is awaited after these).
     #[serde(default)]
     pub logout: Vec<Step>,
+    /// Other commands for kinds of device the same agent drives, chosen by what the
+    /// device printed to the last `after_login` step.
+    #[serde(default)]
+    pub variant: Vec<Variant>,
+}
+
+/// A kind of device with commands of its own: where `when` matches the output of the
+/// last `after_login` step, its readings and steps replace the dialogue's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub when: String,
+    #[serde(default)]
+    pub status: Option<Reading>,
+    #[serde(default)]
+    pub on: Option<Vec<Step>>,
+    #[serde(default)]
+    pub off: Option<Vec<Step>>,
+    #[serde(default)]
+    pub reboot: Option<Vec<Step>>,
+    #[serde(default)]
+    pub list: Option<Listing>,
+}
+
+impl Dialogue {
+    /// The dialogue for a device whose last `after_login` step printed `output`: the
+    /// first variant whose `when` matches it applied; None if none matches.
+    pub fn variant_for(&self, output: &str) -> Option<Dialogue> {
+        let v = self.variant.iter().find(|v| {
+            regex::Regex::new(&format!("(?m){}", v.when)).is_ok_and(|r| r.is_match(output))
+        })?;
+        Some(self.with_variant(v))
+    }
+
+    fn with_variant(&self, v: &Variant) -> Dialogue {
+        let mut d = self.clone();
+        d.variant.clear();
+        if let Some(s) = &v.status {
+            d.status = s.clone();
+        }
+        if let Some(s) = &v.on {
+            d.on = s.clone();
+        }
+        if let Some(s) = &v.off {
+            d.off = s.clone();
+        }
+        if let Some(s) = &v.reboot {
+            d.reboot = Some(s.clone());
+        }
+        if let Some(l) = &v.list {
+            d.list = Some(l.clone());
+        }
+        d
+    }
 }
 
 /// Prompts of the device's own login.
@@ -301,6 +355,14 @@ impl Dialogue {
             }
         }
         c.steps("logout", &self.logout);
+        for v in &self.variant {
+            c.pattern("variant.when", &v.when);
+        }
+        for (i, v) in self.variant.iter().enumerate() {
+            if let Err(e) = self.with_variant(v).check(known) {
+                c.problems.push(format!("variant {}: {e}", i + 1));
+            }
+        }
         if c.problems.is_empty() {
             Ok(())
         } else {
@@ -497,4 +559,52 @@ pub fn fill(t: &str, value: &dyn Fn(&str) -> Option<String>) -> Result<String, S
     }
     out.push_str(rest);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENCLOSURE: &str = r#"
+prompt = ['oa>']
+after_login = [{ send = "show enclosure info" }]
+status = { steps = [{ send = "show server status {plug}" }], rules = [{ pattern = 'Power: On', means = "on" }] }
+on = [{ send = "poweron server {plug}" }]
+off = [{ send = "poweroff server {plug}" }]
+[[variant]]
+when = '^\s*Enclosure Type: Superdome'
+status = { steps = [{ send = "parstatus -M -p {plug}" }], rules = [{ pattern = '/ACTIVE', means = "on" }] }
+off = [{ send = "poweroff partition {plug} force" }]
+"#;
+
+    #[test]
+    fn a_variant_replaces_what_it_gives_where_its_when_matches() {
+        let d: Dialogue = toml::from_str(ENCLOSURE).unwrap();
+        d.check(&["plug"]).unwrap();
+        assert!(d.variant_for("Enclosure Type: BladeSystem c7000").is_none());
+        let v = d
+            .variant_for("Enclosure Information:\n\tEnclosure Type: Superdome X\n")
+            .unwrap();
+        assert_eq!(
+            v.status.steps[0].send.as_deref(),
+            Some("parstatus -M -p {plug}")
+        );
+        assert_eq!(
+            v.off[0].send.as_deref(),
+            Some("poweroff partition {plug} force")
+        );
+        // What the variant does not give stays.
+        assert_eq!(v.on[0].send.as_deref(), Some("poweron server {plug}"));
+        assert!(v.variant.is_empty());
+
+        // A variant's patterns and templates are checked like the rest.
+        let bad: Dialogue = toml::from_str(
+            &ENCLOSURE
+                .replace("/ACTIVE", "(")
+                .replace("{plug} force", "{nope}"),
+        )
+        .unwrap();
+        let e = bad.check(&["plug"]).unwrap_err();
+        assert!(e.contains("variant 1") && e.contains("nope"), "{e}");
+    }
 }

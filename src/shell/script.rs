@@ -283,6 +283,14 @@ impl Compiled {
             && step.unless.iter().all(|n| self.value(n).is_empty())
     }
 
+    /// Drive another kind of device of the agent (`[[variant]]`) when what the device
+    /// showed after the login (`shown`) says it is one.
+    pub fn use_variant(&mut self, shown: &str) {
+        if let Some(d) = self.dialogue.variant_for(shown) {
+            self.dialogue = Arc::new(d);
+        }
+    }
+
     /// Keep what the steps run so far captured as values for every later action (after
     /// the login: which firmware, which menu).
     pub fn remember_captured(&mut self) {
