@@ -138,6 +138,9 @@ pub enum Then {
     Fail,
     /// The device does not know the plug.
     Missing,
+    /// The device refused the user name or password (a login done by a command of its
+    /// own, e.g. KSHELL's `login USER PASSWORD`): reported as a refused login.
+    Refused,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,13 +158,21 @@ pub struct Branch {
     pub message: Option<String>,
 }
 
-/// How to read a plug's state: steps, then rules over the last step's output.
+/// How to read a plug's state: steps, then rules over the last step's output; or, with
+/// `from_list`, the plug's row of the list (devices that show states only in a table).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reading {
+    #[serde(default)]
     pub steps: Vec<Step>,
     /// Tried in order over the output (multi-line regexes); the first that matches decides.
+    #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Read the state from the list (`[shell.list]`): the row whose id is the plug, its
+    /// state by the list's `on`/`off`; no such row is a missing plug, a state matching
+    /// neither an error.
+    #[serde(default)]
+    pub from_list: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -199,6 +210,10 @@ pub struct Listing {
     pub on: Option<String>,
     #[serde(default)]
     pub off: Option<String>,
+    /// Rows that take several lines: `row` is matched over the whole output after the
+    /// header, each match one row, instead of line by line.
+    #[serde(default)]
+    pub multiline: bool,
 }
 
 /// Names the device layer fills in besides the agent's options: `plug`, `login`,
@@ -243,7 +258,12 @@ impl Dialogue {
         }
         c.steps("after_login", &self.after_login);
         c.steps("status", &self.status.steps);
-        if self.status.steps.is_empty() || self.status.rules.is_empty() {
+        if self.status.from_list {
+            if self.list.is_none() || !self.status.steps.is_empty() {
+                c.problems
+                    .push("status: from_list needs [shell.list] and no steps of its own".into());
+            }
+        } else if self.status.steps.is_empty() || self.status.rules.is_empty() {
             c.problems.push("status: steps and rules are needed".into());
         }
         for r in &self.status.rules {

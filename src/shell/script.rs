@@ -322,6 +322,12 @@ impl Compiled {
                     )));
                 }
                 Then::Missing => return Err(ScriptError::Missing(matched.trim().to_string())),
+                Then::Refused => {
+                    return Err(ScriptError::LoginRefused(format!(
+                        "the device refused the user name or password (it answered \"{}\")",
+                        matched.trim()
+                    )))
+                }
                 Then::Done | Then::Wait => {}
             }
             if let Some(c) = branches.get(index).and_then(|r| r.captures(&matched)) {
@@ -355,6 +361,17 @@ impl Compiled {
     ) -> Result<Meaning, ScriptError> {
         let d = self.dialogue.clone();
         let reading = &d.status;
+        if reading.from_list {
+            let rows = self.list(x, clock)?;
+            return match rows.into_iter().find(|(id, _, _)| id == plug) {
+                Some((_, _, Some(true))) => Ok(Meaning::On),
+                Some((_, _, Some(false))) => Ok(Meaning::Off),
+                Some(_) => Err(ScriptError::Unreadable(format!(
+                    "the device's list shows {plug} in no state fencebox knows"
+                ))),
+                None => Ok(Meaning::Missing),
+            };
+        }
         let out = self.run(x, clock, &reading.steps, plug)?;
         for rule in &reading.rules {
             if self.regex(&rule.pattern)?.is_match(&out) {
@@ -391,16 +408,23 @@ impl Compiled {
             .transpose()?;
         let on = listing.on.as_deref().map(|p| self.regex(p)).transpose()?;
         let off = listing.off.as_deref().map(|p| self.regex(p)).transpose()?;
-        let mut reading = after.is_none();
-        let mut rows = Vec::new();
-        for line in out.lines() {
-            if !reading {
-                reading = after.as_ref().is_some_and(|a| a.is_match(line));
-                continue;
+        // The rows: after the first line matching `after` (everything without it).
+        let mut body = if after.is_none() { out.as_str() } else { "" };
+        let mut offset = 0;
+        for line in out.split_inclusive('\n') {
+            offset += line.len();
+            if after.as_ref().is_some_and(|a| a.is_match(line.trim_end())) {
+                body = out.get(offset..).unwrap_or_default();
+                break;
             }
-            let Some(c) = row.captures(line) else {
-                continue;
-            };
+        }
+        let found: Vec<regex::Captures<'_>> = if listing.multiline {
+            row.captures_iter(body).collect()
+        } else {
+            body.lines().filter_map(|l| row.captures(l)).collect()
+        };
+        let mut rows = Vec::new();
+        for c in found {
             let Some(id) = c.name("id") else { continue };
             let alias = c.name("alias").map_or("", |m| m.as_str()).trim();
             let state = c.name("state").map(|m| m.as_str().trim()).and_then(|s| {
@@ -439,4 +463,174 @@ fn first_line(out: &str) -> String {
         .chars()
         .take(200)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::clock::RealClock;
+    use crate::runtime::stream::{ByteStream, StreamError};
+    use std::time::Instant;
+
+    /// A device that answers every line with the same table and a prompt.
+    struct Table(Vec<u8>);
+
+    impl ByteStream for Table {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.0.is_empty() {
+                return Err(StreamError::TimedOut { read: Vec::new() });
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            if data.ends_with(b"\n") {
+                self.0.extend_from_slice(
+                    b"show\n Slot ID\n  1  c1n1  On\n  2  c2n1  Off\n  3  c3n1  Busy\nhpiLO-> ",
+                );
+            }
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    #[test]
+    fn status_from_the_plugs_row_of_the_list() {
+        let d: Dialogue = toml::from_str(
+            r#"
+prompt = ['hpiLO->']
+status = { from_list = true }
+on = []
+off = []
+[list]
+steps = [{ send = "show" }]
+row = '^\s*\d+\s+(?P<id>\S+)\s+(?P<state>\S+)\s*$'
+on = '^On$'
+off = '^Off$'
+"#,
+        )
+        .unwrap();
+        d.check(&["plug"]).unwrap();
+        let t = Duration::from_secs(1);
+        let timeouts = Timeouts {
+            login: t,
+            shell: t,
+            power: t,
+        };
+        let mut c =
+            Compiled::new(Arc::new(d.clone()), &d.prompt, HashMap::new(), timeouts).unwrap();
+        let mut x = Expect::new(Box::new(Table(Vec::new())), "\n");
+        let clock = RealClock::started_at(Instant::now());
+        assert_eq!(c.status(&mut x, &clock, "c1n1"), Ok(Meaning::On));
+        assert_eq!(c.status(&mut x, &clock, "c2n1"), Ok(Meaning::Off));
+        assert_eq!(c.status(&mut x, &clock, "c9n1"), Ok(Meaning::Missing));
+        assert!(matches!(
+            c.status(&mut x, &clock, "c3n1"),
+            Err(ScriptError::Unreadable(_))
+        ));
+        // A plug that is a prefix of another plug's id is not that plug.
+        assert_eq!(c.status(&mut x, &clock, "c1n"), Ok(Meaning::Missing));
+
+        let mut bad = d.clone();
+        bad.list = None;
+        assert!(bad.check(&["plug"]).is_err());
+    }
+
+    /// A device that answers every line with `reply`.
+    struct Answer(Vec<u8>, &'static [u8]);
+
+    impl ByteStream for Answer {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.0.is_empty() {
+                return Err(StreamError::TimedOut { read: Vec::new() });
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            if data.ends_with(b"\n") {
+                self.0.extend_from_slice(self.1);
+            }
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    fn compiled(toml_text: &str) -> Compiled {
+        let d: Dialogue = toml::from_str(toml_text).unwrap();
+        d.check(&["plug", "login", "password"]).unwrap();
+        let t = Duration::from_secs(1);
+        let timeouts = Timeouts {
+            login: t,
+            shell: t,
+            power: t,
+        };
+        let prompts = d.prompt.clone();
+        let values = HashMap::from([
+            ("login".to_string(), "admin".to_string()),
+            ("password".to_string(), "wrong".to_string()),
+        ]);
+        Compiled::new(Arc::new(d), &prompts, values, timeouts).unwrap()
+    }
+
+    #[test]
+    fn list_rows_over_several_lines() {
+        let mut c = compiled(
+            r#"
+prompt = ['\[PDU\] # ']
+status = { from_list = true }
+on = []
+off = []
+[list]
+steps = [{ send = "show outlets" }]
+multiline = true
+row = '^Outlet (?P<id>\d+)(?: - (?P<alias>[^\n]*))?:\s*\nPower state: (?P<state>\w+)'
+on = '^On$'
+off = '^Off$'
+"#,
+        );
+        let mut x = Expect::new(
+            Box::new(Answer(
+                Vec::new(),
+                b"show outlets\r\n\r\nOutlet 1 - web1:\r\nPower state: On\r\n\r\nOutlet 2:\r\nPower state: Off\r\n\r\n[PDU] # ",
+            )),
+            "\r\n",
+        );
+        let clock = RealClock::started_at(Instant::now());
+        assert_eq!(
+            c.list(&mut x, &clock),
+            Ok(vec![
+                ("1".into(), "web1".into(), Some(true)),
+                ("2".into(), String::new(), Some(false)),
+            ])
+        );
+        assert_eq!(c.status(&mut x, &clock, "2"), Ok(Meaning::Off));
+    }
+
+    #[test]
+    fn a_refused_branch_is_a_refused_login() {
+        let mut c = compiled(
+            r#"
+prompt = ['^[1-5]\d\d [^\n]*\n']
+after_login = [{ send = "login {login} {password}", expect = [{ pattern = '^5\d\d [^\n]*\n', then = "refused" }] }]
+status = { steps = [{ send = "port {plug}" }], rules = [{ pattern = '1', means = "on" }] }
+on = []
+off = []
+"#,
+        );
+        let mut x = Expect::new(
+            Box::new(Answer(Vec::new(), b"503 INVALID LOGIN\r\n")),
+            "\r\n",
+        );
+        let clock = RealClock::started_at(Instant::now());
+        let steps = c.dialogue.after_login.clone();
+        assert!(matches!(
+            c.run(&mut x, &clock, &steps, ""),
+            Err(ScriptError::LoginRefused(m)) if m.contains("503 INVALID LOGIN")
+        ));
+    }
 }
