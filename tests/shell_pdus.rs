@@ -408,3 +408,119 @@ fn cyberpower_is_debians_fence_cyberpower_ssh() {
     };
     differential("fence_cyberpower_ssh", &b, ALL_ACTIONS, &fixed);
 }
+
+// ---------------------------------------------------------------------------------------
+// fence_raritan
+
+#[test]
+fn raritan_every_action_over_telnet() {
+    let p = ShellPeers::load();
+    let b = base_telnet_only(&p, "raritan");
+    every_action("fence_raritan", &b, "3", None, true);
+    // The list names the outlet targets (no states in that listing).
+    let sb = Sandbox::new("raritan-list");
+    let out = run(&sb, "fence_raritan", &format!("{b}action=list\n"));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 8, "{out:?}");
+    assert!(out.stdout.lines().any(|l| l == "3,"), "{out:?}");
+}
+
+#[test]
+fn raritan_unknown_plug_and_wrong_password() {
+    let p = ShellPeers::load();
+    unknown_plug_and_wrong_password("fence_raritan", &base_telnet_only(&p, "raritan"), &p, "9");
+}
+
+#[test]
+fn raritan_is_debians_fence_raritan() {
+    let p = ShellPeers::load();
+    let b = format!("{}plug=1\n", base_telnet_only(&p, "raritan"));
+    let cases: Vec<(&str, &str)> = ALL_ACTIONS[..8]
+        .iter()
+        .copied()
+        .chain([("on", "monitor")])
+        .collect();
+    differential("fence_raritan", &b, &cases, &same);
+}
+
+// ---------------------------------------------------------------------------------------
+// fence_netio
+
+#[test]
+fn netio_every_action() {
+    let p = ShellPeers::load();
+    every_action(
+        "fence_netio",
+        &base_telnet_only(&p, "netio"),
+        "3",
+        None,
+        false,
+    );
+}
+
+#[test]
+fn netio_unknown_plug_and_wrong_password() {
+    let p = ShellPeers::load();
+    unknown_plug_and_wrong_password("fence_netio", &base_telnet_only(&p, "netio"), &p, "9");
+}
+
+#[test]
+fn netio_is_debians_fence_netio() {
+    let p = ShellPeers::load();
+    let b = format!("{}plug=1\n", base_telnet_only(&p, "netio"));
+    let cases: Vec<(&str, &str)> = ALL_ACTIONS[..8]
+        .iter()
+        .copied()
+        .chain([("on", "monitor")])
+        .collect();
+    differential("fence_netio", &b, &cases, &same);
+}
+
+// ---------------------------------------------------------------------------------------
+// fence_eaton_ssh (not in Debian's 4.12.1: no differential test)
+
+#[test]
+fn eaton_every_action_over_ssh_and_telnet() {
+    let p = ShellPeers::load();
+    every_action(
+        "fence_eaton_ssh",
+        &base(&p, "eaton", Via::Ssh),
+        "3",
+        None,
+        false,
+    );
+    every_action(
+        "fence_eaton_ssh",
+        &base(&p, "eaton", Via::Telnet),
+        "5",
+        None,
+        false,
+    );
+}
+
+#[test]
+fn eaton_unknown_plug_and_wrong_password() {
+    let p = ShellPeers::load();
+    unknown_plug_and_wrong_password("fence_eaton_ssh", &base(&p, "eaton", Via::Telnet), &p, "12");
+    let b = base(&p, "eaton", Via::Ssh);
+    let sb = Sandbox::new("eaton-ssh-errors");
+    let out = run(
+        &sb,
+        "fence_eaton_ssh",
+        &format!("{b}plug=12\naction=status\n"),
+    );
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    assert!(out.stderr.contains("plug not found"), "{out:?}");
+    let wrong = b.replace(p.password(), "not-the-password");
+    let out = run(
+        &sb,
+        "fence_eaton_ssh",
+        &format!("{wrong}plug=1\naction=status\n"),
+    );
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Unable to connect/login to fencing device"),
+        "{out:?}"
+    );
+}
