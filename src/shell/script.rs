@@ -399,7 +399,15 @@ impl Compiled {
         let Some(listing) = &d.list else {
             return Err(ScriptError::Dialogue("this device has no list".into()));
         };
-        let out = self.run(x, clock, &listing.steps, "")?;
+        // One output, or one per plug of a fixed set (each row's id is then its plug).
+        let mut outputs: Vec<(Option<&str>, String)> = Vec::new();
+        if listing.plugs.is_empty() {
+            outputs.push((None, self.run(x, clock, &listing.steps, "")?));
+        } else {
+            for p in &listing.plugs {
+                outputs.push((Some(p), self.run(x, clock, &listing.steps, p)?));
+            }
+        }
         let row = self.regex(&listing.row)?;
         let after = listing
             .after
@@ -408,35 +416,39 @@ impl Compiled {
             .transpose()?;
         let on = listing.on.as_deref().map(|p| self.regex(p)).transpose()?;
         let off = listing.off.as_deref().map(|p| self.regex(p)).transpose()?;
-        // The rows: after the first line matching `after` (everything without it).
-        let mut body = if after.is_none() { out.as_str() } else { "" };
-        let mut offset = 0;
-        for line in out.split_inclusive('\n') {
-            offset += line.len();
-            if after.as_ref().is_some_and(|a| a.is_match(line.trim_end())) {
-                body = out.get(offset..).unwrap_or_default();
-                break;
-            }
-        }
-        let found: Vec<regex::Captures<'_>> = if listing.multiline {
-            row.captures_iter(body).collect()
-        } else {
-            body.lines().filter_map(|l| row.captures(l)).collect()
-        };
         let mut rows = Vec::new();
-        for c in found {
-            let Some(id) = c.name("id") else { continue };
-            let alias = c.name("alias").map_or("", |m| m.as_str()).trim();
-            let state = c.name("state").map(|m| m.as_str().trim()).and_then(|s| {
-                if on.as_ref().is_some_and(|r| r.is_match(s)) {
-                    Some(true)
-                } else if off.as_ref().is_some_and(|r| r.is_match(s)) {
-                    Some(false)
-                } else {
-                    None
+        for (plug, out) in &outputs {
+            // The rows: after the first line matching `after` (everything without it).
+            let mut body = if after.is_none() { out.as_str() } else { "" };
+            let mut offset = 0;
+            for line in out.split_inclusive('\n') {
+                offset += line.len();
+                if after.as_ref().is_some_and(|a| a.is_match(line.trim_end())) {
+                    body = out.get(offset..).unwrap_or_default();
+                    break;
                 }
-            });
-            rows.push((id.as_str().trim().to_string(), alias.to_string(), state));
+            }
+            let found: Vec<regex::Captures<'_>> = if listing.multiline {
+                row.captures_iter(body).collect()
+            } else {
+                body.lines().filter_map(|l| row.captures(l)).collect()
+            };
+            for c in found {
+                let Some(id) = c.name("id").map(|m| m.as_str()).or(*plug) else {
+                    continue;
+                };
+                let alias = c.name("alias").map_or("", |m| m.as_str()).trim();
+                let state = c.name("state").map(|m| m.as_str().trim()).and_then(|s| {
+                    if on.as_ref().is_some_and(|r| r.is_match(s)) {
+                        Some(true)
+                    } else if off.as_ref().is_some_and(|r| r.is_match(s)) {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                });
+                rows.push((id.trim().to_string(), alias.to_string(), state));
+            }
         }
         Ok(rows)
     }
@@ -632,5 +644,59 @@ off = []
             c.run(&mut x, &clock, &steps, ""),
             Err(ScriptError::LoginRefused(m)) if m.contains("503 INVALID LOGIN")
         ));
+    }
+
+    /// A device that answers "port setup N" with N's name, one line each.
+    struct Setup(Vec<u8>);
+
+    impl ByteStream for Setup {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.0.is_empty() {
+                return Err(StreamError::TimedOut { read: Vec::new() });
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            let text = String::from_utf8_lossy(data);
+            let n = text
+                .trim()
+                .rsplit(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            self.0
+                .extend_from_slice(format!("250 \"out{n}\" manual 2 1\r\n").as_bytes());
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    #[test]
+    fn list_plug_by_plug() {
+        let mut c = compiled(
+            r#"
+prompt = ['^[1-5]\d\d [^\n]*\n']
+status = { steps = [{ send = "port {plug}" }], rules = [{ pattern = '1', means = "on" }] }
+on = []
+off = []
+[list]
+plugs = ["1", "2", "3"]
+steps = [{ send = "port setup {plug}", prompt = false, expect = [{ pattern = '^250 [^\n]*\n', then = "done" }] }]
+row = '^250 "(?P<alias>[^"]*)"'
+"#,
+        );
+        let mut x = Expect::new(Box::new(Setup(Vec::new())), "\r\n");
+        let clock = RealClock::started_at(Instant::now());
+        assert_eq!(
+            c.list(&mut x, &clock),
+            Ok(vec![
+                ("1".into(), "out1".into(), None),
+                ("2".into(), "out2".into(), None),
+                ("3".into(), "out3".into(), None),
+            ])
+        );
     }
 }
