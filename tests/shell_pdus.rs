@@ -201,6 +201,17 @@ fn wti_without_password_and_with_user_name() {
     );
 }
 
+/// A prompt outside the default list, given as one string: one pattern (upstream takes
+/// it character by character over telnet and its login fails).
+#[test]
+fn wti_command_prompt_as_one_string() {
+    let p = ShellPeers::load();
+    for via in [Via::Telnet, Via::Ssh] {
+        let b = format!("{}command_prompt=RPC>\n", base(&p, "wti-rpc", via));
+        every_action("fence_wti", &b, "7", Some("spare7"), true);
+    }
+}
+
 #[test]
 fn wti_unknown_plug_and_wrong_password() {
     let p = ShellPeers::load();
@@ -456,6 +467,33 @@ fn netio_every_action() {
         None,
         false,
     );
+}
+
+/// The password goes inside a command line (KSHELL's login): the transcript shows it as a
+/// secret.
+#[test]
+fn netio_password_never_logged() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("netio-secrets");
+    let debug = sb.path("debug.log");
+    let stdin = format!(
+        "{}plug=2\naction=status\nverbose_level=3\ndebug_file={}\n",
+        base_telnet_only(&p, "netio"),
+        debug.display()
+    );
+    let out = run(&sb, "fence_netio", &stdin);
+    assert!(out.code == 0 || out.code == 2, "{out:?}");
+    let log = std::fs::read_to_string(&debug).unwrap();
+    assert!(
+        log.contains("shell: sent \"port 2\""),
+        "no transcript: {log}"
+    );
+    for text in [&out.stderr, &log] {
+        assert!(
+            !text.contains(p.password()),
+            "the password was logged:\n{text}"
+        );
+    }
 }
 
 #[test]
