@@ -93,7 +93,12 @@ mod debian {
     }
 
     /// Agents fencebox has that fence-agents 4.12.1 does not.
-    const OURS_ONLY: &[&str] = &["fence_pdu", "fence_nut"];
+    const OURS_ONLY: &[&str] = &[
+        "fence_pdu",
+        "fence_nut",
+        // Upstream since fence-agents 4.13, not in Debian's 4.12.1: nothing to compare with.
+        "fence_eaton_ssh",
+    ];
 
     /// Every other agent name, in `fencebox agents` order: each is compared with Debian's.
     const UPSTREAM: &[&str] = &[
@@ -102,7 +107,9 @@ mod debian {
         "fence_apc_snmp",
         "fence_tripplite_snmp",
         "fence_brocade",
+        "fence_cdu",
         "fence_cisco_mds",
+        "fence_cyberpower_ssh",
         "fence_dummy",
         "fence_eaton_snmp",
         "fence_emerson",
@@ -127,9 +134,13 @@ mod debian {
         "fence_idrac",
         "fence_ldom",
         "fence_lindypdu",
+        "fence_netio",
+        "fence_raritan",
+        "fence_raritan_px3",
         "fence_sanbox2",
         "fence_vbox",
         "fence_virsh",
+        "fence_wti",
     ];
 
     fn assert_same_structure(name: &str, ours: &str, theirs: &str) {

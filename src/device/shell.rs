@@ -174,9 +174,19 @@ pub fn configure(
             agent.name
         ))
     }));
-    let address = device::address(settings, &mut problems);
     let on = |k: &str| settings.get(k).is_some_and(flag_is_on);
     let secure = on("secure");
+    let address = match settings.get("ipport") {
+        // An agent whose metadata gives no port (fence_cyberpower_ssh, as fence-agents):
+        // the transport's own, 22 for SSH and 23 for telnet.
+        None if !settings.rejected("ipport") => {
+            let mut with_port = settings.clone();
+            let port = if secure { "22" } else { "23" };
+            with_port.values.insert("ipport".into(), port.into());
+            device::address(&with_port, &mut problems)
+        }
+        _ => device::address(settings, &mut problems),
+    };
     let own_default = agent
         .def
         .defaults
@@ -527,6 +537,41 @@ mod tests {
         assert_eq!(f(Some("-p 2222"), apc), Some("-p 2222"));
         assert_eq!(f(Some("-t ls"), Some("-t ls")), Some("-t ls"));
         assert_eq!(f(None, apc), None);
+    }
+
+    #[test]
+    fn without_a_port_default_the_transport_gives_one() {
+        use crate::contract::{agents, input, option_set, settings};
+        let def = agents::parse_agent(
+            "unit.toml",
+            r#"
+name = "fence_unit"
+shortdesc = "unit"
+longdesc = "unit"
+backend = "shell"
+device_opt = ["ipaddr", "login", "passwd", "cmd_prompt", "secure", "port"]
+[shell]
+prompt = ['> ']
+status = { steps = [{ send = "s" }], rules = [{ pattern = 'on', means = "on" }] }
+on = []
+off = []
+"#,
+        )
+        .unwrap();
+        let agent = option_set::resolve(def, None).unwrap();
+        let env = crate::runtime::env::Env::default();
+        let port = |stdin: &str| {
+            let raw = input::parse_stdin(
+                &format!("ip=127.0.0.1\nusername=u\npassword=p\nplug=1\n{stdin}"),
+                &agent.options,
+            )
+            .unwrap();
+            let s = settings::validate(&agent, &raw, &env).unwrap();
+            super::configure(&agent, &s, &env).ok().map(|c| c.port)
+        };
+        assert_eq!(port(""), Some(23));
+        assert_eq!(port("ssh=1\n"), Some(22));
+        assert_eq!(port("ssh=1\nipport=2222\n"), Some(2222));
     }
 
     #[test]

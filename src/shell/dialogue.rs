@@ -204,6 +204,9 @@ pub enum Then {
     Fail,
     /// The device does not know the plug.
     Missing,
+    /// The device refused the user name or password (a login done by a command of its
+    /// own, e.g. KSHELL's `login USER PASSWORD`): reported as a refused login.
+    Refused,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -273,6 +276,14 @@ pub struct Listing {
     pub on: Option<String>,
     #[serde(default)]
     pub off: Option<String>,
+    /// Rows that take several lines: `row` is matched over the whole output after the
+    /// header, each match one row, instead of line by line.
+    #[serde(default)]
+    pub multiline: bool,
+    /// A fixed set of plugs (devices that can only be asked plug by plug): the steps run
+    /// once per plug (`{plug}` is it), and a row without an `id` group takes that plug.
+    #[serde(default)]
+    pub plugs: Vec<String>,
 }
 
 /// Names the device layer fills in besides the agent's options: `plug`, `login`,
@@ -346,9 +357,9 @@ impl Dialogue {
         if let Some(l) = &self.list {
             c.steps("list", &l.steps);
             c.pattern("list.row", &l.row);
-            if !l.row.contains("(?P<id>") {
+            if !l.row.contains("(?P<id>") && l.plugs.is_empty() {
                 c.problems
-                    .push("list.row: a named group (?P<id>...) is needed".into());
+                    .push("list.row: a named group (?P<id>...) is needed (or list.plugs)".into());
             }
             for p in [&l.after, &l.on, &l.off].into_iter().flatten() {
                 c.pattern("list", p);

@@ -360,6 +360,12 @@ impl Compiled {
                     }));
                 }
                 Then::Missing => return Err(ScriptError::Missing(matched.trim().to_string())),
+                Then::Refused => {
+                    return Err(ScriptError::LoginRefused(format!(
+                        "the device refused the user name or password (it answered \"{}\")",
+                        matched.trim()
+                    )))
+                }
                 Then::Done | Then::Wait => {}
             }
             if let Some(c) = branches.get(index).and_then(|r| r.captures(&matched)) {
@@ -431,7 +437,15 @@ impl Compiled {
         let Some(listing) = &d.list else {
             return Err(ScriptError::Dialogue("this device has no list".into()));
         };
-        let out = self.run(x, clock, &listing.steps, "")?;
+        // One output, or one per plug of a fixed set (each row's id is then its plug).
+        let mut outputs: Vec<(Option<&str>, String)> = Vec::new();
+        if listing.plugs.is_empty() {
+            outputs.push((None, self.run(x, clock, &listing.steps, "")?));
+        } else {
+            for p in &listing.plugs {
+                outputs.push((Some(p), self.run(x, clock, &listing.steps, p)?));
+            }
+        }
         let row = self.regex(&listing.row)?;
         let after = listing
             .after
@@ -440,28 +454,39 @@ impl Compiled {
             .transpose()?;
         let on = listing.on.as_deref().map(|p| self.regex(p)).transpose()?;
         let off = listing.off.as_deref().map(|p| self.regex(p)).transpose()?;
-        let mut reading = after.is_none();
         let mut rows = Vec::new();
-        for line in out.lines() {
-            if !reading {
-                reading = after.as_ref().is_some_and(|a| a.is_match(line));
-                continue;
-            }
-            let Some(c) = row.captures(line) else {
-                continue;
-            };
-            let Some(id) = c.name("id") else { continue };
-            let alias = c.name("alias").map_or("", |m| m.as_str()).trim();
-            let state = c.name("state").map(|m| m.as_str().trim()).and_then(|s| {
-                if on.as_ref().is_some_and(|r| r.is_match(s)) {
-                    Some(true)
-                } else if off.as_ref().is_some_and(|r| r.is_match(s)) {
-                    Some(false)
-                } else {
-                    None
+        for (plug, out) in &outputs {
+            // The rows: after the first line matching `after` (everything without it).
+            let mut body = if after.is_none() { out.as_str() } else { "" };
+            let mut offset = 0;
+            for line in out.split_inclusive('\n') {
+                offset += line.len();
+                if after.as_ref().is_some_and(|a| a.is_match(line.trim_end())) {
+                    body = out.get(offset..).unwrap_or_default();
+                    break;
                 }
-            });
-            rows.push((id.as_str().trim().to_string(), alias.to_string(), state));
+            }
+            let found: Vec<regex::Captures<'_>> = if listing.multiline {
+                row.captures_iter(body).collect()
+            } else {
+                body.lines().filter_map(|l| row.captures(l)).collect()
+            };
+            for c in found {
+                let Some(id) = c.name("id").map(|m| m.as_str()).or(*plug) else {
+                    continue;
+                };
+                let alias = c.name("alias").map_or("", |m| m.as_str()).trim();
+                let state = c.name("state").map(|m| m.as_str().trim()).and_then(|s| {
+                    if on.as_ref().is_some_and(|r| r.is_match(s)) {
+                        Some(true)
+                    } else if off.as_ref().is_some_and(|r| r.is_match(s)) {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                });
+                rows.push((id.trim().to_string(), alias.to_string(), state));
+            }
         }
         Ok(rows)
     }
@@ -680,5 +705,155 @@ rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
         let d: Dialogue = toml::from_str(&text).unwrap();
         let e = d.check_for_agent(&[], &[]).unwrap_err();
         assert!(e.contains("'nemu'"), "{e}");
+    }
+
+    /// A device that answers every line with `reply`.
+    struct Answer(Vec<u8>, &'static [u8]);
+
+    impl ByteStream for Answer {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.0.is_empty() {
+                return Err(StreamError::TimedOut { read: Vec::new() });
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            if data.ends_with(b"\n") {
+                self.0.extend_from_slice(self.1);
+            }
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    fn compiled(toml_text: &str) -> Compiled {
+        let d: Dialogue = toml::from_str(toml_text).unwrap();
+        d.check(&["plug", "login", "password"]).unwrap();
+        let t = Duration::from_secs(1);
+        let timeouts = Timeouts {
+            login: t,
+            shell: t,
+            power: t,
+        };
+        let prompts = d.prompt.clone();
+        let values = HashMap::from([
+            ("login".to_string(), "admin".to_string()),
+            ("password".to_string(), "wrong".to_string()),
+        ]);
+        Compiled::new(Arc::new(d), &prompts, values, timeouts).unwrap()
+    }
+
+    #[test]
+    fn list_rows_over_several_lines() {
+        let mut c = compiled(
+            r#"
+prompt = ['\[PDU\] # ']
+status = { from_list = true }
+on = []
+off = []
+[list]
+steps = [{ send = "show outlets" }]
+multiline = true
+row = '^Outlet (?P<id>\d+)(?: - (?P<alias>[^\n]*))?:\s*\nPower state: (?P<state>\w+)'
+on = '^On$'
+off = '^Off$'
+"#,
+        );
+        let mut x = Expect::new(
+            Box::new(Answer(
+                Vec::new(),
+                b"show outlets\r\n\r\nOutlet 1 - web1:\r\nPower state: On\r\n\r\nOutlet 2:\r\nPower state: Off\r\n\r\n[PDU] # ",
+            )),
+            "\r\n",
+        );
+        let clock = RealClock::started_at(Instant::now());
+        assert_eq!(
+            c.list(&mut x, &clock),
+            Ok(vec![
+                ("1".into(), "web1".into(), Some(true)),
+                ("2".into(), String::new(), Some(false)),
+            ])
+        );
+        assert_eq!(c.status(&mut x, &clock, "2"), Ok(Meaning::Off));
+    }
+
+    #[test]
+    fn a_refused_branch_is_a_refused_login() {
+        let mut c = compiled(
+            r#"
+prompt = ['^[1-5]\d\d [^\n]*\n']
+after_login = [{ send = "login {login} {password}", expect = [{ pattern = '^5\d\d [^\n]*\n', then = "refused" }] }]
+status = { steps = [{ send = "port {plug}" }], rules = [{ pattern = '1', means = "on" }] }
+on = []
+off = []
+"#,
+        );
+        let mut x = Expect::new(
+            Box::new(Answer(Vec::new(), b"503 INVALID LOGIN\r\n")),
+            "\r\n",
+        );
+        let clock = RealClock::started_at(Instant::now());
+        let steps = c.dialogue.after_login.clone();
+        assert!(matches!(
+            c.run(&mut x, &clock, &steps, ""),
+            Err(ScriptError::LoginRefused(m)) if m.contains("503 INVALID LOGIN")
+        ));
+    }
+
+    /// A device that answers "port setup N" with N's name, one line each.
+    struct Setup(Vec<u8>);
+
+    impl ByteStream for Setup {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.0.is_empty() {
+                return Err(StreamError::TimedOut { read: Vec::new() });
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            let text = String::from_utf8_lossy(data);
+            let n = text
+                .trim()
+                .rsplit(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            self.0
+                .extend_from_slice(format!("250 \"out{n}\" manual 2 1\r\n").as_bytes());
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    #[test]
+    fn list_plug_by_plug() {
+        let mut c = compiled(
+            r#"
+prompt = ['^[1-5]\d\d [^\n]*\n']
+status = { steps = [{ send = "port {plug}" }], rules = [{ pattern = '1', means = "on" }] }
+on = []
+off = []
+[list]
+plugs = ["1", "2", "3"]
+steps = [{ send = "port setup {plug}", prompt = false, expect = [{ pattern = '^250 [^\n]*\n', then = "done" }] }]
+row = '^250 "(?P<alias>[^"]*)"'
+"#,
+        );
+        let mut x = Expect::new(Box::new(Setup(Vec::new())), "\r\n");
+        let clock = RealClock::started_at(Instant::now());
+        assert_eq!(
+            c.list(&mut x, &clock),
+            Ok(vec![
+                ("1".into(), "out1".into(), None),
+                ("2".into(), "out2".into(), None),
+                ("3".into(), "out3".into(), None),
+            ])
+        );
     }
 }
