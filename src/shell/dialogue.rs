@@ -44,6 +44,11 @@ pub struct Dialogue {
     /// How to leave (nothing is awaited after these).
     #[serde(default)]
     pub logout: Vec<Step>,
+    /// Patterns searched in what the device printed from the login to its first prompt
+    /// (the prompt included): their named groups hold for the whole session, so that
+    /// `when`/`unless` pick the steps of the model the banner names.
+    #[serde(default)]
+    pub detect: Vec<String>,
 }
 
 /// Prompts of the device's own login.
@@ -118,6 +123,14 @@ pub struct Step {
     pub line_end: bool,
     #[serde(default)]
     pub timeout: Timeout,
+    /// Run the step only when each of these holds: `name` has a non-empty value (an
+    /// option, a capture of `detect` or of an earlier branch), `name=value` has that value
+    /// (ASCII case ignored).
+    #[serde(default)]
+    pub when: Vec<String>,
+    /// Run the step only when none of these holds (same forms as `when`).
+    #[serde(default)]
+    pub unless: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -219,6 +232,8 @@ impl Dialogue {
         let mut known: Vec<&str> = device_opt.to_vec();
         known.extend_from_slice(own_options);
         known.extend_from_slice(COMPUTED_NAMES);
+        let captures = self.capture_names();
+        known.extend(captures.iter().map(String::as_str));
         self.check(&known)
     }
 
@@ -266,6 +281,9 @@ impl Dialogue {
             }
         }
         c.steps("logout", &self.logout);
+        for p in &self.detect {
+            c.pattern("detect", p);
+        }
         if c.problems.is_empty() {
             Ok(())
         } else {
@@ -277,6 +295,7 @@ impl Dialogue {
     /// may use.
     pub fn capture_names(&self) -> Vec<String> {
         let mut patterns: Vec<&str> = self.plug.iter().map(String::as_str).collect();
+        patterns.extend(self.detect.iter().map(String::as_str));
         let mut steps: Vec<&Step> = Vec::new();
         steps.extend(&self.after_login);
         steps.extend(&self.status.steps);
@@ -372,6 +391,15 @@ impl Checker<'_> {
             let here = format!("{what} step {}", i + 1);
             if let Some(t) = &s.send {
                 self.template(&here, t);
+            }
+            for c in s.when.iter().chain(&s.unless) {
+                let n = c.split_once('=').map_or(c.as_str(), |(n, _)| n).trim();
+                if !self.known.contains(&n) {
+                    self.problems.push(format!(
+                        "{here}: when/unless name '{n}' is not a name the device fills in ({})",
+                        self.known.join(", ")
+                    ));
+                }
             }
             if !s.prompt && s.wait && !s.expect.iter().any(|b| b.then != Then::Wait) {
                 self.problems.push(format!(

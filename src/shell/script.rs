@@ -183,13 +183,16 @@ impl Compiled {
         let password = self.values.get("password").cloned().unwrap_or_default();
         let mut found = x.expect(&first, clock, t)?;
         if found.index >= 2 {
-            return Ok(()); // no login asked (a device without passwords)
+            drop(first);
+            // no login asked (a device without passwords)
+            return self.detect(&format!("{}{}", found.before, found.matched));
         }
         if found.index == 0 {
             x.send_line(&login, false, clock, t)?;
             found = x.expect(&first, clock, t)?;
             if found.index >= 2 {
-                return Ok(());
+                drop(first);
+                return self.detect(&format!("{}{}", found.before, found.matched));
             }
             if found.index == 0 {
                 return Err(ScriptError::LoginRefused(
@@ -221,7 +224,8 @@ impl Compiled {
         }));
         let found = x.expect(&after, clock, t)?;
         if found.index >= first_prompt {
-            Ok(())
+            drop(after);
+            self.detect(&format!("{}{}", found.before, found.matched))
         } else {
             Err(ScriptError::LoginRefused(format!(
                 "the device refused the user name or password (it answered \"{}\")",
@@ -240,8 +244,9 @@ impl Compiled {
                 name: "the command prompt",
             })
             .collect();
-        x.expect(&pats, clock, self.timeouts.login)?;
-        Ok(())
+        let found = x.expect(&pats, clock, self.timeouts.login)?;
+        drop(pats);
+        self.detect(&format!("{}{}", found.before, found.matched))
     }
 
     /// Run `steps` for `plug`; the text the last step's wait ended on (without the echo of
@@ -256,9 +261,52 @@ impl Compiled {
         self.begin(plug);
         let mut last = String::new();
         for step in steps {
+            // Evaluated as the steps go: a branch of one step may decide the next.
+            if !self.applies(step) {
+                continue;
+            }
             last = self.step(x, clock, step, plug)?;
         }
         Ok(last)
+    }
+
+    /// Whether one `when`/`unless` condition holds: `name` (non-empty) or `name=value`.
+    fn holds(&self, cond: &str) -> bool {
+        let (name, want) = match cond.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (cond.trim(), None),
+        };
+        let have = self
+            .captured
+            .get(name)
+            .or_else(|| self.values.get(name))
+            .map_or("", |v| v.trim());
+        match want {
+            Some(v) => have.eq_ignore_ascii_case(v),
+            None => !have.is_empty(),
+        }
+    }
+
+    /// Whether a step's `when` and `unless` let it run now.
+    fn applies(&self, step: &Step) -> bool {
+        step.when.iter().all(|c| self.holds(c)) && !step.unless.iter().any(|c| self.holds(c))
+    }
+
+    /// Keep the named groups of the dialogue's `detect` patterns found in `text` (what
+    /// the device printed up to its first prompt) for the rest of the session.
+    fn detect(&mut self, text: &str) -> Result<(), ScriptError> {
+        let d = self.dialogue.clone();
+        for p in &d.detect {
+            let r = self.regex(p)?;
+            if let Some(c) = r.captures(text) {
+                for n in r.capture_names().flatten() {
+                    if let Some(m) = c.name(n) {
+                        self.values.insert(n.to_string(), m.as_str().to_string());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn step(
@@ -439,4 +487,89 @@ fn first_line(out: &str) -> String {
         .chars()
         .take(200)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::clock::RealClock;
+    use crate::runtime::stream::{ByteStream, StreamError};
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    /// Chunks to read in turn, then a close; what was written is kept.
+    struct Chunks {
+        chunks: Vec<Vec<u8>>,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl ByteStream for Chunks {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.chunks.is_empty() {
+                return Ok(0);
+            }
+            let next = self.chunks.remove(0);
+            buf[..next.len()].copy_from_slice(&next);
+            Ok(next.len())
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            self.written.lock().unwrap().extend_from_slice(data);
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    const DIALOGUE: &str = r#"
+prompt = ['\$ ']
+eol = "\n"
+detect = ['(?P<cmc>CMC)']
+on = [{ send = "x" }]
+off = [{ send = "y" }]
+[status]
+steps = [
+  { send = "model {plug}", when = ["model=Chassis"] },
+  { send = "chassis {plug}", when = ["cmc"], unless = ["model"] },
+  { send = "single", unless = ["cmc", "model=Chassis"] },
+]
+rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
+"#;
+
+    #[test]
+    fn detect_keeps_what_the_banner_names_and_when_unless_pick_the_steps() {
+        let d: Dialogue = toml::from_str(DIALOGUE).unwrap();
+        d.check_for_agent(&["model"], &[]).unwrap();
+        let d = Arc::new(d);
+        let timeouts = Timeouts {
+            login: Duration::from_secs(1),
+            shell: Duration::from_secs(1),
+            power: Duration::from_secs(1),
+        };
+        let clock = RealClock::started_at(Instant::now());
+        for (banner, model, sent, state) in [
+            ("Welcome to the CMC\n$ ", "", "chassis 3\n", Meaning::Off),
+            ("Welcome to the CMC\n$ ", "chassis", "model 3\n", Meaning::Off),
+            ("DRAC 5\n$ ", "", "single\n", Meaning::On),
+        ] {
+            let written = Arc::new(Mutex::new(Vec::new()));
+            let answer = if state == Meaning::On { "ON\n$ " } else { "OFF\n$ " };
+            let s = Chunks {
+                chunks: vec![banner.as_bytes().to_vec(), answer.as_bytes().to_vec()],
+                written: written.clone(),
+            };
+            let mut x = Expect::new(Box::new(s), "\n");
+            let values = HashMap::from([("model".to_string(), model.to_string())]);
+            let mut c = Compiled::new(d.clone(), &d.prompt, values, timeouts).unwrap();
+            c.first_prompt(&mut x, &clock).unwrap();
+            assert_eq!(c.status(&mut x, &clock, "3").unwrap(), state);
+            assert_eq!(String::from_utf8_lossy(&written.lock().unwrap()), sent);
+        }
+    }
+
+    #[test]
+    fn a_when_name_nothing_fills_in_is_refused() {
+        let text = DIALOGUE.replace(r#"when = ["cmc"]"#, r#"when = ["cnc"]"#);
+        let d: Dialogue = toml::from_str(&text).unwrap();
+        let e = d.check_for_agent(&["model"], &[]).unwrap_err();
+        assert!(e.contains("'cnc'"), "{e}");
+    }
 }
