@@ -123,6 +123,7 @@ impl Compiled {
     /// Take the plug's named parts for the templates of the action about to run.
     fn begin(&mut self, plug: &str) {
         self.captured.clear();
+        self.captured.insert("plug".into(), plug.to_string());
         let Some(r) = &self.plug_pattern else { return };
         let Some(c) = r.captures(plug) else { return };
         for name in r.capture_names().flatten() {
@@ -282,7 +283,7 @@ impl Compiled {
             .or_else(|| self.values.get(name))
             .map_or("", |v| v.trim());
         match want {
-            Some(v) => have.eq_ignore_ascii_case(v),
+            Some(v) => v.split('|').any(|v| have.eq_ignore_ascii_case(v.trim())),
             None => !have.is_empty(),
         }
     }
@@ -293,14 +294,17 @@ impl Compiled {
     }
 
     /// Keep the named groups of the dialogue's `detect` patterns found in `text` (what
-    /// the device printed up to its first prompt) for the rest of the session.
+    /// the device printed up to its first prompt) for the rest of the session; a name
+    /// that already has a value (an option given, an earlier pattern) keeps it.
     fn detect(&mut self, text: &str) -> Result<(), ScriptError> {
         let d = self.dialogue.clone();
         for p in &d.detect {
             let r = self.regex(p)?;
             if let Some(c) = r.captures(text) {
                 for n in r.capture_names().flatten() {
-                    if let Some(m) = c.name(n) {
+                    // An option the user gave, or an earlier pattern's find, stays.
+                    let set = self.values.get(n).is_some_and(|v| !v.trim().is_empty());
+                    if let (Some(m), false) = (c.name(n), set) {
                         self.values.insert(n.to_string(), m.as_str().to_string());
                     }
                 }
@@ -522,14 +526,14 @@ mod tests {
     const DIALOGUE: &str = r#"
 prompt = ['\$ ']
 eol = "\n"
-detect = ['(?P<cmc>CMC)']
+detect = ['(?P<cmc>CMC)', '(?P<model>DRAC 5)', '(?P<model>Chassis)']
 on = [{ send = "x" }]
 off = [{ send = "y" }]
 [status]
 steps = [
-  { send = "model {plug}", when = ["model=Chassis"] },
-  { send = "chassis {plug}", when = ["cmc"], unless = ["model"] },
-  { send = "single", unless = ["cmc", "model=Chassis"] },
+  { send = "model {plug}", when = ["model=Chassis|Modular"] },
+  { send = "chassis {plug}", when = ["cmc", "plug"], unless = ["model"] },
+  { send = "single", unless = ["cmc", "model=Chassis|Modular"] },
 ]
 rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
 "#;
@@ -547,8 +551,12 @@ rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
         let clock = RealClock::started_at(Instant::now());
         for (banner, model, sent, state) in [
             ("Welcome to the CMC\n$ ", "", "chassis 3\n", Meaning::Off),
-            ("Welcome to the CMC\n$ ", "chassis", "model 3\n", Meaning::Off),
-            ("DRAC 5\n$ ", "", "single\n", Meaning::On),
+            ("Welcome to the CMC\n$ ", "modular", "model 3\n", Meaning::Off),
+            // The first pattern that finds a name sets it; an option given stays.
+            ("DRAC 5 Chassis\n$ ", "", "single\n", Meaning::On),
+            ("Chassis DRAC 5\n$ ", "", "single\n", Meaning::On),
+            ("Chassis\n$ ", "", "model 3\n", Meaning::On),
+            ("Chassis\n$ ", "DRAC 5", "single\n", Meaning::Off),
         ] {
             let written = Arc::new(Mutex::new(Vec::new()));
             let answer = if state == Meaning::On { "ON\n$ " } else { "OFF\n$ " };
@@ -567,7 +575,7 @@ rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
 
     #[test]
     fn a_when_name_nothing_fills_in_is_refused() {
-        let text = DIALOGUE.replace(r#"when = ["cmc"]"#, r#"when = ["cnc"]"#);
+        let text = DIALOGUE.replace(r#"when = ["cmc", "plug"]"#, r#"when = ["cnc", "plug"]"#);
         let d: Dialogue = toml::from_str(&text).unwrap();
         let e = d.check_for_agent(&["model"], &[]).unwrap_err();
         assert!(e.contains("'cnc'"), "{e}");
