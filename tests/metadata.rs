@@ -100,6 +100,7 @@ mod debian {
         "fence_apc_snmp",
         "fence_tripplite_snmp",
         "fence_cisco_mds",
+        "fence_drac5",
         "fence_dummy",
         "fence_eaton_snmp",
         "fence_emerson",
