@@ -551,7 +551,12 @@ rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
         let clock = RealClock::started_at(Instant::now());
         for (banner, model, sent, state) in [
             ("Welcome to the CMC\n$ ", "", "chassis 3\n", Meaning::Off),
-            ("Welcome to the CMC\n$ ", "modular", "model 3\n", Meaning::Off),
+            (
+                "Welcome to the CMC\n$ ",
+                "modular",
+                "model 3\n",
+                Meaning::Off,
+            ),
             // The first pattern that finds a name sets it; an option given stays.
             ("DRAC 5 Chassis\n$ ", "", "single\n", Meaning::On),
             ("Chassis DRAC 5\n$ ", "", "single\n", Meaning::On),
@@ -559,7 +564,11 @@ rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
             ("Chassis\n$ ", "DRAC 5", "single\n", Meaning::Off),
         ] {
             let written = Arc::new(Mutex::new(Vec::new()));
-            let answer = if state == Meaning::On { "ON\n$ " } else { "OFF\n$ " };
+            let answer = if state == Meaning::On {
+                "ON\n$ "
+            } else {
+                "OFF\n$ "
+            };
             let s = Chunks {
                 chunks: vec![banner.as_bytes().to_vec(), answer.as_bytes().to_vec()],
                 written: written.clone(),
