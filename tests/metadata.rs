@@ -99,7 +99,9 @@ mod debian {
     const UPSTREAM: &[&str] = &[
         "fence_apc_snmp",
         "fence_tripplite_snmp",
+        "fence_bladecenter",
         "fence_cisco_mds",
+        "fence_drac",
         "fence_drac5",
         "fence_dummy",
         "fence_eaton_snmp",
@@ -116,6 +118,9 @@ mod debian {
         "fence_imm",
         "fence_idrac",
         "fence_lindypdu",
+        "fence_lpar",
+        "fence_rsa",
+        "fence_rsb",
         "fence_virsh",
     ];
 
