@@ -262,7 +262,7 @@ impl Dialogue {
             c.problems.push("status: steps and rules are needed".into());
         }
         for r in &self.status.rules {
-            c.pattern("status rule", &r.pattern);
+            c.pattern("status rule", &rule_pattern(&r.pattern, "plug"));
         }
         c.steps("on", &self.on);
         c.steps("off", &self.off);
@@ -418,6 +418,12 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// A status rule's pattern for `plug`: `{plug}` in it stands for the plug, as literal text
+/// (devices that answer with a table of every plug: the plug's row decides).
+pub fn rule_pattern(pattern: &str, plug: &str) -> String {
+    pattern.replace("{plug}", &regex::escape(plug))
 }
 
 /// `{name}` parts of a template; `{{` and `}}` are literal braces.

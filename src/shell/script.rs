@@ -409,7 +409,8 @@ impl Compiled {
         let reading = &d.status;
         let out = self.run(x, clock, &reading.steps, plug)?;
         for rule in &reading.rules {
-            if self.regex(&rule.pattern)?.is_match(&out) {
+            let pattern = super::dialogue::rule_pattern(&rule.pattern, plug);
+            if self.regex(&pattern)?.is_match(&out) {
                 return match rule.means {
                     Meaning::Error => Err(ScriptError::Refused(
                         rule.message.clone().unwrap_or_else(|| first_line(&out)),
@@ -579,6 +580,45 @@ rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
             c.first_prompt(&mut x, &clock).unwrap();
             assert_eq!(c.status(&mut x, &clock, "3").unwrap(), state);
             assert_eq!(String::from_utf8_lossy(&written.lock().unwrap()), sent);
+        }
+    }
+
+    #[test]
+    fn a_status_rule_may_name_the_plug_as_literal_text() {
+        let text = r#"
+prompt = ['\$ ']
+eol = "\n"
+on = [{ send = "x" }]
+off = [{ send = "y" }]
+[status]
+steps = [{ send = "table" }]
+rules = [
+  { pattern = '(?m)^{plug}\s+ON$', means = "on" },
+  { pattern = '(?m)^{plug}\s+OFF$', means = "off" },
+]
+"#;
+        let d: Dialogue = toml::from_str(text).unwrap();
+        d.check_for_agent(&[], &[]).unwrap();
+        let d = Arc::new(d);
+        let timeouts = Timeouts {
+            login: Duration::from_secs(1),
+            shell: Duration::from_secs(1),
+            power: Duration::from_secs(1),
+        };
+        let clock = RealClock::started_at(Instant::now());
+        let table = "a.1 ON\nax1 OFF\nb OFF\n$ ";
+        for (plug, state) in [
+            ("a.1", Some(Meaning::On)),
+            ("b", Some(Meaning::Off)),
+            ("a", None),
+        ] {
+            let s = Chunks {
+                chunks: vec![table.as_bytes().to_vec()],
+                written: Arc::new(Mutex::new(Vec::new())),
+            };
+            let mut x = Expect::new(Box::new(s), "\n");
+            let mut c = Compiled::new(d.clone(), &d.prompt, HashMap::new(), timeouts).unwrap();
+            assert_eq!(c.status(&mut x, &clock, plug).ok(), state, "{plug}");
         }
     }
 
