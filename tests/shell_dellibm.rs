@@ -247,7 +247,31 @@ fn drac5_on_a_cmc_over_telnet_and_ssh() {
 }
 
 #[test]
-fn drac5_drac_version_overrides_the_banner_and_a_drac_mc_is_refused() {
+fn drac5_on_a_drac_mc() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("dellibm-dracmc");
+    let _g = device("dellibm-dracmc");
+    let b = base(&p, "dellibm-dracmc", Via::Telnet, "power_wait=0\n");
+    power_cycle(&sb, "fence_drac5", &format!("{b}plug=server-3\n"));
+    for plug in ["server-2", "server-4"] {
+        set(&sb, "fence_drac5", &format!("{b}plug={plug}\n"), "off");
+    }
+    expect(
+        &run(&sb, "fence_drac5", &b, "list-status"),
+        0,
+        "chassis,,on\nswitch-1,,on\nserver-1,,on\nserver-2,,off\nserver-3,,on\nserver-4,,off\n",
+        "list-status",
+    );
+    for plug in ["server-7", "server-99"] {
+        let out = run(&sb, "fence_drac5", &format!("{b}plug={plug}\n"), "status");
+        assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{plug}: {out:?}");
+        assert!(out.stderr.contains("plug not found"), "{plug}: {out:?}");
+    }
+    wrong_password(&sb, &p, "fence_drac5", &format!("{b}plug=server-1\n"));
+}
+
+#[test]
+fn drac5_drac_version_overrides_the_banner() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-drac5-version");
     {
@@ -269,11 +293,22 @@ fn drac5_drac_version_overrides_the_banner_and_a_drac_mc_is_refused() {
         );
         assert_eq!(out.code, 0, "{out:?}");
     }
-    let _g = device("dellibm-dracmc");
-    let b = base(&p, "dellibm-dracmc", Via::Telnet, "plug=server-1\n");
-    let out = run(&sb, "fence_drac5", &b, "status");
+    let _g = device("dellibm-cmc");
+    let b = base(&p, "dellibm-cmc", Via::Telnet, "plug=server-1\n");
+    let out = run(
+        &sb,
+        "fence_drac5",
+        &format!("{b}drac_version=DRAC 5\n"),
+        "status",
+    );
     assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
-    assert!(out.stderr.contains("DRAC/MC"), "{out:?}");
+    let out = run(
+        &sb,
+        "fence_drac5",
+        &format!("{b}drac_version=drac cmc\n"),
+        "status",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
 }
 
 #[test]
@@ -289,18 +324,29 @@ fn drac5_answers_as_debians_fence_drac5() {
             _ => out.to_string(),
         });
     }
-    let _g = device("dellibm-cmc");
+    // fence-agents prints the CMC's and DRAC/MC's states as they print them (ON/OFF).
+    let lower = |action: &str, out: &str| match action {
+        "list-status" => out.to_lowercase(),
+        _ => out.to_string(),
+    };
+    {
+        let _g = device("dellibm-cmc");
+        let b = base(
+            &p,
+            "dellibm-cmc",
+            Via::Telnet,
+            "power_wait=0\nplug=server-2\n",
+        );
+        differential(&sb, "fence_drac5", &b, &lower);
+    }
+    let _g = device("dellibm-dracmc");
     let b = base(
         &p,
-        "dellibm-cmc",
+        "dellibm-dracmc",
         Via::Telnet,
         "power_wait=0\nplug=server-2\n",
     );
-    // fence-agents prints the CMC's states as it printed them (ON/OFF).
-    differential(&sb, "fence_drac5", &b, &|action, out| match action {
-        "list-status" => out.to_lowercase(),
-        _ => out.to_string(),
-    });
+    differential(&sb, "fence_drac5", &b, &lower);
 }
 
 // --- fence_bladecenter -------------------------------------------------------------------
