@@ -526,7 +526,50 @@ impl device::Session for ShellSession {
 
 #[cfg(test)]
 mod tests {
-    use super::prompt_override;
+    use super::*;
+    use crate::contract::{agents, input, option_set, settings};
+
+    const AGENT: &str = r#"
+name = "fence_unit"
+shortdesc = "unit"
+longdesc = "unit"
+backend = "shell"
+device_opt = ["ipaddr", "login", "passwd", "cmd_prompt", "telnet"]
+
+[defaults]
+ipport = "23"
+cmd_prompt = "['\\[username\\]# ']"
+
+[shell]
+prompt = ['^\[[^\]]*\]# ?$']
+on = [{ send = "on" }]
+off = [{ send = "off" }]
+[shell.status]
+steps = [{ send = "s" }]
+rules = [{ pattern = "ON", means = "on" }]
+"#;
+
+    fn prompts(stdin: &str) -> Vec<String> {
+        let def = agents::parse_agent("unit.toml", AGENT).unwrap();
+        let agent = option_set::resolve(def, None).unwrap();
+        let raw = input::parse_stdin(
+            &format!("ip=127.0.0.1\nusername=u\npassword=p\naction=status\n{stdin}"),
+            &agent.options,
+        )
+        .unwrap();
+        let env = Env::default();
+        let s = settings::validate(&agent, &raw, &env).unwrap();
+        match configure(&agent, &s, &env) {
+            Ok(cfg) => cfg.prompts,
+            Err(e) => panic!("{:?}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
+        }
+    }
+
+    #[test]
+    fn the_agents_own_cmd_prompt_default_keeps_the_dialogues_prompt() {
+        assert_eq!(prompts(""), vec![r"^\[[^\]]*\]# ?$"]);
+        assert_eq!(prompts("cmd_prompt=u>"), vec!["u>"]);
+    }
 
     #[test]
     fn an_agent_default_fencebox_cannot_take_is_dropped_a_given_one_is_not() {

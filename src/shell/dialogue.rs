@@ -44,6 +44,11 @@ pub struct Dialogue {
     /// How to leave (nothing is awaited after these).
     #[serde(default)]
     pub logout: Vec<Step>,
+    /// Patterns searched in what the device printed from the login to its first prompt
+    /// (the prompt included): their named groups hold for the whole session, so that
+    /// `when`/`unless` pick the steps of the model the banner names.
+    #[serde(default)]
+    pub detect: Vec<String>,
     /// Other commands for kinds of device the same agent drives, chosen by what the
     /// device printed to the last `after_login` step.
     #[serde(default)]
@@ -176,12 +181,12 @@ pub struct Step {
     /// not the last step's; the steps after it only find the way back (leave a menu).
     #[serde(default)]
     pub read: bool,
-    /// Run the step only when every one of these names has a non-empty value (a capture
-    /// of an earlier branch, of the plug or of `after_login`, or an option): what a
-    /// device showed decides which way a dialogue goes (a menu firmware or a command line).
+    /// Run the step only when each of these holds: `name` has a non-empty value (an
+    /// option, a capture of `detect` or of an earlier branch), `name=value` has that value
+    /// (ASCII case ignored).
     #[serde(default)]
     pub when: Vec<String>,
-    /// Run the step only when every one of these names is empty or unset.
+    /// Run the step only when none of these holds (same forms as `when`).
     #[serde(default)]
     pub unless: Vec<String>,
 }
@@ -347,7 +352,7 @@ impl Dialogue {
             c.problems.push("status: steps and rules are needed".into());
         }
         for r in &self.status.rules {
-            c.pattern("status rule", &r.pattern);
+            c.pattern("status rule", &rule_pattern(&r.pattern, "plug"));
         }
         c.steps("on", &self.on);
         c.steps("off", &self.off);
@@ -374,6 +379,9 @@ impl Dialogue {
                 c.problems.push(format!("variant {}: {e}", i + 1));
             }
         }
+        for p in &self.detect {
+            c.pattern("detect", p);
+        }
         if c.problems.is_empty() {
             Ok(())
         } else {
@@ -385,6 +393,7 @@ impl Dialogue {
     /// may use.
     pub fn capture_names(&self) -> Vec<String> {
         let mut patterns: Vec<&str> = self.plug.iter().map(String::as_str).collect();
+        patterns.extend(self.detect.iter().map(String::as_str));
         let mut steps: Vec<&Step> = Vec::new();
         steps.extend(&self.after_login);
         steps.extend(&self.status.steps);
@@ -481,8 +490,9 @@ impl Checker<'_> {
             if let Some(t) = &s.send {
                 self.template(&here, t);
             }
-            for n in s.when.iter().chain(&s.unless) {
-                if !self.known.contains(&n.as_str()) {
+            for c in s.when.iter().chain(&s.unless) {
+                let n = c.split_once('=').map_or(c.as_str(), |(n, _)| n).trim();
+                if !self.known.contains(&n) {
                     self.problems.push(format!(
                         "{here}: when/unless name '{n}' is not a name the device fills in ({})",
                         self.known.join(", ")
@@ -506,6 +516,12 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// A status rule's pattern for `plug`: `{plug}` in it stands for the plug, as literal text
+/// (devices that answer with a table of every plug: the plug's row decides).
+pub fn rule_pattern(pattern: &str, plug: &str) -> String {
+    pattern.replace("{plug}", &regex::escape(plug))
 }
 
 /// `{name}` parts of a template; `{{` and `}}` are literal braces.

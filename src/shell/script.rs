@@ -123,6 +123,7 @@ impl Compiled {
     /// Take the plug's named parts for the templates of the action about to run.
     fn begin(&mut self, plug: &str) {
         self.captured.clear();
+        self.captured.insert("plug".into(), plug.to_string());
         let Some(r) = &self.plug_pattern else { return };
         let Some(c) = r.captures(plug) else { return };
         for name in r.capture_names().flatten() {
@@ -183,13 +184,16 @@ impl Compiled {
         let password = self.values.get("password").cloned().unwrap_or_default();
         let mut found = x.expect(&first, clock, t)?;
         if found.index >= 2 {
-            return Ok(()); // no login asked (a device without passwords)
+            drop(first);
+            // no login asked (a device without passwords)
+            return self.detect(&format!("{}{}", found.before, found.matched));
         }
         if found.index == 0 {
             x.send_line(&login, false, clock, t)?;
             found = x.expect(&first, clock, t)?;
             if found.index >= 2 {
-                return Ok(());
+                drop(first);
+                return self.detect(&format!("{}{}", found.before, found.matched));
             }
             if found.index == 0 {
                 return Err(ScriptError::LoginRefused(
@@ -221,7 +225,8 @@ impl Compiled {
         }));
         let found = x.expect(&after, clock, t)?;
         if found.index >= first_prompt {
-            Ok(())
+            drop(after);
+            self.detect(&format!("{}{}", found.before, found.matched))
         } else {
             Err(ScriptError::LoginRefused(format!(
                 "the device refused the user name or password (it answered \"{}\")",
@@ -240,8 +245,9 @@ impl Compiled {
                 name: "the command prompt",
             })
             .collect();
-        x.expect(&pats, clock, self.timeouts.login)?;
-        Ok(())
+        let found = x.expect(&pats, clock, self.timeouts.login)?;
+        drop(pats);
+        self.detect(&format!("{}{}", found.before, found.matched))
     }
 
     /// Run `steps` for `plug`; the text the last step's wait ended on (without the echo of
@@ -277,12 +283,6 @@ impl Compiled {
             .map_or("", String::as_str)
     }
 
-    /// Whether a step's `when` and `unless` let it run now.
-    fn applies(&self, step: &Step) -> bool {
-        step.when.iter().all(|n| !self.value(n).is_empty())
-            && step.unless.iter().all(|n| self.value(n).is_empty())
-    }
-
     /// Drive another kind of device of the agent (`[[variant]]`) when what the device
     /// showed after the login (`shown`) says it is one.
     pub fn use_variant(&mut self, shown: &str) {
@@ -296,6 +296,44 @@ impl Compiled {
     pub fn remember_captured(&mut self) {
         let captured = std::mem::take(&mut self.captured);
         self.values.extend(captured);
+    }
+
+    /// Whether one `when`/`unless` condition holds: `name` (non-empty) or `name=value`.
+    fn holds(&self, cond: &str) -> bool {
+        let (name, want) = match cond.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (cond.trim(), None),
+        };
+        let have = self.value(name).trim();
+        match want {
+            Some(v) => v.split('|').any(|v| have.eq_ignore_ascii_case(v.trim())),
+            None => !have.is_empty(),
+        }
+    }
+
+    /// Whether a step's `when` and `unless` let it run now.
+    fn applies(&self, step: &Step) -> bool {
+        step.when.iter().all(|c| self.holds(c)) && !step.unless.iter().any(|c| self.holds(c))
+    }
+
+    /// Keep the named groups of the dialogue's `detect` patterns found in `text` (what
+    /// the device printed up to its first prompt) for the rest of the session; a name
+    /// that already has a value (an option given, an earlier pattern) keeps it.
+    fn detect(&mut self, text: &str) -> Result<(), ScriptError> {
+        let d = self.dialogue.clone();
+        for p in &d.detect {
+            let r = self.regex(p)?;
+            if let Some(c) = r.captures(text) {
+                for n in r.capture_names().flatten() {
+                    // An option the user gave, or an earlier pattern's find, stays.
+                    let set = self.values.get(n).is_some_and(|v| !v.trim().is_empty());
+                    if let (Some(m), false) = (c.name(n), set) {
+                        self.values.insert(n.to_string(), m.as_str().to_string());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn step(
@@ -412,7 +450,8 @@ impl Compiled {
         }
         let out = self.run(x, clock, &reading.steps, plug)?;
         for rule in &reading.rules {
-            if self.regex(&rule.pattern)?.is_match(&out) {
+            let pattern = super::dialogue::rule_pattern(&rule.pattern, plug);
+            if self.regex(&pattern)?.is_match(&out) {
                 return match rule.means {
                     Meaning::Error => Err(ScriptError::Refused(
                         rule.message.clone().unwrap_or_else(|| first_line(&out)),
@@ -855,5 +894,134 @@ row = '^250 "(?P<alias>[^"]*)"'
                 ("3".into(), "out3".into(), None),
             ])
         );
+    }
+
+    /// Chunks to read in turn, then a close; what was written is kept.
+    struct Chunks {
+        chunks: Vec<Vec<u8>>,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl ByteStream for Chunks {
+        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
+            if self.chunks.is_empty() {
+                return Ok(0);
+            }
+            let next = self.chunks.remove(0);
+            buf[..next.len()].copy_from_slice(&next);
+            Ok(next.len())
+        }
+        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
+            self.written.lock().unwrap().extend_from_slice(data);
+            Ok(())
+        }
+        fn close(&mut self) {}
+    }
+
+    const DETECT_DIALOGUE: &str = r#"
+prompt = ['\$ ']
+eol = "\n"
+detect = ['(?P<cmc>CMC)', '(?P<model>DRAC 5)', '(?P<model>Chassis)']
+on = [{ send = "x" }]
+off = [{ send = "y" }]
+[status]
+steps = [
+  { send = "model {plug}", when = ["model=Chassis|Modular"] },
+  { send = "chassis {plug}", when = ["cmc", "plug"], unless = ["model"] },
+  { send = "single", unless = ["cmc", "model=Chassis|Modular"] },
+]
+rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
+"#;
+
+    #[test]
+    fn detect_keeps_what_the_banner_names_and_when_unless_pick_the_steps() {
+        let d: Dialogue = toml::from_str(DETECT_DIALOGUE).unwrap();
+        d.check_for_agent(&["model"], &[]).unwrap();
+        let d = Arc::new(d);
+        let timeouts = Timeouts {
+            login: Duration::from_secs(1),
+            shell: Duration::from_secs(1),
+            power: Duration::from_secs(1),
+        };
+        let clock = RealClock::started_at(Instant::now());
+        for (banner, model, sent, state) in [
+            ("Welcome to the CMC\n$ ", "", "chassis 3\n", Meaning::Off),
+            (
+                "Welcome to the CMC\n$ ",
+                "modular",
+                "model 3\n",
+                Meaning::Off,
+            ),
+            // The first pattern that finds a name sets it; an option given stays.
+            ("DRAC 5 Chassis\n$ ", "", "single\n", Meaning::On),
+            ("Chassis DRAC 5\n$ ", "", "single\n", Meaning::On),
+            ("Chassis\n$ ", "", "model 3\n", Meaning::On),
+            ("Chassis\n$ ", "DRAC 5", "single\n", Meaning::Off),
+        ] {
+            let written = Arc::new(Mutex::new(Vec::new()));
+            let answer = if state == Meaning::On {
+                "ON\n$ "
+            } else {
+                "OFF\n$ "
+            };
+            let s = Chunks {
+                chunks: vec![banner.as_bytes().to_vec(), answer.as_bytes().to_vec()],
+                written: written.clone(),
+            };
+            let mut x = Expect::new(Box::new(s), "\n");
+            let values = HashMap::from([("model".to_string(), model.to_string())]);
+            let mut c = Compiled::new(d.clone(), &d.prompt, values, timeouts).unwrap();
+            c.first_prompt(&mut x, &clock).unwrap();
+            assert_eq!(c.status(&mut x, &clock, "3").unwrap(), state);
+            assert_eq!(String::from_utf8_lossy(&written.lock().unwrap()), sent);
+        }
+    }
+
+    #[test]
+    fn a_status_rule_may_name_the_plug_as_literal_text() {
+        let text = r#"
+prompt = ['\$ ']
+eol = "\n"
+on = [{ send = "x" }]
+off = [{ send = "y" }]
+[status]
+steps = [{ send = "table" }]
+rules = [
+  { pattern = '(?m)^{plug}\s+ON$', means = "on" },
+  { pattern = '(?m)^{plug}\s+OFF$', means = "off" },
+]
+"#;
+        let d: Dialogue = toml::from_str(text).unwrap();
+        d.check_for_agent(&[], &[]).unwrap();
+        let d = Arc::new(d);
+        let timeouts = Timeouts {
+            login: Duration::from_secs(1),
+            shell: Duration::from_secs(1),
+            power: Duration::from_secs(1),
+        };
+        let clock = RealClock::started_at(Instant::now());
+        let table = "a.1 ON\nax1 OFF\nb OFF\n$ ";
+        for (plug, state) in [
+            ("a.1", Some(Meaning::On)),
+            ("b", Some(Meaning::Off)),
+            ("a", None),
+        ] {
+            let s = Chunks {
+                chunks: vec![table.as_bytes().to_vec()],
+                written: Arc::new(Mutex::new(Vec::new())),
+            };
+            let mut x = Expect::new(Box::new(s), "\n");
+            let mut c = Compiled::new(d.clone(), &d.prompt, HashMap::new(), timeouts).unwrap();
+            assert_eq!(c.status(&mut x, &clock, plug).ok(), state, "{plug}");
+        }
+    }
+
+    #[test]
+    fn a_condition_name_nothing_fills_in_is_refused() {
+        let text =
+            DETECT_DIALOGUE.replace(r#"when = ["cmc", "plug"]"#, r#"when = ["cnc", "plug"]"#);
+        let d: Dialogue = toml::from_str(&text).unwrap();
+        let e = d.check_for_agent(&["model"], &[]).unwrap_err();
+        assert!(e.contains("'cnc'"), "{e}");
     }
 }
