@@ -120,13 +120,20 @@ fn syslog_lines_are_named_and_clean() {
     sb.set_state("on");
     let sock_path = sb.path("log.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+    // Read until the call's last line; a pause in the call (the reboot's status sleep)
+    // must not end the reading early.
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
     let reader = std::thread::spawn(move || {
         let mut packets = Vec::new();
         let mut buf = [0u8; 65536];
         while let Ok(n) = sock.recv(&mut buf) {
-            packets.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let p = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let last = p.contains(": done (exit");
+            packets.push(p);
+            if last {
+                break;
+            }
         }
         packets
     });
