@@ -222,6 +222,10 @@ pub struct Branch {
     /// A line to send when it appears (a template).
     #[serde(default)]
     pub reply: Option<String>,
+    /// Whether `reply` ends with the line end (false for a key press: "Press any key",
+    /// where a line end would be a second key the menu then acts on).
+    #[serde(default = "yes")]
+    pub line_end: bool,
     #[serde(default)]
     pub then: Then,
     /// For `then = "fail"`: what went wrong, in words for the user.

@@ -419,7 +419,11 @@ impl Compiled {
             output.push_str(&matched);
             if let Some(r) = &branch.reply {
                 let line = self.fill(r, plug)?;
-                x.send_line(&line, false, clock, t)?;
+                if branch.line_end {
+                    x.send_line(&line, false, clock, t)?;
+                } else {
+                    x.send_keys(&line, clock, t)?;
+                }
             }
             if branch.then == Then::Done {
                 break;
@@ -1023,5 +1027,40 @@ rules = [
         let d: Dialogue = toml::from_str(&text).unwrap();
         let e = d.check_for_agent(&["model"], &[]).unwrap_err();
         assert!(e.contains("'cnc'"), "{e}");
+    }
+
+    #[test]
+    fn a_reply_without_line_end_is_one_key_press() {
+        let d: Dialogue = toml::from_str(
+            r#"
+prompt = ['> $']
+eol = "\r\n"
+on = [{ send = "4", line_end = false, expect = [{ pattern = 'any key', reply = " ", line_end = false }] }]
+off = []
+[status]
+steps = [{ send = "s" }]
+rules = [{ pattern = 'x', means = "on" }]
+"#,
+        )
+        .unwrap();
+        d.check(&[]).unwrap();
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let s = Script {
+            chunks: vec![b"Press any key".to_vec(), b"\r\n> ".to_vec()],
+            written: written.clone(),
+        };
+        let mut x = Expect::new(Box::new(s), "\r\n");
+        let t = Duration::from_secs(1);
+        let timeouts = Timeouts {
+            login: t,
+            shell: t,
+            power: t,
+        };
+        let on = d.on.clone();
+        let mut c =
+            Compiled::new(Arc::new(d), &["> $".to_string()], HashMap::new(), timeouts).unwrap();
+        c.run(&mut x, &RealClock::started_at(Instant::now()), &on, "1")
+            .unwrap();
+        assert_eq!(&*written.lock().unwrap(), b"4 ");
     }
 }
