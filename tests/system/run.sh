@@ -42,7 +42,7 @@ OTHER=fence_aws
 expect "fence-agents' $OTHER runs before" /usr/sbin/$OTHER -o metadata
 # First an older package that had one name more (a fence-agents program fencebox does not
 # ship): upgrading from it must give that name back to fence-agents.
-DROPPED=fence_virsh
+DROPPED=fence_docker
 OLD_DEB="$(FENCEBOX_DEB_VERSION=0~old FENCEBOX_DEB_EXTRA_NAMES=$DROPPED packaging/build-deb.sh "$ST/old-deb")" ||
   { echo "FAIL  packaging/build-deb.sh (the older package)"; exit 1; }
 expect "apt installs an older package with one name more ($DROPPED)" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$OLD_DEB"
