@@ -60,16 +60,6 @@ from emulib import Hangup, State  # noqa: E402
 import emulib  # noqa: E402
 
 
-class Terminal(emulib.Terminal):
-    """emulib's Terminal, but a NUL is dropped before readline sees it: inetutils telnet sends the
-    agents' CR LF as CR NUL LF, and emulib's readline, which forgets the CR at the NUL, would end a
-    second (empty) line at the LF."""
-
-    def _data_byte(self):
-        b = super()._data_byte()
-        while b == 0:
-            b = super()._data_byte()
-        return b
 
 # port -> (media, attached WWN or None (no cable) or "" (no SFP), port type)
 FLAVOURS = {
@@ -222,10 +212,4 @@ def main(term):
 
 
 if __name__ == "__main__":
-    term = Terminal()
-    try:
-        main(term)
-    except Hangup:
-        pass
-    finally:
-        term.restore()
+    emulib.run(main)

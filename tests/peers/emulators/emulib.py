@@ -76,9 +76,13 @@ class Terminal:
         return b
 
     def _data_byte(self):
-        """The next byte of data, with telnet commands taken out (and answered)."""
+        """The next byte of data, with telnet commands taken out (and answered) and NULs
+        dropped (a telnet client not in binary mode sends Enter as CR NUL; no device here
+        takes a NUL as data)."""
         while True:
             b = self._byte()
+            if b == 0:
+                continue
             if not self.telnet or b != IAC:
                 return b
             cmd = self._byte()
@@ -99,9 +103,6 @@ class Terminal:
         line = bytearray()
         while True:
             b = self._data_byte()
-            if b == 0:
-                # telnet's CR NUL: the CR ended the line; a LF may still follow
-                continue
             if b == 10 and self.last_was_cr:
                 # the LF of a CR LF pair: the CR already ended the line
                 self.last_was_cr = False

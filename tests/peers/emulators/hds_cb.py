@@ -49,16 +49,6 @@ from emulib import State, Hangup, login  # noqa: E402
 import emulib  # noqa: E402
 
 
-class Terminal(emulib.Terminal):
-    """emulib's Terminal, but a NUL is dropped before readline sees it: inetutils telnet sends the
-    agents' CR LF as CR NUL LF, and emulib's readline, which forgets the CR at the NUL, would end a
-    second (empty) line at the LF."""
-
-    def _data_byte(self):
-        b = super()._data_byte()
-        while b == 0:
-            b = super()._data_byte()
-        return b
 
 MAIN = ("\n** CB320 SVP console **  (A0300-E-6617)\n\n"
         "  S : System command mode\n"
@@ -149,10 +139,4 @@ def main(term):
 
 
 if __name__ == "__main__":
-    t = Terminal()
-    try:
-        main(t)
-    except Hangup:
-        pass
-    finally:
-        t.restore()
+    emulib.run(main)

@@ -68,43 +68,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emulib  # noqa: E402
 
 
-class Terminal(emulib.Terminal):
-    """emulib.Terminal with one line-end fix. A telnet client in character mode that is
-    given CR LF (what fence_ilo_mp and most agents send) puts CR NUL LF on the wire: CR NUL
-    is its form of a bare CR, and the LF follows as typed. emulib's readline ends the line
-    at the CR, but its NUL check forgets the CR, so the LF ends a second, empty line (an
-    empty password at a login). Here NUL and LF right after a CR are both swallowed:
-    CR, LF, CR LF, CR NUL and CR NUL LF each end exactly one line."""
-
-    def readline(self, echo=True):
-        line = bytearray()
-        while True:
-            b = self._data_byte()
-            if self.last_was_cr and b in (0, 10):
-                if b == 10:
-                    self.last_was_cr = False
-                continue
-            self.last_was_cr = b == 13
-            if b in (13, 10):
-                if echo:
-                    self.raw(b"\r\n")
-                return line.decode("latin-1")
-            if b == 0:
-                continue
-            if b in (8, 127):
-                if line:
-                    line.pop()
-                    if echo:
-                        self.raw(b"\b \b")
-                continue
-            if b == 3:
-                raise emulib.Hangup()
-            line.append(b)
-            if echo:
-                self.raw(bytes([b]))
-
-
-emulib.Terminal = Terminal  # emulib.run() builds its terminal from this name
 
 FLAVOUR = os.environ.get("EMU_FLAVOUR", "c7000")
 OA_NAME = os.environ.get("EMU_OA_NAME", "c7000oa")

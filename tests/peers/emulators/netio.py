@@ -69,14 +69,6 @@ class Terminal(emulib.Terminal):
                 return b
 
 
-def run(main):
-    term = Terminal()
-    try:
-        main(term)
-    except emulib.Hangup:
-        pass
-    finally:
-        term.restore()
 
 
 OUTPUTS = [("1", "web1", True), ("2", "db1", False), ("3", "nas1", True), ("4", "spare", False)]
@@ -152,4 +144,4 @@ def main(term):
 
 
 if __name__ == "__main__":
-    run(main)
+    emulib.run(main, Terminal)

@@ -45,26 +45,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emulib  # noqa: E402
 
 
-class Terminal(emulib.Terminal):
-    """emulib's terminal, minus one flaw: a telnet client that is not in binary mode sends
-    Enter as CR NUL and a following LF raw; emulib's readline forgets the CR at the NUL and
-    takes the LF for a second, empty line. NULs are dropped before readline sees them."""
-
-    def _data_byte(self):
-        while True:
-            b = super()._data_byte()
-            if b != 0:
-                return b
-
-
-def run(main):
-    term = Terminal()
-    try:
-        main(term)
-    except emulib.Hangup:
-        pass
-    finally:
-        term.restore()
 
 
 OUTLETS = [  # number, name, initially on
@@ -189,4 +169,4 @@ def main(term):
 
 
 if __name__ == "__main__":
-    run(main)
+    emulib.run(main)

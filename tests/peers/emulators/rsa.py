@@ -39,29 +39,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from emulib import Hangup, State, Terminal, login  # noqa: E402
+from emulib import Hangup, State, login, run  # noqa: E402
 
 
-class Term(Terminal):
-    """emulib's Terminal, minus one slip: inetutils telnet in binary mode sends a typed CR LF
-    as CR NUL LF, and emulib's NUL handling forgets the CR, so the LF ended a second, empty
-    line (the password prompt then took "" as the password). NULs are dropped here first."""
-
-    def _data_byte(self):
-        b = Terminal._data_byte(self)
-        while b == 0:
-            b = Terminal._data_byte(self)
-        return b
-
-
-def run(main):
-    term = Term()
-    try:
-        main(term)
-    except Hangup:
-        pass
-    finally:
-        term.restore()
 
 
 FLAVOUR = os.environ.get("EMU_FLAVOUR", "rsa2")

@@ -75,27 +75,6 @@ PLUGS = [  # number, name, initially on
 GROUPS = [("webservers", ["1", "2"]), ("storage", ["5", "6"])]
 BOOT_DELAY = 5
 
-class Terminal(emulib.Terminal):
-    """emulib's terminal, minus one flaw: a telnet client that is not in binary mode sends
-    Enter as CR NUL and a following LF raw ("\\r\\0\\n" for the agents' "\\r\\n"); emulib's
-    readline forgets the CR at the NUL and takes the LF for a second, empty line. NULs carry
-    nothing in this CLI, so they are dropped before readline sees them."""
-
-    def _data_byte(self):
-        while True:
-            b = super()._data_byte()
-            if b != 0:
-                return b
-
-
-def run(main):
-    term = Terminal()
-    try:
-        main(term)
-    except emulib.Hangup:
-        pass
-    finally:
-        term.restore()
 
 
 STATE = emulib.State({"plugs": {n: {"on": on, "until": 0} for n, _, on in PLUGS}})
@@ -232,4 +211,4 @@ def main(term):
 
 
 if __name__ == "__main__":
-    run(main)
+    emulib.run(main)
