@@ -8,7 +8,7 @@
 //! ones, so that no test switches an outlet another one is listing.
 
 mod common;
-use common::shell::ShellPeers;
+use common::shell::{ShellPeers, Via, EVERY_ACTION};
 use common::{debian_agent, Out, Sandbox};
 use std::time::{Duration, Instant};
 
@@ -18,19 +18,10 @@ fn ours(sb: &Sandbox, stdin: &str) -> Out {
     sb.run("fence_apc", stdin)
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Via {
-    Telnet,
-    Ssh,
-}
-
 /// The connection lines; telnet by leaving ssh out (fence_apc's default transport: Debian's
 /// fence_apc takes "ssh=0" as ssh on, docs/compatibility.md).
 fn connect(p: &ShellPeers, device: &str, via: Via) -> String {
-    match via {
-        Via::Telnet => p.telnet_stdin(HOST, device).replace("ssh=0\n", ""),
-        Via::Ssh => p.emulator_ssh_stdin(HOST, device, "FB_SSH_PORT_MAIN"),
-    }
+    p.emulator_stdin(HOST, device, via)
 }
 
 /// fencebox and Debian's fence_apc on `device` with the same stdin, from the same state, for
@@ -40,41 +31,24 @@ fn differential(device: &str, via: Via, plug: &str, extra: &str, unknown: &str) 
     let sb = Sandbox::new(&format!("{device}-diff"));
     let conn = format!("{}{extra}power_wait=0\n", connect(&p, device, via));
     let b = format!("{conn}plug={plug}\n");
-    let set = |state: &str| {
-        let out = ours(&sb, &format!("{b}action={state}\n"));
-        assert_eq!(out.code, 0, "{device}: setting {state}: {out:?}");
-    };
-    for (before, action) in [
-        ("on", "status"),
-        ("off", "status"),
-        ("on", "off"),
-        ("off", "off"),
-        ("off", "on"),
-        ("on", "on"),
-        ("on", "reboot"),
-        ("off", "reboot"),
-        ("on", "list"),
-        ("off", "list-status"),
-        ("on", "monitor"),
-    ] {
-        let stdin = format!("{b}action={action}\n");
-        set(before);
-        let theirs = debian_agent("fence_apc", &stdin);
-        set(before);
-        let mine = ours(&sb, &stdin);
-        // list-status: fence_apc prints the state as the device wrote it (ON, On); fencebox
-        // prints on/off for every agent (docs/compatibility.md).
-        let (a, b) = if action == "list-status" {
-            (mine.stdout.to_lowercase(), theirs.stdout.to_lowercase())
+    let set = |state: &str| common::shell::set(&sb, "fence_apc", &b, state);
+    // list-status: fence_apc prints the state as the device wrote it (ON, On); fencebox
+    // prints on/off for every agent (docs/compatibility.md).
+    let case_of_states = |action: &str, stdout: &str| {
+        if action == "list-status" {
+            stdout.to_lowercase()
         } else {
-            (mine.stdout.clone(), theirs.stdout.clone())
-        };
-        assert_eq!(
-            (mine.code, a),
-            (theirs.code, b),
-            "{device}: {action} from {before}\n--- fencebox\n{mine:?}\n--- fence-agents\n{theirs:?}"
-        );
-    }
+            stdout.to_string()
+        }
+    };
+    common::shell::differential(
+        &sb,
+        "fence_apc",
+        &b,
+        EVERY_ACTION,
+        &case_of_states,
+        &case_of_states,
+    );
     // An outlet the device does not have: both fail, nothing on stdout.
     let stdin = format!("{conn}plug={unknown}\naction=status\n");
     let theirs = debian_agent("fence_apc", &stdin);

@@ -4,62 +4,20 @@
 //! Debian's Python agents on the same emulators with the same stdin as the reference.
 
 mod common;
-use common::shell::ShellPeers;
-use common::{debian_agent, Out, Sandbox};
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use common::shell::{expect, hold, same, set, ShellPeers, Via, EVERY_ACTION};
+use common::{Out, Sandbox};
 use std::time::{Duration, Instant};
 
 const HOST: &str = "127.0.0.1";
 const MANAGED: &str = "Server-8286-42A-SN2178A4V";
 
-/// One lock per emulated device: its state file is shared by all its sessions, so two
-/// tests must not switch one device at once.
-fn device(name: &str) -> MutexGuard<'static, ()> {
-    static LOCKS: OnceLock<Mutex<HashMap<String, &'static Mutex<()>>>> = OnceLock::new();
-    let lock = {
-        let mut all = LOCKS
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        *all.entry(name.to_string())
-            .or_insert_with(|| Box::leak(Box::new(Mutex::new(()))))
-    };
-    lock.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Via {
-    Telnet,
-    Ssh,
-}
-
 /// stdin reaching emulated device `dev` over `via`, then `extra` lines.
 fn base(p: &ShellPeers, dev: &str, via: Via, extra: &str) -> String {
-    let t = match via {
-        // Without ssh=0: fence-agents takes any ssh= line for ssh (fencebox does not).
-        Via::Telnet => p.telnet_stdin(HOST, dev).replace("ssh=0\n", ""),
-        Via::Ssh => p.emulator_ssh_stdin(HOST, dev, "FB_SSH_PORT_MAIN"),
-    };
-    format!("{t}{extra}")
+    format!("{}{extra}", p.emulator_stdin(HOST, dev, via))
 }
 
 fn run(sb: &Sandbox, agent: &str, stdin: &str, action: &str) -> Out {
     sb.run(agent, &format!("{stdin}action={action}\n"))
-}
-
-fn expect(out: &Out, code: i32, stdout: &str, what: &str) {
-    assert_eq!(
-        (out.code, out.stdout.as_str()),
-        (code, stdout),
-        "{what}: {out:?}"
-    );
-}
-
-/// Switch with fencebox (already there is fine).
-fn set(sb: &Sandbox, agent: &str, stdin: &str, state: &str) {
-    let out = run(sb, agent, stdin, state);
-    assert_eq!(out.code, 0, "setting {state}: {out:?}");
 }
 
 /// status, off, on, already on, reboot and monitor, then a wrong password.
@@ -131,38 +89,11 @@ fn wrong_password(sb: &Sandbox, p: &ShellPeers, agent: &str, stdin: &str) {
     assert!(took < Duration::from_secs(3), "took {took:?}");
 }
 
-/// Debian's agent and fencebox from the same state with the same stdin: the same exit
-/// code and stdout, after `adjust` (where fencebox deliberately differs; see
-/// docs/compatibility.md). The state is set with fencebox before each run.
+/// Debian's agent and fencebox from the same state with the same stdin, for every action:
+/// the same exit code and stdout, after `adjust` (where fencebox deliberately differs; see
+/// docs/compatibility.md).
 fn differential(sb: &Sandbox, agent: &str, stdin: &str, adjust: &dyn Fn(&str, &str) -> String) {
-    for (before, action) in [
-        ("on", "status"),
-        ("off", "status"),
-        ("on", "off"),
-        ("off", "off"),
-        ("off", "on"),
-        ("on", "on"),
-        ("on", "reboot"),
-        ("off", "reboot"),
-        ("on", "list"),
-        ("off", "list-status"),
-        ("on", "monitor"),
-    ] {
-        let full = format!("{stdin}action={action}\n");
-        set(sb, agent, stdin, before);
-        let theirs = debian_agent(agent, &full);
-        set(sb, agent, stdin, before);
-        let mine = sb.run(agent, &full);
-        assert_eq!(
-            (mine.code, adjust(action, &mine.stdout)),
-            (theirs.code, adjust(action, &theirs.stdout)),
-            "{agent} {action} from {before}\n--- fencebox\n{mine:?}\n--- fence-agents\n{theirs:?}"
-        );
-    }
-}
-
-fn same(_: &str, s: &str) -> String {
-    s.to_string()
+    common::shell::differential(sb, agent, stdin, EVERY_ACTION, adjust, adjust);
 }
 
 // --- fence_drac5 -------------------------------------------------------------------------
@@ -171,7 +102,7 @@ fn same(_: &str, s: &str) -> String {
 fn drac5_over_telnet_and_ssh() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-drac5");
-    let _g = device("dellibm-drac5");
+    let _g = hold("dellibm-drac5");
     for via in [Via::Telnet, Via::Ssh] {
         // A DRAC 5 has one server: a plug (Pacemaker passes the node name) is not used.
         let b = base(&p, "dellibm-drac5", via, "power_wait=0\nplug=node1\n");
@@ -192,7 +123,7 @@ fn drac5_over_telnet_and_ssh() {
 fn drac5_on_an_idrac_with_its_smclp_prompt() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-idrac");
-    let _g = device("dellibm-idrac");
+    let _g = hold("dellibm-idrac");
     let b = base(
         &p,
         "dellibm-idrac",
@@ -206,7 +137,7 @@ fn drac5_on_an_idrac_with_its_smclp_prompt() {
 fn drac5_on_a_cmc_over_telnet_and_ssh() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-cmc");
-    let _g = device("dellibm-cmc");
+    let _g = hold("dellibm-cmc");
     for via in [Via::Telnet, Via::Ssh] {
         let b = base(&p, "dellibm-cmc", via, "power_wait=0\n");
         power_cycle(&sb, "fence_drac5", &format!("{b}plug=server-3\n"));
@@ -250,7 +181,7 @@ fn drac5_on_a_cmc_over_telnet_and_ssh() {
 fn drac5_on_a_drac_mc() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-dracmc");
-    let _g = device("dellibm-dracmc");
+    let _g = hold("dellibm-dracmc");
     let b = base(&p, "dellibm-dracmc", Via::Telnet, "power_wait=0\n");
     power_cycle(&sb, "fence_drac5", &format!("{b}plug=server-3\n"));
     for plug in ["server-2", "server-4"] {
@@ -275,7 +206,7 @@ fn drac5_drac_version_overrides_the_banner() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-drac5-version");
     {
-        let _g = device("dellibm-drac5");
+        let _g = hold("dellibm-drac5");
         // Told it is a CMC, fencebox sends -m: the DRAC 5 refuses, and that is an error.
         let b = base(&p, "dellibm-drac5", Via::Telnet, "plug=server-1\n");
         let out = run(
@@ -293,7 +224,7 @@ fn drac5_drac_version_overrides_the_banner() {
         );
         assert_eq!(out.code, 0, "{out:?}");
     }
-    let _g = device("dellibm-cmc");
+    let _g = hold("dellibm-cmc");
     let b = base(&p, "dellibm-cmc", Via::Telnet, "plug=server-1\n");
     let out = run(
         &sb,
@@ -316,7 +247,7 @@ fn drac5_answers_as_debians_fence_drac5() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-drac5-diff");
     {
-        let _g = device("dellibm-drac5");
+        let _g = hold("dellibm-drac5");
         let b = base(&p, "dellibm-drac5", Via::Telnet, "power_wait=0\n");
         // fence-agents prints N/A for a DRAC 5's list; fencebox lists nothing.
         differential(&sb, "fence_drac5", &b, &|action, out| match action {
@@ -330,7 +261,7 @@ fn drac5_answers_as_debians_fence_drac5() {
         _ => out.to_string(),
     };
     {
-        let _g = device("dellibm-cmc");
+        let _g = hold("dellibm-cmc");
         let b = base(
             &p,
             "dellibm-cmc",
@@ -339,7 +270,7 @@ fn drac5_answers_as_debians_fence_drac5() {
         );
         differential(&sb, "fence_drac5", &b, &lower);
     }
-    let _g = device("dellibm-dracmc");
+    let _g = hold("dellibm-dracmc");
     let b = base(
         &p,
         "dellibm-dracmc",
@@ -355,7 +286,7 @@ fn drac5_answers_as_debians_fence_drac5() {
 fn bladecenter_over_telnet_and_ssh() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-amm");
-    let _g = device("dellibm-amm");
+    let _g = hold("dellibm-amm");
     for via in [Via::Telnet, Via::Ssh] {
         let b = base(&p, "dellibm-amm", via, "power_wait=0\n");
         power_cycle(&sb, "fence_bladecenter", &format!("{b}plug=3\n"));
@@ -389,7 +320,7 @@ fn bladecenter_over_telnet_and_ssh() {
 fn bladecenter_answers_as_debians_fence_bladecenter() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-amm-diff");
-    let _g = device("dellibm-amm");
+    let _g = hold("dellibm-amm");
     let b = base(&p, "dellibm-amm", Via::Telnet, "power_wait=0\nplug=5\n");
     differential(&sb, "fence_bladecenter", &b, &same);
 }
@@ -405,7 +336,7 @@ fn lpar_on_hmc4_hmc3_and_ivm() {
         ("dellibm-hmc3", "3"),
         ("dellibm-ivm", "ivm"),
     ] {
-        let _g = device(dev);
+        let _g = hold(dev);
         let b = base(
             &p,
             dev,
@@ -449,7 +380,7 @@ fn lpar_on_hmc4_hmc3_and_ivm() {
 fn lpar_answers_as_debians_fence_lpar() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-lpar-diff");
-    let _g = device("dellibm-hmc4");
+    let _g = hold("dellibm-hmc4");
     let b = base(
         &p,
         "dellibm-hmc4",
@@ -465,7 +396,7 @@ fn lpar_answers_as_debians_fence_lpar() {
 fn rsa_over_telnet_and_ssh() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-rsa");
-    let _g = device("dellibm-rsa");
+    let _g = hold("dellibm-rsa");
     for via in [Via::Telnet, Via::Ssh] {
         let b = base(&p, "dellibm-rsa", via, "power_wait=0\n");
         power_cycle(&sb, "fence_rsa", &b);
@@ -483,7 +414,7 @@ fn rsa_over_telnet_and_ssh() {
 fn rsa_answers_as_debians_fence_rsa() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-rsa-diff");
-    let _g = device("dellibm-rsa");
+    let _g = hold("dellibm-rsa");
     let b = base(&p, "dellibm-rsa", Via::Telnet, "power_wait=0\n");
     differential(&sb, "fence_rsa", &b, &same);
 }
@@ -492,7 +423,7 @@ fn rsa_answers_as_debians_fence_rsa() {
 fn drac_over_telnet() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-drac4");
-    let _g = device("dellibm-drac4");
+    let _g = hold("dellibm-drac4");
     let b = base(&p, "dellibm-drac4", Via::Telnet, "power_wait=0\n");
     power_cycle(&sb, "fence_drac", &b);
     expect(
@@ -508,7 +439,7 @@ fn drac_over_telnet() {
 fn drac_answers_as_debians_fence_drac() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-drac4-diff");
-    let _g = device("dellibm-drac4");
+    let _g = hold("dellibm-drac4");
     let b = base(&p, "dellibm-drac4", Via::Telnet, "power_wait=0\n");
     differential(&sb, "fence_drac", &b, &same);
 }
@@ -517,7 +448,7 @@ fn drac_answers_as_debians_fence_drac() {
 fn rsb_over_telnet_and_ssh() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-rsb");
-    let _g = device("dellibm-rsb");
+    let _g = hold("dellibm-rsb");
     for via in [Via::Telnet, Via::Ssh] {
         let b = base(&p, "dellibm-rsb", via, "power_wait=0\n");
         power_cycle(&sb, "fence_rsb", &b);
@@ -535,7 +466,7 @@ fn rsb_over_telnet_and_ssh() {
 fn rsb_answers_as_debians_fence_rsb() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("dellibm-rsb-diff");
-    let _g = device("dellibm-rsb");
+    let _g = hold("dellibm-rsb");
     let b = base(&p, "dellibm-rsb", Via::Telnet, "power_wait=0\n");
     differential(&sb, "fence_rsb", &b, &same);
 }

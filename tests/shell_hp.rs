@@ -6,56 +6,14 @@
 //! stdout for every action, except where docs/compatibility.md says fencebox differs.
 
 mod common;
-use common::shell::ShellPeers;
-use common::{debian_agent, Out, Sandbox};
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use common::shell::{expect, hold, set, ShellPeers, Via};
+use common::{debian_agent, Sandbox};
 use std::time::{Duration, Instant};
 
-/// One test at a time per emulated device: they share its power state.
-fn hold(device: &str) -> MutexGuard<'static, ()> {
-    static LOCKS: OnceLock<Mutex<HashMap<String, &'static Mutex<()>>>> = OnceLock::new();
-    let lock = {
-        let mut all = LOCKS.get_or_init(Default::default).lock().unwrap();
-        *all.entry(device.to_string())
-            .or_insert_with(|| Box::leak(Box::new(Mutex::new(()))))
-    };
-    lock.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Via {
-    Telnet,
-    Ssh,
-}
-
 /// stdin reaching `device` over `via`, as both fencebox and fence-agents read it: telnet
-/// is the default transport of these agents (no ssh line at all: fence-agents reads even
-/// ssh=0 as ssh), ssh=1 for ssh.
+/// is the default transport of these agents, ssh=1 for ssh.
 fn conn(p: &ShellPeers, device: &str, via: Via) -> String {
-    match via {
-        Via::Telnet => p
-            .telnet_stdin("127.0.0.1", device)
-            .lines()
-            .filter(|l| !l.starts_with("ssh="))
-            .map(|l| format!("{l}\n"))
-            .collect(),
-        Via::Ssh => p.emulator_ssh_stdin("127.0.0.1", device, "FB_SSH_PORT_MAIN"),
-    }
-}
-
-fn check(out: &Out, code: i32, stdout: &str, what: &str) {
-    assert_eq!(
-        (out.code, out.stdout.as_str()),
-        (code, stdout),
-        "{what}: {out:?}"
-    );
-}
-
-/// Set the state with fencebox (power_wait=0 is in `b` or not needed).
-fn set(sb: &Sandbox, agent: &str, b: &str, state: &str) {
-    let out = sb.run(agent, &format!("{b}action={state}\n"));
-    assert_eq!(out.code, 0, "setting {state}: {out:?}");
+    p.emulator_stdin("127.0.0.1", device, via)
 }
 
 /// For each (state before, action): fencebox and Debian's agent from the same state give
@@ -117,21 +75,21 @@ fn ilo_ssh_every_action_over_telnet_and_ssh() {
             let run = |a: &str| sb.run(agent, &format!("{b}action={a}\n"));
             let w = format!("{agent} {via:?}");
             set(&sb, agent, &b, "on");
-            check(&run("status"), 0, "Status: ON\n", &w);
-            check(&run("off"), 0, "Success: Powered OFF\n", &w);
-            check(&run("status"), 2, "Status: OFF\n", &w);
-            check(&run("off"), 0, "Success: Already OFF\n", &w);
-            check(&run("on"), 0, "Success: Powered ON\n", &w);
-            check(&run("on"), 0, "Success: Already ON\n", &w);
-            check(&run("reboot"), 0, "Success: Rebooted\n", &w);
-            check(&run("status"), 0, "Status: ON\n", &w);
-            check(&run("reboot\nmethod=cycle"), 0, "Success: Rebooted\n", &w);
-            check(&run("monitor"), 0, "", &w);
+            expect(&run("status"), 0, "Status: ON\n", &w);
+            expect(&run("off"), 0, "Success: Powered OFF\n", &w);
+            expect(&run("status"), 2, "Status: OFF\n", &w);
+            expect(&run("off"), 0, "Success: Already OFF\n", &w);
+            expect(&run("on"), 0, "Success: Powered ON\n", &w);
+            expect(&run("on"), 0, "Success: Already ON\n", &w);
+            expect(&run("reboot"), 0, "Success: Rebooted\n", &w);
+            expect(&run("status"), 0, "Status: ON\n", &w);
+            expect(&run("reboot\nmethod=cycle"), 0, "Success: Rebooted\n", &w);
+            expect(&run("monitor"), 0, "", &w);
             let notice = "NOTICE: List option is not working on this device yet\n";
-            check(&run("list"), 0, notice, &w);
-            check(&run("list-status"), 0, notice, &w);
+            expect(&run("list"), 0, notice, &w);
+            expect(&run("list-status"), 0, notice, &w);
             // No plugs: a plug without port_as_ip is ignored, as fence-agents does.
-            check(&run("status\nplug=7"), 0, "Status: ON\n", &w);
+            expect(&run("status\nplug=7"), 0, "Status: ON\n", &w);
             wrong_password_fails_at_once(&sb, agent, &b, &p);
         }
     }
@@ -145,9 +103,9 @@ fn ilo3_and_ilo4_aliases_and_a_key_login() {
     for via in [Via::Telnet, Via::Ssh] {
         let b = format!("{}power_wait=0\n", conn(&p, "hp-ilo3", via));
         let run = |a: &str| sb.run("fence_ilo3_ssh", &format!("{b}action={a}\n"));
-        check(&run("off"), 0, "Success: Powered OFF\n", "ilo3");
-        check(&run("status"), 2, "Status: OFF\n", "ilo3");
-        check(&run("on"), 0, "Success: Powered ON\n", "ilo3");
+        expect(&run("off"), 0, "Success: Powered OFF\n", "ilo3");
+        expect(&run("status"), 2, "Status: OFF\n", "ilo3");
+        expect(&run("on"), 0, "Success: Powered ON\n", "ilo3");
     }
     let key = format!(
         "ip=127.0.0.1\nipport={}\nusername={}\nidentity_file={}\nssh=1\nssh_options={}\naction=status\n",
@@ -156,7 +114,7 @@ fn ilo3_and_ilo4_aliases_and_a_key_login() {
         p.get("FB_SSH_KEY"),
         p.strict_ssh_options("")
     );
-    check(
+    expect(
         &sb.run("fence_ilo4_ssh", &key),
         0,
         "Status: ON\n",
@@ -201,18 +159,18 @@ fn ilo_ssh_against_fakenos_a_server_that_is_not_openssh() {
     let b = format!("{c}power_wait=0\n");
     let run = |a: &str| sb.run("fence_ilo_ssh", &format!("{b}action={a}\n"));
     set(&sb, "fence_ilo_ssh", &b, "on");
-    check(&run("status"), 0, "Status: ON\n", "fakenos");
-    check(&run("off"), 0, "Success: Powered OFF\n", "fakenos");
-    check(&run("status"), 2, "Status: OFF\n", "fakenos");
-    check(&run("on"), 0, "Success: Powered ON\n", "fakenos");
-    check(&run("reboot"), 0, "Success: Rebooted\n", "fakenos");
-    check(
+    expect(&run("status"), 0, "Status: ON\n", "fakenos");
+    expect(&run("off"), 0, "Success: Powered OFF\n", "fakenos");
+    expect(&run("status"), 2, "Status: OFF\n", "fakenos");
+    expect(&run("on"), 0, "Success: Powered ON\n", "fakenos");
+    expect(&run("reboot"), 0, "Success: Rebooted\n", "fakenos");
+    expect(
         &run("reboot\nmethod=cycle"),
         0,
         "Success: Rebooted\n",
         "fakenos",
     );
-    check(&run("monitor"), 0, "", "fakenos");
+    expect(&run("monitor"), 0, "", "fakenos");
     wrong_password_fails_at_once(&sb, "fence_ilo_ssh", &b, &p);
     let cases = [
         ("on", "status"),
@@ -245,15 +203,15 @@ fn ilo_mp_every_action_and_as_debian_over_telnet_and_ssh() {
         let run = |a: &str| sb.run(agent, &format!("{b}action={a}\n"));
         let w = format!("{agent} {via:?}");
         set(&sb, agent, &b, "on");
-        check(&run("status"), 0, "Status: ON\n", &w);
-        check(&run("off"), 0, "Success: Powered OFF\n", &w);
-        check(&run("status"), 2, "Status: OFF\n", &w);
-        check(&run("off"), 0, "Success: Already OFF\n", &w);
-        check(&run("on"), 0, "Success: Powered ON\n", &w);
-        check(&run("reboot"), 0, "Success: Rebooted\n", &w);
-        check(&run("status"), 0, "Status: ON\n", &w);
-        check(&run("monitor"), 0, "", &w);
-        check(
+        expect(&run("status"), 0, "Status: ON\n", &w);
+        expect(&run("off"), 0, "Success: Powered OFF\n", &w);
+        expect(&run("status"), 2, "Status: OFF\n", &w);
+        expect(&run("off"), 0, "Success: Already OFF\n", &w);
+        expect(&run("on"), 0, "Success: Powered ON\n", &w);
+        expect(&run("reboot"), 0, "Success: Rebooted\n", &w);
+        expect(&run("status"), 0, "Status: ON\n", &w);
+        expect(&run("monitor"), 0, "", &w);
+        expect(
             &run("list"),
             0,
             "NOTICE: List option is not working on this device yet\n",
@@ -290,26 +248,26 @@ fn ilo_moonshot_every_action_and_as_debian() {
     let run = |n: &str, a: &str| sb.run(agent, &format!("{}action={a}\n", node(n)));
     set(&sb, agent, &node("c1n1"), "on");
     set(&sb, agent, &node("c2n1"), "off");
-    check(&run("c1n1", "status"), 0, "Status: ON\n", "c1n1");
-    check(&run("c2n1", "status"), 2, "Status: OFF\n", "c2n1");
-    check(&run("c1n1", "off"), 0, "Success: Powered OFF\n", "c1n1");
-    check(&run("c1n1", "off"), 0, "Success: Already OFF\n", "c1n1");
-    check(&run("c1n1", "on"), 0, "Success: Powered ON\n", "c1n1");
-    check(&run("c1n1", "reboot"), 0, "Success: Rebooted\n", "c1n1");
-    check(&run("c1n1", "monitor"), 0, "", "monitor");
+    expect(&run("c1n1", "status"), 0, "Status: ON\n", "c1n1");
+    expect(&run("c2n1", "status"), 2, "Status: OFF\n", "c2n1");
+    expect(&run("c1n1", "off"), 0, "Success: Powered OFF\n", "c1n1");
+    expect(&run("c1n1", "off"), 0, "Success: Already OFF\n", "c1n1");
+    expect(&run("c1n1", "on"), 0, "Success: Powered ON\n", "c1n1");
+    expect(&run("c1n1", "reboot"), 0, "Success: Rebooted\n", "c1n1");
+    expect(&run("c1n1", "monitor"), 0, "", "monitor");
     let list = sb.run(agent, &format!("{c}action=list\n"));
-    check(&list, 0, "c1n1,\nc2n1,\nc3n1,\nc4n1,\nc5n1,\n", "list");
+    expect(&list, 0, "c1n1,\nc2n1,\nc3n1,\nc4n1,\nc5n1,\n", "list");
     let out = sb.run(agent, &format!("{c}action=list-status\n"));
     assert!(out.stdout.lines().any(|l| l == "c2n1,,off"), "{out:?}");
     assert!(out.stdout.lines().any(|l| l == "c1n1,,on"), "{out:?}");
     // A node the chassis does not have.
     let out = run("c9n1", "status");
-    check(&out, 1, "", "c9n1");
+    expect(&out, 1, "", "c9n1");
     assert!(out.stderr.contains("c9n1"), "{out:?}");
-    check(&run("c9n1", "off"), 1, "", "off c9n1");
+    expect(&run("c9n1", "off"), 1, "", "off c9n1");
     // A plug that is no node id never reaches a command line.
     let out = run("c1n1 c2n1", "off");
-    check(&out, 1, "", "two nodes in one plug");
+    expect(&out, 1, "", "two nodes in one plug");
     assert!(out.stderr.contains("cCARTRIDGEnNODE"), "{out:?}");
     wrong_password_fails_at_once(&sb, agent, &node("c1n1"), &p);
 
@@ -354,18 +312,18 @@ fn hpblade_every_action_over_telnet_and_ssh() {
         let w = format!("{via:?}");
         set(&sb, agent, &bay("1"), "on");
         set(&sb, agent, &bay("2"), "off");
-        check(&run("1", "status"), 0, "Status: ON\n", &w);
-        check(&run("2", "status"), 2, "Status: OFF\n", &w);
-        check(&run("1", "off"), 0, "Success: Powered OFF\n", &w);
-        check(&run("1", "off"), 0, "Success: Already OFF\n", &w);
-        check(&run("1", "on"), 0, "Success: Powered ON\n", &w);
-        check(&run("1", "on"), 0, "Success: Already ON\n", &w);
-        check(&run("1", "reboot"), 0, "Success: Rebooted\n", &w);
-        check(&run("1", "monitor"), 0, "", &w);
+        expect(&run("1", "status"), 0, "Status: ON\n", &w);
+        expect(&run("2", "status"), 2, "Status: OFF\n", &w);
+        expect(&run("1", "off"), 0, "Success: Powered OFF\n", &w);
+        expect(&run("1", "off"), 0, "Success: Already OFF\n", &w);
+        expect(&run("1", "on"), 0, "Success: Powered ON\n", &w);
+        expect(&run("1", "on"), 0, "Success: Already ON\n", &w);
+        expect(&run("1", "reboot"), 0, "Success: Rebooted\n", &w);
+        expect(&run("1", "monitor"), 0, "", &w);
         // The degraded blade is read and listed like any other.
-        check(&run("6", "status"), 0, "Status: ON\n", &w);
+        expect(&run("6", "status"), 0, "Status: ON\n", &w);
         let out = sb.run(agent, &format!("{c}action=list-status\n"));
-        check(
+        expect(
             &out,
             0,
             "1,node1.example.net,on\n2,node2.example.net,off\n3,node3.example.net,on\n\
@@ -375,10 +333,10 @@ fn hpblade_every_action_over_telnet_and_ssh() {
         // An empty bay and a bay the enclosure does not have.
         for n in ["4", "17"] {
             let out = run(n, "status");
-            check(&out, 1, "", n);
+            expect(&out, 1, "", n);
             assert!(out.stderr.contains("plug not found"), "{out:?}");
-            check(&run(n, "off"), 1, "", n);
-            check(
+            expect(&run(n, "off"), 1, "", n);
+            expect(
                 &sb.run(
                     agent,
                     &format!("{}action=status\nmissing_as_off=1\n", bay(n)),
@@ -393,10 +351,10 @@ fn hpblade_every_action_over_telnet_and_ssh() {
             agent,
             &format!("{}action=status\nmissing_as_off=0\n", bay("4")),
         );
-        check(&out, 1, "", "missing_as_off=0");
+        expect(&out, 1, "", "missing_as_off=0");
         // A plug that is no bay number never reaches a command line.
         let out = run("1 force; poweroff server 2", "off");
-        check(&out, 1, "", "not a bay");
+        expect(&out, 1, "", "not a bay");
         assert!(out.stderr.contains("bay number"), "{out:?}");
         wrong_password_fails_at_once(&sb, agent, &bay("1"), &p);
     }
@@ -500,7 +458,7 @@ fn hpblade_c3000_as_debian() {
             ("on", "list-status"),
         ],
     );
-    check(
+    expect(
         &sb.run(agent, &format!("{c}plug=5\naction=status\n")),
         1,
         "",
@@ -521,23 +479,23 @@ fn hpblade_superdome_partitions_over_telnet_and_ssh_and_as_debian() {
         let w = format!("superdome {via:?}");
         set(&sb, agent, &par("3"), "on");
         set(&sb, agent, &par("2"), "off");
-        check(&run("3", "status"), 0, "Status: ON\n", &w);
-        check(&run("2", "status"), 2, "Status: OFF\n", &w);
-        check(&run("3", "off"), 0, "Success: Powered OFF\n", &w);
-        check(&run("3", "off"), 0, "Success: Already OFF\n", &w);
-        check(&run("3", "on"), 0, "Success: Powered ON\n", &w);
-        check(&run("3", "reboot"), 0, "Success: Rebooted\n", &w);
-        check(&run("3", "monitor"), 0, "", &w);
-        check(
+        expect(&run("3", "status"), 0, "Status: ON\n", &w);
+        expect(&run("2", "status"), 2, "Status: OFF\n", &w);
+        expect(&run("3", "off"), 0, "Success: Powered OFF\n", &w);
+        expect(&run("3", "off"), 0, "Success: Already OFF\n", &w);
+        expect(&run("3", "on"), 0, "Success: Powered ON\n", &w);
+        expect(&run("3", "reboot"), 0, "Success: Rebooted\n", &w);
+        expect(&run("3", "monitor"), 0, "", &w);
+        expect(
             &sb.run(agent, &format!("{c}action=list-status\n")),
             0,
             "1,sdxpar1,on\n2,sdxpar2,off\n3,sdxpar3,on\n",
             &w,
         );
         let out = run("9", "status");
-        check(&out, 1, "", &w);
+        expect(&out, 1, "", &w);
         assert!(out.stderr.contains("plug not found"), "{out:?}");
-        check(&run("9", "off"), 1, "", &w);
+        expect(&run("9", "off"), 1, "", &w);
         wrong_password_fails_at_once(&sb, agent, &par("3"), &p);
 
         let cases = [

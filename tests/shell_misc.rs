@@ -5,37 +5,17 @@
 //! differential tests compare everything else.
 
 mod common;
-use common::shell::ShellPeers;
-use common::{debian_agent, Out, Sandbox};
+use common::shell::{expect, hold, same, ShellPeers, EVERY_ACTION};
+use common::{debian_agent, Sandbox};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// fence_vbox's own ssh_options default: a plain bash with the prompt its dialogue expects
 /// (given ssh_options replace it, for Debian's agent as for fencebox).
 const VBOX_BASH: &str =
     r#"-t '/bin/bash -c "PS1=\\[EXPECT\\]# HISTFILE=/dev/null /bin/bash --noprofile --norc"'"#;
-
-/// One emulated device is used by one test at a time (its state is shared).
-fn serial(device: &str) -> MutexGuard<'static, ()> {
-    static ALOM: Mutex<()> = Mutex::new(());
-    static BROCADE: Mutex<()> = Mutex::new(());
-    static VBOX: Mutex<()> = Mutex::new(());
-    static LDOM: Mutex<()> = Mutex::new(());
-    static SANBOX2: Mutex<()> = Mutex::new(());
-    static HDS: Mutex<()> = Mutex::new(());
-    let m = match device {
-        "alom" => &ALOM,
-        "brocade" => &BROCADE,
-        "vbox" => &VBOX,
-        "ldom" => &LDOM,
-        "sanbox2" => &SANBOX2,
-        _ => &HDS,
-    };
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn telnet(p: &ShellPeers, device: &str) -> String {
     p.telnet_stdin("127.0.0.1", device)
@@ -58,14 +38,6 @@ fn vbox(p: &ShellPeers) -> String {
 /// only that the option is present), so their telnet is reached by leaving it out.
 fn default_transport(stdin: &str) -> String {
     stdin.replace("ssh=0\n", "")
-}
-
-fn expect(out: &Out, code: i32, stdout: &str, what: &str) {
-    assert_eq!(
-        (out.code, out.stdout.as_str()),
-        (code, stdout),
-        "{what}: {out:?}"
-    );
 }
 
 /// Every power action on `plug` (status, off, off again, on, on again, reboot where the
@@ -156,45 +128,8 @@ fn differential(
     cases: &[(&str, &str)],
     same: &dyn Fn(&str, &str) -> String,
 ) {
-    let set = |state: &str| {
-        let out = sb.run(agent, &format!("{base}action={state}\n"));
-        assert_eq!(out.code, 0, "setting {state}: {out:?}");
-    };
-    for (before, action) in cases {
-        let stdin = format!("{base}action={action}\n");
-        if *before != "-" {
-            set(before);
-        }
-        let theirs = debian_agent(agent, &stdin);
-        if *before != "-" {
-            set(before);
-        }
-        let mine = sb.run(agent, &stdin);
-        assert_eq!(
-            (mine.code, same(action, &mine.stdout)),
-            (theirs.code, same(action, &theirs.stdout)),
-            "{agent} {action} from {before}\n--- fencebox\n{mine:?}\n--- fence-agents\n{theirs:?}"
-        );
-    }
+    common::shell::differential(sb, agent, base, cases, same, same);
 }
-
-fn as_is(_: &str, stdout: &str) -> String {
-    stdout.to_string()
-}
-
-const POWER_CASES: &[(&str, &str)] = &[
-    ("on", "status"),
-    ("off", "status"),
-    ("on", "off"),
-    ("off", "off"),
-    ("off", "on"),
-    ("on", "on"),
-    ("on", "reboot"),
-    ("off", "reboot"),
-    ("on", "list"),
-    ("off", "list-status"),
-    ("on", "monitor"),
-];
 
 // --- fence_alom ------------------------------------------------------------------------
 
@@ -280,7 +215,7 @@ impl Drop for AlomSsh {
 
 #[test]
 fn alom_over_its_own_ssh_login_every_action_and_as_debians() {
-    let _g = serial("alom");
+    let _g = hold("alom");
     let sb = Sandbox::new("alom-ssh");
     let server = AlomSsh::start(&sb);
     let base = server.stdin();
@@ -293,12 +228,12 @@ fn alom_over_its_own_ssh_login_every_action_and_as_debians() {
         "list",
     );
     wrong_password(&sb, "fence_alom", &base, AlomSsh::PASSWORD, None);
-    differential(&sb, "fence_alom", &base, POWER_CASES, &as_is);
+    differential(&sb, "fence_alom", &base, EVERY_ACTION, &same);
 }
 
 #[test]
 fn alom_with_a_key_through_openssh_goes_straight_to_the_prompt_as_debians() {
-    let _g = serial("alom");
+    let _g = hold("alom");
     let p = ShellPeers::load();
     let sb = Sandbox::new("alom-key");
     let base = format!(
@@ -319,14 +254,14 @@ fn alom_with_a_key_through_openssh_goes_straight_to_the_prompt_as_debians() {
             ("on", "off"),
             ("off", "on"),
         ],
-        &as_is,
+        &same,
     );
 }
 
 #[test]
 fn alom_over_telnet_with_ssh_0() {
     // Debian's fence_alom cannot use telnet (ssh=0 still means ssh there); fencebox can.
-    let _g = serial("alom");
+    let _g = hold("alom");
     let p = ShellPeers::load();
     let sb = Sandbox::new("alom-telnet");
     let base = telnet(&p, "alom");
@@ -338,7 +273,7 @@ fn alom_over_telnet_with_ssh_0() {
 
 #[test]
 fn brocade_over_telnet_and_ssh_every_action() {
-    let _g = serial("brocade");
+    let _g = hold("brocade");
     let p = ShellPeers::load();
     let sb = Sandbox::new("brocade");
     for base in [telnet(&p, "brocade"), ssh(&p, "brocade")] {
@@ -393,7 +328,7 @@ fn brocade_over_telnet_and_ssh_every_action() {
 
 #[test]
 fn brocade_answers_as_debians_fence_brocade() {
-    let _g = serial("brocade");
+    let _g = hold("brocade");
     let p = ShellPeers::load();
     let sb = Sandbox::new("brocade-diff");
     for base in [
@@ -404,8 +339,8 @@ fn brocade_answers_as_debians_fence_brocade() {
             &sb,
             "fence_brocade",
             &format!("{base}plug=4\n"),
-            POWER_CASES,
-            &as_is,
+            EVERY_ACTION,
+            &same,
         );
         // An unknown port: a Python traceback there, plug not found here; both exit 1.
         for action in ["status", "off"] {
@@ -414,7 +349,7 @@ fn brocade_answers_as_debians_fence_brocade() {
                 "fence_brocade",
                 &format!("{base}plug=42\n"),
                 &[("-", action)],
-                &as_is,
+                &same,
             );
         }
     }
@@ -424,7 +359,7 @@ fn brocade_answers_as_debians_fence_brocade() {
 
 #[test]
 fn vbox_every_action_by_name_and_uuid() {
-    let _g = serial("vbox");
+    let _g = hold("vbox");
     let p = ShellPeers::load();
     let sb = Sandbox::new("vbox");
     let base = vbox(&p);
@@ -478,7 +413,7 @@ fn vbox_every_action_by_name_and_uuid() {
 
 #[test]
 fn vbox_answers_as_debians_fence_vbox() {
-    let _g = serial("vbox");
+    let _g = hold("vbox");
     let p = ShellPeers::load();
     let sb = Sandbox::new("vbox-diff");
     let base = vbox(&p);
@@ -486,8 +421,8 @@ fn vbox_answers_as_debians_fence_vbox() {
         &sb,
         "fence_vbox",
         &format!("{base}plug=node2\n"),
-        POWER_CASES,
-        &as_is,
+        EVERY_ACTION,
+        &same,
     );
     for plug in [
         "no-such-vm\n",
@@ -500,7 +435,7 @@ fn vbox_answers_as_debians_fence_vbox() {
             "fence_vbox",
             &format!("{base}plug={plug}"),
             &[("-", "status")],
-            &as_is,
+            &same,
         );
     }
 }
@@ -523,7 +458,7 @@ fn without_inactive(action: &str, stdout: &str) -> String {
 
 #[test]
 fn ldom_on_sh_and_csh_every_action() {
-    let _g = serial("ldom");
+    let _g = hold("ldom");
     let p = ShellPeers::load();
     let sb = Sandbox::new("ldom");
     for device in ["ldom", "ldom-csh"] {
@@ -545,7 +480,7 @@ fn ldom_on_sh_and_csh_every_action() {
 
 #[test]
 fn ldom_answers_as_debians_fence_ldom() {
-    let _g = serial("ldom");
+    let _g = hold("ldom");
     let p = ShellPeers::load();
     let sb = Sandbox::new("ldom-diff");
     for device in ["ldom", "ldom-csh"] {
@@ -553,7 +488,7 @@ fn ldom_answers_as_debians_fence_ldom() {
             &sb,
             "fence_ldom",
             &format!("{}plug=ldg1\n", ssh(&p, device)),
-            POWER_CASES,
+            EVERY_ACTION,
             &without_inactive,
         );
     }
@@ -568,7 +503,7 @@ fn lower_case(_: &str, stdout: &str) -> String {
 
 #[test]
 fn sanbox2_every_action_and_admin_mode_held_elsewhere() {
-    let _g = serial("sanbox2");
+    let _g = hold("sanbox2");
     let p = ShellPeers::load();
     let sb = Sandbox::new("sanbox2");
     let base = telnet(&p, "sanbox2");
@@ -595,13 +530,13 @@ fn sanbox2_every_action_and_admin_mode_held_elsewhere() {
 
 #[test]
 fn sanbox2_answers_as_debians_fence_sanbox2() {
-    let _g = serial("sanbox2");
+    let _g = hold("sanbox2");
     let p = ShellPeers::load();
     let sb = Sandbox::new("sanbox2-diff");
     let base = format!("{}plug=5\n", default_transport(&telnet(&p, "sanbox2")));
-    differential(&sb, "fence_sanbox2", &base, POWER_CASES, &lower_case);
+    differential(&sb, "fence_sanbox2", &base, EVERY_ACTION, &lower_case);
     let unknown = base.replace("plug=5\n", "plug=33\n");
-    differential(&sb, "fence_sanbox2", &unknown, &[("-", "status")], &as_is);
+    differential(&sb, "fence_sanbox2", &unknown, &[("-", "status")], &same);
     let busy = format!("{}plug=5\n", default_transport(&telnet(&p, "sanbox2-busy")));
     let theirs = debian_agent("fence_sanbox2", &format!("{busy}action=status\n"));
     let mine = sb.run("fence_sanbox2", &format!("{busy}action=status\n"));
@@ -629,7 +564,7 @@ fn partitions(action: &str, stdout: &str) -> String {
 
 #[test]
 fn hds_cb_over_telnet_and_ssh_every_action() {
-    let _g = serial("hds");
+    let _g = hold("hds");
     let p = ShellPeers::load();
     let sb = Sandbox::new("hds");
     for base in [telnet(&p, "hds"), ssh(&p, "hds")] {
@@ -668,19 +603,19 @@ fn hds_cb_over_telnet_and_ssh_every_action() {
 
 #[test]
 fn hds_cb_answers_as_debians_fence_hds_cb() {
-    let _g = serial("hds");
+    let _g = hold("hds");
     let p = ShellPeers::load();
     let sb = Sandbox::new("hds-diff");
     for base in [default_transport(&telnet(&p, "hds")), ssh(&p, "hds")] {
         let base = format!("{base}plug=3\npower_wait=0\n");
-        differential(&sb, "fence_hds_cb", &base, POWER_CASES, &partitions);
+        differential(&sb, "fence_hds_cb", &base, EVERY_ACTION, &partitions);
         let unknown = base.replace("plug=3\n", "plug=7\n");
         differential(
             &sb,
             "fence_hds_cb",
             &unknown,
             &[("-", "status"), ("-", "off")],
-            &as_is,
+            &same,
         );
     }
 }

@@ -10,15 +10,9 @@
 //! differential tests compare what upstream gets right.
 
 mod common;
-use common::shell::ShellPeers;
-use common::{debian_agent, Out, Sandbox};
+use common::shell::{expect, same, ShellPeers, Via, EVERY_ACTION};
+use common::{Out, Sandbox};
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Via {
-    Telnet,
-    Ssh,
-}
 
 /// stdin lines reaching emulated device `dev` over `via`, as its account.
 fn base(p: &ShellPeers, dev: &str, via: Via) -> String {
@@ -31,19 +25,11 @@ fn base(p: &ShellPeers, dev: &str, via: Via) -> String {
 /// The same without ssh=0: for an agent without the ssh option, and for Debian's agents,
 /// which take ssh=0 for ssh=1 (docs/compatibility.md).
 fn base_telnet_only(p: &ShellPeers, dev: &str) -> String {
-    base(p, dev, Via::Telnet).replace("ssh=0\n", "")
+    p.emulator_stdin("127.0.0.1", dev, Via::Telnet)
 }
 
 fn run(sb: &Sandbox, agent: &str, stdin: &str) -> Out {
     sb.run(agent, stdin)
-}
-
-fn expect(out: &Out, code: i32, stdout: &str, what: &str) {
-    assert_eq!(
-        (out.code, out.stdout.as_str()),
-        (code, stdout),
-        "{what}: {out:?}"
-    );
 }
 
 /// Every action on `plug` (whose alias in the list is `alias`, None: not checked): status,
@@ -117,41 +103,8 @@ fn differential(
     theirs_fixed: &dyn Fn(&str, &str) -> String,
 ) {
     let sb = Sandbox::new(&format!("{agent}-diff"));
-    let set = |state: &str| {
-        let out = run(&sb, agent, &format!("{b}action={state}\n"));
-        assert_eq!(out.code, 0, "setting {state}: {out:?}");
-    };
-    for (before, action) in cases {
-        let stdin = format!("{b}action={action}\n");
-        set(before);
-        let theirs = debian_agent(agent, &stdin);
-        set(before);
-        let mine = run(&sb, agent, &stdin);
-        assert_eq!(
-            (mine.code, mine.stdout.clone()),
-            (theirs.code, theirs_fixed(action, &theirs.stdout)),
-            "{agent}: {action} from {before}\n--- fencebox\n{mine:?}\n--- fence-agents\n{theirs:?}"
-        );
-    }
+    common::shell::differential(&sb, agent, b, cases, &same, theirs_fixed);
 }
-
-fn same(_: &str, s: &str) -> String {
-    s.to_string()
-}
-
-const ALL_ACTIONS: &[(&str, &str)] = &[
-    ("on", "status"),
-    ("off", "status"),
-    ("on", "off"),
-    ("off", "off"),
-    ("off", "on"),
-    ("on", "on"),
-    ("on", "reboot"),
-    ("off", "reboot"),
-    ("on", "list"),
-    ("off", "list-status"),
-    ("on", "monitor"),
-];
 
 // ---------------------------------------------------------------------------------------
 // fence_wti
@@ -231,9 +184,9 @@ fn wti_is_debians_fence_wti() {
     let p = ShellPeers::load();
     // Upstream takes ssh=0 for ssh=1: telnet is the default, left unsaid.
     let b = format!("{}plug=1\n", base_telnet_only(&p, "wti-nps"));
-    differential("fence_wti", &b, ALL_ACTIONS, &same);
+    differential("fence_wti", &b, EVERY_ACTION, &same);
     let b = format!("{}plug=2\n", base(&p, "wti-nps", Via::Ssh));
-    differential("fence_wti", &b, &ALL_ACTIONS[..8], &same);
+    differential("fence_wti", &b, &EVERY_ACTION[..8], &same);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -352,7 +305,7 @@ fn cdu_is_debians_fence_cdu_where_it_works() {
                 .map(|l| format!("{l}\n"))
                 .collect::<String>()
         };
-        differential("fence_cdu", &b, &ALL_ACTIONS[..8], &fixed);
+        differential("fence_cdu", &b, &EVERY_ACTION[..8], &fixed);
     }
 }
 
@@ -417,7 +370,7 @@ fn cyberpower_is_debians_fence_cyberpower_ssh() {
             })
             .collect()
     };
-    differential("fence_cyberpower_ssh", &b, ALL_ACTIONS, &fixed);
+    differential("fence_cyberpower_ssh", &b, EVERY_ACTION, &fixed);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -446,7 +399,7 @@ fn raritan_unknown_plug_and_wrong_password() {
 fn raritan_is_debians_fence_raritan() {
     let p = ShellPeers::load();
     let b = format!("{}plug=1\n", base_telnet_only(&p, "raritan"));
-    let cases: Vec<(&str, &str)> = ALL_ACTIONS[..8]
+    let cases: Vec<(&str, &str)> = EVERY_ACTION[..8]
         .iter()
         .copied()
         .chain([("on", "monitor")])
@@ -506,7 +459,7 @@ fn netio_unknown_plug_and_wrong_password() {
 fn netio_is_debians_fence_netio() {
     let p = ShellPeers::load();
     let b = format!("{}plug=1\n", base_telnet_only(&p, "netio"));
-    differential("fence_netio", &b, ALL_ACTIONS, &same);
+    differential("fence_netio", &b, EVERY_ACTION, &same);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 //! peer with the same stdin as the reference.
 
 mod common;
-use common::shell::ShellPeers;
-use common::{debian_agent, Out, Sandbox};
+use common::shell::{differential, same, set, ShellPeers, EVERY_ACTION};
+use common::{Out, Sandbox};
 use std::time::{Duration, Instant};
 
 /// fence_virsh's own default: a plain bash with the prompt its dialogue expects.
@@ -23,39 +23,13 @@ fn every_action_answers_as_debians_fence_virsh_does() {
     let p = ShellPeers::load();
     let sb = Sandbox::new("virsh-diff");
     let b = format!("{}plug=vnode1\npower_wait=0\n", base(&p, "127.0.0.1"));
-    let set = |state: &str| {
-        let out = ours(&sb, &format!("{b}action={state}\n"));
-        assert_eq!(out.code, 0, "setting {state}: {out:?}");
-    };
-    for (before, action) in [
-        ("on", "status"),
-        ("off", "status"),
-        ("on", "off"),
-        ("off", "off"),
-        ("off", "on"),
-        ("on", "on"),
-        ("on", "reboot"),
-        ("off", "reboot"),
-        ("on", "list"),
-        ("off", "list-status"),
-        ("on", "monitor"),
-    ] {
-        let stdin = format!("{b}action={action}\n");
-        set(before);
-        let theirs = debian_agent("fence_virsh", &stdin);
-        set(before);
-        let mine = ours(&sb, &stdin);
-        assert_eq!(
-            (mine.code, mine.stdout.as_str()),
-            (theirs.code, theirs.stdout.as_str()),
-            "{action} from {before}\n--- fencebox\n{mine:?}\n--- fence-agents\n{theirs:?}"
-        );
-    }
+    let set_to = |state: &str| set(&sb, "fence_virsh", &b, state);
+    differential(&sb, "fence_virsh", &b, EVERY_ACTION, &same, &same);
     // And the domain really is where the last action left it, as virsh says.
-    set("off");
+    set_to("off");
     let out = ours(&sb, &format!("{b}action=status\n"));
     assert_eq!((out.code, out.stdout.as_str()), (2, "Status: OFF\n"));
-    set("on");
+    set_to("on");
 }
 
 #[test]

@@ -386,39 +386,11 @@ fn split_utf8(bytes: &[u8]) -> (String, &[u8]) {
 mod tests {
     use super::*;
     use crate::runtime::clock::RealClock;
+    use crate::shell::testing::Script;
     use std::sync::{Arc, Mutex};
 
-    /// Chunks to read in turn, then a close; what was written is kept.
-    struct Script {
-        chunks: Vec<Vec<u8>>,
-        written: Arc<Mutex<Vec<u8>>>,
-    }
-
-    impl ByteStream for Script {
-        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
-            if self.chunks.is_empty() {
-                return Ok(0);
-            }
-            let next = self.chunks.remove(0);
-            if next.is_empty() {
-                return Err(StreamError::TimedOut { read: Vec::new() });
-            }
-            buf[..next.len()].copy_from_slice(&next);
-            Ok(next.len())
-        }
-        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
-            self.written.lock().unwrap().extend_from_slice(data);
-            Ok(())
-        }
-        fn close(&mut self) {}
-    }
-
     fn session(chunks: &[&[u8]]) -> (Expect, Arc<Mutex<Vec<u8>>>) {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let s = Script {
-            chunks: chunks.iter().map(|c| c.to_vec()).collect(),
-            written: written.clone(),
-        };
+        let (s, written) = Script::new(chunks);
         (Expect::new(Box::new(s), "\n"), written)
     }
 

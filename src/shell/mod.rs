@@ -6,3 +6,5 @@
 pub mod dialogue;
 pub mod expect;
 pub mod script;
+#[cfg(test)]
+mod testing;

@@ -563,26 +563,9 @@ mod tests {
     use super::*;
     use crate::runtime::clock::RealClock;
     use crate::runtime::stream::{ByteStream, StreamError};
+    use crate::shell::testing::Script;
     use std::sync::{Arc, Mutex};
     use std::time::Instant;
-
-    /// The device's answers in turn (one per read), then a close.
-    struct Device(Vec<&'static str>);
-
-    impl ByteStream for Device {
-        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
-            if self.0.is_empty() {
-                return Ok(0);
-            }
-            let next = self.0.remove(0).as_bytes();
-            buf[..next.len()].copy_from_slice(next);
-            Ok(next.len())
-        }
-        fn write_all(&mut self, _: &[u8], _: Instant) -> Result<(), StreamError> {
-            Ok(())
-        }
-        fn close(&mut self) {}
-    }
 
     /// A menu device: the table is shown by the second step, the third leaves the menu.
     const MENU: &str = r#"
@@ -619,7 +602,7 @@ off = '^Off$'
         };
         let prompts = d.prompt.clone();
         let mut c = Compiled::new(Arc::new(d), &prompts, HashMap::new(), t)?;
-        let mut x = Expect::new(Box::new(Device(answers)), "\n");
+        let mut x = Expect::new(Box::new(Script::new(&answers).0), "\n");
         c.status(&mut x, &RealClock::started_at(Instant::now()), plug)
     }
 
@@ -647,28 +630,6 @@ off = '^Off$'
         let mut later = answers();
         later[2] = "back\r\n--\r\n0  Off\r\n> ";
         assert_eq!(status("0", later), Ok(Meaning::On));
-    }
-
-    /// Chunks to read in turn, then a close; what was written is kept.
-    struct Script {
-        chunks: Vec<Vec<u8>>,
-        written: Arc<Mutex<Vec<u8>>>,
-    }
-
-    impl ByteStream for Script {
-        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
-            if self.chunks.is_empty() {
-                return Ok(0);
-            }
-            let next = self.chunks.remove(0);
-            buf[..next.len()].copy_from_slice(&next);
-            Ok(next.len())
-        }
-        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
-            self.written.lock().unwrap().extend_from_slice(data);
-            Ok(())
-        }
-        fn close(&mut self) {}
     }
 
     const DIALOGUE: &str = r#"
@@ -900,28 +861,6 @@ row = '^250 "(?P<alias>[^"]*)"'
         );
     }
 
-    /// Chunks to read in turn, then a close; what was written is kept.
-    struct Chunks {
-        chunks: Vec<Vec<u8>>,
-        written: Arc<Mutex<Vec<u8>>>,
-    }
-
-    impl ByteStream for Chunks {
-        fn read_some(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, StreamError> {
-            if self.chunks.is_empty() {
-                return Ok(0);
-            }
-            let next = self.chunks.remove(0);
-            buf[..next.len()].copy_from_slice(&next);
-            Ok(next.len())
-        }
-        fn write_all(&mut self, data: &[u8], _: Instant) -> Result<(), StreamError> {
-            self.written.lock().unwrap().extend_from_slice(data);
-            Ok(())
-        }
-        fn close(&mut self) {}
-    }
-
     const DETECT_DIALOGUE: &str = r#"
 prompt = ['\$ ']
 eol = "\n"
@@ -968,7 +907,7 @@ rules = [{ pattern = 'ON', means = "on" }, { pattern = 'OFF', means = "off" }]
             } else {
                 "OFF\n$ "
             };
-            let s = Chunks {
+            let s = Script {
                 chunks: vec![banner.as_bytes().to_vec(), answer.as_bytes().to_vec()],
                 written: written.clone(),
             };
@@ -1010,7 +949,7 @@ rules = [
             ("b", Some(Meaning::Off)),
             ("a", None),
         ] {
-            let s = Chunks {
+            let s = Script {
                 chunks: vec![table.as_bytes().to_vec()],
                 written: Arc::new(Mutex::new(Vec::new())),
             };
