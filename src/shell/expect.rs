@@ -69,6 +69,7 @@ impl std::fmt::Display for ExpectError {
 impl std::error::Error for ExpectError {}
 
 /// One pattern of a wait, and what it stands for in messages.
+#[derive(Clone, Copy)]
 pub struct Pattern<'a> {
     pub regex: &'a Regex,
     pub name: &'a str,

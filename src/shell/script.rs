@@ -156,17 +156,31 @@ impl Compiled {
         .map_err(ScriptError::Dialogue)
     }
 
+    /// The session is at its first command prompt: what the device printed up to it
+    /// (banner included) is searched by the `detect` patterns.
+    fn at_first_prompt(&mut self, found: &Found) -> Result<(), ScriptError> {
+        self.detect(&format!("{}{}", found.before, found.matched))
+    }
+
     /// The device's own login: user name, password, then the command prompt. The login
     /// question coming back, or the device's refusal text, is a refused login (reported
     /// at once, not after a timeout).
     pub fn login(&mut self, x: &mut Expect, clock: &dyn Clock) -> Result<(), ScriptError> {
         let d = self.dialogue.clone();
-        let spec = &d.login;
-        let user_q = self.regex(&spec.user_prompt)?;
-        let password_q = self.regex(&spec.password_prompt)?;
-        let refused = spec.refused.as_deref().map(|r| self.regex(r)).transpose()?;
+        let user_q = self.regex(&d.login.user_prompt)?;
+        let password_q = self.regex(&d.login.password_prompt)?;
+        let refused = d
+            .login
+            .refused
+            .as_deref()
+            .map(|r| self.regex(r))
+            .transpose()?;
         let t = self.timeouts.login;
-        let mut first = vec![
+        let login = self.values.get("login").cloned().unwrap_or_default();
+        let password = self.values.get("password").cloned().unwrap_or_default();
+        // Index 0: the user name question, 1: the password question, then the refusal
+        // (after the password only) and the prompts.
+        let questions = [
             Pattern {
                 regex: &user_q,
                 name: "the login prompt",
@@ -176,57 +190,42 @@ impl Compiled {
                 name: "the password prompt",
             },
         ];
-        first.extend(self.prompts.iter().map(|r| Pattern {
-            regex: r,
-            name: "the command prompt",
-        }));
-        let login = self.values.get("login").cloned().unwrap_or_default();
-        let password = self.values.get("password").cloned().unwrap_or_default();
-        let mut found = x.expect(&first, clock, t)?;
-        if found.index >= 2 {
-            drop(first);
-            // no login asked (a device without passwords)
-            return self.detect(&format!("{}{}", found.before, found.matched));
-        }
+        let before_password: Vec<Pattern<'_>> = questions
+            .iter()
+            .copied()
+            .chain(prompt_patterns(&self.prompts))
+            .collect();
+        let mut found = x.expect(&before_password, clock, t)?;
         if found.index == 0 {
             x.send_line(&login, false, clock, t)?;
-            found = x.expect(&first, clock, t)?;
-            if found.index >= 2 {
-                drop(first);
-                return self.detect(&format!("{}{}", found.before, found.matched));
-            }
+            found = x.expect(&before_password, clock, t)?;
             if found.index == 0 {
                 return Err(ScriptError::LoginRefused(
                     "the device asked for the user name again".into(),
                 ));
             }
         }
-        x.send_line(&password, true, clock, t)?;
-        let mut after = vec![
-            Pattern {
-                regex: &user_q,
-                name: "the login prompt",
-            },
-            Pattern {
-                regex: &password_q,
-                name: "the password prompt",
-            },
-        ];
-        if let Some(r) = &refused {
-            after.push(Pattern {
-                regex: r,
-                name: "a refusal",
-            });
+        drop(before_password);
+        if found.index >= 2 {
+            // No (more) question: a device without a password.
+            return self.at_first_prompt(&found);
         }
-        let first_prompt = after.len();
-        after.extend(self.prompts.iter().map(|r| Pattern {
+        x.send_line(&password, true, clock, t)?;
+        let refusal = refused.as_ref().map(|r| Pattern {
             regex: r,
-            name: "the command prompt",
-        }));
-        let found = x.expect(&after, clock, t)?;
+            name: "a refusal",
+        });
+        let after_password: Vec<Pattern<'_>> = questions
+            .iter()
+            .copied()
+            .chain(refusal)
+            .chain(prompt_patterns(&self.prompts))
+            .collect();
+        let first_prompt = 2 + usize::from(refused.is_some());
+        let found = x.expect(&after_password, clock, t)?;
+        drop(after_password);
         if found.index >= first_prompt {
-            drop(after);
-            self.detect(&format!("{}{}", found.before, found.matched))
+            self.at_first_prompt(&found)
         } else {
             Err(ScriptError::LoginRefused(format!(
                 "the device refused the user name or password (it answered \"{}\")",
@@ -237,17 +236,10 @@ impl Compiled {
 
     /// Wait for the first command prompt (a session the transport logged in).
     pub fn first_prompt(&mut self, x: &mut Expect, clock: &dyn Clock) -> Result<(), ScriptError> {
-        let pats: Vec<Pattern<'_>> = self
-            .prompts
-            .iter()
-            .map(|r| Pattern {
-                regex: r,
-                name: "the command prompt",
-            })
-            .collect();
+        let pats: Vec<Pattern<'_>> = prompt_patterns(&self.prompts).collect();
         let found = x.expect(&pats, clock, self.timeouts.login)?;
         drop(pats);
-        self.detect(&format!("{}{}", found.before, found.matched))
+        self.at_first_prompt(&found)
     }
 
     /// Run `steps` for `plug`; the text the last step's wait ended on (without the echo of
@@ -372,10 +364,7 @@ impl Compiled {
             })
             .collect();
         if step.prompt {
-            pats.extend(self.prompts.iter().map(|r| Pattern {
-                regex: r,
-                name: "the command prompt",
-            }));
+            pats.extend(prompt_patterns(&self.prompts));
         }
         let mut output = String::new();
         loop {
@@ -533,6 +522,14 @@ impl Compiled {
         }
         Ok(rows)
     }
+}
+
+/// The command prompt's patterns, for a wait.
+fn prompt_patterns(prompts: &[Regex]) -> impl Iterator<Item = Pattern<'_>> {
+    prompts.iter().map(|r| Pattern {
+        regex: r,
+        name: "the command prompt",
+    })
 }
 
 /// The output without the device's echo of the line sent (its first line, when it holds
