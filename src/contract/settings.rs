@@ -211,14 +211,15 @@ fn given_values(agent: &Agent, raw: &RawInput) -> BTreeMap<Text, String> {
         }
     }
     // Shell agents: the port follows the transport when none is given (ssh=1 on an agent
-    // that speaks telnet by default reaches port 22, ssh=0 on an SSH agent port 23).
-    if agent.has("secure") && !raw.values.contains_key("ipport") {
+    // that speaks telnet by default reaches port 22, ssh=0 on an SSH agent port 23, and an
+    // agent whose metadata gives no port, as fence_cyberpower_ssh's, the transport's own).
+    if agent.has("secure") && agent.has("ipport") && !raw.values.contains_key("ipport") {
         let ssh = values.get("secure").is_some_and(|v| flag_is_on(v));
         match (ssh, values.get("ipport").map(String::as_str)) {
             (true, _) => {
                 values.insert("ipport".into(), "22".into());
             }
-            (false, Some("22")) => {
+            (false, Some("22") | None) => {
                 values.insert("ipport".into(), "23".into());
             }
             _ => {}

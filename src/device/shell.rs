@@ -161,6 +161,80 @@ fn ssh_options_in_force<'a>(given: Option<&'a str>, own_default: Option<&str>) -
     given.filter(|g| Some(*g) != own_default || ssh_options::parse(g).is_ok())
 }
 
+/// `cmd_prompt` when it replaces the dialogue's prompt: given, and not the agent's own
+/// default (upstream's spelling of the dialogue's prompt, shown in the metadata); a
+/// pattern that is no regex is a problem.
+fn prompt_option(
+    agent: &Agent,
+    settings: &Settings,
+    problems: &mut Problems,
+) -> Option<Vec<String>> {
+    let own_default = agent
+        .option("cmd_prompt")
+        .and_then(|o| o.default.as_deref());
+    let prompts = settings
+        .get("cmd_prompt")
+        .filter(|p| !p.trim().is_empty() && Some(*p) != own_default)
+        .map(prompt_override)?;
+    for p in &prompts {
+        if let Err(e) = regex::Regex::new(p) {
+            problems.push(usage(format!(
+                "cmd_prompt '{p}' is not a valid pattern: {}",
+                e.to_string().lines().last().unwrap_or_default()
+            )));
+        }
+    }
+    Some(prompts)
+}
+
+/// What the dialogue's `{names}` stand for: the options (no secrets, nothing about the
+/// connection), `login`, `password` and `sudo_prefix`.
+fn template_values(settings: &Settings, login: &str, password: &str) -> HashMap<String, String> {
+    let mut values: HashMap<String, String> = settings
+        .values
+        .iter()
+        .filter(|(k, _)| !NOT_FOR_TEMPLATES.contains(&k.as_ref()))
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let sudo = match (
+        settings.get("sudo").is_some_and(flag_is_on),
+        settings.get("sudo_path"),
+    ) {
+        (true, Some(p)) => format!("{p} "),
+        (true, None) => "sudo ".into(),
+        _ => String::new(),
+    };
+    values.insert("sudo_prefix".into(), sudo);
+    values.insert("login".into(), login.to_string());
+    values.insert("password".into(), password.to_string());
+    values
+}
+
+/// The SSH side of a connection: known hosts, algorithms and key from the options.
+fn ssh_transport(settings: &Settings, env: &Env, opts: &SshOptions) -> SshTransport {
+    SshTransport {
+        known_hosts: opts
+            .known_hosts_file
+            .clone()
+            .unwrap_or_else(|| env.known_hosts.clone()),
+        policy: opts
+            .host_key_policy
+            .unwrap_or(HostKeyPolicy::TrustOnFirstUse),
+        algorithms: Algorithms {
+            kex: opts.kex.clone(),
+            host_keys: opts.host_key_algorithms.clone(),
+            ciphers: opts.ciphers.clone(),
+            macs: opts.macs.clone(),
+        },
+        identity_file: settings
+            .get("identity_file")
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from)
+            .or(opts.identity_file.clone()),
+        remote_command: opts.remote_command.clone(),
+    }
+}
+
 /// Read a shell agent's options: every problem at once.
 pub fn configure(
     agent: &Agent,
@@ -176,23 +250,10 @@ pub fn configure(
     }));
     let on = |k: &str| settings.get(k).is_some_and(flag_is_on);
     let secure = on("secure");
-    let address = match settings.get("ipport") {
-        // An agent whose metadata gives no port (fence_cyberpower_ssh, as fence-agents):
-        // the transport's own, 22 for SSH and 23 for telnet.
-        None if !settings.rejected("ipport") => {
-            let mut with_port = settings.clone();
-            let port = if secure { "22" } else { "23" };
-            with_port.values.insert("ipport".into(), port.into());
-            device::address(&with_port, &mut problems)
-        }
-        _ => device::address(settings, &mut problems),
-    };
+    let address = device::address(settings, &mut problems);
     let own_default = agent
-        .def
-        .defaults
-        .iter()
-        .find(|(k, _)| k.as_ref() == "ssh_options")
-        .map(|(_, v)| v.as_ref());
+        .option("ssh_options")
+        .and_then(|o| o.default.as_deref());
     let given = settings.get("ssh_options").filter(|_| secure);
     let parsed = match ssh_options_in_force(given, own_default) {
         Some(text) => {
@@ -200,25 +261,7 @@ pub fn configure(
         }
         None => Some(SshOptions::default()),
     };
-    // The agent's own cmd_prompt default is upstream's spelling of the dialogue's prompt
-    // (shown in the metadata); only another value replaces the dialogue's patterns.
-    let own_default = agent
-        .option("cmd_prompt")
-        .and_then(|o| o.default.as_deref());
-    let prompts = settings
-        .get("cmd_prompt")
-        .filter(|p| !p.trim().is_empty() && Some(*p) != own_default)
-        .map(prompt_override);
-    if let Some(ps) = &prompts {
-        for p in ps {
-            if let Err(e) = regex::Regex::new(p) {
-                problems.push(usage(format!(
-                    "cmd_prompt '{p}' is not a valid pattern: {}",
-                    e.to_string().lines().last().unwrap_or_default()
-                )));
-            }
-        }
-    }
+    let prompts = prompt_option(agent, settings, &mut problems);
     let family = if on("inet6_only") {
         Some(AddressFamily::V6)
     } else if on("inet4_only") {
@@ -226,48 +269,15 @@ pub fn configure(
     } else {
         None
     };
-    let mut values: HashMap<String, String> = settings
-        .values
-        .iter()
-        .filter(|(k, _)| !NOT_FOR_TEMPLATES.contains(&k.as_ref()))
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let sudo = match (on("sudo"), settings.get("sudo_path")) {
-        (true, Some(p)) => format!("{p} "),
-        (true, None) => "sudo ".into(),
-        _ => String::new(),
-    };
-    values.insert("sudo_prefix".into(), sudo);
     let login = settings.get("login").unwrap_or_default().to_string();
-    values.insert("login".into(), login.clone());
     let password = Zeroizing::new(settings.get("passwd").unwrap_or_default().to_string());
-    values.insert("password".into(), password.to_string());
+    let values = template_values(settings, &login, &password);
     problems.finish(|| {
         let (host, port) = address?;
         let opts = parsed?;
         let dialogue = dialogue?;
         let transport = if secure {
-            Transport::Ssh(Box::new(SshTransport {
-                known_hosts: opts
-                    .known_hosts_file
-                    .clone()
-                    .unwrap_or_else(|| env.known_hosts.clone()),
-                policy: opts
-                    .host_key_policy
-                    .unwrap_or(HostKeyPolicy::TrustOnFirstUse),
-                algorithms: Algorithms {
-                    kex: opts.kex.clone(),
-                    host_keys: opts.host_key_algorithms.clone(),
-                    ciphers: opts.ciphers.clone(),
-                    macs: opts.macs.clone(),
-                },
-                identity_file: settings
-                    .get("identity_file")
-                    .filter(|f| !f.is_empty())
-                    .map(PathBuf::from)
-                    .or(opts.identity_file.clone()),
-                remote_command: opts.remote_command.clone(),
-            }))
+            Transport::Ssh(Box::new(ssh_transport(settings, env, &opts)))
         } else {
             Transport::Telnet
         };
