@@ -91,6 +91,8 @@ Usage:\n\
 \tfencebox agents                list the agents\n\
 \tfencebox families              list the SNMP device families (built in and site files)\n\
 \tfencebox link DIR              create a fence_<agent> symlink to this binary in DIR for every agent\n\
+\tfencebox power ACTION NODES    list, status, on, off or reboot nodes by the inventory (--help)\n\
+\tfencebox inventory check       check the inventory (docs/inventory.md)\n\
 \tfencebox --version | --help\n"
     )
 }
@@ -144,6 +146,8 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
             }
             Err(e) => fail_plain(&e),
         },
+        Some("power") => fleet_answer(crate::fleet::command::power, &args[1..]),
+        Some("inventory") => fleet_answer(crate::fleet::command::inventory, &args[1..]),
         Some("link") => match args.get(1) {
             Some(dir) if args.len() == 2 => link(Path::new(dir)),
             _ => fail_plain("usage: fencebox link DIR (the directory to put the fence_* links in)"),
@@ -156,6 +160,19 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
             };
             run_agent(&agent_name, &args[1..], start)
         }
+    }
+}
+
+/// Run a fleet command with the process's environment and print its answer.
+fn fleet_answer(
+    command: fn(&[OsString], &Env, &Registry) -> crate::fleet::command::Answer,
+    args: &[OsString],
+) -> u8 {
+    let env = Env::from_process();
+    let registry = Registry::load(&env.agents_dir);
+    match command(args, &env, &registry) {
+        Ok((text, code)) => answer(&text).max(code),
+        Err(line) => fail_plain(&line),
     }
 }
 

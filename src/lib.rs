@@ -14,6 +14,7 @@ pub mod cli;
 pub mod contract;
 pub mod device;
 pub mod engine;
+pub mod fleet;
 pub mod ipmi;
 pub mod nut;
 pub mod shell;

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["contract"],
     &["device"],
     &["engine"],
+    &["fleet"],
     &["cli"],
 ];
 

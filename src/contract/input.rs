@@ -74,7 +74,7 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<String> {
 }
 
 /// Which option a stdin key names: the internal key, or the long name with `-` or `_`.
-fn resolve_key<'a>(name: &str, opts: &'a [OptSpec]) -> Option<&'a OptSpec> {
+pub fn resolve_key<'a>(name: &str, opts: &'a [OptSpec]) -> Option<&'a OptSpec> {
     let dashed = name.replace('_', "-");
     let underscored = name.replace('-', "_");
     opts.iter()

@@ -10,6 +10,7 @@ pub const DEFAULT_LOCK_DIR: &str = "/run/lock/fencebox";
 pub const DEFAULT_AGENTS_DIR: &str = "/etc/fencebox/agents.d";
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
 pub const DEFAULT_KNOWN_HOSTS: &str = "/var/lib/fencebox/known_hosts";
+pub const DEFAULT_INVENTORY: &str = "/etc/fencebox/inventory.toml";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Env {
@@ -22,6 +23,9 @@ pub struct Env {
     /// fencebox's own SSH known-hosts file (`FENCEBOX_KNOWN_HOSTS`); `ssh_options`'
     /// `-o UserKnownHostsFile=` overrides it per call.
     pub known_hosts: PathBuf,
+    /// The site's inventory of devices and nodes (`FENCEBOX_INVENTORY`; `--inventory`
+    /// overrides it per command).
+    pub inventory: PathBuf,
     /// Run by pacemaker-fenced (`PCMK_service`): internal timeouts off by default.
     pub under_pacemaker: bool,
     /// Tests only (`FENCEBOX_DUMMY_IGNORE`): requests the dummy device accepts and does
@@ -37,6 +41,7 @@ impl Default for Env {
             agents_dir: DEFAULT_AGENTS_DIR.into(),
             syslog_socket: DEFAULT_SYSLOG_SOCKET.into(),
             known_hosts: DEFAULT_KNOWN_HOSTS.into(),
+            inventory: DEFAULT_INVENTORY.into(),
             under_pacemaker: false,
             dummy_ignore: String::new(),
         }
@@ -54,6 +59,7 @@ impl Env {
             syslog_socket: var("FENCEBOX_SYSLOG_SOCKET")
                 .map_or(defaults.syslog_socket, PathBuf::from),
             known_hosts: var("FENCEBOX_KNOWN_HOSTS").map_or(defaults.known_hosts, PathBuf::from),
+            inventory: var("FENCEBOX_INVENTORY").map_or(defaults.inventory, PathBuf::from),
             under_pacemaker: var("PCMK_service").is_some_and(|v| v == "pacemaker-fenced"),
             dummy_ignore: var("FENCEBOX_DUMMY_IGNORE")
                 .map(|v| v.to_string_lossy().into_owned())

@@ -1,0 +1,188 @@
+//! `fencebox power` and `fencebox inventory`: their arguments, what they print and their
+//! exit codes (0 only when every node reached what was asked; 1 otherwise, and for any
+//! bad input, with one line saying what is wrong).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::contract::agents::Registry;
+use crate::fleet::inventory::{self, Inventory};
+use crate::fleet::power::{self, Options};
+use crate::fleet::{hostlist, report};
+use crate::runtime::env::Env;
+
+/// What a fleet command ends with: the text for stdout and the exit code, or one line
+/// for stderr (exit 1).
+pub type Answer = Result<(String, u8), String>;
+
+fn inventory_arg() -> Arg {
+    Arg::new("inventory")
+        .long("inventory")
+        .short('i')
+        .value_name("PATH")
+        .help(
+            "the inventory file (default: $FENCEBOX_INVENTORY, else /etc/fencebox/inventory.toml)",
+        )
+}
+
+fn power_cli() -> Command {
+    Command::new("fencebox power")
+        .about("Switch or read the power of nodes by their feeds, as the inventory maps them")
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("action")
+                .required(true)
+                .value_name("ACTION")
+                .help("list, status, on, off or reboot"),
+        )
+        .arg(
+            Arg::new("nodes")
+                .required(true)
+                .value_name("NODES")
+                .help("node[01-16], rack2-n[1-4,7], @group, all; several with commas"),
+        )
+        .arg(inventory_arg())
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("answer in JSON"),
+        )
+        .arg(
+            Arg::new("fanout")
+                .long("fanout")
+                .value_name("N")
+                .help("devices worked on at once (default 256)"),
+        )
+        .arg(
+            Arg::new("lock_wait")
+                .long("lock-wait")
+                .value_name("SECONDS")
+                .help("how long to wait for devices that other calls hold (default 120)"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .long("verbose")
+                .short('v')
+                .action(ArgAction::Count)
+                .help("print each device's log on standard error"),
+        )
+}
+
+fn inventory_cli() -> Command {
+    Command::new("fencebox inventory")
+        .about("Check the inventory")
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("action")
+                .required(true)
+                .value_name("ACTION")
+                .help("check: read the inventory and report its first problem"),
+        )
+        .arg(inventory_arg())
+}
+
+/// Parse with clap; an error is one line (clap's first), help is the answer.
+fn matches(cli: Command, args: &[OsString]) -> Result<ArgMatches, Answer> {
+    let mut full = vec![OsString::from(cli.get_name().to_string())];
+    full.extend(args.iter().cloned());
+    cli.try_get_matches_from(full).map_err(|e| match e.kind() {
+        clap::error::ErrorKind::DisplayHelp => Ok((e.to_string(), 0)),
+        _ => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            Err(format!(
+                "{}; see --help",
+                first.trim_start_matches("error: ").trim_end()
+            ))
+        }
+    })
+}
+
+fn load(m: &ArgMatches, env: &Env, registry: &Registry) -> Result<Inventory, String> {
+    let path = m
+        .get_one::<String>("inventory")
+        .map_or_else(|| env.inventory.clone(), PathBuf::from);
+    inventory::load(&path, registry)
+}
+
+/// `fencebox power ACTION NODES [options]`.
+pub fn power(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
+    let m = match matches(power_cli(), args) {
+        Ok(m) => m,
+        Err(answer) => return answer,
+    };
+    let action = m.get_one::<String>("action").map_or("", String::as_str);
+    let nodes_text = m.get_one::<String>("nodes").map_or("", String::as_str);
+    let as_json = m.get_flag("json");
+    let mut opts = Options {
+        verbose: u32::from(m.get_count("verbose")),
+        ..Options::default()
+    };
+    if let Some(f) = m.get_one::<String>("fanout") {
+        opts.fanout = match f.parse::<usize>() {
+            Ok(n) if (1..=4096).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "--fanout is a number of devices from 1 to 4096, not '{f}'"
+                ))
+            }
+        };
+    }
+    if let Some(w) = m.get_one::<String>("lock_wait") {
+        opts.lock_wait = match w.parse::<u64>() {
+            Ok(s) if s <= 86_400 => Some(Duration::from_secs(s)),
+            _ => {
+                return Err(format!(
+                    "--lock-wait is whole seconds (0 to 86400), not '{w}'"
+                ))
+            }
+        };
+    }
+    let command = match action {
+        "list" => None,
+        other => Some(power::Command::parse(other).ok_or_else(|| {
+            format!("'{other}' is not a power action; use list, status, on, off or reboot")
+        })?),
+    };
+    let terms = hostlist::parse(nodes_text)?;
+    let inv = load(&m, env, registry)?;
+    let nodes = hostlist::select(&terms, inv.names())?;
+    let Some(command) = command else {
+        return Ok((report::list(&inv, &nodes, as_json), 0));
+    };
+    let outcome = power::run(&inv, registry, env, &nodes, command, &opts);
+    let text = if as_json {
+        report::json(&outcome)
+    } else {
+        report::table(&outcome)
+    };
+    Ok((text, u8::from(!outcome.all_ok())))
+}
+
+/// `fencebox inventory check [--inventory PATH]`.
+pub fn inventory(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
+    let m = match matches(inventory_cli(), args) {
+        Ok(m) => m,
+        Err(answer) => return answer,
+    };
+    match m.get_one::<String>("action").map_or("", String::as_str) {
+        "check" => {
+            let inv = load(&m, env, registry)?;
+            Ok((
+                format!(
+                    "{}: {} device(s), {} node(s), {} feed(s); no problem found\n",
+                    inv.path.display(),
+                    inv.devices.len(),
+                    inv.nodes.len(),
+                    inv.nodes.iter().map(|n| n.feeds.len()).sum::<usize>()
+                ),
+                0,
+            ))
+        }
+        other => Err(format!("'{other}' is not an inventory action; use check")),
+    }
+}

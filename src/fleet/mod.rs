@@ -1,0 +1,9 @@
+//! Many nodes at once: the inventory (devices, nodes, their feeds and the power chain),
+//! host lists that select nodes, and power commands that switch every feed of the selected
+//! nodes with fencing's rules.
+
+pub mod command;
+pub mod hostlist;
+pub mod inventory;
+pub mod power;
+pub mod report;

@@ -1,0 +1,701 @@
+//! Power commands over many nodes at once, with fencing's rules: a node is off only when
+//! every feed is confirmed off, on when any is on; a reboot switches every feed off and
+//! confirms it before any feed goes back on. Devices work in parallel (at most `fanout`
+//! at a time); the plugs of one device go through one session, read in one listing where
+//! the device can list them. Outlets that no selected node maps are never touched.
+//!
+//! Locks: the command takes every device lock it needs before the first contact, in one
+//! global order (the lock key), and holds them to the end, across both halves of a
+//! reboot. Two commands over overlapping devices therefore wait for each other instead of
+//! deadlocking, and a single agent call, which takes one lock, waits its turn.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::contract::action::{Action, DeviceAction};
+use crate::contract::agents::Registry;
+use crate::contract::error::FenceError;
+use crate::contract::input;
+use crate::contract::settings::{self, Settings};
+use crate::device::{self, Backend, Device, PowerState, Session};
+use crate::fleet::inventory::{self, Feed, Inventory};
+use crate::runtime::call::CallId;
+use crate::runtime::clock::{Clock, RealClock, SharedClock};
+use crate::runtime::env::Env;
+use crate::runtime::lock::{self, DeviceLock, LockMode};
+use crate::runtime::log::{self, Log};
+
+/// What a power command asks of each node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Status,
+    On,
+    Off,
+    Reboot,
+}
+
+impl Command {
+    pub fn parse(word: &str) -> Option<Command> {
+        Some(match word {
+            "status" => Command::Status,
+            "on" => Command::On,
+            "off" => Command::Off,
+            "reboot" | "cycle" | "restart" => Command::Reboot,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Status => "status",
+            Command::On => "on",
+            Command::Off => "off",
+            Command::Reboot => "reboot",
+        }
+    }
+}
+
+/// How a command runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Devices worked on at once.
+    pub fanout: usize,
+    /// The devices' logs, after each device's work, at this detail (0: none).
+    pub verbose: u32,
+    /// A progress line on standard error (when it is a terminal).
+    pub progress: bool,
+    /// How long to wait for device locks held by others, in all.
+    pub lock_wait: Option<Duration>,
+}
+
+pub const DEFAULT_FANOUT: usize = 256;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            fanout: DEFAULT_FANOUT,
+            verbose: 0,
+            progress: std::io::stderr().is_terminal(),
+            lock_wait: Some(Duration::from_secs(120)),
+        }
+    }
+}
+
+/// What became of one feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedResult {
+    pub feed: Feed,
+    /// The last state the device confirmed.
+    pub state: Option<PowerState>,
+    /// Whether this command switched it (off, on; both for a reboot).
+    pub switched: bool,
+    pub error: Option<String>,
+}
+
+/// What became of one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeResult {
+    pub node: String,
+    /// Off when every feed is confirmed off, on when any is on, None when neither is known.
+    pub state: Option<PowerState>,
+    /// Whether the node reached what was asked (status: was read through every feed).
+    pub ok: bool,
+    /// Why not, in one line.
+    pub reason: Option<String>,
+    pub feeds: Vec<FeedResult>,
+}
+
+/// A power command's results, in the inventory's node order.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub command: Command,
+    pub nodes: Vec<NodeResult>,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn all_ok(&self) -> bool {
+        self.nodes.iter().all(|n| n.ok)
+    }
+}
+
+/// One device of the command: its backend, its settings, its log, and the plugs of the
+/// selected nodes on it.
+struct Work {
+    name: String,
+    plugs: Vec<String>,
+    prepared: Result<Prepared, String>,
+    log: Arc<Log>,
+}
+
+struct Prepared {
+    backend: Backend,
+    settings: Settings,
+    lock_key: String,
+    lock_mode: LockMode,
+    identity: lock::DeviceIdentity,
+}
+
+/// Run `command` on `nodes` (names of `inv`, already selected).
+pub fn run(
+    inv: &Inventory,
+    registry: &Registry,
+    env: &Env,
+    nodes: &[String],
+    command: Command,
+    opts: &Options,
+) -> Outcome {
+    let started = Instant::now();
+    let selected: Vec<&inventory::Node> = nodes.iter().filter_map(|n| inv.node(n)).collect();
+    let mut by_device: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for node in &selected {
+        for feed in node.power_feeds() {
+            let plugs = by_device
+                .entry(inv.devices[&feed.device].name.as_str())
+                .or_default();
+            if !plugs.contains(&feed.plug) {
+                plugs.push(feed.plug);
+            }
+        }
+    }
+    let mut works: Vec<Work> = by_device
+        .into_iter()
+        .map(|(name, plugs)| prepare(inv, registry, env, name, plugs, command))
+        .collect();
+    let mut results: BTreeMap<Feed, FeedResult> = BTreeMap::new();
+    // Every lock this command needs, each once, in key order.
+    let (locks, lock_errors) = take_locks(&works, command, opts, env);
+    for w in &mut works {
+        if let Ok(p) = &w.prepared {
+            if let Some(e) = lock_errors.get(&p.lock_key) {
+                w.prepared = Err(e.clone());
+            }
+        }
+    }
+    let mut fenced = BTreeSet::new();
+    match command {
+        Command::Status => phase(&mut works, Op::Read, opts, &mut results),
+        Command::On => phase(&mut works, Op::Switch(PowerState::On), opts, &mut results),
+        Command::Off => phase(&mut works, Op::Switch(PowerState::Off), opts, &mut results),
+        Command::Reboot => fenced = reboot(&selected, &mut works, opts, &mut results),
+    }
+    drop(locks);
+    if opts.progress {
+        eprint!("\r\x1b[K");
+    }
+    Outcome {
+        command,
+        nodes: selected
+            .iter()
+            .map(|n| node_result(n, command, &results, fenced.contains(&n.name)))
+            .collect(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Check a device's options as its agent would and set up its backend (no contact).
+fn prepare(
+    inv: &Inventory,
+    registry: &Registry,
+    env: &Env,
+    name: &str,
+    plugs: Vec<String>,
+    command: Command,
+) -> Work {
+    let device = &inv.devices[name];
+    let log = Log::in_memory(name);
+    let prepared = log::scope(&log, || {
+        let stdin = inventory::stdin_for(device, "monitor")?;
+        let raw = input::parse_stdin(&stdin, &device.agent.options).map_err(|e| e.to_string())?;
+        log.configure(false, settings::verbose_level(&raw).max(1), None);
+        let action = Action::Device(DeviceAction::Monitor);
+        let clock = RealClock::started_at(Instant::now());
+        let (settings, mut errors) =
+            settings::validate_partial(&device.agent, action, &raw, env, &clock);
+        let config = match device::configure(registry, &device.agent, &settings, env) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        match (config, errors.is_empty()) {
+            (Some(config), true) => {
+                let backend = device::open(config);
+                let (identity, concurrent) = identity_of(&backend);
+                let lock_mode = if command == Command::Status && concurrent {
+                    LockMode::Shared
+                } else {
+                    LockMode::Exclusive
+                };
+                Ok(Prepared {
+                    backend,
+                    settings,
+                    lock_key: identity.key(),
+                    lock_mode,
+                    identity,
+                })
+            }
+            _ => Err(format!(
+                "device {name} (inventory line {}): {}",
+                device.line,
+                one_line(&errors)
+            )),
+        }
+    });
+    Work {
+        name: name.to_string(),
+        plugs,
+        prepared,
+        log,
+    }
+}
+
+fn one_line(errors: &[FenceError]) -> String {
+    let texts: Vec<String> = errors
+        .iter()
+        .map(|e| e.to_string().trim_start_matches("Failed: ").to_string())
+        .collect();
+    if texts.is_empty() {
+        "the options are not valid".into()
+    } else {
+        texts.join("; ")
+    }
+}
+
+fn identity_of(b: &Backend) -> (lock::DeviceIdentity, bool) {
+    match b {
+        Backend::Dummy(d) => (d.identity(), d.concurrent_reads()),
+        Backend::Snmp(d) => (d.identity(), d.concurrent_reads()),
+        Backend::Ipmi(d) => (d.identity(), d.concurrent_reads()),
+        Backend::Nut(d) => (d.identity(), d.concurrent_reads()),
+        Backend::Shell(d) => (d.identity(), d.concurrent_reads()),
+    }
+}
+
+/// Take the locks of every prepared device, each key once (shared only if every device
+/// behind it may share), in key order. A lock that cannot be had fails its devices only.
+fn take_locks(
+    works: &[Work],
+    command: Command,
+    opts: &Options,
+    env: &Env,
+) -> (Vec<DeviceLock>, BTreeMap<String, String>) {
+    let mut wanted: BTreeMap<&str, (&lock::DeviceIdentity, LockMode)> = BTreeMap::new();
+    for p in works.iter().filter_map(|w| w.prepared.as_ref().ok()) {
+        let entry = wanted
+            .entry(p.lock_key.as_str())
+            .or_insert((&p.identity, p.lock_mode));
+        if p.lock_mode == LockMode::Exclusive {
+            entry.1 = LockMode::Exclusive;
+        }
+    }
+    let clock = RealClock::started_at(Instant::now());
+    let owner = format!(
+        "{} (fencebox power {}) since {}",
+        CallId::next(),
+        command.name(),
+        log::timestamp()
+    );
+    let (mut held, mut failed) = (Vec::new(), BTreeMap::new());
+    for (key, (identity, mode)) in wanted {
+        let left = opts.lock_wait.map(|w| w.saturating_sub(clock.elapsed()));
+        match lock::acquire(&env.lock_dir, identity, mode, left, &owner, &clock) {
+            Ok(l) => held.push(l),
+            Err(e) => {
+                failed.insert(key.to_string(), FenceError::from(e).to_string());
+            }
+        }
+    }
+    (held, failed)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Read,
+    Switch(PowerState),
+}
+
+/// One pass over the devices, in parallel: each does `op` on its plugs, and the results
+/// land in `results` by feed.
+fn phase(works: &mut [Work], op: Op, opts: &Options, results: &mut BTreeMap<Feed, FeedResult>) {
+    let total = works.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let out = Mutex::new(Vec::new());
+    let queue: Vec<Mutex<&mut Work>> = works.iter_mut().map(Mutex::new).collect();
+    let workers = opts.fanout.clamp(1, total.max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(slot) = queue.get(i) else { break };
+                let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+                let work: &mut Work = &mut guard;
+                let found = on_device(work, op);
+                if opts.verbose > 0 {
+                    for line in work.log.lines() {
+                        eprintln!("{}: {line}", work.name);
+                    }
+                }
+                out.lock().unwrap_or_else(|p| p.into_inner()).extend(found);
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if opts.progress {
+                    eprint!("\r\x1b[Kfencebox power: {n}/{total} devices");
+                }
+            });
+        }
+    });
+    for r in out.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        merge(results, r);
+    }
+}
+
+/// A later result of a feed replaces an earlier one, but a switch once done stays said.
+fn merge(results: &mut BTreeMap<Feed, FeedResult>, r: FeedResult) {
+    let switched = results.get(&r.feed).is_some_and(|old| old.switched);
+    let feed = r.feed.clone();
+    results.insert(
+        feed,
+        FeedResult {
+            switched: r.switched || switched,
+            ..r
+        },
+    );
+}
+
+fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
+    let feed = |plug: &str| Feed {
+        device: work.name.clone(),
+        plug: plug.to_string(),
+    };
+    let prepared = match &mut work.prepared {
+        Ok(p) => p,
+        Err(e) => {
+            return work
+                .plugs
+                .iter()
+                .map(|p| FeedResult {
+                    feed: feed(p),
+                    state: None,
+                    switched: false,
+                    error: Some(e.clone()),
+                })
+                .collect()
+        }
+    };
+    let clock: SharedClock = RealClock::shared_now();
+    let plugs = work.plugs.clone();
+    let settings = &prepared.settings;
+    let per_plug = log::scope(&work.log, || match &mut prepared.backend {
+        Backend::Dummy(d) => device_op(d, &plugs, op, settings, &clock),
+        Backend::Snmp(d) => device_op(d, &plugs, op, settings, &clock),
+        Backend::Ipmi(d) => device_op(d, &plugs, op, settings, &clock),
+        Backend::Nut(d) => device_op(d, &plugs, op, settings, &clock),
+        Backend::Shell(d) => device_op(d, &plugs, op, settings, &clock),
+    });
+    plugs
+        .iter()
+        .zip(per_plug)
+        .map(|(p, r)| FeedResult {
+            feed: feed(p),
+            state: r.state,
+            switched: r.switched,
+            error: r.error,
+        })
+        .collect()
+}
+
+/// One plug's end: the last state the device confirmed, whether this command switched
+/// it (confirmed), and what went wrong.
+#[derive(Debug, Clone)]
+struct PlugOutcome {
+    state: Option<PowerState>,
+    switched: bool,
+    error: Option<String>,
+}
+
+impl PlugOutcome {
+    fn confirmed(state: PowerState, switched: bool) -> Self {
+        PlugOutcome {
+            state: Some(state),
+            switched,
+            error: None,
+        }
+    }
+    fn failed(error: String, last: Option<PowerState>) -> Self {
+        PlugOutcome {
+            state: last,
+            switched: false,
+            error: Some(error),
+        }
+    }
+}
+
+fn err_text(e: &FenceError) -> String {
+    e.to_string().trim_start_matches("Failed: ").to_string()
+}
+
+/// `op` on every plug of one device through one session: per plug, the confirmed state
+/// and whether it was switched, or why not.
+fn device_op<D: Device>(
+    dev: &mut D,
+    plugs: &[String],
+    op: Op,
+    settings: &Settings,
+    clock: &SharedClock,
+) -> Vec<PlugOutcome> {
+    let mut session = match dev.connect(clock) {
+        Ok(s) => s,
+        Err(e) => return vec![PlugOutcome::failed(err_text(&e), None); plugs.len()],
+    };
+    let r = session_op(&mut session, plugs, op, settings, clock);
+    session.close();
+    r
+}
+
+fn session_op<S: Session>(
+    s: &mut S,
+    plugs: &[String],
+    op: Op,
+    settings: &Settings,
+    clock: &SharedClock,
+) -> Vec<PlugOutcome> {
+    let mut out = vec![PlugOutcome::failed(String::new(), None); plugs.len()];
+    let mut resolved = Vec::new();
+    for (i, given) in plugs.iter().enumerate() {
+        match s.plug(given) {
+            Ok(p) => resolved.push((i, p)),
+            Err(e) => out[i] = PlugOutcome::failed(err_text(&e), None),
+        }
+    }
+    let states = read_states(s, plugs, &resolved);
+    let target = match op {
+        Op::Read => {
+            for (i, st) in states {
+                out[i] = match st {
+                    Ok(s) => PlugOutcome::confirmed(s, false),
+                    Err(e) => PlugOutcome::failed(e, None),
+                };
+            }
+            return out;
+        }
+        Op::Switch(t) => t,
+    };
+    // Ask every plug that is not there yet, then confirm them together.
+    let mut pending = Vec::new();
+    for ((i, plug), (_, st)) in resolved.iter().zip(states) {
+        match st {
+            Ok(s) if s == target => out[*i] = PlugOutcome::confirmed(s, false),
+            Ok(now) => match s.set_power(plug, target) {
+                Ok(()) => pending.push((*i, plug.clone())),
+                Err(e) => out[*i] = PlugOutcome::failed(err_text(&e), Some(now)),
+            },
+            Err(e) => out[*i] = PlugOutcome::failed(e, None),
+        }
+    }
+    if pending.is_empty() {
+        return out;
+    }
+    clock.sleep(settings.power_wait);
+    let started = clock.elapsed();
+    let max_polls = settings.power_timeout.map(|d| d.as_secs().max(1));
+    let mut polls = 0u64;
+    let mut last: BTreeMap<usize, Result<PowerState, String>> = BTreeMap::new();
+    while !pending.is_empty() {
+        polls += 1;
+        for (i, st) in read_states(s, plugs, &pending) {
+            match st {
+                Ok(s) if s == target => {
+                    out[i] = PlugOutcome::confirmed(s, true);
+                    last.remove(&i);
+                }
+                other => {
+                    last.insert(i, other);
+                }
+            }
+        }
+        pending.retain(|(i, _)| last.contains_key(i));
+        if pending.is_empty() {
+            break;
+        }
+        clock.sleep(settings.status_sleep);
+        let out_of_polls = max_polls.is_some_and(|m| polls >= m);
+        let out_of_time = settings
+            .power_timeout
+            .is_some_and(|t| clock.elapsed().saturating_sub(started) >= t);
+        if out_of_polls || out_of_time {
+            break;
+        }
+    }
+    for (i, _) in pending {
+        out[i] = match last.remove(&i) {
+            Some(Ok(s)) => PlugOutcome::failed(
+                format!(
+                    "asked {}, still {} after {polls} read(s) (power_timeout)",
+                    target.lower(),
+                    s.lower()
+                ),
+                Some(s),
+            ),
+            Some(Err(e)) => {
+                PlugOutcome::failed(format!("asked {}, then: {e}", target.lower()), None)
+            }
+            None => PlugOutcome::failed(format!("asked {}, not confirmed", target.lower()), None),
+        };
+    }
+    out
+}
+
+/// The confirmed state of each resolved plug (index into `plugs`): one listing when the
+/// device can list with states and more than one plug is asked, else plug by plug. A plug
+/// the listing does not show (or shows without a state) is read on its own.
+fn read_states<S: Session>(
+    s: &mut S,
+    plugs: &[String],
+    resolved: &[(usize, S::Plug)],
+) -> Vec<(usize, Result<PowerState, String>)> {
+    let mut listed: BTreeMap<String, PowerState> = BTreeMap::new();
+    if resolved.len() > 1 && s.capabilities().list {
+        match s.list(true) {
+            Ok(outlets) => {
+                for o in outlets {
+                    if let Some(st) = o.state {
+                        listed.insert(o.id.clone(), st);
+                    }
+                }
+            }
+            Err(e) => log_debug!(1, "listing failed ({e}); reading plug by plug"),
+        }
+    }
+    resolved
+        .iter()
+        .map(|(i, plug)| {
+            let st = match listed.get(&plugs[*i]) {
+                Some(st) => Ok(*st),
+                None => s.status(plug).map_err(|e| err_text(&e)),
+            };
+            (*i, st)
+        })
+        .collect()
+}
+
+/// Both halves of a reboot: every feed off; then, for each node whose every feed is
+/// confirmed off (it is fenced: returned), every feed on. A node not confirmed off keeps
+/// its feeds as they are.
+fn reboot(
+    selected: &[&inventory::Node],
+    works: &mut [Work],
+    opts: &Options,
+    results: &mut BTreeMap<Feed, FeedResult>,
+) -> BTreeSet<String> {
+    phase(works, Op::Switch(PowerState::Off), opts, results);
+    let mut fenced = BTreeSet::new();
+    let mut back_on: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for node in selected {
+        let feeds = node.power_feeds();
+        let all_off = feeds.iter().all(|f| {
+            results
+                .get(f)
+                .is_some_and(|r| r.error.is_none() && r.state == Some(PowerState::Off))
+        });
+        if all_off {
+            fenced.insert(node.name.clone());
+            for f in feeds {
+                back_on.entry(f.device).or_default().push(f.plug);
+            }
+        }
+    }
+    let mut second: Vec<Work> = Vec::new();
+    for w in works.iter_mut() {
+        let Some(plugs) = back_on.remove(&w.name) else {
+            continue;
+        };
+        // The device moves to the second pass with only the plugs of fenced nodes.
+        let prepared = std::mem::replace(&mut w.prepared, Err("moved".into()));
+        second.push(Work {
+            name: w.name.clone(),
+            plugs,
+            prepared,
+            log: Arc::clone(&w.log),
+        });
+    }
+    phase(&mut second, Op::Switch(PowerState::On), opts, results);
+    fenced
+}
+
+/// A node's result from its feeds' results.
+fn node_result(
+    node: &inventory::Node,
+    command: Command,
+    results: &BTreeMap<Feed, FeedResult>,
+    fenced: bool,
+) -> NodeResult {
+    let feeds: Vec<FeedResult> = node
+        .power_feeds()
+        .into_iter()
+        .map(|f| {
+            results.get(&f).cloned().unwrap_or(FeedResult {
+                feed: f,
+                state: None,
+                switched: false,
+                error: Some("not reached".into()),
+            })
+        })
+        .collect();
+    let any_on = feeds.iter().any(|f| f.state == Some(PowerState::On));
+    let all_off = feeds
+        .iter()
+        .all(|f| f.state == Some(PowerState::Off) && f.error.is_none());
+    let state = if any_on {
+        Some(PowerState::On)
+    } else if all_off {
+        Some(PowerState::Off)
+    } else {
+        None
+    };
+    let errors: Vec<String> = feeds
+        .iter()
+        .filter_map(|f| f.error.as_ref().map(|e| format!("{}: {e}", f.feed)))
+        .collect();
+    let all_on = feeds
+        .iter()
+        .all(|f| f.state == Some(PowerState::On) && f.error.is_none());
+    let ok = errors.is_empty()
+        && match command {
+            Command::Status => state.is_some(),
+            Command::Off => all_off,
+            Command::On | Command::Reboot => all_on,
+        };
+    let reason = if ok {
+        None
+    } else if !errors.is_empty() {
+        let mut r = errors.join("; ");
+        if command == Command::Reboot {
+            r.push_str(if fenced {
+                " (every feed was confirmed off: the node was fenced)"
+            } else {
+                " (not every feed was confirmed off: nothing was switched back on)"
+            });
+        }
+        Some(r)
+    } else {
+        Some(format!(
+            "not {}",
+            match command {
+                Command::Off => "off",
+                _ => "on",
+            }
+        ))
+    };
+    NodeResult {
+        node: node.name.clone(),
+        state,
+        ok,
+        reason,
+        feeds,
+    }
+}

@@ -1,0 +1,439 @@
+//! `fencebox power` and `fencebox inventory` through the real binary, on in-process
+//! devices: fence_dummy status files and the scriptable SNMP PDU of
+//! tests/common/hostile_snmp.rs, whose request log (with arrival times and communities)
+//! shows what was switched, in which order, and by whom.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use common::hostile_snmp::{at, Answer, Hostile, Mib, Req, CONTROL, OFF, ON};
+use common::Sandbox;
+
+/// Write an inventory readable by its owner only (so it may hold communities inline).
+fn inventory(sb: &Sandbox, name: &str, text: &str) -> PathBuf {
+    let path = sb.path(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+fn power(sb: &Sandbox, inv: &PathBuf, args: &[&str]) -> Output {
+    let mut c = sb.command("fencebox");
+    c.arg("power").args(args).arg("--inventory").arg(inv);
+    c.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The row of `node` in a power table.
+fn row<'a>(table: &'a str, node: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(node))
+        .unwrap_or_else(|| panic!("no row for {node} in\n{table}"))
+}
+
+/// A PDU device of an inventory on a fake agent, with short SNMP timeouts.
+fn pdu(name: &str, port: &str, community: &str) -> String {
+    format!(
+        "[devices.{name}]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.1\"\nipport = {port}\ncommunity = \"{community}\"\nshell_timeout = 2\npower_timeout = 3\n\n"
+    )
+}
+
+/// Nodes n1..=n<count>, node i fed by outlet i of each listed PDU.
+fn nodes(count: u32, pdus: &[&str]) -> String {
+    (1..=count)
+        .map(|i| {
+            let feeds: Vec<String> = pdus.iter().map(|p| format!("\"{p}:{i}\"")).collect();
+            format!("[nodes.n{i}]\nfeeds = [{}]\n\n", feeds.join(", "))
+        })
+        .collect()
+}
+
+/// The SETs a fake agent received: (arrival, outlet, value, community).
+fn sets(pdu: &Hostile) -> Vec<(std::time::Instant, u64, i64, String)> {
+    pdu.requests()
+        .iter()
+        .filter(|r| r.kind == snmp2::MessageType::SetRequest)
+        .flat_map(|r: &Req| {
+            r.oids.iter().zip(&r.set).filter_map(move |(oid, v)| {
+                let outlet = oid.strip_prefix(CONTROL)?.first().copied()?;
+                Some((r.at, outlet, (*v)?, text(&r.community)))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_example_inventory_works_on_a_fresh_machine() {
+    let sb = Sandbox::new("fleet-example");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/inventory.toml"
+    ))
+    .unwrap()
+    .replace("/tmp/fencebox-example-", &format!("{}/", sb.dir.display()));
+    let inv = inventory(&sb, "inventory.toml", &example);
+    let out = power(&sb, &inv, &["status", "all"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for n in ["node01", "node02", "node03"] {
+        assert!(row(&table, n).contains(" off "), "{table}");
+    }
+    let out = power(&sb, &inv, &["reboot", "@rack1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        row(&table, "node01").contains("node01-psu1 on (switched), node01-psu2 on (switched)"),
+        "{table}"
+    );
+    assert!(!table.contains("node03"), "only rack1 was asked:\n{table}");
+    for f in ["node01-psu1", "node01-psu2", "node02-psu1", "node02-psu2"] {
+        assert_eq!(
+            std::fs::read_to_string(sb.path(f)).unwrap().trim(),
+            "on",
+            "{f}"
+        );
+    }
+    assert!(!sb.path("node03-bmc").exists(), "node03 was not asked");
+    let out = power(&sb, &inv, &["off", "node0[1-3]", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["command"], "off");
+    assert_eq!(v["ok"], true);
+    let states: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["off", "off", "off"]);
+    assert_eq!(v["nodes"][2]["feeds"][0]["device"], "node03-bmc");
+    assert_eq!(
+        v["nodes"][2]["feeds"][0]["switched"], false,
+        "node03 was off already"
+    );
+    let out = power(&sb, &inv, &["list", "all"]);
+    assert!(out.status.success());
+    assert!(row(&text(&out.stdout), "node03").contains("node03-bmc"));
+    let mut c = sb.command("fencebox");
+    let out = c
+        .args(["inventory", "check", "--inventory"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("7 device(s), 3 node(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// The dual-PSU rule: every feed of every node is off and confirmed before any goes back
+/// on, across both PDUs; outlets no selected node maps are never touched.
+#[test]
+fn a_dual_feed_reboot_confirms_every_feed_off_before_any_on() {
+    let sb = Sandbox::new("fleet-dual");
+    let (a, b) = (Hostile::honest(&[ON; 8]), Hostile::honest(&[ON; 8]));
+    let text_inv = format!(
+        "{}{}{}",
+        pdu("pdua", &a.port(), "private"),
+        pdu("pdub", &b.port(), "private"),
+        nodes(6, &["pdua", "pdub"])
+    );
+    let inv = inventory(&sb, "inv.toml", &text_inv);
+    let out = power(&sb, &inv, &["reboot", "n[1-3]"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let table = text(&out.stdout);
+    for n in ["n1", "n2", "n3"] {
+        assert!(row(&table, n).contains(" on "), "{table}");
+    }
+    assert!(table.contains("3 of 3 node(s) rebooted"), "{table}");
+    let all: Vec<_> = sets(&a).into_iter().chain(sets(&b)).collect();
+    let last_off = all
+        .iter()
+        .filter(|s| s.2 == OFF)
+        .map(|s| s.0)
+        .max()
+        .unwrap();
+    let first_on = all.iter().filter(|s| s.2 == ON).map(|s| s.0).min().unwrap();
+    assert!(
+        last_off < first_on,
+        "an outlet went on before every outlet was off: {all:?}"
+    );
+    for pdu in [&a, &b] {
+        let mut switched: Vec<(u64, i64)> = sets(pdu).iter().map(|s| (s.1, s.2)).collect();
+        switched.sort();
+        assert_eq!(
+            switched,
+            [(1, ON), (1, OFF), (2, ON), (2, OFF), (3, ON), (3, OFF)]
+        );
+    }
+}
+
+#[test]
+fn status_of_many_outlets_is_one_listing_per_pdu() {
+    let sb = Sandbox::new("fleet-walk");
+    let a = Hostile::honest(&[ON, OFF, ON, OFF, ON, OFF, ON, OFF]);
+    let inv = inventory(
+        &sb,
+        "inv.toml",
+        &format!(
+            "{}{}",
+            pdu("pdua", &a.port(), "private"),
+            nodes(8, &["pdua"])
+        ),
+    );
+    let out = power(&sb, &inv, &["status", "all", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["on", "off", "on", "off", "on", "off", "on", "off"]);
+    // No outlet was read on its own: a GET of a state cell per outlet would be 8 requests.
+    let gets = a
+        .requests()
+        .iter()
+        .filter(|r| r.kind == snmp2::MessageType::GetRequest)
+        .filter(|r| {
+            r.oids
+                .iter()
+                .any(|o| o.starts_with(common::hostile_snmp::STATES))
+        })
+        .count();
+    assert_eq!(gets, 0, "{:?}", a.requests());
+}
+
+/// A PDU that does not answer fails only the nodes it feeds; the others succeed, the
+/// table names the failed ones and why, and the exit code is 1.
+#[test]
+fn an_unreachable_pdu_fails_only_its_nodes() {
+    let sb = Sandbox::new("fleet-unreachable");
+    let a = Hostile::honest(&[OFF; 4]);
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = silent.local_addr().unwrap().port().to_string();
+    let text_inv = format!(
+        "{}{}[nodes.n1]\nfeeds = [\"pdua:1\", \"dead:1\"]\n\n[nodes.n2]\nfeeds = [\"pdua:2\"]\n",
+        pdu("pdua", &a.port(), "private"),
+        pdu("dead", &dead, "private")
+    );
+    let inv = inventory(&sb, "inv.toml", &text_inv);
+    let out = power(&sb, &inv, &["on", "all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let table = text(&out.stdout);
+    assert!(row(&table, "n1").contains("FAILED"), "{table}");
+    assert!(row(&table, "n1").contains("dead:1"), "{table}");
+    assert!(row(&table, "n2").contains(" on "), "{table}");
+    assert!(row(&table, "n2").contains(" ok "), "{table}");
+    assert!(table.contains("1 of 2 node(s) on, 1 FAILED"), "{table}");
+    // n1 is on through its other feed: a node is on when any feed is.
+    assert!(row(&table, "n1").starts_with("n1    on "), "{table}");
+}
+
+/// A relay that accepts the off and stays on: the node is not off, and a reboot switches
+/// nothing back on (its other feed stays off: the node was not fenced).
+#[test]
+fn a_feed_that_stays_on_fails_its_node_and_the_reboot_turns_nothing_on() {
+    let sb = Sandbox::new("fleet-stuck");
+    let a = Hostile::honest(&[ON; 4]);
+    let stuck = Hostile::start(Mib::apc_rpdu(&[ON; 4]), |req, mib| {
+        let ignores = req.kind == snmp2::MessageType::SetRequest
+            && req.oids.iter().any(|o| *o == at(CONTROL, 2));
+        if ignores {
+            // Accept the SET, change nothing.
+            return Some(Answer {
+                varbinds: req
+                    .oids
+                    .iter()
+                    .zip(&req.set)
+                    .map(|(o, v)| (o.clone(), common::hostile_snmp::Val::Int(v.unwrap_or(0))))
+                    .collect(),
+                ..Answer::default()
+            });
+        }
+        Some(mib.answer(req))
+    });
+    let text_inv = format!(
+        "{}{}{}",
+        pdu("pdua", &a.port(), "private"),
+        pdu("pdub", &stuck.port(), "private"),
+        nodes(2, &["pdua", "pdub"])
+    );
+    let inv = inventory(&sb, "inv.toml", &text_inv);
+    let out = power(&sb, &inv, &["reboot", "all", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["nodes"][0]["ok"], true, "{v}");
+    let n2 = &v["nodes"][1];
+    assert_eq!(n2["ok"], false);
+    assert_eq!(n2["state"], "on");
+    let reason = n2["reason"].as_str().unwrap();
+    assert!(reason.contains("pdub:2: asked off, still on"), "{reason}");
+    assert!(reason.contains("nothing was switched back on"), "{reason}");
+    // n2's good feed went off and stayed off; n1's came back.
+    let a_sets: Vec<(u64, i64)> = sets(&a).iter().map(|s| (s.1, s.2)).collect();
+    assert!(
+        a_sets.contains(&(2, OFF)) && !a_sets.contains(&(2, ON)),
+        "{a_sets:?}"
+    );
+    assert!(
+        a_sets.contains(&(1, OFF)) && a_sets.contains(&(1, ON)),
+        "{a_sets:?}"
+    );
+}
+
+/// Two fleet commands and single agents at once over the same PDUs: all succeed, nobody
+/// deadlocks, and each caller's switching of a PDU is one uninterrupted run (told apart
+/// by the community each one uses).
+#[test]
+fn overlapping_commands_and_agents_take_turns() {
+    let sb = Sandbox::new("fleet-overlap");
+    let (a, b) = (Hostile::honest(&[ON; 6]), Hostile::honest(&[ON; 6]));
+    let inv_for = |c: &str| {
+        inventory(
+            &sb,
+            &format!("{c}.toml"),
+            &format!(
+                "{}{}{}",
+                pdu("pdua", &a.port(), c),
+                pdu("pdub", &b.port(), c),
+                nodes(6, &["pdua", "pdub"])
+            ),
+        )
+    };
+    let (one, two) = (inv_for("first"), inv_for("second"));
+    let spawn_power = |inv: &PathBuf, nodes: &str| {
+        let mut c = sb.command("fencebox");
+        c.args(["power", "reboot", nodes, "--inventory"]).arg(inv);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let p1 = spawn_power(&one, "all");
+    let p2 = spawn_power(&two, "n[4-6],n1");
+    let agent = |port: String, plug: &str, community: &str| {
+        let mut c = sb.command("fence_apc_snmp");
+        c.args([
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port,
+            "-c",
+            community,
+            "-n",
+            plug,
+            "-o",
+            "reboot",
+        ]);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let p3 = agent(a.port(), "5", "third");
+    let p4 = agent(b.port(), "2", "fourth");
+    for (who, p) in [("first", p1), ("second", p2), ("third", p3), ("fourth", p4)] {
+        let out = wait_bounded(p, Duration::from_secs(60));
+        assert!(
+            out.status.success(),
+            "{who}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    for pdu in [&a, &b] {
+        let s = sets(pdu);
+        let callers: std::collections::BTreeSet<&str> = s.iter().map(|x| x.3.as_str()).collect();
+        for c in &callers {
+            let mine: Vec<usize> = s
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.3 == *c)
+                .map(|(i, _)| i)
+                .collect();
+            let (first, last) = (mine[0], mine[mine.len() - 1]);
+            assert_eq!(
+                last - first + 1,
+                mine.len(),
+                "{c}'s run on a PDU was interrupted: {s:?}"
+            );
+        }
+    }
+}
+
+fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Output {
+    let t = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}: a deadlock?");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Bad input: exit 1 and one line on stderr saying what is wrong; nothing on stdout.
+#[test]
+fn bad_power_input_is_one_line_and_exit_1() {
+    let sb = Sandbox::new("fleet-bad");
+    let inv = inventory(
+        &sb,
+        "inv.toml",
+        "[devices.d]\nagent = \"fence_dummy\"\n\n[nodes.n1]\nfeeds = [\"d\"]\n",
+    );
+    let broken = inventory(&sb, "broken.toml", "[nodes.n1]\nfeeds = [\"nope:1\"]\n");
+    let missing = sb.path("missing.toml");
+    let cases: &[(&[&str], &PathBuf, &str)] = &[
+        (&["dance", "all"], &inv, "'dance' is not a power action"),
+        (&["status", "n2"], &inv, "not in the inventory: n2"),
+        (&["status", "n[1-"], &inv, "does not close"),
+        (
+            &["status", "@rack9"],
+            &inv,
+            "no node of the inventory is in group 'rack9'",
+        ),
+        (
+            &["status", "all", "--fanout", "0"],
+            &inv,
+            "--fanout is a number",
+        ),
+        (
+            &["status", "all", "--colour"],
+            &inv,
+            "unexpected argument '--colour'",
+        ),
+        (&["status"], &inv, "required"),
+        (
+            &["status", "all"],
+            &broken,
+            "broken.toml:2: nodes.n1.feeds: no device called nope",
+        ),
+        (&["status", "all"], &missing, "cannot read the inventory"),
+    ];
+    for (args, inv, says) in cases {
+        let out = power(&sb, inv, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
