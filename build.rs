@@ -206,7 +206,10 @@ fn backend_kind(file: &str, name: &str) -> String {
         "ipmi" => "BackendKind::Ipmi",
         "nut" => "BackendKind::Nut",
         "shell" => "BackendKind::Shell",
-        other => panic!("{file}: unknown backend '{other}' (dummy, snmp, ipmi, nut or shell)"),
+        "chain" => "BackendKind::Chain",
+        other => {
+            panic!("{file}: unknown backend '{other}' (dummy, snmp, ipmi, nut, shell or chain)")
+        }
     }
     .to_string()
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use crate::contract::action::{Action, Document};
-use crate::contract::agents::Registry;
+use crate::contract::agents::{BackendKind, Registry};
 use crate::contract::error::FenceError;
 use crate::contract::input;
 use crate::contract::option_set;
@@ -269,7 +269,11 @@ fn run_agent_logged(
         log: Arc::clone(log),
         cancel: Cancel::default(),
     };
-    let result = run::run(registry, &agent, action, &raw, &call);
+    let result = match agent.def.backend {
+        // A node's power chain runs in the fleet layer, over the devices' own backends.
+        BackendKind::Chain => crate::fleet::agent::run(registry, &agent, action, &raw, &call),
+        _ => run::run(registry, &agent, action, &raw, &call),
+    };
     report(&agent, action, &raw, result)
 }
 

@@ -437,3 +437,99 @@ fn bad_power_input_is_one_line_and_exit_1() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// fence_chain as Pacemaker calls it (stdin, the node as the plug): a dual-PSU node is
+/// rebooted through both PDUs, both outlets off before either is on; other outlets stay.
+#[test]
+fn fence_chain_reboots_a_dual_psu_node_through_both_pdus() {
+    let sb = Sandbox::new("fleet-chain");
+    let (a, b) = (Hostile::honest(&[ON; 4]), Hostile::honest(&[ON; 4]));
+    let inv = inventory(
+        &sb,
+        "inv.toml",
+        &format!(
+            "{}{}{}",
+            pdu("pdua", &a.port(), "private"),
+            pdu("pdub", &b.port(), "private"),
+            nodes(4, &["pdua", "pdub"])
+        ),
+    );
+    let stdin = |action: &str, node: &str| {
+        format!(
+            "action={action}\nport={node}\nnodename={node}\ninventory={}\n",
+            inv.display()
+        )
+    };
+    let out = sb.run("fence_chain", &stdin("reboot", "n3"));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("Success: Rebooted"), "{out:?}");
+    let all: Vec<_> = sets(&a).into_iter().chain(sets(&b)).collect();
+    let outlets: std::collections::BTreeSet<u64> = all.iter().map(|s| s.1).collect();
+    assert_eq!(outlets, [3].into(), "only n3's outlets: {all:?}");
+    let last_off = all
+        .iter()
+        .filter(|s| s.2 == OFF)
+        .map(|s| s.0)
+        .max()
+        .unwrap();
+    let first_on = all.iter().filter(|s| s.2 == ON).map(|s| s.0).min().unwrap();
+    assert!(last_off < first_on, "{all:?}");
+    assert_eq!(all.len(), 4, "{all:?}");
+
+    let out = sb.run("fence_chain", &stdin("off", "n2"));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("Success: Powered OFF"), "{out:?}");
+    let out = sb.run("fence_chain", &stdin("status", "n2"));
+    assert_eq!(out.code, 2, "status of an off node is exit 2: {out:?}");
+    let out = sb.run("fence_chain", &stdin("status", "n1"));
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = sb.run("fence_chain", &stdin("list-status", ""));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "n1,n1,on\nn2,n2,off\nn3,n3,on\nn4,n4,on\n");
+    let out = sb.run("fence_chain", &stdin("monitor", ""));
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = sb.run("fence_chain", &stdin("off", "n9"));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("n9 is not a node of the inventory"),
+        "{out:?}"
+    );
+}
+
+/// A node that cannot be confirmed off is not fenced: exit 1, nothing switched back on.
+/// monitor fails when any device does not answer.
+#[test]
+fn fence_chain_fails_when_a_feed_is_not_confirmed_off() {
+    let sb = Sandbox::new("fleet-chain-fail");
+    let a = Hostile::honest(&[ON; 2]);
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = silent.local_addr().unwrap().port().to_string();
+    let inv = inventory(
+        &sb,
+        "inv.toml",
+        &format!(
+            "{}{}{}",
+            pdu("pdua", &a.port(), "private"),
+            pdu("dead", &dead, "private"),
+            nodes(1, &["pdua", "dead"])
+        ),
+    );
+    let out = sb.run(
+        "fence_chain",
+        &format!("action=reboot\nport=n1\ninventory={}\n", inv.display()),
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(!out.stdout.contains("Success"), "{out:?}");
+    assert!(out.stderr.contains("n1: dead:1"), "{out:?}");
+    let a_sets: Vec<(u64, i64)> = sets(&a).iter().map(|s| (s.1, s.2)).collect();
+    assert_eq!(
+        a_sets,
+        [(1, OFF)],
+        "the good feed went off and was not switched back on"
+    );
+    let out = sb.run(
+        "fence_chain",
+        &format!("action=monitor\ninventory={}\n", inv.display()),
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+}

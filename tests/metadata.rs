@@ -96,6 +96,7 @@ mod debian {
     const OURS_ONLY: &[&str] = &[
         "fence_pdu",
         "fence_nut",
+        "fence_chain",
         // Upstream since fence-agents 4.13, not in Debian's 4.12.1: nothing to compare with.
         "fence_eaton_ssh",
     ];

@@ -57,6 +57,9 @@ pub enum BackendKind {
     Nut,
     /// A device shell over SSH or telnet, driven by the file's `[shell]` dialogue.
     Shell,
+    /// A node's power chain: every feed the inventory gives it, through the devices'
+    /// own backends (run by the fleet layer, above the device layer).
+    Chain,
 }
 
 #[derive(Debug, Deserialize)]

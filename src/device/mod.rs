@@ -249,6 +249,12 @@ pub fn configure(
         BackendKind::Ipmi => BackendConfig::Ipmi(ipmi::configure(settings)?),
         BackendKind::Nut => BackendConfig::Nut(nut::configure(settings)?),
         BackendKind::Shell => BackendConfig::Shell(shell::configure(agent, settings, env)?),
+        BackendKind::Chain => {
+            return Err(vec![FenceError::Local(format!(
+                "Failed: internal error: {} switches a node's feeds through the fleet layer, not a backend of its own",
+                agent.name
+            ))])
+        }
     })
 }
 

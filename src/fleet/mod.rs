@@ -2,6 +2,7 @@
 //! host lists that select nodes, and power commands that switch every feed of the selected
 //! nodes with fencing's rules.
 
+pub mod agent;
 pub mod command;
 pub mod hostlist;
 pub mod inventory;

@@ -105,6 +105,8 @@ pub struct NodeResult {
     pub ok: bool,
     /// Why not, in one line.
     pub reason: Option<String>,
+    /// off or reboot: every feed was confirmed off (the node is fenced, whatever came after).
+    pub fenced: bool,
     pub feeds: Vec<FeedResult>,
 }
 
@@ -696,6 +698,11 @@ fn node_result(
         state,
         ok,
         reason,
+        fenced: match command {
+            Command::Off => all_off,
+            Command::Reboot => fenced,
+            Command::Status | Command::On => false,
+        },
         feeds,
     }
 }

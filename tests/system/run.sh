@@ -86,6 +86,7 @@ for n in $NAMES; do
   case $n in
     fence_dummy) opts=(-o "status_file=$ST/validate.status") ;;
     fence_nut) opts=(-o ip=127.0.0.1 -o ups_name=ups1 -o username=fence -o password=secret) ;;
+    fence_chain) opts=(-o "inventory=$REPO/examples/inventory.toml") ;;
     *) opts=(-o ip=127.0.0.1)
        has username && opts+=(-o username=admin -o password=secret)
        has community && opts+=(-o community=private -o snmp_version=2c)

@@ -54,7 +54,7 @@ udp_owners() {
 # free_udp_run COUNT [BASE] : the first of COUNT consecutive UDP ports free on 127.0.0.1 and
 # ::1: BASE if given (else it fails), or one below the kernel's ephemeral range (where
 # clients' source ports come from) that is neither in use nor SNMP_PORT. A plain bind test:
-# ipmi_sim binds with SO_REUSEADDR, so two of them could share a port unnoticed.
+# two ipmi_sim can bind the same port (address reuse), so a second one would not fail.
 free_udp_run() {
   /usr/bin/python3 - "$1" "${2:-}" "${SNMP_PORT:-0}" <<'PY'
 import random, socket, sys
