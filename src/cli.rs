@@ -93,6 +93,7 @@ Usage:\n\
 \tfencebox link DIR              create a fence_<agent> symlink to this binary in DIR for every agent\n\
 \tfencebox power ACTION NODES    list, status, on, off or reboot nodes by the inventory (--help)\n\
 \tfencebox inventory check       check the inventory (docs/inventory.md)\n\
+\tfencebox chain NODES | check   show the nodes' power chains, or check them for risks\n\
 \tfencebox --version | --help\n"
     )
 }
@@ -148,6 +149,7 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
         },
         Some("power") => fleet_answer(crate::fleet::command::power, &args[1..]),
         Some("inventory") => fleet_answer(crate::fleet::command::inventory, &args[1..]),
+        Some("chain") => fleet_answer(crate::fleet::command::chain, &args[1..]),
         Some("link") => match args.get(1) {
             Some(dir) if args.len() == 2 => link(Path::new(dir)),
             _ => fail_plain("usage: fencebox link DIR (the directory to put the fence_* links in)"),

@@ -533,3 +533,65 @@ fn fence_chain_fails_when_a_feed_is_not_confirmed_off() {
     );
     assert_eq!(out.code, 1, "{out:?}");
 }
+
+/// `fencebox chain check` finds a planted single point of failure: both feeds of n1 on
+/// one PDU, both PDUs of n2 behind one UPS; n3's feeds share nothing.
+#[test]
+fn chain_check_finds_single_points_of_failure() {
+    let sb = Sandbox::new("fleet-spof");
+    let dev = |name: &str, parent: &str| {
+        format!("[devices.{name}]\nagent = \"fence_dummy\"\nstatus_file = \"{}\"\nparent = \"{parent}\"\n\n", sb.path(name).display())
+    };
+    let site = [
+        dev("ups1", "mains"),
+        dev("ups2", "mains"),
+        "[devices.pdu1]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.1\"\nparent = \"ups1\"\n\n".into(),
+        "[devices.pdu2]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.2\"\nparent = \"ups1\"\n\n".into(),
+        "[devices.pdu3]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.3\"\nparent = \"ups2\"\n\n".into(),
+        "[nodes.n1]\nfeeds = [\"pdu1:1\", \"pdu1:2\"]\n[nodes.n2]\nfeeds = [\"pdu1:3\", \"pdu2:3\"]\n[nodes.n3]\nfeeds = [\"pdu2:4\", \"pdu3:4\"]\n".into(),
+    ]
+    .concat();
+    let inv = inventory(&sb, "inv.toml", &site);
+    let mut c = sb.command("fencebox");
+    let out = c
+        .args(["chain", "check", "--json", "--inventory"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let risks: Vec<(String, String)> = v["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["node"].as_str().unwrap().into(),
+                r["text"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(risks.len(), 2, "{risks:?}");
+    assert_eq!(risks[0].0, "n1");
+    assert!(
+        risks[0].1.contains("goes through pdu1 and ups1"),
+        "{risks:?}"
+    );
+    assert_eq!(risks[1].0, "n2");
+    assert!(risks[1].1.contains("goes through ups1"), "{risks:?}");
+    let mut c = sb.command("fencebox");
+    let out = c
+        .args(["chain", "n3", "--offline", "--inventory"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text_of(&out));
+    assert_eq!(
+        text(&out.stdout),
+        "n3\n  psu1 ← pdu2:4 ← ups1 ← mains\n  psu2 ← pdu3:4 ← ups2 ← mains\n"
+    );
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}

@@ -377,3 +377,102 @@ fn concurrent_reboots_share_the_ups_lock() {
         );
     }
 }
+
+/// Sets the dummy UPS's ups.status through upsd (dummy-ups takes any SET VAR), and puts
+/// it back to OL when dropped, whatever the test did.
+struct UpsStatus(u16);
+
+impl UpsStatus {
+    fn set(&self, status: &str) {
+        let out = std::process::Command::new("upsrw")
+            .args([
+                "-s",
+                &format!("ups.status={status}"),
+                "-u",
+                "admin",
+                "-p",
+                "adminpass",
+                "-w",
+            ])
+            .arg(format!("dummy@127.0.0.1:{}", self.0))
+            .output()
+            .expect("upsrw (nut-client) must be installed");
+        assert!(
+            out.status.success(),
+            "upsrw: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // upsd answers from the driver's copy: wait until it shows the new value.
+        for _ in 0..50 {
+            let now = std::process::Command::new("upsc")
+                .arg(format!("dummy@127.0.0.1:{}", self.0))
+                .arg("ups.status")
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&now.stdout).trim() == status {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("ups.status of dummy never became {status}");
+    }
+}
+
+impl Drop for UpsStatus {
+    fn drop(&mut self) {
+        self.set("OL");
+    }
+}
+
+/// `fencebox chain check --live` on a real upsd: a node whose other feed is off, so that
+/// its only working feed hangs off the UPS, is at risk once the UPS runs on battery.
+#[test]
+fn chain_check_finds_the_last_working_feed_behind_a_ups_on_battery() {
+    use common::hostile_snmp::{Hostile, OFF, ON};
+    let n = nut();
+    let sb = Sandbox::new("nut-chain");
+    let (a, b) = (Hostile::honest(&[ON, ON]), Hostile::honest(&[OFF, ON]));
+    let pdu = |name: &str, port: u16, parent: &str| {
+        format!("[devices.{name}]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.1\"\nipport = {port}\ncommunity = \"private\"\nparent = \"{parent}\"\n\n")
+    };
+    let text = format!(
+        "[devices.ups]\nagent = \"fence_nut\"\nip = \"127.0.0.1\"\nipport = {}\nups_name = \"dummy\"\nusername = \"admin\"\npassword = \"adminpass\"\nparent = \"mains\"\n\n{}{}[nodes.n1]\nfeeds = [\"pdua:1\", \"pdub:1\"]\n",
+        n.port,
+        pdu("pdua", a.port, "ups:1"),
+        pdu("pdub", b.port, "mains"),
+    );
+    let inv = sb.path("inv.toml");
+    std::fs::write(&inv, text).unwrap();
+    std::fs::set_permissions(&inv, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let check = || {
+        let mut c = sb.command("fencebox");
+        c.args(["chain", "check", "all", "--live", "--inventory"])
+            .arg(&inv);
+        c.output().unwrap()
+    };
+    let status = UpsStatus(n.port);
+    let out = check();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "on line, two feeds on two paths: no risk\n{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    status.set("OB");
+    let out = check();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("on-battery") && said.contains("(pdua:1) run on battery: ups (OB)"),
+        "{said}"
+    );
+    let mut c = sb.command("fencebox");
+    c.args(["chain", "n1", "--inventory"]).arg(&inv);
+    let tree = String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned();
+    assert!(
+        tree.contains("psu1 ← pdua:1 on ← ups:1 on [ups: OB] ← mains"),
+        "{tree}"
+    );
+    assert!(tree.contains("psu2 ← pdub:1 off ← mains"), "{tree}");
+    assert!(!tree.contains("adminpass") && !said.contains("adminpass"));
+}

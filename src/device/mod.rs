@@ -45,6 +45,17 @@ pub struct Outlet {
     pub state: Option<PowerState>,
 }
 
+/// A power source's own supply, as it reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supply {
+    /// Running on battery: the mains behind it has failed.
+    pub on_battery: bool,
+    /// The battery is low: it will shut down soon.
+    pub low_battery: bool,
+    /// The device's own words (NUT's ups.status: "OB LB").
+    pub status: String,
+}
+
 /// What a one-shot power cycle should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CycleKind {
@@ -132,6 +143,12 @@ pub trait Session {
         } else {
             Ok(())
         }
+    }
+
+    /// What a power source says of its own supply (a UPS on battery); None for devices
+    /// that do not say (PDUs, BMCs).
+    fn supply(&mut self) -> Result<Option<Supply>> {
+        Ok(None)
     }
 
     /// Log out; errors are of no interest any more at this point.

@@ -510,6 +510,23 @@ impl device::Session for NutSession {
         }
     }
 
+    /// ups.status: OB on battery, LB low battery (NUT's status words); a device without
+    /// it (an ePDU) says nothing.
+    fn supply(&mut self) -> Result<Option<device::Supply>> {
+        match self.var("ups.status") {
+            Ok(status) => {
+                let words: Vec<&str> = status.split_whitespace().collect();
+                Ok(Some(device::Supply {
+                    on_battery: words.contains(&"OB"),
+                    low_battery: words.contains(&"LB"),
+                    status,
+                }))
+            }
+            Err(e) if e.code() == Some("VAR-NOT-SUPPORTED") => Ok(None),
+            Err(e) => Err(fence_error(e)),
+        }
+    }
+
     fn close(mut self) {
         self.client.logout();
     }

@@ -11,7 +11,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::contract::agents::Registry;
 use crate::fleet::inventory::{self, Inventory};
 use crate::fleet::power::{self, Options};
-use crate::fleet::{hostlist, report};
+use crate::fleet::{chain, hostlist, report};
 use crate::runtime::env::Env;
 
 /// What a fleet command ends with: the text for stdout and the exit code, or one line
@@ -69,6 +69,38 @@ fn power_cli() -> Command {
                 .short('v')
                 .action(ArgAction::Count)
                 .help("print each device's log on standard error"),
+        )
+}
+
+fn chain_cli() -> Command {
+    Command::new("fencebox chain")
+        .about("Show each node's power chain with the live state of every link, or check the chains for risks")
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("words")
+                .num_args(1..=2)
+                .required(true)
+                .value_name("NODES | check [NODES]")
+                .help("nodes to show (node[01-16], @group, all), or check and the nodes to check (default all)"),
+        )
+        .arg(inventory_arg())
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("answer in JSON"),
+        )
+        .arg(
+            Arg::new("live")
+                .long("live")
+                .action(ArgAction::SetTrue)
+                .help("check: read every link and every UPS's status too"),
+        )
+        .arg(
+            Arg::new("offline")
+                .long("offline")
+                .action(ArgAction::SetTrue)
+                .help("show the chains as the inventory draws them, without reading the devices"),
         )
 }
 
@@ -185,4 +217,61 @@ pub fn inventory(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
         }
         other => Err(format!("'{other}' is not an inventory action; use check")),
     }
+}
+
+/// `fencebox chain NODES` and `fencebox chain check [NODES] [--live]`.
+pub fn chain(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
+    let m = match matches(chain_cli(), args) {
+        Ok(m) => m,
+        Err(answer) => return answer,
+    };
+    let words: Vec<&str> = m
+        .get_many::<String>("words")
+        .map(|w| w.map(String::as_str).collect())
+        .unwrap_or_default();
+    let (checking, nodes_text) = match words.as_slice() {
+        ["check"] => (true, "all"),
+        ["check", nodes] => (true, *nodes),
+        [nodes] => (false, *nodes),
+        _ => {
+            return Err(
+                "give the nodes to show, or check and the nodes to check; see --help".into(),
+            )
+        }
+    };
+    let live = if checking {
+        m.get_flag("live")
+    } else {
+        !m.get_flag("offline")
+    };
+    let terms = hostlist::parse(nodes_text)?;
+    let inv = load(&m, env, registry)?;
+    let nodes = hostlist::select(&terms, inv.names())?;
+    let mut chains = chain::chains(&inv, &nodes);
+    if live {
+        let opts = Options::default();
+        let readings = power::inspect(&inv, registry, env, &chain::feeds(&chains), &opts);
+        chain::fill(&mut chains, &readings);
+    }
+    let as_json = m.get_flag("json");
+    if !checking {
+        let text = if as_json {
+            chain::json(&chains, None)
+        } else {
+            chain::tree(&chains, live)
+        };
+        let unread = chains
+            .iter()
+            .flat_map(|c| &c.psus)
+            .flat_map(|p| &p.links)
+            .any(|l| l.error.is_some());
+        return Ok((text, u8::from(unread)));
+    }
+    let risks = chain::check(&chains, live);
+    let text = if as_json {
+        chain::json(&chains, Some(&risks))
+    } else {
+        chain::risks_text(&risks, chains.len())
+    };
+    Ok((text, u8::from(!risks.is_empty())))
 }

@@ -3,6 +3,7 @@
 //! nodes with fencing's rules.
 
 pub mod agent;
+pub mod chain;
 pub mod command;
 pub mod hostlist;
 pub mod inventory;

@@ -20,7 +20,7 @@ use crate::contract::agents::Registry;
 use crate::contract::error::FenceError;
 use crate::contract::input;
 use crate::contract::settings::{self, Settings};
-use crate::device::{self, Backend, Device, PowerState, Session};
+use crate::device::{self, Backend, Device, PowerState, Session, Supply};
 use crate::fleet::inventory::{self, Feed, Inventory};
 use crate::runtime::call::CallId;
 use crate::runtime::clock::{Clock, RealClock, SharedClock};
@@ -131,6 +131,8 @@ struct Work {
     plugs: Vec<String>,
     prepared: Result<Prepared, String>,
     log: Arc<Log>,
+    /// What the device said of its own supply (`Op::Inspect` only).
+    supply: Option<Result<Option<Supply>, String>>,
 }
 
 struct Prepared {
@@ -152,31 +154,10 @@ pub fn run(
 ) -> Outcome {
     let started = Instant::now();
     let selected: Vec<&inventory::Node> = nodes.iter().filter_map(|n| inv.node(n)).collect();
-    let mut by_device: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for node in &selected {
-        for feed in node.power_feeds() {
-            let plugs = by_device
-                .entry(inv.devices[&feed.device].name.as_str())
-                .or_default();
-            if !plugs.contains(&feed.plug) {
-                plugs.push(feed.plug);
-            }
-        }
-    }
-    let mut works: Vec<Work> = by_device
-        .into_iter()
-        .map(|(name, plugs)| prepare(inv, registry, env, name, plugs, command))
-        .collect();
+    let feeds = selected.iter().flat_map(|n| n.power_feeds());
+    let mut works = works_for(inv, registry, env, feeds, command);
     let mut results: BTreeMap<Feed, FeedResult> = BTreeMap::new();
-    // Every lock this command needs, each once, in key order.
-    let (locks, lock_errors) = take_locks(&works, command, opts, env);
-    for w in &mut works {
-        if let Ok(p) = &w.prepared {
-            if let Some(e) = lock_errors.get(&p.lock_key) {
-                w.prepared = Err(e.clone());
-            }
-        }
-    }
+    let locks = lock_all(&mut works, command, opts, env);
     let mut fenced = BTreeSet::new();
     match command {
         Command::Status => phase(&mut works, Op::Read, opts, &mut results),
@@ -196,6 +177,75 @@ pub fn run(
             .collect(),
         elapsed: started.elapsed(),
     }
+}
+
+/// The devices of `feeds`, each once, with the plugs asked of it, ready to contact.
+fn works_for(
+    inv: &Inventory,
+    registry: &Registry,
+    env: &Env,
+    feeds: impl Iterator<Item = Feed>,
+    command: Command,
+) -> Vec<Work> {
+    let mut by_device: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for feed in feeds {
+        let plugs = by_device.entry(feed.device).or_default();
+        if !plugs.contains(&feed.plug) {
+            plugs.push(feed.plug);
+        }
+    }
+    by_device
+        .into_iter()
+        .map(|(name, plugs)| prepare(inv, registry, env, &name, plugs, command))
+        .collect()
+}
+
+/// Every lock the works need, each once, in key order; a device whose lock could not be
+/// had fails with why. Held until the returned locks are dropped.
+fn lock_all(works: &mut [Work], command: Command, opts: &Options, env: &Env) -> Vec<DeviceLock> {
+    let (locks, lock_errors) = take_locks(works, command, opts, env);
+    for w in works.iter_mut() {
+        if let Ok(p) = &w.prepared {
+            if let Some(e) = lock_errors.get(&p.lock_key) {
+                w.prepared = Err(e.clone());
+            }
+        }
+    }
+    locks
+}
+
+/// What a read of feeds found: each feed, and each device's word on its own supply.
+#[derive(Debug, Clone, Default)]
+pub struct Readings {
+    pub feeds: BTreeMap<Feed, FeedResult>,
+    /// By device: Some(supply) for a device that reports one (a UPS), None for one that
+    /// does not, or why it could not be asked.
+    pub supplies: BTreeMap<String, Result<Option<Supply>, String>>,
+}
+
+/// Read `feeds` (under shared locks where the devices allow), and ask each of their
+/// devices about its own supply.
+pub fn inspect(
+    inv: &Inventory,
+    registry: &Registry,
+    env: &Env,
+    feeds: &[Feed],
+    opts: &Options,
+) -> Readings {
+    let mut works = works_for(inv, registry, env, feeds.iter().cloned(), Command::Status);
+    let locks = lock_all(&mut works, Command::Status, opts, env);
+    let mut readings = Readings::default();
+    phase(&mut works, Op::Inspect, opts, &mut readings.feeds);
+    drop(locks);
+    if opts.progress {
+        eprint!("\r\x1b[K");
+    }
+    for w in works {
+        if let Some(s) = w.supply {
+            readings.supplies.insert(w.name, s);
+        }
+    }
+    readings
 }
 
 /// Check a device's options as its agent would and set up its backend (no contact).
@@ -253,6 +303,7 @@ fn prepare(
         plugs,
         prepared,
         log,
+        supply: None,
     }
 }
 
@@ -318,6 +369,8 @@ fn take_locks(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
     Read,
+    /// Read, and ask the device about its own supply.
+    Inspect,
     Switch(PowerState),
 }
 
@@ -377,6 +430,7 @@ fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
     let prepared = match &mut work.prepared {
         Ok(p) => p,
         Err(e) => {
+            work.supply = Some(Err(e.clone()));
             return work
                 .plugs
                 .iter()
@@ -386,19 +440,20 @@ fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
                     switched: false,
                     error: Some(e.clone()),
                 })
-                .collect()
+                .collect();
         }
     };
     let clock: SharedClock = RealClock::shared_now();
     let plugs = work.plugs.clone();
     let settings = &prepared.settings;
-    let per_plug = log::scope(&work.log, || match &mut prepared.backend {
+    let (per_plug, supply) = log::scope(&work.log, || match &mut prepared.backend {
         Backend::Dummy(d) => device_op(d, &plugs, op, settings, &clock),
         Backend::Snmp(d) => device_op(d, &plugs, op, settings, &clock),
         Backend::Ipmi(d) => device_op(d, &plugs, op, settings, &clock),
         Backend::Nut(d) => device_op(d, &plugs, op, settings, &clock),
         Backend::Shell(d) => device_op(d, &plugs, op, settings, &clock),
     });
+    work.supply = supply;
     plugs
         .iter()
         .zip(per_plug)
@@ -443,20 +498,28 @@ fn err_text(e: &FenceError) -> String {
 
 /// `op` on every plug of one device through one session: per plug, the confirmed state
 /// and whether it was switched, or why not.
+/// Per plug, and what the device said of its supply when asked (`Op::Inspect`).
+type DeviceOutcome = (Vec<PlugOutcome>, Option<Result<Option<Supply>, String>>);
+
 fn device_op<D: Device>(
     dev: &mut D,
     plugs: &[String],
     op: Op,
     settings: &Settings,
     clock: &SharedClock,
-) -> Vec<PlugOutcome> {
+) -> DeviceOutcome {
     let mut session = match dev.connect(clock) {
         Ok(s) => s,
-        Err(e) => return vec![PlugOutcome::failed(err_text(&e), None); plugs.len()],
+        Err(e) => {
+            let e = err_text(&e);
+            let supply = (op == Op::Inspect).then(|| Err(e.clone()));
+            return (vec![PlugOutcome::failed(e, None); plugs.len()], supply);
+        }
     };
     let r = session_op(&mut session, plugs, op, settings, clock);
+    let supply = (op == Op::Inspect).then(|| session.supply().map_err(|e| err_text(&e)));
     session.close();
-    r
+    (r, supply)
 }
 
 fn session_op<S: Session>(
@@ -476,7 +539,7 @@ fn session_op<S: Session>(
     }
     let states = read_states(s, plugs, &resolved);
     let target = match op {
-        Op::Read => {
+        Op::Read | Op::Inspect => {
             for (i, st) in states {
                 out[i] = match st {
                     Ok(s) => PlugOutcome::confirmed(s, false),
@@ -623,6 +686,7 @@ fn reboot(
             plugs,
             prepared,
             log: Arc::clone(&w.log),
+            supply: None,
         });
     }
     phase(&mut second, Op::Switch(PowerState::On), opts, results);
