@@ -256,7 +256,26 @@ fn a_feed_that_stays_on_fails_its_node_and_the_reboot_turns_nothing_on() {
         let ignores = req.kind == snmp2::MessageType::SetRequest
             && req.oids.iter().any(|o| *o == at(CONTROL, 2));
         if ignores {
-            // Accept the SET, change nothing.
+            // Accept the SET; carry out all of it but outlet 2's part.
+            let keep: Vec<bool> = req.oids.iter().map(|o| *o != at(CONTROL, 2)).collect();
+            let mut rest = req.clone();
+            rest.oids = req
+                .oids
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(o, _)| o.clone())
+                .collect();
+            rest.set = req
+                .set
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| *v)
+                .collect();
+            if !rest.oids.is_empty() {
+                mib.answer(&rest);
+            }
             return Some(Answer {
                 varbinds: req
                     .oids
@@ -594,4 +613,59 @@ fn chain_check_finds_single_points_of_failure() {
 
 fn text_of(out: &Output) -> String {
     format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+fn set_requests(pdu: &Hostile) -> Vec<usize> {
+    pdu.requests()
+        .iter()
+        .filter(|r| r.kind == snmp2::MessageType::SetRequest)
+        .map(|r| r.oids.len())
+        .collect()
+}
+
+/// Several outlets of one PDU go off in one SET; an agent that refuses a SET of several
+/// objects gets one per outlet instead, and the command still succeeds.
+#[test]
+fn outlets_of_one_pdu_switch_in_one_set_unless_the_agent_refuses_it() {
+    let sb = Sandbox::new("fleet-batch");
+    let a = Hostile::honest(&[ON; 6]);
+    let picky = Hostile::start(Mib::apc_rpdu(&[ON; 6]), |req, mib| {
+        if req.kind == snmp2::MessageType::SetRequest && req.oids.len() > 1 {
+            return Some(Answer {
+                error_status: 1, // tooBig
+                varbinds: req
+                    .oids
+                    .iter()
+                    .map(|o| (o.clone(), common::hostile_snmp::Val::Int(0)))
+                    .collect(),
+                ..Answer::default()
+            });
+        }
+        Some(mib.answer(req))
+    });
+    let site = format!(
+        "{}{}{}",
+        pdu("pdua", &a.port(), "private"),
+        pdu("pdub", &picky.port(), "private"),
+        nodes(4, &["pdua", "pdub"])
+    );
+    let inv = inventory(&sb, "inv.toml", &site);
+    let out = power(&sb, &inv, &["off", "all"]);
+    assert!(out.status.success(), "{}", text_of(&out));
+    assert_eq!(set_requests(&a), [4], "one SET of four outlets");
+    assert_eq!(
+        set_requests(&picky),
+        [4, 1, 1, 1, 1],
+        "refused together, then one by one"
+    );
+    let out = power(&sb, &inv, &["status", "all", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["state"] == "off"),
+        "{v}"
+    );
 }

@@ -114,6 +114,13 @@ pub trait Session {
     /// Ask for a state; the engine confirms it through `status`.
     fn set_power(&mut self, plug: &Self::Plug, state: PowerState) -> Result<()>;
 
+    /// Ask several plugs for one state; the engine confirms them through `status`. One
+    /// result per plug, in order. By default one request per plug; devices that can switch
+    /// several outlets in one request say so by overriding this.
+    fn set_power_many(&mut self, plugs: &[&Self::Plug], state: PowerState) -> Vec<Result<()>> {
+        plugs.iter().map(|p| self.set_power(p, state)).collect()
+    }
+
     /// Every plug (only asked when `capabilities().list`). `with_state`: the caller
     /// wants each plug's state too, where the device can give it cheaply.
     fn list(&mut self, _with_state: bool) -> Result<Vec<Outlet>> {

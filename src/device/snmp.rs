@@ -10,6 +10,9 @@ use std::time::Duration;
 use snmp2::v3;
 
 use crate::contract::agents::{FamilyCatalog, Registry};
+/// The most outlets one SET switches: agents bound the objects of a request.
+const MAX_SET_OBJECTS: usize = 24;
+
 use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
@@ -581,6 +584,52 @@ impl device::Session for SnmpSession {
         client
             .set(&oid, &SetValue::Int(value))
             .map_err(|e| name_plug(e, plug))
+    }
+
+    /// One SET for all the outlets when the family switches each outlet in an object of
+    /// its own; a device that refuses the combined request gets one request per outlet
+    /// (some agents limit the objects of a SET), so the answer is never worse than
+    /// asking one by one.
+    fn set_power_many(&mut self, plugs: &[&SnmpPlug], state: PowerState) -> Vec<Result<()>> {
+        let one_by_one = |s: &mut Self| -> Vec<Result<()>> {
+            plugs.iter().map(|p| s.set_power(p, state)).collect()
+        };
+        if plugs.len() < 2 || self.family.packed {
+            return one_by_one(self);
+        }
+        let (column, value) = match state {
+            PowerState::On => (&self.family.control_on, self.family.set_on),
+            PowerState::Off => (&self.family.control_off, self.family.set_off),
+        };
+        let Some(objects) = plugs
+            .iter()
+            .map(|p| column.oid_for(&p.row).map(|o| (o, SetValue::Int(value))))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return one_by_one(self);
+        };
+        let mut results = Vec::with_capacity(plugs.len());
+        for chunk in objects.chunks(MAX_SET_OBJECTS) {
+            match self.client.set_many(chunk) {
+                Ok(()) => results.extend(chunk.iter().map(|_| Ok(()))),
+                // No answer: asking again outlet by outlet would wait as long for each.
+                Err(e @ (SnmpError::Timeout(_) | SnmpError::Unreachable(_))) => {
+                    let e: FenceError = e.into();
+                    results.extend(chunk.iter().map(|_| Err(e.clone())));
+                }
+                Err(e) => {
+                    log_debug!(
+                        1,
+                        "a SET of {} outlets was refused ({e:?}); one by one",
+                        chunk.len()
+                    );
+                    let done = results.len();
+                    let rest: Vec<&SnmpPlug> = plugs[done..done + chunk.len()].to_vec();
+                    results.extend(rest.iter().map(|p| self.set_power(p, state)));
+                }
+            }
+        }
+        results
     }
 
     fn list(&mut self, with_state: bool) -> Result<Vec<Outlet>> {

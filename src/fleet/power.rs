@@ -550,16 +550,23 @@ fn session_op<S: Session>(
         }
         Op::Switch(t) => t,
     };
-    // Ask every plug that is not there yet, then confirm them together.
-    let mut pending = Vec::new();
+    // Ask every plug that is not there yet (in one request where the device can), then
+    // confirm them together.
+    let mut asked = Vec::new();
     for ((i, plug), (_, st)) in resolved.iter().zip(states) {
         match st {
             Ok(s) if s == target => out[*i] = PlugOutcome::confirmed(s, false),
-            Ok(now) => match s.set_power(plug, target) {
-                Ok(()) => pending.push((*i, plug.clone())),
-                Err(e) => out[*i] = PlugOutcome::failed(err_text(&e), Some(now)),
-            },
+            Ok(now) => asked.push((*i, plug, now)),
             Err(e) => out[*i] = PlugOutcome::failed(e, None),
+        }
+    }
+    let plugs_asked: Vec<&S::Plug> = asked.iter().map(|(_, p, _)| *p).collect();
+    let answers = s.set_power_many(&plugs_asked, target);
+    let mut pending = Vec::new();
+    for ((i, plug, now), answer) in asked.into_iter().zip(answers) {
+        match answer {
+            Ok(()) => pending.push((i, plug.clone())),
+            Err(e) => out[i] = PlugOutcome::failed(err_text(&e), Some(now)),
         }
     }
     if pending.is_empty() {

@@ -459,8 +459,24 @@ impl Client {
 
     /// SET one integer (or string) object; the device's refusal is an error.
     pub fn set(&mut self, oid: &[u64], value: &SetValue) -> Result<()> {
-        let what = format!("SET {} = {value:?}", format_oid(oid));
-        let reply = self.exchange(&what, |s| s.send(&Request::Set(oid, value)))?;
+        self.set_many(&[(oid.to_vec(), value.clone())])
+    }
+
+    /// SET several objects in one request (the agent applies all or none); the device's
+    /// refusal of any is an error.
+    pub fn set_many(&mut self, objects: &[(Vec<u64>, SetValue)]) -> Result<()> {
+        let what = match objects {
+            [(oid, value)] => format!("SET {} = {value:?}", format_oid(oid)),
+            _ => format!(
+                "SET {}",
+                objects
+                    .iter()
+                    .map(|(o, v)| format!("{} = {v:?}", format_oid(o)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let reply = self.exchange(&what, |s| s.send(&Request::Set(objects)))?;
         log_debug!(
             2,
             "{what} -> status {} {:?}",
@@ -468,14 +484,14 @@ impl Client {
             reply.varbinds
         );
         self.check(&what, &reply)?;
-        same_objects(&what, self.target, &[oid.to_vec()], &reply)?;
-        if let Some((_, v)) = reply.varbinds.first() {
-            // The outlet was read before it is set: an exception here is a refusal.
-            if v.is_missing() {
-                return Err(SnmpError::Answer(format!(
-                    "{what}: the device refused it ({v:?})"
-                )));
-            }
+        let names: Vec<Vec<u64>> = objects.iter().map(|(o, _)| o.clone()).collect();
+        same_objects(&what, self.target, &names, &reply)?;
+        // The outlets were read before they are set: an exception here is a refusal.
+        if let Some((o, v)) = reply.varbinds.iter().find(|(_, v)| v.is_missing()) {
+            return Err(SnmpError::Answer(format!(
+                "{what}: the device refused {} ({v:?})",
+                format_oid(o)
+            )));
         }
         Ok(())
     }

@@ -87,7 +87,8 @@ pub enum Request<'a> {
     /// One GETNEXT for each OID (v1 and v2c; v3 sends the first only).
     GetNext(&'a [Vec<u64>]),
     GetBulk(&'a [Vec<u64>], u32),
-    Set(&'a [u64], &'a SetValue),
+    /// One SET of every object given (several outlets switched in one request).
+    Set(&'a [(Vec<u64>, SetValue)]),
 }
 
 pub enum Session {
@@ -146,13 +147,21 @@ fn send_v3(s: &mut SyncSession, req: &Request<'_>) -> SnmpResult<Reply> {
             let refs: Vec<&Oid<'_>> = o.iter().collect();
             s.getbulk(&refs, 0, *reps).map(own)
         }
-        Request::Set(oid, value) => {
-            let o = to_oids(&[oid.to_vec()])?;
-            let v = match value {
-                SetValue::Int(i) => snmp2::Value::Integer(*i),
-                SetValue::Str(t) => snmp2::Value::OctetString(t.as_bytes()),
-            };
-            s.set(&[(&o[0], v)]).map(own)
+        Request::Set(objects) => {
+            let names: Vec<Vec<u64>> = objects.iter().map(|(o, _)| o.clone()).collect();
+            let o = to_oids(&names)?;
+            let binds: Vec<(&Oid<'_>, snmp2::Value<'_>)> = o
+                .iter()
+                .zip(objects.iter())
+                .map(|(oid, (_, value))| {
+                    let v = match value {
+                        SetValue::Int(i) => snmp2::Value::Integer(*i),
+                        SetValue::Str(t) => snmp2::Value::OctetString(t.as_bytes()),
+                    };
+                    (oid, v)
+                })
+                .collect();
+            s.set(&binds).map(own)
         }
     }
 }
@@ -381,12 +390,14 @@ pub fn encode(v2c: bool, community: &[u8], id: i32, req: &Request<'_>) -> Option
                 varbind(o, &NULL)?;
             }
         }
-        Request::Set(oid, value) => {
-            let v = match value {
-                SetValue::Int(i) => integer(*i),
-                SetValue::Str(s) => tlv(0x04, s.as_bytes()),
-            };
-            varbind(oid, &v)?;
+        Request::Set(objects) => {
+            for (oid, value) in objects.iter() {
+                let v = match value {
+                    SetValue::Int(i) => integer(*i),
+                    SetValue::Str(s) => tlv(0x04, s.as_bytes()),
+                };
+                varbind(oid, &v)?;
+            }
         }
     }
     let mut pdu = Vec::with_capacity(binds.len() + 24);
@@ -469,7 +480,7 @@ mod tests {
         // A SET of a 70 000-byte string reads back whole.
         let oid = vec![1, 3, 6, 1, 4, 1, 99, 1];
         let v = SetValue::Str("x".repeat(70_000));
-        let msg = encode(true, b"private", 5, &Request::Set(&oid, &v)).unwrap();
+        let msg = encode(true, b"private", 5, &Request::Set(&[(oid, v)])).unwrap();
         assert_eq!(&msg[..4], &[0x30, 0x83, 0x01, 0x11], "three length bytes");
         let pdu = snmp2::Pdu::from_bytes(&msg).unwrap();
         let vals: Vec<Value> = pdu.varbinds.map(|(_, v)| Value::from_snmp(&v)).collect();
@@ -538,7 +549,7 @@ mod tests {
             "max-repetitions travels as error-index"
         );
         let v = SetValue::Str("1,0,1".into());
-        let msg = encode(true, b"private", 78, &Request::Set(&a, &v)).unwrap();
+        let msg = encode(true, b"private", 78, &Request::Set(&[(a.clone(), v)])).unwrap();
         let pdu = snmp2::Pdu::from_bytes(&msg).unwrap();
         assert_eq!(pdu.message_type, MessageType::SetRequest);
         let vals: Vec<Value> = pdu.varbinds.map(|(_, v)| Value::from_snmp(&v)).collect();
