@@ -32,12 +32,14 @@ echo "== cargo clippy"
 cargo clippy --all-targets --all-features --quiet -- -D warnings
 echo "== test peers (snmpsim on free loopback ports)"
 mkdir -p "$PEERS_STATE"
-trap 'tests/peers/ssh/stop.sh; tests/peers/nut/stop.sh; tests/peers/snmp/stop-all.sh' EXIT
+trap 'tests/peers/fleet/stop.sh; tests/peers/ssh/stop.sh; tests/peers/nut/stop.sh; tests/peers/snmp/stop-all.sh' EXIT
 tests/peers/snmp/start-all.sh >/dev/null
 echo "== NUT peer (upsd with snmp-ups on its own snmpsim PDU, dummy-ups; STARTTLS)"
 tests/peers/nut/start.sh >/dev/null
 echo "== SSH and telnet peers (OpenSSH sshd: modern, keyboard-interactive only, legacy; telnetd)"
 tests/peers/ssh/start.sh >/dev/null
+echo "== fleet peer (42 PDUs of 24 outlets in one snmpsim, 64 ipmi_sim BMCs)"
+tests/peers/fleet/start.sh >/dev/null
 echo "== cargo test, both tiers (hermetic, and interop: the peers started above)"
 cargo test --all-targets --features interop
 echo "== fuzz smoke run (fuzz/: the RMCP/RMCP+ packet parser, 1M inputs)"

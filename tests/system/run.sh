@@ -126,11 +126,32 @@ $(pdu fence-psu1 "$PDU_A" fakenode5:7)
 $(pdu fence-psu2 "$PDU_B" fakenode5:7)
 $(pdu fence-pdu-a "$PDU_A" fakenode6:9 "verbose=1 debug_file=$ST/pdu-a.log")
 $(pdu fence-pdu-b "$PDU_A" fakenode7:10 "verbose=1 debug_file=$ST/pdu-b.log")
+primitive fence-chain stonith:fence_chain params inventory=$ST/inventory.toml pcmk_host_list=fakenode8 op monitor interval=60s
 fencing_topology fakenode5: fence-psu1,fence-psu2
 CRM
+# fence_chain: one device, a dual-PSU node on both PDUs (outlet 11), by the inventory.
+cat >"$ST/inventory.toml" <<INV
+[devices.pdua]
+agent = "fence_apc_snmp"
+ip = "127.0.0.1"
+ipport = $PDU_A
+community = "private"
+power_wait = 0
+
+[devices.pdub]
+agent = "fence_apc_snmp"
+ip = "127.0.0.1"
+ipport = $PDU_B
+community = "private"
+power_wait = 0
+
+[nodes.fakenode8]
+feeds = ["pdua:11", "pdub:11"]
+INV
+chmod 600 "$ST/inventory.toml"
 expect "crm configure loads the stonith devices and the topology" crm configure load update "$ST/stonith.crm"
-started() { [ "$(crm_mon -1 2>/dev/null | grep -c 'stonith:.*Started')" -ge 8 ]; }
-if wait_for 60 started; then ok "all 8 stonith devices started"; else bad "stonith devices did not start"; crm_mon -1; fi
+started() { [ "$(crm_mon -1 2>/dev/null | grep -c 'stonith:.*Started')" -ge 9 ]; }
+if wait_for 60 started; then ok "all 9 stonith devices started"; else bad "stonith devices did not start"; crm_mon -1; fi
 
 now() { date +%s.%N; }
 values() { tests/system/setlog.py "$1" "$2" "$3" "$4" | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//'; }
@@ -176,6 +197,17 @@ sort -n "$ST/topo" -o "$ST/topo"
 # Both offs (2) must come before either on (1), in the simulators' own clocks.
 expect "  both outlets off before either on: $(awk '{printf "%s=%s ", $3, $2}' "$ST/topo")" \
   test "$(awk '{print $2}' "$ST/topo" | tr '\n' ' ')" = "2 2 1 1 "
+
+echo "-- fence_chain: a dual-PSU node by the inventory, one stonith device (fakenode8)"
+t=$(now); expect "stonith_admin --reboot fakenode8" stonith_admin --reboot fakenode8
+tests/system/setlog.py "$DB_A" private "$APC_CTL.11" "$t" | sed 's/$/ A/' >"$ST/chain"
+tests/system/setlog.py "$DB_B" private "$APC_CTL.11" "$t" | sed 's/$/ B/' >>"$ST/chain"
+sort -n "$ST/chain" -o "$ST/chain"
+expect "  both outlets off before either on: $(awk '{printf "%s=%s ", $3, $2}' "$ST/chain")" \
+  test "$(awk '{print $2}' "$ST/chain" | tr '\n' ' ')" = "2 2 1 1 "
+t=$(now); expect "stonith_admin --fence fakenode8" stonith_admin --fence fakenode8
+expect "  both outlets were switched off" test "$(values "$DB_A" private "$APC_CTL.11" "$t") $(values "$DB_B" private "$APC_CTL.11" "$t")" = "2 2"
+expect "stonith_admin --unfence fakenode8" stonith_admin --unfence fakenode8
 
 echo "-- two devices on one PDU fenced at once (fakenode6, fakenode7)"
 : >"$ST/pdu-a.log"; : >"$ST/pdu-b.log"
