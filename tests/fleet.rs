@@ -669,3 +669,52 @@ fn outlets_of_one_pdu_switch_in_one_set_unless_the_agent_refuses_it() {
         "{v}"
     );
 }
+
+/// `inventory check --live` asks every device for every plug the inventory names: a plug
+/// the PDU lacks is a warning (exit 0), a device that does not answer fails the check.
+#[test]
+fn a_live_inventory_check_warns_of_plugs_the_device_lacks() {
+    let sb = Sandbox::new("fleet-check-live");
+    let a = Hostile::honest(&[ON; 4]);
+    let site = format!(
+        "{}[devices.ups]\nagent = \"fence_dummy\"\nstatus_file = \"{}\"\n\n[nodes.n1]\nfeeds = [\"pdua:1\", \"pdua:9\"]\n\n[nodes.n2]\nfeeds = [\"ups\"]\n",
+        pdu("pdua", &a.port(), "private"),
+        sb.path("ups").display()
+    );
+    let inv = inventory(&sb, "inv.toml", &site);
+    let check = |inv: &PathBuf| {
+        let mut c = sb.command("fencebox");
+        c.args(["inventory", "check", "--live", "--inventory"])
+            .arg(inv)
+            .output()
+            .unwrap()
+    };
+    let out = check(&inv);
+    assert!(out.status.success(), "{}", text_of(&out));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("warning: pdua has no plug 9 (node n1 names it)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("3 plug(s) asked of 2 device(s): 1 missing, every device answered"),
+        "{said}"
+    );
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = silent.local_addr().unwrap().port().to_string();
+    let broken = inventory(
+        &sb,
+        "broken.toml",
+        &format!(
+            "{}[nodes.n1]\nfeeds = [\"dead:1\"]\n",
+            pdu("dead", &dead, "private")
+        ),
+    );
+    let out = check(&broken);
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    assert!(
+        text(&out.stdout).contains("FAILED: dead:1 could not be asked (node n1)"),
+        "{}",
+        text_of(&out)
+    );
+}

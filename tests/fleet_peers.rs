@@ -36,7 +36,10 @@ fn fleet() -> Fleet {
 
 impl Fleet {
     fn get(&self, k: &str) -> &str {
-        self.env.get(k).map(String::as_str).unwrap_or_else(|| panic!("{k} missing in fleet.env"))
+        self.env
+            .get(k)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{k} missing in fleet.env"))
     }
 
     fn pdu(&self, n: u32) -> String {
@@ -66,27 +69,44 @@ impl Fleet {
             .args(picks)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| {
                 let w: Vec<&str> = l.split_whitespace().collect();
-                (w[1].to_string(), w[2].parse().unwrap(), w[3].parse().unwrap())
+                (
+                    w[1].to_string(),
+                    w[2].parse().unwrap(),
+                    w[3].parse().unwrap(),
+                )
             })
             .collect()
     }
 
     /// The state (1 on, 2 off) of outlets of a PDU, read by net-snmp's snmpget.
     fn states(&self, pdu: u32, outlets: std::ops::RangeInclusive<u32>) -> Vec<u32> {
-        let oids: Vec<String> = outlets.map(|o| format!(".1.3.6.1.4.1.318.1.1.12.3.5.1.1.4.{o}")).collect();
+        let oids: Vec<String> = outlets
+            .map(|o| format!(".1.3.6.1.4.1.318.1.1.12.3.5.1.1.4.{o}"))
+            .collect();
         let out = Command::new("snmpget")
             .args(["-m", "", "-Oqv", "-v2c", "-c", &format!("pdu{pdu:02}")])
             .arg(format!("127.0.0.1:{}", self.get("FLEET_SNMP_PORT")))
             .args(&oids)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().parse().unwrap()).collect()
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect()
     }
 
     fn chassis(&self, n: u32) -> String {
@@ -98,7 +118,10 @@ impl Fleet {
 }
 
 fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 fn inventory(sb: &Sandbox, text: &str) -> PathBuf {
@@ -110,11 +133,20 @@ fn inventory(sb: &Sandbox, text: &str) -> PathBuf {
 
 fn power(sb: &Sandbox, inv: &PathBuf, args: &[&str]) -> Output {
     let mut c = sb.command("fencebox");
-    c.arg("power").args(args).arg("--inventory").arg(inv).output().unwrap()
+    c.arg("power")
+        .args(args)
+        .arg("--inventory")
+        .arg(inv)
+        .output()
+        .unwrap()
 }
 
 fn said(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Nodes `prefix``first..=last`, fed by the same outlet of each listed PDU.
@@ -133,17 +165,31 @@ fn nodes(prefix: &str, outlets: std::ops::RangeInclusive<u32>, pdus: &[u32]) -> 
 fn a_dual_psu_reboot_on_snmpsim_is_every_off_then_every_on() {
     let f = fleet();
     let sb = Sandbox::new("fleet-peer-dual");
-    let inv = inventory(&sb, &format!("{}{}{}", f.pdu(1), f.pdu(2), nodes("d", 1..=24, &[1, 2])));
+    let inv = inventory(
+        &sb,
+        &format!("{}{}{}", f.pdu(1), f.pdu(2), nodes("d", 1..=24, &[1, 2])),
+    );
     let before = (f.states(1, 9..=24), f.states(2, 9..=24));
     let t = now();
     let out = power(&sb, &inv, &["reboot", "d[01-08]"]);
     assert!(out.status.success(), "{}", said(&out));
-    assert!(said(&out).contains("8 of 8 node(s) rebooted"), "{}", said(&out));
+    assert!(
+        said(&out).contains("8 of 8 node(s) rebooted"),
+        "{}",
+        said(&out)
+    );
     let log = f.changes(t, &["pdu01", "pdu02"]);
     let commands: Vec<u32> = log.iter().map(|c| c.2).collect();
     assert_eq!(commands, [vec![2; 16], vec![1; 16]].concat(), "{log:?}");
-    assert!(log.iter().all(|c| (1..=8).contains(&c.1)), "only the selected outlets: {log:?}");
-    assert_eq!((f.states(1, 9..=24), f.states(2, 9..=24)), before, "unmapped outlets unchanged");
+    assert!(
+        log.iter().all(|c| (1..=8).contains(&c.1)),
+        "only the selected outlets: {log:?}"
+    );
+    assert_eq!(
+        (f.states(1, 9..=24), f.states(2, 9..=24)),
+        before,
+        "unmapped outlets unchanged"
+    );
     assert_eq!(f.states(1, 1..=8), vec![1; 8]);
 }
 
@@ -159,7 +205,12 @@ fn single_feed_nodes_go_off_and_on() {
     let out = power(&sb, &inv, &["status", "all", "--json"]);
     assert!(out.status.success(), "{}", said(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let states: Vec<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["off", "off", "off", "on", "on", "on"]);
     let out = power(&sb, &inv, &["on", "all"]);
     assert!(out.status.success(), "{}", said(&out));
@@ -171,19 +222,28 @@ fn single_feed_nodes_go_off_and_on() {
 fn bmc_nodes_on_ipmi_sim() {
     let f = fleet();
     let sb = Sandbox::new("fleet-peer-bmc");
-    let site: String = (1..=4).map(|n| format!("{}[nodes.b{n:02}]\nbmc = \"bmc{n:02}\"\n\n", f.bmc(n))).collect();
+    let site: String = (1..=4)
+        .map(|n| format!("{}[nodes.b{n:02}]\nbmc = \"bmc{n:02}\"\n\n", f.bmc(n)))
+        .collect();
     let inv = inventory(&sb, &site);
     let out = power(&sb, &inv, &["off", "b01,b02"]);
     assert!(out.status.success(), "{}", said(&out));
-    assert_eq!((f.chassis(1), f.chassis(2), f.chassis(3)), ("0".into(), "0".into(), "1".into()));
+    assert_eq!(
+        (f.chassis(1), f.chassis(2), f.chassis(3)),
+        ("0".into(), "0".into(), "1".into())
+    );
     let out = power(&sb, &inv, &["status", "all"]);
     let table = said(&out);
     assert!(out.status.success(), "{table}");
-    assert!(table.contains("b01   off") && table.contains("b03   on"), "{table}");
+    assert!(
+        table.contains("b01   off") && table.contains("b03   on"),
+        "{table}"
+    );
     let out = power(&sb, &inv, &["reboot", "all"]);
     assert!(out.status.success(), "{}", said(&out));
     assert!((1..=4).all(|n| f.chassis(n) == "1"));
-    let log = std::fs::read_to_string(format!("{}/bmc03/chassis.log", f.get("FLEET_BMC_DIR"))).unwrap_or_default();
+    let log = std::fs::read_to_string(format!("{}/bmc03/chassis.log", f.get("FLEET_BMC_DIR")))
+        .unwrap_or_default();
     assert!(!log.is_empty(), "bmc03 saw the reboot");
 }
 
@@ -192,7 +252,10 @@ fn bmc_nodes_on_ipmi_sim() {
 fn an_unreachable_pdu_fails_only_its_nodes() {
     let f = fleet();
     let sb = Sandbox::new("fleet-peer-unreachable");
-    let dead = f.pdu(6).replace("pdu06\"\n", "nobody-serves-this\"\nshell_timeout = 1\nretry_on = 0\n");
+    let dead = f.pdu(6).replace(
+        "pdu06\"\n",
+        "nobody-serves-this\"\nshell_timeout = 1\nretry_on = 0\n",
+    );
     let site = format!(
         "{}{dead}[nodes.u01]\nfeeds = [\"pdu05:1\", \"pdu06:1\"]\n\n[nodes.u02]\nfeeds = [\"pdu05:2\"]\n\n[nodes.u03]\nfeeds = [\"pdu05:3\"]\n",
         f.pdu(5)
@@ -220,18 +283,34 @@ fn an_unreachable_pdu_fails_only_its_nodes() {
 fn overlapping_commands_and_agents_on_snmpsim_take_turns() {
     let f = fleet();
     let sb = Sandbox::new("fleet-peer-overlap");
-    let inv = inventory(&sb, &format!("{}{}{}", f.pdu(7), f.pdu(8), nodes("o", 1..=6, &[7, 8])));
+    let inv = inventory(
+        &sb,
+        &format!("{}{}{}", f.pdu(7), f.pdu(8), nodes("o", 1..=6, &[7, 8])),
+    );
     let t = now();
     let spawn = |args: &[&str]| {
         let mut c = sb.command("fencebox");
         c.args(args).arg("--inventory").arg(&inv);
-        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         c.spawn().unwrap()
     };
     let agent = |plug: &str| {
         let mut c = sb.command("fence_apc_snmp");
-        c.args(["-a", "127.0.0.1", "-u", f.get("FLEET_SNMP_PORT"), "-c", "pdu07", "-n", plug, "-o", "reboot"]);
-        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.args([
+            "-a",
+            "127.0.0.1",
+            "-u",
+            f.get("FLEET_SNMP_PORT"),
+            "-c",
+            "pdu07",
+            "-n",
+            plug,
+            "-o",
+            "reboot",
+        ]);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         c.spawn().unwrap()
     };
     let children = vec![
@@ -263,7 +342,11 @@ fn overlapping_commands_and_agents_on_snmpsim_take_turns() {
         sizes.push(offs.len());
     }
     sizes.sort();
-    assert_eq!(sizes, [1, 1, 4, 4], "two commands of four outlets, two agents of one: {log:?}");
+    assert_eq!(
+        sizes,
+        [1, 1, 4, 4],
+        "two commands of four outlets, two agents of one: {log:?}"
+    );
 }
 
 fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Output {
@@ -285,12 +368,31 @@ fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Output {
 fn fence_chain_on_snmpsim() {
     let f = fleet();
     let sb = Sandbox::new("fleet-peer-chain");
-    let inv = inventory(&sb, &format!("{}{}{}", f.pdu(9), f.pdu(10), nodes("c", 1..=4, &[9, 10])));
+    let inv = inventory(
+        &sb,
+        &format!("{}{}{}", f.pdu(9), f.pdu(10), nodes("c", 1..=4, &[9, 10])),
+    );
     let t = now();
-    let out = sb.run("fence_chain", &format!("action=reboot\nport=c03\nnodename=c03\ninventory={}\n", inv.display()));
+    let out = sb.run(
+        "fence_chain",
+        &format!(
+            "action=reboot\nport=c03\nnodename=c03\ninventory={}\n",
+            inv.display()
+        ),
+    );
     assert_eq!(out.code, 0, "{out:?}");
     let log = f.changes(t, &["pdu09", "pdu10"]);
-    assert_eq!(log.iter().map(|c| (c.1, c.2)).collect::<Vec<_>>(), [(3, 2), (3, 2), (3, 1), (3, 1)], "{log:?}");
-    let out = sb.run("fence_chain", &format!("action=list-status\ninventory={}\n", inv.display()));
-    assert_eq!(out.stdout, "c01,c01,on\nc02,c02,on\nc03,c03,on\nc04,c04,on\n", "{out:?}");
+    assert_eq!(
+        log.iter().map(|c| (c.1, c.2)).collect::<Vec<_>>(),
+        [(3, 2), (3, 2), (3, 1), (3, 1)],
+        "{log:?}"
+    );
+    let out = sb.run(
+        "fence_chain",
+        &format!("action=list-status\ninventory={}\n", inv.display()),
+    );
+    assert_eq!(
+        out.stdout, "c01,c01,on\nc02,c02,on\nc03,c03,on\nc04,c04,on\n",
+        "{out:?}"
+    );
 }

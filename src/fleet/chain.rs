@@ -433,6 +433,7 @@ feeds = ["pdu2:3"]
                     state: Some(if off { PowerState::Off } else { PowerState::On }),
                     switched: false,
                     error: None,
+                    unknown_plug: false,
                 },
             );
         }

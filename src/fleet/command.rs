@@ -115,6 +115,12 @@ fn inventory_cli() -> Command {
                 .help("check: read the inventory and report its first problem"),
         )
         .arg(inventory_arg())
+        .arg(
+            Arg::new("live")
+                .long("live")
+                .action(ArgAction::SetTrue)
+                .help("also ask every device for every plug the inventory names"),
+        )
 }
 
 /// Parse with clap; an error is one line (clap's first), help is the answer.
@@ -204,16 +210,19 @@ pub fn inventory(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
     match m.get_one::<String>("action").map_or("", String::as_str) {
         "check" => {
             let inv = load(&m, env, registry)?;
-            Ok((
-                format!(
-                    "{}: {} device(s), {} node(s), {} feed(s); no problem found\n",
-                    inv.path.display(),
-                    inv.devices.len(),
-                    inv.nodes.len(),
-                    inv.nodes.iter().map(|n| n.feeds.len()).sum::<usize>()
-                ),
-                0,
-            ))
+            let mut text = format!(
+                "{}: {} device(s), {} node(s), {} feed(s); no problem in the file\n",
+                inv.path.display(),
+                inv.devices.len(),
+                inv.nodes.len(),
+                inv.nodes.iter().map(|n| n.feeds.len()).sum::<usize>()
+            );
+            if !m.get_flag("live") {
+                return Ok((text, 0));
+            }
+            let (lines, failed) = check_live(&inv, env, registry);
+            text.push_str(&lines);
+            Ok((text, u8::from(failed)))
         }
         other => Err(format!("'{other}' is not an inventory action; use check")),
     }
@@ -274,4 +283,65 @@ pub fn chain(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
         chain::risks_text(&risks, chains.len())
     };
     Ok((text, u8::from(!risks.is_empty())))
+}
+
+/// Every plug the inventory names (feeds, BMCs, parents), asked of its device: a plug the
+/// device does not have is a warning; a device that cannot be asked fails the check.
+fn check_live(inv: &Inventory, env: &Env, registry: &Registry) -> (String, bool) {
+    let mut feeds: Vec<inventory::Feed> = inv
+        .nodes
+        .iter()
+        .flat_map(|n| n.feeds.iter().chain(&n.bmc).cloned())
+        .collect();
+    for d in inv.devices.values() {
+        if let inventory::Parent::Feed(f) = &d.parent {
+            feeds.push(f.clone());
+        }
+    }
+    feeds.sort();
+    feeds.dedup();
+    let readings = power::inspect(inv, registry, env, &feeds, &Options::default());
+    let (mut text, mut warnings, mut failed) = (String::new(), 0, false);
+    for r in readings.feeds.values() {
+        let Some(e) = &r.error else { continue };
+        let user = match inv.node_fed_by(&r.feed) {
+            Some(n) => format!("node {}", n.name),
+            None => inv
+                .devices
+                .values()
+                .find(|d| d.parent == inventory::Parent::Feed(r.feed.clone()))
+                .map_or_else(String::new, |d| format!("device {}", d.name)),
+        };
+        if r.unknown_plug {
+            warnings += 1;
+            text.push_str(&format!(
+                "warning: {} has no plug {} ({user} names it): {e}\n",
+                r.feed.device, r.feed.plug
+            ));
+        } else {
+            failed = true;
+            text.push_str(&format!(
+                "FAILED: {} could not be asked ({user}): {e}\n",
+                r.feed
+            ));
+        }
+    }
+    let used: std::collections::BTreeSet<&str> = feeds.iter().map(|f| f.device.as_str()).collect();
+    for d in inv.devices.keys().filter(|d| !used.contains(d.as_str())) {
+        text.push_str(&format!(
+            "note: device {d} powers nothing the inventory names (not contacted)\n"
+        ));
+    }
+    text.push_str(&format!(
+        "{} plug(s) asked of {} device(s): {} missing, {}\n",
+        feeds.len(),
+        used.len(),
+        warnings,
+        if failed {
+            "some devices could not be asked"
+        } else {
+            "every device answered"
+        }
+    ));
+    (text, failed)
 }

@@ -93,6 +93,8 @@ pub struct FeedResult {
     /// Whether this command switched it (off, on; both for a reboot).
     pub switched: bool,
     pub error: Option<String>,
+    /// The device says it has no such plug (the inventory names one it lacks).
+    pub unknown_plug: bool,
 }
 
 /// What became of one node.
@@ -439,6 +441,7 @@ fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
                     state: None,
                     switched: false,
                     error: Some(e.clone()),
+                    unknown_plug: false,
                 })
                 .collect();
         }
@@ -462,6 +465,7 @@ fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
             state: r.state,
             switched: r.switched,
             error: r.error,
+            unknown_plug: r.unknown_plug,
         })
         .collect()
 }
@@ -473,6 +477,7 @@ struct PlugOutcome {
     state: Option<PowerState>,
     switched: bool,
     error: Option<String>,
+    unknown_plug: bool,
 }
 
 impl PlugOutcome {
@@ -481,6 +486,7 @@ impl PlugOutcome {
             state: Some(state),
             switched,
             error: None,
+            unknown_plug: false,
         }
     }
     fn failed(error: String, last: Option<PowerState>) -> Self {
@@ -488,6 +494,14 @@ impl PlugOutcome {
             state: last,
             switched: false,
             error: Some(error),
+            unknown_plug: false,
+        }
+    }
+
+    fn from_error(e: &FenceError) -> Self {
+        PlugOutcome {
+            unknown_plug: matches!(e, FenceError::PlugNotFound(_)),
+            ..PlugOutcome::failed(err_text(e), None)
         }
     }
 }
@@ -534,7 +548,7 @@ fn session_op<S: Session>(
     for (i, given) in plugs.iter().enumerate() {
         match s.plug(given) {
             Ok(p) => resolved.push((i, p)),
-            Err(e) => out[i] = PlugOutcome::failed(err_text(&e), None),
+            Err(e) => out[i] = PlugOutcome::from_error(&e),
         }
     }
     let states = read_states(s, plugs, &resolved);
@@ -543,7 +557,7 @@ fn session_op<S: Session>(
             for (i, st) in states {
                 out[i] = match st {
                     Ok(s) => PlugOutcome::confirmed(s, false),
-                    Err(e) => PlugOutcome::failed(e, None),
+                    Err(e) => PlugOutcome::from_error(&e),
                 };
             }
             return out;
@@ -557,7 +571,7 @@ fn session_op<S: Session>(
         match st {
             Ok(s) if s == target => out[*i] = PlugOutcome::confirmed(s, false),
             Ok(now) => asked.push((*i, plug, now)),
-            Err(e) => out[*i] = PlugOutcome::failed(e, None),
+            Err(e) => out[*i] = PlugOutcome::from_error(&e),
         }
     }
     let plugs_asked: Vec<&S::Plug> = asked.iter().map(|(_, p, _)| *p).collect();
@@ -576,7 +590,7 @@ fn session_op<S: Session>(
     let started = clock.elapsed();
     let max_polls = settings.power_timeout.map(|d| d.as_secs().max(1));
     let mut polls = 0u64;
-    let mut last: BTreeMap<usize, Result<PowerState, String>> = BTreeMap::new();
+    let mut last: BTreeMap<usize, Result<PowerState, FenceError>> = BTreeMap::new();
     while !pending.is_empty() {
         polls += 1;
         for (i, st) in read_states(s, plugs, &pending) {
@@ -613,9 +627,10 @@ fn session_op<S: Session>(
                 ),
                 Some(s),
             ),
-            Some(Err(e)) => {
-                PlugOutcome::failed(format!("asked {}, then: {e}", target.lower()), None)
-            }
+            Some(Err(e)) => PlugOutcome::failed(
+                format!("asked {}, then: {}", target.lower(), err_text(&e)),
+                None,
+            ),
             None => PlugOutcome::failed(format!("asked {}, not confirmed", target.lower()), None),
         };
     }
@@ -629,7 +644,7 @@ fn read_states<S: Session>(
     s: &mut S,
     plugs: &[String],
     resolved: &[(usize, S::Plug)],
-) -> Vec<(usize, Result<PowerState, String>)> {
+) -> Vec<(usize, Result<PowerState, FenceError>)> {
     let mut listed: BTreeMap<String, PowerState> = BTreeMap::new();
     if resolved.len() > 1 && s.capabilities().list {
         match s.list(true) {
@@ -648,7 +663,7 @@ fn read_states<S: Session>(
         .map(|(i, plug)| {
             let st = match listed.get(&plugs[*i]) {
                 Some(st) => Ok(*st),
-                None => s.status(plug).map_err(|e| err_text(&e)),
+                None => s.status(plug),
             };
             (*i, st)
         })
@@ -716,6 +731,7 @@ fn node_result(
                 state: None,
                 switched: false,
                 error: Some("not reached".into()),
+                unknown_plug: false,
             })
         })
         .collect();
