@@ -114,6 +114,12 @@ pub trait Session {
     /// Ask for a state; the engine confirms it through `status`.
     fn set_power(&mut self, plug: &Self::Plug, state: PowerState) -> Result<()>;
 
+    /// The confirmed state of several plugs, one result per plug, in order. By default one
+    /// request per plug; devices that can read several outlets in one request override it.
+    fn status_many(&mut self, plugs: &[&Self::Plug]) -> Vec<Result<PowerState>> {
+        plugs.iter().map(|p| self.status(p)).collect()
+    }
+
     /// Ask several plugs for one state; the engine confirms them through `status`. One
     /// result per plug, in order. By default one request per plug; devices that can switch
     /// several outlets in one request say so by overriding this.

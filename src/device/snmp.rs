@@ -10,7 +10,8 @@ use std::time::Duration;
 use snmp2::v3;
 
 use crate::contract::agents::{FamilyCatalog, Registry};
-/// The most outlets one SET switches: agents bound the objects of a request.
+/// The most outlets one GET reads or one SET switches: agents bound the objects of a
+/// request.
 const MAX_SET_OBJECTS: usize = 24;
 
 use crate::contract::error::{FenceError, Result};
@@ -584,6 +585,55 @@ impl device::Session for SnmpSession {
         client
             .set(&oid, &SetValue::Int(value))
             .map_err(|e| name_plug(e, plug))
+    }
+
+    /// One GET of every outlet's state when the family keeps each outlet's state in an
+    /// object of its own. A refusal of the combined request (an SNMPv1 agent answers
+    /// noSuchName for the whole request when one outlet is missing) falls back to one
+    /// request per outlet, so a missing outlet fails alone; no answer fails them all.
+    fn status_many(&mut self, plugs: &[&SnmpPlug]) -> Vec<Result<PowerState>> {
+        let one_by_one = |s: &mut Self| -> Vec<Result<PowerState>> {
+            plugs.iter().map(|p| s.status(p)).collect()
+        };
+        if plugs.len() < 2 || self.family.packed {
+            return one_by_one(self);
+        }
+        let Some(oids) = plugs
+            .iter()
+            .map(|p| self.family.status.oid_for(&p.row))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return one_by_one(self);
+        };
+        let mut results = Vec::with_capacity(plugs.len());
+        for (chunk, asked) in oids
+            .chunks(MAX_SET_OBJECTS)
+            .zip(plugs.chunks(MAX_SET_OBJECTS))
+        {
+            match self.client.get_many(chunk) {
+                Ok(values) => results.extend(
+                    asked
+                        .iter()
+                        .zip(&values)
+                        .map(|(p, v)| Self::state(&self.family, &p.given, v)),
+                ),
+                Err(
+                    e @ (SnmpError::Timeout(_) | SnmpError::Unreachable(_) | SnmpError::Denied(_)),
+                ) => {
+                    let e: FenceError = e.into();
+                    results.extend(asked.iter().map(|_| Err(e.clone())));
+                }
+                Err(e) => {
+                    log_debug!(
+                        1,
+                        "a GET of {} outlets was refused ({e:?}); one by one",
+                        chunk.len()
+                    );
+                    results.extend(asked.iter().map(|p| self.status(p)));
+                }
+            }
+        }
+        results
     }
 
     /// One SET for all the outlets when the family switches each outlet in an object of

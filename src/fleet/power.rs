@@ -157,7 +157,7 @@ pub fn run(
     let started = Instant::now();
     let selected: Vec<&inventory::Node> = nodes.iter().filter_map(|n| inv.node(n)).collect();
     let feeds = selected.iter().flat_map(|n| n.power_feeds());
-    let mut works = works_for(inv, registry, env, feeds, command);
+    let mut works = works_for(inv, registry, env, feeds, command, opts.verbose);
     let mut results: BTreeMap<Feed, FeedResult> = BTreeMap::new();
     let locks = lock_all(&mut works, command, opts, env);
     let mut fenced = BTreeSet::new();
@@ -188,6 +188,7 @@ fn works_for(
     env: &Env,
     feeds: impl Iterator<Item = Feed>,
     command: Command,
+    verbose: u32,
 ) -> Vec<Work> {
     let mut by_device: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for feed in feeds {
@@ -198,7 +199,7 @@ fn works_for(
     }
     by_device
         .into_iter()
-        .map(|(name, plugs)| prepare(inv, registry, env, &name, plugs, command))
+        .map(|(name, plugs)| prepare(inv, registry, env, &name, plugs, command, verbose))
         .collect()
 }
 
@@ -234,7 +235,14 @@ pub fn inspect(
     feeds: &[Feed],
     opts: &Options,
 ) -> Readings {
-    let mut works = works_for(inv, registry, env, feeds.iter().cloned(), Command::Status);
+    let mut works = works_for(
+        inv,
+        registry,
+        env,
+        feeds.iter().cloned(),
+        Command::Status,
+        opts.verbose,
+    );
     let locks = lock_all(&mut works, Command::Status, opts, env);
     let mut readings = Readings::default();
     phase(&mut works, Op::Inspect, opts, &mut readings.feeds);
@@ -258,13 +266,19 @@ fn prepare(
     name: &str,
     plugs: Vec<String>,
     command: Command,
+    verbose: u32,
 ) -> Work {
     let device = &inv.devices[name];
     let log = Log::in_memory(name);
     let prepared = log::scope(&log, || {
         let stdin = inventory::stdin_for(device, "monitor")?;
         let raw = input::parse_stdin(&stdin, &device.agent.options).map_err(|e| e.to_string())?;
-        log.configure(false, settings::verbose_level(&raw).max(1), None);
+        // Level 1 at least: the lines are kept in memory and shown only with -v.
+        log.configure(
+            false,
+            settings::verbose_level(&raw).max(verbose).max(1),
+            None,
+        );
         let action = Action::Device(DeviceAction::Monitor);
         let clock = RealClock::started_at(Instant::now());
         let (settings, mut errors) =
@@ -395,7 +409,7 @@ fn phase(works: &mut [Work], op: Op, opts: &Options, results: &mut BTreeMap<Feed
                 let found = on_device(work, op);
                 if opts.verbose > 0 {
                     for line in work.log.lines() {
-                        eprintln!("{}: {line}", work.name);
+                        eprintln!("{}: {}", work.name, line.trim_end());
                     }
                 }
                 out.lock().unwrap_or_else(|p| p.into_inner()).extend(found);
@@ -551,7 +565,7 @@ fn session_op<S: Session>(
             Err(e) => out[i] = PlugOutcome::from_error(&e),
         }
     }
-    let states = read_states(s, plugs, &resolved);
+    let states = read_states(s, &resolved);
     let target = match op {
         Op::Read | Op::Inspect => {
             for (i, st) in states {
@@ -593,7 +607,7 @@ fn session_op<S: Session>(
     let mut last: BTreeMap<usize, Result<PowerState, FenceError>> = BTreeMap::new();
     while !pending.is_empty() {
         polls += 1;
-        for (i, st) in read_states(s, plugs, &pending) {
+        for (i, st) in read_states(s, &pending) {
             match st {
                 Ok(s) if s == target => {
                     out[i] = PlugOutcome::confirmed(s, true);
@@ -637,37 +651,15 @@ fn session_op<S: Session>(
     out
 }
 
-/// The confirmed state of each resolved plug (index into `plugs`): one listing when the
-/// device can list with states and more than one plug is asked, else plug by plug. A plug
-/// the listing does not show (or shows without a state) is read on its own.
+/// The confirmed state of each resolved plug (index into `plugs`), read together where
+/// the device can (one SNMP GET for all of a PDU's outlets).
 fn read_states<S: Session>(
     s: &mut S,
-    plugs: &[String],
     resolved: &[(usize, S::Plug)],
 ) -> Vec<(usize, Result<PowerState, FenceError>)> {
-    let mut listed: BTreeMap<String, PowerState> = BTreeMap::new();
-    if resolved.len() > 1 && s.capabilities().list {
-        match s.list(true) {
-            Ok(outlets) => {
-                for o in outlets {
-                    if let Some(st) = o.state {
-                        listed.insert(o.id.clone(), st);
-                    }
-                }
-            }
-            Err(e) => log_debug!(1, "listing failed ({e}); reading plug by plug"),
-        }
-    }
-    resolved
-        .iter()
-        .map(|(i, plug)| {
-            let st = match listed.get(&plugs[*i]) {
-                Some(st) => Ok(*st),
-                None => s.status(plug),
-            };
-            (*i, st)
-        })
-        .collect()
+    let plugs: Vec<&S::Plug> = resolved.iter().map(|(_, p)| p).collect();
+    let states = s.status_many(&plugs);
+    resolved.iter().map(|(i, _)| *i).zip(states).collect()
 }
 
 /// Both halves of a reboot: every feed off; then, for each node whose every feed is
