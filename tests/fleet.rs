@@ -718,3 +718,68 @@ fn a_live_inventory_check_warns_of_plugs_the_device_lacks() {
         text_of(&out)
     );
 }
+
+/// `fencebox inventory import`: printed, secrets become *_file entries (so the text is
+/// a valid inventory even in a file others can read) and no secret value is printed;
+/// with --output, the file is its owner's alone and keeps them.
+#[test]
+fn imports_print_an_inventory_without_secrets_or_write_a_private_one() {
+    let sb = Sandbox::new("fleet-import");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
+    let cib = std::fs::read_to_string(format!("{fixtures}/cib.xml")).unwrap();
+    let secrets: Vec<String> = cib
+        .split("name=\"password\" value=\"")
+        .chain(cib.split("name=\"community\" value=\""))
+        .skip(1)
+        .filter_map(|s| s.split('"').next().map(String::from))
+        .filter(|s| !s.is_empty() && !s.starts_with("lrm://"))
+        .collect();
+    assert!(!secrets.is_empty(), "the fixture has secrets to hide");
+    for (source, file) in [("cib", "cib.xml"), ("pdudaemon", "pdudaemon.conf")] {
+        let mut c = sb.command("fencebox");
+        let out = c
+            .args(["inventory", "import", source, &format!("{fixtures}/{file}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{source}: {}", text_of(&out));
+        for s in &secrets {
+            assert!(
+                !text_of(&out).contains(s.as_str()),
+                "{source} printed a secret"
+            );
+        }
+        let printed = sb.path(&format!("{source}.toml"));
+        std::fs::write(&printed, &out.stdout).unwrap();
+        std::fs::set_permissions(&printed, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut c = sb.command("fencebox");
+        let check = c
+            .args(["inventory", "check", "--inventory"])
+            .arg(&printed)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{source}: {}", text_of(&check));
+    }
+    let written = sb.path("written.toml");
+    let mut c = sb.command("fencebox");
+    let out = c
+        .args([
+            "inventory",
+            "import",
+            "cib",
+            &format!("{fixtures}/cib.xml"),
+            "--output",
+        ])
+        .arg(&written)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text_of(&out));
+    let mode = std::fs::metadata(&written).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let mut c = sb.command("fencebox");
+    let out = c
+        .args(["power", "list", "all", "--inventory"])
+        .arg(&written)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text_of(&out));
+}

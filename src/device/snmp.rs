@@ -41,6 +41,9 @@ pub struct SnmpDevice {
     site_dir: std::path::PathBuf,
     /// The device's addresses, resolved once for both the lock and the connection.
     addrs: std::cell::OnceCell<Option<Vec<std::net::SocketAddr>>>,
+    /// The family the first session found: a later session of this device (the second
+    /// half of a fleet reboot) does not ask the sysObjectID again.
+    found: Option<String>,
 }
 
 /// The one place SNMP failures become fence-agents' messages.
@@ -304,6 +307,7 @@ impl SnmpDevice {
             switch: cfg.switch,
             site_dir: cfg.site_dir,
             addrs: std::cell::OnceCell::new(),
+            found: None,
         }
     }
 }
@@ -385,8 +389,9 @@ impl Device for SnmpDevice {
         let mut client = Client::connect(self.cfg.clone(), target, clock.clone())?;
         let local = |e: String| FenceError::Local(format!("Failed: {e}"));
         let first = self.allowed.as_ref().and_then(|a| a.first());
-        let family = match (self.detect, first) {
-            (false, Some(name)) => self.catalog.by_name(name).map_err(local)?,
+        let family = match (self.detect, first, &self.found) {
+            (_, _, Some(name)) => self.catalog.by_name(name).map_err(local)?,
+            (false, Some(name), _) => self.catalog.by_name(name).map_err(local)?,
             _ => {
                 let v = client.get(&SYS_OBJECT_ID)?;
                 let Value::Oid(oid) = &v else {
@@ -414,6 +419,7 @@ impl Device for SnmpDevice {
         let family =
             family.ok_or_else(|| FenceError::Local("Failed: agent has no SNMP family".into()))?;
         log_debug!(1, "SNMP family {} ({})", family.name, family.description);
+        self.found = Some(family.name.to_string());
         Ok(SnmpSession {
             client,
             family,

@@ -112,9 +112,22 @@ fn inventory_cli() -> Command {
             Arg::new("action")
                 .required(true)
                 .value_name("ACTION")
-                .help("check: read the inventory and report its first problem"),
+                .help("check: read the inventory and report its first problem; import SOURCE [FILE]: make one from cib, pdudaemon or openflight (docs/import.md)"),
+        )
+        .arg(
+            Arg::new("rest")
+                .num_args(0..=2)
+                .value_name("SOURCE [FILE]")
+                .help("import: cib (cibadmin --query without FILE), pdudaemon or openflight, and the file to read"),
         )
         .arg(inventory_arg())
+        .arg(
+            Arg::new("output")
+                .long("output")
+                .short('o')
+                .value_name("PATH")
+                .help("import: write the inventory here (mode 0600, secrets kept) instead of printing it (secrets as *_file entries)"),
+        )
         .arg(
             Arg::new("live")
                 .long("live")
@@ -224,7 +237,10 @@ pub fn inventory(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
             text.push_str(&lines);
             Ok((text, u8::from(failed)))
         }
-        other => Err(format!("'{other}' is not an inventory action; use check")),
+        "import" => import(&m, registry),
+        other => Err(format!(
+            "'{other}' is not an inventory action; use check or import"
+        )),
     }
 }
 
@@ -344,4 +360,45 @@ fn check_live(inv: &Inventory, env: &Env, registry: &Registry) -> (String, bool)
         }
     ));
     (text, failed)
+}
+
+/// `fencebox inventory import SOURCE [FILE] [--output PATH]`: the inventory on stdout
+/// (secrets turned into `*_file` entries to fill in) or, with --output, in a file only its
+/// owner can read (secrets kept). What could not be mapped goes to stderr, one line each.
+fn import(m: &ArgMatches, registry: &Registry) -> Answer {
+    use crate::fleet::import::{self, Secrets, Source};
+    let rest: Vec<&str> = m
+        .get_many::<String>("rest")
+        .map(|w| w.map(String::as_str).collect())
+        .unwrap_or_default();
+    let Some(source) = rest.first() else {
+        return Err("import what? give cib, pdudaemon or openflight (and the file to read)".into());
+    };
+    let source = Source::parse(source)?;
+    let file = rest.get(1).map(std::path::Path::new);
+    let text = import::read_input(source, file)?;
+    let output = m.get_one::<String>("output").map(PathBuf::from);
+    let secrets = if output.is_some() {
+        Secrets::Inline
+    } else {
+        Secrets::Files
+    };
+    let imported = import::import(source, &text, registry, secrets)?;
+    for note in &imported.notes {
+        eprintln!("fencebox: not mapped: {note}");
+    }
+    match output {
+        Some(path) => {
+            import::write_private(&path, &imported.toml)?;
+            Ok((
+                format!(
+                    "{}: written (mode 0600); check it with fencebox inventory check --inventory {}\n",
+                    path.display(),
+                    path.display()
+                ),
+                0,
+            ))
+        }
+        None => Ok((imported.toml, 0)),
+    }
 }

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod chain;
 pub mod command;
 pub mod hostlist;
+pub mod import;
 pub mod inventory;
 pub mod power;
 pub mod report;

@@ -156,6 +156,13 @@ if wait_for 60 started; then ok "all 9 stonith devices started"; else bad "stoni
 now() { date +%s.%N; }
 values() { tests/system/setlog.py "$1" "$2" "$3" "$4" | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//'; }
 
+echo "-- the inventory import reads the running cluster's CIB (cibadmin --query)"
+expect "fencebox inventory import cib --output" /usr/sbin/fencebox inventory import cib --output "$ST/imported.toml"
+expect "  the imported inventory checks" /usr/sbin/fencebox inventory check --inventory "$ST/imported.toml"
+/usr/sbin/fencebox power list fakenode5,fakenode3,fakenode1 --json --inventory "$ST/imported.toml" >"$ST/imported.json" 2>&1
+expect "  the topology's dual-PSU node has both PDU outlets as feeds" \
+  python3 -c "import json,sys; n={x['node']: x for x in json.load(open(sys.argv[1]))}; assert n['fakenode5']['feeds'] == ['fence-psu1:7', 'fence-psu2:7'], n; assert n['fakenode3']['feeds'] == ['fence-pdu:3'], n; assert n['fakenode1']['bmc'] == 'fence-bmc', n" "$ST/imported.json"
+
 echo "-- fence_dummy (fakenode0)"
 expect "stonith_admin --reboot fakenode0" stonith_admin --reboot fakenode0
 expect "  the dummy went off, then on" sh -c "grep -o 'switching o[nf]*' '$ST/dummy.log' | tr '\n' ' ' | grep -q 'switching off switching on'"
