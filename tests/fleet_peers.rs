@@ -396,3 +396,50 @@ fn fence_chain_on_snmpsim() {
         "{out:?}"
     );
 }
+
+/// `fencebox chain check --live` reads the BMC's power-supply sensors (ipmi_sim with two
+/// PSU sensors, PS2 reporting "failure detected"): a node on two PDU feeds whose BMC
+/// reports a failed supply has lost its redundancy.
+#[test]
+fn chain_check_reads_a_failed_psu_from_the_bmc() {
+    let f = fleet();
+    let sb = Sandbox::new("fleet-peer-psu");
+    let sensors = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/ipmi/psu-sensors.emu"
+    ))
+    .unwrap();
+    let bmc = common::bmc::Bmc::ipmi_sim_with(&sb, "127.0.0.1", &sensors);
+    let site = format!(
+        "{}{}[devices.bmc]\nagent = \"fence_ipmilan\"\nip = \"127.0.0.1\"\nipport = {}\nusername = \"admin\"\npassword = \"password\"\nlanplus = true\n\n[nodes.p01]\nfeeds = [\"pdu11:1\", \"pdu12:1\"]\nbmc = \"bmc\"\n",
+        f.pdu(11),
+        f.pdu(12),
+        bmc.port
+    );
+    let inv = inventory(&sb, &site);
+    let mut c = sb.command("fencebox");
+    let out = c
+        .args(["chain", "check", "--live", "--inventory"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("psu-failed") && text.contains("'PS2 Status': failure detected"),
+        "{text}"
+    );
+    assert!(!text.contains("PS1 Status"), "PS1 is fine: {text}");
+    let mut c = sb.command("fencebox");
+    let out = c
+        .args(["chain", "p01", "--inventory"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    let tree = said(&out);
+    assert!(
+        tree.contains("bmc  bmc [PS1 Status: ok; PS2 Status: failure detected]"),
+        "{tree}"
+    );
+    assert!(!tree.contains("password"), "{tree}");
+}

@@ -329,6 +329,23 @@ impl device::Session for IpmiSession {
         }
     }
 
+    /// The power-supply sensors of the SDR repository (sensor type 0x08). A BMC without
+    /// an SDR repository (completion code 0xc1: not supported) has none to report.
+    fn power_supplies(&mut self) -> Result<Option<Vec<device::PowerSupply>>> {
+        match crate::ipmi::sensors::power_supplies(&mut self.session) {
+            Ok(psus) => Ok(Some(
+                psus.into_iter()
+                    .map(|p| device::PowerSupply {
+                        name: p.name,
+                        faults: p.faults.iter().map(|f| f.to_string()).collect(),
+                    })
+                    .collect(),
+            )),
+            Err(IpmiError::Completion { code: 0xc1, .. }) => Ok(None),
+            Err(e) => Err(fence_error(e)),
+        }
+    }
+
     fn close(self) {
         self.session.close();
     }

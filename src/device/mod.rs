@@ -56,6 +56,14 @@ pub struct Supply {
     pub status: String,
 }
 
+/// One power supply of a machine, as its BMC's sensor reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PowerSupply {
+    pub name: String,
+    /// What is wrong with it (failure detected, input lost, ...); empty when nothing is.
+    pub faults: Vec<String>,
+}
+
 /// What a one-shot power cycle should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CycleKind {
@@ -161,6 +169,12 @@ pub trait Session {
     /// What a power source says of its own supply (a UPS on battery); None for devices
     /// that do not say (PDUs, BMCs).
     fn supply(&mut self) -> Result<Option<Supply>> {
+        Ok(None)
+    }
+
+    /// The machine's power supplies as its management controller reports them; None for
+    /// devices that do not (PDUs, UPSes).
+    fn power_supplies(&mut self) -> Result<Option<Vec<PowerSupply>>> {
         Ok(None)
     }
 

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::device::{PowerState, Supply};
+use crate::device::{PowerState, PowerSupply, Supply};
 use crate::fleet::inventory::{Feed, Inventory, Parent};
-use crate::fleet::power::Readings;
+use crate::fleet::power::{Health, Readings};
 
 /// One link of a chain: a feed and what was read of it.
 #[derive(Debug, Clone)]
@@ -68,6 +68,8 @@ pub struct NodeChain {
     /// One per power supply, in the inventory's order.
     pub psus: Vec<FeedChain>,
     pub bmc: Option<Feed>,
+    /// The power supplies the BMC reports (live data; None: not read, or it has none).
+    pub bmc_psus: Option<Result<Vec<PowerSupply>, String>>,
 }
 
 /// The chains of `nodes` as the inventory draws them (nothing read yet).
@@ -79,6 +81,7 @@ pub fn chains(inv: &Inventory, nodes: &[String]) -> Vec<NodeChain> {
             node: n.name.clone(),
             psus: n.feeds.iter().map(|f| feed_chain(inv, f)).collect(),
             bmc: n.bmc.clone(),
+            bmc_psus: None,
         })
         .collect()
 }
@@ -113,13 +116,14 @@ fn feed_chain(inv: &Inventory, feed: &Feed) -> FeedChain {
     }
 }
 
-/// Every feed of the chains, each once (what a live view reads).
+/// Every feed of the chains and every BMC, each once (what a live view reads).
 pub fn feeds(chains: &[NodeChain]) -> Vec<Feed> {
     let mut all = BTreeSet::new();
     for c in chains {
         for p in &c.psus {
             all.extend(p.links.iter().map(|l| l.feed.clone()));
         }
+        all.extend(c.bmc.clone());
     }
     all.into_iter().collect()
 }
@@ -135,11 +139,19 @@ pub fn fill(chains: &mut [NodeChain], readings: &Readings) {
             link.state = r.state;
             link.error = r.error.clone();
         }
-        match readings.supplies.get(&link.feed.device) {
-            Some(Ok(s)) => link.supply = s.clone(),
+        match readings.health.get(&link.feed.device) {
+            Some(Ok(h)) => link.supply = h.supply.clone(),
             Some(Err(e)) if link.error.is_none() => link.error = Some(e.clone()),
             _ => {}
         }
+    }
+    for c in chains.iter_mut() {
+        let Some(bmc) = &c.bmc else { continue };
+        c.bmc_psus = match readings.health.get(&bmc.device) {
+            Some(Ok(Health { psus: Some(p), .. })) => Some(Ok(p.clone())),
+            Some(Err(e)) => Some(Err(e.clone())),
+            _ => None,
+        };
     }
 }
 
@@ -161,6 +173,27 @@ pub fn check(chains: &[NodeChain], live: bool) -> Vec<Risk> {
             kind,
             text,
         };
+        if live {
+            match &c.bmc_psus {
+                Some(Ok(psus)) => {
+                    for p in psus.iter().filter(|p| !p.faults.is_empty()) {
+                        risks.push(risk(
+                            "psu-failed",
+                            format!(
+                                "its BMC reports power supply '{}': {}",
+                                p.name,
+                                p.faults.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                Some(Err(e)) => risks.push(risk(
+                    "unreadable",
+                    format!("its BMC's power-supply sensors could not be read: {e}"),
+                )),
+                None => {}
+            }
+        }
         if c.psus.is_empty() {
             continue; // powered through its BMC only: no chain to judge
         }
@@ -266,7 +299,22 @@ pub fn tree(chains: &[NodeChain], live: bool) -> String {
             }
         }
         if let Some(b) = &c.bmc {
-            out.push_str(&format!("  bmc  {b}\n"));
+            out.push_str(&format!("  bmc  {b}"));
+            match &c.bmc_psus {
+                Some(Ok(psus)) if !psus.is_empty() => {
+                    let said: Vec<String> = psus
+                        .iter()
+                        .map(|p| match p.faults.as_slice() {
+                            [] => format!("{}: ok", p.name),
+                            f => format!("{}: {}", p.name, f.join(", ")),
+                        })
+                        .collect();
+                    out.push_str(&format!(" [{}]", said.join("; ")));
+                }
+                Some(Err(e)) => out.push_str(&format!(" [power supplies unreadable: {e}]")),
+                _ => {}
+            }
+            out.push('\n');
         }
     }
     out
@@ -438,14 +486,17 @@ feeds = ["pdu2:3"]
             );
         }
         let supply = |s: &str| {
-            Ok(Some(Supply {
-                on_battery: s.contains("OB"),
-                low_battery: s.contains("LB"),
-                status: s.into(),
-            }))
+            Ok(Health {
+                supply: Some(Supply {
+                    on_battery: s.contains("OB"),
+                    low_battery: s.contains("LB"),
+                    status: s.into(),
+                }),
+                psus: None,
+            })
         };
-        readings.supplies.insert("ups1".into(), supply("OL"));
-        readings.supplies.insert("ups2".into(), supply("OB LB"));
+        readings.health.insert("ups1".into(), supply("OL"));
+        readings.health.insert("ups2".into(), supply("OB LB"));
         fill(&mut c, &readings);
         let r = check(&c, true);
         let on_battery: Vec<&Risk> = r.iter().filter(|r| r.kind == "on-battery").collect();

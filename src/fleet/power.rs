@@ -20,7 +20,7 @@ use crate::contract::agents::Registry;
 use crate::contract::error::FenceError;
 use crate::contract::input;
 use crate::contract::settings::{self, Settings};
-use crate::device::{self, Backend, Device, PowerState, Session, Supply};
+use crate::device::{self, Backend, Device, PowerState, PowerSupply, Session, Supply};
 use crate::fleet::inventory::{self, Feed, Inventory};
 use crate::runtime::call::CallId;
 use crate::runtime::clock::{Clock, RealClock, SharedClock};
@@ -133,8 +133,8 @@ struct Work {
     plugs: Vec<String>,
     prepared: Result<Prepared, String>,
     log: Arc<Log>,
-    /// What the device said of its own supply (`Op::Inspect` only).
-    supply: Option<Result<Option<Supply>, String>>,
+    /// What the device said of power beyond its plugs (`Op::Inspect` only).
+    health: Option<Result<Health, String>>,
 }
 
 struct Prepared {
@@ -217,13 +217,22 @@ fn lock_all(works: &mut [Work], command: Command, opts: &Options, env: &Env) -> 
     locks
 }
 
+/// What a device says of power beyond its plugs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    /// A UPS's own supply (on battery, low battery).
+    pub supply: Option<Supply>,
+    /// A BMC's power-supply sensors.
+    pub psus: Option<Vec<PowerSupply>>,
+}
+
 /// What a read of feeds found: each feed, and each device's word on its own supply.
 #[derive(Debug, Clone, Default)]
 pub struct Readings {
     pub feeds: BTreeMap<Feed, FeedResult>,
-    /// By device: Some(supply) for a device that reports one (a UPS), None for one that
+    /// By device: what it says of its own supply (a UPS) and of the machine's power
     /// does not, or why it could not be asked.
-    pub supplies: BTreeMap<String, Result<Option<Supply>, String>>,
+    pub health: BTreeMap<String, Result<Health, String>>,
 }
 
 /// Read `feeds` (under shared locks where the devices allow), and ask each of their
@@ -251,8 +260,8 @@ pub fn inspect(
         eprint!("\r\x1b[K");
     }
     for w in works {
-        if let Some(s) = w.supply {
-            readings.supplies.insert(w.name, s);
+        if let Some(h) = w.health {
+            readings.health.insert(w.name, h);
         }
     }
     readings
@@ -319,7 +328,7 @@ fn prepare(
         plugs,
         prepared,
         log,
-        supply: None,
+        health: None,
     }
 }
 
@@ -446,7 +455,7 @@ fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
     let prepared = match &mut work.prepared {
         Ok(p) => p,
         Err(e) => {
-            work.supply = Some(Err(e.clone()));
+            work.health = Some(Err(e.clone()));
             return work
                 .plugs
                 .iter()
@@ -463,14 +472,14 @@ fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
     let clock: SharedClock = RealClock::shared_now();
     let plugs = work.plugs.clone();
     let settings = &prepared.settings;
-    let (per_plug, supply) = log::scope(&work.log, || match &mut prepared.backend {
+    let (per_plug, health) = log::scope(&work.log, || match &mut prepared.backend {
         Backend::Dummy(d) => device_op(d, &plugs, op, settings, &clock),
         Backend::Snmp(d) => device_op(d, &plugs, op, settings, &clock),
         Backend::Ipmi(d) => device_op(d, &plugs, op, settings, &clock),
         Backend::Nut(d) => device_op(d, &plugs, op, settings, &clock),
         Backend::Shell(d) => device_op(d, &plugs, op, settings, &clock),
     });
-    work.supply = supply;
+    work.health = health;
     plugs
         .iter()
         .zip(per_plug)
@@ -527,7 +536,7 @@ fn err_text(e: &FenceError) -> String {
 /// `op` on every plug of one device through one session: per plug, the confirmed state
 /// and whether it was switched, or why not.
 /// Per plug, and what the device said of its supply when asked (`Op::Inspect`).
-type DeviceOutcome = (Vec<PlugOutcome>, Option<Result<Option<Supply>, String>>);
+type DeviceOutcome = (Vec<PlugOutcome>, Option<Result<Health, String>>);
 
 fn device_op<D: Device>(
     dev: &mut D,
@@ -545,7 +554,12 @@ fn device_op<D: Device>(
         }
     };
     let r = session_op(&mut session, plugs, op, settings, clock);
-    let supply = (op == Op::Inspect).then(|| session.supply().map_err(|e| err_text(&e)));
+    let supply = (op == Op::Inspect).then(|| {
+        Ok(Health {
+            supply: session.supply().map_err(|e| err_text(&e))?,
+            psus: session.power_supplies().map_err(|e| err_text(&e))?,
+        })
+    });
     session.close();
     (r, supply)
 }
@@ -700,7 +714,7 @@ fn reboot(
             plugs,
             prepared,
             log: Arc::clone(&w.log),
-            supply: None,
+            health: None,
         });
     }
     phase(&mut second, Op::Switch(PowerState::On), opts, results);

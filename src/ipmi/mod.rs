@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod lan15;
 pub mod lanplus;
 pub mod link;
+pub mod sensors;
 pub mod session;
 pub mod wire;
 

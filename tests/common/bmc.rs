@@ -49,6 +49,12 @@ impl Bmc {
     /// ipmi_sim on `addr` (127.0.0.1 or ::1), powered on. Users: admin/password
     /// (administrator), operator/oppass (operator), viewer/viewpass (user).
     pub fn ipmi_sim(sb: &Sandbox, addr: &str) -> Bmc {
+        Bmc::ipmi_sim_with(sb, addr, "")
+    }
+
+    /// ipmi_sim as `ipmi_sim` starts it, with `extra` ipmi_sim commands after bmc.emu's
+    /// (sensors and their SDRs, say).
+    pub fn ipmi_sim_with(sb: &Sandbox, addr: &str, extra: &str) -> Bmc {
         assert!(
             Path::new("/usr/bin/ipmi_sim").exists(),
             "ipmi_sim is not installed (Debian package openipmi); tests/run-all.sh installs it"
@@ -70,13 +76,16 @@ impl Bmc {
                 .unwrap();
             assert!(conf.status.success());
             std::fs::write(dir.join("lan.conf"), conf.stdout).unwrap();
+            let emu = dir.join("bmc.emu");
+            let base = std::fs::read_to_string(peers().join("bmc.emu")).unwrap();
+            std::fs::write(&emu, format!("{base}\n{extra}")).unwrap();
             let out = std::fs::File::create(dir.join("ipmi_sim.out")).unwrap();
             let child = Command::new("ipmi_sim")
                 .arg("-n")
                 .arg("-c")
                 .arg(dir.join("lan.conf"))
                 .arg("-f")
-                .arg(peers().join("bmc.emu"))
+                .arg(&emu)
                 .arg("-s")
                 .arg(dir.join("state"))
                 .current_dir(&dir)
