@@ -5,8 +5,10 @@ Each case runs both agents alternately, N times each, with the same stdin. Per r
 records wall time, CPU time (user + system) and peak RSS of the agent process (from
 wait4's rusage), then reports medians and ratios, and writes docs/benchmarks.md.
 
-Usage: bench/run.py [--runs N] [--out FILE] [--fencebox PATH]
-Cases are data (CASES below): every backend adds its rows.
+Usage: bench/run.py [--runs N] [--out FILE] [--fencebox PATH] [--no-fleet] ...
+Cases are data (CASES below): every backend adds its rows. The fleet rows (`fencebox power`
+over many devices beside snmpget, ipmipower and powerman) come from bench/fleet.py, in a
+second table.
 """
 
 import argparse
@@ -19,6 +21,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
+import fleet  # noqa: E402  (bench/fleet.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -254,7 +259,10 @@ def main():
     ap.add_argument("--no-ipmi", action="store_true", help="skip the rows that need ipmi_sim")
     ap.add_argument("--no-nut", action="store_true", help="skip the rows that need upsd")
     ap.add_argument("--no-ssh", action="store_true", help="skip the rows that need sshd and libvirtd")
+    ap.add_argument("--no-fleet", action="store_true",
+                    help="skip the fleet rows (fencebox power on tests/peers/fleet, bench/fleet.py)")
     args = ap.parse_args()
+    fleet.exit_on_signals()  # SIGTERM/SIGHUP still stop every peer (finally below)
 
     if not os.access(GNU_TIME, os.X_OK):
         sys.exit(f"{GNU_TIME} is missing: apt-get install time")
@@ -313,14 +321,22 @@ def main():
                   f"(x{ratio(*row['cpu']):5.1f})  rss {row['rss'][0]/1024:5.1f} / {row['rss'][1]/1024:4.1f} MiB")
         floor = [run_once("/bin/true", "", env) for _ in range(args.runs)]
         floor = (statistics.median(f[1] for f in floor), statistics.median(f[2] for f in floor))
-        write_report(args.out, rows, args.runs, floor)
+        # The agents' peers are done: stop them before the fleet (2 CPUs), then the fleet
+        # peer runs alone; fleet.run stops it (and powermand) whatever happens.
+        while stops:
+            stops.pop(0)()
+        fleet_result = None
+        if not args.no_fleet:
+            fleet_result = fleet.run(work, args.fencebox, args.runs, env)
+            fleet.print_rows(fleet_result)
+        write_report(args.out, rows, args.runs, floor, fleet_result)
     finally:
         for stop in stops:
             stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_report(path, rows, runs, floor):
+def write_report(path, rows, runs, floor, fleet_result=None):
     uname = platform.uname()
     lines = [
         "# Benchmarks",
@@ -430,6 +446,8 @@ def write_report(path, rows, runs, floor):
         "exchange and the login shell's start (bash, then virsh's own connection to libvirtd).",
         "",
     ]
+    if fleet_result:
+        lines += fleet.markdown(fleet_result)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines))

@@ -397,6 +397,9 @@ enum Op {
     /// Read, and ask the device about its own supply.
     Inspect,
     Switch(PowerState),
+    /// The second half of a reboot: switch on plugs this command confirmed off moments
+    /// ago under the locks it still holds, without reading them again.
+    OnAfterOff,
 }
 
 /// One pass over the devices, in parallel: each does `op` on its plugs, and the results
@@ -579,7 +582,10 @@ fn session_op<S: Session>(
             Err(e) => out[i] = PlugOutcome::from_error(&e),
         }
     }
-    let states = read_states(s, &resolved);
+    let states = match op {
+        Op::OnAfterOff => resolved.iter().map(|(i, _)| (*i, Ok(PowerState::Off))).collect(),
+        _ => read_states(s, &resolved),
+    };
     let target = match op {
         Op::Read | Op::Inspect => {
             for (i, st) in states {
@@ -591,6 +597,7 @@ fn session_op<S: Session>(
             return out;
         }
         Op::Switch(t) => t,
+        Op::OnAfterOff => PowerState::On,
     };
     // Ask every plug that is not there yet (in one request where the device can), then
     // confirm them together.
@@ -717,7 +724,7 @@ fn reboot(
             health: None,
         });
     }
-    phase(&mut second, Op::Switch(PowerState::On), opts, results);
+    phase(&mut second, Op::OnAfterOff, opts, results);
     fenced
 }
 
