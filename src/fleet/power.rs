@@ -583,7 +583,10 @@ fn session_op<S: Session>(
         }
     }
     let states = match op {
-        Op::OnAfterOff => resolved.iter().map(|(i, _)| (*i, Ok(PowerState::Off))).collect(),
+        Op::OnAfterOff => resolved
+            .iter()
+            .map(|(i, _)| (*i, Ok(PowerState::Off)))
+            .collect(),
         _ => read_states(s, &resolved),
     };
     let target = match op {
