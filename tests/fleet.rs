@@ -783,3 +783,122 @@ fn imports_print_an_inventory_without_secrets_or_write_a_private_one() {
         .unwrap();
     assert!(out.status.success(), "{}", text_of(&out));
 }
+
+/// Under Pacemaker (which turns an agent's own timeouts off), fence_chain's devices keep
+/// theirs: a feed that never comes back on ends the reboot as fenced, not as a call that
+/// Pacemaker has to kill. A plug list naming no node is never a success.
+#[test]
+fn fence_chain_under_pacemaker_ends_when_a_feed_never_comes_back() {
+    let sb = Sandbox::new("fleet-chain-pcmk");
+    let stuck_on = Hostile::start(Mib::apc_rpdu(&[ON; 2]), |req, mib| {
+        let switches_on = req.kind == snmp2::MessageType::SetRequest && req.set.contains(&Some(ON));
+        if switches_on {
+            return Some(Answer {
+                varbinds: req
+                    .oids
+                    .iter()
+                    .zip(&req.set)
+                    .map(|(o, v)| (o.clone(), common::hostile_snmp::Val::Int(v.unwrap_or(0))))
+                    .collect(),
+                ..Answer::default()
+            });
+        }
+        Some(mib.answer(req))
+    });
+    let inv = inventory(
+        &sb,
+        "inv.toml",
+        &format!(
+            "{}{}",
+            pdu("pdua", &stuck_on.port(), "private"),
+            nodes(1, &["pdua"])
+        ),
+    );
+    let t = std::time::Instant::now();
+    let mut c = sb.command("fence_chain");
+    c.env("PCMK_service", "pacemaker-fenced")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("action=reboot\nport=n1\ninventory={}\n", inv.display()).as_bytes())
+        .unwrap();
+    let out = wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(
+        text(&out.stdout).contains("Success: Rebooted"),
+        "{}",
+        text_of(&out)
+    );
+    assert!(
+        text(&out.stderr).contains("fenced, but not back on"),
+        "{}",
+        text_of(&out)
+    );
+    assert!(t.elapsed() < Duration::from_secs(25), "{:?}", t.elapsed());
+    for plug in [",", ""] {
+        let out = sb.run(
+            "fence_chain",
+            &format!("action=off\nport={plug}\ninventory={}\n", inv.display()),
+        );
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(!out.stdout.contains("Success"), "{out:?}");
+    }
+}
+
+/// Two outlets with one name (both PSUs of web01 on one PDU): a plug given by that name
+/// is refused, never resolved to the first of them (the other would stay on).
+#[test]
+fn an_outlet_name_two_outlets_share_is_refused() {
+    let sb = Sandbox::new("fleet-dup-names");
+    let mut mib = Mib::apc_rpdu(&[ON; 4]);
+    for n in [2, 3] {
+        mib.0.insert(
+            at(common::hostile_snmp::NAMES, n),
+            common::hostile_snmp::Val::Str(b"web01".to_vec()),
+        );
+    }
+    let pdu = Hostile::start(mib, |req, mib| Some(mib.answer(req)));
+    let out = sb.run(
+        "fence_apc_snmp",
+        &format!(
+            "action=off\nip=127.0.0.1\nipport={}\ncommunity=private\nplug=web01\n",
+            pdu.port()
+        ),
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("2 outlets are named 'web01'"),
+        "{out:?}"
+    );
+    assert!(set_requests(&pdu).is_empty(), "nothing switched");
+}
+
+/// An inventory others can write is refused (it decides what is switched and which
+/// password scripts run, as root under Pacemaker).
+#[test]
+fn an_inventory_others_can_write_is_refused() {
+    let sb = Sandbox::new("fleet-writable");
+    let inv = inventory(
+        &sb,
+        "inv.toml",
+        "[devices.d]\nagent = \"fence_dummy\"\n\n[nodes.n1]\nfeeds = [\"d\"]\n",
+    );
+    for mode in [0o666, 0o620] {
+        std::fs::set_permissions(&inv, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = power(&sb, &inv, &["status", "all"]);
+        assert_eq!(out.status.code(), Some(1), "{mode:o}");
+        assert!(
+            text(&out.stderr).contains("others could change this inventory"),
+            "{}",
+            text_of(&out)
+        );
+    }
+    std::fs::set_permissions(&inv, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(power(&sb, &inv, &["status", "all"]).status.success());
+}

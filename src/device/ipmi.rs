@@ -338,6 +338,7 @@ impl device::Session for IpmiSession {
                     .map(|p| device::PowerSupply {
                         name: p.name,
                         faults: p.faults.iter().map(|f| f.to_string()).collect(),
+                        read: p.read,
                     })
                     .collect(),
             )),

@@ -62,6 +62,8 @@ pub struct PowerSupply {
     pub name: String,
     /// What is wrong with it (failure detected, input lost, ...); empty when nothing is.
     pub faults: Vec<String>,
+    /// Whether the BMC gave a reading at all (no reading: nothing known either way).
+    pub read: bool,
 }
 
 /// What a one-shot power cycle should do.

@@ -246,9 +246,20 @@ impl NutSession {
         }
         let all = self.outlets()?;
         // Exactly as written, else ignoring case if that names one outlet only.
-        let n = all
-            .iter()
-            .find(|o| o.1 == r)
+        let exact: Vec<&(u32, String, Option<String>)> = all.iter().filter(|o| o.1 == r).collect();
+        if exact.len() > 1 {
+            // Switching one of them would leave the other on: name it by number.
+            let numbers: Vec<String> = exact.iter().map(|o| o.0.to_string()).collect();
+            return Err(FenceError::Usage(format!(
+                "Failed: {} outlets of {} are described as '{r}' (outlets {}); give the outlet by number",
+                exact.len(),
+                self.ups,
+                numbers.join(", ")
+            )));
+        }
+        let n = exact
+            .first()
+            .copied()
             .or_else(|| {
                 let mut folded = all.iter().filter(|o| o.1.eq_ignore_ascii_case(&r));
                 match (folded.next(), folded.next()) {

@@ -389,7 +389,11 @@ impl Device for ShellDevice {
     }
 
     fn connect(&mut self, clock: &SharedClock) -> Result<ShellSession> {
-        let deadline = Instant::now() + self.cfg.timeouts.login;
+        // A login_timeout beyond what a clock can hold waits a year, not a panic.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(self.cfg.timeouts.login)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
         let stream = self.open_stream(deadline)?;
         let script = Compiled::new(
             self.cfg.dialogue.clone(),

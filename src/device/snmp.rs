@@ -490,13 +490,29 @@ impl SnmpSession {
                 ))
             })?;
             let walked = client.walk(&names.oid)?;
-            walked
+            let named: Vec<Row> = walked
                 .iter()
-                .find(|(_, v)| name_text(v, family) == plug)
-                .and_then(|(oid, _)| names.row.parse_suffix(&oid[names.oid.len()..]))
-                .ok_or_else(|| {
-                    FenceError::PlugNotFound(format!("{plug} (no outlet has that name)"))
-                })?
+                .filter(|(_, v)| name_text(v, family) == plug)
+                .filter_map(|(oid, _)| names.row.parse_suffix(oid.get(names.oid.len()..)?))
+                .collect();
+            match named.as_slice() {
+                [row] => row.clone(),
+                [] => {
+                    return Err(FenceError::PlugNotFound(format!(
+                        "{plug} (no outlet has that name)"
+                    )))
+                }
+                // Switching one of them would leave the other on: name it by number.
+                several => {
+                    let rows: Vec<String> =
+                        several.iter().map(|r| format!("{:?}", r.plug)).collect();
+                    return Err(FenceError::Usage(format!(
+                        "Failed: {} outlets are named '{plug}' (outlets {}); give the outlet by number",
+                        several.len(),
+                        rows.join(", ")
+                    )));
+                }
+            }
         };
         log_debug!(
             2,

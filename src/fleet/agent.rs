@@ -46,6 +46,16 @@ pub fn run(
         }
     };
     let nodes = named_nodes(&inv, &settings)?;
+    let needs_nodes = !matches!(
+        device_action,
+        DeviceAction::List { .. } | DeviceAction::Monitor
+    );
+    if needs_nodes && nodes.is_empty() {
+        // Nothing named is nothing done: never a success for no node at all.
+        return Err(vec![FenceError::Usage(
+            "Failed: no node named; give the node as plug (port=NODE), as Pacemaker does".into(),
+        )]);
+    }
     if device_action.is_fencing() && !settings.delay.is_zero() {
         let wait = settings.delay.saturating_sub(call.clock.elapsed());
         log_debug!(

@@ -304,9 +304,10 @@ pub fn tree(chains: &[NodeChain], live: bool) -> String {
                 Some(Ok(psus)) if !psus.is_empty() => {
                     let said: Vec<String> = psus
                         .iter()
-                        .map(|p| match p.faults.as_slice() {
-                            [] => format!("{}: ok", p.name),
-                            f => format!("{}: {}", p.name, f.join(", ")),
+                        .map(|p| match (p.read, p.faults.as_slice()) {
+                            (false, _) => format!("{}: no reading", p.name),
+                            (true, []) => format!("{}: ok", p.name),
+                            (true, f) => format!("{}: {}", p.name, f.join(", ")),
                         })
                         .collect();
                     out.push_str(&format!(" [{}]", said.join("; ")));

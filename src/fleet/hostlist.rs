@@ -23,6 +23,7 @@ pub enum Term {
 /// which part.
 pub fn parse(text: &str) -> Result<Vec<Term>, String> {
     let mut terms = Vec::new();
+    let mut total = 0usize;
     for part in split_top(text)? {
         let part = part.trim();
         if part.is_empty() {
@@ -40,7 +41,14 @@ pub fn parse(text: &str) -> Result<Vec<Term>, String> {
             }
             Term::Group(group.to_string())
         } else {
-            Term::Names(expand(part)?)
+            let names = expand(part)?;
+            total += names.len();
+            if total > MAX_EXPANSION {
+                return Err(format!(
+                    "'{text}' stands for more than {MAX_EXPANSION} names; narrow the ranges"
+                ));
+            }
+            Term::Names(names)
         });
     }
     if terms.is_empty() {
@@ -100,6 +108,11 @@ fn expand(pattern: &str) -> Result<Vec<String>, String> {
             .find(']')
             .ok_or_else(|| format!("'{pattern}' opens a bracket it does not close"))?;
         let values = range_values(pattern, &after[..close])?;
+        if names.len().saturating_mul(values.len()) > MAX_EXPANSION {
+            return Err(format!(
+                "'{pattern}' stands for more than {MAX_EXPANSION} names; narrow the ranges"
+            ));
+        }
         let mut next = Vec::with_capacity(names.len() * values.len());
         for n in &names {
             for v in &values {
@@ -141,6 +154,11 @@ fn range_values(pattern: &str, inside: &str) -> Result<Vec<String>, String> {
             ));
         }
         if b - a >= MAX_EXPANSION as u64 {
+            return Err(format!(
+                "'{pattern}' stands for more than {MAX_EXPANSION} names; narrow the ranges"
+            ));
+        }
+        if values.len() as u64 + (b - a) >= MAX_EXPANSION as u64 {
             return Err(format!(
                 "'{pattern}' stands for more than {MAX_EXPANSION} names; narrow the ranges"
             ));
@@ -252,6 +270,8 @@ mod tests {
             ("n[3-1]", "backwards"),
             ("n[a-b]", "not a number"),
             ("n[1-999999999]", "more than"),
+            ("n[0-99999]x[0-99999]", "more than"),
+            ("n[0-60000,0-60000]", "more than"),
             ("a,,b", "empty name"),
             ("", "empty name"),
             ("@", "not a group"),

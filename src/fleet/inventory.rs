@@ -197,10 +197,21 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Inventory, String> {
             MAX_SIZE >> 20
         ));
     }
+    // The inventory decides what is switched and which password scripts run, as root
+    // under Pacemaker: nobody but its owner (root or whoever runs the command) may change it.
+    let trusted_owner = meta.uid() == 0 || meta.uid() == own_uid();
+    if !trusted_owner || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{}: others could change this inventory (owner uid {}, mode {:o}); it decides what is switched and which scripts run: chown it to root (or to you) and chmod go-w",
+            path.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        ));
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read the inventory ({e})", path.display()))?;
-    // Readable by nobody but its owner, and owned by root or by whoever runs the command.
-    let private = meta.mode() & 0o077 == 0 && (meta.uid() == 0 || meta.uid() == own_uid());
+    // Readable by nobody but its owner: then it may hold secrets inline.
+    let private = meta.mode() & 0o077 == 0;
     parse(path, &text, private, registry)
 }
 
@@ -235,22 +246,30 @@ pub fn parse(
         let device = read_device(&r, name, table, registry)?;
         devices.insert(name.clone(), device);
     }
+    check_chain(&r, &devices, &raw)?;
     let mut nodes = Vec::new();
-    let mut fed: BTreeMap<Feed, String> = BTreeMap::new();
+    // Who each outlet powers: a node, or a device (its parent feed). Numbers are compared
+    // as numbers, so pdu1:7 and pdu1:07 are one outlet.
+    let mut fed: BTreeMap<(String, String), String> = devices
+        .values()
+        .filter_map(|d| match &d.parent {
+            Parent::Feed(f) => Some((same_outlet(f), format!("device {}", d.name))),
+            _ => None,
+        })
+        .collect();
     for (name, node) in &raw.nodes {
         let node = read_node(&r, name, node, &devices)?;
         for feed in node.feeds.iter().chain(&node.bmc) {
-            if let Some(other) = fed.insert(feed.clone(), node.name.clone()) {
+            if let Some(other) = fed.insert(same_outlet(feed), format!("node {}", node.name)) {
                 return Err(r.err(
                     raw.nodes[name].span().start,
                     &format!("nodes.{name}"),
-                    format!("{feed} already powers node {other}; a feed belongs to one node"),
+                    format!("{feed} already powers {other}; a feed belongs to one node (switching it would switch the other too)"),
                 ));
             }
         }
         nodes.push(node);
     }
-    check_chain(&r, &devices, &raw)?;
     Ok(Inventory {
         path: path.to_path_buf(),
         devices,
@@ -428,8 +447,12 @@ fn read_node(
 ) -> Result<Node, String> {
     let what = format!("nodes.{name}");
     let at = node.span().start;
-    if !name_ok(name) {
-        return Err(r.err(at, &what, "a node name is letters, digits, -, _ and ."));
+    if !name_ok(name) || name == "all" {
+        return Err(r.err(
+            at,
+            &what,
+            "a node name is letters, digits, -, _ and . (and not 'all', which host lists reserve)",
+        ));
     }
     let raw = node.get_ref();
     let mut feeds = Vec::new();
@@ -484,6 +507,15 @@ fn read_node(
 
 /// Parents name devices of the inventory, with a plug when they have plugs, and no device
 /// is its own ancestor.
+/// A feed as a key that two spellings of one outlet share (`7` and `07`).
+fn same_outlet(f: &Feed) -> (String, String) {
+    let plug = match f.plug.parse::<u64>() {
+        Ok(n) => n.to_string(),
+        Err(_) => f.plug.clone(),
+    };
+    (f.device.clone(), plug)
+}
+
 fn check_chain(
     r: &Reader,
     devices: &BTreeMap<String, Device>,
@@ -495,6 +527,9 @@ fn check_chain(
             device_feed(&f.to_string(), devices)
                 .map_err(|e| r.err(at, &format!("devices.{name}.parent"), e))?;
         }
+    }
+    for (name, d) in devices {
+        let at = raw.devices[name].span().start;
         let mut seen = BTreeSet::from([name.as_str()]);
         let mut at_device = d;
         while let Parent::Feed(f) = &at_device.parent {
@@ -508,7 +543,11 @@ fn check_chain(
                     ),
                 ));
             }
-            at_device = &devices[&f.device];
+            // Every parent names a device (checked above, for every device first).
+            let Some(next) = devices.get(&f.device) else {
+                break;
+            };
+            at_device = next;
         }
     }
     Ok(())
@@ -658,6 +697,10 @@ feeds = ["pdu1:8"]
             ("[devices.a]\nagent = \"fence_apc_snmp\"\nip = \"x\"\ncommunity = \"private\"\n", "inv.toml:4: devices.a.community: a secret inline in a file others can read", "inline secret"),
             ("[devices.a]\nagent = \"fence_apc_snmp\"\nip = \"x\"\nip = \"y\"\n", "inv.toml:4:", "duplicate key"),
             ("[devices.a\n", "inv.toml:1:", "TOML syntax"),
+            ("[devices.a]\nagent = \"fence_apc_snmp\"\nip = \"x\"\nparent = \"b:1\"\n[devices.b]\nagent = \"fence_apc_snmp\"\nip = \"y\"\nparent = \"zzz:1\"\n", "devices.b.parent: no device called zzz", "a chain through an unknown device"),
+            ("[devices.a]\nagent = \"fence_apc_snmp\"\nip = \"x\"\n\n[nodes.all]\nfeeds = [\"a:1\"]\n", "not 'all'", "a node called all"),
+            ("[devices.a]\nagent = \"fence_apc_snmp\"\nip = \"x\"\n\n[nodes.n1]\nfeeds = [\"a:7\"]\n[nodes.n2]\nfeeds = [\"a:07\"]\n", "a:07 already powers node n1", "one outlet in two spellings"),
+            ("[devices.a]\nagent = \"fence_apc_snmp\"\nip = \"x\"\n[devices.b]\nagent = \"fence_apc_snmp\"\nip = \"y\"\nparent = \"a:3\"\n\n[nodes.n1]\nfeeds = [\"a:3\"]\n", "a:3 already powers device b", "a node on the outlet that feeds a PDU"),
             ("[devices.\"a b\"]\nagent = \"fence_apc_snmp\"\n", "devices.a b: a device name is", "bad name"),
         ];
         for (text, wanted, what) in cases {

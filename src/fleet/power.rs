@@ -143,6 +143,9 @@ struct Prepared {
     lock_key: String,
     lock_mode: LockMode,
     identity: lock::DeviceIdentity,
+    /// The device takes several sessions at once (SNMP, IPMI, upsd); a console that
+    /// takes one is worked by one session at a time, whichever inventory entry asks.
+    concurrent: bool,
 }
 
 /// Run `command` on `nodes` (names of `inv`, already selected).
@@ -279,8 +282,26 @@ fn prepare(
 ) -> Work {
     let device = &inv.devices[name];
     let log = Log::in_memory(name);
+    // Checked as the action the command will do (a switch may need what a read does not:
+    // fence_nut's password_only_to_switch), with one of its plugs where the agent needs one.
+    let action = match command {
+        Command::Status => DeviceAction::Status,
+        Command::On => DeviceAction::On,
+        Command::Off => DeviceAction::Off,
+        Command::Reboot => DeviceAction::Reboot,
+    };
+    // The devices keep their own timeouts even when Pacemaker runs fence_chain (which
+    // turns an agent's own timeouts off): a feed that never confirms must end the
+    // command, not hold every lock until Pacemaker kills it.
+    let env = &Env {
+        under_pacemaker: false,
+        ..env.clone()
+    };
     let prepared = log::scope(&log, || {
-        let stdin = inventory::stdin_for(device, "monitor")?;
+        let mut stdin = inventory::stdin_for(device, action.name())?;
+        if let (true, Some(plug)) = (device.has_plugs(), plugs.first()) {
+            stdin.push_str(&format!("port={plug}\n"));
+        }
         let raw = input::parse_stdin(&stdin, &device.agent.options).map_err(|e| e.to_string())?;
         // Level 1 at least: the lines are kept in memory and shown only with -v.
         log.configure(
@@ -288,7 +309,7 @@ fn prepare(
             settings::verbose_level(&raw).max(verbose).max(1),
             None,
         );
-        let action = Action::Device(DeviceAction::Monitor);
+        let action = Action::Device(action);
         let clock = RealClock::started_at(Instant::now());
         let (settings, mut errors) =
             settings::validate_partial(&device.agent, action, &raw, env, &clock);
@@ -314,6 +335,7 @@ fn prepare(
                     lock_key: identity.key(),
                     lock_mode,
                     identity,
+                    concurrent,
                 })
             }
             _ => Err(format!(
@@ -406,28 +428,33 @@ enum Op {
 /// land in `results` by feed.
 fn phase(works: &mut [Work], op: Op, opts: &Options, results: &mut BTreeMap<Feed, FeedResult>) {
     let total = works.len();
+    let lanes = lanes(works);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let out = Mutex::new(Vec::new());
     let queue: Vec<Mutex<&mut Work>> = works.iter_mut().map(Mutex::new).collect();
-    let workers = opts.fanout.clamp(1, total.max(1));
+    let workers = opts.fanout.clamp(1, lanes.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(slot) = queue.get(i) else { break };
-                let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
-                let work: &mut Work = &mut guard;
-                let found = on_device(work, op);
-                if opts.verbose > 0 {
-                    for line in work.log.lines() {
-                        eprintln!("{}: {}", work.name, line.trim_end());
+                let l = next.fetch_add(1, Ordering::Relaxed);
+                let Some(lane) = lanes.get(l) else { break };
+                for slot in lane.iter().filter_map(|i| queue.get(*i)) {
+                    let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+                    let work: &mut Work = &mut guard;
+                    let shown = work.log.lines().len();
+                    let found = on_device(work, op);
+                    if opts.verbose > 0 {
+                        // Only this pass's lines: a reboot's second pass keeps the log.
+                        for line in work.log.lines().iter().skip(shown) {
+                            eprintln!("{}: {}", work.name, line.trim_end());
+                        }
                     }
-                }
-                out.lock().unwrap_or_else(|p| p.into_inner()).extend(found);
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if opts.progress {
-                    eprint!("\r\x1b[Kfencebox power: {n}/{total} devices");
+                    out.lock().unwrap_or_else(|p| p.into_inner()).extend(found);
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if opts.progress {
+                        eprint!("\r\x1b[Kfencebox power: {n}/{total} devices");
+                    }
                 }
             });
         }
@@ -435,6 +462,26 @@ fn phase(works: &mut [Work], op: Op, opts: &Options, results: &mut BTreeMap<Feed
     for r in out.into_inner().unwrap_or_else(|p| p.into_inner()) {
         merge(results, r);
     }
+}
+
+/// The order works are done in: each its own lane, except that inventory entries sharing
+/// the lock of a device that takes one session at a time share a lane, one after another.
+fn lanes(works: &[Work]) -> Vec<Vec<usize>> {
+    let mut lanes: Vec<Vec<usize>> = Vec::new();
+    let mut by_lock: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, w) in works.iter().enumerate() {
+        match &w.prepared {
+            Ok(p) if !p.concurrent => match by_lock.get(p.lock_key.as_str()) {
+                Some(&l) => lanes[l].push(i),
+                None => {
+                    by_lock.insert(p.lock_key.as_str(), lanes.len());
+                    lanes.push(vec![i]);
+                }
+            },
+            _ => lanes.push(vec![i]),
+        }
+    }
+    lanes
 }
 
 /// A later result of a feed replaces an earlier one, but a switch once done stays said.

@@ -86,6 +86,8 @@ struct JsonNode<'a> {
     state: Option<&'static str>,
     ok: bool,
     reason: Option<&'a str>,
+    /// off or reboot: every feed was confirmed off (the node is fenced).
+    fenced: bool,
     feeds: Vec<JsonFeed<'a>>,
 }
 
@@ -111,6 +113,7 @@ pub fn json(outcome: &Outcome) -> String {
                 state: n.state.map(PowerState::lower),
                 ok: n.ok,
                 reason: n.reason.as_deref(),
+                fenced: n.fenced,
                 feeds: n
                     .feeds
                     .iter()

@@ -13,6 +13,8 @@ const RESERVE_SDR_REPOSITORY: u8 = 0x22;
 const GET_SDR: u8 = 0x23;
 
 const POWER_SUPPLY: u8 = 0x08;
+/// Event/reading type "sensor-specific": the type 0x08 offsets below apply only to it.
+const SENSOR_SPECIFIC: u8 = 0x6f;
 const FULL_SENSOR: u8 = 0x01;
 const COMPACT_SENSOR: u8 = 0x02;
 const BMC_ADDRESS: u8 = 0x20;
@@ -30,6 +32,8 @@ pub struct PowerSupply {
     pub name: String,
     /// What is wrong, in the specification's words; empty when nothing is.
     pub faults: Vec<&'static str>,
+    /// Whether the BMC gave a reading at all.
+    pub read: bool,
 }
 
 /// The discrete offsets of sensor type 0x08 that mean the supply does not deliver.
@@ -46,6 +50,7 @@ const FAULTS: [(u8, &str); 5] = [
 struct Sensor {
     number: u8,
     name: String,
+    reports_presence: bool,
 }
 
 /// The power supplies the BMC has sensors for, each with its faults.
@@ -58,25 +63,37 @@ pub fn power_supplies(s: &mut Session) -> Result<Vec<PowerSupply>, IpmiError> {
             GET_SENSOR_READING,
             &[sensor.number],
         )?;
-        out.push(reading(sensor.name, &data));
+        out.push(reading(&sensor, &data));
     }
     Ok(out)
 }
 
 /// Get Sensor Reading's answer for a discrete sensor: [reading, flags, states 0-7, ...].
-fn reading(name: String, data: &[u8]) -> PowerSupply {
-    let unavailable = data.get(1).is_none_or(|f| f & 0x20 != 0);
+/// A reading the BMC cannot give (scanning off, no data) says nothing about the supply.
+fn reading(sensor: &Sensor, data: &[u8]) -> PowerSupply {
+    let name = sensor.name.clone();
+    let unavailable = data.get(1).is_none_or(|f| f & 0x20 != 0) || data.len() < 3;
+    if unavailable {
+        return PowerSupply {
+            name,
+            faults: Vec::new(),
+            read: false,
+        };
+    }
     let states = data.get(2).copied().unwrap_or(0);
-    let faults = if unavailable {
-        vec!["reading unavailable"]
-    } else {
-        FAULTS
-            .iter()
-            .filter(|(bit, _)| states & (1 << bit) != 0)
-            .map(|(_, what)| *what)
-            .collect()
-    };
-    PowerSupply { name, faults }
+    let mut faults: Vec<&'static str> = FAULTS
+        .iter()
+        .filter(|(bit, _)| states & (1 << bit) != 0)
+        .map(|(_, what)| *what)
+        .collect();
+    if sensor.reports_presence && states & 0x01 == 0 {
+        faults.insert(0, "not present");
+    }
+    PowerSupply {
+        name,
+        faults,
+        read: true,
+    }
 }
 
 /// Walk the SDR repository for power-supply sensors of the BMC itself.
@@ -162,9 +179,16 @@ fn power_supply_sensor(r: &[u8]) -> Option<Sensor> {
         COMPACT_SENSOR => 31,
         _ => return None,
     };
-    if *r.get(5)? != BMC_ADDRESS || *r.get(12)? != POWER_SUPPLY {
+    // The BMC's own sensors on LUN 0, read with the power-supply meaning of each bit.
+    if *r.get(5)? != BMC_ADDRESS
+        || *r.get(6)? & 0x03 != 0
+        || *r.get(12)? != POWER_SUPPLY
+        || *r.get(13)? != SENSOR_SPECIFIC
+    {
         return None;
     }
+    // The reading mask (bytes 18-19) says whether the sensor reports presence (offset 0).
+    let reports_presence = r.get(18).is_some_and(|m| m & 0x01 != 0);
     let number = *r.get(7)?;
     let id_len = usize::from(r.get(id_at).map_or(0, |t| t & 0x1f));
     let name = r
@@ -172,7 +196,11 @@ fn power_supply_sensor(r: &[u8]) -> Option<Sensor> {
         .map(|b| String::from_utf8_lossy(b).trim().to_string())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("sensor {number}"));
-    Some(Sensor { number, name })
+    Some(Sensor {
+        number,
+        name,
+        reports_presence,
+    })
 }
 
 #[cfg(test)]
@@ -193,7 +221,8 @@ mod tests {
             sensor_type,
             0x6f,
         ]);
-        r.extend([0; 17]);
+        r.extend([0, 0, 0, 0, 0x7f, 0]); // masks: every offset readable
+        r.extend([0; 11]);
         r.push(0xc0 | name.len() as u8);
         r.extend(name.as_bytes());
         r[4] = (r.len() - 5) as u8;
@@ -207,9 +236,16 @@ mod tests {
             power_supply_sensor(&r),
             Some(Sensor {
                 number: 0x30,
-                name: "PS1 Status".into()
+                name: "PS1 Status".into(),
+                reports_presence: true,
             })
         );
+        let mut threshold = r.clone();
+        threshold[13] = 0x01;
+        assert_eq!(power_supply_sensor(&threshold), None, "not sensor-specific");
+        let mut lun1 = r.clone();
+        lun1[6] = 1;
+        assert_eq!(power_supply_sensor(&lun1), None, "another LUN");
         assert_eq!(power_supply_sensor(&compact(0x31, 0x01, "CPU Temp")), None);
         let mut other_owner = r.clone();
         other_owner[5] = 0x82;
@@ -223,19 +259,25 @@ mod tests {
 
     #[test]
     fn readings_name_the_faults() {
+        let s = Sensor {
+            number: 1,
+            name: "PS".into(),
+            reports_presence: true,
+        };
         assert!(
-            reading("a".into(), &[0, 0x40, 0x01]).faults.is_empty(),
+            reading(&s, &[0, 0x40, 0x01]).faults.is_empty(),
             "present, fine"
         );
-        assert_eq!(
-            reading("b".into(), &[0, 0x40, 0x03]).faults,
-            ["failure detected"]
-        );
-        assert_eq!(reading("c".into(), &[0, 0x40, 0x09]).faults, ["input lost"]);
-        assert_eq!(
-            reading("d".into(), &[0, 0x60, 0x03]).faults,
-            ["reading unavailable"]
-        );
-        assert_eq!(reading("e".into(), &[0]).faults, ["reading unavailable"]);
+        assert_eq!(reading(&s, &[0, 0x40, 0x03]).faults, ["failure detected"]);
+        assert_eq!(reading(&s, &[0, 0x40, 0x09]).faults, ["input lost"]);
+        assert_eq!(reading(&s, &[0, 0x40, 0x00]).faults, ["not present"]);
+        let unread = reading(&s, &[0, 0x60, 0x03]);
+        assert!(!unread.read && unread.faults.is_empty());
+        assert!(!reading(&s, &[0]).read);
+        let no_presence = Sensor {
+            reports_presence: false,
+            ..s
+        };
+        assert!(reading(&no_presence, &[0, 0x40, 0x00]).faults.is_empty());
     }
 }

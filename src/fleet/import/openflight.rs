@@ -203,6 +203,14 @@ fn ipmitool_options(
                 )),
             },
             'y' => options.push(("hexadecimal_kg".into(), Given::Text(value))),
+            't' => options.push(("target".into(), Given::Text(value))),
+            // Double bridging or another channel: the device would switch some other
+            // controller than the node's.
+            'b' | 'T' | 'B' => {
+                return Err(format!(
+                    "its ipmitool command bridges with -{flag}, which fence_ipmilan cannot; the node is left out"
+                ))
+            }
             _ => b.note(format!(
                 "{origin}: ipmitool's -{flag} has no fence_ipmilan option; left out"
             )),
@@ -234,8 +242,14 @@ fn shell_words(line: &str, vars: &HashMap<&str, &str>) -> Result<Vec<String>, St
             chars.next();
             let n: String = chars.by_ref().take_while(|&c| c != '}').collect();
             if !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                // Only the variable's name: a default after it (${PASS:-secret}) may be
+                // a secret.
+                let var: String = n
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
                 return Err(format!(
-                    "its command uses ${{{n}}}, which fencebox cannot read"
+                    "its command uses ${{{var}...}} with an expansion fencebox cannot read"
                 ));
             }
             n

@@ -53,7 +53,12 @@ pub fn import(text: &str, registry: &Registry, secrets: Secrets) -> Result<Impor
     for (alias, target) in aliases.into_iter().flatten() {
         let origin = format!("aliases.{alias}");
         let host = target.get("hostname").and_then(Value::as_str);
-        let port = target.get("port").and_then(as_text);
+        // An outlet is a name or number without spaces around it or inside.
+        let port = target
+            .get("port")
+            .and_then(as_text)
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty() && !p.contains(char::is_whitespace) && !p.contains(':'));
         let (Some(host), Some(port)) = (host, port) else {
             b.note(format!("{origin}: needs a hostname and a port; left out"));
             continue;
@@ -348,7 +353,8 @@ mod tests {
             "board3": {"hostname": "pdu-c.lab", "port": 3},
             "board4": {"hostname": "strip.lab", "port": 1},
             "board5": {"hostname": "nowhere.lab", "port": 1},
-            "board6": {"hostname": "pdu-a.lab", "port": 1}
+            "board6": {"hostname": "pdu-a.lab", "port": 1},
+            "board7": {"hostname": "pdu-a.lab", "port": " "}
         }
     }"#;
 
