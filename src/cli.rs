@@ -94,6 +94,8 @@ Usage:\n\
 \tfencebox power ACTION NODES    list, status, on, off or reboot nodes by the inventory (--help)\n\
 \tfencebox inventory check       check the inventory (docs/inventory.md)\n\
 \tfencebox chain NODES | check   show the nodes' power chains, or check them for risks\n\
+\tfencebox serve [--config F]    run the power service (docs/api.md)\n\
+\tfencebox token add NAME ...    make an API token (list, remove)\n\
 \tfencebox --version | --help\n"
     )
 }
@@ -150,6 +152,8 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
         Some("power") => fleet_answer(crate::fleet::command::power, &args[1..]),
         Some("inventory") => fleet_answer(crate::fleet::command::inventory, &args[1..]),
         Some("chain") => fleet_answer(crate::fleet::command::chain, &args[1..]),
+        Some("serve") => service_answer(crate::serve::command::serve, &args[1..]),
+        Some("token") => service_answer(crate::serve::command::token, &args[1..]),
         Some("link") => match args.get(1) {
             Some(dir) if args.len() == 2 => link(Path::new(dir)),
             _ => fail_plain("usage: fencebox link DIR (the directory to put the fence_* links in)"),
@@ -162,6 +166,17 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
             };
             run_agent(&agent_name, &args[1..], start)
         }
+    }
+}
+
+/// Run a service command with the process's environment and print its answer.
+fn service_answer(
+    command: fn(&[OsString], &Env) -> crate::fleet::command::Answer,
+    args: &[OsString],
+) -> u8 {
+    match command(args, &Env::from_process()) {
+        Ok((text, code)) => answer(&text).max(code),
+        Err(line) => fail_plain(&line),
     }
 }
 

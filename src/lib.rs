@@ -4,6 +4,8 @@
 //! - `device`: device backends behind the `Device` trait.
 //! - `agents`: agent definitions, read from the data files in `agents/`.
 //! - `runtime`: logging, clock and the per-device lock.
+//! - `fleet`: inventory, power chain and power commands over many nodes.
+//! - `serve`: the power service (`fencebox serve`).
 //! - `cli`: the multi-call entry point.
 
 #![forbid(unsafe_code)]
@@ -17,6 +19,7 @@ pub mod engine;
 pub mod fleet;
 pub mod ipmi;
 pub mod nut;
+pub mod serve;
 pub mod shell;
 pub mod snmp;
 pub mod ssh;

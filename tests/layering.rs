@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["device"],
     &["engine"],
     &["fleet"],
+    &["serve"],
     &["cli"],
 ];
 

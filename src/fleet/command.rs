@@ -137,7 +137,7 @@ fn inventory_cli() -> Command {
 }
 
 /// Parse with clap; an error is one line (clap's first), help is the answer.
-fn matches(cli: Command, args: &[OsString]) -> Result<ArgMatches, Answer> {
+pub fn matches(cli: Command, args: &[OsString]) -> Result<ArgMatches, Answer> {
     let mut full = vec![OsString::from(cli.get_name().to_string())];
     full.extend(args.iter().cloned());
     cli.try_get_matches_from(full).map_err(|e| match e.kind() {

@@ -157,8 +157,29 @@ pub fn run(
     command: Command,
     opts: &Options,
 ) -> Outcome {
-    let started = Instant::now();
     let selected: Vec<&inventory::Node> = nodes.iter().filter_map(|n| inv.node(n)).collect();
+    run_targets(inv, registry, env, &selected, command, opts, &|_| {})
+}
+
+/// What a reboot has done when its first half ends: the targets whose every feed was
+/// confirmed off (they are fenced) and will now be switched on. A service journals it, so
+/// a reboot cut short here is reported as "off, never switched on".
+pub type HalfwayHook<'a> = &'a (dyn Fn(&[String]) + Sync);
+
+/// Run `command` on `targets`: the inventory's nodes, or stand-ins a caller makes (an
+/// outlet asked for by device and plug is a target with that one feed). Devices come from
+/// `inv`; the rules are those of nodes.
+pub fn run_targets(
+    inv: &Inventory,
+    registry: &Registry,
+    env: &Env,
+    targets: &[&inventory::Node],
+    command: Command,
+    opts: &Options,
+    halfway: HalfwayHook,
+) -> Outcome {
+    let started = Instant::now();
+    let selected = targets;
     let feeds = selected.iter().flat_map(|n| n.power_feeds());
     let mut works = works_for(inv, registry, env, feeds, command, opts.verbose);
     let mut results: BTreeMap<Feed, FeedResult> = BTreeMap::new();
@@ -168,7 +189,9 @@ pub fn run(
         Command::Status => phase(&mut works, Op::Read, opts, &mut results),
         Command::On => phase(&mut works, Op::Switch(PowerState::On), opts, &mut results),
         Command::Off => phase(&mut works, Op::Switch(PowerState::Off), opts, &mut results),
-        Command::Reboot => fenced = reboot(&selected, &mut works, opts, &mut results),
+        Command::Reboot => {
+            fenced = reboot(selected, &mut works, opts, &mut results, halfway);
+        }
     }
     drop(locks);
     if opts.progress {
@@ -741,6 +764,7 @@ fn reboot(
     works: &mut [Work],
     opts: &Options,
     results: &mut BTreeMap<Feed, FeedResult>,
+    halfway: HalfwayHook,
 ) -> BTreeSet<String> {
     phase(works, Op::Switch(PowerState::Off), opts, results);
     let mut fenced = BTreeSet::new();
@@ -759,6 +783,7 @@ fn reboot(
             }
         }
     }
+    halfway(&fenced.iter().cloned().collect::<Vec<_>>());
     let mut second: Vec<Work> = Vec::new();
     for w in works.iter_mut() {
         let Some(plugs) = back_on.remove(&w.name) else {

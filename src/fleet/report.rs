@@ -101,6 +101,14 @@ struct JsonFeed<'a> {
 }
 
 pub fn json(outcome: &Outcome) -> String {
+    let mut text = serde_json::to_string_pretty(&json_value(outcome))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// The outcome as a JSON tree (the service's job results).
+pub fn json_value(outcome: &Outcome) -> serde_json::Value {
     let value = JsonOutcome {
         command: outcome.command.name(),
         ok: outcome.all_ok(),
@@ -128,10 +136,7 @@ pub fn json(outcome: &Outcome) -> String {
             })
             .collect(),
     };
-    let mut text =
-        serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    text.push('\n');
-    text
+    serde_json::to_value(&value).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,504 @@
+//! The fencebox API (`/v1/`, JSON; docs/api.md) and `/metrics`. Every route needs a
+//! bearer token (401 without one or with an unknown one); switching needs a control token
+//! whose node list covers every node switched (403 otherwise), checked before anything is
+//! queued, so a refused request switches nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::fleet::hostlist;
+use crate::fleet::inventory::{Feed, Node, Parent};
+use crate::fleet::power::Command;
+use crate::serve::jobs::{self, Job, Jobs, Request as JobRequest, State as JobState};
+use crate::serve::tokens::{Holder, Scope, Tokens};
+
+pub struct App {
+    pub jobs: Arc<Jobs>,
+    pub tokens: std::sync::RwLock<Arc<Tokens>>,
+    pub request_ids: AtomicU64,
+}
+
+impl App {
+    pub fn tokens(&self) -> Arc<Tokens> {
+        Arc::clone(&self.tokens.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+type Shared = Arc<App>;
+
+/// An error answer: a status and one line.
+pub struct Failure(pub StatusCode, pub String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut r = (self.0, Json(json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+fn fail(code: StatusCode, msg: impl Into<String>) -> Failure {
+    Failure(code, msg.into())
+}
+
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/v1/nodes", get(nodes))
+        .route("/v1/nodes/{node}", get(node_status))
+        .route("/v1/nodes/{node}/{action}", post(node_action))
+        .route("/v1/power", post(power))
+        .route("/v1/devices", get(devices))
+        .route("/v1/devices/{device}/outlets", get(outlets))
+        .route(
+            "/v1/devices/{device}/outlets/{plug}/{action}",
+            post(outlet_action),
+        )
+        .route("/v1/jobs", get(job_list))
+        .route("/v1/jobs/{id}", get(job_one))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn(label_route))
+        .fallback(|| async { fail(StatusCode::NOT_FOUND, "no such route; see docs/api.md") })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            log_request,
+        ))
+        .with_state(app)
+}
+
+/// The route a request matched (its pattern), carried on the response to the log line.
+#[derive(Clone)]
+pub struct RouteLabel(pub String);
+
+pub async fn label_route(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let mut resp = next.run(req).await;
+    if let Some(r) = route {
+        resp.extensions_mut().insert(RouteLabel(r));
+    }
+    resp
+}
+
+/// One log line per request, with its id, route, code and the token's name (never the
+/// token), and the request counters of `/metrics`.
+pub async fn log_request(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    let id = app.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
+    let started = Instant::now();
+    let method = req.method().clone();
+    let who = bearer(req.headers())
+        .and_then(|t| app.tokens().find(t))
+        .map_or("-".to_string(), |h| h.name);
+    let resp = next.run(req).await;
+    let took = started.elapsed();
+    let route = resp
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or("(no route)", |r| r.0.as_str())
+        .to_string();
+    app.jobs
+        .metrics
+        .request(&route, resp.status().as_u16(), took);
+    eprintln!(
+        "fencebox serve: req={id} {method} {route} -> {} in {} ms, token {who}",
+        resp.status().as_u16(),
+        took.as_millis()
+    );
+    resp
+}
+
+fn bearer(h: &HeaderMap) -> Option<&str> {
+    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (kind, token) = v.split_once(' ')?;
+    kind.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// The holder of the request's token, or 401.
+fn holder(app: &App, h: &HeaderMap) -> Result<Holder, Failure> {
+    let token = bearer(h).ok_or_else(|| {
+        fail(
+            StatusCode::UNAUTHORIZED,
+            "no bearer token; send Authorization: Bearer <token> (fencebox token add)",
+        )
+    })?;
+    app.tokens()
+        .find(token)
+        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "unknown token"))
+}
+
+/// The holder, if it may switch every target (nodes by name; outlets by the node they
+/// feed, or only with a token for all nodes when they feed none).
+fn controller(
+    app: &App,
+    h: &HeaderMap,
+    targets: &[Node],
+    inv: &crate::fleet::inventory::Inventory,
+) -> Result<Holder, Failure> {
+    let who = holder(app, h)?;
+    if who.scope != Scope::Control {
+        return Err(fail(
+            StatusCode::FORBIDDEN,
+            format!("token {} may read, not switch", who.name),
+        ));
+    }
+    for t in targets {
+        let allowed = match inv.node(&t.name) {
+            Some(node) => who.may_switch(node),
+            None => t.feeds.iter().all(|f| match inv.node_fed_by(f) {
+                Some(node) => who.may_switch(node),
+                None => who.may_switch_all(),
+            }),
+        };
+        if !allowed {
+            return Err(fail(
+                StatusCode::FORBIDDEN,
+                format!("token {} may not switch {}", who.name, t.name),
+            ));
+        }
+    }
+    Ok(who)
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait: Option<String>,
+}
+
+impl WaitQuery {
+    fn wait(&self) -> Result<bool, Failure> {
+        match self.wait.as_deref() {
+            None | Some("1") | Some("true") | Some("yes") => Ok(true),
+            Some("0") | Some("false") | Some("no") => Ok(false),
+            Some(other) => Err(fail(
+                StatusCode::BAD_REQUEST,
+                format!("wait is true or false, not '{other}'"),
+            )),
+        }
+    }
+}
+
+fn command(action: &str, switching: bool) -> Result<Command, Failure> {
+    match Command::parse(action) {
+        Some(Command::Status) if switching => Err(fail(
+            StatusCode::BAD_REQUEST,
+            "status is read with GET, not POST",
+        )),
+        Some(c) => Ok(c),
+        None => Err(fail(
+            StatusCode::BAD_REQUEST,
+            format!("'{action}' is not an action; use on, off or reboot"),
+        )),
+    }
+}
+
+/// Queue a job; with `wait`, answer with its result (200 when every target reached what
+/// was asked, 502 when a device did not confirm), else 202 and where to find it.
+async fn run_job(
+    app: &App,
+    who: String,
+    cmd: Command,
+    targets: Vec<Node>,
+    wait: bool,
+) -> Result<Response, Failure> {
+    let (id, handle) = app
+        .jobs
+        .submit(JobRequest {
+            who,
+            command: cmd,
+            targets,
+            pause: Duration::ZERO,
+        })
+        .map_err(|e| fail(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    if !wait {
+        let mut r = (
+            StatusCode::ACCEPTED,
+            Json(json!({ "job": id, "state": "queued" })),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(r);
+    }
+    let job = handle
+        .await
+        .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("job {id}: {e}")))?;
+    Ok(job_answer(job))
+}
+
+pub fn job_answer(job: Job) -> Response {
+    let code = match job.state {
+        JobState::Done => StatusCode::OK,
+        JobState::Failed => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::OK,
+    };
+    (code, Json(job)).into_response()
+}
+
+async fn nodes(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Failure> {
+    holder(&app, &h)?;
+    let world = app.jobs.world();
+    let list: Vec<_> = world
+        .inventory
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "node": n.name,
+                "groups": n.groups,
+                "feeds": n.feeds.iter().map(Feed::to_string).collect::<Vec<_>>(),
+                "bmc": n.bmc.as_ref().map(Feed::to_string),
+            })
+        })
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+fn find_node(app: &App, name: &str) -> Result<Node, Failure> {
+    app.jobs
+        .world()
+        .inventory
+        .node(name)
+        .cloned()
+        .ok_or_else(|| {
+            fail(
+                StatusCode::NOT_FOUND,
+                format!("no node {name} in the inventory"),
+            )
+        })
+}
+
+async fn node_status(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path(node): Path<String>,
+) -> Result<Response, Failure> {
+    let who = holder(&app, &h)?;
+    let n = find_node(&app, &node)?;
+    run_job(&app, who.name, Command::Status, vec![n], true).await
+}
+
+async fn node_action(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path((node, action)): Path<(String, String)>,
+    Query(q): Query<WaitQuery>,
+) -> Result<Response, Failure> {
+    let cmd = command(&action, true)?;
+    let wait = q.wait()?;
+    let n = find_node(&app, &node)?;
+    let world = app.jobs.world();
+    let who = controller(&app, &h, std::slice::from_ref(&n), &world.inventory)?;
+    run_job(&app, who.name, cmd, vec![n], wait).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PowerBody {
+    action: String,
+    nodes: String,
+    #[serde(default = "yes")]
+    wait: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /v1/power {"action": "off", "nodes": "node[01-08],@rack2"}`: one job over nodes.
+async fn power(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    body: Result<Json<PowerBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, Failure> {
+    let Json(body) = body.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let cmd = command(&body.action, false)?;
+    let world = app.jobs.world();
+    let terms = hostlist::parse(&body.nodes).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+    let names = hostlist::select(&terms, world.inventory.names())
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+    let targets: Vec<Node> = names
+        .iter()
+        .filter_map(|n| world.inventory.node(n).cloned())
+        .collect();
+    let who = if cmd == Command::Status {
+        holder(&app, &h)?
+    } else {
+        controller(&app, &h, &targets, &world.inventory)?
+    };
+    run_job(&app, who.name, cmd, targets, body.wait).await
+}
+
+async fn devices(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Failure> {
+    holder(&app, &h)?;
+    let world = app.jobs.world();
+    let inv = &world.inventory;
+    let list: Vec<_> = inv
+        .devices
+        .values()
+        .map(|d| {
+            let outlets: Vec<String> = plugs_of(inv, &d.name);
+            json!({
+                "device": d.name,
+                "agent": d.agent.name.to_string(),
+                "parent": match &d.parent {
+                    Parent::Unknown => None,
+                    Parent::Mains => Some("mains".to_string()),
+                    Parent::Feed(f) => Some(f.to_string()),
+                },
+                "outlets": outlets,
+            })
+        })
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// The plugs of a device that the inventory's nodes name, in order.
+fn plugs_of(inv: &crate::fleet::inventory::Inventory, device: &str) -> Vec<String> {
+    let mut plugs: Vec<String> = inv
+        .nodes
+        .iter()
+        .flat_map(|n| n.feeds.iter().chain(n.bmc.iter()))
+        .filter(|f| f.device == device)
+        .map(|f| f.plug.clone())
+        .collect();
+    plugs.sort_by_key(|p| natural(p));
+    plugs.dedup();
+    plugs
+}
+
+fn natural(s: &str) -> (u64, String) {
+    (s.parse().unwrap_or(u64::MAX), s.to_string())
+}
+
+/// Status of every outlet of a device that the inventory maps (one read of the device).
+async fn outlets(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path(device): Path<String>,
+) -> Result<Response, Failure> {
+    let who = holder(&app, &h)?;
+    let world = app.jobs.world();
+    if !world.inventory.devices.contains_key(&device) {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            format!("no device {device} in the inventory"),
+        ));
+    }
+    let targets: Vec<Node> = plugs_of(&world.inventory, &device)
+        .into_iter()
+        .map(|plug| {
+            jobs::outlet_target(
+                &world.inventory,
+                Feed {
+                    device: device.clone(),
+                    plug,
+                },
+            )
+        })
+        .collect();
+    if targets.is_empty() {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            format!("no node of the inventory is fed by {device}"),
+        ));
+    }
+    run_job(&app, who.name, Command::Status, targets, true).await
+}
+
+async fn outlet_action(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path((device, plug, action)): Path<(String, String, String)>,
+    Query(q): Query<WaitQuery>,
+) -> Result<Response, Failure> {
+    let cmd = command(&action, true)?;
+    let wait = q.wait()?;
+    let world = app.jobs.world();
+    let target = outlet(&world.inventory, &device, &plug)?;
+    let who = controller(&app, &h, std::slice::from_ref(&target), &world.inventory)?;
+    run_job(&app, who.name, cmd, vec![target], wait).await
+}
+
+/// A device's outlet as a one-feed target; the device must be in the inventory.
+pub fn outlet(
+    inv: &crate::fleet::inventory::Inventory,
+    device: &str,
+    plug: &str,
+) -> Result<Node, Failure> {
+    let Some(d) = inv.devices.get(device) else {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            format!("no device {device} in the inventory"),
+        ));
+    };
+    let plug = if d.has_plugs() {
+        plug.to_string()
+    } else {
+        String::new()
+    };
+    Ok(jobs::outlet_target(
+        inv,
+        Feed {
+            device: device.to_string(),
+            plug,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+async fn job_list(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, Failure> {
+    holder(&app, &h)?;
+    Ok(Json(app.jobs.recent(q.limit.unwrap_or(100).min(1000))).into_response())
+}
+
+async fn job_one(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    holder(&app, &h)?;
+    let id: u64 = id.parse().map_err(|_| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            format!("job ids are numbers, not '{id}'"),
+        )
+    })?;
+    app.jobs
+        .get(id)
+        .map(|j| Json(j).into_response())
+        .ok_or_else(|| {
+            fail(
+                StatusCode::NOT_FOUND,
+                format!("no job {id} in memory (the journal keeps every job)"),
+            )
+        })
+}
+
+async fn metrics(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Failure> {
+    holder(&app, &h)?;
+    let text = app.jobs.metrics.render(&app.jobs.depths());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

@@ -1,0 +1,225 @@
+//! `/etc/fencebox/serve.toml`: where the service listens, what it serves, where it keeps
+//! its journal. A bad file is one error naming the file, the line and the field.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG: &str = "/etc/fencebox/serve.toml";
+pub const DEFAULT_TOKENS: &str = "/etc/fencebox/tokens.toml";
+pub const DEFAULT_JOURNAL: &str = "/var/lib/fencebox/journal.jsonl";
+
+/// The most bytes the configuration may have.
+const MAX_SIZE: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub path: PathBuf,
+    /// None: the process's inventory (`FENCEBOX_INVENTORY`, or the installed default).
+    pub inventory: Option<PathBuf>,
+    pub tokens: PathBuf,
+    pub journal: PathBuf,
+    /// The fencebox API (`/v1/`) and `/metrics`.
+    pub listen: Vec<SocketAddr>,
+    pub pdudaemon: Option<PduDaemon>,
+}
+
+/// PDUDaemon's listeners: its HTTP routes and its one-line TCP protocol. Their clients
+/// send no credentials, so anything but loopback needs an allow-list of client networks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PduDaemon {
+    pub http: Vec<SocketAddr>,
+    pub tcp: Vec<SocketAddr>,
+    pub allow: Vec<IpNet>,
+}
+
+impl PduDaemon {
+    /// Whether a client at `ip` may use these listeners.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        ip.is_loopback() || self.allow.iter().any(|net| net.contains(&ip))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    inventory: Option<PathBuf>,
+    tokens: Option<PathBuf>,
+    journal: Option<PathBuf>,
+    #[serde(default)]
+    listen: Vec<String>,
+    pdudaemon: Option<PduFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PduFile {
+    #[serde(default)]
+    listen: Vec<String>,
+    #[serde(default)]
+    tcp: Vec<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+}
+
+/// Read and check the configuration.
+pub fn load(path: &Path) -> Result<Config, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX_SIZE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if text.len() as u64 > MAX_SIZE {
+        return Err(format!("{}: larger than {MAX_SIZE} bytes", path.display()));
+    }
+    parse(path, &text)
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
+    let at = |span: Option<std::ops::Range<usize>>| {
+        let line = span.map_or(1, |s| {
+            text[..s.start.min(text.len())].matches('\n').count() + 1
+        });
+        format!("{}:{line}", path.display())
+    };
+    let file: File = toml::from_str(text).map_err(|e| {
+        format!(
+            "{}: {}",
+            at(e.span()),
+            e.message().lines().next().unwrap_or("not valid TOML")
+        )
+    })?;
+    let line_of = |needle: &str| {
+        let line = text
+            .lines()
+            .position(|l| l.contains(needle))
+            .map_or(1, |i| i + 1);
+        format!("{}:{line}", path.display())
+    };
+    let addrs = |field: &str, list: &[String]| -> Result<Vec<SocketAddr>, String> {
+        list.iter()
+            .map(|a| {
+                a.parse::<SocketAddr>().map_err(|_| {
+                    format!(
+                        "{}: {field}: '{a}' is not an address and port (127.0.0.1:8080, [::1]:8080)",
+                        line_of(a)
+                    )
+                })
+            })
+            .collect()
+    };
+    let listen = addrs("listen", &file.listen)?;
+    let pdudaemon = match file.pdudaemon {
+        None => None,
+        Some(p) => {
+            let allow = p
+                .allow
+                .iter()
+                .map(|n| {
+                    n.parse::<IpNet>()
+                        .or_else(|_| n.parse::<IpAddr>().map(IpNet::from))
+                        .map_err(|_| {
+                            format!(
+                                "{}: pdudaemon.allow: '{n}' is not a network (10.0.0.0/8, 2001:db8::/32)",
+                                line_of(n)
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let pdu = PduDaemon {
+                http: addrs("pdudaemon.listen", &p.listen)?,
+                tcp: addrs("pdudaemon.tcp", &p.tcp)?,
+                allow,
+            };
+            if let Some(open) = pdu
+                .http
+                .iter()
+                .chain(&pdu.tcp)
+                .find(|a| !a.ip().is_loopback())
+            {
+                if pdu.allow.is_empty() {
+                    return Err(format!(
+                        "{}: pdudaemon: {open} is not loopback, and PDUDaemon's clients send no \
+                         credentials; list the client networks in pdudaemon.allow",
+                        line_of(&open.to_string())
+                    ));
+                }
+            }
+            Some(pdu)
+        }
+    };
+    if listen.is_empty()
+        && pdudaemon
+            .as_ref()
+            .is_none_or(|p| p.http.is_empty() && p.tcp.is_empty())
+    {
+        return Err(format!(
+            "{}: nothing to listen on; set listen = [\"127.0.0.1:8080\"] or a [pdudaemon] listener",
+            path.display()
+        ));
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        inventory: file.inventory,
+        tokens: file.tokens.unwrap_or_else(|| DEFAULT_TOKENS.into()),
+        journal: file.journal.unwrap_or_else(|| DEFAULT_JOURNAL.into()),
+        listen,
+        pdudaemon,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<Config, String> {
+        parse(Path::new("/etc/fencebox/serve.toml"), text)
+    }
+
+    #[test]
+    fn a_full_file_reads() {
+        let c = parse_text(
+            "inventory = \"/srv/inv.toml\"\nlisten = [\"127.0.0.1:8080\", \"[::1]:8080\"]\n\
+             [pdudaemon]\nlisten = [\"0.0.0.0:16421\"]\ntcp = [\"127.0.0.1:16422\"]\n\
+             allow = [\"10.0.0.0/8\", \"192.0.2.7\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen.len(), 2);
+        let p = c.pdudaemon.unwrap();
+        assert!(p.allows("10.1.2.3".parse().unwrap()));
+        assert!(p.allows("192.0.2.7".parse().unwrap()));
+        assert!(p.allows("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(p.allows("127.0.0.1".parse().unwrap()));
+        assert!(!p.allows("192.0.2.8".parse().unwrap()));
+        assert_eq!(c.tokens, PathBuf::from(DEFAULT_TOKENS));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = parse_text("listen = [\"127.0.0.1:8080\"]\nlisen = 1\n").unwrap_err();
+        assert!(e.starts_with("/etc/fencebox/serve.toml:2:"), "{e}");
+        assert!(e.contains("lisen"), "{e}");
+        let e =
+            parse_text("listen = [\"127.0.0.1:8080\"]\n[pdudaemon]\nallow = [\"10.0.0.0/33\"]\n")
+                .unwrap_err();
+        assert!(e.contains(":3: pdudaemon.allow: '10.0.0.0/33'"), "{e}");
+        let e = parse_text("listen = [\"localhost\"]\n").unwrap_err();
+        assert!(e.contains(":1: listen: 'localhost'"), "{e}");
+    }
+
+    #[test]
+    fn open_pdudaemon_listeners_need_an_allow_list() {
+        let e = parse_text("[pdudaemon]\nlisten = [\"0.0.0.0:16421\"]\n").unwrap_err();
+        assert!(e.contains("pdudaemon.allow"), "{e}");
+        assert!(parse_text("[pdudaemon]\nlisten = [\"127.0.0.1:16421\"]\n").is_ok());
+        let e = parse_text("").unwrap_err();
+        assert!(e.contains("nothing to listen on"), "{e}");
+    }
+}

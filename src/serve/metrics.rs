@@ -1,0 +1,134 @@
+//! `/metrics` in Prometheus' text format: requests by route and code with their durations,
+//! queue depth and job durations per device, and whether each device answered its last
+//! job. Labels are routes (the pattern, not the path asked), device names and codes: never
+//! a token, a node list or anything a client typed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::fleet::power::Outcome;
+
+#[derive(Default)]
+struct Sum {
+    count: u64,
+    seconds: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), Sum>>,
+    jobs: Mutex<BTreeMap<String, Sum>>,
+    waits: Mutex<BTreeMap<String, Sum>>,
+    reachable: Mutex<BTreeMap<String, bool>>,
+}
+
+impl Metrics {
+    pub fn request(&self, route: &str, code: u16, took: Duration) {
+        let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let s = r.entry((route.to_string(), code)).or_default();
+        s.count += 1;
+        s.seconds += took.as_secs_f64();
+    }
+
+    /// A job ended: its run time and queue wait count for each of its devices, and each
+    /// device is reachable if none of its feeds failed for want of an answer.
+    pub fn job_done(&self, devices: &[String], ran: Duration, total: Duration, o: &Outcome) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+        for d in devices {
+            let s = jobs.entry(d.clone()).or_default();
+            s.count += 1;
+            s.seconds += ran.as_secs_f64();
+            let w = waits.entry(d.clone()).or_default();
+            w.count += 1;
+            w.seconds += total.saturating_sub(ran).as_secs_f64();
+        }
+        drop((jobs, waits));
+        let mut reach = self.reachable.lock().unwrap_or_else(|p| p.into_inner());
+        for d in devices {
+            let answered = o
+                .nodes
+                .iter()
+                .flat_map(|n| &n.feeds)
+                .filter(|f| &f.feed.device == d)
+                .all(|f| f.state.is_some() || f.unknown_plug);
+            reach.insert(d.clone(), answered);
+        }
+    }
+
+    /// The text of `/metrics`, with the queues' depths as they are now.
+    pub fn render(&self, depths: &BTreeMap<String, usize>) -> String {
+        let mut out = String::new();
+        let esc = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        };
+        out.push_str(
+            "# HELP fencebox_http_requests_total HTTP requests by route and status code.\n",
+        );
+        out.push_str("# TYPE fencebox_http_requests_total counter\n");
+        let req = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        for ((route, code), s) in req.iter() {
+            let _ = writeln!(
+                out,
+                "fencebox_http_requests_total{{route=\"{}\",code=\"{code}\"}} {}",
+                esc(route),
+                s.count
+            );
+        }
+        out.push_str(
+            "# HELP fencebox_http_request_seconds_sum Time spent answering, by route and code.\n",
+        );
+        out.push_str("# TYPE fencebox_http_request_seconds_sum counter\n");
+        for ((route, code), s) in req.iter() {
+            let _ = writeln!(
+                out,
+                "fencebox_http_request_seconds_sum{{route=\"{}\",code=\"{code}\"}} {:.6}",
+                esc(route),
+                s.seconds
+            );
+        }
+        drop(req);
+        out.push_str("# HELP fencebox_queue_depth Jobs waiting for or holding a device.\n");
+        out.push_str("# TYPE fencebox_queue_depth gauge\n");
+        for (d, n) in depths {
+            let _ = writeln!(out, "fencebox_queue_depth{{device=\"{}\"}} {n}", esc(d));
+        }
+        for (name, help, map) in [
+            (
+                "fencebox_job_seconds",
+                "Time jobs spent on a device",
+                &self.jobs,
+            ),
+            (
+                "fencebox_job_wait_seconds",
+                "Time jobs waited in a device's queue",
+                &self.waits,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}.\n# TYPE {name} summary");
+            let m = map.lock().unwrap_or_else(|p| p.into_inner());
+            for (d, s) in m.iter() {
+                let _ = writeln!(out, "{name}_count{{device=\"{}\"}} {}", esc(d), s.count);
+                let _ = writeln!(out, "{name}_sum{{device=\"{}\"}} {:.6}", esc(d), s.seconds);
+            }
+        }
+        out.push_str(
+            "# HELP fencebox_device_up Whether the device answered its last job (1) or not (0).\n",
+        );
+        out.push_str("# TYPE fencebox_device_up gauge\n");
+        let reach = self.reachable.lock().unwrap_or_else(|p| p.into_inner());
+        for (d, up) in reach.iter() {
+            let _ = writeln!(
+                out,
+                "fencebox_device_up{{device=\"{}\"}} {}",
+                esc(d),
+                u8::from(*up)
+            );
+        }
+        out
+    }
+}

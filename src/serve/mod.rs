@@ -1,0 +1,200 @@
+//! `fencebox serve`: the power service (docs/api.md). One process, one tokio runtime
+//! (started only here: the `fence_*` agents never start one), listeners for the fencebox
+//! API and PDUDaemon's protocols, one FIFO queue per device, a job journal on disk.
+//!
+//! Signals: SIGHUP reads the configuration's inventory and the tokens again (jobs already
+//! queued keep what they started with; listeners stay as they are until a restart);
+//! SIGTERM and SIGINT refuse new jobs, let the queued and running ones finish, then stop.
+
+pub mod api;
+pub mod command;
+pub mod config;
+pub mod jobs;
+pub mod journal;
+pub mod metrics;
+pub mod pdudaemon;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use crate::contract::agents::Registry;
+use crate::fleet::inventory;
+use crate::runtime::env::Env;
+use crate::serve::api::App;
+use crate::serve::config::Config;
+use crate::serve::jobs::{Jobs, World};
+use crate::serve::journal::Journal;
+use crate::serve::metrics::Metrics;
+use crate::serve::tokens::Tokens;
+
+/// What jobs run with, read from the configuration.
+fn world(config: &Config, env: &Env) -> Result<World, String> {
+    let registry = Registry::load(&env.agents_dir);
+    let path = config
+        .inventory
+        .clone()
+        .unwrap_or_else(|| env.inventory.clone());
+    let inventory = inventory::load(&path, &registry)?;
+    Ok(World {
+        inventory,
+        registry,
+        env: Env {
+            // The service is not pacemaker-fenced, whatever its environment says.
+            under_pacemaker: false,
+            ..env.clone()
+        },
+    })
+}
+
+/// Run the service until SIGTERM. Errors before it listens (configuration, inventory,
+/// tokens, journal, an address in use) are one line.
+pub fn run(config_path: &Path, env: Env) -> Result<(), String> {
+    let config = config::load(config_path)?;
+    let world = world(&config, &env)?;
+    let tokens = Tokens::load(&config.tokens)?;
+    let recovered = Journal::open(&config.journal)?;
+    for (id, note) in &recovered.interrupted {
+        eprintln!("fencebox serve: job {id} was interrupted by the service's end: {note}");
+    }
+    if tokens.is_empty() && !config.listen.is_empty() {
+        eprintln!(
+            "fencebox serve: {} holds no token; the API refuses every request (fencebox token add NAME)",
+            config.tokens.display()
+        );
+    }
+    let jobs = Arc::new(Jobs::new(
+        world,
+        recovered.journal,
+        recovered.next_id,
+        jobs::from_events(&recovered.jobs),
+        Arc::new(Metrics::default()),
+    ));
+    let app = Arc::new(App {
+        jobs,
+        tokens: std::sync::RwLock::new(Arc::new(tokens)),
+        request_ids: AtomicU64::new(0),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("fencebox-serve")
+        .build()
+        .map_err(|e| format!("cannot start the service's runtime: {e}"))?;
+    rt.block_on(serve(config, app, env))
+}
+
+async fn bind(addrs: &[SocketAddr], what: &str) -> Result<Vec<TcpListener>, String> {
+    let mut out = Vec::new();
+    for a in addrs {
+        let l = TcpListener::bind(a)
+            .await
+            .map_err(|e| format!("{what} on {a}: {e}"))?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        eprintln!("fencebox serve: {what} listening on {local}");
+        out.push(l);
+    }
+    Ok(out)
+}
+
+async fn serve(config: Config, app: Arc<App>, env: Env) -> Result<(), String> {
+    let api_listeners = bind(&config.listen, "api").await?;
+    let (pdu_http, pdu_tcp) = match &config.pdudaemon {
+        Some(p) => (
+            bind(&p.http, "pdudaemon-http").await?,
+            bind(&p.tcp, "pdudaemon-tcp").await?,
+        ),
+        None => (vec![], vec![]),
+    };
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    for l in api_listeners {
+        let router = api::router(Arc::clone(&app));
+        let mut stop = stop_rx.clone();
+        servers.spawn(async move {
+            let _ = axum::serve(
+                l,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        });
+    }
+    if let Some(p) = &config.pdudaemon {
+        let conf = Arc::new(p.clone());
+        for l in pdu_http {
+            let router = pdudaemon::router(Arc::clone(&app), Arc::clone(&conf));
+            let mut stop = stop_rx.clone();
+            servers.spawn(async move {
+                let _ = axum::serve(
+                    l,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            });
+        }
+        for l in pdu_tcp {
+            servers.spawn(pdudaemon::serve_tcp(
+                l,
+                Arc::clone(&app),
+                Arc::clone(&conf),
+                stop_rx.clone(),
+            ));
+        }
+    }
+    eprintln!("fencebox serve: ready ({})", config.path.display());
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&config, &app, &env),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    eprintln!("fencebox serve: stopping: no new jobs; waiting for the queued and running ones");
+    app.jobs.close();
+    app.jobs.drained().await;
+    let _ = stop_tx.send(true);
+    while servers.join_next().await.is_some() {}
+    eprintln!("fencebox serve: stopped");
+    Ok(())
+}
+
+/// SIGHUP: the inventory and the tokens again. A file that does not read keeps the old
+/// one, with a line saying why.
+fn reload(config: &Config, app: &App, env: &Env) {
+    let fresh = match config::load(&config.path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fencebox serve: reload refused, the running configuration stays: {e}");
+            return;
+        }
+    };
+    if fresh.listen != config.listen
+        || fresh.pdudaemon != config.pdudaemon
+        || fresh.journal != config.journal
+    {
+        eprintln!("fencebox serve: reload: listeners and journal change only with a restart");
+    }
+    match world(&fresh, env) {
+        Ok(w) => app.jobs.replace_world(w),
+        Err(e) => eprintln!("fencebox serve: reload: inventory kept: {e}"),
+    }
+    match Tokens::load(&fresh.tokens) {
+        Ok(t) => *app.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(t),
+        Err(e) => eprintln!("fencebox serve: reload: tokens kept: {e}"),
+    }
+    eprintln!("fencebox serve: reloaded");
+}

@@ -1,0 +1,584 @@
+//! `fencebox serve` through the real binary, on in-process PDUs (tests/common/hostile_snmp.rs:
+//! every request logged with its arrival time), with a plain HTTP/1.1 client over TCP:
+//! tokens and scopes, reboots as one job, PDUDaemon's HTTP and TCP protocols, the journal
+//! after kill -9, SIGTERM with a job running, /metrics.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::hostile_snmp::{Hostile, Req, CONTROL, OFF, ON};
+use common::Sandbox;
+
+/// A running service: its addresses, and its standard error as lines come.
+struct Service {
+    child: Child,
+    api: String,
+    pdu_http: String,
+    pdu_tcp: String,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Service {
+    fn start(sb: &Sandbox, config: &PathBuf) -> Service {
+        let mut c = sb.command("fencebox");
+        c.arg("serve")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = Service {
+            child,
+            api: String::new(),
+            pdu_http: String::new(),
+            pdu_tcp: String::new(),
+            lines: rx,
+            seen: vec![],
+        };
+        s.wait_for("fencebox serve: ready");
+        for l in &s.seen {
+            let addr = l.rsplit(' ').next().unwrap_or("").to_string();
+            if l.contains(" api listening on ") {
+                s.api = addr;
+            } else if l.contains(" pdudaemon-http listening on ") {
+                s.pdu_http = addr;
+            } else if l.contains(" pdudaemon-tcp listening on ") {
+                s.pdu_tcp = addr;
+            }
+        }
+        s
+    }
+
+    /// Wait (10 s at most) for a line containing `needle`; every line is kept in `seen`.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(10);
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with '{needle}' from the service; it said:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Everything said so far (after a short wait for stragglers).
+    fn said(&mut self) -> String {
+        std::thread::sleep(Duration::from_millis(100));
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+        self.seen.join("\n")
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY-free: kill(1) by PID, as the tests stop what they start.
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request; the status code and the body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let code = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {resp:?}"));
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (code, body)
+}
+
+fn get(s: &Service, path: &str, token: Option<&str>) -> (u16, String) {
+    http(&s.api, "GET", path, token, "")
+}
+
+fn post(s: &Service, path: &str, token: Option<&str>) -> (u16, String) {
+    http(&s.api, "POST", path, token, "")
+}
+
+fn tcp(addr: &str, line: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(line.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The SETs a PDU received: (arrival, outlet, value).
+fn sets(pdu: &Hostile) -> Vec<(Instant, u64, i64)> {
+    pdu.requests()
+        .iter()
+        .filter(|r| r.kind == snmp2::MessageType::SetRequest)
+        .flat_map(|r: &Req| {
+            r.oids.iter().zip(&r.set).filter_map(move |(oid, v)| {
+                let outlet = oid.strip_prefix(CONTROL)?.first().copied()?;
+                Some((r.at, outlet, (*v)?))
+            })
+        })
+        .collect()
+}
+
+/// Two PDUs; n1 and n2 in rack1 on pdua:1, pdua:2; n3 in rack2 fed by pdua:3 and pdub:3.
+struct Site {
+    sb: Sandbox,
+    pdua: Hostile,
+    pdub: Hostile,
+    config: PathBuf,
+    read: String,
+    rack1: String,
+    all: String,
+}
+
+fn private(path: &PathBuf, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn site(tag: &str, extra: &str) -> Site {
+    let sb = Sandbox::new(tag);
+    let pdua = Hostile::honest(&[ON; 8]);
+    let pdub = Hostile::honest(&[ON; 8]);
+    let pdu = |name: &str, port: String| {
+        format!(
+            "[devices.{name}]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.1\"\nipport = {port}\ncommunity = \"c0mmunity-secret\"\nshell_timeout = 2\npower_timeout = 3\n\n"
+        )
+    };
+    let inv = sb.path("inventory.toml");
+    private(
+        &inv,
+        &format!(
+            "{}{}[nodes.n1]\ngroups = [\"rack1\"]\nfeeds = [\"pdua:1\"]\n\n[nodes.n2]\ngroups = [\"rack1\"]\nfeeds = [\"pdua:2\"]\n\n[nodes.n3]\ngroups = [\"rack2\"]\nfeeds = [\"pdua:3\", \"pdub:3\"]\n",
+            pdu("pdua", pdua.port()),
+            pdu("pdub", pdub.port())
+        ),
+    );
+    let tokens = sb.path("tokens.toml");
+    let config = sb.path("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "inventory = \"{}\"\ntokens = \"{}\"\njournal = \"{}\"\nlisten = [\"127.0.0.1:0\"]\n{extra}",
+            inv.display(),
+            tokens.display(),
+            sb.path("journal.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let add = |name: &str, scope: &str, nodes: &str| {
+        let out = sb
+            .command("fencebox")
+            .args([
+                "token", "add", name, "--scope", scope, "--nodes", nodes, "--file",
+            ])
+            .arg(&tokens)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().next().unwrap().to_string()
+    };
+    let read = add("reader", "read", "all");
+    let rack1 = add("rack1-ops", "control", "@rack1");
+    let all = add("admin", "control", "all");
+    Site {
+        sb,
+        pdua,
+        pdub,
+        config,
+        read,
+        rack1,
+        all,
+    }
+}
+
+#[test]
+fn tokens_decide_who_reads_and_who_switches_and_a_refusal_switches_nothing() {
+    let site = site("serve-tokens", "");
+    let mut s = Service::start(&site.sb, &site.config);
+    // No token, an unknown one: 401.
+    assert_eq!(get(&s, "/v1/nodes", None).0, 401);
+    assert_eq!(get(&s, "/v1/nodes", Some("fbx_nope")).0, 401);
+    assert_eq!(post(&s, "/v1/nodes/n1/off", None).0, 401);
+    // A read token reads, and may not switch.
+    let (code, body) = get(&s, "/v1/nodes", Some(&site.read));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"n3\"") && body.contains("pdub:3"), "{body}");
+    let (code, body) = get(&s, "/v1/nodes/n1", Some(&site.read));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"state\":\"on\""), "{body}");
+    assert_eq!(post(&s, "/v1/nodes/n1/off", Some(&site.read)).0, 403);
+    // rack1's token may not switch rack2's node, nor an outlet of it.
+    assert_eq!(post(&s, "/v1/nodes/n3/off", Some(&site.rack1)).0, 403);
+    assert_eq!(
+        post(&s, "/v1/devices/pdub/outlets/3/off", Some(&site.rack1)).0,
+        403
+    );
+    // Nor an outlet that feeds no node: that takes a token for all nodes.
+    assert_eq!(
+        post(&s, "/v1/devices/pdua/outlets/8/off", Some(&site.rack1)).0,
+        403
+    );
+    assert!(
+        sets(&site.pdua).is_empty() && sets(&site.pdub).is_empty(),
+        "a refused request switched"
+    );
+    // It may switch its own.
+    let (code, body) = post(&s, "/v1/nodes/n1/off", Some(&site.rack1));
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("\"state\":\"done\"") && body.contains("\"fenced\":true"),
+        "{body}"
+    );
+    assert_eq!(
+        sets(&site.pdua)
+            .iter()
+            .map(|s| (s.1, s.2))
+            .collect::<Vec<_>>(),
+        vec![(1, OFF)]
+    );
+    let (code, body) = post(&s, "/v1/devices/pdua/outlets/8/off", Some(&site.all));
+    assert_eq!(code, 200, "{body}");
+    // Bad requests: 4xx with one line.
+    assert_eq!(post(&s, "/v1/nodes/n1/explode", Some(&site.all)).0, 400);
+    assert_eq!(post(&s, "/v1/nodes/nosuch/off", Some(&site.all)).0, 404);
+    let (code, body) = http(
+        &s.api,
+        "POST",
+        "/v1/power",
+        Some(&site.all),
+        "{\"action\":\"off\",\"nodes\":\"n[1-\"}",
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        http(&s.api, "POST", "/v1/power", Some(&site.all), "{not json").0,
+        400
+    );
+    assert_eq!(get(&s, "/v1/nope", Some(&site.all)).0, 404);
+    // Jobs are listed, with who asked (the token's name).
+    let (code, body) = get(&s, "/v1/jobs", Some(&site.read));
+    assert_eq!(code, 200);
+    assert!(body.contains("\"who\":\"rack1-ops\""), "{body}");
+    // /metrics counts by route, and nothing anywhere holds a token or the community.
+    let (code, metrics) = get(&s, "/metrics", Some(&site.read));
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains(
+            "fencebox_http_requests_total{route=\"/v1/nodes/{node}/{action}\",code=\"403\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fencebox_device_up{device=\"pdua\"} 1"),
+        "{metrics}"
+    );
+    let journal = std::fs::read_to_string(site.sb.path("journal.jsonl")).unwrap();
+    let logs = s.said();
+    for secret in [
+        &site.read,
+        &site.rack1,
+        &site.all,
+        &"c0mmunity-secret".to_string(),
+    ] {
+        let tail = &secret[secret.len() - 16..];
+        for (what, text) in [("journal", &journal), ("log", &logs), ("metrics", &metrics)] {
+            assert!(!text.contains(tail), "a secret in the {what}:\n{text}");
+        }
+    }
+    assert!(logs.contains("token rack1-ops"), "{logs}");
+}
+
+#[test]
+fn a_reboot_is_one_job_every_feed_off_before_any_on_and_no_other_request_between() {
+    let site = site("serve-reboot", "");
+    let s = Service::start(&site.sb, &site.config);
+    let admin = site.all.clone();
+    let api = s.api.clone();
+    // A reboot of n3 (two PDUs), and while it runs, an off of n1 on pdua.
+    let reboot =
+        std::thread::spawn(move || http(&api, "POST", "/v1/nodes/n3/reboot", Some(&admin), ""));
+    std::thread::sleep(Duration::from_millis(30));
+    let (code, body) = post(&s, "/v1/nodes/n1/off", Some(&site.all));
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = reboot.join().unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"fenced\":true"), "{body}");
+    let a = sets(&site.pdua);
+    let b = sets(&site.pdub);
+    let off_a = a.iter().find(|s| s.1 == 3 && s.2 == OFF).unwrap().0;
+    let on_a = a.iter().find(|s| s.1 == 3 && s.2 == ON).unwrap().0;
+    let off_b = b.iter().find(|s| s.1 == 3 && s.2 == OFF).unwrap().0;
+    let on_b = b.iter().find(|s| s.1 == 3 && s.2 == ON).unwrap().0;
+    assert!(
+        off_a.max(off_b) < on_a.min(on_b),
+        "an outlet went on before both were off"
+    );
+    // n1's off did not come between the reboot's off and on of pdua.
+    let n1 = a.iter().find(|s| s.1 == 1).unwrap().0;
+    assert!(
+        n1 < off_a || n1 > on_a,
+        "another request came between the reboot's off and on"
+    );
+}
+
+#[test]
+fn pdudaemon_clients_switch_outlets_and_head_switches_nothing() {
+    let site = site(
+        "serve-pdudaemon",
+        "[pdudaemon]\nlisten = [\"127.0.0.1:0\"]\ntcp = [\"127.0.0.1:0\"]\n",
+    );
+    let s = Service::start(&site.sb, &site.config);
+    let h = s.pdu_http.clone();
+    let (code, body) = http(
+        &h,
+        "GET",
+        "/power/control/off?hostname=pdua&port=02",
+        None,
+        "",
+    );
+    assert_eq!((code, body.as_str()), (200, "OK - accepted request\n"));
+    assert_eq!(
+        sets(&site.pdua)
+            .iter()
+            .map(|s| (s.1, s.2))
+            .collect::<Vec<_>>(),
+        vec![(2, OFF)]
+    );
+    assert_eq!(
+        http(
+            &h,
+            "HEAD",
+            "/power/control/on?hostname=pdua&port=2",
+            None,
+            ""
+        )
+        .0,
+        405
+    );
+    assert_eq!(sets(&site.pdua).len(), 1, "HEAD switched");
+    // A reboot with delay: off, the pause, on, in one answer.
+    let started = Instant::now();
+    let (code, _) = http(
+        &h,
+        "GET",
+        "/power/control/reboot?hostname=pdua&port=2&delay=1",
+        None,
+        "",
+    );
+    assert_eq!(code, 200);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let a = sets(&site.pdua);
+    assert_eq!(
+        a.iter().map(|s| (s.1, s.2)).collect::<Vec<_>>(),
+        vec![(2, OFF), (2, ON)],
+        "the off was already done: only the on"
+    );
+    // An alias is a node: every feed.
+    let (code, _) = http(&h, "GET", "/power/control/off?alias=n3", None, "");
+    assert_eq!(code, 200);
+    assert!(sets(&site.pdub).iter().any(|s| s.1 == 3 && s.2 == OFF));
+    for bad in [
+        "/power/control/off?hostname=nosuch&port=1",
+        "/power/control/off?hostname=pdua",
+        "/power/control/dance?hostname=pdua&port=1",
+        "/power/control/reboot?hostname=pdua&port=1&delay=x",
+        "/power/control/off?hostname=pd%ZZua&port=1",
+    ] {
+        let (code, body) = http(&h, "GET", bad, None, "");
+        assert_eq!((code, body.as_str()), (500, "Invalid request\n"), "{bad}");
+    }
+    assert_eq!(http(&h, "GET", "/elsewhere", None, "").0, 404);
+    // The TCP protocol: ack after the job, nack for what cannot be done.
+    assert_eq!(tcp(&s.pdu_tcp, "pdua 5 off"), "ack\n");
+    assert!(sets(&site.pdua).iter().any(|s| s.1 == 5 && s.2 == OFF));
+    assert_eq!(tcp(&s.pdu_tcp, "pdua 5 on 0\n"), "ack\n");
+    assert_eq!(tcp(&s.pdu_tcp, "nosuch 5 on"), "nack\n");
+    assert_eq!(tcp(&s.pdu_tcp, "pdua 5 dance"), "nack\n");
+}
+
+#[test]
+fn a_service_killed_mid_reboot_reports_the_job_on_its_next_start() {
+    let site = site("serve-kill", "[pdudaemon]\nlisten = [\"127.0.0.1:0\"]\n");
+    let mut s = Service::start(&site.sb, &site.config);
+    let h = s.pdu_http.clone();
+    // A reboot pausing 30 s between off and on: killed in the pause.
+    std::thread::spawn(move || {
+        let _ = std::panic::catch_unwind(|| {
+            http(
+                &h,
+                "GET",
+                "/power/control/reboot?alias=n3&delay=30",
+                None,
+                "",
+            )
+        });
+    });
+    let journal = site.sb.path("journal.jsonl");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains("\"halfway\"")
+    {
+        assert!(Instant::now() < until, "the reboot never got halfway");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.signal(9);
+    let _ = s.child.wait();
+    drop(s);
+    assert!(
+        sets(&site.pdua).iter().all(|s| s.2 == OFF),
+        "an on was sent"
+    );
+    // The lock file's lock went with the process: a direct agent call does not wait.
+    let out = site
+        .sb
+        .command("fencebox")
+        .args(["power", "status", "n3", "--lock-wait", "0", "--inventory"])
+        .arg(site.sb.path("inventory.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut again = Service::start(&site.sb, &site.config);
+    let line = again.wait_for("was interrupted");
+    assert!(
+        line.contains("n3 was switched off and confirmed, the on was never sent"),
+        "{line}"
+    );
+    let (code, body) = get(&again, "/v1/jobs", Some(&site.read));
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("\"state\":\"interrupted\"") && body.contains("the on was never sent"),
+        "{body}"
+    );
+}
+
+#[test]
+fn sigterm_lets_the_running_job_finish_and_takes_no_new_one() {
+    let site = site("serve-term", "[pdudaemon]\nlisten = [\"127.0.0.1:0\"]\n");
+    let mut s = Service::start(&site.sb, &site.config);
+    let h = s.pdu_http.clone();
+    let reboot = std::thread::spawn(move || {
+        http(
+            &h,
+            "GET",
+            "/power/control/reboot?alias=n3&delay=2",
+            None,
+            "",
+        )
+    });
+    let journal = site.sb.path("journal.jsonl");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains("\"halfway\"")
+    {
+        assert!(Instant::now() < until, "the reboot never got halfway");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.signal(15);
+    s.wait_for("stopping");
+    let (code, _) = reboot.join().unwrap();
+    assert_eq!(code, 200, "the running reboot was cut");
+    s.wait_for("fencebox serve: stopped");
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let a = sets(&site.pdua);
+    assert_eq!(
+        a.iter().map(|s| (s.1, s.2)).collect::<Vec<_>>(),
+        vec![(3, OFF), (3, ON)]
+    );
+}
+
+#[test]
+fn a_bad_configuration_is_one_line_naming_file_line_and_field() {
+    let sb = Sandbox::new("serve-badconf");
+    let config = sb.path("serve.toml");
+    std::fs::write(
+        &config,
+        "listen = [\"127.0.0.1:0\"]\n[pdudaemon]\nlisten = [\"0.0.0.0:0\"]\n",
+    )
+    .unwrap();
+    let out = sb
+        .command("fencebox")
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("serve.toml:3: pdudaemon:") && err.contains("pdudaemon.allow"),
+        "{err}"
+    );
+    std::fs::write(&config, "listen = [\"127.0.0.1:0\"]\nthreads = 4\n").unwrap();
+    let out = sb
+        .command("fencebox")
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("serve.toml:2") && err.contains("threads"),
+        "{err}"
+    );
+}
