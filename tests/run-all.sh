@@ -19,9 +19,10 @@ export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool openssl \
   nut-server nut-client nut-snmp libnss3-tools \
   libssl-dev pkg-config openssh-server openssh-client inetutils-telnetd \
-  libvirt-daemon libvirt-clients telnet
+  libvirt-daemon libvirt-clients telnet pdudaemon-client python3-requests
 # telnet: Debian's agents (the differential tests' reference) run the telnet client, which
-# their package does not depend on.
+# their package does not depend on. pdudaemon-client: LAVA's pduclient, a real client of
+# fencebox serve (its -H mode needs python3-requests, which the package does not declare).
 # pyghmi's IPMI server: the second, independent BMC implementation (tests/common/bmc.rs).
 ensure_venv "$(peer_state pyghmi-venv)/venv" pyghmi==1.6.19
 export FENCEBOX_PYGHMI_PYTHON="$PEERS_STATE/pyghmi-venv/venv/bin/python"

@@ -36,6 +36,9 @@ impl App {
 
 type Shared = Arc<App>;
 
+/// The largest request body (a `/v1/power` body is a few hundred bytes).
+const MAX_BODY: usize = 64 * 1024;
+
 /// An error answer: a status and one line.
 pub struct Failure(pub StatusCode, pub String);
 
@@ -71,6 +74,7 @@ pub fn router(app: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn(label_route))
         .fallback(|| async { fail(StatusCode::NOT_FOUND, "no such route; see docs/api.md") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&app),
             log_request,
@@ -325,7 +329,7 @@ async fn power(
     h: HeaderMap,
     body: Result<Json<PowerBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Failure> {
-    let Json(body) = body.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Json(body) = body.map_err(|e| fail(e.status(), e.body_text()))?;
     let cmd = command(&body.action, false)?;
     let world = app.jobs.world();
     let terms = hostlist::parse(&body.nodes).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;

@@ -23,8 +23,21 @@ pub struct Config {
     pub journal: PathBuf,
     /// The fencebox API (`/v1/`) and `/metrics`.
     pub listen: Vec<SocketAddr>,
+    /// TLS on the API listeners: a PEM certificate chain and its key.
+    pub tls: Option<Tls>,
+    /// Open connections at most, all listeners together.
+    pub max_connections: usize,
     pub pdudaemon: Option<PduDaemon>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// PDUDaemon's listeners: its HTTP routes and its one-line TCP protocol. Their clients
 /// send no credentials, so anything but loopback needs an allow-list of client networks.
@@ -54,6 +67,8 @@ struct File {
     journal: Option<PathBuf>,
     #[serde(default)]
     listen: Vec<String>,
+    tls: Option<Tls>,
+    max_connections: Option<usize>,
     pdudaemon: Option<PduFile>,
 }
 
@@ -165,12 +180,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
             path.display()
         ));
     }
+    let max_connections = match file.max_connections {
+        None => DEFAULT_MAX_CONNECTIONS,
+        Some(n) if (1..=1_000_000).contains(&n) => n,
+        Some(n) => {
+            return Err(format!(
+                "{}: max_connections is 1 to 1000000, not {n}",
+                line_of("max_connections")
+            ))
+        }
+    };
     Ok(Config {
         path: path.to_path_buf(),
         inventory: file.inventory,
         tokens: file.tokens.unwrap_or_else(|| DEFAULT_TOKENS.into()),
         journal: file.journal.unwrap_or_else(|| DEFAULT_JOURNAL.into()),
         listen,
+        tls: file.tls,
+        max_connections,
         pdudaemon,
     })
 }

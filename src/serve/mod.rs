@@ -11,6 +11,7 @@ pub mod command;
 pub mod config;
 pub mod jobs;
 pub mod journal;
+pub mod listen;
 pub mod metrics;
 pub mod pdudaemon;
 pub mod tokens;
@@ -116,35 +117,30 @@ async fn serve(config: Config, app: Arc<App>, env: Env) -> Result<(), String> {
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+    let tls = match &config.tls {
+        Some(t) => Some(listen::tls_acceptor(&t.certificate, &t.key)?),
+        None => None,
+    };
     for l in api_listeners {
-        let router = api::router(Arc::clone(&app));
-        let mut stop = stop_rx.clone();
-        servers.spawn(async move {
-            let _ = axum::serve(
-                l,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-        });
+        servers.spawn(listen::serve(
+            l,
+            api::router(Arc::clone(&app)),
+            tls.clone(),
+            Arc::clone(&slots),
+            stop_rx.clone(),
+        ));
     }
     if let Some(p) = &config.pdudaemon {
         let conf = Arc::new(p.clone());
         for l in pdu_http {
-            let router = pdudaemon::router(Arc::clone(&app), Arc::clone(&conf));
-            let mut stop = stop_rx.clone();
-            servers.spawn(async move {
-                let _ = axum::serve(
-                    l,
-                    router.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-            });
+            servers.spawn(listen::serve(
+                l,
+                pdudaemon::router(Arc::clone(&app), Arc::clone(&conf)),
+                None,
+                Arc::clone(&slots),
+                stop_rx.clone(),
+            ));
         }
         for l in pdu_tcp {
             servers.spawn(pdudaemon::serve_tcp(

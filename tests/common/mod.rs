@@ -4,8 +4,10 @@
 #![allow(dead_code)]
 
 pub mod bmc;
+pub mod fleet;
 pub mod hostile_snmp;
 pub mod hostile_upsd;
+pub mod service;
 pub mod shell;
 
 use std::io::Write;
