@@ -283,6 +283,24 @@ fn pdudaemon_clients_switch_outlets_and_head_switches_nothing() {
         405
     );
     assert_eq!(sets(&site.pdua).len(), 1, "HEAD switched");
+    // get-status (PDUDaemon's pull request #219): the state read from the device.
+    let (code, body) = http(
+        &h,
+        "GET",
+        "/power/control/get-status?hostname=pdua&port=2",
+        None,
+        "",
+    );
+    assert_eq!((code, body.as_str()), (200, "off\n"));
+    let (code, body) = http(
+        &h,
+        "GET",
+        "/power/control/get-status?hostname=pdua&port=1",
+        None,
+        "",
+    );
+    assert_eq!((code, body.as_str()), (200, "on\n"));
+    assert_eq!(tcp(&s.pdu_tcp, "pdua 2 get-status"), "off\n");
     // A reboot with delay: off, the pause, on, in one answer.
     let started = Instant::now();
     let (code, _) = http(

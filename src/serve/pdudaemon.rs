@@ -66,7 +66,9 @@ fn ask(app: &App, action: &str, q: &HashMap<String, String>) -> Result<Ask, Stri
         "on" => Command::On,
         "off" => Command::Off,
         "reboot" => Command::Reboot,
-        other => return Err(format!("'{other}' is not on, off or reboot")),
+        // PDUDaemon's pull request #219 (not in a release): the port's state, one word.
+        "get-status" => Command::Status,
+        other => return Err(format!("'{other}' is not on, off, reboot or get-status")),
     };
     let delay = match q.get("delay").map(|d| d.trim()) {
         None | Some("") => DEFAULT_DELAY,
@@ -104,8 +106,9 @@ fn ask(app: &App, action: &str, q: &HashMap<String, String>) -> Result<Ask, Stri
     })
 }
 
-/// Run the request as one job; Ok when the device confirmed it.
-async fn perform(app: &App, who: String, ask: Ask) -> Result<(), String> {
+/// Run the request as one job; when the device confirmed it, the word to answer a
+/// get-status with (the state read).
+async fn perform(app: &App, who: String, ask: Ask) -> Result<&'static str, String> {
     let (_, handle) = app.jobs.submit(JobRequest {
         who,
         command: ask.command,
@@ -114,7 +117,14 @@ async fn perform(app: &App, who: String, ask: Ask) -> Result<(), String> {
     })?;
     let job = handle.await.map_err(|e| e.to_string())?;
     match job.state {
-        JobState::Done => Ok(()),
+        JobState::Done => {
+            let state = job
+                .result
+                .as_ref()
+                .and_then(|r| r["nodes"][0]["state"].as_str())
+                .unwrap_or("");
+            Ok(if state == "off" { "off" } else { "on" })
+        }
         _ => Err("the device did not confirm".into()),
     }
 }
@@ -143,8 +153,10 @@ async fn control(
             return invalid();
         }
     };
+    let reading = ask.command == Command::Status;
     match perform(&pdu.app, format!("pdudaemon-http {}", peer.ip()), ask).await {
-        Ok(()) => (StatusCode::OK, "OK - accepted request\n").into_response(),
+        Ok(state) if reading => (StatusCode::OK, format!("{state}\n")).into_response(),
+        Ok(_) => (StatusCode::OK, "OK - accepted request\n").into_response(),
         Err(_) => invalid(),
     }
 }
@@ -174,19 +186,14 @@ pub async fn serve_tcp(
         }
         let app = Arc::clone(&app);
         tokio::spawn(async move {
-            let reply = match read_line(&mut sock).await {
-                Ok(line) => match tcp_request(&app, &line, peer).await {
-                    Ok(()) => "ack\n",
-                    Err(why) => {
-                        eprintln!("fencebox serve: pdudaemon tcp request from {peer}: {why}");
-                        "nack\n"
-                    }
-                },
-                Err(why) => {
-                    eprintln!("fencebox serve: pdudaemon tcp request from {peer}: {why}");
-                    "nack\n"
-                }
+            let answer = match read_line(&mut sock).await {
+                Ok(line) => tcp_request(&app, &line, peer).await,
+                Err(why) => Err(why),
             };
+            let reply = answer.unwrap_or_else(|why| {
+                eprintln!("fencebox serve: pdudaemon tcp request from {peer}: {why}");
+                "nack\n".to_string()
+            });
             let _ = sock.write_all(reply.as_bytes()).await;
             let _ = sock.shutdown().await;
         });
@@ -222,7 +229,8 @@ async fn read_line(sock: &mut tokio::net::TcpStream) -> Result<String, String> {
     Ok(text.lines().next().unwrap_or("").trim().to_string())
 }
 
-async fn tcp_request(app: &App, line: &str, peer: SocketAddr) -> Result<(), String> {
+/// `ack` (or, for get-status, `on` or `off`) once the device confirmed.
+async fn tcp_request(app: &App, line: &str, peer: SocketAddr) -> Result<String, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let (host, port, action, delay) = match words[..] {
         [h, p, a] => (h, p, a, None),
@@ -240,5 +248,11 @@ async fn tcp_request(app: &App, line: &str, peer: SocketAddr) -> Result<(), Stri
         q.insert("delay".to_string(), d.to_string());
     }
     let ask = ask(app, action, &q)?;
-    perform(app, format!("pdudaemon-tcp {}", peer.ip()), ask).await
+    let reading = ask.command == Command::Status;
+    let state = perform(app, format!("pdudaemon-tcp {}", peer.ip()), ask).await?;
+    Ok(if reading {
+        format!("{state}\n")
+    } else {
+        "ack\n".into()
+    })
 }
