@@ -675,3 +675,63 @@ fn the_api_speaks_tls_with_the_configured_certificate() {
         None
     );
 }
+
+#[test]
+fn a_pdudaemon_conf_joins_the_inventory_with_its_pdus_and_aliases() {
+    let sb_conf = Sandbox::new("serve-pdudconf-file");
+    let conf = sb_conf.path("pdudaemon.conf");
+    std::fs::write(
+        &conf,
+        r#"{"daemon": {"hostname": "0.0.0.0", "port": 16421},
+            "pdus": {"pdu-x.lab": {"driver": "snmpv1", "community": "c0mmunity-secret", "mib": "PowerNet-MIB", "retries": 3},
+                     "usb-hub": {"driver": "uhubctl"}},
+            "aliases": {"board1": {"hostname": "pdu-x.lab", "port": 3}}}"#,
+    )
+    .unwrap();
+    let extra = format!(
+        "[pdudaemon]\nlisten = [\"127.0.0.1:0\"]\nconfig = \"{}\"\n",
+        conf.display()
+    );
+    let site = site("serve-pdudconf", &extra);
+    let mut s = Service::start(&site.sb, &site.config);
+    let (code, body) = get(&s, "/v1/devices", Some(&site.read));
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("\"device\":\"pdu-x.lab\"") && body.contains("\"agent\":\"fence_apc_snmp\""),
+        "{body}"
+    );
+    assert!(body.contains("\"device\":\"pdua\""), "{body}");
+    let (_, body) = get(&s, "/v1/nodes", Some(&site.read));
+    assert!(
+        body.contains("\"node\":\"board1\"") && body.contains("pdu-x.lab:3"),
+        "{body}"
+    );
+    // What could not be mapped is said once, at the start.
+    let logs = s.said();
+    assert!(
+        logs.contains("usb-hub") && logs.contains("left out"),
+        "{logs}"
+    );
+    assert!(!logs.contains("c0mmunity-secret"), "{logs}");
+    drop(s);
+    // A PDU named like a device of the inventory is refused, naming both files.
+    std::fs::write(
+        &conf,
+        r#"{"pdus": {"pdua": {"driver": "snmpv1", "community": "c", "mib": "PowerNet-MIB"}}}"#,
+    )
+    .unwrap();
+    let out = site
+        .sb
+        .command("fencebox")
+        .arg("serve")
+        .arg("--config")
+        .arg(&site.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("PDU pdua is also a device of") && err.contains("pdudaemon.conf"),
+        "{err}"
+    );
+}

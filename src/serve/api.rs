@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::fleet::hostlist;
+use crate::fleet::import;
 use crate::fleet::inventory::{Feed, Node, Parent};
 use crate::fleet::power::Command;
 use crate::serve::jobs::{self, Job, Jobs, Request as JobRequest, State as JobState};
@@ -444,12 +445,18 @@ pub fn outlet(
     device: &str,
     plug: &str,
 ) -> Result<Node, Failure> {
-    let Some(d) = inv.devices.get(device) else {
+    // A PDUDaemon host name (`127.0.0.1:16162`) is known by its inventory name.
+    let known = inv
+        .devices
+        .get(device)
+        .or_else(|| inv.devices.get(&import::inventory_name(device)));
+    let Some(d) = known else {
         return Err(fail(
             StatusCode::NOT_FOUND,
             format!("no device {device} in the inventory"),
         ));
     };
+    let device = d.name.as_str();
     let plug = if d.has_plugs() {
         plug.to_string()
     } else {

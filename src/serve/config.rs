@@ -46,6 +46,8 @@ pub struct PduDaemon {
     pub http: Vec<SocketAddr>,
     pub tcp: Vec<SocketAddr>,
     pub allow: Vec<IpNet>,
+    /// A pdudaemon.conf whose PDUs and aliases join the inventory.
+    pub config: Option<PathBuf>,
 }
 
 impl PduDaemon {
@@ -81,6 +83,7 @@ struct PduFile {
     tcp: Vec<String>,
     #[serde(default)]
     allow: Vec<String>,
+    config: Option<PathBuf>,
 }
 
 /// Read and check the configuration.
@@ -152,6 +155,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
                 http: addrs("pdudaemon.listen", &p.listen)?,
                 tcp: addrs("pdudaemon.tcp", &p.tcp)?,
                 allow,
+                config: p.config,
             };
             if let Some(open) = pdu
                 .http

@@ -42,7 +42,10 @@ fn world(config: &Config, env: &Env) -> Result<World, String> {
         .inventory
         .clone()
         .unwrap_or_else(|| env.inventory.clone());
-    let inventory = inventory::load(&path, &registry)?;
+    let mut inventory = inventory::load(&path, &registry)?;
+    if let Some(conf) = config.pdudaemon.as_ref().and_then(|p| p.config.as_ref()) {
+        merge_pdudaemon(&mut inventory, conf, &registry)?;
+    }
     Ok(World {
         inventory,
         registry,
@@ -52,6 +55,47 @@ fn world(config: &Config, env: &Env) -> Result<World, String> {
             ..env.clone()
         },
     })
+}
+
+/// Add the PDUs and aliases of a pdudaemon.conf to the inventory (as `fencebox inventory
+/// import pdudaemon` would write them), each note of the import said once. A name both
+/// have is an error: which one a client means would be a guess.
+fn merge_pdudaemon(
+    inv: &mut inventory::Inventory,
+    conf: &Path,
+    registry: &Registry,
+) -> Result<(), String> {
+    use crate::fleet::import::{self, Secrets, Source};
+    let text = import::read_input(Source::PduDaemon, Some(conf))?;
+    let imported = import::pdudaemon::import(&text, registry, Secrets::Inline)
+        .map_err(|e| format!("{}: {e}", conf.display()))?;
+    for note in &imported.notes {
+        eprintln!("fencebox serve: {}: {note}", conf.display());
+    }
+    let extra = inventory::parse(conf, &imported.toml, true, registry)?;
+    for (name, device) in extra.devices {
+        if inv.devices.contains_key(&name) {
+            return Err(format!(
+                "{}: PDU {name} is also a device of {}; rename one",
+                conf.display(),
+                inv.path.display()
+            ));
+        }
+        inv.devices.insert(name, device);
+    }
+    for node in extra.nodes {
+        if inv.node(&node.name).is_some() {
+            return Err(format!(
+                "{}: alias {} is also a node of {}; rename one",
+                conf.display(),
+                node.name,
+                inv.path.display()
+            ));
+        }
+        inv.nodes.push(node);
+    }
+    inv.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(())
 }
 
 /// Run the service until SIGTERM. Errors before it listens (configuration, inventory,

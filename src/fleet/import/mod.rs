@@ -47,6 +47,26 @@ pub enum Secrets {
     Files,
 }
 
+/// The inventory name a source's device name becomes (before any clash is resolved):
+/// every character but letters, digits, `-`, `_` and `.` made `-`.
+pub fn inventory_name(wanted: &str) -> String {
+    let name: String = wanted
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "device".into()
+    } else {
+        name
+    }
+}
+
 /// The formats fencebox imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -256,19 +276,7 @@ impl<'r> Builder<'r> {
     /// A device name the inventory accepts and no other device has: `wanted` with every
     /// other character made `-`, and a number added on a clash (both noted).
     pub fn device_name(&mut self, wanted: &str, origin: &str) -> String {
-        let mut base: String = wanted
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        if base.is_empty() {
-            base = "device".into();
-        }
+        let base = inventory_name(wanted);
         let mut name = base.clone();
         let mut n = 2;
         while self.devices.contains_key(&name) {
