@@ -1,14 +1,15 @@
 //! `fencebox serve` driven by PDUDaemon's real client, Debian's `pduclient` (unmodified;
 //! tests/peers/pdudaemon/pduclient-at.py points its fixed port at the service), in both
-//! its modes (TCP and HTTP), on snmpsim PDUs of the fleet peer (tests/peers/fleet), whose
-//! timestamped change log confirms every switch and its order. PDUs pdu20 to pdu23 are
-//! this file's own.
+//! its modes (TCP and HTTP), and by labgrid's `PDUDaemonDriver` (PyPI's labgrid in the venv
+//! of tests/peers/pdudaemon/labgrid-venv.sh, driven by labgrid-pdu.py there), on snmpsim
+//! PDUs of the fleet peer (tests/peers/fleet), whose timestamped change log confirms every
+//! switch and its order. PDUs pdu20 to pdu23 are this file's own.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::fleet::{fleet, Fleet};
 use common::service::Service;
@@ -175,4 +176,84 @@ fn a_pduclient_reboot_is_not_split_by_another_request_to_the_same_pdu() {
     let order: Vec<(u32, u32)> = log.iter().map(|c| (c.1, c.2)).collect();
     assert_eq!(order, vec![(3, 2), (3, 1), (4, 2)], "{log:?}");
     ok(&pduclient(&s, false, "pdu21", "4", "on", None));
+}
+
+/// labgrid's `PDUDaemonDriver` on outlet `index` of `pdu` through the service's HTTP
+/// listener: tests/peers/pdudaemon/labgrid-pdu.py (which keeps requests off any proxy) in
+/// the python of $FENCEBOX_LABGRID_PYTHON. No labgrid is a failure, not a skip.
+fn labgrid(s: &Ports, delay: Option<u32>, pdu: &str, index: u32, actions: &[&str]) -> Output {
+    let python = std::env::var("FENCEBOX_LABGRID_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "FENCEBOX_LABGRID_PYTHON is not set: point it at the python that \
+             tests/peers/pdudaemon/labgrid-venv.sh prints (tests/run-all.sh does)"
+        )
+    });
+    assert!(
+        std::path::Path::new(&python).is_file(),
+        "FENCEBOX_LABGRID_PYTHON={python}: no such file; run tests/peers/pdudaemon/labgrid-venv.sh"
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/pdudaemon/labgrid-pdu.py"
+    );
+    let mut c = Command::new(&python);
+    c.arg(script);
+    if let Some(d) = delay {
+        c.args(["--delay", &d.to_string()]);
+    }
+    c.arg(&s.http).arg(pdu).arg(index.to_string()).args(actions);
+    c.output()
+        .unwrap_or_else(|e| panic!("FENCEBOX_LABGRID_PYTHON={python}: {e}"))
+}
+
+/// labgrid-pdu.py exited 0 and printed exactly `lines`.
+fn labgrid_said(out: &Output, lines: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout == lines,
+        "labgrid-pdu.py: {:?}, wanted {lines:?}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn labgrid_switches_outlets_and_cycles_them_in_one_job() {
+    let f = fleet();
+    let (sb, service) = start("serve-labgrid", &f, &[22]);
+    let s = ports(&service);
+    let t = now();
+    labgrid_said(&labgrid(&s, None, "pdu22", 5, &["off"]), "off: ok\n");
+    assert_eq!(f.states(22, 5..=5), vec![2]);
+    labgrid_said(&labgrid(&s, None, "pdu22", 5, &["on"]), "on: ok\n");
+    assert_eq!(f.states(22, 5..=5), vec![1]);
+    // cycle is PDUDaemon's reboot with labgrid's delay: the answer comes after the on.
+    let started = Instant::now();
+    labgrid_said(&labgrid(&s, Some(1), "pdu22", 5, &["cycle"]), "cycle: ok\n");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the cycle took {:?}, less than its delay",
+        started.elapsed()
+    );
+    assert_eq!(f.states(22, 5..=5), vec![1]);
+    let log = f.changes(t, &["pdu22:5"]);
+    let commands: Vec<u32> = log.iter().map(|c| c.2).collect();
+    assert_eq!(commands, vec![2, 1, 2, 1], "{log:?}");
+    // Three requests, three jobs; the cycle's off and on are one job (it went halfway).
+    let journal = std::fs::read_to_string(sb.path("journal.jsonl")).unwrap();
+    let count = |event: &str| journal.matches(&format!("\"event\":\"{event}\"")).count();
+    assert_eq!(
+        (count("queued"), count("halfway"), count("ended")),
+        (3, 1, 3),
+        "{journal}"
+    );
+    // labgrid 26's driver has no get: it raises NotImplementedError itself, without asking
+    // the service (nothing is switched), and a failing get is not a failing run.
+    let t = now();
+    labgrid_said(
+        &labgrid(&s, None, "pdu22", 5, &["get"]),
+        "get: NotImplementedError\n",
+    );
+    assert!(f.changes(t, &["pdu22"]).is_empty());
+    assert_eq!(f.states(22, 5..=5), vec![1]);
 }
