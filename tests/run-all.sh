@@ -19,7 +19,7 @@ export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool openssl \
   nut-server nut-client nut-snmp libnss3-tools \
   libssl-dev pkg-config openssh-server openssh-client inetutils-telnetd \
-  libvirt-daemon libvirt-clients telnet pdudaemon-client python3-requests
+  libvirt-daemon libvirt-clients telnet pdudaemon-client python3-requests curl
 # telnet: Debian's agents (the differential tests' reference) run the telnet client, which
 # their package does not depend on. pdudaemon-client: LAVA's pduclient, a real client of
 # fencebox serve (its -H mode needs python3-requests, which the package does not declare).

@@ -735,3 +735,182 @@ fn a_pdudaemon_conf_joins_the_inventory_with_its_pdus_and_aliases() {
         "{err}"
     );
 }
+
+/// An HS256 token signed with `secret` carrying `claims`.
+fn jwt(secret: &[u8], alg: jsonwebtoken::Algorithm, claims: serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(alg),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+/// curl as OpenFlight's power client sends it: a method, `/?nodes=` encoded the way its
+/// HTTP library encodes it, a bearer token, no body. The status code and the body.
+fn flight(addr: &str, method: &str, query: &str, token: Option<&str>) -> (u16, String) {
+    let mut c = std::process::Command::new("curl");
+    c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+        .args(["-H", "User-Agent: Faraday v0.17.0", "-H", "Accept: */*"]);
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    c.arg(format!("http://{addr}{query}"));
+    for v in ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"] {
+        c.env_remove(v);
+    }
+    let out = c.output().expect("curl (tests/run-all.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn openflight_power_clients_switch_nodes_with_a_valid_jwt_only() {
+    let sb_secret = Sandbox::new("serve-openflight-secret");
+    let secret_file = sb_secret.path("openflight.secret");
+    std::fs::write(&secret_file, "shared-s3cret\n").unwrap();
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let extra = format!(
+        "[openflight]\nlisten = [\"127.0.0.1:0\"]\njwt_secret_file = \"{}\"\n",
+        secret_file.display()
+    );
+    let site = site("serve-openflight", &extra);
+    let mut s = Service::start(&site.sb, &site.config);
+    let of = s.openflight.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let hs = jsonwebtoken::Algorithm::HS256;
+    let good = jwt(
+        b"shared-s3cret",
+        hs,
+        serde_json::json!({"admin": null, "exp": now + 3600}),
+    );
+    let expired = jwt(b"shared-s3cret", hs, serde_json::json!({"exp": now - 10}));
+    let no_exp = jwt(b"shared-s3cret", hs, serde_json::json!({"admin": true}));
+    let other_key = jwt(
+        b"not-the-secret",
+        hs,
+        serde_json::json!({"exp": now + 3600}),
+    );
+    let hs512 = jwt(
+        b"shared-s3cret",
+        jsonwebtoken::Algorithm::HS512,
+        serde_json::json!({"exp": now + 3600}),
+    );
+    // Missing, expired, unsigned by the secret, without exp, another algorithm: 403, on
+    // every route, and nothing switched.
+    for token in [
+        None,
+        Some(&expired),
+        Some(&no_exp),
+        Some(&other_key),
+        Some(&hs512),
+        Some(&"garbage".to_string()),
+    ] {
+        for (method, query) in [
+            ("DELETE", "/?nodes=n1"),
+            ("GET", "/nodes"),
+            ("GET", "/elsewhere"),
+        ] {
+            let (code, body) = flight(&of, method, query, token.map(String::as_str));
+            assert_eq!(
+                (code, body.as_str()),
+                (403, "Forbidden"),
+                "{method} {query} with {token:?}"
+            );
+        }
+    }
+    assert!(sets(&site.pdua).is_empty(), "a refused request switched");
+    // Lists.
+    let (code, body) = flight(&of, "GET", "/nodes", Some(&good));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body,
+        r#"{"data":[{"attributes":{"name":"n1"},"id":"n1","type":"nodes"},{"attributes":{"name":"n2"},"id":"n2","type":"nodes"},{"attributes":{"name":"n3"},"id":"n3","type":"nodes"}]}"#
+    );
+    let (_, body) = flight(&of, "GET", "/groups", Some(&good));
+    assert!(
+        body.contains(r#""id":"rack1""#) && body.contains(r#""nodes":["n1","n2"]"#),
+        "{body}"
+    );
+    // Off (DELETE) of a range, as the client encodes it, with an unknown node among them.
+    let (code, body) = flight(&of, "DELETE", "/?nodes=n%5B1-2%5D%2Cn9", Some(&good));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3, "{body}");
+    assert_eq!(data[0]["type"], "commands");
+    assert_eq!(data[0]["attributes"]["action"], "power_off");
+    assert_eq!(data[0]["attributes"]["success"], true);
+    assert_eq!(data[0]["attributes"]["platform"], "fence_apc_snmp");
+    assert_eq!(data[2]["id"], "n9");
+    assert_eq!(data[2]["attributes"]["missing"], true);
+    assert_eq!(data[2]["attributes"]["success"], false);
+    let mut switched: Vec<(u64, i64)> = sets(&site.pdua).iter().map(|s| (s.1, s.2)).collect();
+    switched.sort();
+    assert_eq!(switched, vec![(1, OFF), (2, OFF)]);
+    // Status (GET) by group: running false for the nodes off, true for n3.
+    let (_, body) = flight(&of, "GET", "/?groups=rack1,rack2", Some(&good));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let running: Vec<(String, serde_json::Value)> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_str().unwrap().to_string(),
+                d["attributes"]["running"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        running,
+        vec![
+            ("n1".into(), false.into()),
+            ("n2".into(), false.into()),
+            ("n3".into(), true.into())
+        ]
+    );
+    // Restart (PUT) of the dual-fed n3: one job, both outlets off before either is on.
+    let (_, body) = flight(&of, "PUT", "/?nodes=n3", Some(&good));
+    assert!(
+        body.contains(r#""action":"restart""#) && body.contains(r#""success":true"#),
+        "{body}"
+    );
+    let a = sets(&site.pdua);
+    let b = sets(&site.pdub);
+    let off = a
+        .iter()
+        .chain(&b)
+        .filter(|s| s.1 == 3 && s.2 == OFF)
+        .map(|s| s.0)
+        .max()
+        .unwrap();
+    let on = a
+        .iter()
+        .chain(&b)
+        .filter(|s| s.1 == 3 && s.2 == ON)
+        .map(|s| s.0)
+        .min()
+        .unwrap();
+    assert!(off < on);
+    // On (PATCH).
+    let (_, body) = flight(&of, "PATCH", "/?nodes=n1", Some(&good));
+    assert!(
+        body.contains(r#""action":"power_on""#) && body.contains(r#""success":true"#),
+        "{body}"
+    );
+    // Bad host lists: 400.
+    for q in ["/?nodes=n%5B1-", "/?nodes=n1,,n2", "/?groups=rack%201"] {
+        let (code, _) = flight(&of, "GET", q, Some(&good));
+        assert_eq!(code, 400, "{q}");
+    }
+    let logs = s.said();
+    assert!(
+        !logs.contains("shared-s3cret") && !logs.contains(&good[good.len() - 20..]),
+        "{logs}"
+    );
+}

@@ -28,6 +28,16 @@ pub struct Config {
     /// Open connections at most, all listeners together.
     pub max_connections: usize,
     pub pdudaemon: Option<PduDaemon>,
+    pub openflight: Option<OpenFlight>,
+}
+
+/// OpenFlight power-server's API. With a JWT secret its clients must send an HS256 token
+/// signed with it; without one, only loopback clients are served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenFlight {
+    pub listen: Vec<SocketAddr>,
+    /// A file holding the shared secret (one line), readable by its owner only.
+    pub jwt_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -72,6 +82,15 @@ struct File {
     tls: Option<Tls>,
     max_connections: Option<usize>,
     pdudaemon: Option<PduFile>,
+    openflight: Option<FlightFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlightFile {
+    #[serde(default)]
+    listen: Vec<String>,
+    jwt_secret_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -174,13 +193,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
             Some(pdu)
         }
     };
+    let openflight = match file.openflight {
+        None => None,
+        Some(f) => {
+            let of = OpenFlight {
+                listen: addrs("openflight.listen", &f.listen)?,
+                jwt_secret_file: f.jwt_secret_file,
+            };
+            if of.jwt_secret_file.is_none() {
+                if let Some(open) = of.listen.iter().find(|a| !a.ip().is_loopback()) {
+                    return Err(format!(
+                        "{}: openflight: {open} is not loopback; set openflight.jwt_secret_file so clients must send a signed token",
+                        line_of(&open.to_string())
+                    ));
+                }
+            }
+            Some(of)
+        }
+    };
     if listen.is_empty()
         && pdudaemon
             .as_ref()
             .is_none_or(|p| p.http.is_empty() && p.tcp.is_empty())
+        && openflight.as_ref().is_none_or(|o| o.listen.is_empty())
     {
         return Err(format!(
-            "{}: nothing to listen on; set listen = [\"127.0.0.1:8080\"] or a [pdudaemon] listener",
+            "{}: nothing to listen on; set listen = [\"127.0.0.1:8080\"], or a [pdudaemon] or [openflight] listener",
             path.display()
         ));
     }
@@ -203,6 +241,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
         tls: file.tls,
         max_connections,
         pdudaemon,
+        openflight,
     })
 }
 
@@ -252,5 +291,14 @@ mod tests {
         assert!(parse_text("[pdudaemon]\nlisten = [\"127.0.0.1:16421\"]\n").is_ok());
         let e = parse_text("").unwrap_err();
         assert!(e.contains("nothing to listen on"), "{e}");
+        let e = parse_text("[openflight]\nlisten = [\"[::]:6302\"]\n").unwrap_err();
+        assert!(
+            e.contains(":2: openflight: [::]:6302 is not loopback"),
+            "{e}"
+        );
+        let c =
+            parse_text("[openflight]\nlisten = [\"[::]:6302\"]\njwt_secret_file = \"/etc/s\"\n")
+                .unwrap();
+        assert_eq!(c.openflight.unwrap().listen.len(), 1);
     }
 }

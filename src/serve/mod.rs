@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod journal;
 pub mod listen;
 pub mod metrics;
+pub mod openflight;
 pub mod pdudaemon;
 pub mod tokens;
 
@@ -156,6 +157,16 @@ async fn serve(config: Config, app: Arc<App>, env: Env) -> Result<(), String> {
         ),
         None => (vec![], vec![]),
     };
+    let flight = match &config.openflight {
+        Some(o) => {
+            let secret = match &o.jwt_secret_file {
+                Some(path) => Some(openflight::read_secret(path)?),
+                None => None,
+            };
+            Some((bind(&o.listen, "openflight").await?, secret))
+        }
+        None => None,
+    };
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -195,6 +206,17 @@ async fn serve(config: Config, app: Arc<App>, env: Env) -> Result<(), String> {
             ));
         }
     }
+    if let Some((listeners, secret)) = flight {
+        for l in listeners {
+            servers.spawn(listen::serve(
+                l,
+                openflight::router(Arc::clone(&app), secret.clone()),
+                tls.clone(),
+                Arc::clone(&slots),
+                stop_rx.clone(),
+            ));
+        }
+    }
     eprintln!("fencebox serve: ready ({})", config.path.display());
     loop {
         tokio::select! {
@@ -224,9 +246,14 @@ fn reload(config: &Config, app: &App, env: &Env) {
     };
     if fresh.listen != config.listen
         || fresh.pdudaemon != config.pdudaemon
+        || fresh.openflight != config.openflight
+        || fresh.tls != config.tls
+        || fresh.max_connections != config.max_connections
         || fresh.journal != config.journal
     {
-        eprintln!("fencebox serve: reload: listeners and journal change only with a restart");
+        eprintln!(
+            "fencebox serve: reload: listeners, TLS, secrets and the journal change only with a restart"
+        );
     }
     match world(&fresh, env) {
         Ok(w) => app.jobs.replace_world(w),

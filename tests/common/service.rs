@@ -16,6 +16,7 @@ pub struct Service {
     pub api: String,
     pub pdu_http: String,
     pub pdu_tcp: String,
+    pub openflight: String,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
@@ -45,6 +46,7 @@ impl Service {
             api: String::new(),
             pdu_http: String::new(),
             pdu_tcp: String::new(),
+            openflight: String::new(),
             lines: rx,
             seen: vec![],
         };
@@ -57,6 +59,8 @@ impl Service {
                 s.pdu_http = addr;
             } else if l.contains(" pdudaemon-tcp listening on ") {
                 s.pdu_tcp = addr;
+            } else if l.contains(" openflight listening on ") {
+                s.openflight = addr;
             }
         }
         s
