@@ -914,3 +914,61 @@ fn openflight_power_clients_switch_nodes_with_a_valid_jwt_only() {
         "{logs}"
     );
 }
+
+#[test]
+fn sighup_reads_the_inventory_and_tokens_again_and_a_bad_file_keeps_the_old() {
+    let site = site("serve-hup", "");
+    let mut s = Service::start(&site.sb, &site.config);
+    let inv = site.sb.path("inventory.toml");
+    let text = std::fs::read_to_string(&inv).unwrap();
+    private(
+        &inv,
+        &format!("{text}\n[nodes.n4]\ngroups = [\"rack1\"]\nfeeds = [\"pdua:4\"]\n"),
+    );
+    let out = site
+        .sb
+        .command("fencebox")
+        .args(["token", "add", "late", "--file"])
+        .arg(site.sb.path("tokens.toml"))
+        .output()
+        .unwrap();
+    let late = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(get(&s, "/v1/nodes", Some(&late)).0, 401);
+    s.signal(1);
+    s.wait_for("fencebox serve: reloaded");
+    let (code, body) = get(&s, "/v1/nodes", Some(&late));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"n4\""), "{body}");
+    // A broken inventory: the running one stays, with a line saying why.
+    private(&inv, "[nodes.n5\n");
+    s.signal(1);
+    let line = s.wait_for("reload: inventory kept");
+    assert!(line.contains("inventory.toml:1"), "{line}");
+    let (_, body) = get(&s, "/v1/nodes", Some(&late));
+    assert!(body.contains("\"n4\""), "{body}");
+}
+
+#[test]
+fn the_power_chain_and_its_check_are_served() {
+    let site = site("serve-chain", "");
+    let s = Service::start(&site.sb, &site.config);
+    let (code, body) = get(&s, "/v1/chain/n3", Some(&site.read));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let text = v.to_string();
+    assert!(text.contains("pdua") && text.contains("pdub"), "{text}");
+    let (code, body) = get(&s, "/v1/chain/check?nodes=n%5B1-3%5D", Some(&site.read));
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&body).is_ok(),
+        "{body}"
+    );
+    assert_eq!(get(&s, "/v1/chain/nosuch", Some(&site.read)).0, 400);
+    assert_eq!(get(&s, "/v1/chain/n3", None).0, 401);
+    assert!(sets(&site.pdua).is_empty(), "reading a chain switched");
+}

@@ -46,6 +46,7 @@ pub struct Failure(pub StatusCode, pub String);
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let mut r = (self.0, Json(json!({ "error": self.1 }))).into_response();
+        r.extensions_mut().insert(Refused(self.1));
         if self.0 == StatusCode::UNAUTHORIZED {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -70,6 +71,8 @@ pub fn router(app: Shared) -> Router {
             "/v1/devices/{device}/outlets/{plug}/{action}",
             post(outlet_action),
         )
+        .route("/v1/chain/check", get(chain_check))
+        .route("/v1/chain/{nodes}", get(chain_show))
         .route("/v1/jobs", get(job_list))
         .route("/v1/jobs/{id}", get(job_one))
         .route("/metrics", get(metrics))
@@ -118,13 +121,22 @@ pub async fn log_request(State(app): State<Shared>, req: Request, next: Next) ->
     app.jobs
         .metrics
         .request(&route, resp.status().as_u16(), took);
+    let why = resp
+        .extensions()
+        .get::<Refused>()
+        .map_or(String::new(), |r| format!(": {}", r.0));
     eprintln!(
-        "fencebox serve: req={id} {method} {route} -> {} in {} ms, token {who}",
+        "fencebox serve: req={id} {method} {route} -> {} in {} ms, token {who}{why}",
         resp.status().as_u16(),
         took.as_millis()
     );
     resp
 }
+
+/// Why a request was refused or failed, carried on the response to its log line (so that
+/// every line about a request is that one line, with the request's id).
+#[derive(Clone)]
+pub struct Refused(pub String);
 
 fn bearer(h: &HeaderMap) -> Option<&str> {
     let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -512,4 +524,67 @@ async fn metrics(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Fa
     holder(&app, &h)?;
     let text = app.jobs.metrics.render(&app.jobs.depths());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+#[derive(Deserialize)]
+struct ChainQuery {
+    live: Option<bool>,
+    nodes: Option<String>,
+}
+
+/// The power chains of `nodes` (a host list), each link read from its device unless
+/// `live=false`; with `check`, the risks found as well (docs/inventory.md).
+async fn chain_answer(
+    app: &App,
+    nodes: &str,
+    live: bool,
+    check: bool,
+) -> Result<Response, Failure> {
+    use crate::fleet::{chain, power};
+    let world = app.jobs.world();
+    let terms = hostlist::parse(nodes).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+    let names = hostlist::select(&terms, world.inventory.names())
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+    let text = tokio::task::spawn_blocking(move || {
+        let mut chains = chain::chains(&world.inventory, &names);
+        if live {
+            let opts = power::Options {
+                progress: false,
+                ..power::Options::default()
+            };
+            let readings = power::inspect(
+                &world.inventory,
+                &world.registry,
+                &world.env,
+                &chain::feeds(&chains),
+                &opts,
+            );
+            chain::fill(&mut chains, &readings);
+        }
+        let risks = check.then(|| chain::check(&chains, live));
+        chain::json(&chains, risks.as_deref())
+    })
+    .await
+    .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+async fn chain_show(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path(nodes): Path<String>,
+    Query(q): Query<ChainQuery>,
+) -> Result<Response, Failure> {
+    holder(&app, &h)?;
+    chain_answer(&app, &nodes, q.live.unwrap_or(true), false).await
+}
+
+async fn chain_check(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Query(q): Query<ChainQuery>,
+) -> Result<Response, Failure> {
+    holder(&app, &h)?;
+    let nodes = q.nodes.as_deref().unwrap_or("all");
+    chain_answer(&app, nodes, q.live.unwrap_or(false), true).await
 }

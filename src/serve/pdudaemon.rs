@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -148,21 +149,25 @@ async fn control(
     };
     let ask = match ask(&pdu.app, &action, &q) {
         Ok(a) => a,
-        Err(why) => {
-            eprintln!("fencebox serve: pdudaemon request from {peer} refused: {why}");
-            return invalid();
-        }
+        Err(why) => return refused(why),
     };
     let reading = ask.command == Command::Status;
     match perform(&pdu.app, format!("pdudaemon-http {}", peer.ip()), ask).await {
         Ok(state) if reading => (StatusCode::OK, format!("{state}\n")).into_response(),
         Ok(_) => (StatusCode::OK, "OK - accepted request\n").into_response(),
-        Err(_) => invalid(),
+        Err(why) => refused(why),
     }
 }
 
 fn invalid() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "Invalid request\n").into_response()
+}
+
+/// PDUDaemon's answer to what cannot be done, with the reason for the log line.
+fn refused(why: String) -> Response {
+    let mut r = invalid();
+    r.extensions_mut().insert(api::Refused(why));
+    r
 }
 
 /// The TCP listener: one line, one job, `ack` or `nack`, then the connection is closed.
@@ -186,14 +191,22 @@ pub async fn serve_tcp(
         }
         let app = Arc::clone(&app);
         tokio::spawn(async move {
+            let id = app.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
+            let started = std::time::Instant::now();
             let answer = match read_line(&mut sock).await {
                 Ok(line) => tcp_request(&app, &line, peer).await,
                 Err(why) => Err(why),
             };
-            let reply = answer.unwrap_or_else(|why| {
-                eprintln!("fencebox serve: pdudaemon tcp request from {peer}: {why}");
-                "nack\n".to_string()
-            });
+            let (reply, why) = match answer {
+                Ok(reply) => (reply, String::new()),
+                Err(why) => ("nack\n".to_string(), format!(": {why}")),
+            };
+            eprintln!(
+                "fencebox serve: req={id} pdudaemon-tcp from {} -> {} in {} ms{why}",
+                peer.ip(),
+                reply.trim_end(),
+                started.elapsed().as_millis()
+            );
             let _ = sock.write_all(reply.as_bytes()).await;
             let _ = sock.shutdown().await;
         });
