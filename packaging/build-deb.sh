@@ -63,7 +63,7 @@ DEPENDS="$(cd "$WORK/src" && dpkg-shlibdeps -O -e"$ROOT/usr/sbin/fencebox" 2>/de
 SIZE="$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)"
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@DEPENDS@/$DEPENDS/" -e "s/@SIZE@/$SIZE/" \
   packaging/debian/control > "$ROOT/DEBIAN/control"
-(cd "$ROOT" && find usr -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
+(cd "$ROOT" && find usr lib -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
 chmod 0644 "$ROOT/DEBIAN/control" "$ROOT/DEBIAN/md5sums"
 
 DEB="$OUT/fencebox_${VERSION}_${ARCH}.deb"
