@@ -972,3 +972,55 @@ fn the_power_chain_and_its_check_are_served() {
     assert_eq!(get(&s, "/v1/chain/n3", None).0, 401);
     assert!(sets(&site.pdua).is_empty(), "reading a chain switched");
 }
+
+#[test]
+fn pdus_answer_status_and_port_up_and_down_as_dcimanager_handlers_do() {
+    let site = site("serve-dci", "");
+    let s = Service::start(&site.sb, &site.config);
+    let (code, body) = post(&s, "/v1/pdus/pdua/ports/2/down", Some(&site.rack1));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["port"],
+        serde_json::json!({"identify": "2", "power_status": "down"})
+    );
+    let (code, body) = get(&s, "/v1/pdus/pdua", Some(&site.read));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ports: Vec<(String, String)> = v["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["identify"].as_str().unwrap().into(),
+                p["power_status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ports,
+        vec![
+            ("1".into(), "up".into()),
+            ("2".into(), "down".into()),
+            ("3".into(), "up".into())
+        ]
+    );
+    assert_eq!(
+        post(&s, "/v1/pdus/pdua/ports/2/sideways", Some(&site.all)).0,
+        400
+    );
+    assert_eq!(
+        post(&s, "/v1/pdus/pdub/ports/3/down", Some(&site.rack1)).0,
+        403
+    );
+    let (code, body) = post(&s, "/v1/pdus/pdua/ports/2/up", Some(&site.all));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        sets(&site.pdua)
+            .iter()
+            .map(|s| (s.1, s.2))
+            .collect::<Vec<_>>(),
+        vec![(2, OFF), (2, ON)]
+    );
+}

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::fleet::hostlist;
 use crate::fleet::import;
@@ -71,6 +71,8 @@ pub fn router(app: Shared) -> Router {
             "/v1/devices/{device}/outlets/{plug}/{action}",
             post(outlet_action),
         )
+        .route("/v1/pdus/{device}", get(pdu_status))
+        .route("/v1/pdus/{device}/ports/{port}/{action}", post(pdu_port))
         .route("/v1/chain/check", get(chain_check))
         .route("/v1/chain/{nodes}", get(chain_show))
         .route("/v1/jobs", get(job_list))
@@ -257,6 +259,27 @@ async fn run_job(
     Ok(job_answer(job))
 }
 
+/// Queue a job and wait for it.
+async fn job_done(
+    app: &App,
+    who: String,
+    cmd: Command,
+    targets: Vec<Node>,
+) -> Result<Job, Failure> {
+    let (id, handle) = app
+        .jobs
+        .submit(JobRequest {
+            who,
+            command: cmd,
+            targets,
+            pause: Duration::ZERO,
+        })
+        .map_err(|e| fail(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    handle
+        .await
+        .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("job {id}: {e}")))
+}
+
 pub fn job_answer(job: Job) -> Response {
     let code = match job.state {
         JobState::Done => StatusCode::OK,
@@ -409,20 +432,26 @@ async fn outlets(
     Path(device): Path<String>,
 ) -> Result<Response, Failure> {
     let who = holder(&app, &h)?;
+    let targets = outlet_targets(&app, &device)?;
+    run_job(&app, who.name, Command::Status, targets, true).await
+}
+
+/// Every outlet of a device that the inventory's nodes use, as one-feed targets.
+fn outlet_targets(app: &App, device: &str) -> Result<Vec<Node>, Failure> {
     let world = app.jobs.world();
-    if !world.inventory.devices.contains_key(&device) {
+    if !world.inventory.devices.contains_key(device) {
         return Err(fail(
             StatusCode::NOT_FOUND,
             format!("no device {device} in the inventory"),
         ));
     }
-    let targets: Vec<Node> = plugs_of(&world.inventory, &device)
+    let targets: Vec<Node> = plugs_of(&world.inventory, device)
         .into_iter()
         .map(|plug| {
             jobs::outlet_target(
                 &world.inventory,
                 Feed {
-                    device: device.clone(),
+                    device: device.to_string(),
                     plug,
                 },
             )
@@ -434,7 +463,7 @@ async fn outlets(
             format!("no node of the inventory is fed by {device}"),
         ));
     }
-    run_job(&app, who.name, Command::Status, targets, true).await
+    Ok(targets)
 }
 
 async fn outlet_action(
@@ -587,4 +616,77 @@ async fn chain_check(
     holder(&app, &h)?;
     let nodes = q.nodes.as_deref().unwrap_or("all");
     chain_answer(&app, nodes, q.live.unwrap_or(false), true).await
+}
+
+/// A port as DCImanager's PDU handlers give it: its identifier and `up`, `down`, or
+/// `unknown` with why.
+fn port_view(feed: &Value) -> Value {
+    let status = match feed["state"].as_str() {
+        Some("on") => "up",
+        Some("off") => "down",
+        _ => "unknown",
+    };
+    let mut v = json!({ "identify": feed["plug"], "power_status": status });
+    if let Some(e) = feed["error"].as_str() {
+        v["error"] = json!(e);
+    }
+    v
+}
+
+/// `GET /v1/pdus/{device}`: DCImanager's PDU status, every port the inventory uses.
+async fn pdu_status(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path(device): Path<String>,
+) -> Result<Response, Failure> {
+    let who = holder(&app, &h)?;
+    let targets = outlet_targets(&app, &device)?;
+    let job = job_done(&app, who.name, Command::Status, targets).await?;
+    let ports: Vec<Value> = job
+        .result
+        .as_ref()
+        .and_then(|r| r["nodes"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["feeds"].as_array()?.first().map(port_view))
+        .collect();
+    Ok(Json(json!({ "device": device, "job": job.id, "ports": ports })).into_response())
+}
+
+/// `POST /v1/pdus/{device}/ports/{port}/{up|down}`: DCImanager's port up and port down,
+/// answered with the port as the device then confirmed it.
+async fn pdu_port(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path((device, port, action)): Path<(String, String, String)>,
+) -> Result<Response, Failure> {
+    let cmd = match action.as_str() {
+        "up" => Command::On,
+        "down" => Command::Off,
+        other => {
+            return Err(fail(
+                StatusCode::BAD_REQUEST,
+                format!("'{other}' is not up or down"),
+            ))
+        }
+    };
+    let world = app.jobs.world();
+    let target = outlet(&world.inventory, &device, &port)?;
+    let who = controller(&app, &h, std::slice::from_ref(&target), &world.inventory)?;
+    let job = job_done(&app, who.name, cmd, vec![target]).await?;
+    let view = job
+        .result
+        .as_ref()
+        .and_then(|r| r["nodes"][0]["feeds"].as_array()?.first().map(port_view))
+        .unwrap_or_else(|| json!({ "identify": port, "power_status": "unknown" }));
+    let code = if job.state == JobState::Done {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    Ok((
+        code,
+        Json(json!({ "device": device, "job": job.id, "port": view })),
+    )
+        .into_response())
 }
