@@ -667,9 +667,14 @@ def markdown(result):
     return lines
 
 
-def print_rows(result, log=print):
-    for text, ok in targets(result):
+def report_targets(pairs, log=print):
+    """One "met" or "NOT met" line per (text, ok) target."""
+    for text, ok in pairs:
         log(f"{'met    ' if ok else 'NOT met'} {text}")
+
+
+def print_rows(result, log=print):
+    report_targets(targets(result), log)
 
 
 def exit_on_signals():
@@ -680,25 +685,33 @@ def exit_on_signals():
         signal.signal(sig, handler)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=10)
+def standalone(ap, prefix, measure, targets_of, markdown_of):
+    """A bench part run on its own: `--fencebox` and `--out` besides the part's own options
+    in `ap`; `measure(work, args)` runs in a scratch directory snmpsim can read, its target
+    lines are printed and its markdown section written to `--out`."""
     ap.add_argument("--fencebox", default=os.path.join(ROOT, "target", "release", "fencebox"))
     ap.add_argument("--out", help="also write the markdown section to this file")
     args = ap.parse_args()
     exit_on_signals()
     if not os.access(args.fencebox, os.X_OK):
         sys.exit(f"{args.fencebox} is missing: run cargo build --release first")
-    work = tempfile.mkdtemp(prefix="fencebox-bench-fleet-")
+    work = tempfile.mkdtemp(prefix=prefix)
     os.chmod(work, 0o755)  # snmpsim runs as nobody and must reach its data in here
     try:
-        result = run(work, args.fencebox, args.runs)
-        print_rows(result)
+        result = measure(work, args)
+        report_targets(targets_of(result))
         if args.out:
             with open(args.out, "w") as f:
-                f.write("\n".join(markdown(result)))
+                f.write("\n".join(markdown_of(result)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=10)
+    standalone(ap, "fencebox-bench-fleet-", lambda work, a: run(work, a.fencebox, a.runs),
+               targets, markdown)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ Each case runs both agents alternately, N times each, with the same stdin. Per r
 records wall time, CPU time (user + system) and peak RSS of the agent process (from
 wait4's rusage), then reports medians and ratios, and writes docs/benchmarks.md.
 
-Usage: bench/run.py [--runs N] [--out FILE] [--fencebox PATH] [--no-fleet] ...
+Usage: bench/run.py [--runs N] [--out FILE] [--fencebox PATH] [--no-fleet] [--no-serve] ...
 Cases are data (CASES below): every backend adds its rows. The fleet rows (`fencebox power`
 over many devices beside snmpget, ipmipower and powerman) come from bench/fleet.py, in a
-second table.
+second table; the power-service rows (`fencebox serve` beside PDUDaemon 1.1.1 under 64
+concurrent clients of PDUDaemon's HTTP protocol) from bench/serve.py, in a third.
 """
 
 import argparse
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 import fleet  # noqa: E402  (bench/fleet.py, beside this file)
+import serve  # noqa: E402  (bench/serve.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -261,6 +263,8 @@ def main():
     ap.add_argument("--no-ssh", action="store_true", help="skip the rows that need sshd and libvirtd")
     ap.add_argument("--no-fleet", action="store_true",
                     help="skip the fleet rows (fencebox power on tests/peers/fleet, bench/fleet.py)")
+    ap.add_argument("--no-serve", action="store_true",
+                    help="skip the power-service rows (fencebox serve beside PDUDaemon, bench/serve.py)")
     args = ap.parse_args()
     fleet.exit_on_signals()  # SIGTERM/SIGHUP still stop every peer (finally below)
 
@@ -329,14 +333,20 @@ def main():
         if not args.no_fleet:
             fleet_result = fleet.run(work, args.fencebox, args.runs, env)
             fleet.print_rows(fleet_result)
-        write_report(args.out, rows, args.runs, floor, fleet_result)
+        # Then the power service: PDUDaemon and fencebox serve on 8 of the fleet's PDUs (a
+        # fleet peer of its own, PDUs only); serve.run stops everything it started.
+        serve_result = None
+        if not args.no_serve:
+            serve_result = serve.run(work, args.fencebox, env)
+            serve.print_rows(serve_result)
+        write_report(args.out, rows, args.runs, floor, fleet_result, serve_result)
     finally:
         for stop in stops:
             stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_report(path, rows, runs, floor, fleet_result=None):
+def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None):
     uname = platform.uname()
     lines = [
         "# Benchmarks",
@@ -448,6 +458,8 @@ def write_report(path, rows, runs, floor, fleet_result=None):
     ]
     if fleet_result:
         lines += fleet.markdown(fleet_result)
+    if serve_result:
+        lines += serve.markdown(serve_result)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines))

@@ -32,6 +32,31 @@ fn tcp(addr: &str, line: &str) -> String {
     out
 }
 
+/// Run the service on a configuration it must refuse: exit 1; what it said.
+fn serve_fails(sb: &Sandbox, config: &PathBuf) -> String {
+    let out = sb
+        .command("fencebox")
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Wait (10 s at most) until the journal says a reboot went halfway: off confirmed.
+fn halfway(journal: &PathBuf) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(journal)
+        .unwrap_or_default()
+        .contains("\"halfway\"")
+    {
+        assert!(Instant::now() < until, "the reboot never got halfway");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The SETs a PDU received: (arrival, outlet, value).
 fn sets(pdu: &Hostile) -> Vec<(Instant, u64, i64)> {
     pdu.requests()
@@ -358,15 +383,7 @@ fn a_service_killed_mid_reboot_reports_the_job_on_its_next_start() {
             )
         });
     });
-    let journal = site.sb.path("journal.jsonl");
-    let until = Instant::now() + Duration::from_secs(10);
-    while !std::fs::read_to_string(&journal)
-        .unwrap_or_default()
-        .contains("\"halfway\"")
-    {
-        assert!(Instant::now() < until, "the reboot never got halfway");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    halfway(&site.sb.path("journal.jsonl"));
     s.signal(9);
     let _ = s.child.wait();
     drop(s);
@@ -411,15 +428,7 @@ fn sigterm_lets_the_running_job_finish_and_takes_no_new_one() {
             "",
         )
     });
-    let journal = site.sb.path("journal.jsonl");
-    let until = Instant::now() + Duration::from_secs(10);
-    while !std::fs::read_to_string(&journal)
-        .unwrap_or_default()
-        .contains("\"halfway\"")
-    {
-        assert!(Instant::now() < until, "the reboot never got halfway");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    halfway(&site.sb.path("journal.jsonl"));
     s.signal(15);
     s.wait_for("stopping");
     let (code, _) = reboot.join().unwrap();
@@ -443,30 +452,14 @@ fn a_bad_configuration_is_one_line_naming_file_line_and_field() {
         "listen = [\"127.0.0.1:0\"]\n[pdudaemon]\nlisten = [\"0.0.0.0:0\"]\n",
     )
     .unwrap();
-    let out = sb
-        .command("fencebox")
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_fails(&sb, &config);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("serve.toml:3: pdudaemon:") && err.contains("pdudaemon.allow"),
         "{err}"
     );
     std::fs::write(&config, "listen = [\"127.0.0.1:0\"]\nthreads = 4\n").unwrap();
-    let out = sb
-        .command("fencebox")
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_fails(&sb, &config);
     assert!(
         err.contains("serve.toml:2") && err.contains("threads"),
         "{err}"
@@ -720,16 +713,7 @@ fn a_pdudaemon_conf_joins_the_inventory_with_its_pdus_and_aliases() {
         r#"{"pdus": {"pdua": {"driver": "snmpv1", "community": "c", "mib": "PowerNet-MIB"}}}"#,
     )
     .unwrap();
-    let out = site
-        .sb
-        .command("fencebox")
-        .arg("serve")
-        .arg("--config")
-        .arg(&site.config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_fails(&site.sb, &site.config);
     assert!(
         err.contains("PDU pdua is also a device of") && err.contains("pdudaemon.conf"),
         "{err}"

@@ -233,15 +233,7 @@ async fn run_job(
     targets: Vec<Node>,
     wait: bool,
 ) -> Result<Response, Failure> {
-    let (id, handle) = app
-        .jobs
-        .submit(JobRequest {
-            who,
-            command: cmd,
-            targets,
-            pause: Duration::ZERO,
-        })
-        .map_err(|e| fail(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let (id, handle) = submit(app, who, cmd, targets)?;
     if !wait {
         let mut r = (
             StatusCode::ACCEPTED,
@@ -253,10 +245,29 @@ async fn run_job(
         }
         return Ok(r);
     }
-    let job = handle
+    Ok(job_answer(finish(id, handle).await?))
+}
+
+fn submit(
+    app: &App,
+    who: String,
+    cmd: Command,
+    targets: Vec<Node>,
+) -> Result<(u64, tokio::task::JoinHandle<Job>), Failure> {
+    app.jobs
+        .submit(JobRequest {
+            who,
+            command: cmd,
+            targets,
+            pause: Duration::ZERO,
+        })
+        .map_err(|e| fail(StatusCode::SERVICE_UNAVAILABLE, e))
+}
+
+async fn finish(id: u64, handle: tokio::task::JoinHandle<Job>) -> Result<Job, Failure> {
+    handle
         .await
-        .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("job {id}: {e}")))?;
-    Ok(job_answer(job))
+        .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("job {id}: {e}")))
 }
 
 /// Queue a job and wait for it.
@@ -266,18 +277,8 @@ async fn job_done(
     cmd: Command,
     targets: Vec<Node>,
 ) -> Result<Job, Failure> {
-    let (id, handle) = app
-        .jobs
-        .submit(JobRequest {
-            who,
-            command: cmd,
-            targets,
-            pause: Duration::ZERO,
-        })
-        .map_err(|e| fail(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    handle
-        .await
-        .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("job {id}: {e}")))
+    let (id, handle) = submit(app, who, cmd, targets)?;
+    finish(id, handle).await
 }
 
 pub fn job_answer(job: Job) -> Response {
