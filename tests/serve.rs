@@ -887,8 +887,13 @@ fn openflight_power_clients_switch_nodes_with_a_valid_jwt_only() {
         body.contains(r#""action":"power_on""#) && body.contains(r#""success":true"#),
         "{body}"
     );
-    // Bad host lists: 400.
-    for q in ["/?nodes=n%5B1-", "/?nodes=n1,,n2", "/?groups=rack%201"] {
+    // Bad host lists, and one too long to be a request: 400.
+    for q in [
+        "/?nodes=n%5B1-",
+        "/?nodes=n1,,n2",
+        "/?groups=rack%201",
+        "/?nodes=x%5B1-99999%5D",
+    ] {
         let (code, _) = flight(&of, "GET", q, Some(&good));
         assert_eq!(code, 400, "{q}");
     }
@@ -1007,4 +1012,187 @@ fn pdus_answer_status_and_port_up_and_down_as_dcimanager_handlers_do() {
             .collect::<Vec<_>>(),
         vec![(2, OFF), (2, ON)]
     );
+}
+
+#[test]
+fn a_plug_cannot_carry_options_of_its_own_and_a_refusal_comes_before_any_lookup() {
+    let site = site(
+        "serve-inject",
+        "[pdudaemon]\nlisten = [\"127.0.0.1:0\"]\ntcp = [\"127.0.0.1:0\"]\n",
+    );
+    let mut s = Service::start(&site.sb, &site.config);
+    let h = s.pdu_http.clone();
+    // A line break in a port would have added `ipport=` (the community sent elsewhere) or a
+    // `*_script` (a command run as the service's user) to the agent's options.
+    let trap = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    trap.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let trap_port = trap.local_addr().unwrap().port();
+    let witness = site.sb.path("pwned");
+    for port in [
+        format!("1%0Aipport={trap_port}"),
+        format!("1%0Asnmp_priv_passwd_script=touch%20{}", witness.display()).replace('/', "%2F"),
+        "1%0Dx".to_string(),
+    ] {
+        let (code, body) = http(
+            &h,
+            "GET",
+            &format!("/power/control/off?hostname=pdua&port={port}"),
+            None,
+            "",
+        );
+        assert_eq!((code, body.as_str()), (500, "Invalid request\n"), "{port}");
+        let (code, _) = http(
+            &s.api,
+            "POST",
+            &format!("/v1/devices/pdua/outlets/{port}/off"),
+            Some(&site.all),
+            "",
+        );
+        assert_eq!(code, 400, "{port}");
+        let (code, _) = http(
+            &s.api,
+            "POST",
+            &format!("/v1/pdus/pdua/ports/{port}/down"),
+            Some(&site.all),
+            "",
+        );
+        assert_eq!(code, 400, "{port}");
+    }
+    assert_eq!(tcp(&s.pdu_tcp, "pdua 1\u{7f}x off"), "nack\n");
+    let mut buf = [0u8; 512];
+    assert!(
+        trap.recv(&mut buf).is_err(),
+        "the community went to another port"
+    );
+    assert!(!witness.exists(), "a script ran");
+    assert!(sets(&site.pdua).is_empty());
+    // Without a token nothing is looked up: an unknown node and a known one both get 401.
+    assert_eq!(post(&s, "/v1/nodes/nosuch/off", None).0, 401);
+    assert_eq!(post(&s, "/v1/nodes/n1/off", None).0, 401);
+    // A node name with a line break cannot forge a log line.
+    let _ = post(
+        &s,
+        "/v1/nodes/n1%0Afencebox%20serve:%20req=999%20forged/off",
+        Some(&site.all),
+    );
+    let logs = s.said();
+    assert!(
+        !logs
+            .lines()
+            .any(|l| l.starts_with("fencebox serve: req=999")),
+        "{logs}"
+    );
+    // HEAD acts on nothing, on any listener.
+    assert_eq!(
+        http(&s.api, "HEAD", "/v1/nodes/n1", Some(&site.read), "").0,
+        405
+    );
+    let jobs = get(&s, "/v1/jobs", Some(&site.read)).1;
+    assert!(
+        !jobs.contains("\"action\":\"status\""),
+        "HEAD ran a status job: {jobs}"
+    );
+}
+
+#[test]
+fn a_device_that_never_answers_is_never_reported_as_done() {
+    let sb = Sandbox::new("serve-silent");
+    // A UDP port nothing answers on.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let inv = sb.path("inventory.toml");
+    private(
+        &inv,
+        &format!("[devices.dead]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.1\"\nipport = {port}\ncommunity = \"c\"\nshell_timeout = 1\nlogin_timeout = 1\nretry_on = 1\n\n[nodes.z1]\nfeeds = [\"dead:1\"]\n"),
+    );
+    let config = sb.path("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "inventory = \"{}\"\ntokens = \"{}\"\njournal = \"{}\"\nlisten = [\"127.0.0.1:0\"]\n[pdudaemon]\nlisten = [\"127.0.0.1:0\"]\ntcp = [\"127.0.0.1:0\"]\n",
+            inv.display(),
+            sb.path("tokens.toml").display(),
+            sb.path("journal.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let out = sb
+        .command("fencebox")
+        .args(["token", "add", "admin", "--scope", "control", "--file"])
+        .arg(sb.path("tokens.toml"))
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let s = Service::start(&sb, &config);
+    let (code, body) = http(
+        &s.pdu_http,
+        "GET",
+        "/power/control/off?hostname=dead&port=1",
+        None,
+        "",
+    );
+    assert_eq!((code, body.as_str()), (500, "Invalid request\n"));
+    let (code, body) = http(
+        &s.pdu_http,
+        "GET",
+        "/power/control/get-status?alias=z1",
+        None,
+        "",
+    );
+    assert_eq!((code, body.as_str()), (500, "Invalid request\n"));
+    assert_eq!(tcp(&s.pdu_tcp, "dead 1 off"), "nack\n");
+    let (code, body) = post(&s, "/v1/nodes/z1/off", Some(&token));
+    assert_eq!(code, 502, "{body}");
+    assert!(body.contains("\"state\":\"failed\""), "{body}");
+    let (code, _) = post(&s, "/v1/pdus/dead/ports/1/down", Some(&token));
+    assert_eq!(code, 502);
+}
+
+#[test]
+fn a_body_that_never_comes_is_refused_in_time_and_does_not_hold_a_stop() {
+    let site = site("serve-slowbody", "");
+    let mut s = Service::start(&site.sb, &site.config);
+    let partial = |token: Option<&str>| {
+        let mut c = TcpStream::connect(&s.api).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let head =
+            format!("POST /v1/power HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 100\r\n\r\n{{");
+        c.write_all(head.as_bytes()).unwrap();
+        c
+    };
+    // Without a token: 401 at once, before any body is read.
+    let started = Instant::now();
+    let mut c = partial(None);
+    let mut resp = [0u8; 12];
+    c.read_exact(&mut resp).unwrap();
+    assert_eq!(&resp, b"HTTP/1.1 401");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // With one: 408 once the body's time is up (10 s).
+    let mut c = partial(Some(&site.all));
+    c.read_exact(&mut resp).unwrap();
+    assert_eq!(&resp, b"HTTP/1.1 408");
+    // A client still holding a half-sent body does not keep the service from stopping.
+    let _held = partial(Some(&site.all));
+    s.signal(15);
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the service did not stop:\n{}",
+            s.said()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(sets(&site.pdua).is_empty());
 }

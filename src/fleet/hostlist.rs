@@ -197,8 +197,9 @@ pub fn select<'a>(
                 wanted.extend(members.into_iter().map(String::from));
             }
             Term::Names(names) => {
+                let names_known: BTreeSet<&str> = known.clone().map(|(k, _)| k).collect();
                 for n in names {
-                    if known.clone().any(|(k, _)| k == n) {
+                    if names_known.contains(n.as_str()) {
                         wanted.insert(n.clone());
                     } else {
                         unknown.push(n.clone());

@@ -321,6 +321,14 @@ fn prepare(
         ..env.clone()
     };
     let prepared = log::scope(&log, || {
+        // A plug becomes a line of the agent's options: one that holds a line break (from a
+        // service's client, say) would add options of its own choosing.
+        if let Some(bad) = plugs.iter().find(|p| p.chars().any(char::is_control)) {
+            return Err(format!(
+                "plug {:?} of device {name} holds a control character",
+                bad
+            ));
+        }
         let mut stdin = inventory::stdin_for(device, action.name())?;
         if let (true, Some(plug)) = (device.has_plugs(), plugs.first()) {
             stdin.push_str(&format!("port={plug}\n"));

@@ -1,15 +1,15 @@
 //! The fencebox API (`/v1/`, JSON; docs/api.md) and `/metrics`. Every route needs a
-//! bearer token (401 without one or with an unknown one); switching needs a control token
-//! whose node list covers every node switched (403 otherwise), checked before anything is
-//! queued, so a refused request switches nothing.
+//! bearer token, checked first (401 without one or with an unknown one, before anything
+//! else is looked at); switching needs a control token whose node list covers every node
+//! switched (403 otherwise), checked before anything is queued, so a refused request
+//! switches nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,50 +17,21 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::fleet::hostlist;
-use crate::fleet::import;
 use crate::fleet::inventory::{Feed, Node, Parent};
-use crate::fleet::power::Command;
-use crate::serve::jobs::{self, Job, Jobs, Request as JobRequest, State as JobState};
-use crate::serve::tokens::{Holder, Scope, Tokens};
-
-pub struct App {
-    pub jobs: Arc<Jobs>,
-    pub tokens: std::sync::RwLock<Arc<Tokens>>,
-    pub request_ids: AtomicU64,
-}
-
-impl App {
-    pub fn tokens(&self) -> Arc<Tokens> {
-        Arc::clone(&self.tokens.read().unwrap_or_else(|p| p.into_inner()))
-    }
-}
+use crate::fleet::power::{Command, FeedResult};
+use crate::serve::http::{fail, holder, layered, App, Failure};
+use crate::serve::jobs::{Job, Request as JobRequest, World};
+use crate::serve::targets;
 
 type Shared = Arc<App>;
 
 /// The largest request body (a `/v1/power` body is a few hundred bytes).
 const MAX_BODY: usize = 64 * 1024;
-
-/// An error answer: a status and one line.
-pub struct Failure(pub StatusCode, pub String);
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let mut r = (self.0, Json(json!({ "error": self.1 }))).into_response();
-        r.extensions_mut().insert(Refused(self.1));
-        if self.0 == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        r
-    }
-}
-
-fn fail(code: StatusCode, msg: impl Into<String>) -> Failure {
-    Failure(code, msg.into())
-}
+/// How long a client has to send a request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn router(app: Shared) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/nodes", get(nodes))
         .route("/v1/nodes/{node}", get(node_status))
         .route("/v1/nodes/{node}/{action}", post(node_action))
@@ -77,119 +48,18 @@ pub fn router(app: Shared) -> Router {
         .route("/v1/chain/{nodes}", get(chain_show))
         .route("/v1/jobs", get(job_list))
         .route("/v1/jobs/{id}", get(job_one))
-        .route("/metrics", get(metrics))
-        .route_layer(axum::middleware::from_fn(label_route))
-        .fallback(|| async { fail(StatusCode::NOT_FOUND, "no such route; see docs/api.md") })
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&app),
-            log_request,
-        ))
-        .with_state(app)
+        .route("/metrics", get(metrics));
+    layered(routes, &app, not_found, |r| r, Arc::clone(&app))
 }
 
-/// The route a request matched (its pattern), carried on the response to the log line.
-#[derive(Clone)]
-pub struct RouteLabel(pub String);
-
-pub async fn label_route(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
-    let mut resp = next.run(req).await;
-    if let Some(r) = route {
-        resp.extensions_mut().insert(RouteLabel(r));
-    }
-    resp
+fn not_found() -> Response {
+    fail(StatusCode::NOT_FOUND, "no such route; see docs/api.md").into_response()
 }
 
-/// One log line per request, with its id, route, code and the token's name (never the
-/// token), and the request counters of `/metrics`.
-pub async fn log_request(State(app): State<Shared>, req: Request, next: Next) -> Response {
-    let id = app.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
-    let started = Instant::now();
-    let method = req.method().clone();
-    let who = bearer(req.headers())
-        .and_then(|t| app.tokens().find(t))
-        .map_or("-".to_string(), |h| h.name);
-    let resp = next.run(req).await;
-    let took = started.elapsed();
-    let route = resp
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or("(no route)", |r| r.0.as_str())
-        .to_string();
-    app.jobs
-        .metrics
-        .request(&route, resp.status().as_u16(), took);
-    let why = resp
-        .extensions()
-        .get::<Refused>()
-        .map_or(String::new(), |r| format!(": {}", r.0));
-    eprintln!(
-        "fencebox serve: req={id} {method} {route} -> {} in {} ms, token {who}{why}",
-        resp.status().as_u16(),
-        took.as_millis()
-    );
-    resp
-}
-
-/// Why a request was refused or failed, carried on the response to its log line (so that
-/// every line about a request is that one line, with the request's id).
-#[derive(Clone)]
-pub struct Refused(pub String);
-
-fn bearer(h: &HeaderMap) -> Option<&str> {
-    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (kind, token) = v.split_once(' ')?;
-    kind.eq_ignore_ascii_case("bearer").then_some(token.trim())
-}
-
-/// The holder of the request's token, or 401.
-fn holder(app: &App, h: &HeaderMap) -> Result<Holder, Failure> {
-    let token = bearer(h).ok_or_else(|| {
-        fail(
-            StatusCode::UNAUTHORIZED,
-            "no bearer token; send Authorization: Bearer <token> (fencebox token add)",
-        )
-    })?;
-    app.tokens()
-        .find(token)
-        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "unknown token"))
-}
-
-/// The holder, if it may switch every target (nodes by name; outlets by the node they
-/// feed, or only with a token for all nodes when they feed none).
-fn controller(
-    app: &App,
-    h: &HeaderMap,
-    targets: &[Node],
-    inv: &crate::fleet::inventory::Inventory,
-) -> Result<Holder, Failure> {
-    let who = holder(app, h)?;
-    if who.scope != Scope::Control {
-        return Err(fail(
-            StatusCode::FORBIDDEN,
-            format!("token {} may read, not switch", who.name),
-        ));
-    }
-    for t in targets {
-        let allowed = match inv.node(&t.name) {
-            Some(node) => who.may_switch(node),
-            None => t.feeds.iter().all(|f| match inv.node_fed_by(f) {
-                Some(node) => who.may_switch(node),
-                None => who.may_switch_all(),
-            }),
-        };
-        if !allowed {
-            return Err(fail(
-                StatusCode::FORBIDDEN,
-                format!("token {} may not switch {}", who.name, t.name),
-            ));
-        }
-    }
-    Ok(who)
+/// A query string, or 400 with the reason.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, Failure> {
+    q.map(|Query(t)| t)
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))
 }
 
 #[derive(Deserialize)]
@@ -197,59 +67,32 @@ struct WaitQuery {
     wait: Option<String>,
 }
 
-impl WaitQuery {
-    fn wait(&self) -> Result<bool, Failure> {
-        match self.wait.as_deref() {
-            None | Some("1") | Some("true") | Some("yes") => Ok(true),
-            Some("0") | Some("false") | Some("no") => Ok(false),
-            Some(other) => Err(fail(
-                StatusCode::BAD_REQUEST,
-                format!("wait is true or false, not '{other}'"),
-            )),
-        }
+fn wait_of(q: Result<Query<WaitQuery>, QueryRejection>) -> Result<bool, Failure> {
+    match query(q)?.wait.as_deref() {
+        None | Some("1") | Some("true") | Some("yes") => Ok(true),
+        Some("0") | Some("false") | Some("no") => Ok(false),
+        Some(_) => Err(fail(StatusCode::BAD_REQUEST, "wait is true or false")),
     }
 }
 
-fn command(action: &str, switching: bool) -> Result<Command, Failure> {
+fn command(action: &str) -> Result<Command, Failure> {
     match Command::parse(action) {
-        Some(Command::Status) if switching => Err(fail(
+        Some(Command::Status) => Err(fail(
             StatusCode::BAD_REQUEST,
             "status is read with GET, not POST",
         )),
         Some(c) => Ok(c),
         None => Err(fail(
             StatusCode::BAD_REQUEST,
-            format!("'{action}' is not an action; use on, off or reboot"),
+            "not an action; use on, off or reboot",
         )),
     }
 }
 
-/// Queue a job; with `wait`, answer with its result (200 when every target reached what
-/// was asked, 502 when a device did not confirm), else 202 and where to find it.
-async fn run_job(
-    app: &App,
-    who: String,
-    cmd: Command,
-    targets: Vec<Node>,
-    wait: bool,
-) -> Result<Response, Failure> {
-    let (id, handle) = submit(app, who, cmd, targets)?;
-    if !wait {
-        let mut r = (
-            StatusCode::ACCEPTED,
-            Json(json!({ "job": id, "state": "queued" })),
-        )
-            .into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
-            r.headers_mut().insert(header::LOCATION, v);
-        }
-        return Ok(r);
-    }
-    Ok(job_answer(finish(id, handle).await?))
-}
-
+/// Queue a job on `world` (the snapshot the targets were found and authorised in).
 fn submit(
     app: &App,
+    world: Arc<World>,
     who: String,
     cmd: Command,
     targets: Vec<Node>,
@@ -260,32 +103,55 @@ fn submit(
             command: cmd,
             targets,
             pause: Duration::ZERO,
+            world,
         })
         .map_err(|e| fail(StatusCode::SERVICE_UNAVAILABLE, e))
-}
-
-async fn finish(id: u64, handle: tokio::task::JoinHandle<Job>) -> Result<Job, Failure> {
-    handle
-        .await
-        .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("job {id}: {e}")))
 }
 
 /// Queue a job and wait for it.
 async fn job_done(
     app: &App,
+    world: Arc<World>,
     who: String,
     cmd: Command,
     targets: Vec<Node>,
 ) -> Result<Job, Failure> {
-    let (id, handle) = submit(app, who, cmd, targets)?;
-    finish(id, handle).await
+    let (id, handle) = submit(app, world, who, cmd, targets)?;
+    handle
+        .await
+        .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("job {id}: {e}")))
 }
 
-pub fn job_answer(job: Job) -> Response {
-    let code = match job.state {
-        JobState::Done => StatusCode::OK,
-        JobState::Failed => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::OK,
+/// Queue a job; with `wait`, answer with its result (200 when every target reached what
+/// was asked, as the devices confirmed; 502 otherwise), else 202 and where to find it.
+async fn run_job(
+    app: &App,
+    world: Arc<World>,
+    who: String,
+    cmd: Command,
+    targets: Vec<Node>,
+    wait: bool,
+) -> Result<Response, Failure> {
+    if wait {
+        return Ok(job_answer(job_done(app, world, who, cmd, targets).await?));
+    }
+    let (id, _) = submit(app, world, who, cmd, targets)?;
+    let mut r = (
+        StatusCode::ACCEPTED,
+        Json(json!({ "job": id, "state": "queued" })),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+fn job_answer(job: Job) -> Response {
+    let code = if job.confirmed() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
     };
     (code, Json(job)).into_response()
 }
@@ -293,7 +159,7 @@ pub fn job_answer(job: Job) -> Response {
 async fn nodes(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Failure> {
     holder(&app, &h)?;
     let world = app.jobs.world();
-    let list: Vec<_> = world
+    let list: Vec<Value> = world
         .inventory
         .nodes
         .iter()
@@ -309,42 +175,30 @@ async fn nodes(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Fail
     Ok(Json(list).into_response())
 }
 
-fn find_node(app: &App, name: &str) -> Result<Node, Failure> {
-    app.jobs
-        .world()
-        .inventory
-        .node(name)
-        .cloned()
-        .ok_or_else(|| {
-            fail(
-                StatusCode::NOT_FOUND,
-                format!("no node {name} in the inventory"),
-            )
-        })
-}
-
 async fn node_status(
     State(app): State<Shared>,
     h: HeaderMap,
     Path(node): Path<String>,
 ) -> Result<Response, Failure> {
     let who = holder(&app, &h)?;
-    let n = find_node(&app, &node)?;
-    run_job(&app, who.name, Command::Status, vec![n], true).await
+    let world = app.jobs.world();
+    let n = targets::node(&world.inventory, &node)?;
+    run_job(&app, world, who.name, Command::Status, vec![n], true).await
 }
 
 async fn node_action(
     State(app): State<Shared>,
     h: HeaderMap,
     Path((node, action)): Path<(String, String)>,
-    Query(q): Query<WaitQuery>,
+    q: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Response, Failure> {
-    let cmd = command(&action, true)?;
-    let wait = q.wait()?;
-    let n = find_node(&app, &node)?;
+    let who = holder(&app, &h)?;
+    let cmd = command(&action)?;
+    let wait = wait_of(q)?;
     let world = app.jobs.world();
-    let who = controller(&app, &h, std::slice::from_ref(&n), &world.inventory)?;
-    run_job(&app, who.name, cmd, vec![n], wait).await
+    let n = targets::node(&world.inventory, &node)?;
+    targets::may_switch(&who, std::slice::from_ref(&n), &world.inventory)?;
+    run_job(&app, world, who.name, cmd, vec![n], wait).await
 }
 
 #[derive(Deserialize)]
@@ -361,38 +215,54 @@ fn yes() -> bool {
 }
 
 /// `POST /v1/power {"action": "off", "nodes": "node[01-08],@rack2"}`: one job over nodes.
+/// The token is checked before the body is read, and the body must come within
+/// `BODY_TIMEOUT`.
 async fn power(
     State(app): State<Shared>,
     h: HeaderMap,
-    body: Result<Json<PowerBody>, axum::extract::rejection::JsonRejection>,
+    req: axum::extract::Request,
 ) -> Result<Response, Failure> {
-    let Json(body) = body.map_err(|e| fail(e.status(), e.body_text()))?;
-    let cmd = command(&body.action, false)?;
+    let who = holder(&app, &h)?;
+    let body = tokio::time::timeout(
+        BODY_TIMEOUT,
+        axum::body::to_bytes(req.into_body(), MAX_BODY),
+    )
+    .await
+    .map_err(|_| fail(StatusCode::REQUEST_TIMEOUT, "the body did not come in time"))?
+    .map_err(|_| {
+        fail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a body is {MAX_BODY} bytes at most"),
+        )
+    })?;
+    let body: PowerBody = serde_json::from_slice(&body)
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("the body: {e}")))?;
     let world = app.jobs.world();
+    let cmd = match body.action.as_str() {
+        "status" => Command::Status,
+        other => command(other)?,
+    };
     let terms = hostlist::parse(&body.nodes).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
     let names = hostlist::select(&terms, world.inventory.names())
         .map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
-    let targets: Vec<Node> = names
+    let found: Vec<Node> = names
         .iter()
         .filter_map(|n| world.inventory.node(n).cloned())
         .collect();
-    let who = if cmd == Command::Status {
-        holder(&app, &h)?
-    } else {
-        controller(&app, &h, &targets, &world.inventory)?
-    };
-    run_job(&app, who.name, cmd, targets, body.wait).await
+    if cmd != Command::Status {
+        targets::may_switch(&who, &found, &world.inventory)?;
+    }
+    run_job(&app, world, who.name, cmd, found, body.wait).await
 }
 
 async fn devices(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Failure> {
     holder(&app, &h)?;
     let world = app.jobs.world();
     let inv = &world.inventory;
-    let list: Vec<_> = inv
+    let list: Vec<Value> = inv
         .devices
         .values()
         .map(|d| {
-            let outlets: Vec<String> = plugs_of(inv, &d.name);
             json!({
                 "device": d.name,
                 "agent": d.agent.name.to_string(),
@@ -401,29 +271,11 @@ async fn devices(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Fa
                     Parent::Mains => Some("mains".to_string()),
                     Parent::Feed(f) => Some(f.to_string()),
                 },
-                "outlets": outlets,
+                "outlets": targets::plugs_of(inv, &d.name),
             })
         })
         .collect();
     Ok(Json(list).into_response())
-}
-
-/// The plugs of a device that the inventory's nodes name, in order.
-fn plugs_of(inv: &crate::fleet::inventory::Inventory, device: &str) -> Vec<String> {
-    let mut plugs: Vec<String> = inv
-        .nodes
-        .iter()
-        .flat_map(|n| n.feeds.iter().chain(n.bmc.iter()))
-        .filter(|f| f.device == device)
-        .map(|f| f.plug.clone())
-        .collect();
-    plugs.sort_by_key(|p| natural(p));
-    plugs.dedup();
-    plugs
-}
-
-fn natural(s: &str) -> (u64, String) {
-    (s.parse().unwrap_or(u64::MAX), s.to_string())
 }
 
 /// Status of every outlet of a device that the inventory maps (one read of the device).
@@ -433,84 +285,24 @@ async fn outlets(
     Path(device): Path<String>,
 ) -> Result<Response, Failure> {
     let who = holder(&app, &h)?;
-    let targets = outlet_targets(&app, &device)?;
-    run_job(&app, who.name, Command::Status, targets, true).await
-}
-
-/// Every outlet of a device that the inventory's nodes use, as one-feed targets.
-fn outlet_targets(app: &App, device: &str) -> Result<Vec<Node>, Failure> {
     let world = app.jobs.world();
-    if !world.inventory.devices.contains_key(device) {
-        return Err(fail(
-            StatusCode::NOT_FOUND,
-            format!("no device {device} in the inventory"),
-        ));
-    }
-    let targets: Vec<Node> = plugs_of(&world.inventory, device)
-        .into_iter()
-        .map(|plug| {
-            jobs::outlet_target(
-                &world.inventory,
-                Feed {
-                    device: device.to_string(),
-                    plug,
-                },
-            )
-        })
-        .collect();
-    if targets.is_empty() {
-        return Err(fail(
-            StatusCode::NOT_FOUND,
-            format!("no node of the inventory is fed by {device}"),
-        ));
-    }
-    Ok(targets)
+    let found = targets::device_outlets(&world.inventory, &device)?;
+    run_job(&app, world, who.name, Command::Status, found, true).await
 }
 
 async fn outlet_action(
     State(app): State<Shared>,
     h: HeaderMap,
     Path((device, plug, action)): Path<(String, String, String)>,
-    Query(q): Query<WaitQuery>,
+    q: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Response, Failure> {
-    let cmd = command(&action, true)?;
-    let wait = q.wait()?;
+    let who = holder(&app, &h)?;
+    let cmd = command(&action)?;
+    let wait = wait_of(q)?;
     let world = app.jobs.world();
-    let target = outlet(&world.inventory, &device, &plug)?;
-    let who = controller(&app, &h, std::slice::from_ref(&target), &world.inventory)?;
-    run_job(&app, who.name, cmd, vec![target], wait).await
-}
-
-/// A device's outlet as a one-feed target; the device must be in the inventory.
-pub fn outlet(
-    inv: &crate::fleet::inventory::Inventory,
-    device: &str,
-    plug: &str,
-) -> Result<Node, Failure> {
-    // A PDUDaemon host name (`127.0.0.1:16162`) is known by its inventory name.
-    let known = inv
-        .devices
-        .get(device)
-        .or_else(|| inv.devices.get(&import::inventory_name(device)));
-    let Some(d) = known else {
-        return Err(fail(
-            StatusCode::NOT_FOUND,
-            format!("no device {device} in the inventory"),
-        ));
-    };
-    let device = d.name.as_str();
-    let plug = if d.has_plugs() {
-        plug.to_string()
-    } else {
-        String::new()
-    };
-    Ok(jobs::outlet_target(
-        inv,
-        Feed {
-            device: device.to_string(),
-            plug,
-        },
-    ))
+    let target = targets::outlet(&world.inventory, &world.hosts, &device, &plug)?;
+    targets::may_switch(&who, std::slice::from_ref(&target), &world.inventory)?;
+    run_job(&app, world, who.name, cmd, vec![target], wait).await
 }
 
 #[derive(Deserialize)]
@@ -521,10 +313,11 @@ struct ListQuery {
 async fn job_list(
     State(app): State<Shared>,
     h: HeaderMap,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, Failure> {
     holder(&app, &h)?;
-    Ok(Json(app.jobs.recent(q.limit.unwrap_or(100).min(1000))).into_response())
+    let limit = query(q)?.limit.unwrap_or(100).min(1000);
+    Ok(Json(app.jobs.recent(limit)).into_response())
 }
 
 async fn job_one(
@@ -533,12 +326,9 @@ async fn job_one(
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
     holder(&app, &h)?;
-    let id: u64 = id.parse().map_err(|_| {
-        fail(
-            StatusCode::BAD_REQUEST,
-            format!("job ids are numbers, not '{id}'"),
-        )
-    })?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| fail(StatusCode::BAD_REQUEST, "job ids are numbers"))?;
     app.jobs
         .get(id)
         .map(|j| Json(j).into_response())
@@ -563,7 +353,8 @@ struct ChainQuery {
 }
 
 /// The power chains of `nodes` (a host list), each link read from its device unless
-/// `live=false`; with `check`, the risks found as well (docs/inventory.md).
+/// `live=false`; with `check`, the risks found as well (docs/inventory.md). Reads take
+/// the devices' lock files (shared where the device allows) but not the service's queues.
 async fn chain_answer(
     app: &App,
     nodes: &str,
@@ -603,32 +394,35 @@ async fn chain_show(
     State(app): State<Shared>,
     h: HeaderMap,
     Path(nodes): Path<String>,
-    Query(q): Query<ChainQuery>,
+    q: Result<Query<ChainQuery>, QueryRejection>,
 ) -> Result<Response, Failure> {
     holder(&app, &h)?;
-    chain_answer(&app, &nodes, q.live.unwrap_or(true), false).await
+    let live = query(q)?.live.unwrap_or(true);
+    chain_answer(&app, &nodes, live, false).await
 }
 
 async fn chain_check(
     State(app): State<Shared>,
     h: HeaderMap,
-    Query(q): Query<ChainQuery>,
+    q: Result<Query<ChainQuery>, QueryRejection>,
 ) -> Result<Response, Failure> {
     holder(&app, &h)?;
+    let q = query(q)?;
     let nodes = q.nodes.as_deref().unwrap_or("all");
     chain_answer(&app, nodes, q.live.unwrap_or(false), true).await
 }
 
 /// A port as DCImanager's PDU handlers give it: its identifier and `up`, `down`, or
 /// `unknown` with why.
-fn port_view(feed: &Value) -> Value {
-    let status = match feed["state"].as_str() {
-        Some("on") => "up",
-        Some("off") => "down",
-        _ => "unknown",
+fn port_view(plug: &str, feed: Option<&FeedResult>) -> Value {
+    use crate::device::PowerState;
+    let status = match feed.and_then(|f| if f.error.is_none() { f.state } else { None }) {
+        Some(PowerState::On) => "up",
+        Some(PowerState::Off) => "down",
+        None => "unknown",
     };
-    let mut v = json!({ "identify": feed["plug"], "power_status": status });
-    if let Some(e) = feed["error"].as_str() {
+    let mut v = json!({ "identify": plug, "power_status": status });
+    if let Some(e) = feed.and_then(|f| f.error.as_ref()) {
         v["error"] = json!(e);
     }
     v
@@ -641,46 +435,44 @@ async fn pdu_status(
     Path(device): Path<String>,
 ) -> Result<Response, Failure> {
     let who = holder(&app, &h)?;
-    let targets = outlet_targets(&app, &device)?;
-    let job = job_done(&app, who.name, Command::Status, targets).await?;
-    let ports: Vec<Value> = job
-        .result
-        .as_ref()
-        .and_then(|r| r["nodes"].as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["feeds"].as_array()?.first().map(port_view))
+    let world = app.jobs.world();
+    let found = targets::device_outlets(&world.inventory, &device)?;
+    let plugs: Vec<String> = found
+        .iter()
+        .map(|t| t.feeds.first().map_or(String::new(), |f| f.plug.clone()))
+        .collect();
+    let job = job_done(&app, world, who.name, Command::Status, found).await?;
+    let ports: Vec<Value> = plugs
+        .iter()
+        .enumerate()
+        .map(|(i, plug)| port_view(plug, job.target(i).and_then(|n| n.feeds.first())))
         .collect();
     Ok(Json(json!({ "device": device, "job": job.id, "ports": ports })).into_response())
 }
 
 /// `POST /v1/pdus/{device}/ports/{port}/{up|down}`: DCImanager's port up and port down,
-/// answered with the port as the device then confirmed it.
+/// answered with the port as the device then confirmed it (502 when it did not).
 async fn pdu_port(
     State(app): State<Shared>,
     h: HeaderMap,
     Path((device, port, action)): Path<(String, String, String)>,
 ) -> Result<Response, Failure> {
+    let who = holder(&app, &h)?;
     let cmd = match action.as_str() {
         "up" => Command::On,
         "down" => Command::Off,
-        other => {
-            return Err(fail(
-                StatusCode::BAD_REQUEST,
-                format!("'{other}' is not up or down"),
-            ))
-        }
+        _ => return Err(fail(StatusCode::BAD_REQUEST, "a port goes up or down")),
     };
     let world = app.jobs.world();
-    let target = outlet(&world.inventory, &device, &port)?;
-    let who = controller(&app, &h, std::slice::from_ref(&target), &world.inventory)?;
-    let job = job_done(&app, who.name, cmd, vec![target]).await?;
-    let view = job
-        .result
-        .as_ref()
-        .and_then(|r| r["nodes"][0]["feeds"].as_array()?.first().map(port_view))
-        .unwrap_or_else(|| json!({ "identify": port, "power_status": "unknown" }));
-    let code = if job.state == JobState::Done {
+    let target = targets::outlet(&world.inventory, &world.hosts, &device, &port)?;
+    targets::may_switch(&who, std::slice::from_ref(&target), &world.inventory)?;
+    let plug = target
+        .feeds
+        .first()
+        .map_or(String::new(), |f| f.plug.clone());
+    let job = job_done(&app, world, who.name, cmd, vec![target]).await?;
+    let view = port_view(&plug, job.target(0).and_then(|n| n.feeds.first()));
+    let code = if job.confirmed() {
         StatusCode::OK
     } else {
         StatusCode::BAD_GATEWAY

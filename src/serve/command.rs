@@ -76,10 +76,12 @@ pub fn token(args: &[OsString], _env: &Env) -> Answer {
             let conf = m
                 .get_one::<String>("config")
                 .map_or_else(|| PathBuf::from(DEFAULT_CONFIG), PathBuf::from);
-            match config::load(&conf) {
-                Ok(c) => c.tokens,
-                Err(_) if m.get_one::<String>("config").is_none() => config::DEFAULT_TOKENS.into(),
-                Err(e) => return Err(e),
+            // Without a serve.toml, the default file; a serve.toml that does not read is
+            // an error (its tokens file may be another).
+            if conf.exists() || m.get_one::<String>("config").is_some() {
+                config::load(&conf)?.tokens
+            } else {
+                config::DEFAULT_TOKENS.into()
             }
         }
     };

@@ -119,104 +119,112 @@ pub fn load(path: &Path) -> Result<Config, String> {
     parse(path, &text)
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
-    let at = |span: Option<std::ops::Range<usize>>| {
-        let line = span.map_or(1, |s| {
-            text[..s.start.min(text.len())].matches('\n').count() + 1
-        });
-        format!("{}:{line}", path.display())
-    };
-    let file: File = toml::from_str(text).map_err(|e| {
-        format!(
-            "{}: {}",
-            at(e.span()),
-            e.message().lines().next().unwrap_or("not valid TOML")
-        )
-    })?;
-    let line_of = |needle: &str| {
-        let line = text
+/// A TOML error as `file:line: what`, its first line only.
+pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map_or(1, |s| {
+        text[..s.start.min(text.len())].matches('\n').count() + 1
+    });
+    format!(
+        "{}:{line}: {}",
+        path.display(),
+        e.message().lines().next().unwrap_or("not valid TOML")
+    )
+}
+
+/// The file being read, for errors that name a line.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// `file:line` of the first line holding `needle` (a value the user wrote).
+    fn line_of(&self, needle: &str) -> String {
+        let line = self
+            .text
             .lines()
             .position(|l| l.contains(needle))
             .map_or(1, |i| i + 1);
-        format!("{}:{line}", path.display())
-    };
-    let addrs = |field: &str, list: &[String]| -> Result<Vec<SocketAddr>, String> {
+        format!("{}:{line}", self.path.display())
+    }
+
+    fn addrs(&self, field: &str, list: &[String]) -> Result<Vec<SocketAddr>, String> {
         list.iter()
             .map(|a| {
                 a.parse::<SocketAddr>().map_err(|_| {
                     format!(
                         "{}: {field}: '{a}' is not an address and port (127.0.0.1:8080, [::1]:8080)",
-                        line_of(a)
+                        self.line_of(a)
                     )
                 })
             })
             .collect()
-    };
-    let listen = addrs("listen", &file.listen)?;
-    let pdudaemon = match file.pdudaemon {
-        None => None,
-        Some(p) => {
-            let allow = p
-                .allow
-                .iter()
-                .map(|n| {
-                    n.parse::<IpNet>()
-                        .or_else(|_| n.parse::<IpAddr>().map(IpNet::from))
-                        .map_err(|_| {
-                            format!(
-                                "{}: pdudaemon.allow: '{n}' is not a network (10.0.0.0/8, 2001:db8::/32)",
-                                line_of(n)
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let pdu = PduDaemon {
-                http: addrs("pdudaemon.listen", &p.listen)?,
-                tcp: addrs("pdudaemon.tcp", &p.tcp)?,
-                allow,
-                config: p.config,
-            };
-            if let Some(open) = pdu
-                .http
-                .iter()
-                .chain(&pdu.tcp)
-                .find(|a| !a.ip().is_loopback())
-            {
-                if pdu.allow.is_empty() {
-                    return Err(format!(
-                        "{}: pdudaemon: {open} is not loopback, and PDUDaemon's clients send no \
-                         credentials; list the client networks in pdudaemon.allow",
-                        line_of(&open.to_string())
-                    ));
-                }
-            }
-            Some(pdu)
+    }
+
+    fn pdudaemon(&self, p: PduFile) -> Result<PduDaemon, String> {
+        let allow = p
+            .allow
+            .iter()
+            .map(|n| {
+                n.parse::<IpNet>()
+                    .or_else(|_| n.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        format!(
+                            "{}: pdudaemon.allow: '{n}' is not a network (10.0.0.0/8, 2001:db8::/32)",
+                            self.line_of(n)
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let pdu = PduDaemon {
+            http: self.addrs("pdudaemon.listen", &p.listen)?,
+            tcp: self.addrs("pdudaemon.tcp", &p.tcp)?,
+            allow,
+            config: p.config,
+        };
+        let open = pdu
+            .http
+            .iter()
+            .chain(&pdu.tcp)
+            .find(|a| !a.ip().is_loopback());
+        if let (Some(open), true) = (open, pdu.allow.is_empty()) {
+            return Err(format!(
+                "{}: pdudaemon: {open} is not loopback, and PDUDaemon's clients send no \
+                 credentials; list the client networks in pdudaemon.allow",
+                self.line_of(&open.to_string())
+            ));
         }
-    };
-    let openflight = match file.openflight {
-        None => None,
-        Some(f) => {
-            let of = OpenFlight {
-                listen: addrs("openflight.listen", &f.listen)?,
-                jwt_secret_file: f.jwt_secret_file,
-            };
-            if of.jwt_secret_file.is_none() {
-                if let Some(open) = of.listen.iter().find(|a| !a.ip().is_loopback()) {
-                    return Err(format!(
-                        "{}: openflight: {open} is not loopback; set openflight.jwt_secret_file so clients must send a signed token",
-                        line_of(&open.to_string())
-                    ));
-                }
-            }
-            Some(of)
+        Ok(pdu)
+    }
+
+    fn openflight(&self, f: FlightFile) -> Result<OpenFlight, String> {
+        let of = OpenFlight {
+            listen: self.addrs("openflight.listen", &f.listen)?,
+            jwt_secret_file: f.jwt_secret_file,
+        };
+        let open = of.listen.iter().find(|a| !a.ip().is_loopback());
+        if let (Some(open), None) = (open, &of.jwt_secret_file) {
+            return Err(format!(
+                "{}: openflight: {open} is not loopback; set openflight.jwt_secret_file so clients must send a signed token",
+                self.line_of(&open.to_string())
+            ));
         }
-    };
-    if listen.is_empty()
-        && pdudaemon
+        Ok(of)
+    }
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
+    let file: File = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+    let src = Source { path, text };
+    let listen = src.addrs("listen", &file.listen)?;
+    let pdudaemon = file.pdudaemon.map(|p| src.pdudaemon(p)).transpose()?;
+    let openflight = file.openflight.map(|f| src.openflight(f)).transpose()?;
+    let listens = !listen.is_empty()
+        || pdudaemon
             .as_ref()
-            .is_none_or(|p| p.http.is_empty() && p.tcp.is_empty())
-        && openflight.as_ref().is_none_or(|o| o.listen.is_empty())
-    {
+            .is_some_and(|p| !p.http.is_empty() || !p.tcp.is_empty())
+        || openflight.as_ref().is_some_and(|o| !o.listen.is_empty());
+    if !listens {
         return Err(format!(
             "{}: nothing to listen on; set listen = [\"127.0.0.1:8080\"], or a [pdudaemon] or [openflight] listener",
             path.display()
@@ -228,7 +236,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
         Some(n) => {
             return Err(format!(
                 "{}: max_connections is 1 to 1000000, not {n}",
-                line_of("max_connections")
+                src.line_of("max_connections")
             ))
         }
     };

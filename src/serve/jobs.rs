@@ -15,14 +15,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Mutex as Queue, Notify, OwnedMutexGuard};
 
-use crate::contract::agents::Registry;
 use crate::fleet::inventory::{Feed, Inventory, Node};
 use crate::fleet::power::{self, Command};
 use crate::fleet::report;
-use crate::runtime::env::Env;
 use crate::runtime::log::timestamp;
 use crate::serve::journal::{Event, Journal};
 use crate::serve::metrics::Metrics;
+pub use crate::serve::world::World;
 
 /// Jobs kept in memory for `GET /v1/jobs` (the journal keeps all of them).
 const KEPT: usize = 1000;
@@ -56,6 +55,48 @@ pub struct Job {
     /// An interrupted job: what it left undone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The engine's result, typed (answers read it; `result` is its JSON).
+    #[serde(skip)]
+    pub outcome: Option<Arc<power::Outcome>>,
+}
+
+impl Job {
+    fn new(id: u64, who: String, action: String, targets: Vec<String>, feeds: Vec<String>) -> Job {
+        Job {
+            id,
+            who,
+            action,
+            targets,
+            feeds,
+            state: State::Queued,
+            queued_at: timestamp(),
+            started_at: None,
+            ended_at: None,
+            result: None,
+            note: None,
+            outcome: None,
+        }
+    }
+
+    /// Whether the job ended with every target where it was asked to be, as the devices
+    /// confirmed.
+    pub fn confirmed(&self) -> bool {
+        self.state == State::Done && self.outcome.as_ref().is_some_and(|o| o.all_ok())
+    }
+
+    /// Target `i`'s result, when the job ran.
+    pub fn target(&self, i: usize) -> Option<&power::NodeResult> {
+        self.outcome.as_ref()?.nodes.get(i)
+    }
+
+    /// A target's result by name.
+    pub fn target_named(&self, name: &str) -> Option<&power::NodeResult> {
+        self.outcome.as_ref()?.nodes.iter().find(|n| n.node == name)
+    }
+
+    fn finished(&self) -> bool {
+        matches!(self.state, State::Done | State::Failed | State::Interrupted)
+    }
 }
 
 /// What a caller asks: a command on targets (nodes, or outlets as one-feed stand-ins).
@@ -63,15 +104,34 @@ pub struct Request {
     pub who: String,
     pub command: Command,
     pub targets: Vec<Node>,
-    /// A pause between a reboot's off and on halves (PDUDaemon's `delay`).
+    /// A pause between a reboot's off and on halves (PDUDaemon's `delay`); cut short
+    /// when the service stops.
     pub pause: Duration,
+    /// The inventory the targets were found and authorised in: the job runs on it, even
+    /// if a reload comes in between.
+    pub world: Arc<World>,
 }
 
-/// What the service runs jobs with; swapped whole on a reload.
-pub struct World {
-    pub inventory: Inventory,
-    pub registry: Registry,
-    pub env: Env,
+/// Jobs that may wait for one device; more are refused (a client that gives up does not
+/// take its job back, so a flood would hold the device for hours).
+pub const MAX_WAITING: usize = 256;
+
+/// The queue a device's jobs wait in: its address where it has one, so that two inventory
+/// names of one device share a queue (and its lock file), else its name.
+fn queue_key(inv: &Inventory, device: &str) -> String {
+    use crate::fleet::inventory::Value;
+    let option = |key: &str| {
+        inv.devices.get(device).and_then(|d| {
+            d.options.iter().find_map(|(k, v)| match v {
+                Value::Plain(text) if k == key => Some(text.clone()),
+                _ => None,
+            })
+        })
+    };
+    match option("ip") {
+        Some(ip) => format!("{ip}:{}", option("ipport").unwrap_or_default()),
+        None => format!("device {device}"),
+    }
 }
 
 pub struct Jobs {
@@ -161,10 +221,10 @@ impl Jobs {
             .clone()
     }
 
-    fn update(&self, id: u64, f: impl FnOnce(&mut Job)) {
+    fn update(&self, job: &Job) {
         let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(j) = t.iter_mut().find(|j| j.id == id) {
-            f(j);
+        if let Some(j) = t.iter_mut().find(|j| j.id == job.id) {
+            *j = job.clone();
         }
     }
 
@@ -175,53 +235,53 @@ impl Jobs {
     }
 
     /// Queue a job and return its id and a handle that ends with the finished job. The job
-    /// runs to its end even if the handle is dropped. Refused while the service stops.
+    /// runs to its end even if the handle is dropped. Refused while the service stops, and
+    /// when a device has `MAX_WAITING` jobs already.
     pub fn submit(
         self: &Arc<Self>,
         req: Request,
     ) -> Result<(u64, tokio::task::JoinHandle<Job>), String> {
-        if self.closing() {
-            return Err("the service is stopping; no new jobs".into());
-        }
-        let world = self.world();
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        let targets: Vec<String> = req.targets.iter().map(|n| n.name.clone()).collect();
-        let feeds: Vec<Feed> = req.targets.iter().flat_map(|n| n.power_feeds()).collect();
-        let mut devices: Vec<String> = feeds.iter().map(|f| f.device.clone()).collect();
-        devices.sort();
-        devices.dedup();
-        let job = Job {
-            id,
-            who: req.who.clone(),
-            action: req.command.name().into(),
-            targets: targets.clone(),
-            feeds: feeds.iter().map(Feed::to_string).collect(),
-            state: State::Queued,
-            queued_at: timestamp(),
-            started_at: None,
-            ended_at: None,
-            result: None,
-            note: None,
+        // Counted before the check, so a drain that saw no job cannot miss this one.
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let refused = |jobs: &Jobs, why: String| {
+            if jobs.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                jobs.idle.notify_waiters();
+            }
+            Err(why)
         };
+        if self.closing() {
+            return refused(self, "the service is stopping; no new jobs".into());
+        }
+        let feeds: Vec<Feed> = req.targets.iter().flat_map(|n| n.power_feeds()).collect();
+        let mut keys: Vec<String> = feeds
+            .iter()
+            .map(|f| queue_key(&req.world.inventory, &f.device))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        if let Err(why) = self.enqueue_count(&keys) {
+            return refused(self, why);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let job = Job::new(
+            id,
+            req.who.clone(),
+            req.command.name().into(),
+            req.targets.iter().map(|n| n.name.clone()).collect(),
+            feeds.iter().map(Feed::to_string).collect(),
+        );
         self.journal(&Event::Queued {
             job: id,
             at: job.queued_at.clone(),
             who: job.who.clone(),
             action: job.action.clone(),
-            targets,
+            targets: job.targets.clone(),
             feeds: job.feeds.clone(),
         });
-        {
-            let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
-            t.push_back(job);
-            while t.len() > KEPT {
-                t.pop_front();
-            }
-        }
-        self.running.fetch_add(1, Ordering::SeqCst);
+        self.remember(job.clone());
         let jobs = Arc::clone(self);
         let handle = tokio::spawn(async move {
-            let job = jobs.run(id, world, devices, req).await;
+            let job = jobs.run(job, keys, req).await;
             if jobs.running.fetch_sub(1, Ordering::SeqCst) == 1 {
                 jobs.idle.notify_waiters();
             }
@@ -230,26 +290,36 @@ impl Jobs {
         Ok((id, handle))
     }
 
-    async fn run(
-        self: &Arc<Self>,
-        id: u64,
-        world: Arc<World>,
-        devices: Vec<String>,
-        req: Request,
-    ) -> Job {
+    /// Keep a job in the table; past `KEPT`, the oldest finished jobs leave it (a queued or
+    /// running job never does).
+    fn remember(&self, job: Job) {
+        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        t.push_back(job);
+        while t.len() > KEPT {
+            match t.iter().position(Job::finished) {
+                Some(i) => {
+                    t.remove(i);
+                }
+                None => break,
+            }
+        }
+    }
+
+    async fn run(self: &Arc<Self>, mut job: Job, keys: Vec<String>, req: Request) -> Job {
+        let id = job.id;
         let queued = Instant::now();
-        let guards = self.enqueue(&devices).await;
+        let guards = self.enqueue(&keys).await;
         let started_at = timestamp();
         self.journal(&Event::Started {
             job: id,
             at: started_at.clone(),
         });
-        self.update(id, |j| {
-            j.state = State::Running;
-            j.started_at = Some(started_at);
-        });
+        job.state = State::Running;
+        job.started_at = Some(started_at);
+        self.update(&job);
         let jobs = Arc::clone(self);
         let command = req.command;
+        let world = Arc::clone(&req.world);
         let began = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
             let refs: Vec<&Node> = req.targets.iter().collect();
@@ -264,7 +334,7 @@ impl Jobs {
                     off: off.to_vec(),
                 });
                 if !off.is_empty() {
-                    std::thread::sleep(req.pause);
+                    jobs.pause(req.pause);
                 }
             };
             power::run_targets(
@@ -278,11 +348,19 @@ impl Jobs {
             )
         })
         .await;
+        let devices: Vec<String> = job
+            .feeds
+            .iter()
+            .map(|f| f.split(':').next().unwrap_or(f).to_string())
+            .collect();
         let (ok, result) = match outcome {
             Ok(o) => {
                 self.metrics
                     .job_done(&devices, began.elapsed(), queued.elapsed(), &o);
-                (o.all_ok(), report::json_value(&o))
+                let ok = o.all_ok();
+                let json = report::json_value(&o);
+                job.outcome = Some(Arc::new(o));
+                (ok, json)
             }
             Err(e) => (
                 false,
@@ -290,7 +368,7 @@ impl Jobs {
             ),
         };
         drop(guards);
-        self.dequeued(&devices);
+        self.dequeued(&keys);
         let ended_at = timestamp();
         self.journal(&Event::Ended {
             job: id,
@@ -298,25 +376,49 @@ impl Jobs {
             ok,
             result: result.clone(),
         });
-        self.update(id, |j| {
-            j.state = if ok { State::Done } else { State::Failed };
-            j.ended_at = Some(ended_at);
-            j.result = Some(result);
-        });
-        self.get(id).unwrap_or_else(|| unreachable_job(id))
+        job.state = if ok { State::Done } else { State::Failed };
+        job.ended_at = Some(ended_at);
+        job.result = Some(result);
+        self.update(&job);
+        job
     }
 
-    /// Wait in every device's queue, in name order.
-    async fn enqueue(&self, devices: &[String]) -> Vec<OwnedMutexGuard<()>> {
+    /// A reboot's pause between off and on, cut short when the service stops (the node
+    /// goes back on rather than staying off because of a stop).
+    fn pause(&self, pause: Duration) {
+        let until = Instant::now() + pause;
+        while !self.closing() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+    }
+
+    /// Count a job into its queues, unless one of them is full.
+    fn enqueue_count(&self, keys: &[String]) -> Result<(), String> {
+        let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(full) = keys
+            .iter()
+            .find(|k| w.get(*k).copied().unwrap_or(0) >= MAX_WAITING)
+        {
+            return Err(format!(
+                "{MAX_WAITING} jobs already wait for {full}; try again later"
+            ));
+        }
+        for k in keys {
+            *w.entry(k.clone()).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Wait in every device's queue, in key order.
+    async fn enqueue(&self, keys: &[String]) -> Vec<OwnedMutexGuard<()>> {
         let queues: Vec<Arc<Queue<()>>> = {
             let mut q = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-            let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-            devices
-                .iter()
-                .map(|d| {
-                    *w.entry(d.clone()).or_default() += 1;
-                    Arc::clone(q.entry(d.clone()).or_default())
-                })
+            keys.iter()
+                .map(|k| Arc::clone(q.entry(k.clone()).or_default()))
                 .collect()
         };
         let mut guards = Vec::with_capacity(queues.len());
@@ -326,31 +428,16 @@ impl Jobs {
         guards
     }
 
-    fn dequeued(&self, devices: &[String]) {
+    fn dequeued(&self, keys: &[String]) {
         let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        for d in devices {
-            if let Some(n) = w.get_mut(d) {
+        for k in keys {
+            if let Some(n) = w.get_mut(k) {
                 *n = n.saturating_sub(1);
+                if *n == 0 {
+                    w.remove(k);
+                }
             }
         }
-    }
-}
-
-/// A job is in the table from its submission; should it have been pushed out (over
-/// `KEPT` newer ones), say so rather than panic.
-fn unreachable_job(id: u64) -> Job {
-    Job {
-        id,
-        who: String::new(),
-        action: String::new(),
-        targets: vec![],
-        feeds: vec![],
-        state: State::Done,
-        queued_at: String::new(),
-        started_at: None,
-        ended_at: None,
-        result: None,
-        note: Some("the job left the in-memory table; see the journal".into()),
     }
 }
 
@@ -358,19 +445,7 @@ fn unreachable_job(id: u64) -> Job {
 pub fn from_events(jobs: &BTreeMap<u64, Vec<Event>>) -> Vec<Job> {
     let mut out = Vec::new();
     for (id, events) in jobs {
-        let mut job = Job {
-            id: *id,
-            who: String::new(),
-            action: String::new(),
-            targets: vec![],
-            feeds: vec![],
-            state: State::Queued,
-            queued_at: String::new(),
-            started_at: None,
-            ended_at: None,
-            result: None,
-            note: None,
-        };
+        let mut job = Job::new(*id, String::new(), String::new(), vec![], vec![]);
         for ev in events {
             match ev {
                 Event::Queued {
@@ -407,20 +482,4 @@ pub fn from_events(jobs: &BTreeMap<u64, Vec<Event>>) -> Vec<Job> {
         out.push(job);
     }
     out
-}
-
-/// A stand-in target for one outlet asked for by device and plug: the node it feeds when
-/// the inventory has one (so the node's name shows), else the feed itself.
-pub fn outlet_target(inv: &Inventory, feed: Feed) -> Node {
-    let name = match inv.node_fed_by(&feed) {
-        Some(n) => format!("{} ({feed})", n.name),
-        None => feed.to_string(),
-    };
-    Node {
-        name,
-        groups: vec![],
-        feeds: vec![feed],
-        bmc: None,
-        line: 0,
-    }
 }

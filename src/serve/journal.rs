@@ -66,7 +66,7 @@ pub struct Journal {
 /// What a start found in the journal.
 pub struct Recovered {
     pub journal: Journal,
-    /// Every job's events, oldest first (the service keeps the newest in memory).
+    /// The events of every unfinished job and of the newest finished ones, by job.
     pub jobs: BTreeMap<u64, Vec<Event>>,
     /// Jobs found unfinished, each with the note now written for it.
     pub interrupted: Vec<(u64, String)>,
@@ -88,20 +88,13 @@ impl Journal {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
             .map_err(|e| format!("journal {}: {e}", path.display()))?;
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut jobs: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            // A line cut by a crash mid-write is skipped; the job's earlier lines tell.
-            if let Ok(ev) = serde_json::from_str::<Event>(line) {
-                jobs.entry(ev.job()).or_default().push(ev);
-            }
-        }
+        let (mut jobs, next_id, cut) = read_events(&file, path)?;
         let journal = Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
         };
         // A cut line leaves no newline behind: start afresh on a line of our own.
-        if !text.is_empty() && !text.ends_with('\n') {
+        if cut {
             journal.write_raw("\n")?;
         }
         let mut interrupted = Vec::new();
@@ -123,7 +116,6 @@ impl Journal {
             events.push(ev);
             interrupted.push((*id, note));
         }
-        let next_id = jobs.keys().next_back().map_or(1, |k| k + 1);
         Ok(Recovered {
             journal,
             jobs,
@@ -148,6 +140,54 @@ impl Journal {
         f.write_all(text.as_bytes())
             .map_err(|e| format!("journal {}: {e}", self.path.display()))
     }
+}
+
+/// Events by job.
+type JobEvents = BTreeMap<u64, Vec<Event>>;
+
+/// Finished jobs kept from a journal as it is read (every unfinished one is kept).
+const KEEP_FINISHED: usize = 1000;
+
+/// The journal's jobs, line by line from the open file: every unfinished job and the
+/// newest finished ones (so a large journal costs no more memory than a small one); the
+/// next job id; whether the last line was cut. A line that is not a whole event (a crash
+/// mid-write, bytes that are not UTF-8) is skipped: the job's earlier lines tell.
+fn read_events(file: &std::fs::File, path: &Path) -> Result<(JobEvents, u64, bool), String> {
+    use std::io::{BufRead, BufReader, Seek};
+    let mut reader = BufReader::new(file);
+    reader
+        .seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| format!("journal {}: {e}", path.display()))?;
+    let mut jobs: JobEvents = BTreeMap::new();
+    let mut finished: std::collections::VecDeque<u64> = std::collections::VecDeque::new();
+    let (mut max_id, mut cut) = (0u64, false);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("journal {}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        cut = !line.ends_with(b"\n");
+        let Ok(ev) = serde_json::from_slice::<Event>(&line) else {
+            continue;
+        };
+        let id = ev.job();
+        max_id = max_id.max(id);
+        let ends = matches!(ev, Event::Ended { .. } | Event::Interrupted { .. });
+        jobs.entry(id).or_default().push(ev);
+        if ends {
+            finished.push_back(id);
+            if finished.len() > KEEP_FINISHED {
+                if let Some(old) = finished.pop_front() {
+                    jobs.remove(&old);
+                }
+            }
+        }
+    }
+    Ok((jobs, max_id + 1, cut))
 }
 
 /// What an unfinished job left undone, in one line.
@@ -245,7 +285,8 @@ mod tests {
             .append(true)
             .open(&path)
             .unwrap();
-        f.write_all(b"{\"event\":\"started\",\"jo").unwrap();
+        // ... cut in the middle of a character at that.
+        f.write_all(b"{\"event\":\"started\",\"jo\xc3").unwrap();
         drop(f);
         let r = Journal::open(&path).unwrap();
         assert_eq!(r.next_id, 4);

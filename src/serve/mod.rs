@@ -9,13 +9,16 @@
 pub mod api;
 pub mod command;
 pub mod config;
+pub mod http;
 pub mod jobs;
 pub mod journal;
 pub mod listen;
 pub mod metrics;
 pub mod openflight;
 pub mod pdudaemon;
+pub mod targets;
 pub mod tokens;
+pub mod world;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -26,78 +29,14 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-use crate::contract::agents::Registry;
-use crate::fleet::inventory;
 use crate::runtime::env::Env;
-use crate::serve::api::App;
 use crate::serve::config::Config;
-use crate::serve::jobs::{Jobs, World};
+use crate::serve::http::App;
+use crate::serve::jobs::Jobs;
 use crate::serve::journal::Journal;
 use crate::serve::metrics::Metrics;
 use crate::serve::tokens::Tokens;
-
-/// What jobs run with, read from the configuration.
-fn world(config: &Config, env: &Env) -> Result<World, String> {
-    let registry = Registry::load(&env.agents_dir);
-    let path = config
-        .inventory
-        .clone()
-        .unwrap_or_else(|| env.inventory.clone());
-    let mut inventory = inventory::load(&path, &registry)?;
-    if let Some(conf) = config.pdudaemon.as_ref().and_then(|p| p.config.as_ref()) {
-        merge_pdudaemon(&mut inventory, conf, &registry)?;
-    }
-    Ok(World {
-        inventory,
-        registry,
-        env: Env {
-            // The service is not pacemaker-fenced, whatever its environment says.
-            under_pacemaker: false,
-            ..env.clone()
-        },
-    })
-}
-
-/// Add the PDUs and aliases of a pdudaemon.conf to the inventory (as `fencebox inventory
-/// import pdudaemon` would write them), each note of the import said once. A name both
-/// have is an error: which one a client means would be a guess.
-fn merge_pdudaemon(
-    inv: &mut inventory::Inventory,
-    conf: &Path,
-    registry: &Registry,
-) -> Result<(), String> {
-    use crate::fleet::import::{self, Secrets, Source};
-    let text = import::read_input(Source::PduDaemon, Some(conf))?;
-    let imported = import::pdudaemon::import(&text, registry, Secrets::Inline)
-        .map_err(|e| format!("{}: {e}", conf.display()))?;
-    for note in &imported.notes {
-        eprintln!("fencebox serve: {}: {note}", conf.display());
-    }
-    let extra = inventory::parse(conf, &imported.toml, true, registry)?;
-    for (name, device) in extra.devices {
-        if inv.devices.contains_key(&name) {
-            return Err(format!(
-                "{}: PDU {name} is also a device of {}; rename one",
-                conf.display(),
-                inv.path.display()
-            ));
-        }
-        inv.devices.insert(name, device);
-    }
-    for node in extra.nodes {
-        if inv.node(&node.name).is_some() {
-            return Err(format!(
-                "{}: alias {} is also a node of {}; rename one",
-                conf.display(),
-                node.name,
-                inv.path.display()
-            ));
-        }
-        inv.nodes.push(node);
-    }
-    inv.nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(())
-}
+use crate::serve::world::world;
 
 /// Run the service until SIGTERM. Errors before it listens (configuration, inventory,
 /// tokens, journal, an address in use) are one line.
@@ -148,79 +87,80 @@ async fn bind(addrs: &[SocketAddr], what: &str) -> Result<Vec<TcpListener>, Stri
     Ok(out)
 }
 
-async fn serve(config: Config, app: Arc<App>, env: Env) -> Result<(), String> {
-    let api_listeners = bind(&config.listen, "api").await?;
-    let (pdu_http, pdu_tcp) = match &config.pdudaemon {
-        Some(p) => (
-            bind(&p.http, "pdudaemon-http").await?,
-            bind(&p.tcp, "pdudaemon-tcp").await?,
-        ),
-        None => (vec![], vec![]),
-    };
-    let flight = match &config.openflight {
-        Some(o) => {
-            let secret = match &o.jwt_secret_file {
-                Some(path) => Some(openflight::read_secret(path)?),
-                None => None,
-            };
-            Some((bind(&o.listen, "openflight").await?, secret))
-        }
-        None => None,
-    };
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut servers = tokio::task::JoinSet::new();
+/// Every listener the configuration names, bound (so an address in use is an error before
+/// the service says it is ready) and spawned.
+async fn listen_all(
+    config: &Config,
+    app: &Arc<App>,
+    stop: &watch::Receiver<bool>,
+    servers: &mut tokio::task::JoinSet<()>,
+) -> Result<(), String> {
     let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
     let tls = match &config.tls {
         Some(t) => Some(listen::tls_acceptor(&t.certificate, &t.key)?),
         None => None,
     };
-    for l in api_listeners {
-        servers.spawn(listen::serve(
-            l,
-            api::router(Arc::clone(&app)),
-            tls.clone(),
-            Arc::clone(&slots),
-            stop_rx.clone(),
-        ));
+    let mut http: Vec<(TcpListener, axum::Router, Option<tokio_rustls::TlsAcceptor>)> = Vec::new();
+    for l in bind(&config.listen, "api").await? {
+        http.push((l, api::router(Arc::clone(app)), tls.clone()));
+    }
+    if let Some(o) = &config.openflight {
+        let secret = match &o.jwt_secret_file {
+            Some(path) => Some(openflight::read_secret(path)?),
+            None => None,
+        };
+        for l in bind(&o.listen, "openflight").await? {
+            http.push((
+                l,
+                openflight::router(Arc::clone(app), secret.clone()),
+                tls.clone(),
+            ));
+        }
     }
     if let Some(p) = &config.pdudaemon {
         let conf = Arc::new(p.clone());
-        for l in pdu_http {
-            servers.spawn(listen::serve(
+        // PDUDaemon's clients speak plain HTTP only.
+        for l in bind(&p.http, "pdudaemon-http").await? {
+            http.push((
                 l,
-                pdudaemon::router(Arc::clone(&app), Arc::clone(&conf)),
+                pdudaemon::router(Arc::clone(app), Arc::clone(&conf)),
                 None,
-                Arc::clone(&slots),
-                stop_rx.clone(),
             ));
         }
-        for l in pdu_tcp {
+        for l in bind(&p.tcp, "pdudaemon-tcp").await? {
             servers.spawn(pdudaemon::serve_tcp(
                 l,
-                Arc::clone(&app),
+                Arc::clone(app),
                 Arc::clone(&conf),
-                stop_rx.clone(),
-            ));
-        }
-    }
-    if let Some((listeners, secret)) = flight {
-        for l in listeners {
-            servers.spawn(listen::serve(
-                l,
-                openflight::router(Arc::clone(&app), secret.clone()),
-                tls.clone(),
                 Arc::clone(&slots),
-                stop_rx.clone(),
+                stop.clone(),
             ));
         }
     }
+    for (l, router, tls) in http {
+        servers.spawn(listen::serve(
+            l,
+            router,
+            tls,
+            Arc::clone(&slots),
+            stop.clone(),
+        ));
+    }
+    Ok(())
+}
+
+async fn serve(config: Config, app: Arc<App>, env: Env) -> Result<(), String> {
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    listen_all(&config, &app, &stop_rx, &mut servers).await?;
     eprintln!("fencebox serve: ready ({})", config.path.display());
+    let mut current = config;
     loop {
         tokio::select! {
-            _ = hup.recv() => reload(&config, &app, &env),
+            _ = hup.recv() => reload(&mut current, &app, &env),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -229,30 +169,42 @@ async fn serve(config: Config, app: Arc<App>, env: Env) -> Result<(), String> {
     app.jobs.close();
     app.jobs.drained().await;
     let _ = stop_tx.send(true);
-    while servers.join_next().await.is_some() {}
+    // Requests in flight end with their jobs, done above; a client that holds a
+    // connection beyond that is not waited for long.
+    let _ = tokio::time::timeout(listen::HEAD_TIMEOUT, async {
+        while servers.join_next().await.is_some() {}
+    })
+    .await;
     eprintln!("fencebox serve: stopped");
     Ok(())
 }
 
-/// SIGHUP: the inventory and the tokens again. A file that does not read keeps the old
-/// one, with a line saying why.
-fn reload(config: &Config, app: &App, env: &Env) {
-    let fresh = match config::load(&config.path) {
+/// SIGHUP: the inventory (with its pdudaemon.conf) and the tokens again. A file that does
+/// not read keeps the old one, with a line saying why. Listeners, TLS, the OpenFlight
+/// secret and the journal stay as they were started.
+fn reload(current: &mut Config, app: &App, env: &Env) {
+    let fresh = match config::load(&current.path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("fencebox serve: reload refused, the running configuration stays: {e}");
             return;
         }
     };
-    if fresh.listen != config.listen
-        || fresh.pdudaemon != config.pdudaemon
-        || fresh.openflight != config.openflight
-        || fresh.tls != config.tls
-        || fresh.max_connections != config.max_connections
-        || fresh.journal != config.journal
-    {
+    let listeners = |c: &Config| {
+        (
+            c.listen.clone(),
+            c.tls.clone(),
+            c.max_connections,
+            c.journal.clone(),
+            c.openflight.clone(),
+            c.pdudaemon
+                .as_ref()
+                .map(|p| (p.http.clone(), p.tcp.clone(), p.allow.clone())),
+        )
+    };
+    if listeners(&fresh) != listeners(current) {
         eprintln!(
-            "fencebox serve: reload: listeners, TLS, secrets and the journal change only with a restart"
+            "fencebox serve: reload: listeners, TLS, the OpenFlight secret and the journal change only with a restart"
         );
     }
     match world(&fresh, env) {
@@ -263,5 +215,18 @@ fn reload(config: &Config, app: &App, env: &Env) {
         Ok(t) => *app.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(t),
         Err(e) => eprintln!("fencebox serve: reload: tokens kept: {e}"),
     }
+    // What the running listeners were started with is kept; the rest is as read now.
+    *current = Config {
+        inventory: fresh.inventory,
+        tokens: fresh.tokens,
+        pdudaemon: match (&current.pdudaemon, fresh.pdudaemon) {
+            (Some(old), Some(new)) => Some(config::PduDaemon {
+                config: new.config,
+                ..old.clone()
+            }),
+            (old, _) => old.clone(),
+        },
+        ..current.clone()
+    };
     eprintln!("fencebox serve: reloaded");
 }

@@ -9,7 +9,7 @@
 //! token without one). As power-server does, every request needs a valid HS256 token when
 //! a secret is configured, and anything wrong with it is a plain 403.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -22,11 +22,15 @@ use axum::Router;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
+use crate::device::PowerState;
 use crate::fleet::hostlist::{self, Term};
 use crate::fleet::inventory::{Inventory, Node};
-use crate::fleet::power::Command;
-use crate::serve::api::{self, App};
+use crate::fleet::power::{Command, NodeResult};
+use crate::serve::http::{layered, App};
 use crate::serve::jobs::Request as JobRequest;
+
+/// The most node names one request may ask for.
+const MAX_NAMES: usize = 10_000;
 
 #[derive(Clone)]
 struct Flight {
@@ -64,20 +68,21 @@ pub fn router(app: Arc<App>, secret: Option<Vec<u8>>) -> Router {
         app: Arc::clone(&app),
         secret: secret.map(Arc::new),
     };
-    Router::new()
+    let routes = Router::new()
         .route("/nodes", get(nodes))
         .route("/groups", get(groups))
-        .route("/", get(power).patch(power).put(power).delete(power))
-        .route_layer(axum::middleware::from_fn(api::label_route))
-        .fallback(|| async { html(StatusCode::NOT_FOUND, "<h1>Not Found</h1>") })
-        // The token is checked before routing, as power-server does: a request without
-        // one learns nothing, not even which routes exist.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            authorize,
-        ))
-        .layer(axum::middleware::from_fn_with_state(app, api::log_request))
-        .with_state(state)
+        .route("/", get(power).patch(power).put(power).delete(power));
+    // The token is checked on every request, unknown routes included, as power-server
+    // does: a request without one learns nothing, not even which routes exist.
+    let guard_state = state.clone();
+    let guard = move |r: Router<Flight>| {
+        r.layer(axum::middleware::from_fn_with_state(guard_state, authorize))
+    };
+    layered(routes, &app, not_found, guard, state)
+}
+
+fn not_found() -> Response {
+    html(StatusCode::NOT_FOUND, "<h1>Not Found</h1>")
 }
 
 fn html(code: StatusCode, body: &'static str) -> Response {
@@ -126,6 +131,8 @@ fn valid(h: &HeaderMap, secret: &[u8]) -> bool {
     check.leeway = 0;
     check.validate_nbf = true;
     check.set_required_spec_claims(&["exp"]);
+    // power-server checks no audience; a token that names one is still its token.
+    check.validate_aud = false;
     jsonwebtoken::decode::<Value>(token.trim(), &DecodingKey::from_secret(secret), &check).is_ok()
 }
 
@@ -169,11 +176,13 @@ async fn groups(State(f): State<Flight>) -> Response {
 }
 
 /// The names asked for, in order, each once: `nodes` (a host list: names, ranges,
-/// `@group`, `all`) then the members of `groups` (comma-separated group names).
+/// `@group`, `all`) then the members of `groups` (comma-separated group names); at most
+/// `MAX_NAMES`.
 fn asked(inv: &Inventory, q: &HashMap<String, String>) -> Result<Vec<String>, &'static str> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut push = |n: &str| {
-        if !out.iter().any(|x| x == n) {
+        if seen.insert(n.to_string()) {
             out.push(n.to_string());
         }
     };
@@ -191,7 +200,12 @@ fn asked(inv: &Inventory, q: &HashMap<String, String>) -> Result<Vec<String>, &'
                     .iter()
                     .filter(|n| n.groups.contains(&g))
                     .for_each(|n| push(&n.name)),
-                Term::Names(names) => names.iter().for_each(|n| push(n)),
+                Term::Names(names) => {
+                    if names.len() > MAX_NAMES {
+                        return Err("Unrecognised nodes syntax");
+                    }
+                    names.iter().for_each(|n| push(n))
+                }
             }
         }
     }
@@ -210,6 +224,9 @@ fn asked(inv: &Inventory, q: &HashMap<String, String>) -> Result<Vec<String>, &'
                 .for_each(|n| push(&n.name));
         }
     }
+    if out.len() > MAX_NAMES {
+        return Err("Unrecognised nodes syntax");
+    }
     Ok(out)
 }
 
@@ -220,7 +237,7 @@ async fn power(
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let (command, action) = match method {
-        Method::GET | Method::HEAD => (Command::Status, "status"),
+        Method::GET => (Command::Status, "status"),
         Method::PATCH => (Command::On, "power_on"),
         Method::PUT => (Command::Reboot, "restart"),
         Method::DELETE => (Command::Off, "power_off"),
@@ -238,33 +255,30 @@ async fn power(
         .iter()
         .filter_map(|n| world.inventory.node(n).cloned())
         .collect();
-    let results: HashMap<String, Value> = if targets.is_empty() {
-        HashMap::new()
+    let job = if targets.is_empty() {
+        None
     } else {
         let submitted = f.app.jobs.submit(JobRequest {
             who: format!("openflight {}", peer.ip()),
             command,
             targets,
             pause: std::time::Duration::ZERO,
+            world: Arc::clone(&world),
         });
-        let job = match submitted {
+        match submitted {
             Ok((_, handle)) => match handle.await {
-                Ok(job) => job,
+                Ok(job) => Some(job),
                 Err(_) => return html(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
             },
             Err(_) => return html(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
-        };
-        job.result
-            .as_ref()
-            .and_then(|r| r["nodes"].as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|n| Some((n["node"].as_str()?.to_string(), n.clone())))
-            .collect()
+        }
     };
     let data: Vec<Value> = names
         .iter()
-        .map(|name| command_resource(&world.inventory, name, action, command, results.get(name)))
+        .map(|name| {
+            let result = job.as_ref().and_then(|j| j.target_named(name));
+            command_resource(&world.inventory, name, action, command, result)
+        })
         .collect();
     json_answer(json!({ "data": data }))
 }
@@ -276,15 +290,15 @@ fn command_resource(
     name: &str,
     action: &str,
     command: Command,
-    result: Option<&Value>,
+    result: Option<&NodeResult>,
 ) -> Value {
     let node = inv.node(name);
     let platform = node
         .and_then(|n| n.power_feeds().first().cloned())
         .and_then(|f| inv.devices.get(&f.device))
         .map_or("missing".to_string(), |d| d.agent.name.to_string());
-    let state = result.and_then(|r| r["state"].as_str());
-    let ok = result.is_some_and(|r| r["ok"].as_bool() == Some(true));
+    // A node's own result: every feed confirmed as asked (off: every feed off).
+    let ok = result.is_some_and(|r| r.ok);
     let mut attributes = json!({
         "action": action,
         "node-name": name,
@@ -293,9 +307,9 @@ fn command_resource(
         "success": ok,
     });
     if command == Command::Status {
-        attributes["running"] = match (ok, state) {
-            (true, Some("on")) => json!(true),
-            (true, Some("off")) => json!(false),
+        attributes["running"] = match (ok, result.and_then(|r| r.state)) {
+            (true, Some(PowerState::On)) => json!(true),
+            (true, Some(PowerState::Off)) => json!(false),
             _ => Value::Null,
         };
     }

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,16 +22,19 @@ use axum::Router;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::device::PowerState;
 use crate::fleet::inventory::Node;
 use crate::fleet::power::Command;
-use crate::serve::api::{self, App};
 use crate::serve::config::PduDaemon;
-use crate::serve::jobs::{Request as JobRequest, State as JobState};
+use crate::serve::http::{layered, printable, App, Refused};
+use crate::serve::jobs::{Request as JobRequest, World};
+use crate::serve::targets;
 
 /// PDUDaemon's reboot pause when a request names none.
 const DEFAULT_DELAY: u64 = 5;
-/// The longest pause a request may ask for.
-const MAX_DELAY: u64 = 3600;
+/// The longest pause a request may ask for: well inside the service unit's stop timeout
+/// (a stop cuts a pause short anyway, and switches the node back on).
+const MAX_DELAY: u64 = 600;
 /// One TCP request line at most (PDUDaemon reads 16 kB once).
 const MAX_LINE: usize = 16 * 1024;
 
@@ -43,22 +45,24 @@ struct Pdu {
 }
 
 pub fn router(app: Arc<App>, conf: Arc<PduDaemon>) -> Router {
-    Router::new()
-        .route("/power/control/{action}", get(control))
-        .route_layer(axum::middleware::from_fn(api::label_route))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&app),
-            api::log_request,
-        ))
-        .with_state(Pdu { app, conf })
+    let routes = Router::new().route("/power/control/{action}", get(control));
+    let state = Pdu {
+        app: Arc::clone(&app),
+        conf,
+    };
+    layered(routes, &app, not_found, |r| r, state)
 }
 
-/// What a request asks, once its words are checked.
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "Not found\n").into_response()
+}
+
+/// What a request asks, once its words are checked, and the inventory it was found in.
 struct Ask {
     command: Command,
     targets: Vec<Node>,
     pause: Duration,
+    world: Arc<World>,
 }
 
 /// Read a request's words: the action, then `hostname` and `port`, or `alias`, and `delay`.
@@ -85,18 +89,11 @@ fn ask(app: &App, action: &str, q: &HashMap<String, String>) -> Result<Ask, Stri
     let world = app.jobs.world();
     let inv = &world.inventory;
     let targets = match (q.get("alias"), q.get("hostname"), q.get("port")) {
-        (Some(alias), None, None) => match inv.node(alias) {
-            Some(n) => vec![n.clone()],
-            None => return Err(format!("no node {alias} in the inventory")),
-        },
+        (Some(alias), None, None) => vec![targets::node(inv, alias).map_err(|f| f.1)?],
+        // pduclient and LAVA zero-pad ports: the outlet reads them as numbers, as
+        // PDUDaemon's int() does.
         (None, Some(host), Some(port)) => {
-            let port = port.trim();
-            // pduclient and LAVA zero-pad ports; PDUDaemon applies int().
-            let plug = match port.parse::<u64>() {
-                Ok(n) => n.to_string(),
-                Err(_) => port.to_string(),
-            };
-            vec![api::outlet(inv, host, &plug).map_err(|f| f.1)?]
+            vec![targets::outlet(inv, &world.hosts, host, port.trim()).map_err(|f| f.1)?]
         }
         _ => return Err("give hostname and port, or alias".into()),
     };
@@ -104,29 +101,31 @@ fn ask(app: &App, action: &str, q: &HashMap<String, String>) -> Result<Ask, Stri
         command,
         targets,
         pause: Duration::from_secs(if command == Command::Reboot { delay } else { 0 }),
+        world,
     })
 }
 
-/// Run the request as one job; when the device confirmed it, the word to answer a
-/// get-status with (the state read).
+/// Run the request as one job; once every target reached what was asked, as the devices
+/// confirmed, the word to answer a get-status with (the state read).
 async fn perform(app: &App, who: String, ask: Ask) -> Result<&'static str, String> {
     let (_, handle) = app.jobs.submit(JobRequest {
         who,
         command: ask.command,
         targets: ask.targets,
         pause: ask.pause,
+        world: ask.world,
     })?;
     let job = handle.await.map_err(|e| e.to_string())?;
-    match job.state {
-        JobState::Done => {
-            let state = job
-                .result
-                .as_ref()
-                .and_then(|r| r["nodes"][0]["state"].as_str())
-                .unwrap_or("");
-            Ok(if state == "off" { "off" } else { "on" })
-        }
-        _ => Err("the device did not confirm".into()),
+    if !job.confirmed() {
+        return Err(match job.target(0).and_then(|t| t.reason.clone()) {
+            Some(why) => why,
+            None => "the device did not confirm".into(),
+        });
+    }
+    match job.target(0).and_then(|t| t.state) {
+        Some(PowerState::On) => Ok("on"),
+        Some(PowerState::Off) => Ok("off"),
+        None => Err("the state was not read".into()),
     }
 }
 
@@ -138,10 +137,12 @@ async fn control(
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     if !pdu.conf.allows(peer.ip()) {
-        return (StatusCode::FORBIDDEN, "Forbidden\n").into_response();
+        let mut r = (StatusCode::FORBIDDEN, "Forbidden\n").into_response();
+        r.extensions_mut()
+            .insert(Refused("a client outside pdudaemon.allow".into()));
+        return r;
     }
     if method != Method::GET {
-        // HEAD (which a router would answer by running GET) never switches anything.
         return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "GET")], "").into_response();
     }
     let Ok(Query(q)) = query else {
@@ -166,7 +167,7 @@ fn invalid() -> Response {
 /// PDUDaemon's answer to what cannot be done, with the reason for the log line.
 fn refused(why: String) -> Response {
     let mut r = invalid();
-    r.extensions_mut().insert(api::Refused(why));
+    r.extensions_mut().insert(Refused(why));
     r
 }
 
@@ -175,6 +176,7 @@ pub async fn serve_tcp(
     listener: TcpListener,
     app: Arc<App>,
     conf: Arc<PduDaemon>,
+    slots: Arc<tokio::sync::Semaphore>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut stop = stop;
@@ -189,9 +191,13 @@ pub async fn serve_tcp(
         if !conf.allows(peer.ip()) {
             continue; // dropped: closed without a word
         }
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue; // over max_connections: closed at once
+        };
         let app = Arc::clone(&app);
         tokio::spawn(async move {
-            let id = app.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
+            let _slot = slot;
+            let id = app.request_id();
             let started = std::time::Instant::now();
             let answer = match read_line(&mut sock).await {
                 Ok(line) => tcp_request(&app, &line, peer).await,
@@ -199,7 +205,7 @@ pub async fn serve_tcp(
             };
             let (reply, why) = match answer {
                 Ok(reply) => (reply, String::new()),
-                Err(why) => ("nack\n".to_string(), format!(": {why}")),
+                Err(why) => ("nack\n".to_string(), format!(": {}", printable(&why))),
             };
             eprintln!(
                 "fencebox serve: req={id} pdudaemon-tcp from {} -> {} in {} ms{why}",

@@ -104,12 +104,8 @@ impl Tokens {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Tokens, String> {
-        let file: File = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| {
-                text[..s.start.min(text.len())].matches('\n').count() + 1
-            });
-            format!("{}:{line}: {}", path.display(), e.message())
-        })?;
+        let file: File =
+            toml::from_str(text).map_err(|e| crate::serve::config::toml_error(path, text, &e))?;
         let mut entries = Vec::new();
         for e in file.token {
             let terms = hostlist::parse(&e.nodes)
