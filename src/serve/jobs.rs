@@ -317,6 +317,13 @@ impl Jobs {
         job.state = State::Running;
         job.started_at = Some(started_at);
         self.update(&job);
+        let mut req_devices: Vec<String> = req
+            .targets
+            .iter()
+            .flat_map(|n| n.power_feeds())
+            .map(|f| f.device)
+            .collect();
+        req_devices.sort();
         let jobs = Arc::clone(self);
         let command = req.command;
         let world = Arc::clone(&req.world);
@@ -348,11 +355,8 @@ impl Jobs {
             )
         })
         .await;
-        let devices: Vec<String> = job
-            .feeds
-            .iter()
-            .map(|f| f.split(':').next().unwrap_or(f).to_string())
-            .collect();
+        let mut devices: Vec<String> = req_devices;
+        devices.dedup();
         let (ok, result) = match outcome {
             Ok(o) => {
                 self.metrics

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -131,7 +131,6 @@ async fn perform(app: &App, who: String, ask: Ask) -> Result<&'static str, Strin
 
 async fn control(
     State(pdu): State<Pdu>,
-    method: Method,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(action): Path<String>,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
@@ -141,9 +140,6 @@ async fn control(
         r.extensions_mut()
             .insert(Refused("a client outside pdudaemon.allow".into()));
         return r;
-    }
-    if method != Method::GET {
-        return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "GET")], "").into_response();
     }
     let Ok(Query(q)) = query else {
         return invalid();

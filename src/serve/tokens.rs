@@ -87,20 +87,10 @@ impl Tokens {
     /// Read the tokens file. It must not be writable by others (whoever writes it grants
     /// themselves any scope). A missing file is no tokens: the API then refuses everyone.
     pub fn load(path: &Path) -> Result<Tokens, String> {
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tokens::default()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        if meta.mode() & 0o022 != 0 {
-            return Err(format!(
-                "{}: writable by others (mode {:o}); chmod go-w it",
-                path.display(),
-                meta.mode() & 0o777
-            ));
+        match read_checked(path)? {
+            Some(text) => Tokens::parse(path, &text),
+            None => Ok(Tokens::default()),
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Tokens::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Tokens, String> {
@@ -163,15 +153,7 @@ pub fn add(path: &Path, name: &str, scope: Scope, nodes: &str) -> Result<String,
         ));
     }
     hostlist::parse(nodes).map_err(|e| format!("--nodes: {e}"))?;
-    let mut file = match std::fs::read_to_string(path) {
-        Ok(text) => {
-            Tokens::load(path)?;
-            toml::from_str::<File>(&text)
-                .map_err(|e| format!("{}: {}", path.display(), e.message()))?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
+    let mut file = read_file(path)?.unwrap_or_default();
     if file.token.iter().any(|t| t.name == name) {
         return Err(format!(
             "{}: a token named {name} exists; remove it first (fencebox token remove {name})",
@@ -189,12 +171,41 @@ pub fn add(path: &Path, name: &str, scope: Scope, nodes: &str) -> Result<String,
     Ok(token)
 }
 
+/// The file's text, once it is known that others cannot write it; None when missing.
+fn read_checked(path: &Path) -> Result<Option<String>, String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{}: writable by others (mode {:o}); chmod go-w it",
+            path.display(),
+            meta.mode() & 0o777
+        ));
+    }
+    std::fs::read_to_string(path)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The file as written (to be changed and written back), checked as `Tokens::load`
+/// checks it; None when missing.
+fn read_file(path: &Path) -> Result<Option<File>, String> {
+    let Some(text) = read_checked(path)? else {
+        return Ok(None);
+    };
+    Tokens::parse(path, &text)?;
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| crate::serve::config::toml_error(path, &text, &e))
+}
+
 /// Remove a token by name.
 pub fn remove(path: &Path, name: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Tokens::load(path)?;
-    let mut file: File =
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    let mut file = read_file(path)?
+        .ok_or_else(|| format!("{}: no such file; no token to remove", path.display()))?;
     let before = file.token.len();
     file.token.retain(|t| t.name != name);
     if file.token.len() == before {
