@@ -278,6 +278,10 @@ def main():
     try:
         bindir = os.path.join(work, "bin")
         os.mkdir(bindir)
+        # The agents' links as the package has them: fencebox-agent for the agents without
+        # SSH, fencebox for the others (`fencebox link`).
+        subprocess.run([os.path.abspath(args.fencebox), "link", bindir], check=True,
+                       stdout=subprocess.DEVNULL)
         env = dict(os.environ, FENCEBOX_LOCK_DIR=os.path.join(work, "locks"),
                    PYTHONWARNINGS="ignore")
         env.pop("PCMK_service", None)
@@ -306,8 +310,6 @@ def main():
             if not os.access(case.python_agent, os.X_OK):
                 sys.exit(f"{case.python_agent} is missing: apt-get install fence-agents")
             link = os.path.join(bindir, case.agent)
-            if not os.path.exists(link):
-                os.symlink(os.path.abspath(args.fencebox), link)
             runs = min(args.runs, case.max_runs) if case.max_runs else args.runs
             res = measure(case, link, runs, env, os.path.join(work, "rss"))
             py, fb = res["python"], res["fencebox"]
@@ -428,9 +430,11 @@ def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None):
         "per-call CPU is close to that resolution, so its CPU ratios are approximate lower bounds.",
         f"The floor under every fencebox number is starting a process at all: /bin/true, started the",
         f"same way, costs {floor[1]*1e3:.2f} ms CPU and {floor[0]*1e3:.2f} ms wall here (median of {runs}). fencebox keeps",
-        "its own start-up small: it skips the Rust runtime's set-up (src/main.rs), links GCC's",
-        "unwinder statically, and has its agent definitions compiled into it by build.rs (const",
-        "data, no parser at run time).",
+        "its own start-up small: it skips the Rust runtime's set-up (src/process_start.rs), links",
+        "GCC's unwinder statically, has its agent definitions compiled into it by build.rs (const",
+        "data, no parser at run time), and runs the agents without SSH from `fencebox-agent`, a",
+        "binary without libssh2's static OpenSSL, whose relocations at every start would double",
+        "their CPU (the SSH agents run from `fencebox`; docs/architecture.md).",
         "",
         "Two SNMP responders serve the same APC Rack PDU tables. snmpsim (the test peer, a Python",
         "program; states follow commands, so it also serves reboot) answers one GETBULK of 25 outlet",

@@ -27,27 +27,90 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Run as `args[0]` (argv[0]) says and return the exit code. Everything written to stdout
 /// has been flushed when this returns, and a failed write of it is a failure (exit 1):
-/// nobody has read the result.
+/// nobody has read the result. This is `fencebox`, which has every agent: SSH included.
 pub fn main(args: Vec<OsString>) -> u8 {
     let start = Instant::now();
-    let argv0 = args
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if argv0.is_empty() {
-        // No name, no agent: answering with usage and exit 0 would pass for a done action.
-        return fail_plain(
-            "no program name (argv[0] is empty or missing), so no agent to run; \
-             run fencebox as fence_<agent> (a link to it) or as 'fencebox <agent>'",
-        );
-    }
+    crate::ssh::use_libssh2();
+    let Some(argv0) = program_name(&args) else {
+        return no_program_name();
+    };
     let rest = args.get(1..).unwrap_or(&[]);
     let code = if argv0.starts_with("fence_") {
         run_agent(&argv0, rest, start)
     } else {
         fencebox_command(rest, start)
     };
+    flushed(code)
+}
+
+/// `fencebox-agent`: runs the agents that never speak SSH (SNMP, IPMI, NUT, dummy), and
+/// hands every other call, before reading any input, to `fencebox` in the same directory
+/// (src/bin/fencebox-agent.rs says why there are two binaries).
+pub fn agent_main(args: Vec<OsString>) -> u8 {
+    let start = Instant::now();
+    let Some(argv0) = program_name(&args) else {
+        return no_program_name();
+    };
+    let env = Env::from_process();
+    let registry = Registry::load(&env.agents_dir);
+    let runs_here = argv0.starts_with("fence_")
+        && matches!(registry.find(&argv0), Ok(Some(f)) if !needs_fencebox(f.def.backend));
+    if !runs_here {
+        return hand_to_fencebox(&args);
+    }
+    let rest = args.get(1..).unwrap_or(&[]);
+    let log = Log::new(&argv0, Some(env.syslog_socket.clone()));
+    let code = log::scope(&log, || {
+        run_agent_logged(&registry, &argv0, rest, start, &env, &log)
+    });
+    flushed(code)
+}
+
+/// Agents that only `fencebox` runs: device shells (SSH) and power chains (whose devices
+/// may be shells).
+fn needs_fencebox(backend: BackendKind) -> bool {
+    matches!(backend, BackendKind::Shell | BackendKind::Chain)
+}
+
+/// Replace this process with `fencebox` beside it, called with the same argv.
+fn hand_to_fencebox(args: &[OsString]) -> u8 {
+    use std::os::unix::process::CommandExt;
+    let own = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
+    };
+    let whole = own.with_file_name("fencebox");
+    let mut cmd = std::process::Command::new(&whole);
+    if let Some(argv0) = args.first() {
+        cmd.arg0(argv0);
+    }
+    let e = cmd.args(args.get(1..).unwrap_or(&[])).exec();
+    fail_plain(&format!(
+        "cannot run {} ({e}): {} hands the SSH agents, fence_chain and fencebox's commands \
+         to fencebox in its own directory; install fencebox there",
+        whole.display(),
+        own.display()
+    ))
+}
+
+/// The name the process was called by (argv[0]'s file name), if it has one.
+fn program_name(args: &[OsString]) -> Option<String> {
+    args.first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+}
+
+fn no_program_name() -> u8 {
+    // No name, no agent: answering with usage and exit 0 would pass for a done action.
+    fail_plain(
+        "no program name (argv[0] is empty or missing), so no agent to run; \
+         run fencebox as fence_<agent> (a link to it) or as 'fencebox <agent>'",
+    )
+}
+
+/// `code`, or 1 when stdout cannot be flushed.
+fn flushed(code: u8) -> u8 {
     // Every path has flushed already; this only catches a write someone adds later.
     match std::io::stdout().flush() {
         Err(e) if code != 1 => fail_plain(&unwritten(&e)),
@@ -199,11 +262,16 @@ fn fail_plain(msg: &str) -> u8 {
     1
 }
 
+/// A `fence_<agent>` link to this binary in `dir` for every agent, or to
+/// `fencebox-agent` beside it for the agents that binary runs. Links in the binaries' own
+/// directory name them by file name (relative), others by their whole path.
 fn link(dir: &Path) -> u8 {
     let exe = match std::env::current_exe().and_then(|p| p.canonicalize()) {
         Ok(p) => p,
         Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
     };
+    let lean = Some(exe.with_file_name("fencebox-agent")).filter(|p| p.is_file());
+    let relative = dir.canonicalize().ok().as_deref() == exe.parent();
     let registry = Registry::load(&Env::from_process().agents_dir);
     let names = match registry.all_names() {
         Ok(n) => n,
@@ -224,8 +292,16 @@ fn link(dir: &Path) -> u8 {
             }
             let _ = std::fs::remove_file(&target);
         }
-        match std::os::unix::fs::symlink(&exe, &target) {
-            Ok(()) => made.push_str(&format!("{} -> {}\n", target.display(), exe.display())),
+        let binary = match (&lean, registry.find(name)) {
+            (Some(lean), Ok(Some(f))) if !needs_fencebox(f.def.backend) => lean,
+            _ => &exe,
+        };
+        let binary = match binary.file_name() {
+            Some(file) if relative => Path::new(file),
+            _ => binary.as_path(),
+        };
+        match std::os::unix::fs::symlink(binary, &target) {
+            Ok(()) => made.push_str(&format!("{} -> {}\n", target.display(), binary.display())),
             Err(e) => {
                 let _ = fail_plain(&format!("cannot create {}: {e}", target.display()));
                 failed = true;

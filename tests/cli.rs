@@ -2,7 +2,7 @@
 //! unknown names, and site-local agent files.
 
 mod common;
-use common::{Sandbox, BIN};
+use common::{Sandbox, AGENT_BIN, BIN};
 use std::process::Command;
 
 fn fencebox(sb: &Sandbox, args: &[&str]) -> common::Out {
@@ -108,6 +108,22 @@ fn link_creates_a_symlink_per_agent_and_leaves_files_alone() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // The agents that never speak SSH go to fencebox-agent, the others to fencebox.
+    let target = |name: &str| std::fs::read_link(dir.join(name)).unwrap();
+    let lean = std::fs::canonicalize(AGENT_BIN).unwrap();
+    let whole = std::fs::canonicalize(BIN).unwrap();
+    for name in [
+        "fence_dummy",
+        "fence_apc_snmp",
+        "fence_ipmilan",
+        "fence_nut",
+        "fence_testshell",
+    ] {
+        assert_eq!(target(name), lean, "{name}");
+    }
+    for name in ["fence_virsh", "fence_apc", "fence_chain"] {
+        assert_eq!(target(name), whole, "{name}");
+    }
     // Again: links are replaced; a real file is not.
     std::fs::remove_file(dir.join("fence_testshell")).unwrap();
     std::fs::write(dir.join("fence_testshell"), "#!/bin/sh\n").unwrap();
@@ -313,4 +329,74 @@ fn an_unknown_agent_name_is_quoted_without_raw_control_characters() {
         "{out:?}"
     );
     assert!(!out.stderr.contains('\u{1b}'), "{out:?}");
+}
+
+#[test]
+fn links_in_the_binaries_own_directory_name_them_relatively() {
+    let sb = Sandbox::new("cli-link-rel");
+    let dir = sb.path("usr-sbin");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (bin, name) in [(BIN, "fencebox"), (AGENT_BIN, "fencebox-agent")] {
+        std::fs::copy(bin, dir.join(name)).unwrap();
+    }
+    let out = Command::new(dir.join("fencebox"))
+        .args(["link", dir.to_str().unwrap()])
+        .env("FENCEBOX_AGENTS_DIR", sb.path("no-site-agents"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let target = |name: &str| std::fs::read_link(dir.join(name)).unwrap();
+    assert_eq!(
+        target("fence_apc_snmp"),
+        std::path::Path::new("fencebox-agent")
+    );
+    assert_eq!(target("fence_drac5"), std::path::Path::new("fencebox"));
+}
+
+/// The SSH client (libssh2 and its static OpenSSL) is in fencebox only: its start-up
+/// relocations would double the CPU of every SNMP or IPMI call (src/ssh/mod.rs).
+#[test]
+fn fencebox_agent_has_no_ssh_client_in_it() {
+    let contains = |path: &str, what: &[u8]| {
+        let bytes = std::fs::read(path).unwrap();
+        bytes.windows(what.len()).any(|w| w == what)
+    };
+    assert!(
+        contains(BIN, b"SSH-2.0-libssh2"),
+        "the check itself looks for the wrong text"
+    );
+    assert!(!contains(AGENT_BIN, b"SSH-2.0-libssh2"));
+}
+
+/// fencebox-agent hands SSH agents to fencebox before reading their input: stdin arrives whole.
+#[test]
+fn fencebox_agent_hands_ssh_agents_and_commands_to_fencebox_with_their_input() {
+    let sb = Sandbox::new("cli-handover");
+    let out = sb.run("fence_virsh", "action=metadata\n");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("<resource-agent name=\"fence_virsh\""),
+        "{out:?}"
+    );
+    let out = Command::new(AGENT_BIN).arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("fencebox "),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn fencebox_agent_without_fencebox_beside_it_says_so() {
+    let sb = Sandbox::new("cli-alone");
+    let alone = sb.path("alone/fencebox-agent");
+    std::fs::create_dir_all(alone.parent().unwrap()).unwrap();
+    std::fs::copy(AGENT_BIN, &alone).unwrap();
+    let link = sb.path("alone/fence_virsh");
+    std::os::unix::fs::symlink(&alone, &link).unwrap();
+    let out = Command::new(&link).args(["-o", "status"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("install fencebox there"), "{stderr}");
+    assert!(out.stdout.is_empty());
 }

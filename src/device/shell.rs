@@ -23,7 +23,7 @@ use crate::shell::dialogue::{Dialogue, Meaning};
 use crate::shell::expect::{Expect, ExpectError};
 use crate::shell::script::{Compiled, ScriptError, Timeouts};
 use crate::ssh::options::{self as ssh_options, AddressFamily, HostKeyPolicy, SshOptions};
-use crate::ssh::session::{self as ssh, Algorithms, Login, Target};
+use crate::ssh::session::{Algorithms, Login, Target};
 use crate::ssh::SshError;
 use crate::telnet;
 
@@ -367,11 +367,14 @@ impl ShellDevice {
                     },
                     None => Login::Password(self.cfg.password.to_string()),
                 };
-                let session = ssh::connect(&target, &login, deadline).map_err(ssh_error)?;
-                let stream = session
-                    .shell(remote_command.as_deref(), deadline)
-                    .map_err(ssh_error)?;
-                Ok(Box::new(stream))
+                let open = crate::ssh::client().ok_or_else(|| {
+                    FenceError::Local(
+                        "this binary has no SSH client (fencebox-agent); run the agent through \
+                         fencebox (a fence_* link to it)"
+                            .into(),
+                    )
+                })?;
+                open(&target, &login, remote_command.as_deref(), deadline).map_err(ssh_error)
             }
         }
     }

@@ -6,6 +6,39 @@ pub mod known_hosts;
 pub mod options;
 pub mod session;
 
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::runtime::stream::ByteStream;
+
+/// Logs in to a device and opens a shell on a terminal (or runs `command` on one).
+pub type OpenShell = fn(
+    &session::Target,
+    &session::Login,
+    Option<&str>,
+    Instant,
+) -> Result<Box<dyn ByteStream + Send>, SshError>;
+
+/// The process's SSH client, when its binary has one.
+///
+/// libssh2 brings a static OpenSSL, and the dynamic loader relocates OpenSSL's tables at
+/// every start whether or not a call uses SSH: about 21,000 relocations, which doubled the
+/// CPU of every SNMP and IPMI agent call. So the library does not name libssh2 anywhere a
+/// call reaches by itself: `fencebox`'s entry (`cli::main`) installs it with [`use_libssh2`], and
+/// `fencebox-agent`, the binary of the agents that never speak SSH, does not, so the
+/// linker leaves libssh2 and OpenSSL out of it.
+static CLIENT: OnceLock<OpenShell> = OnceLock::new();
+
+/// Make libssh2 this process's SSH client.
+pub fn use_libssh2() {
+    let _ = CLIENT.set(session::open_shell);
+}
+
+/// The SSH client installed, if any.
+pub fn client() -> Option<OpenShell> {
+    CLIENT.get().copied()
+}
+
 /// Why an SSH session could not be had; each carries a message for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SshError {

@@ -124,6 +124,17 @@ pub struct SshStream {
     channel: Channel,
 }
 
+/// Log in and open a shell (or `command` on a terminal): [`super::OpenShell`] on libssh2.
+pub fn open_shell(
+    target: &Target,
+    login: &Login,
+    command: Option<&str>,
+    deadline: Instant,
+) -> Result<Box<dyn ByteStream + Send>, SshError> {
+    let stream = connect(target, login, deadline)?.shell(command, deadline)?;
+    Ok(Box::new(stream))
+}
+
 /// Connect, negotiate, check the host key and log in, all before `deadline`.
 pub fn connect(target: &Target, login: &Login, deadline: Instant) -> Result<SshSession, SshError> {
     let tcp = tcp_connect(&target.addrs, deadline)?;

@@ -16,6 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fencebox");
+/// The binary of the agents that never speak SSH; it hands every other name to `BIN`.
+pub const AGENT_BIN: &str = env!("CARGO_BIN_EXE_fencebox-agent");
 
 /// SNMPv3 authPriv arguments of the user every snmpsim v3 instance knows
 /// (tests/peers/snmp): SHA and AES, both passwords set.
@@ -102,11 +104,13 @@ impl Sandbox {
         std::fs::read_to_string(self.status_file()).unwrap_or_default()
     }
 
-    /// `fence_<name>` as a symlink to the binary, the way it is installed.
+    /// `fence_<name>` as a symlink to `fencebox-agent`, the binary most names are
+    /// installed as; it runs the SNMP, IPMI, NUT and dummy agents itself and hands the
+    /// others to `fencebox` (so both binaries, and the hand-over, are under every test).
     pub fn agent(&self, name: &str) -> PathBuf {
         let link = self.dir.join("bin").join(name);
         if !link.exists() {
-            std::os::unix::fs::symlink(BIN, &link).unwrap();
+            std::os::unix::fs::symlink(AGENT_BIN, &link).unwrap();
         }
         link
     }

@@ -56,7 +56,8 @@ expect "  man $DROPPED is fence-agents' again" sh -c \
   "[ ! -e /usr/share/man/man8/$DROPPED.8.gz.fence-agents ] && zcat /usr/share/man/man8/$DROPPED.8.gz | grep -q 'Fence Agent'"
 meta_ok=0; meta_bad=""
 for n in $NAMES; do
-  if [ "$(readlink -f "/usr/sbin/$n")" = /usr/sbin/fencebox ] && "/usr/sbin/$n" -o metadata | cmp -s - "metadata/$n.xml"; then
+  case "$(readlink -f "/usr/sbin/$n")" in /usr/sbin/fencebox | /usr/sbin/fencebox-agent) ours=1 ;; *) ours=0 ;; esac
+  if [ $ours = 1 ] && "/usr/sbin/$n" -o metadata | cmp -s - "metadata/$n.xml"; then
     meta_ok=$((meta_ok + 1))
   else
     meta_bad="$meta_bad $n"
@@ -242,13 +243,13 @@ expect "apt purges the package" env DEBIAN_FRONTEND=noninteractive apt-get purge
 expect "fence_apc_snmp is fence-agents' again" sh -c 'head -n 1 /usr/sbin/fence_apc_snmp | grep -q python && [ ! -e /usr/sbin/fence_apc_snmp.fence-agents ]'
 expect "fence_ipmilan man page is fence-agents' again" sh -c '! zcat /usr/share/man/man8/fence_ipmilan.8.gz | grep -q fencebox'
 expect "no diversion left" sh -c '! dpkg-divert --list | grep -q "by fencebox"'
-expect "fencebox-only names are gone" sh -c '[ ! -e /usr/sbin/fence_pdu ] && [ ! -e /usr/sbin/fencebox ]'
+expect "fencebox-only names are gone" sh -c '[ ! -e /usr/sbin/fence_pdu ] && [ ! -e /usr/sbin/fencebox ] && [ ! -e /usr/sbin/fencebox-agent ]'
 
 echo "== without fence-agents"
 tests/peers/pacemaker/stop.sh >/dev/null 2>&1
 expect "fence-agents removed for this check" env DEBIAN_FRONTEND=noninteractive apt-get remove -y fence-agents
 expect "apt installs fencebox alone" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$DEB"
-expect "fence_ipmilan is fencebox's" sh -c '[ "$(readlink -f /usr/sbin/fence_ipmilan)" = /usr/sbin/fencebox ] && /usr/sbin/fence_ipmilan -o metadata | grep -q lanplus'
+expect "fence_ipmilan is fencebox's" sh -c '[ "$(readlink -f /usr/sbin/fence_ipmilan)" = /usr/sbin/fencebox-agent ] && /usr/sbin/fence_ipmilan -o metadata | grep -q lanplus'
 expect "apt purges it" env DEBIAN_FRONTEND=noninteractive apt-get purge -y fencebox
 expect "nothing is left under the agent names" sh -c '[ ! -e /usr/sbin/fence_ipmilan ] && [ ! -e /usr/sbin/fence_ipmilan.fence-agents ]'
 expect "fence-agents comes back" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fence-agents

@@ -1,0 +1,16 @@
+//! `fencebox-agent`: the binary the fence_* links of the agents that never speak SSH point
+//! to (SNMP, IPMI, NUT, dummy). It leaves libssh2 and its static OpenSSL out, whose
+//! relocations at start-up would double such a call's CPU (src/ssh/mod.rs); any other
+//! name it is called as is handed to `fencebox` beside it (src/cli.rs, `agent_main`).
+#![cfg_attr(not(test), no_main)]
+
+#[cfg(not(test))]
+#[path = "../process_start.rs"]
+mod process_start;
+
+#[cfg(not(test))]
+#[no_mangle]
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
+    // SAFETY: main's own argc and argv.
+    unsafe { process_start::start(argc, argv, fencebox::cli::agent_main) }
+}
