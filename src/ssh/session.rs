@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ssh2::{Channel, HostKeyType, KeyboardInteractivePrompt, MethodType, Prompt, Session};
@@ -12,6 +13,7 @@ use ssh2::{Channel, HostKeyType, KeyboardInteractivePrompt, MethodType, Prompt, 
 use super::known_hosts::{self, HostKey, Verdict};
 use super::options::{AlgorithmList, HostKeyPolicy};
 use super::SshError;
+use crate::runtime::net;
 use crate::runtime::stream::{remaining, ByteStream, StreamError};
 
 /// Offered in this order: what OpenSSH 9 prefers first, then what old PDUs and BMCs
@@ -116,12 +118,16 @@ pub struct Target {
 /// A logged-in session; open a shell or run commands on it.
 pub struct SshSession {
     session: Session,
+    /// The session's socket (a second descriptor of it), to have its data acknowledged
+    /// at once before every wait (runtime::net::ack_at_once).
+    tcp: Arc<TcpStream>,
 }
 
 /// An open channel (a shell or a command) as a byte stream.
 pub struct SshStream {
     session: Session,
     channel: Channel,
+    tcp: Arc<TcpStream>,
 }
 
 /// Log in and open a shell (or `command` on a terminal): [`super::OpenShell`] on libssh2.
@@ -138,15 +144,19 @@ pub fn open_shell(
 /// Connect, negotiate, check the host key and log in, all before `deadline`.
 pub fn connect(target: &Target, login: &Login, deadline: Instant) -> Result<SshSession, SshError> {
     let tcp = tcp_connect(&target.addrs, deadline)?;
+    let own = Arc::new(
+        tcp.try_clone()
+            .map_err(|e| SshError::Connect(format!("socket: {e}")))?,
+    );
     let mut session = Session::new().map_err(|e| SshError::Connect(e.to_string()))?;
     session.set_tcp_stream(tcp);
-    set_timeout(&session, deadline)?;
+    set_timeout(&session, &own, deadline)?;
     prefer_algorithms(&session, &target.algorithms)?;
     session.handshake().map_err(|e| negotiation_error(&e))?;
     check_host_key(&session, target)?;
-    set_timeout(&session, deadline)?;
+    set_timeout(&session, &own, deadline)?;
     authenticate(&session, &target.username, login)?;
-    Ok(SshSession { session })
+    Ok(SshSession { session, tcp: own })
 }
 
 fn tcp_connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, SshError> {
@@ -167,9 +177,13 @@ fn tcp_connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, Ssh
     Err(SshError::Connect(last))
 }
 
+/// libssh2's "try again" answer of a call on a non-blocking session.
+const LIBSSH2_ERROR_EAGAIN: std::os::raw::c_int = -37;
+
 /// libssh2's blocking calls give up after the session timeout; it is set to what is left
-/// of the caller's deadline before each wait.
-fn set_timeout(session: &Session, deadline: Instant) -> Result<(), SshError> {
+/// of the caller's deadline before each wait, and the server's data is acknowledged at once.
+fn set_timeout(session: &Session, tcp: &TcpStream, deadline: Instant) -> Result<(), SshError> {
+    net::ack_at_once(tcp);
     let left = remaining(deadline).ok_or_else(|| SshError::TimedOut("logging in".into()))?;
     let ms = u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1);
     session.set_timeout(ms);
@@ -348,9 +362,11 @@ impl SshSession {
     pub fn shell(&self, command: Option<&str>, deadline: Instant) -> Result<SshStream, SshError> {
         let mut channel = self.channel(deadline)?;
         // Wide, so that devices do not wrap the lines fencebox parses.
+        net::ack_at_once(&self.tcp);
         channel
             .request_pty("vt100", None, Some((200, 24, 0, 0)))
             .map_err(|e| SshError::Channel(format!("pty refused: {}", e.message())))?;
+        net::ack_at_once(&self.tcp);
         match command {
             Some(c) => channel.exec(c),
             None => channel.shell(),
@@ -358,6 +374,7 @@ impl SshSession {
         .map_err(|e| SshError::Channel(format!("shell refused: {}", e.message())))?;
         Ok(SshStream {
             session: self.session.clone(),
+            tcp: Arc::clone(&self.tcp),
             channel,
         })
     }
@@ -373,15 +390,64 @@ impl SshSession {
             .map_err(|e| SshError::Channel(format!("command refused: {}", e.message())))?;
         Ok(SshStream {
             session: self.session.clone(),
+            tcp: Arc::clone(&self.tcp),
             channel,
         })
     }
 
+    /// A session channel. OpenSSH answers the request with two messages in a row (its
+    /// host keys, then the confirmation); with Nagle on, the second waits for our
+    /// acknowledgement of the first, which the kernel delays by 40 ms when it is asked
+    /// before our request went out. So the request is sent without blocking and the
+    /// acknowledgement asked for after it, before the wait (src/runtime/net.rs).
     fn channel(&self, deadline: Instant) -> Result<Channel, SshError> {
-        set_timeout(&self.session, deadline)?;
-        self.session
-            .channel_session()
-            .map_err(|e| SshError::Channel(format!("no session channel: {}", e.message())))
+        let fail =
+            |e: ssh2::Error| SshError::Channel(format!("no session channel: {}", e.message()));
+        self.session.set_blocking(false);
+        let opened = loop {
+            match self.session.channel_session() {
+                Err(e) if e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_EAGAIN) => {
+                    if let Err(e) = self.wait_for_server(deadline) {
+                        break Err(e);
+                    }
+                }
+                other => break other.map_err(fail),
+            }
+        };
+        self.session.set_blocking(true);
+        set_timeout(&self.session, &self.tcp, deadline)?;
+        opened
+    }
+
+    /// Wait, up to `deadline`, until the server has sent something (libssh2 keeps its
+    /// socket non-blocking: it is made blocking for the wait only).
+    fn wait_for_server(&self, deadline: Instant) -> Result<(), SshError> {
+        let timed_out = || SshError::TimedOut("opening a session channel".into());
+        let left = remaining(deadline).ok_or_else(timed_out)?;
+        if self.session.block_directions() == ssh2::BlockDirections::Outbound {
+            // Our own request is still going out: nothing to read yet.
+            std::thread::sleep(left.min(Duration::from_millis(1)));
+            return Ok(());
+        }
+        net::ack_at_once(&self.tcp);
+        let waited = self
+            .tcp
+            .set_nonblocking(false)
+            .and_then(|()| self.tcp.set_read_timeout(Some(left)))
+            .and_then(|()| self.tcp.peek(&mut [0u8; 1]));
+        let restored = self.tcp.set_nonblocking(true);
+        match waited {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(timed_out())
+            }
+            // A closed connection: the next libssh2 call says so.
+            _ => restored.map_err(|e| SshError::Channel(format!("socket: {e}"))),
+        }
     }
 }
 
@@ -391,13 +457,18 @@ impl SshStream {
     /// waits, up to `deadline`, for the channel to close; libssh2 would otherwise say 0
     /// for a status it has not yet received. `None` when the status never came.
     pub fn exit_status(&mut self, deadline: Instant) -> Option<i32> {
-        stream_timeout(&self.session, deadline).ok()?;
+        stream_timeout(&self.session, &self.tcp, deadline).ok()?;
         self.channel.wait_close().ok()?;
         self.channel.exit_status().ok()
     }
 }
 
-fn stream_timeout(session: &Session, deadline: Instant) -> Result<(), StreamError> {
+fn stream_timeout(
+    session: &Session,
+    tcp: &TcpStream,
+    deadline: Instant,
+) -> Result<(), StreamError> {
+    net::ack_at_once(tcp);
     let left = remaining(deadline).ok_or(StreamError::TimedOut { read: Vec::new() })?;
     session.set_timeout(u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1));
     Ok(())
@@ -414,12 +485,12 @@ fn io_error(e: std::io::Error) -> StreamError {
 
 impl ByteStream for SshStream {
     fn read_some(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, StreamError> {
-        stream_timeout(&self.session, deadline)?;
+        stream_timeout(&self.session, &self.tcp, deadline)?;
         self.channel.read(buf).map_err(io_error)
     }
 
     fn write_all(&mut self, data: &[u8], deadline: Instant) -> Result<(), StreamError> {
-        stream_timeout(&self.session, deadline)?;
+        stream_timeout(&self.session, &self.tcp, deadline)?;
         self.channel.write_all(data).map_err(io_error)?;
         self.channel.flush().map_err(io_error)
     }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use ::telnet::{Action, Event, Telnet, TelnetOption};
 
+use crate::runtime::net;
 use crate::runtime::stream::{remaining, ByteStream, StreamError};
 
 /// Why a telnet connection could not be had.
@@ -118,6 +119,7 @@ impl ByteStream for TelnetStream {
         }
         loop {
             let left = remaining(deadline).ok_or(StreamError::TimedOut { read: Vec::new() })?;
+            net::ack_at_once(&self.socket);
             let event = self
                 .conn
                 .read_timeout(left)
