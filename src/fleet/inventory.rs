@@ -151,19 +151,16 @@ struct RawNode {
 /// Reads one file, keeping where each problem is.
 struct Reader<'a> {
     path: &'a Path,
-    text: &'a str,
+    /// Where each line break of the file is, so that finding the line of an offset (done
+    /// for every device and node) does not count through the file each time.
+    line_breaks: Vec<usize>,
     /// Inline secrets are allowed only in a file nobody else can read.
     private: bool,
 }
 
 impl Reader<'_> {
     fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        self.line_breaks.partition_point(|&b| b < offset) + 1
     }
 
     fn err(&self, offset: usize, what: &str, msg: impl std::fmt::Display) -> String {
@@ -229,7 +226,11 @@ pub fn parse(
 ) -> Result<Inventory, String> {
     let r = Reader {
         path,
-        text,
+        line_breaks: text
+            .bytes()
+            .enumerate()
+            .filter_map(|(i, b)| (b == b'\n').then_some(i))
+            .collect(),
         private,
     };
     let raw: RawFile = toml::from_str(text).map_err(|e| {

@@ -465,11 +465,15 @@ fn file_error(path: &Path, e: &std::io::Error) -> LockError {
 }
 
 /// This process's effective uid, from /proc (std has no safe getter); None without /proc,
-/// and then only root's directories are trusted.
+/// and then only root's directories are trusted. Read once: a fleet command takes a lock
+/// per device.
 fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
+    static EUID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *EUID.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        line.split_whitespace().nth(2)?.parse().ok()
+    })
 }
 
 #[cfg(test)]
