@@ -10,6 +10,8 @@ use serde::Deserialize;
 pub const DEFAULT_CONFIG: &str = "/etc/fencebox/serve.toml";
 pub const DEFAULT_TOKENS: &str = "/etc/fencebox/tokens.toml";
 pub const DEFAULT_JOURNAL: &str = "/var/lib/fencebox/journal.jsonl";
+/// The journal's size before it is rotated, in MiB: some 100,000 jobs.
+pub const DEFAULT_JOURNAL_MAX_MIB: u64 = 64;
 
 /// The most bytes the configuration may have.
 const MAX_SIZE: u64 = 1024 * 1024;
@@ -21,6 +23,8 @@ pub struct Config {
     pub inventory: Option<PathBuf>,
     pub tokens: PathBuf,
     pub journal: PathBuf,
+    /// Bytes past which the journal is rotated to `<journal>.1` (0: never).
+    pub journal_limit: u64,
     /// The fencebox API (`/v1/`) and `/metrics`.
     pub listen: Vec<SocketAddr>,
     /// TLS on the API listeners: a PEM certificate chain and its key.
@@ -77,6 +81,7 @@ struct File {
     inventory: Option<PathBuf>,
     tokens: Option<PathBuf>,
     journal: Option<PathBuf>,
+    journal_max_mib: Option<u64>,
     #[serde(default)]
     listen: Vec<String>,
     tls: Option<Tls>,
@@ -240,11 +245,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
             ))
         }
     };
+    let journal_limit = match file.journal_max_mib {
+        None => DEFAULT_JOURNAL_MAX_MIB << 20,
+        Some(n) if n <= 1 << 20 => n << 20,
+        Some(n) => {
+            return Err(format!(
+                "{}: journal_max_mib is 0 (never rotate) to 1048576, not {n}",
+                src.line_of("journal_max_mib")
+            ))
+        }
+    };
     Ok(Config {
         path: path.to_path_buf(),
         inventory: file.inventory,
         tokens: file.tokens.unwrap_or_else(|| DEFAULT_TOKENS.into()),
         journal: file.journal.unwrap_or_else(|| DEFAULT_JOURNAL.into()),
+        journal_limit,
         listen,
         tls: file.tls,
         max_connections,
@@ -277,6 +293,9 @@ mod tests {
         assert!(p.allows("127.0.0.1".parse().unwrap()));
         assert!(!p.allows("192.0.2.8".parse().unwrap()));
         assert_eq!(c.tokens, PathBuf::from(DEFAULT_TOKENS));
+        assert_eq!(c.journal_limit, 64 << 20);
+        let c = parse_text("journal_max_mib = 0\nlisten = [\"127.0.0.1:8080\"]\n").unwrap();
+        assert_eq!(c.journal_limit, 0, "never rotated");
     }
 
     #[test]
@@ -288,6 +307,12 @@ mod tests {
             parse_text("listen = [\"127.0.0.1:8080\"]\n[pdudaemon]\nallow = [\"10.0.0.0/33\"]\n")
                 .unwrap_err();
         assert!(e.contains(":3: pdudaemon.allow: '10.0.0.0/33'"), "{e}");
+        let e =
+            parse_text("listen = [\"127.0.0.1:8080\"]\njournal_max_mib = 4000000\n").unwrap_err();
+        assert!(
+            e.contains(":2: journal_max_mib is 0 (never rotate) to"),
+            "{e}"
+        );
         let e = parse_text("listen = [\"localhost\"]\n").unwrap_err();
         assert!(e.contains(":1: listen: 'localhost'"), "{e}");
     }

@@ -470,7 +470,7 @@ pub fn from_events(jobs: &BTreeMap<u64, Vec<Event>>) -> Vec<Job> {
                     job.state = State::Running;
                     job.started_at = Some(at.clone());
                 }
-                Event::Halfway { .. } => {}
+                Event::Halfway { .. } | Event::Rotated { .. } => {}
                 Event::Ended { at, ok, result, .. } => {
                     job.state = if *ok { State::Done } else { State::Failed };
                     job.ended_at = Some(at.clone());

@@ -2,6 +2,12 @@
 //! reboot, ended), appended as it happens, so that a service killed mid-job knows on its
 //! next start what it left undone: "node07 (pdu1:7) was switched off, the on was never
 //! sent". Lines hold who asked (a token's name or a client address), never a token.
+//!
+//! A journal that grows past its size limit is rotated: the jobs still unfinished are
+//! copied into a fresh file, which replaces the journal once the old one is kept as
+//! `<journal>.1` (the one before is dropped). The journal's path holds, at every moment,
+//! either the old file or the new one, so a crash during the rotation loses nothing a
+//! restart needs.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -44,6 +50,13 @@ pub enum Event {
         at: String,
         note: String,
     },
+    /// The first line of a rotated journal: the highest job id so far (ids are never
+    /// reused) and where the earlier lines went.
+    Rotated {
+        last_job: u64,
+        at: String,
+        previous: String,
+    },
 }
 
 impl Event {
@@ -54,13 +67,24 @@ impl Event {
             | Event::Halfway { job, .. }
             | Event::Ended { job, .. }
             | Event::Interrupted { job, .. } => *job,
+            Event::Rotated { last_job, .. } => *last_job,
         }
     }
 }
 
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<std::fs::File>,
+    /// Rotate when the file would grow past this many bytes (0: never).
+    limit: u64,
+    writer: Mutex<Writer>,
+}
+
+struct Writer {
+    file: std::fs::File,
+    size: u64,
+    /// The lines of every job not yet ended, to carry into a rotated journal.
+    open: BTreeMap<u64, Vec<String>>,
+    last_job: u64,
 }
 
 /// What a start found in the journal.
@@ -76,22 +100,26 @@ pub struct Recovered {
 impl Journal {
     /// Open (creating, mode 0640) the journal, read what is in it, and close every job a
     /// previous run left unfinished with an `interrupted` line saying what was undone.
-    pub fn open(path: &Path) -> Result<Recovered, String> {
+    /// `limit`: the size in bytes past which the journal is rotated (0: never).
+    pub fn open(path: &Path, limit: u64) -> Result<Recovered, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .mode(0o640)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| format!("journal {}: {e}", path.display()))?;
+        let file = open_file(path, false)?;
         let (mut jobs, next_id, cut) = read_events(&file, path)?;
+        let size = file
+            .metadata()
+            .map_err(|e| format!("journal {}: {e}", path.display()))?
+            .len();
         let journal = Journal {
             path: path.to_path_buf(),
-            file: Mutex::new(file),
+            limit,
+            writer: Mutex::new(Writer {
+                file,
+                size,
+                open: BTreeMap::new(),
+                last_job: next_id.saturating_sub(1),
+            }),
         };
         // A cut line leaves no newline behind: start afresh on a line of our own.
         if cut {
@@ -128,18 +156,103 @@ impl Journal {
         &self.path
     }
 
-    /// Append one event (one `write` of a whole line, so concurrent jobs never mix).
+    /// Append one event (one `write` of a whole line, so concurrent jobs never mix),
+    /// rotating the journal first when the line would take it past its limit.
     pub fn append(&self, ev: &Event) -> Result<(), String> {
         let mut line = serde_json::to_string(ev).map_err(|e| e.to_string())?;
         line.push('\n');
-        self.write_raw(&line)
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if self.limit > 0 && w.size + line.len() as u64 > self.limit {
+            if let Err(e) = self.rotate(&mut w) {
+                // The old file goes on growing: better than an event lost.
+                eprintln!("fencebox serve: journal not rotated: {e}");
+            }
+        }
+        w.write(&line)
+            .map_err(|e| format!("journal {}: {e}", self.path.display()))?;
+        let id = ev.job();
+        w.last_job = w.last_job.max(id);
+        match ev {
+            Event::Ended { .. } | Event::Interrupted { .. } => {
+                w.open.remove(&id);
+            }
+            Event::Rotated { .. } => {}
+            _ => w.open.entry(id).or_default().push(line),
+        }
+        Ok(())
     }
 
     fn write_raw(&self, text: &str) -> Result<(), String> {
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(text.as_bytes())
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.write(text)
             .map_err(|e| format!("journal {}: {e}", self.path.display()))
     }
+
+    /// The new journal (a `Rotated` line and every unfinished job's lines) is written
+    /// beside the old one; the old one is kept as `<journal>.1` by a second name, and the
+    /// new one takes the journal's name in one rename.
+    fn rotate(&self, w: &mut Writer) -> Result<(), String> {
+        let kept = suffixed(&self.path, ".1");
+        let fresh_path = suffixed(&self.path, ".new");
+        let shown = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+        let _ = std::fs::remove_file(&fresh_path);
+        let mut fresh = open_file(&fresh_path, true)?;
+        let mut text = serde_json::to_string(&Event::Rotated {
+            last_job: w.last_job,
+            at: crate::runtime::log::timestamp(),
+            previous: kept.display().to_string(),
+        })
+        .map_err(|e| e.to_string())?;
+        text.push('\n');
+        for lines in w.open.values() {
+            text.extend(lines.iter().map(String::as_str));
+        }
+        fresh
+            .write_all(text.as_bytes())
+            .and_then(|()| fresh.sync_data())
+            .map_err(|e| shown(&fresh_path, e))?;
+        match std::fs::remove_file(&kept) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(shown(&kept, e)),
+            _ => {}
+        }
+        std::fs::hard_link(&self.path, &kept).map_err(|e| shown(&kept, e))?;
+        std::fs::rename(&fresh_path, &self.path).map_err(|e| shown(&self.path, e))?;
+        w.file = fresh;
+        w.size = text.len() as u64;
+        Ok(())
+    }
+}
+
+impl Writer {
+    fn write(&mut self, text: &str) -> std::io::Result<()> {
+        self.file.write_all(text.as_bytes())?;
+        self.size += text.len() as u64;
+        Ok(())
+    }
+}
+
+/// `path` with `suffix` added to its file name.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The journal file at `path` (mode 0640, never through a symbolic link), for appending;
+/// `fresh`: a new file that must not exist yet.
+fn open_file(path: &Path, fresh: bool) -> Result<std::fs::File, String> {
+    let mut opts = std::fs::OpenOptions::new();
+    if fresh {
+        opts.create_new(true);
+    } else {
+        opts.create(true);
+    }
+    opts.append(true)
+        .read(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("journal {}: {e}", path.display()))
 }
 
 /// Events by job.
@@ -176,6 +289,9 @@ fn read_events(file: &std::fs::File, path: &Path) -> Result<(JobEvents, u64, boo
         };
         let id = ev.job();
         max_id = max_id.max(id);
+        if matches!(ev, Event::Rotated { .. }) {
+            continue;
+        }
         let ends = matches!(ev, Event::Ended { .. } | Event::Interrupted { .. });
         jobs.entry(id).or_default().push(ev);
         if ends {
@@ -250,7 +366,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fb-journal-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("journal.jsonl");
-        let r = Journal::open(&path).unwrap();
+        let r = Journal::open(&path, 0).unwrap();
         assert_eq!(r.next_id, 1);
         let j = r.journal;
         j.append(&queued(1, "off")).unwrap();
@@ -288,7 +404,7 @@ mod tests {
         // ... cut in the middle of a character at that.
         f.write_all(b"{\"event\":\"started\",\"jo\xc3").unwrap();
         drop(f);
-        let r = Journal::open(&path).unwrap();
+        let r = Journal::open(&path, 0).unwrap();
         assert_eq!(r.next_id, 4);
         assert_eq!(r.interrupted.len(), 2);
         let (id, note) = &r.interrupted[0];
@@ -304,12 +420,56 @@ mod tests {
             r.interrupted[1].1
         );
         drop(r);
-        let again = Journal::open(&path).unwrap();
+        let again = Journal::open(&path, 0).unwrap();
         assert!(again.interrupted.is_empty(), "reported once");
         assert!(matches!(
             again.jobs[&2].last(),
             Some(Event::Interrupted { .. })
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_journal_is_rotated_keeping_unfinished_jobs_and_the_job_ids() {
+        let dir = std::env::temp_dir().join(format!("fb-journal-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("journal.jsonl");
+        let started = |job| Event::Started {
+            job,
+            at: "t".into(),
+        };
+        let ended = |job| Event::Ended {
+            job,
+            at: "t".into(),
+            ok: true,
+            result: serde_json::json!({}),
+        };
+        let j = Journal::open(&path, 2000).unwrap().journal;
+        // Job 1 stays unfinished while a hundred others come and go.
+        j.append(&queued(1, "reboot")).unwrap();
+        j.append(&started(1)).unwrap();
+        for id in 2..102 {
+            j.append(&queued(id, "on")).unwrap();
+            j.append(&ended(id)).unwrap();
+        }
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size <= 2000, "rotated: {size} bytes");
+        let kept = dir.join("journal.jsonl.1");
+        assert!(std::fs::metadata(&kept).unwrap().len() > 1000);
+        assert!(!dir.join("journal.jsonl.new").exists());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\"event\":\"rotated\""), "{text}");
+        drop(j);
+        // A kill -9 now: the unfinished job is in the new file, and ids go on.
+        let r = Journal::open(&path, 2000).unwrap();
+        assert_eq!(r.next_id, 102);
+        assert_eq!(r.interrupted.len(), 1);
+        assert_eq!(r.interrupted[0].0, 1);
+        assert!(
+            r.interrupted[0].1.contains("reboot of node07"),
+            "{}",
+            r.interrupted[0].1
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -44,7 +44,7 @@ pub fn run(config_path: &Path, env: Env) -> Result<(), String> {
     let config = config::load(config_path)?;
     let world = world(&config, &env)?;
     let tokens = Tokens::load(&config.tokens)?;
-    let recovered = Journal::open(&config.journal)?;
+    let recovered = Journal::open(&config.journal, config.journal_limit)?;
     for (id, note) in &recovered.interrupted {
         eprintln!("fencebox serve: job {id} was interrupted by the service's end: {note}");
     }
@@ -196,6 +196,7 @@ fn reload(current: &mut Config, app: &App, env: &Env) {
             c.tls.clone(),
             c.max_connections,
             c.journal.clone(),
+            c.journal_limit,
             c.openflight.clone(),
             c.pdudaemon
                 .as_ref()
