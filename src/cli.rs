@@ -54,26 +54,35 @@ pub fn agent_main(args: Vec<OsString>) -> u8 {
     let env = Env::from_process();
     let registry = Registry::load(&env.agents_dir);
     let runs_here = argv0.starts_with("fence_")
-        && matches!(registry.find(&argv0), Ok(Some(f)) if !needs_fencebox(f.def.backend));
+        && matches!(registry.find(&argv0), Ok(Some(f)) if f.def.backend != BackendKind::Chain);
     if !runs_here {
-        return hand_to_fencebox(&args);
+        return hand_to_fencebox(&args, None);
     }
     let rest = args.get(1..).unwrap_or(&[]);
     let log = Log::new(&argv0, Some(env.syslog_socket.clone()));
     let code = log::scope(&log, || {
-        run_agent_logged(&registry, &argv0, rest, start, &env, &log)
+        run_agent_logged(&registry, &argv0, rest, start, &env, &log, Some(&args))
     });
     flushed(code)
 }
 
-/// Agents that only `fencebox` runs: device shells (SSH) and power chains (whose devices
-/// may be shells).
-fn needs_fencebox(backend: BackendKind) -> bool {
-    matches!(backend, BackendKind::Shell | BackendKind::Chain)
+/// Whether `fencebox link` points an agent at `fencebox` rather than `fencebox-agent`:
+/// power chains (whose devices may be shells) and the shells that speak SSH unless told
+/// otherwise (a telnet agent given ssh=1 is handed over with its input).
+fn linked_to_fencebox(found: crate::contract::agents::Found) -> bool {
+    match found.def.backend {
+        BackendKind::Chain => true,
+        BackendKind::Shell => option_set::resolve(found.def, found.symlink.as_ref())
+            .map_or(true, |agent| {
+                settings::speaks_ssh(&agent, &input::RawInput::default())
+            }),
+        _ => false,
+    }
 }
 
-/// Replace this process with `fencebox` beside it, called with the same argv.
-fn hand_to_fencebox(args: &[OsString]) -> u8 {
+/// Replace this process with `fencebox` beside it, called with the same argv and, when
+/// this process has read its standard input already, that input.
+fn hand_to_fencebox(args: &[OsString], input: Option<&[u8]>) -> u8 {
     use std::os::unix::process::CommandExt;
     let own = match std::env::current_exe() {
         Ok(p) => p,
@@ -84,6 +93,19 @@ fn hand_to_fencebox(args: &[OsString]) -> u8 {
     if let Some(argv0) = args.first() {
         cmd.arg0(argv0);
     }
+    if let Some(input) = input {
+        match replayed(input) {
+            Ok(stdin) => {
+                cmd.stdin(stdin);
+            }
+            Err(e) => {
+                return fail(&FenceError::Local(format!(
+                    "Failed: cannot hand the input over to {} ({e})",
+                    whole.display()
+                )))
+            }
+        }
+    }
     let e = cmd.args(args.get(1..).unwrap_or(&[])).exec();
     fail_plain(&format!(
         "cannot run {} ({e}): {} hands the SSH agents, fence_chain and fencebox's commands \
@@ -91,6 +113,19 @@ fn hand_to_fencebox(args: &[OsString]) -> u8 {
         whole.display(),
         own.display()
     ))
+}
+
+/// `input` as a standard input to give a program: one end of a socket pair holding it,
+/// whose other end closes here (so the program reads the input, then its end). Written
+/// without blocking: more than the socket holds (some 200 KiB; fence-agents' input is a
+/// few hundred bytes) is refused rather than waited on.
+fn replayed(input: &[u8]) -> std::io::Result<std::process::Stdio> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    ours.set_nonblocking(true)?;
+    (&ours).write_all(input)?;
+    Ok(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+        theirs,
+    )))
 }
 
 /// The name the process was called by (argv[0]'s file name), if it has one.
@@ -292,8 +327,13 @@ fn link(dir: &Path) -> u8 {
             }
             let _ = std::fs::remove_file(&target);
         }
-        let binary = match (&lean, registry.find(name)) {
-            (Some(lean), Ok(Some(f))) if !needs_fencebox(f.def.backend) => lean,
+        let to_lean = registry
+            .find(name)
+            .ok()
+            .flatten()
+            .is_some_and(|f| !linked_to_fencebox(f));
+        let binary = match &lean {
+            Some(lean) if to_lean => lean,
             _ => &exe,
         };
         let binary = match binary.file_name() {
@@ -322,10 +362,12 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
     let log = Log::new(name, Some(env.syslog_socket.clone()));
     let registry = Registry::load(&env.agents_dir);
     log::scope(&log, || {
-        run_agent_logged(&registry, name, args, start, &env, &log)
+        run_agent_logged(&registry, name, args, start, &env, &log, None)
     })
 }
 
+/// `in_agent_binary`: the whole argv when this is fencebox-agent, which hands a call that
+/// speaks SSH to fencebox before doing anything else.
 fn run_agent_logged(
     registry: &Registry,
     name: &str,
@@ -333,11 +375,22 @@ fn run_agent_logged(
     start: Instant,
     env: &Env,
     log: &Arc<Log>,
+    in_agent_binary: Option<&[OsString]>,
 ) -> u8 {
-    let (agent, raw) = match agent_and_input(registry, name, args) {
+    let mut kept = in_agent_binary.map(|_| Kept::default());
+    let (agent, raw) = match agent_and_input(registry, name, args, kept.as_mut()) {
         Ok(found) => found,
         Err(code) => return code,
     };
+    if let Some(all_args) = in_agent_binary {
+        if agent.def.backend == BackendKind::Shell && settings::speaks_ssh(&agent, &raw) {
+            let input = kept
+                .as_ref()
+                .filter(|_| args.is_empty())
+                .map(|k| k.0.as_slice());
+            return hand_to_fencebox(all_args, input);
+        }
+    }
     run::register_public(&agent, &raw);
     // Read once; help, metadata, the man page and version answer whatever else is wrong
     // with the input, an unknown action included.
@@ -375,6 +428,7 @@ fn agent_and_input(
     registry: &Registry,
     name: &str,
     args: &[OsString],
+    kept: Option<&mut Kept>,
 ) -> Result<(option_set::Agent, input::RawInput), u8> {
     let found = match registry.find(name) {
         Ok(Some(f)) => f,
@@ -387,9 +441,46 @@ fn agent_and_input(
     };
     let agent =
         option_set::resolve(found.def, found.symlink.as_ref()).map_err(|e| fail_plain(&e))?;
-    let raw =
-        input::read(args, &mut std::io::stdin().lock(), &agent.options).map_err(|e| fail(&e))?;
+    let mut stdin = std::io::stdin().lock();
+    let raw = match kept {
+        Some(kept) => input::read(
+            args,
+            &mut Keeping {
+                inner: &mut stdin,
+                kept,
+            },
+            &agent.options,
+        ),
+        None => input::read(args, &mut stdin, &agent.options),
+    }
+    .map_err(|e| fail(&e))?;
     Ok((agent, raw))
+}
+
+/// A copy of what was read from standard input (it holds secrets: wiped when dropped).
+#[derive(Default)]
+struct Kept(zeroize::Zeroizing<Vec<u8>>);
+
+/// A reader that keeps a copy of what it reads.
+struct Keeping<'a, R> {
+    inner: &'a mut R,
+    kept: &'a mut Kept,
+}
+
+impl<R: std::io::Read> std::io::Read for Keeping<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let copy = &mut self.kept.0;
+        if copy.capacity() - copy.len() < n {
+            // Grown by hand, so that no unwiped copy is left behind in freed memory.
+            let mut bigger =
+                zeroize::Zeroizing::new(Vec::with_capacity((copy.len() + n).max(4096) * 2));
+            bigger.extend_from_slice(copy);
+            *copy = bigger;
+        }
+        copy.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Help, metadata, the man page and version: answered before any validation.

@@ -112,16 +112,20 @@ fn link_creates_a_symlink_per_agent_and_leaves_files_alone() {
     let target = |name: &str| std::fs::read_link(dir.join(name)).unwrap();
     let lean = std::fs::canonicalize(AGENT_BIN).unwrap();
     let whole = std::fs::canonicalize(BIN).unwrap();
+    // The agents without SSH, telnet shells included, go to fencebox-agent; the shells
+    // that speak SSH unless told otherwise, and power chains, to fencebox.
     for name in [
         "fence_dummy",
         "fence_apc_snmp",
         "fence_ipmilan",
         "fence_nut",
         "fence_testshell",
+        "fence_apc",
+        "fence_wti",
     ] {
         assert_eq!(target(name), lean, "{name}");
     }
-    for name in ["fence_virsh", "fence_apc", "fence_chain"] {
+    for name in ["fence_virsh", "fence_lpar", "fence_chain"] {
         assert_eq!(target(name), whole, "{name}");
     }
     // Again: links are replaced; a real file is not.
@@ -350,7 +354,7 @@ fn links_in_the_binaries_own_directory_name_them_relatively() {
         target("fence_apc_snmp"),
         std::path::Path::new("fencebox-agent")
     );
-    assert_eq!(target("fence_drac5"), std::path::Path::new("fencebox"));
+    assert_eq!(target("fence_virsh"), std::path::Path::new("fencebox"));
 }
 
 /// The SSH client (libssh2 and its static OpenSSL) is in fencebox only: its start-up
@@ -382,6 +386,29 @@ fn fencebox_agent_hands_ssh_agents_and_commands_to_fencebox_with_their_input() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stdout).starts_with("fencebox "),
+        "{out:?}"
+    );
+}
+
+/// A telnet agent told to use SSH is handed over after fencebox-agent read its input: the
+/// input reaches fencebox whole (the port below is the one it tries).
+#[test]
+fn fencebox_agent_hands_a_call_over_ssh_to_fencebox_with_the_input_it_read() {
+    let sb = Sandbox::new("cli-handover-ssh");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = sb.run(
+        "fence_apc",
+        &format!(
+            "ip=127.0.0.1\nipport={port}\nusername=u\npassword=p\nplug=1\nssh=1\naction=status\n"
+        ),
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(!out.stderr.contains("no SSH client"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("cannot connect to 127.0.0.1:{port}")),
         "{out:?}"
     );
 }

@@ -195,6 +195,17 @@ pub fn validate_partial(
     (settings, errors)
 }
 
+/// Whether the call logs in over SSH (`secure`, given or by the agent's default), decided
+/// from the input alone: fencebox-agent, which has no SSH client, asks before it does
+/// anything else.
+pub fn speaks_ssh(agent: &Agent, raw: &RawInput) -> bool {
+    agent.has("secure")
+        && raw
+            .get("secure")
+            .or_else(|| agent.option("secure").and_then(|o| o.default.as_deref()))
+            .is_some_and(flag_is_on)
+}
+
 /// The given values, and the defaults of the options not given.
 fn given_values(agent: &Agent, raw: &RawInput) -> BTreeMap<Text, String> {
     let mut values: BTreeMap<Text, String> = BTreeMap::new();
