@@ -19,7 +19,7 @@ ROOT="$WORK/root"
 mkdir -p "$ROOT/DEBIAN" "$ROOT/usr/sbin" "$ROOT/usr/share/man/man8" "$ROOT/usr/share/doc/fencebox" \
   "$ROOT/usr/lib/tmpfiles.d" "$WORK/links" "$WORK/no-site-agents"
 
-# The two binaries (fencebox; fencebox-agent, the SNMP, IPMI, NUT and dummy agents without
+# The two binaries (fencebox; fencebox-agent, every agent call without SSH, built without
 # the SSH client), one symlink per agent name to the binary that runs it, as `fencebox link`
 # makes them, and one man page per name (site agent files excluded).
 for b in fencebox fencebox-agent; do

@@ -43,9 +43,11 @@ pub fn main(args: Vec<OsString>) -> u8 {
     flushed(code)
 }
 
-/// `fencebox-agent`: runs the agents that never speak SSH (SNMP, IPMI, NUT, dummy), and
-/// hands every other call, before reading any input, to `fencebox` in the same directory
-/// (src/bin/fencebox-agent.rs says why there are two binaries).
+/// `fencebox-agent`: runs every agent call that does not speak SSH (SNMP, IPMI, NUT,
+/// dummy, device shells over telnet) and hands the others to `fencebox` in the same
+/// directory: by name before reading any input (power chains, unknown names, fencebox's
+/// commands), or with the input it read (a shell call over SSH). src/bin/fencebox-agent.rs
+/// says why there are two binaries.
 pub fn agent_main(args: Vec<OsString>) -> u8 {
     let start = Instant::now();
     let Some(argv0) = program_name(&args) else {

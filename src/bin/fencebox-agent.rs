@@ -1,7 +1,8 @@
-//! `fencebox-agent`: the binary the fence_* links of the agents that never speak SSH point
-//! to (SNMP, IPMI, NUT, dummy). It leaves libssh2 and its static OpenSSL out, whose
-//! relocations at start-up would double such a call's CPU (src/ssh/mod.rs); any other
-//! name it is called as is handed to `fencebox` beside it (src/cli.rs, `agent_main`).
+//! `fencebox-agent`: the binary most fence_* links point to: every agent call that does
+//! not speak SSH (SNMP, IPMI, NUT, dummy, device shells over telnet) runs here. It leaves
+//! libssh2 and its static OpenSSL out, whose relocations at start-up would double such a
+//! call's CPU (src/ssh/mod.rs); other calls are handed to `fencebox` beside it (src/cli.rs,
+//! `agent_main`).
 #![cfg_attr(not(test), no_main)]
 
 #[cfg(not(test))]

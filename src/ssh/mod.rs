@@ -25,7 +25,7 @@ pub type OpenShell = fn(
 /// every start whether or not a call uses SSH: about 21,000 relocations, which doubled the
 /// CPU of every SNMP and IPMI agent call. So the library does not name libssh2 anywhere a
 /// call reaches by itself: `fencebox`'s entry (`cli::main`) installs it with [`use_libssh2`], and
-/// `fencebox-agent`, the binary of the agents that never speak SSH, does not, so the
+/// `fencebox-agent`, the binary of the agent calls that do not speak SSH, does not, so the
 /// linker leaves libssh2 and OpenSSL out of it.
 static CLIENT: OnceLock<OpenShell> = OnceLock::new();
 
