@@ -224,6 +224,15 @@ fn tokens_decide_who_reads_and_who_switches_and_a_refusal_switches_nothing() {
         metrics.contains("fencebox_device_up{device=\"pdua\"} 1"),
         "{metrics}"
     );
+    // Queues by the inventory's device names, idle ones too.
+    assert!(
+        metrics.contains("fencebox_queue_depth{device=\"pdua\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("fencebox_queue_depth{device=\"127.0.0.1"),
+        "{metrics}"
+    );
     let journal = std::fs::read_to_string(site.sb.path("journal.jsonl")).unwrap();
     let logs = s.said();
     for secret in [

@@ -213,12 +213,20 @@ impl Jobs {
         t.iter().rev().take(limit).cloned().collect()
     }
 
-    /// Queue depth by device: jobs waiting for it or holding it.
+    /// Queue depth by inventory device name (every device, idle ones at 0): jobs waiting
+    /// for it or holding it. Two names of one device share a queue, so both show it.
     pub fn depths(&self) -> BTreeMap<String, usize> {
-        self.waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let world = self.world();
+        let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        world
+            .inventory
+            .devices
+            .keys()
+            .map(|name| {
+                let key = queue_key(&world.inventory, name);
+                (name.clone(), waiting.get(&key).copied().unwrap_or(0))
+            })
+            .collect()
     }
 
     fn update(&self, job: &Job) {
