@@ -459,6 +459,16 @@ def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None):
         "pexpect and sleep between steps; their CPU includes that child. fencebox speaks SSH itself",
         "(libssh2) and reads the shell as soon as the prompt arrives; both pay the server's key",
         "exchange and the login shell's start (bash, then virsh's own connection to libvirtd).",
+        "Devices and sshd write with Nagle's algorithm on, so a second small write of theirs",
+        "waits for the client's acknowledgement of the first, which Linux delays by up to 40 ms:",
+        "fencebox asks for immediate acknowledgements (TCP_QUICKACK) before every wait, the",
+        "Python agents' ssh and telnet children do not (four such waits per status call on the",
+        "telnet emulator, one per SSH login). What no client avoids on the SSH peer (measured",
+        "with strace, December 2026): sshd's fork and re-exec per connection (about 10 ms), the",
+        "key exchange (5 ms), the password check (about 60 ms: yescrypt, and OpenSSH pads a",
+        "successful password login), the three bash processes of fence_virsh's default command",
+        "(6 ms) and virsh's own start (21 ms); each telnet connection to an emulator starts a",
+        "Python process (about 40 ms).",
         "",
     ]
     if fleet_result:
