@@ -82,6 +82,9 @@ pub struct Journal {
 struct Writer {
     file: std::fs::File,
     size: u64,
+    /// The size at which to rotate next: the limit, or after a failed rotation one limit
+    /// further on (so a file system that cannot rotate is not retried at every line).
+    rotate_at: u64,
     /// The lines of every job not yet ended, to carry into a rotated journal.
     open: BTreeMap<u64, Vec<String>>,
     last_job: u64,
@@ -117,6 +120,7 @@ impl Journal {
             writer: Mutex::new(Writer {
                 file,
                 size,
+                rotate_at: limit,
                 open: BTreeMap::new(),
                 last_job: next_id.saturating_sub(1),
             }),
@@ -162,10 +166,17 @@ impl Journal {
         let mut line = serde_json::to_string(ev).map_err(|e| e.to_string())?;
         line.push('\n');
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if self.limit > 0 && w.size + line.len() as u64 > self.limit {
-            if let Err(e) = self.rotate(&mut w) {
-                // The old file goes on growing: better than an event lost.
-                eprintln!("fencebox serve: journal not rotated: {e}");
+        if self.limit > 0 && w.size + line.len() as u64 > w.rotate_at {
+            match self.rotate(&mut w) {
+                Ok(()) => w.rotate_at = self.limit,
+                Err(e) => {
+                    // The old file goes on growing: better than an event lost.
+                    eprintln!(
+                        "fencebox serve: journal not rotated (tried again after {} MiB more): {e}",
+                        self.limit >> 20
+                    );
+                    w.rotate_at = w.size.saturating_add(self.limit);
+                }
             }
         }
         w.write(&line)
