@@ -183,11 +183,16 @@ const LIBSSH2_ERROR_EAGAIN: std::os::raw::c_int = -37;
 /// libssh2's blocking calls give up after the session timeout; it is set to what is left
 /// of the caller's deadline before each wait, and the server's data is acknowledged at once.
 fn set_timeout(session: &Session, tcp: &TcpStream, deadline: Instant) -> Result<(), SshError> {
+    before_wait(session, tcp, deadline).ok_or_else(|| SshError::TimedOut("logging in".into()))
+}
+
+/// Before a blocking libssh2 call: the session timeout set to what is left of `deadline`
+/// (None when nothing is), and the server's data acknowledged at once.
+fn before_wait(session: &Session, tcp: &TcpStream, deadline: Instant) -> Option<()> {
     net::ack_at_once(tcp);
-    let left = remaining(deadline).ok_or_else(|| SshError::TimedOut("logging in".into()))?;
-    let ms = u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1);
-    session.set_timeout(ms);
-    Ok(())
+    let left = remaining(deadline)?;
+    session.set_timeout(u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1));
+    Some(())
 }
 
 fn prefer_algorithms(session: &Session, algs: &Algorithms) -> Result<(), SshError> {
@@ -468,10 +473,7 @@ fn stream_timeout(
     tcp: &TcpStream,
     deadline: Instant,
 ) -> Result<(), StreamError> {
-    net::ack_at_once(tcp);
-    let left = remaining(deadline).ok_or(StreamError::TimedOut { read: Vec::new() })?;
-    session.set_timeout(u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1));
-    Ok(())
+    before_wait(session, tcp, deadline).ok_or(StreamError::TimedOut { read: Vec::new() })
 }
 
 fn io_error(e: std::io::Error) -> StreamError {
