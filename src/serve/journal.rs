@@ -60,6 +60,11 @@ pub enum Event {
 }
 
 impl Event {
+    /// Whether this event closes its job (ended, or found unfinished by a start).
+    pub fn ends_job(&self) -> bool {
+        matches!(self, Event::Ended { .. } | Event::Interrupted { .. })
+    }
+
     pub fn job(&self) -> u64 {
         match self {
             Event::Queued { job, .. }
@@ -132,9 +137,7 @@ impl Journal {
         let mut interrupted = Vec::new();
         let now = crate::runtime::log::timestamp();
         for (id, events) in jobs.iter_mut() {
-            let finished = events
-                .iter()
-                .any(|e| matches!(e, Event::Ended { .. } | Event::Interrupted { .. }));
+            let finished = events.iter().any(Event::ends_job);
             if finished {
                 continue;
             }
@@ -183,12 +186,10 @@ impl Journal {
             .map_err(|e| format!("journal {}: {e}", self.path.display()))?;
         let id = ev.job();
         w.last_job = w.last_job.max(id);
-        match ev {
-            Event::Ended { .. } | Event::Interrupted { .. } => {
-                w.open.remove(&id);
-            }
-            Event::Rotated { .. } => {}
-            _ => w.open.entry(id).or_default().push(line),
+        if ev.ends_job() {
+            w.open.remove(&id);
+        } else if !matches!(ev, Event::Rotated { .. }) {
+            w.open.entry(id).or_default().push(line);
         }
         Ok(())
     }
@@ -303,7 +304,7 @@ fn read_events(file: &std::fs::File, path: &Path) -> Result<(JobEvents, u64, boo
         if matches!(ev, Event::Rotated { .. }) {
             continue;
         }
-        let ends = matches!(ev, Event::Ended { .. } | Event::Interrupted { .. });
+        let ends = ev.ends_job();
         jobs.entry(id).or_default().push(ev);
         if ends {
             finished.push_back(id);
