@@ -10,6 +10,7 @@
 
 pub mod chassis;
 pub mod crypto;
+pub mod dcmi;
 pub mod lan15;
 pub mod lanplus;
 pub mod link;

@@ -2,7 +2,8 @@
 //! served by one thread, with a power state, a log of chassis commands and knobs for
 //! fault injection. It speaks IPMI 1.5 sessions (authentication none, straight password,
 //! MD5) and IPMI 2.0 RMCP+ sessions (RAKP 1-4 with HMAC-SHA1, HMAC-MD5 or HMAC-SHA256,
-//! integrity, AES-CBC-128) as the IPMI v2.0 specification describes them.
+//! integrity, AES-CBC-128) as the IPMI v2.0 specification describes them. Besides the
+//! chassis commands it answers DCMI Get Power Reading (`BmcConfig::dcmi_watts`).
 //!
 //! The server side is written from the specification, not from fencebox's client: the
 //! key exchange codes, the session keys (SIK, K1, K2), the integrity codes, AES-CBC with
@@ -45,6 +46,12 @@ const GET_DEVICE_ID: u8 = 0x01;
 const GET_CHASSIS_STATUS: u8 = 0x01;
 const CHASSIS_CONTROL: u8 = 0x02;
 
+/// DCMI (v1.5 §6.6.1): Get Power Reading, in the group-extension netfn, whose requests
+/// and answers start with the DCMI group id.
+const NETFN_GROUP_EXTENSION: u8 = 0x2c;
+const DCMI_GROUP: u8 = 0xdc;
+const DCMI_GET_POWER_READING: u8 = 0x02;
+
 /// How long the server thread blocks in one read, so that it sees the stop flag.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -63,6 +70,11 @@ pub struct BmcConfig {
     /// IPMI 1.5 authentication types enabled (AUTH_* bits).
     pub v15_auth: u8,
     pub power_on: bool,
+    /// DCMI Get Power Reading: None answers 0xC1 (invalid command), as a BMC without
+    /// DCMI does; Some(w) reports w watts now and on average, w/2 least, 2w most, over
+    /// a 1000 ms period, measurement active. The fake carries DCMI because OpenIPMI's
+    /// ipmi_sim has no DCMI handler, so the interop tier cannot exercise it.
+    pub dcmi_watts: Option<u16>,
 }
 
 impl Default for BmcConfig {
@@ -76,6 +88,7 @@ impl Default for BmcConfig {
             ipmi2: true,
             v15_auth: AUTH_NONE | AUTH_MD5 | AUTH_PASSWORD,
             power_on: true,
+            dcmi_watts: None,
         }
     }
 }
@@ -486,8 +499,33 @@ fn dispatch(
         }
         (netfn::CHASSIS, CHASSIS_CONTROL) if s.privilege < OPERATOR => (0xd4, vec![], false),
         (netfn::CHASSIS, CHASSIS_CONTROL) => (chassis_control(shared, &req.data), vec![], false),
+        (NETFN_GROUP_EXTENSION, DCMI_GET_POWER_READING)
+            if req.data.first() == Some(&DCMI_GROUP) =>
+        {
+            match cfg.dcmi_watts {
+                Some(w) => (0, power_reading(w), false),
+                None => (0xc1, vec![], false),
+            }
+        }
         _ => (0xc1, vec![], false),
     }
+}
+
+/// A DCMI Get Power Reading answer (after the completion code) for `w` watts: group id,
+/// current, minimum, maximum, average (u16 LE each), timestamp (u32 LE), statistics
+/// period in ms (u32 LE), state (bit 6: measurement active).
+fn power_reading(w: u16) -> Vec<u8> {
+    let mut d = vec![DCMI_GROUP];
+    for watts in [w, w / 2, w.saturating_mul(2), w] {
+        d.extend(watts.to_le_bytes());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs() as u32);
+    d.extend(now.to_le_bytes());
+    d.extend(1000u32.to_le_bytes());
+    d.push(0x40);
+    d
 }
 
 /// Get Channel Authentication Capabilities (§22.13): channel 1, the enabled types,
