@@ -347,6 +347,21 @@ impl device::Session for IpmiSession {
         }
     }
 
+    /// The machine's power as DCMI's Get Power Reading gives it; a BMC without DCMI, or
+    /// with power measurement off, meters nothing.
+    fn meter(&mut self) -> Result<Option<device::Meter>> {
+        let reading = crate::ipmi::dcmi::power_reading(&mut self.session).map_err(fence_error)?;
+        Ok(reading.map(|r| device::Meter {
+            kind: device::MeterKind::Bmc,
+            outlets: Vec::new(),
+            input: device::Quantities {
+                power: Some(f64::from(r.current_watts)),
+                ..Default::default()
+            },
+            ups: None,
+        }))
+    }
+
     fn close(self) {
         self.session.close();
     }

@@ -7,6 +7,7 @@ pub mod ipmi;
 pub mod nut;
 pub mod shell;
 pub mod snmp;
+mod snmp_meter;
 
 use crate::contract::agents::{BackendKind, Registry};
 use crate::contract::error::{FenceError, Result};
@@ -64,6 +65,64 @@ pub struct PowerSupply {
     pub faults: Vec<String>,
     /// Whether the BMC gave a reading at all (no reading: nothing known either way).
     pub read: bool,
+}
+
+/// Metered quantities in base units, each where the device measures it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Quantities {
+    /// Amperes.
+    pub current: Option<f64>,
+    /// Watts (active power).
+    pub power: Option<f64>,
+    /// Watt-hours, cumulative (a meter the device's user may reset).
+    pub energy: Option<f64>,
+}
+
+impl Quantities {
+    pub fn is_empty(&self) -> bool {
+        self.current.is_none() && self.power.is_none() && self.energy.is_none()
+    }
+}
+
+/// One outlet's readings, with its id, name and state as `list` gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutletMeter {
+    pub id: String,
+    pub name: String,
+    pub state: Option<PowerState>,
+    pub reading: Quantities,
+}
+
+/// What a UPS says of its load and battery.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpsMeter {
+    /// Load, percent of capacity.
+    pub load_percent: Option<f64>,
+    /// Output active power, watts.
+    pub output_power: Option<f64>,
+    /// Battery charge, percent.
+    pub battery_percent: Option<f64>,
+    /// Its own words (ups.status: "OL CHRG").
+    pub status: Option<String>,
+}
+
+/// What kind of device gave the readings (the renderers name them by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeterKind {
+    Pdu,
+    Ups,
+    /// A machine's management controller: `input` is the machine's power (DCMI).
+    Bmc,
+}
+
+/// A device's readings at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meter {
+    pub kind: MeterKind,
+    pub outlets: Vec<OutletMeter>,
+    /// The whole device: a PDU's or UPS's input, a machine's power.
+    pub input: Quantities,
+    pub ups: Option<UpsMeter>,
 }
 
 /// What a one-shot power cycle should do.
@@ -177,6 +236,12 @@ pub trait Session {
     /// The machine's power supplies as its management controller reports them; None for
     /// devices that do not (PDUs, UPSes).
     fn power_supplies(&mut self) -> Result<Option<Vec<PowerSupply>>> {
+        Ok(None)
+    }
+
+    /// What the device meters (outlet current, power, energy; its input; a UPS's load);
+    /// None for devices that meter nothing.
+    fn meter(&mut self) -> Result<Option<Meter>> {
         Ok(None)
     }
 

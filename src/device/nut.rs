@@ -3,6 +3,7 @@
 //! `UPS:`. Commands are tracked where upsd can (NUT 2.8.0 and later), and the outlet's
 //! state is always read back from `outlet.N.status`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -198,7 +199,8 @@ impl NutSession {
     }
 
     /// Every outlet of the UPS: (N, description, status) from one LIST VAR.
-    fn outlets(&mut self) -> Result<Vec<(u32, String, Option<String>)>> {
+    /// Every variable of the UPS, by name (one LIST VAR).
+    fn variables(&mut self) -> Result<BTreeMap<String, String>> {
         let ups = self.ups.clone();
         let rows = self
             .client()?
@@ -207,35 +209,17 @@ impl NutSession {
                 &format!("listing the variables of {ups}"),
             )
             .map_err(fence_error)?;
-        let mut out: Vec<(u32, String, Option<String>)> = Vec::new();
-        for r in rows {
-            let [kind, _, name, value] = r.as_slice() else {
-                continue;
-            };
-            if kind != "VAR" {
-                continue;
-            }
-            let mut parts = name.splitn(3, '.');
-            let (Some("outlet"), Some(n), Some(field)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let Ok(n) = n.parse::<u32>() else { continue };
-            let i = match out.iter().position(|o| o.0 == n) {
-                Some(i) => i,
-                None => {
-                    out.push((n, String::new(), None));
-                    out.len() - 1
-                }
-            };
-            match field {
-                "desc" => out[i].1 = value.clone(),
-                "status" => out[i].2 = Some(value.clone()),
-                _ => {}
-            }
-        }
-        out.sort_by_key(|o| o.0);
-        Ok(out)
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| match <[String; 4]>::try_from(r) {
+                Ok([kind, _, name, value]) if kind == "VAR" => Some((name, value)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn outlets(&mut self) -> Result<Vec<(u32, String, Option<String>)>> {
+        Ok(outlets_of(&self.variables()?))
     }
 
     /// The outlet number a plug means: a number as it is, a description looked up.
@@ -493,11 +477,7 @@ impl device::Session for NutSession {
                 id: n.to_string(),
                 alias: desc,
                 state: if with_state {
-                    match status.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                        Some("on") => Some(PowerState::On),
-                        Some("off") => Some(PowerState::Off),
-                        _ => None,
-                    }
+                    status_word(status.as_deref())
                 } else {
                     None
                 },
@@ -538,7 +518,88 @@ impl device::Session for NutSession {
         }
     }
 
+    /// NUT's own names: outlet.N.current and .realpower, input.current and .realpower,
+    /// and a UPS's ups.load, ups.realpower, battery.charge and ups.status. NUT has no
+    /// energy variable.
+    fn meter(&mut self) -> Result<Option<device::Meter>> {
+        let vars = self.variables()?;
+        let number = |k: &str| {
+            vars.get(k)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite())
+        };
+        let outlets = outlets_of(&vars)
+            .into_iter()
+            .map(|(n, name, status)| device::OutletMeter {
+                id: n.to_string(),
+                name,
+                state: status_word(status.as_deref()),
+                reading: device::Quantities {
+                    current: number(&format!("outlet.{n}.current")),
+                    power: number(&format!("outlet.{n}.realpower")),
+                    energy: None,
+                },
+            })
+            .collect();
+        let status = vars.get("ups.status").cloned();
+        let ups = device::UpsMeter {
+            load_percent: number("ups.load"),
+            output_power: number("ups.realpower"),
+            battery_percent: number("battery.charge"),
+            status,
+        };
+        let has_ups = ups != device::UpsMeter::default();
+        // An ePDU behind upsd has a ups.status too: its device.type says which it is,
+        // else a battery does.
+        let kind = match vars.get("device.type").map(String::as_str) {
+            Some("pdu") => device::MeterKind::Pdu,
+            Some("ups") => device::MeterKind::Ups,
+            _ if ups.battery_percent.is_some() => device::MeterKind::Ups,
+            _ => device::MeterKind::Pdu,
+        };
+        Ok(Some(device::Meter {
+            kind,
+            outlets,
+            input: device::Quantities {
+                current: number("input.current"),
+                power: number("input.realpower"),
+                energy: None,
+            },
+            ups: has_ups.then_some(ups),
+        }))
+    }
+
     fn close(mut self) {
         self.client.logout();
     }
+}
+
+/// An outlet's state from its outlet.N.status word.
+fn status_word(status: Option<&str>) -> Option<PowerState> {
+    match status.map(str::to_ascii_lowercase).as_deref() {
+        Some("on") => Some(PowerState::On),
+        Some("off") => Some(PowerState::Off),
+        _ => None,
+    }
+}
+
+/// The outlets among a UPS's variables: number, outlet.N.desc and outlet.N.status, by
+/// number.
+fn outlets_of(vars: &BTreeMap<String, String>) -> Vec<(u32, String, Option<String>)> {
+    let mut out: BTreeMap<u32, (String, Option<String>)> = BTreeMap::new();
+    for (name, value) in vars {
+        let mut parts = name.splitn(3, '.');
+        let (Some("outlet"), Some(n), Some(field)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u32>() else { continue };
+        let entry = out.entry(n).or_default();
+        match field {
+            "desc" => entry.0 = value.clone(),
+            "status" => entry.1 = Some(value.clone()),
+            _ => {}
+        }
+    }
+    out.into_iter().map(|(n, (d, s))| (n, d, s)).collect()
 }

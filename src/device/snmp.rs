@@ -712,6 +712,12 @@ impl device::Session for SnmpSession {
         }
     }
 
+    fn meter(&mut self) -> Result<Option<device::Meter>> {
+        let outlets = self.list(true)?;
+        let family = self.family.clone();
+        device::snmp_meter::read(&mut self.client, &family, outlets).map(Some)
+    }
+
     fn cycle(&mut self, p: &SnmpPlug, _kind: CycleKind) -> Result<bool> {
         let (plug, row) = (p.given.as_str(), &p.row);
         let (client, family) = (&mut self.client, &self.family);

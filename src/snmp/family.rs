@@ -307,6 +307,84 @@ pub struct Family {
     /// How plugs are written when they are not plain numbers: `fc{}/{}` takes `fc1/3` as
     /// the components [1, 3] (`{p0}`, `{p1}` in rows). Other plugs are refused.
     pub plug_form: Option<String>,
+    /// What the family meters, where (none for switch-only devices).
+    pub meter: Meter,
+}
+
+/// A metered quantity: the column it is read from and how a raw value becomes the base
+/// unit (amperes, watts, watt-hours): times `scale`, or divided by ten to the power the
+/// device gives in `digits` (a column with the same rows: Raritan states its own
+/// precision per sensor).
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub column: Column,
+    pub scale: f64,
+    pub digits: Option<Column>,
+}
+
+impl Reading {
+    /// The value in the base unit; None for a raw value that says "not measured" (the
+    /// MIBs agree on negative numbers for that) or for a bad digits count.
+    pub fn value(&self, raw: i64, digits: Option<i64>) -> Option<f64> {
+        if raw < 0 {
+            return None;
+        }
+        let divisor = match digits {
+            Some(d) if (0..=9).contains(&d) => 10f64.powi(i32::try_from(d).ok()?),
+            Some(_) => return None,
+            None => 1.0,
+        };
+        #[allow(clippy::cast_precision_loss)] // meter readings are far below 2^52
+        Some(raw as f64 * self.scale / divisor)
+    }
+}
+
+/// The metered quantities of a family, each where the device has it: per outlet (rows
+/// as the outlet's state) and for the whole device (the input, one object).
+#[derive(Debug, Clone, Default)]
+pub struct Meter {
+    pub outlet_current: Option<Reading>,
+    pub outlet_power: Option<Reading>,
+    pub outlet_energy: Option<Reading>,
+    pub input_current: Option<Reading>,
+    pub input_power: Option<Reading>,
+    pub input_energy: Option<Reading>,
+}
+
+impl Meter {
+    pub fn outlets(&self) -> [(Quantity, Option<&Reading>); 3] {
+        [
+            (Quantity::Current, self.outlet_current.as_ref()),
+            (Quantity::Power, self.outlet_power.as_ref()),
+            (Quantity::Energy, self.outlet_energy.as_ref()),
+        ]
+    }
+
+    pub fn inputs(&self) -> [(Quantity, Option<&Reading>); 3] {
+        [
+            (Quantity::Current, self.input_current.as_ref()),
+            (Quantity::Power, self.input_power.as_ref()),
+            (Quantity::Energy, self.input_energy.as_ref()),
+        ]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.outlets()
+            .iter()
+            .chain(&self.inputs())
+            .all(|(_, r)| r.is_none())
+    }
+}
+
+/// What a reading measures, in its base unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Quantity {
+    /// Amperes.
+    Current,
+    /// Watts (active power).
+    Power,
+    /// Watt-hours, cumulative (a meter the user may reset).
+    Energy,
 }
 
 /// Read a plug written in a plug form (`fc{}/{}`): the numbers in place of `{}`, the rest
@@ -393,6 +471,29 @@ fn option_code<T>(v: &Option<T>, code: impl Fn(&T) -> String) -> String {
         .map_or_else(|| "None".to_string(), |x| format!("Some({})", code(x)))
 }
 
+fn reading_code(r: &Reading) -> String {
+    format!(
+        "crate::snmp::family::Reading {{ column: {}, scale: {:?}, digits: {} }}",
+        column_code(&r.column),
+        r.scale,
+        option_code(&r.digits, column_code)
+    )
+}
+
+fn meter_code(m: &Meter) -> String {
+    let r = |r: &Option<Reading>| option_code(r, reading_code);
+    format!(
+        "crate::snmp::family::Meter {{ outlet_current: {}, outlet_power: {}, outlet_energy: {}, \
+         input_current: {}, input_power: {}, input_energy: {} }}",
+        r(&m.outlet_current),
+        r(&m.outlet_power),
+        r(&m.outlet_energy),
+        r(&m.input_current),
+        r(&m.input_power),
+        r(&m.input_energy)
+    )
+}
+
 impl Family {
     /// Rust source of an expression that builds this family.
     pub fn to_rust(&self) -> String {
@@ -406,7 +507,7 @@ impl Family {
              status: {}, control_on: {}, control_off: {}, control_cycle: {}, names: {}, \
              alias: {}, list_ids_are_names: {}, on: vec!{:?}, off: vec!{:?}, set_on: {}, \
              set_off: {}, cycle: {:?}, unquote_names: {}, unit_in_ids: {}, packed: {}, \
-             name_first_field: {}, plug_form: {} }}",
+             name_first_field: {}, plug_form: {}, meter: {} }}",
             self.name,
             self.vendor,
             self.description,
@@ -429,6 +530,7 @@ impl Family {
             self.packed,
             self.name_first_field,
             option_code(&self.plug_form, |s| format!("String::from({s:?})")),
+            meter_code(&self.meter),
         )
     }
 }
@@ -486,6 +588,102 @@ pub struct FamilyFile {
     #[serde(default)]
     name_first_field: bool,
     plug_form: Option<String>,
+    #[serde(default)]
+    meter: MeterFile,
+}
+
+/// A metered quantity as a family file writes it. Outlet readings default to the
+/// outlet's number as row; the device's input is one object, so its row is written out.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadingFile {
+    column: String,
+    #[serde(default, deserialize_with = "some_row_pattern")]
+    row: Option<RowPattern>,
+    #[serde(default = "one")]
+    scale: f64,
+    /// A column of decimal digits with the same rows (value = raw / 10^digits).
+    digits: Option<String>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn some_row_pattern<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RowPattern>, D::Error> {
+    row_pattern(d).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeterFile {
+    outlet_current: Option<ReadingFile>,
+    outlet_power: Option<ReadingFile>,
+    outlet_energy: Option<ReadingFile>,
+    input_current: Option<ReadingFile>,
+    input_power: Option<ReadingFile>,
+    input_energy: Option<ReadingFile>,
+}
+
+fn reading(family: &str, field: &str, r: ReadingFile, outlet: bool) -> Result<Reading, String> {
+    let row = match (r.row, outlet) {
+        (Some(row), _) => row,
+        (None, true) => plug_row(),
+        (None, false) => {
+            return Err(format!(
+                "family {family}: meter.{field} needs a row (the input is one object, e.g. row = \"0\")"
+            ))
+        }
+    };
+    if row.has_plug() != outlet || (!outlet && row.has_switch()) {
+        return Err(format!(
+            "family {family}: meter.{field} row must {} a {{plug}} or {{path}}",
+            if outlet {
+                "have"
+            } else {
+                "be numbers only, without"
+            }
+        ));
+    }
+    if !(r.scale.is_finite() && r.scale > 0.0) {
+        return Err(format!(
+            "family {family}: meter.{field} scale must be a positive number"
+        ));
+    }
+    let column = Column {
+        oid: oid_field(family, &format!("meter.{field}"), &r.column)?,
+        row: row.clone(),
+    };
+    let digits = r
+        .digits
+        .map(|d| {
+            Ok::<_, String>(Column {
+                oid: oid_field(family, &format!("meter.{field} digits"), &d)?,
+                row,
+            })
+        })
+        .transpose()?;
+    Ok(Reading {
+        column,
+        scale: r.scale,
+        digits,
+    })
+}
+
+impl MeterFile {
+    fn into_meter(self, family: &str) -> Result<Meter, String> {
+        let read = |field: &str, r: Option<ReadingFile>, outlet: bool| {
+            r.map(|r| reading(family, field, r, outlet)).transpose()
+        };
+        Ok(Meter {
+            outlet_current: read("outlet_current", self.outlet_current, true)?,
+            outlet_power: read("outlet_power", self.outlet_power, true)?,
+            outlet_energy: read("outlet_energy", self.outlet_energy, true)?,
+            input_current: read("input_current", self.input_current, false)?,
+            input_power: read("input_power", self.input_power, false)?,
+            input_energy: read("input_energy", self.input_energy, false)?,
+        })
+    }
 }
 
 fn yes() -> bool {
@@ -600,6 +798,7 @@ impl FamilyFile {
             packed: self.packed,
             name_first_field: self.name_first_field,
             plug_form: self.plug_form,
+            meter: self.meter.into_meter(&n)?,
             name: self.name,
             vendor: self.vendor,
             description: self.description,

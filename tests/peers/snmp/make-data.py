@@ -28,7 +28,8 @@ def outlets(n=N):
 
 # A device: community, sysObjectID, description, the enterprise subtree served from SQL,
 # rows [(row suffix for each column, outlet number)], columns, and command -> state maps.
-# column: (name, oid, row function of the outlet number, tag, initial value, access)
+# column: (name, oid, row function of the outlet number, tag, initial value, access); the
+# initial value is a format string ({i}: the outlet number) or a function of the number.
 DEVICES = []
 
 
@@ -44,14 +45,29 @@ def plain(i):
     return str(i)
 
 
+# Metered readings (read-only), raw as the MIB gives them: each a known function of the
+# outlet number, so a test can compute what a client must report after scaling
+# (tests/stats.rs holds the same table, written from the MIBs, not from the family files).
+def meters(*cols):
+    return [(name, oid, rowf, tag, (lambda i, base=base: base + i), "read-only")
+            for name, oid, rowf, tag, base in cols]
+
+
+def scalars(*objs):
+    return [(oid, tag, str(value), "read-only") for oid, tag, value in objs]
+
+
 # APC Rack PDU (PowerNet-MIB rPDUOutlet): command 1 on, 2 off, 3 reboot, 4 delayed on,
 # 5 delayed off, 6 delayed reboot, 7 cancel; state 1 on, 2 off.
 device("private", E + "318.1.3.4.5", "APC Rack PDU (snmpsim)", E + "318",
        [("ctl", E + "318.1.1.12.3.3.1.1.4", plain, "2", "1", "read-write"),
         ("state", E + "318.1.1.12.3.5.1.1.4", plain, "2", "1", "read-only"),
-        ("name", E + "318.1.1.12.3.5.1.1.2", plain, "4", "Outlet {i}", "read-only")],
+        ("name", E + "318.1.1.12.3.5.1.1.2", plain, "4", "Outlet {i}", "read-only")]
+       # rPDUOutletStatusLoad (0.1 A); rPDULoadStatusLoad.1 (0.1 A), rPDUIdentDevicePowerWatts.
+       + meters(("load", E + "318.1.1.12.3.5.1.1.7", plain, "66", 10)),
        follow={"1": "1", "2": "2", "3": "1", "4": "1", "5": "2", "6": "1"},
-       valid=["1", "2", "3", "4", "5", "6", "7"], control="ctl", status="state")
+       valid=["1", "2", "3", "4", "5", "6", "7"], control="ctl", status="state",
+       extra=scalars((E + "318.1.1.12.2.3.1.1.2.1", "66", 123), (E + "318.1.1.12.1.16.0", "2", 2345)))
 # APC MasterSwitch (sPDUOutletCtl is state and command: 1 on, 2 off, 3 reboot).
 device("apc-ms", E + "318.1.3.4.2", "APC MasterSwitch (snmpsim)", E + "318",
        [("ctl", E + "318.1.1.4.4.2.1.3", plain, "2", "1", "read-write"),
@@ -78,10 +94,25 @@ device("tripplite", E + "850.1", "Tripp Lite PDU (snmpsim)", E + "850",
         ("state", E + "850.10.2.3.5.1.2", lambda i: f"1.{i}", "2", "2", "read-only"),
         ("name", E + "850.10.2.3.5.1.5", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
        follow={"1": "1", "2": "2"}, valid=["1", "2"], control="ctl", status="state")
+# Tripp Lite LX platform (TRIPPLITE-PRODUCTS tlpPduOutlet): rows device.outlet; state 2 on,
+# 1 off; command 2 on, 1 off; outlet current (0.01 A) and power (W); the input phase's
+# current (0.01 A) and the output's active power (W).
+device("tripplite-lx", E + "850.1.1.1", "Tripp Lite LX PDU (snmpsim)", E + "850",
+       [("ctl", E + "850.1.1.3.2.3.3.1.1.6", lambda i: f"1.{i}", "2", "2", "read-write"),
+        ("state", E + "850.1.1.3.2.3.3.1.1.4", lambda i: f"1.{i}", "2", "2", "read-only"),
+        ("name", E + "850.1.1.3.2.3.3.1.1.2", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")]
+       + meters(("current", E + "850.1.1.3.2.3.3.1.1.8", lambda i: f"1.{i}", "66", 60),
+                ("power", E + "850.1.1.3.2.3.3.1.1.9", lambda i: f"1.{i}", "66", 80)),
+       follow={"1": "1", "2": "2"}, valid=["1", "2"], control="ctl", status="state",
+       extra=scalars((E + "850.1.1.3.2.3.1.2.1.7.1.1", "66", 765),
+                     (E + "850.1.1.3.2.3.2.1.1.8.1.1", "66", 1750)))
 # Eaton Managed ePDU (EATON-EPDU-MA): 0-based outlet index, state = command, 1 on, 0 off.
 device("eaton-ma", E + "534.6.6.6", "Eaton Managed ePDU (snmpsim)", E + "534",
        [("ctl", E + "534.6.6.6.1.2.2.1.3", lambda i: str(i - 1), "2", "1", "read-write"),
-        ("idx", E + "534.6.6.6.1.2.2.1.1", lambda i: str(i - 1), "2", "{i0}", "read-only")],
+        ("idx", E + "534.6.6.6.1.2.2.1.1", lambda i: str(i - 1), "2", "{i0}", "read-only")]
+       # outletCurrent (mA), outletActivePower (W).
+       + meters(("current", E + "534.6.6.6.1.2.2.1.4", lambda i: str(i - 1), "2", 250),
+                ("power", E + "534.6.6.6.1.2.2.1.7", lambda i: str(i - 1), "2", 30)),
        follow={"1": "1", "0": "0"}, valid=["0", "1"], control="ctl", status="ctl")
 # IBM BladeCenter (BLADE-MIB): power state 1 on, 0 off; control 1 on, 0 off.
 device("ibmblade", E + "2.3.51.2.7", "IBM BladeCenter AMM (snmpsim)", E + "2.3.51",
@@ -98,7 +129,11 @@ device("ipdu", E + "2.6.223", "IBM iPDU (snmpsim)", E + "2.6.223",
 device("emerson", E + "476.1.42", "Emerson MPH2 (snmpsim)", E + "476",
        [("ctl", E + "476.1.42.3.8.50.20.1.100", lambda i: f"1.1.{i}", "2", "1", "read-write"),
         ("state", E + "476.1.42.3.8.50.20.1.95", lambda i: f"1.1.{i}", "2", "2", "read-only"),
-        ("name", E + "476.1.42.3.8.50.20.1.10", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")],
+        ("name", E + "476.1.42.3.8.50.20.1.10", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")]
+       # lgpPduRcpEntryEcHundredths (0.01 A), PwrOut (W), EnergyAccum (0.1 kWh).
+       + meters(("current", E + "476.1.42.3.8.50.20.1.61", lambda i: f"1.1.{i}", "66", 15),
+                ("power", E + "476.1.42.3.8.50.20.1.65", lambda i: f"1.1.{i}", "66", 35),
+                ("energy", E + "476.1.42.3.8.50.20.1.85", lambda i: f"1.1.{i}", "66", 900)),
        follow={"1": "2", "0": "1"}, valid=["0", "1"], control="ctl", status="state")
 # Intel Modular Server: one column, 2 on; command 2 on, 3 off.
 device("intelmodular", E + "343.2.19.1", "Intel Modular Server (snmpsim)", E + "343",
@@ -121,21 +156,46 @@ device("ifmib", E + "9.1.1", "Ethernet switch (snmpsim IF-MIB)", ["1.3.6.1.2.1.2
 device("raritan", E + "13742.6", "Raritan PX2 (snmpsim)", E + "13742",
        [("op", E + "13742.6.4.1.2.1.2", lambda i: f"1.{i}", "2", "1", "read-write"),
         ("state", E + "13742.6.4.1.2.1.3", lambda i: f"1.{i}", "2", "7", "read-only"),
-        ("name", E + "13742.6.3.5.3.1.3", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
-       follow={"0": "8", "1": "7", "2": "7"}, valid=["0", "1", "2"], control="op", status="state")
+        ("name", E + "13742.6.3.5.3.1.3", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")]
+       # measurementsOutletSensorValue by sensor type (1 rmsCurrent, 5 activePower,
+       # 8 activeEnergy) and outletSensorDecimalDigits (3, 1 and 0): the value is raw / 10^d.
+       + meters(("current", E + "13742.6.5.4.3.1.4", lambda i: f"1.{i}.1", "66", 1000),
+                ("power", E + "13742.6.5.4.3.1.4", lambda i: f"1.{i}.5", "66", 500),
+                ("energy", E + "13742.6.5.4.3.1.4", lambda i: f"1.{i}.8", "66", 20000))
+       + [("digits1", E + "13742.6.3.5.4.1.7", lambda i: f"1.{i}.1", "66", "3", "read-only"),
+          ("digits5", E + "13742.6.3.5.4.1.7", lambda i: f"1.{i}.5", "66", "1", "read-only"),
+          ("digits8", E + "13742.6.3.5.4.1.7", lambda i: f"1.{i}.8", "66", "0", "read-only")],
+       follow={"0": "8", "1": "7", "2": "7"}, valid=["0", "1", "2"], control="op", status="state",
+       # Inlet 1: 9.87 A (digits 2), 2109.5 W (digits 1), 7654321 Wh (digits 0).
+       extra=scalars((E + "13742.6.5.2.3.1.4.1.1.1", "66", 987), (E + "13742.6.5.2.3.1.4.1.1.5", "66", 21095),
+                     (E + "13742.6.5.2.3.1.4.1.1.8", "66", 7654321), (E + "13742.6.3.3.4.1.7.1.1.1", "66", 2),
+                     (E + "13742.6.3.3.4.1.7.1.1.5", "66", 1), (E + "13742.6.3.3.4.1.7.1.1.8", "66", 0)))
 # ServerTech Sentry3: rows tower.infeed.outlet; outletStatus off(0)/on(1); outletControlAction
 # on(1), off(2), reboot(3) (ends on).
 device("sentry3", E + "1718.3", "Sentry Switched CDU (snmpsim Sentry3)", E + "1718",
        [("act", E + "1718.3.2.3.1.11", lambda i: f"1.1.{i}", "2", "0", "read-write"),
         ("state", E + "1718.3.2.3.1.5", lambda i: f"1.1.{i}", "2", "1", "read-only"),
-        ("name", E + "1718.3.2.3.1.3", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")],
-       follow={"1": "1", "2": "0", "3": "1"}, valid=["0", "1", "2", "3"], control="act", status="state")
+        ("name", E + "1718.3.2.3.1.3", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")]
+       # outletLoadValue (0.01 A), outletPower (W), outletEnergy (Wh); infeedLoadValue
+       # (0.01 A), towerActivePower (W), towerEnergy (kWh).
+       + meters(("current", E + "1718.3.2.3.1.7", lambda i: f"1.1.{i}", "2", 20),
+                ("power", E + "1718.3.2.3.1.14", lambda i: f"1.1.{i}", "2", 100),
+                ("energy", E + "1718.3.2.3.1.18", lambda i: f"1.1.{i}", "2", 5000)),
+       follow={"1": "1", "2": "0", "3": "1"}, valid=["0", "1", "2", "3"], control="act", status="state",
+       extra=scalars((E + "1718.3.2.2.1.7.1.1", "2", 1234), (E + "1718.3.2.1.1.11.1", "2", 3456),
+                     (E + "1718.3.2.1.1.14.1", "2", 789)))
 # ServerTech Sentry4: rows unit.cord.outlet; st4OutletControlState on(11)/off(10);
 # st4OutletControlAction on(1), off(2), reboot(3).
 device("sentry4", E + "1718.4", "Sentry PRO (snmpsim Sentry4)", E + "1718",
        [("act", E + "1718.4.1.8.5.1.2", lambda i: f"1.1.{i}", "2", "0", "read-write"),
         ("state", E + "1718.4.1.8.5.1.1", lambda i: f"1.1.{i}", "2", "11", "read-only"),
-        ("name", E + "1718.4.1.8.2.1.3", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")],
+        ("name", E + "1718.4.1.8.2.1.3", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")]
+       # st4OutletCurrent (0.01 A), ActivePower (W), Energy (Wh); st4InputCordActivePower
+       # (W) and Energy (0.1 kWh).
+       + meters(("current", E + "1718.4.1.8.3.1.3", lambda i: f"1.1.{i}", "2", 30),
+                ("power", E + "1718.4.1.8.3.1.7", lambda i: f"1.1.{i}", "2", 200),
+                ("energy", E + "1718.4.1.8.3.1.14", lambda i: f"1.1.{i}", "2", 6000)),
+       extra=scalars((E + "1718.4.1.3.3.1.3.1.1", "2", 4567), (E + "1718.4.1.3.3.1.10.1.1", "2", 1234)),
        follow={"1": "11", "2": "10", "3": "11"}, valid=["0", "1", "2", "3", "4", "5", "6"], control="act", status="state")
 # Eaton ePDU G3 (EATON-EPDU-MIB): rows unit.outlet; outletControlStatus off(0)/on(1);
 # writing 0 to outletControlOffCmd / OnCmd / RebootCmd acts now.
@@ -144,7 +204,12 @@ device("eaton-g3", E + "534.6.6.7", "Eaton ePDU G3 (snmpsim)", E + "534",
         ("oncmd", E + "534.6.6.7.6.6.1.4", lambda i: f"1.{i}", "2", "-1", "read-write"),
         ("rebootcmd", E + "534.6.6.7.6.6.1.5", lambda i: f"1.{i}", "2", "-1", "read-write"),
         ("state", E + "534.6.6.7.6.6.1.2", lambda i: f"1.{i}", "2", "1", "read-only"),
-        ("name", E + "534.6.6.7.6.1.1.3", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
+        ("name", E + "534.6.6.7.6.1.1.3", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")]
+       # outletCurrent (mA), outletWatts (W), outletWh (Wh); inputTotalWatts, inputTotalWh.
+       + meters(("current", E + "534.6.6.7.6.4.1.3", lambda i: f"1.{i}", "2", 500),
+                ("power", E + "534.6.6.7.6.5.1.3", lambda i: f"1.{i}", "2", 60),
+                ("energy", E + "534.6.6.7.6.5.1.4", lambda i: f"1.{i}", "66", 7000)),
+       extra=scalars((E + "534.6.6.7.3.5.1.4.1.1", "2", 1500), (E + "534.6.6.7.3.5.1.5.1.1", "66", 99999)),
        follow={"offcmd": {"0": "0"}, "oncmd": {"0": "1"}, "rebootcmd": {"0": "1"}},
        valid=["-1", "0"], control=["offcmd", "oncmd", "rebootcmd"], status="state")
 # Cisco MDS: 8 Fibre Channel ports fc1/1..fc1/8 as ifIndex 1..8 (ifDescr, ifAlias) and
@@ -163,7 +228,12 @@ device("cisco-mds", E + "9.12.3.1.3.1", "Cisco MDS 9148 (snmpsim)",
 device("geist", E + "21239.42.1.53", "Vertiv Geist IMD3 (snmpsim)", E + "21239",
        [("ctl", E + "21239.5.2.3.5.1.6", plain, "2", "8", "read-write"),
         ("state", E + "21239.5.2.3.5.1.4", plain, "2", "1", "read-only"),
-        ("name", E + "21239.5.2.3.5.1.2", plain, "4", "Outlet {i}", "read-only")],
+        ("name", E + "21239.5.2.3.5.1.2", plain, "4", "Outlet {i}", "read-only")]
+       # pduOutletMeter current (0.01 A), real power (W), energy (Wh); pduTotal W and Wh.
+       + meters(("current", E + "21239.5.2.3.6.1.8", plain, "66", 40),
+                ("power", E + "21239.5.2.3.6.1.12", plain, "66", 70),
+                ("energy", E + "21239.5.2.3.6.1.15", plain, "66", 8000)),
+       extra=scalars((E + "21239.5.2.3.1.1.9.1", "66", 2100), (E + "21239.5.2.3.1.1.12.1", "66", 555555)),
        follow={"2": "1", "4": "2", "6": "1"}, valid=["1", "2", "3", "4", "5", "6", "7", "8"],
        control="ctl", status="state")
 # Baytech RPC (for NUT's snmp-ups driver): state = command, 0 off, 1 on, 2 reboot (ends on).
@@ -184,8 +254,15 @@ device("baytech", E + "4779", "Universal RPC Host Module (snmpsim Baytech)", E +
 device("cyberpower", E + "3808.1.1.3", "CyberPower ePDU (snmpsim)", E + "3808",
        [("ctl", E + "3808.1.1.3.3.3.1.1.4", plain, "2", "1", "read-write"),
         ("name", E + "3808.1.1.3.3.3.1.1.2", plain, "4", "Outlet {i}", "read-only"),
-        ("state", E + "3808.1.1.3.3.5.1.1.4", plain, "2", "1", "read-only")],
-       follow={"1": "1", "2": "2", "3": "1"}, valid=["1", "2", "3", "4"], control="ctl", status="state")
+        ("state", E + "3808.1.1.3.3.5.1.1.4", plain, "2", "1", "read-only")]
+       # ePDUOutletStatusLoad (0.1 A), ActivePower (W), Energy (0.1 kWh); ePDULoadStatus
+       # row 1: load (0.1 A), active power (W), energy (0.1 kWh).
+       + meters(("current", E + "3808.1.1.3.3.5.1.1.7", plain, "66", 5),
+                ("power", E + "3808.1.1.3.3.5.1.1.8", plain, "66", 40),
+                ("energy", E + "3808.1.1.3.3.5.1.1.13", plain, "66", 300)),
+       follow={"1": "1", "2": "2", "3": "1"}, valid=["1", "2", "3", "4"], control="ctl", status="state",
+       extra=scalars((E + "3808.1.1.3.2.3.1.1.2.1", "66", 87), (E + "3808.1.1.3.2.3.1.1.7.1", "66", 1900),
+                     (E + "3808.1.1.3.2.3.1.1.10.1", "66", 4321)))
 
 
 def pad(oid):
@@ -222,7 +299,7 @@ for d in DEVICES:
     for r in d["rows"]:
         for name, oid, rowf, tag, init, access in d["columns"]:
             s, o = (r if isinstance(r, tuple) else (1, r))
-            value = init.format(i=o, s=s, o=o, i0=o - 1)
+            value = str(init(o)) if callable(init) else init.format(i=o, s=s, o=o, i0=o - 1)
             rows.append((pad(f"{oid}.{rowf(r)}"), tag, value, access))
     rows += [(pad(o), tg, v, a) for o, tg, v, a in d["extra"]]
     rows.sort()
