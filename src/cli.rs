@@ -194,6 +194,7 @@ Usage:\n\
 \tfencebox power ACTION NODES    list, status, on, off or reboot nodes by the inventory (--help)\n\
 \tfencebox inventory check       check the inventory (docs/inventory.md)\n\
 \tfencebox chain NODES | check   show the nodes' power chains, or check them for risks\n\
+\tfencebox stats NAMES           outlet current, power and energy; UPS load; BMC power (--help)\n\
 \tfencebox serve [--config F]    run the power service (docs/api.md)\n\
 \tfencebox token add NAME ...    make an API token (list, remove)\n\
 \tfencebox --version | --help\n"
@@ -252,6 +253,7 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
         Some("power") => fleet_answer(crate::fleet::command::power, &args[1..]),
         Some("inventory") => fleet_answer(crate::fleet::command::inventory, &args[1..]),
         Some("chain") => fleet_answer(crate::fleet::command::chain, &args[1..]),
+        Some("stats") => fleet_answer(crate::fleet::command::stats, &args[1..]),
         Some("serve") => service_answer(crate::serve::command::serve, &args[1..]),
         Some("token") => service_answer(crate::serve::command::token, &args[1..]),
         Some("link") => match args.get(1) {

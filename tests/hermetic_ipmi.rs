@@ -462,3 +462,83 @@ fn late_answers() {
     );
     assert!(!bmc.power_on());
 }
+
+/// `fencebox stats` of BMCs: a BMC with DCMI gives the machine's power (the gauge named
+/// as ipmi_exporter names it), a BMC without DCMI meters nothing and is no failure, and a
+/// BMC that refuses the login fails the command with its reason. ipmi_sim has no DCMI,
+/// so this is the fake BMC (tests/fakes/bmc.rs), whose answer follows the DCMI 1.5
+/// specification's bytes.
+#[test]
+fn stats_reads_a_bmcs_power_through_dcmi() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new("ipmi-stats");
+    let metered = FakeBmc::start(BmcConfig {
+        dcmi_watts: Some(350),
+        ..BmcConfig::default()
+    });
+    let plain = FakeBmc::start(BmcConfig::default());
+    let locked = FakeBmc::start(BmcConfig {
+        password: "other".into(),
+        ..BmcConfig::default()
+    });
+    let device = |name: &str, bmc: &FakeBmc| {
+        format!(
+            "[devices.{name}]\nagent = \"fence_ipmilan\"\nip = \"127.0.0.1\"\nipport = \"{}\"\n\
+             username = \"admin\"\npassword = \"password\"\nlanplus = \"1\"\n",
+            bmc.port()
+        )
+    };
+    let inv = sb.path("inventory.toml");
+    std::fs::write(
+        &inv,
+        [
+            device("bmc1", &metered),
+            device("bmc2", &plain),
+            device("bmc3", &locked),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    std::fs::set_permissions(&inv, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let stats = |args: &[&str]| {
+        sb.command("fencebox")
+            .arg("stats")
+            .args(args)
+            .arg("--inventory")
+            .arg(&inv)
+            .output()
+            .unwrap()
+    };
+    let out = stats(&["bmc1,bmc2", "--prometheus"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        text,
+        "# HELP fencebox_stats_up Whether the device answered the last read (1) or not (0).\n\
+         # TYPE fencebox_stats_up gauge\n\
+         fencebox_stats_up{device=\"bmc1\"} 1\n\
+         fencebox_stats_up{device=\"bmc2\"} 1\n\
+         # HELP fencebox_dcmi_power_consumption_watts The machine's power consumption as its BMC reports it (DCMI Get Power Reading).\n\
+         # TYPE fencebox_dcmi_power_consumption_watts gauge\n\
+         fencebox_dcmi_power_consumption_watts{device=\"bmc1\"} 350\n"
+    );
+    let out = stats(&["bmc1,bmc2"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[bmc1]\ninput.realpower: 350\n\n[bmc2]\nnote: the device meters nothing\n"
+    );
+    // A refused login: exit 1, the reason, and never the password.
+    let out = stats(&["all", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["devices"][2]["device"], "bmc3");
+    assert_eq!(v["devices"][2]["ok"], false);
+    assert!(
+        v["devices"][2]["error"]
+            .as_str()
+            .is_some_and(|e| e.to_lowercase().contains("password") || e.contains("uthent")),
+        "{text}"
+    );
+    assert!(!text.contains("\"password\""), "{text}");
+}

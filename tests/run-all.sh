@@ -26,6 +26,9 @@ need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool o
 # pyghmi's IPMI server: the second, independent BMC implementation (tests/common/bmc.rs).
 ensure_venv "$(peer_state pyghmi-venv)/venv" pyghmi==1.6.19
 export FENCEBOX_PYGHMI_PYTHON="$PEERS_STATE/pyghmi-venv/venv/bin/python"
+# prometheus_client's parser reads `fencebox stats --prometheus` (tests/stats.rs).
+ensure_venv "$(peer_state prometheus-venv)/venv" prometheus-client==0.21.1
+export FENCEBOX_PROMETHEUS_PYTHON="$PEERS_STATE/prometheus-venv/venv/bin/python"
 # labgrid's PDUDaemonDriver: a second real client of fencebox serve (tests/serve_peers.rs).
 FENCEBOX_LABGRID_PYTHON="$(tests/peers/pdudaemon/labgrid-venv.sh)"; export FENCEBOX_LABGRID_PYTHON
 

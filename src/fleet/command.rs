@@ -11,7 +11,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::contract::agents::Registry;
 use crate::fleet::inventory::{self, Inventory};
 use crate::fleet::power::{self, Options};
-use crate::fleet::{chain, hostlist, report};
+use crate::fleet::{chain, hostlist, report, stats};
 use crate::runtime::env::Env;
 
 /// What a fleet command ends with: the text for stdout and the exit code, or one line
@@ -29,7 +29,7 @@ fn inventory_arg() -> Arg {
 }
 
 fn power_cli() -> Command {
-    Command::new("fencebox power")
+    let cli = Command::new("fencebox power")
         .about("Switch or read the power of nodes by their feeds, as the inventory maps them")
         .disable_version_flag(true)
         .arg(
@@ -43,33 +43,34 @@ fn power_cli() -> Command {
                 .required(true)
                 .value_name("NODES")
                 .help("node[01-16], rack2-n[1-4,7], @group, all; several with commas"),
-        )
-        .arg(inventory_arg())
+        );
+    run_args(cli)
+}
+
+fn stats_cli() -> Command {
+    let cli = Command::new("fencebox stats")
+        .about("Read what devices meter: outlet state, current, power and energy, input power, UPS load and battery, a machine's power through its BMC")
+        .disable_version_flag(true)
         .arg(
-            Arg::new("json")
-                .long("json")
+            Arg::new("names")
+                .num_args(0..)
+                .value_name("NAMES")
+                .help("devices, nodes (node[01-16], @group: their feeds and BMC) or all; with --agent, none"),
+        )
+        .arg(
+            Arg::new("agent")
+                .long("agent")
+                .value_name("AGENT")
+                .help("read one device not in the inventory: the agent's options on standard input, as the agent takes them (key=value lines)"),
+        )
+        .arg(
+            Arg::new("prometheus")
+                .long("prometheus")
                 .action(ArgAction::SetTrue)
-                .help("answer in JSON"),
-        )
-        .arg(
-            Arg::new("fanout")
-                .long("fanout")
-                .value_name("N")
-                .help("devices worked on at once (default 256)"),
-        )
-        .arg(
-            Arg::new("lock_wait")
-                .long("lock-wait")
-                .value_name("SECONDS")
-                .help("how long to wait for devices that other calls hold (default 120)"),
-        )
-        .arg(
-            Arg::new("verbose")
-                .long("verbose")
-                .short('v')
-                .action(ArgAction::Count)
-                .help("print each device's log on standard error"),
-        )
+                .conflicts_with("json")
+                .help("answer in Prometheus's text format (base units: amperes, watts, joules)"),
+        );
+    run_args(cli)
 }
 
 fn chain_cli() -> Command {
@@ -160,15 +161,8 @@ fn load(m: &ArgMatches, env: &Env, registry: &Registry) -> Result<Inventory, Str
     inventory::load(&path, registry)
 }
 
-/// `fencebox power ACTION NODES [options]`.
-pub fn power(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
-    let m = match matches(power_cli(), args) {
-        Ok(m) => m,
-        Err(answer) => return answer,
-    };
-    let action = m.get_one::<String>("action").map_or("", String::as_str);
-    let nodes_text = m.get_one::<String>("nodes").map_or("", String::as_str);
-    let as_json = m.get_flag("json");
+/// --fanout, --lock-wait and -v, as power and stats take them.
+fn run_options(m: &ArgMatches) -> Result<Options, String> {
     let mut opts = Options {
         verbose: u32::from(m.get_count("verbose")),
         ..Options::default()
@@ -193,6 +187,49 @@ pub fn power(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
             }
         };
     }
+    Ok(opts)
+}
+
+/// The arguments every command that reads or switches many devices takes.
+fn run_args(cli: Command) -> Command {
+    cli.arg(inventory_arg())
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("answer in JSON"),
+        )
+        .arg(
+            Arg::new("fanout")
+                .long("fanout")
+                .value_name("N")
+                .help("devices worked on at once (default 256)"),
+        )
+        .arg(
+            Arg::new("lock_wait")
+                .long("lock-wait")
+                .value_name("SECONDS")
+                .help("how long to wait for devices that other calls hold (default 120)"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .long("verbose")
+                .short('v')
+                .action(ArgAction::Count)
+                .help("print each device's log on standard error"),
+        )
+}
+
+/// `fencebox power ACTION NODES [options]`.
+pub fn power(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
+    let m = match matches(power_cli(), args) {
+        Ok(m) => m,
+        Err(answer) => return answer,
+    };
+    let action = m.get_one::<String>("action").map_or("", String::as_str);
+    let nodes_text = m.get_one::<String>("nodes").map_or("", String::as_str);
+    let as_json = m.get_flag("json");
+    let opts = run_options(&m)?;
     let command = match action {
         "list" => None,
         other => Some(power::Command::parse(other).ok_or_else(|| {
@@ -212,6 +249,56 @@ pub fn power(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
         report::table(&outcome)
     };
     Ok((text, u8::from(!outcome.all_ok())))
+}
+
+/// `fencebox stats NAMES [--json | --prometheus]`, or `--agent NAME` with the options on
+/// stdin. Exit 1 when a device could not be read.
+pub fn stats(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
+    let m = match matches(stats_cli(), args) {
+        Ok(m) => m,
+        Err(answer) => return answer,
+    };
+    let opts = run_options(&m)?;
+    let names: Vec<String> = m
+        .get_many::<String>("names")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let (inv, selection) = match m.get_one::<String>("agent") {
+        Some(agent) => {
+            if !names.is_empty() {
+                return Err(format!(
+                    "with --agent the device comes from standard input; drop the names ({})",
+                    names.join(" ")
+                ));
+            }
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| format!("cannot read the agent's options from standard input: {e}"))?;
+            let inv = stats::one_device(agent, &text, registry)?;
+            let selection = stats::select(&inv, &["all".to_string()])?;
+            (inv, selection)
+        }
+        None => {
+            if names.is_empty() {
+                return Err(
+                    "name the devices or nodes to read (or all), or give --agent; see --help"
+                        .into(),
+                );
+            }
+            let inv = load(&m, env, registry)?;
+            let selection = stats::select(&inv, &names)?;
+            (inv, selection)
+        }
+    };
+    let read = stats::collect(&inv, registry, env, &selection, &opts);
+    let text = if m.get_flag("json") {
+        stats::json(&read)
+    } else if m.get_flag("prometheus") {
+        stats::prometheus(&read)
+    } else {
+        stats::nut_text(&read)
+    };
+    Ok((text, u8::from(!read.iter().all(stats::DeviceStats::ok))))
 }
 
 /// `fencebox inventory check [--inventory PATH]`.

@@ -10,3 +10,4 @@ pub mod import;
 pub mod inventory;
 pub mod power;
 pub mod report;
+pub mod stats;

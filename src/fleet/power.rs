@@ -20,7 +20,7 @@ use crate::contract::agents::Registry;
 use crate::contract::error::FenceError;
 use crate::contract::input;
 use crate::contract::settings::{self, Settings};
-use crate::device::{self, Backend, Device, PowerState, PowerSupply, Session, Supply};
+use crate::device::{self, Backend, Device, Meter, PowerState, PowerSupply, Session, Supply};
 use crate::fleet::inventory::{self, Feed, Inventory};
 use crate::runtime::call::CallId;
 use crate::runtime::clock::{Clock, RealClock, SharedClock};
@@ -135,6 +135,8 @@ struct Work {
     log: Arc<Log>,
     /// What the device said of power beyond its plugs (`Op::Inspect` only).
     health: Option<Result<Health, String>>,
+    /// What the device meters (`Op::Meter` only).
+    meter: Option<Result<Option<Meter>, String>>,
 }
 
 struct Prepared {
@@ -183,7 +185,7 @@ pub fn run_targets(
     let feeds = selected.iter().flat_map(|n| n.power_feeds());
     let mut works = works_for(inv, registry, env, feeds, command, opts.verbose);
     let mut results: BTreeMap<Feed, FeedResult> = BTreeMap::new();
-    let locks = lock_all(&mut works, command, opts, env);
+    let locks = lock_all(&mut works, command.name(), opts, env);
     let mut fenced = BTreeSet::new();
     match command {
         Command::Status => phase(&mut works, Op::Read, opts, &mut results),
@@ -225,13 +227,21 @@ fn works_for(
     }
     by_device
         .into_iter()
-        .map(|(name, plugs)| prepare(inv, registry, env, &name, plugs, command, verbose))
+        .map(|(name, plugs)| {
+            let action = match command {
+                Command::Status => DeviceAction::Status,
+                Command::On => DeviceAction::On,
+                Command::Off => DeviceAction::Off,
+                Command::Reboot => DeviceAction::Reboot,
+            };
+            prepare(inv, registry, env, &name, plugs, action, verbose)
+        })
         .collect()
 }
 
 /// Every lock the works need, each once, in key order; a device whose lock could not be
 /// had fails with why. Held until the returned locks are dropped.
-fn lock_all(works: &mut [Work], command: Command, opts: &Options, env: &Env) -> Vec<DeviceLock> {
+fn lock_all(works: &mut [Work], command: &str, opts: &Options, env: &Env) -> Vec<DeviceLock> {
     let (locks, lock_errors) = take_locks(works, command, opts, env);
     for w in works.iter_mut() {
         if let Ok(p) = &w.prepared {
@@ -278,7 +288,7 @@ pub fn inspect(
         Command::Status,
         opts.verbose,
     );
-    let locks = lock_all(&mut works, Command::Status, opts, env);
+    let locks = lock_all(&mut works, Command::Status.name(), opts, env);
     let mut readings = Readings::default();
     phase(&mut works, Op::Inspect, opts, &mut readings.feeds);
     drop(locks);
@@ -293,6 +303,40 @@ pub fn inspect(
     readings
 }
 
+/// What each of `devices` (inventory names) meters, or why it could not be read; read
+/// under shared locks where the devices allow.
+pub fn meter(
+    inv: &Inventory,
+    registry: &Registry,
+    env: &Env,
+    devices: &[String],
+    opts: &Options,
+) -> BTreeMap<String, Result<Option<Meter>, String>> {
+    let mut works: Vec<Work> = devices
+        .iter()
+        .filter(|d| inv.devices.contains_key(*d))
+        .map(|d| {
+            let action = DeviceAction::List { with_state: true };
+            prepare(inv, registry, env, d, Vec::new(), action, opts.verbose)
+        })
+        .collect();
+    let locks = lock_all(&mut works, "stats", opts, env);
+    phase(&mut works, Op::Meter, opts, &mut BTreeMap::new());
+    drop(locks);
+    if opts.progress {
+        eprint!("\r\x1b[K");
+    }
+    works
+        .into_iter()
+        .map(|w| {
+            let m = w
+                .meter
+                .unwrap_or_else(|| Err("not read (internal error)".to_string()));
+            (w.name, m)
+        })
+        .collect()
+}
+
 /// Check a device's options as its agent would and set up its backend (no contact).
 fn prepare(
     inv: &Inventory,
@@ -300,19 +344,13 @@ fn prepare(
     env: &Env,
     name: &str,
     plugs: Vec<String>,
-    command: Command,
+    action: DeviceAction,
     verbose: u32,
 ) -> Work {
     let device = &inv.devices[name];
     let log = Log::in_memory(name);
     // Checked as the action the command will do (a switch may need what a read does not:
     // fence_nut's password_only_to_switch), with one of its plugs where the agent needs one.
-    let action = match command {
-        Command::Status => DeviceAction::Status,
-        Command::On => DeviceAction::On,
-        Command::Off => DeviceAction::Off,
-        Command::Reboot => DeviceAction::Reboot,
-    };
     // The devices keep their own timeouts even when Pacemaker runs fence_chain (which
     // turns an agent's own timeouts off): a feed that never confirms must end the
     // command, not hold every lock until Pacemaker kills it.
@@ -340,6 +378,7 @@ fn prepare(
             settings::verbose_level(&raw).max(verbose).max(1),
             None,
         );
+        let reads = matches!(action, DeviceAction::Status | DeviceAction::List { .. });
         let action = Action::Device(action);
         let clock = RealClock::started_at(Instant::now());
         let (settings, mut errors) =
@@ -355,7 +394,7 @@ fn prepare(
             (Some(config), true) => {
                 let backend = device::open(config);
                 let (identity, concurrent) = identity_of(&backend);
-                let lock_mode = if command == Command::Status && concurrent {
+                let lock_mode = if reads && concurrent {
                     LockMode::Shared
                 } else {
                     LockMode::Exclusive
@@ -382,6 +421,7 @@ fn prepare(
         prepared,
         log,
         health: None,
+        meter: None,
     }
 }
 
@@ -411,7 +451,7 @@ fn identity_of(b: &Backend) -> (lock::DeviceIdentity, bool) {
 /// behind it may share), in key order. A lock that cannot be had fails its devices only.
 fn take_locks(
     works: &[Work],
-    command: Command,
+    command: &str,
     opts: &Options,
     env: &Env,
 ) -> (Vec<DeviceLock>, BTreeMap<String, String>) {
@@ -426,9 +466,13 @@ fn take_locks(
     }
     let clock = RealClock::started_at(Instant::now());
     let owner = format!(
-        "{} (fencebox power {}) since {}",
+        "{} (fencebox {}) since {}",
         CallId::next(),
-        command.name(),
+        if command == "stats" {
+            command.to_string()
+        } else {
+            format!("power {command}")
+        },
         log::timestamp()
     );
     let (mut held, mut failed) = (Vec::new(), BTreeMap::new());
@@ -450,6 +494,8 @@ enum Op {
     /// Read, and ask the device about its own supply.
     Inspect,
     Switch(PowerState),
+    /// Read what the device meters (no plugs).
+    Meter,
     /// The second half of a reboot: switch on plugs this command confirmed off moments
     /// ago under the locks it still holds, without reading them again.
     OnAfterOff,
@@ -529,6 +575,20 @@ fn merge(results: &mut BTreeMap<Feed, FeedResult>, r: FeedResult) {
 }
 
 fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
+    if op == Op::Meter {
+        let clock: SharedClock = RealClock::shared_now();
+        work.meter = Some(match &mut work.prepared {
+            Err(e) => Err(e.clone()),
+            Ok(p) => log::scope(&work.log, || match &mut p.backend {
+                Backend::Dummy(d) => read_meter(d, &clock),
+                Backend::Snmp(d) => read_meter(d, &clock),
+                Backend::Ipmi(d) => read_meter(d, &clock),
+                Backend::Nut(d) => read_meter(d, &clock),
+                Backend::Shell(d) => read_meter(d, &clock),
+            }),
+        });
+        return Vec::new();
+    }
     let feed = |plug: &str| Feed {
         device: work.name.clone(),
         plug: plug.to_string(),
@@ -572,6 +632,13 @@ fn on_device(work: &mut Work, op: Op) -> Vec<FeedResult> {
             unknown_plug: r.unknown_plug,
         })
         .collect()
+}
+
+fn read_meter<D: Device>(dev: &mut D, clock: &SharedClock) -> Result<Option<Meter>, String> {
+    let mut session = dev.connect(clock).map_err(|e| err_text(&e))?;
+    let m = session.meter().map_err(|e| err_text(&e));
+    session.close();
+    m
 }
 
 /// One plug's end: the last state the device confirmed, whether this command switched
@@ -668,7 +735,7 @@ fn session_op<S: Session>(
         _ => read_states(s, &resolved),
     };
     let target = match op {
-        Op::Read | Op::Inspect => {
+        Op::Read | Op::Inspect | Op::Meter => {
             for (i, st) in states {
                 out[i] = match st {
                     Ok(s) => PlugOutcome::confirmed(s, false),
@@ -805,6 +872,7 @@ fn reboot(
             prepared,
             log: Arc::clone(&w.log),
             health: None,
+            meter: None,
         });
     }
     phase(&mut second, Op::OnAfterOff, opts, results);

@@ -94,11 +94,18 @@ device.mfr: fencebox-test
 device.model: Dummy ePDU
 device.type: pdu
 ups.status: OL
+ups.load: 23
+ups.realpower: 180
+battery.charge: 97
+input.current: 3.9
+input.realpower: 845
 outlet.count: 4
 outlet.1.id: 1
 outlet.1.desc: web1 psu
 outlet.1.status: on
 outlet.1.switchable: yes
+outlet.1.current: 0.42
+outlet.1.realpower: 96
 outlet.2.id: 2
 outlet.2.desc: Outlet 2
 outlet.2.status: off
