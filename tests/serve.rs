@@ -224,6 +224,25 @@ fn tokens_decide_who_reads_and_who_switches_and_a_refusal_switches_nothing() {
         metrics.contains("fencebox_device_up{device=\"pdua\"} 1"),
         "{metrics}"
     );
+    // The devices' own readings (fencebox stats), read at the scrape.
+    assert!(
+        metrics.contains("fencebox_stats_up{device=\"pdua\"} 1")
+            && metrics.contains("fencebox_outlet_on{device=\"pdua\",outlet=\"1\""),
+        "{metrics}"
+    );
+    // A second scrape within stats_max_age (60 s by default) is served the same
+    // readings: the PDU is not asked again.
+    let asked = site.pdua.requests().len();
+    let (_, again) = get(&s, "/metrics", Some(&site.read));
+    assert!(
+        again.contains("fencebox_stats_up{device=\"pdua\"} 1"),
+        "{again}"
+    );
+    assert_eq!(
+        site.pdua.requests().len(),
+        asked,
+        "a scrape within stats_max_age read the PDU again"
+    );
     // Queues by the inventory's device names, idle ones too.
     assert!(
         metrics.contains("fencebox_queue_depth{device=\"pdua\"} 0"),

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::contract::agents::Registry;
+use crate::contract::agents::{BackendKind, Registry};
 use crate::device::{Meter, MeterKind, OutletMeter, PowerState, Quantities, UpsMeter};
 use crate::fleet::hostlist;
 use crate::fleet::inventory::Inventory;
@@ -72,6 +72,22 @@ pub fn select(inv: &Inventory, names: &[String]) -> Result<Selection, String> {
         }
     }
     Ok(out)
+}
+
+/// Every device of the inventory whose kind of backend meters anything (SNMP PDUs,
+/// upsd, BMCs): what the service's `/metrics` reads. Dummy devices and device shells
+/// meter nothing, and a read would only queue behind their fencing calls.
+pub fn meterable(inv: &Inventory) -> Selection {
+    inv.devices
+        .iter()
+        .filter(|(_, d)| {
+            matches!(
+                d.agent.def.backend,
+                BackendKind::Snmp | BackendKind::Nut | BackendKind::Ipmi
+            )
+        })
+        .map(|(name, _)| (name.clone(), None))
+        .collect()
 }
 
 /// Split at commas outside brackets (`node[1,3],pdu1`).

@@ -342,7 +342,28 @@ async fn job_one(
 
 async fn metrics(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Failure> {
     holder(&app, &h)?;
-    let text = app.jobs.metrics.render(&app.jobs.depths());
+    let mut text = app.jobs.metrics.render(&app.jobs.depths());
+    let world = app.jobs.world();
+    let devices = app
+        .stats
+        .text(move || {
+            let inv = &world.inventory;
+            let every = crate::fleet::stats::meterable(inv);
+            let opts = crate::fleet::power::Options {
+                progress: false,
+                // A device held by a long fencing job is reported unread rather than
+                // holding the scrape past Prometheus's own timeout (10 s by default).
+                lock_wait: Some(std::time::Duration::from_secs(5)),
+                ..Default::default()
+            };
+            let read =
+                crate::fleet::stats::collect(inv, &world.registry, &world.env, &every, &opts);
+            crate::fleet::stats::prometheus(&read)
+        })
+        .await;
+    if let Some(devices) = devices {
+        text.push_str(&devices);
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -25,6 +25,9 @@ pub struct Config {
     pub journal: PathBuf,
     /// Bytes past which the journal is rotated to `<journal>.1` (0: never).
     pub journal_limit: u64,
+    /// How old the devices' readings in `/metrics` may be before a scrape reads them
+    /// again (None: `/metrics` does not read the devices).
+    pub stats_max_age: Option<std::time::Duration>,
     /// The fencebox API (`/v1/`) and `/metrics`.
     pub listen: Vec<SocketAddr>,
     /// TLS on the API listeners: a PEM certificate chain and its key.
@@ -52,6 +55,9 @@ pub struct Tls {
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Seconds a scrape's device readings are served again before the devices are read anew
+/// (a PDU's meters change slowly; a Prometheus every 15 s must not poll every PDU).
+pub const DEFAULT_STATS_MAX_AGE: u64 = 60;
 
 /// PDUDaemon's listeners: its HTTP routes and its one-line TCP protocol. Their clients
 /// send no credentials, so anything but loopback needs an allow-list of client networks.
@@ -82,6 +88,7 @@ struct File {
     tokens: Option<PathBuf>,
     journal: Option<PathBuf>,
     journal_max_mib: Option<u64>,
+    stats_max_age: Option<u64>,
     #[serde(default)]
     listen: Vec<String>,
     tls: Option<Tls>,
@@ -255,7 +262,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
             ))
         }
     };
+    let stats_max_age = match file.stats_max_age {
+        None => Some(std::time::Duration::from_secs(DEFAULT_STATS_MAX_AGE)),
+        Some(0) => None,
+        Some(n) if n <= 86_400 => Some(std::time::Duration::from_secs(n)),
+        Some(n) => {
+            return Err(format!(
+                "{}: stats_max_age is seconds, 0 (do not read the devices) to 86400, not {n}",
+                src.line_of("stats_max_age")
+            ))
+        }
+    };
     Ok(Config {
+        stats_max_age,
         path: path.to_path_buf(),
         inventory: file.inventory,
         tokens: file.tokens.unwrap_or_else(|| DEFAULT_TOKENS.into()),
@@ -272,6 +291,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse_text(text: &str) -> Result<Config, String> {
         parse(Path::new("/etc/fencebox/serve.toml"), text)
@@ -296,6 +316,14 @@ mod tests {
         assert_eq!(c.journal_limit, 64 << 20);
         let c = parse_text("journal_max_mib = 0\nlisten = [\"127.0.0.1:8080\"]\n").unwrap();
         assert_eq!(c.journal_limit, 0, "never rotated");
+        let secs = |t: &str| parse_text(&format!("{t}listen = [\"127.0.0.1:8080\"]\n"));
+        assert_eq!(
+            secs("").unwrap().stats_max_age,
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(secs("stats_max_age = 0\n").unwrap().stats_max_age, None);
+        let e = secs("stats_max_age = 100000\n").unwrap_err();
+        assert!(e.contains(":1: stats_max_age is seconds"), "{e}");
     }
 
     #[test]

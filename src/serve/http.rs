@@ -21,6 +21,8 @@ pub struct App {
     pub jobs: Arc<Jobs>,
     pub tokens: std::sync::RwLock<Arc<Tokens>>,
     pub request_ids: AtomicU64,
+    /// The devices' readings served in `/metrics`.
+    pub stats: crate::serve::metrics::StatsCache,
 }
 
 impl App {

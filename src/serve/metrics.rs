@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::fleet::power::Outcome;
 
@@ -130,5 +131,56 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// The devices' readings in `/metrics` (`fencebox stats --prometheus` of every inventory
+/// device), read at a scrape only when the last read is older than the configured age,
+/// and one read at a time: scrapes that arrive during a read wait for it and share it, so
+/// however many scrapers there are, a PDU is read at most once per age.
+pub struct StatsCache {
+    /// Milliseconds; 0: `/metrics` does not read the devices.
+    max_age_ms: AtomicU64,
+    last: tokio::sync::Mutex<Option<(Instant, Arc<str>)>>,
+}
+
+impl StatsCache {
+    pub fn new(max_age: Option<Duration>) -> StatsCache {
+        let cache = StatsCache {
+            max_age_ms: AtomicU64::new(0),
+            last: tokio::sync::Mutex::new(None),
+        };
+        cache.set_max_age(max_age);
+        cache
+    }
+
+    /// A new age (on reload); the readings kept are dropped, the inventory may have changed.
+    pub fn set_max_age(&self, max_age: Option<Duration>) {
+        let ms = max_age.map_or(0, |a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX));
+        self.max_age_ms.store(ms, Ordering::Relaxed);
+        if let Ok(mut last) = self.last.try_lock() {
+            *last = None;
+        }
+    }
+
+    /// The readings' text, from `read` (a blocking read of the devices) when the kept one
+    /// is too old; None when the service does not read devices for `/metrics`.
+    pub async fn text(&self, read: impl FnOnce() -> String + Send + 'static) -> Option<Arc<str>> {
+        let max_age = Duration::from_millis(self.max_age_ms.load(Ordering::Relaxed));
+        if max_age.is_zero() {
+            return None;
+        }
+        let mut last = self.last.lock().await;
+        if let Some((at, text)) = last.as_ref() {
+            if at.elapsed() < max_age {
+                return Some(Arc::clone(text));
+            }
+        }
+        let text: Arc<str> = tokio::task::spawn_blocking(read)
+            .await
+            .unwrap_or_else(|e| format!("# the devices could not be read: {e}\n"))
+            .into();
+        *last = Some((Instant::now(), Arc::clone(&text)));
+        Some(text)
     }
 }

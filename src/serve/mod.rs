@@ -65,6 +65,7 @@ pub fn run(config_path: &Path, env: Env) -> Result<(), String> {
         jobs,
         tokens: std::sync::RwLock::new(Arc::new(tokens)),
         request_ids: AtomicU64::new(0),
+        stats: crate::serve::metrics::StatsCache::new(config.stats_max_age),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -216,10 +217,12 @@ fn reload(current: &mut Config, app: &App, env: &Env) {
         Ok(t) => *app.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(t),
         Err(e) => eprintln!("fencebox serve: reload: tokens kept: {e}"),
     }
+    app.stats.set_max_age(fresh.stats_max_age);
     // What the running listeners were started with is kept; the rest is as read now.
     *current = Config {
         inventory: fresh.inventory,
         tokens: fresh.tokens,
+        stats_max_age: fresh.stats_max_age,
         pdudaemon: match (&current.pdudaemon, fresh.pdudaemon) {
             (Some(old), Some(new)) => Some(config::PduDaemon {
                 config: new.config,
