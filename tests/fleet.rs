@@ -206,18 +206,55 @@ fn status_of_many_outlets_is_one_request_per_pdu() {
         .map(|n| n["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["on", "off", "on", "off", "on", "off", "on", "off"]);
-    // One GET of the eight state cells, not one request per outlet.
-    let reads: Vec<usize> = a
-        .requests()
+    // One request in all: the eight state cells, not one request per outlet, and with
+    // them the sysObjectID that confirms fence_apc_snmp's guessed family.
+    let requests = a.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let oids = &requests[0].oids;
+    assert_eq!(oids[0], [1, 3, 6, 1, 2, 1, 1, 2, 0], "{requests:?}");
+    assert_eq!(oids.len(), 9, "{requests:?}");
+    assert!(
+        oids[1..]
+            .iter()
+            .all(|o| o.starts_with(common::hostile_snmp::STATES)),
+        "{requests:?}"
+    );
+}
+
+/// A device whose sysObjectID is not the guessed family's: the states read with it are
+/// dropped, and the outlets are read again in the family the device names (APC
+/// MasterSwitch: state and command in sPDUOutletCtl), by the same command.
+#[test]
+fn a_wrong_guess_of_the_family_reads_again_in_the_right_one() {
+    use common::hostile_snmp::{Mib, Val};
+    let sb = Sandbox::new("fleet-guess");
+    let ctl = [1, 3, 6, 1, 4, 1, 318, 1, 1, 4, 4, 2, 1, 3];
+    let mut mib = Mib(Default::default());
+    mib.0.insert(
+        vec![1, 3, 6, 1, 2, 1, 1, 2, 0],
+        Val::Oid(vec![1, 3, 6, 1, 4, 1, 318, 1, 3, 4, 2]),
+    );
+    for (i, st) in [OFF, ON, OFF].iter().enumerate() {
+        let mut oid = ctl.to_vec();
+        oid.push(i as u64 + 1);
+        mib.0.insert(oid, Val::Int(*st));
+    }
+    let ms = Hostile::start(mib, |req, mib| Some(mib.answer(req)));
+    let inv = inventory(
+        &sb,
+        "inv.toml",
+        &format!("{}{}", pdu("ms", &ms.port(), "private"), nodes(3, &["ms"])),
+    );
+    let out = power(&sb, &inv, &["status", "all", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|r| {
-            r.oids
-                .iter()
-                .any(|o| o.starts_with(common::hostile_snmp::STATES))
-        })
-        .map(|r| r.oids.len())
+        .map(|n| n["state"].as_str().unwrap())
         .collect();
-    assert_eq!(reads, [8], "{:?}", a.requests());
+    assert_eq!(states, ["off", "on", "off"], "{v}");
 }
 
 /// A PDU that does not answer fails only the nodes it feeds; the others succeed, the

@@ -359,8 +359,38 @@ impl SnmpDevice {
     }
 }
 
+impl SnmpDevice {
+    /// The family a device's answer to sysObjectID names, among those this call may use
+    /// (or the agent's fallback); an answer that is no OID, or an OID no family knows, is
+    /// an error that says what to do.
+    fn family_of(&self, v: &Value) -> Result<Family> {
+        let local = |e: String| FenceError::Local(format!("Failed: {e}"));
+        let Value::Oid(oid) = v else {
+            return Err(FenceError::Device(format!(
+                "the device answered sysObjectID with {v:?}; is this an SNMP PDU?"
+            )));
+        };
+        let found = self
+            .catalog
+            .detect(self.allowed.as_deref(), oid)
+            .map_err(local)?;
+        let family = match (found, &self.fallback) {
+            (Some(f), _) => Some(f),
+            (None, Some(name)) => self.catalog.by_name(name).map_err(local)?,
+            (None, None) => {
+                return Err(FenceError::Device(format!(
+                    "unknown device: sysObjectID {} matches no family this agent knows; describe it in a family file in {} (see docs/families.md), or pick a family with family=NAME (fencebox families lists them)",
+                    format_oid(oid),
+                    self.site_dir.display()
+                )))
+            }
+        };
+        family.ok_or_else(|| FenceError::Local("Failed: agent has no SNMP family".into()))
+    }
+}
+
 impl Device for SnmpDevice {
-    type Session<'d> = SnmpSession;
+    type Session<'d> = SnmpSession<'d>;
 
     fn identity(&self) -> DeviceIdentity {
         match self.addrs() {
@@ -374,7 +404,12 @@ impl Device for SnmpDevice {
         true
     }
 
-    fn connect(&mut self, clock: &SharedClock) -> Result<SnmpSession> {
+    /// The family comes from the device's sysObjectID unless the agent fixes it or an
+    /// earlier session found it. When the agent lists its families, the first one is
+    /// taken as a guess and the sysObjectID is asked together with the first read of
+    /// outlet states (one request instead of two); until it confirms the guess, nothing
+    /// else is done under it (docs/families.md, How detection works).
+    fn connect(&mut self, clock: &SharedClock) -> Result<SnmpSession<'_>> {
         log_debug!(
             1,
             "device contact: SNMP {:?} {}:{}",
@@ -388,42 +423,39 @@ impl Device for SnmpDevice {
         };
         let mut client = Client::connect(self.cfg.clone(), target, clock.clone())?;
         let local = |e: String| FenceError::Local(format!("Failed: {e}"));
-        let first = self.allowed.as_ref().and_then(|a| a.first());
-        let family = match (self.detect, first, &self.found) {
-            (_, _, Some(name)) => self.catalog.by_name(name).map_err(local)?,
-            (false, Some(name), _) => self.catalog.by_name(name).map_err(local)?,
-            _ => {
+        let first = self.allowed.as_ref().and_then(|a| a.first()).cloned();
+        let known = match (&self.found, self.detect) {
+            (Some(name), _) => Some(name.clone()),
+            (None, false) => first.clone(),
+            (None, true) => None,
+        };
+        let (family, guessed) = match (known, first) {
+            (Some(name), _) => (self.catalog.by_name(&name).map_err(local)?, false),
+            (None, Some(guess)) => (self.catalog.by_name(&guess).map_err(local)?, true),
+            (None, None) => {
                 let v = client.get(&SYS_OBJECT_ID)?;
-                let Value::Oid(oid) = &v else {
-                    return Err(FenceError::Device(format!(
-                        "the device answered sysObjectID with {v:?}; is this an SNMP PDU?"
-                    )));
-                };
-                let found = self
-                    .catalog
-                    .detect(self.allowed.as_deref(), oid)
-                    .map_err(local)?;
-                match (found, &self.fallback) {
-                    (Some(f), _) => Some(f),
-                    (None, Some(name)) => self.catalog.by_name(name).map_err(local)?,
-                    (None, None) => {
-                        return Err(FenceError::Device(format!(
-                            "unknown device: sysObjectID {} matches no family this agent knows; describe it in a family file in {} (see docs/families.md), or pick a family with family=NAME (fencebox families lists them)",
-                            format_oid(oid),
-                            self.site_dir.display()
-                        )))
-                    }
-                }
+                (Some(self.family_of(&v)?), false)
             }
         };
         let family =
             family.ok_or_else(|| FenceError::Local("Failed: agent has no SNMP family".into()))?;
-        log_debug!(1, "SNMP family {} ({})", family.name, family.description);
-        self.found = Some(family.name.to_string());
+        if guessed {
+            log_debug!(
+                1,
+                "SNMP family {} ({}) guessed; the device's sysObjectID confirms it with the first read",
+                family.name,
+                family.description
+            );
+        } else {
+            log_debug!(1, "SNMP family {} ({})", family.name, family.description);
+            self.found = Some(family.name.to_string());
+        }
         Ok(SnmpSession {
             client,
             family,
             switch: self.switch,
+            unconfirmed: if guessed { Some(self) } else { None },
+            guess_was_wrong: false,
         })
     }
 }
@@ -434,16 +466,119 @@ impl Device for SnmpDevice {
 pub struct SnmpPlug {
     given: String,
     row: Row,
+    /// Resolved under a guessed family (its row is read again if the guess was wrong).
+    guessed: bool,
 }
 
-/// A device whose family is known, with its client.
-pub struct SnmpSession {
+/// A device whose family is known, or guessed until its first answer, with its client.
+pub struct SnmpSession<'d> {
     client: Client,
     family: Family,
     switch: Option<u64>,
+    /// While the family is a guess: the device, to detect the family from its
+    /// sysObjectID and keep what was found for its later sessions.
+    unconfirmed: Option<&'d mut SnmpDevice>,
+    /// The device named another family than the guess.
+    guess_was_wrong: bool,
 }
 
-impl SnmpSession {
+impl SnmpSession<'_> {
+    /// Settle the family from the device's answer to sysObjectID (when it is a guess).
+    fn settle(&mut self, sys: &Value) -> Result<()> {
+        let Some(dev) = self.unconfirmed.take() else {
+            return Ok(());
+        };
+        let family = dev.family_of(sys)?;
+        dev.found = Some(family.name.to_string());
+        if family.name != self.family.name {
+            log_debug!(
+                1,
+                "SNMP family {} ({}), not the guessed {}",
+                family.name,
+                family.description,
+                self.family.name
+            );
+            self.family = family;
+            self.guess_was_wrong = true;
+        }
+        Ok(())
+    }
+
+    /// Ask the sysObjectID alone, when the family is still a guess.
+    fn confirm(&mut self) -> Result<()> {
+        if self.unconfirmed.is_none() {
+            return Ok(());
+        }
+        let v = self.client.get(&SYS_OBJECT_ID)?;
+        self.settle(&v)
+    }
+
+    /// A plug's row under the family as it now stands.
+    fn row_of(&mut self, p: &SnmpPlug) -> Result<Row> {
+        if p.guessed && self.guess_was_wrong {
+            return self.row(&p.given);
+        }
+        Ok(p.row.clone())
+    }
+
+    /// Plug states read in one GET together with the sysObjectID, while the family is a
+    /// guess. The states count only when the sysObjectID confirms the guess; None when
+    /// this does not apply, or the guess was wrong (the family is then settled and the
+    /// caller reads again). An agent that refuses the combined request (an SNMPv1 agent
+    /// answers noSuchName for the whole request when one object is missing) is asked the
+    /// sysObjectID alone.
+    fn folded_states(&mut self, plugs: &[&SnmpPlug]) -> Result<Option<Vec<Result<PowerState>>>> {
+        if self.unconfirmed.is_none() {
+            return Ok(None);
+        }
+        let oids: Option<Vec<Vec<u64>>> = plugs
+            .iter()
+            .map(|p| self.family.status.oid_for(&p.row))
+            .collect();
+        let foldable = !self.family.packed && !plugs.is_empty() && plugs.len() <= MAX_SET_OBJECTS;
+        let Some(oids) = oids.filter(|_| foldable) else {
+            self.confirm()?;
+            return Ok(None);
+        };
+        let asked: Vec<Vec<u64>> = std::iter::once(SYS_OBJECT_ID.to_vec())
+            .chain(oids)
+            .collect();
+        let values = match self.client.get_many(&asked) {
+            Ok(v) => v,
+            Err(e @ (SnmpError::Timeout(_) | SnmpError::Unreachable(_) | SnmpError::Denied(_))) => {
+                return Err(e.into())
+            }
+            Err(e) => {
+                log_debug!(
+                    1,
+                    "a GET of the sysObjectID with {} outlet(s) was refused ({e:?}); asking it alone",
+                    plugs.len()
+                );
+                self.confirm()?;
+                return Ok(None);
+            }
+        };
+        let mut values = values.into_iter();
+        let sys = values.next().unwrap_or(Value::NoSuchObject);
+        self.settle(&sys)?;
+        if self.guess_was_wrong {
+            return Ok(None);
+        }
+        let states: Vec<Result<PowerState>> = plugs
+            .iter()
+            .zip(values)
+            .map(|(p, v)| Self::state(&self.family, &p.given, &v))
+            .collect();
+        if states.len() != plugs.len() {
+            return Err(FenceError::Device(format!(
+                "the device answered a GET of {} objects with {}",
+                asked.len(),
+                states.len().saturating_add(1)
+            )));
+        }
+        Ok(Some(states))
+    }
+
     /// The row of a plug: `S:P`, a number, a dotted id, or an outlet name.
     fn row(&mut self, plug: &str) -> Result<Row> {
         let default_switch = self.switch.unwrap_or(1);
@@ -546,26 +681,49 @@ impl SnmpSession {
     }
 }
 
-impl device::Session for SnmpSession {
+impl device::Session for SnmpSession<'_> {
     type Plug = SnmpPlug;
 
+    /// While the family is a guess, a cycle may be there: `cyclable` settles it.
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             list: true,
-            cycle: self.family.cycle.is_some(),
+            cycle: self.family.cycle.is_some() || self.unconfirmed.is_some(),
             diag: false,
         }
     }
 
+    /// A plain outlet number (`5`, `2:5`) reads the same in every family; anything else
+    /// (a name, a path, a plug form) waits for the family to be settled.
     fn plug(&mut self, given: &str) -> Result<SnmpPlug> {
+        let number = |s: &str| s.trim().parse::<u64>().is_ok();
+        let plain = number(given)
+            || given
+                .split_once(':')
+                .is_some_and(|(s, p)| number(s) && number(p));
+        if !plain || self.family.plug_form.is_some() {
+            self.confirm()?;
+        }
         Ok(SnmpPlug {
             row: self.row(given)?,
             given: given.to_string(),
+            guessed: self.unconfirmed.is_some(),
         })
     }
 
+    fn cyclable(&mut self, _plug: &SnmpPlug) -> Result<bool> {
+        self.confirm()?;
+        Ok(self.family.cycle.is_some())
+    }
+
     fn status(&mut self, p: &SnmpPlug) -> Result<PowerState> {
-        let (plug, row) = (p.given.as_str(), &p.row);
+        if let Some(mut states) = self.folded_states(&[p])? {
+            if let Some(state) = states.pop() {
+                return state;
+            }
+        }
+        let row = self.row_of(p)?;
+        let (plug, row) = (p.given.as_str(), &row);
         let (client, family) = (&mut self.client, &self.family);
         let oid = family
             .status
@@ -583,7 +741,9 @@ impl device::Session for SnmpSession {
     }
 
     fn set_power(&mut self, p: &SnmpPlug, state: PowerState) -> Result<()> {
-        let (plug, row) = (p.given.as_str(), &p.row);
+        self.confirm()?;
+        let row = self.row_of(p)?;
+        let (plug, row) = (p.given.as_str(), &row);
         let (client, family) = (&mut self.client, &self.family);
         let (column, value) = match state {
             PowerState::On => (&family.control_on, family.set_on),
@@ -613,11 +773,120 @@ impl device::Session for SnmpSession {
     /// object of its own. A refusal of the combined request (an SNMPv1 agent answers
     /// noSuchName for the whole request when one outlet is missing) falls back to one
     /// request per outlet, so a missing outlet fails alone; no answer fails them all.
+    /// While the family is a guess, the first request carries the sysObjectID too.
     fn status_many(&mut self, plugs: &[&SnmpPlug]) -> Vec<Result<PowerState>> {
+        let first = plugs
+            .get(..plugs.len().min(MAX_SET_OBJECTS))
+            .unwrap_or(plugs);
+        match self.folded_states(first) {
+            Ok(Some(mut states)) => {
+                let rest = plugs.get(states.len()..).unwrap_or_default();
+                states.extend(self.status_chunks(rest));
+                states
+            }
+            Ok(None) => self.status_chunks(plugs),
+            Err(e) => plugs.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    /// One SET for all the outlets when the family switches each outlet in an object of
+    /// its own; a device that refuses the combined request gets one request per outlet
+    /// (some agents limit the objects of a SET), so the answer is never worse than
+    /// asking one by one.
+    fn set_power_many(&mut self, plugs: &[&SnmpPlug], state: PowerState) -> Vec<Result<()>> {
+        let one_by_one = |s: &mut Self| -> Vec<Result<()>> {
+            plugs.iter().map(|p| s.set_power(p, state)).collect()
+        };
+        if let Err(e) = self.confirm() {
+            return plugs.iter().map(|_| Err(e.clone())).collect();
+        }
+        if plugs.len() < 2 || self.family.packed || self.guess_was_wrong {
+            return one_by_one(self);
+        }
+        let (column, value) = match state {
+            PowerState::On => (&self.family.control_on, self.family.set_on),
+            PowerState::Off => (&self.family.control_off, self.family.set_off),
+        };
+        let Some(objects) = plugs
+            .iter()
+            .map(|p| column.oid_for(&p.row).map(|o| (o, SetValue::Int(value))))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return one_by_one(self);
+        };
+        let mut results = Vec::with_capacity(plugs.len());
+        for chunk in objects.chunks(MAX_SET_OBJECTS) {
+            match self.client.set_many(chunk) {
+                Ok(()) => results.extend(chunk.iter().map(|_| Ok(()))),
+                // No answer: asking again outlet by outlet would wait as long for each.
+                Err(e @ (SnmpError::Timeout(_) | SnmpError::Unreachable(_))) => {
+                    let e: FenceError = e.into();
+                    results.extend(chunk.iter().map(|_| Err(e.clone())));
+                }
+                Err(e) => {
+                    log_debug!(
+                        1,
+                        "a SET of {} outlets was refused ({e:?}); one by one",
+                        chunk.len()
+                    );
+                    let done = results.len();
+                    let rest: Vec<&SnmpPlug> = plugs[done..done + chunk.len()].to_vec();
+                    results.extend(rest.iter().map(|p| self.set_power(p, state)));
+                }
+            }
+        }
+        results
+    }
+
+    fn list(&mut self, with_state: bool) -> Result<Vec<Outlet>> {
+        self.confirm()?;
+        let family = self.family.clone();
+        match &family.names {
+            Some(names) => list_named(&mut self.client, &family, names, with_state),
+            None => list_by_status(&mut self.client, &family),
+        }
+    }
+
+    fn meter(&mut self) -> Result<Option<device::Meter>> {
+        let outlets = self.list(true)?; // settles the family first
+        let family = self.family.clone();
+        device::snmp_meter::read(&mut self.client, &family, outlets).map(Some)
+    }
+
+    fn cycle(&mut self, p: &SnmpPlug, _kind: CycleKind) -> Result<bool> {
+        self.confirm()?;
+        let row = self.row_of(p)?;
+        let (plug, row) = (p.given.as_str(), &row);
+        let (client, family) = (&mut self.client, &self.family);
+        let value = family
+            .cycle
+            .ok_or_else(|| FenceError::Local("Failed: internal error: no cycle command".into()))?;
+        let oid = family
+            .control_cycle
+            .as_ref()
+            .unwrap_or(&family.control_on)
+            .oid_for(row)
+            .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
+        client
+            .set(&oid, &SetValue::Int(value))
+            .map_err(|e| name_plug(e, plug))?;
+        Ok(true)
+    }
+
+    fn close(self) {}
+}
+
+impl SnmpSession<'_> {
+    /// Outlet states, up to MAX_SET_OBJECTS per GET (the family settled).
+    fn status_chunks(&mut self, plugs: &[&SnmpPlug]) -> Vec<Result<PowerState>> {
+        use device::Session;
         let one_by_one = |s: &mut Self| -> Vec<Result<PowerState>> {
             plugs.iter().map(|p| s.status(p)).collect()
         };
-        if plugs.len() < 2 || self.family.packed {
+        if plugs.is_empty() {
+            return Vec::new();
+        }
+        if plugs.len() < 2 || self.family.packed || self.guess_was_wrong {
             return one_by_one(self);
         }
         let Some(oids) = plugs
@@ -657,86 +926,6 @@ impl device::Session for SnmpSession {
         }
         results
     }
-
-    /// One SET for all the outlets when the family switches each outlet in an object of
-    /// its own; a device that refuses the combined request gets one request per outlet
-    /// (some agents limit the objects of a SET), so the answer is never worse than
-    /// asking one by one.
-    fn set_power_many(&mut self, plugs: &[&SnmpPlug], state: PowerState) -> Vec<Result<()>> {
-        let one_by_one = |s: &mut Self| -> Vec<Result<()>> {
-            plugs.iter().map(|p| s.set_power(p, state)).collect()
-        };
-        if plugs.len() < 2 || self.family.packed {
-            return one_by_one(self);
-        }
-        let (column, value) = match state {
-            PowerState::On => (&self.family.control_on, self.family.set_on),
-            PowerState::Off => (&self.family.control_off, self.family.set_off),
-        };
-        let Some(objects) = plugs
-            .iter()
-            .map(|p| column.oid_for(&p.row).map(|o| (o, SetValue::Int(value))))
-            .collect::<Option<Vec<_>>>()
-        else {
-            return one_by_one(self);
-        };
-        let mut results = Vec::with_capacity(plugs.len());
-        for chunk in objects.chunks(MAX_SET_OBJECTS) {
-            match self.client.set_many(chunk) {
-                Ok(()) => results.extend(chunk.iter().map(|_| Ok(()))),
-                // No answer: asking again outlet by outlet would wait as long for each.
-                Err(e @ (SnmpError::Timeout(_) | SnmpError::Unreachable(_))) => {
-                    let e: FenceError = e.into();
-                    results.extend(chunk.iter().map(|_| Err(e.clone())));
-                }
-                Err(e) => {
-                    log_debug!(
-                        1,
-                        "a SET of {} outlets was refused ({e:?}); one by one",
-                        chunk.len()
-                    );
-                    let done = results.len();
-                    let rest: Vec<&SnmpPlug> = plugs[done..done + chunk.len()].to_vec();
-                    results.extend(rest.iter().map(|p| self.set_power(p, state)));
-                }
-            }
-        }
-        results
-    }
-
-    fn list(&mut self, with_state: bool) -> Result<Vec<Outlet>> {
-        let family = self.family.clone();
-        match &family.names {
-            Some(names) => list_named(&mut self.client, &family, names, with_state),
-            None => list_by_status(&mut self.client, &family),
-        }
-    }
-
-    fn meter(&mut self) -> Result<Option<device::Meter>> {
-        let outlets = self.list(true)?;
-        let family = self.family.clone();
-        device::snmp_meter::read(&mut self.client, &family, outlets).map(Some)
-    }
-
-    fn cycle(&mut self, p: &SnmpPlug, _kind: CycleKind) -> Result<bool> {
-        let (plug, row) = (p.given.as_str(), &p.row);
-        let (client, family) = (&mut self.client, &self.family);
-        let value = family
-            .cycle
-            .ok_or_else(|| FenceError::Local("Failed: internal error: no cycle command".into()))?;
-        let oid = family
-            .control_cycle
-            .as_ref()
-            .unwrap_or(&family.control_on)
-            .oid_for(row)
-            .ok_or_else(|| FenceError::PlugNotFound(plug.to_string()))?;
-        client
-            .set(&oid, &SetValue::Int(value))
-            .map_err(|e| name_plug(e, plug))?;
-        Ok(true)
-    }
-
-    fn close(self) {}
 }
 
 /// list of a family without a names column: the rows of the status column.
