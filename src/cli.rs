@@ -195,6 +195,7 @@ Usage:\n\
 \tfencebox inventory check       check the inventory (docs/inventory.md)\n\
 \tfencebox chain NODES | check   show the nodes' power chains, or check them for risks\n\
 \tfencebox stats NAMES           outlet current, power and energy; UPS load; BMC power (--help)\n\
+\tfencebox discover TARGETS      scan addresses for PDUs, BMCs, upsd and device shells (--help)\n\
 \tfencebox serve [--config F]    run the power service (docs/api.md)\n\
 \tfencebox token add NAME ...    make an API token (list, remove)\n\
 \tfencebox --version | --help\n"
@@ -254,6 +255,10 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
         Some("inventory") => fleet_answer(crate::fleet::command::inventory, &args[1..]),
         Some("chain") => fleet_answer(crate::fleet::command::chain, &args[1..]),
         Some("stats") => fleet_answer(crate::fleet::command::stats, &args[1..]),
+        Some("discover") => fleet_answer(
+            |args, _env, registry| crate::discover::command::discover(args, registry),
+            &args[1..],
+        ),
         Some("serve") => service_answer(crate::serve::command::serve, &args[1..]),
         Some("token") => service_answer(crate::serve::command::token, &args[1..]),
         Some("link") => match args.get(1) {

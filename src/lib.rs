@@ -6,6 +6,7 @@
 //! - `runtime`: logging, clock and the per-device lock.
 //! - `fleet`: inventory, power chain and power commands over many nodes.
 //! - `serve`: the power service (`fencebox serve`).
+//! - `discover`: a scan of addresses for fencing devices (`fencebox discover`).
 //! - `cli`: the multi-call entry point.
 
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod runtime;
 pub mod cli;
 pub mod contract;
 pub mod device;
+pub mod discover;
 pub mod engine;
 pub mod fleet;
 pub mod ipmi;

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["device"],
     &["engine"],
     &["fleet"],
-    &["serve"],
+    &["serve", "discover"],
     &["cli"],
 ];
 
