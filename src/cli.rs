@@ -190,6 +190,7 @@ Usage:\n\
 \tfencebox <agent> [options]     the same, agent named with or without fence_\n\
 \tfencebox agents                list the agents\n\
 \tfencebox families              list the SNMP device families (built in and site files)\n\
+\tfencebox families suggest WALK propose a family file from an snmpwalk -On dump of an unknown PDU\n\
 \tfencebox link DIR              create a fence_<agent> symlink to this binary in DIR for every agent\n\
 \tfencebox power ACTION NODES    list, status, on, off or reboot nodes by the inventory (--help)\n\
 \tfencebox inventory check       check the inventory (docs/inventory.md)\n\
@@ -216,6 +217,23 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
             ),
             Err(e) => fail_plain(&e),
         },
+        Some("families") if args.get(1).is_some_and(|a| a == "suggest") => {
+            match args.get(2).map(|p| (p, std::fs::read(p))) {
+                None => fail_plain(
+                    "families suggest WALKFILE: give an snmpwalk -On dump of the device (snmpwalk -On -v2c -c COMMUNITY ADDRESS .1.3.6.1 > WALKFILE)",
+                ),
+                Some((path, Err(e))) => {
+                    fail_plain(&format!("cannot read {}: {e}", Path::new(path).display()))
+                }
+                Some((path, Ok(bytes))) => {
+                    let source = Path::new(path).display().to_string();
+                    match crate::discover::suggest::suggest(&String::from_utf8_lossy(&bytes), &source) {
+                        Ok(text) => answer(&text),
+                        Err(e) => fail_plain(&e),
+                    }
+                }
+            }
+        }
         Some("families") => match Registry::load(&Env::from_process().agents_dir)
             .families()
             .all()

@@ -9,6 +9,7 @@
 pub mod command;
 pub mod output;
 pub mod probe;
+pub mod suggest;
 pub mod targets;
 
 use std::collections::BTreeSet;
