@@ -110,3 +110,203 @@ fn suggest_refuses_what_is_not_a_walk() {
         text(&out.stderr)
     );
 }
+
+/// The planted set (tests/peers/discover/start.sh) and its manifest.
+struct Planted {
+    snmp_port: String,
+    ipmi_port: String,
+    secret: String,
+    /// (address, protocol, family or "bmc", outlets, community)
+    devices: Vec<(String, String, String, Option<usize>, String)>,
+}
+
+fn planted() -> Planted {
+    let state = std::env::var("PEERS_STATE").unwrap_or_else(|_| "/tmp/fencebox-test-peers".into());
+    let file = format!("{state}/discover.env");
+    let env = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "the planted discovery set is not running ({file}: {e}); start it with \
+             tests/peers/discover/start.sh (tests/run-all.sh does it for the whole suite)"
+        )
+    });
+    let get = |k: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} missing in {file}"))
+            .to_string()
+    };
+    let manifest = std::fs::read_to_string(get("DISCOVER_MANIFEST")).expect("the manifest");
+    let devices = manifest
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (
+                f[0].to_string(),
+                f[1].to_string(),
+                f[2].to_string(),
+                f[3].parse().ok(),
+                f[4].to_string(),
+            )
+        })
+        .collect();
+    Planted {
+        snmp_port: get("DISCOVER_SNMP_PORT"),
+        ipmi_port: get("DISCOVER_IPMI_PORT"),
+        secret: get("DISCOVER_SECRET_COMMUNITY"),
+        devices,
+    }
+}
+
+/// A scan of two /24 networks and upsd's address finds every planted device with its
+/// family and outlet count, and nothing else; PDUs behind another community are reported
+/// as refusing the communities tried, everything else as silent. Given that community
+/// too, they are found; the inventory made of the scan reads, and `fencebox power status
+/// all` works on it (every PDU outlet, every BMC, every upsd outlet).
+#[test]
+fn a_scan_finds_the_planted_set_and_nothing_else() {
+    let p = planted();
+    let n = common::nut();
+    let sb = Sandbox::new("discover");
+    let password = sb.path("ipmi.pw");
+    std::fs::write(&password, "password\n").unwrap();
+    let nut_port = n.port.to_string();
+    let scan = |communities: &str, extra: &[&str]| {
+        let mut args = vec![
+            "discover",
+            "127.0.7.0/24",
+            "127.0.8.0/24",
+            "127.0.0.1",
+            "--snmp-port",
+            &p.snmp_port,
+            "--ipmi-port",
+            &p.ipmi_port,
+            "--nut-port",
+            &nut_port,
+            "--protocols",
+            "snmp,ipmi,nut",
+            "-c",
+            communities,
+            "--timeout",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        fencebox(&sb, &args)
+    };
+    let out = scan("public", &["--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scanned"], 254 * 2 + 1);
+    let found = v["found"].as_array().unwrap();
+    for (addr, proto, family, outlets, community) in &p.devices {
+        let hits: Vec<&serde_json::Value> = found
+            .iter()
+            .filter(|f| f["address"] == addr.as_str())
+            .collect();
+        assert_eq!(hits.len(), 1, "{addr}: {hits:?}");
+        let f = hits[0];
+        assert_eq!(f["protocol"], proto.as_str(), "{addr}: {f}");
+        match (proto.as_str(), community == &p.secret) {
+            ("snmp", false) => {
+                assert_eq!(f["family"], family.as_str(), "{addr}: {f}");
+                assert_eq!(
+                    f["outlets"].as_array().unwrap().len(),
+                    outlets.unwrap(),
+                    "{addr}: {f}"
+                );
+                assert_eq!(
+                    f["community"], "REDACTED",
+                    "redacted without --show-secrets"
+                );
+            }
+            ("snmp", true) => assert_eq!(f["kind"], "snmp-refused", "{addr}: {f}"),
+            _ => assert_eq!(f["kind"], "bmc", "{addr}: {f}"),
+        }
+    }
+    // Nothing else but upsd on 127.0.0.1.
+    let planted: std::collections::BTreeSet<&str> =
+        p.devices.iter().map(|d| d.0.as_str()).collect();
+    let others: Vec<&serde_json::Value> = found
+        .iter()
+        .filter(|f| !planted.contains(f["address"].as_str().unwrap()))
+        .collect();
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert_eq!(others[0]["kind"], "upsd");
+    assert!(others[0]["ups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["name"] == "dummy"));
+    assert_eq!(
+        v["silent"].as_array().unwrap().len(),
+        254 * 2 + 1 - p.devices.len() - 1,
+        "every other address silent"
+    );
+
+    // With the other community too, and the BMCs' login: the inventory of everything.
+    let communities = format!("public,{}", p.secret);
+    let inv = sb.path("found.toml");
+    let out = scan(
+        &communities,
+        &[
+            "--inventory",
+            "-o",
+            inv.to_str().unwrap(),
+            "--ipmi-user",
+            "admin",
+            "--ipmi-password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&inv).unwrap();
+    assert!(
+        written.contains(&format!("community = \"{}\"", p.secret)),
+        "kept in the private file"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&inv).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let status = fencebox(
+        &sb,
+        &[
+            "power",
+            "status",
+            "all",
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        status.status.success(),
+        "{}\n{}",
+        text(&status.stdout),
+        text(&status.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let nodes = s["nodes"].as_array().unwrap();
+    let outlets: usize = p.devices.iter().filter_map(|d| d.3).sum();
+    let bmcs = p.devices.iter().filter(|d| d.1 == "ipmi").count();
+    assert!(
+        nodes.len() >= outlets + bmcs,
+        "{} nodes for {outlets} outlets and {bmcs} BMCs",
+        nodes.len()
+    );
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["state"] == "on" || n["state"] == "off"),
+        "{s}"
+    );
+
+    // Printed (not written), the community is a *_file path, never its value.
+    let out = scan(&communities, &["--inventory"]);
+    let printed = text(&out.stdout);
+    assert!(
+        !printed.contains(&p.secret) && !text(&out.stderr).contains(&p.secret),
+        "{printed}"
+    );
+    assert!(printed.contains("community_file = "), "{printed}");
+}

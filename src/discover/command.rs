@@ -335,7 +335,8 @@ pub fn discover(args: &[OsString], registry: &Registry) -> Answer {
         output::json(&found, show)
     } else if m.get_flag("inventory") {
         let to = m.get_one::<String>("output");
-        let (toml, notes) = output::inventory(&found, registry, show || to.is_some())?;
+        let login = opts.probes.ipmi_login.as_ref();
+        let (toml, notes) = output::inventory(&found, registry, show || to.is_some(), login)?;
         for note in notes {
             eprintln!("fencebox: {note}");
         }

@@ -240,7 +240,10 @@ struct Entry {
     bmc: bool,
 }
 
-fn entries(scan: &Scan) -> Vec<Entry> {
+/// The BMC login a scan was given, for the entries of the BMCs it found.
+pub type Login<'a> = Option<&'a (String, crate::ipmi::crypto::Secret)>;
+
+fn entries(scan: &Scan, login: Login) -> Vec<Entry> {
     let mut out = Vec::new();
     for f in &scan.findings {
         let mut options = vec![("ip".to_string(), Given::Text(f.address.to_string()))];
@@ -278,6 +281,14 @@ fn entries(scan: &Scan) -> Vec<Entry> {
                 }
                 if i.ipmi2 {
                     options.push(("lanplus".into(), Given::Flag(true)));
+                }
+                // The login that worked in the scan, so the entry can be used at once.
+                if let (Some((user, password)), Some(Ok(_))) = (login, &i.chassis) {
+                    options.push(("username".into(), Given::Text(user.clone())));
+                    options.push((
+                        "password".into(),
+                        Given::Text(String::from_utf8_lossy(password).into_owned()),
+                    ));
                 }
                 out.push(Entry {
                     name: device_name("bmc", f, ""),
@@ -340,6 +351,7 @@ pub fn inventory(
     scan: &Scan,
     registry: &Registry,
     show: bool,
+    login: Login,
 ) -> Result<(String, Vec<String>), String> {
     let secrets = if show {
         Secrets::Inline
@@ -348,7 +360,7 @@ pub fn inventory(
     };
     let mut b = Builder::new(registry, secrets);
     let mut node_names: BTreeMap<String, usize> = BTreeMap::new();
-    let entries = entries(scan);
+    let entries = entries(scan, login);
     for e in &entries {
         for (_, outlet_name) in &e.plugs {
             *node_names.entry(outlet_name.clone()).or_default() += 1;
@@ -420,7 +432,7 @@ fn shell_word(s: &str) -> String {
 /// (NODE-<plug>) for the administrator to fill in.
 pub fn pcs(scan: &Scan, show: bool) -> String {
     let mut out = String::new();
-    for e in entries(scan) {
+    for e in entries(scan, None) {
         let mut words = vec![
             "pcs".to_string(),
             "stonith".into(),
