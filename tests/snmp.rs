@@ -741,3 +741,90 @@ fn cisco_mds_knows_only_fc_ports() {
 }
 
 device_test!(pdu_vertiv_geist, "fence_pdu", "geist", num, num, named);
+
+/// A family added from NUT's snmp-ups data (its simulator is reached by community on the
+/// main instance; it has no v3 instance of its own): fence_pdu detects it by sysObjectID
+/// and switches one outlet over v1 and another over v2c, the state read back each time.
+/// `line(n)` is outlet n's line in `list`.
+fn nut_family(device: &str, family: &str, line: fn(u32) -> String) {
+    let s = sims();
+    let sb = Sandbox::new("snmp-nut-family");
+    let main = s.port.to_string();
+    let list = run(
+        &sb,
+        "fence_pdu",
+        &at(&main, device, &["-d", "2c", "-o", "list", "-v"]),
+    );
+    assert_eq!(list.code, 0, "{device}: {list:?}");
+    assert!(
+        list.stderr.contains(&format!("SNMP family {family} (")),
+        "{device} should be {family}: {list:?}"
+    );
+    assert_eq!(list.stdout.lines().count(), 24, "{device}: {list:?}");
+    for n in [1, 24] {
+        assert!(
+            list.stdout.lines().any(|l| l == line(n)),
+            "{device}: want line {}: {list:?}",
+            line(n)
+        );
+    }
+    for (version, n) in [("1", 3u32), ("2c", 4)] {
+        let plug = n.to_string();
+        let args = ["-d", version, "-n", &plug, "--power-wait", "0", "-o"];
+        let call = |action: &str| {
+            let a = [&args[..], &[action]].concat();
+            run(&sb, "fence_pdu", &at(&main, device, &a))
+        };
+        let what = |action: &str| format!("{family} ({device}) v{version} outlet {n} {action}");
+        let on = call("on");
+        assert_eq!(on.code, 0, "{}: {on:?}", what("on"));
+        for (action, code, stdout) in [
+            ("status", 0, "Status: ON\n"),
+            ("off", 0, "Success: Powered OFF\n"),
+            ("status", 2, "Status: OFF\n"),
+            ("off", 0, "Success: Already OFF\n"),
+            ("on", 0, "Success: Powered ON\n"),
+            ("status", 0, "Status: ON\n"),
+            ("reboot", 0, "Success: Rebooted\n"),
+            ("status", 0, "Status: ON\n"),
+        ] {
+            expect(&call(action), code, stdout, &what(action));
+        }
+        let ls = call("list-status");
+        assert_eq!(ls.code, 0, "{}: {ls:?}", what("list-status"));
+        assert!(
+            ls.stdout.lines().any(|l| l == format!("{},on", line(n))),
+            "{}: {ls:?}",
+            what("list-status")
+        );
+    }
+}
+
+fn outlet_line(n: u32) -> String {
+    format!("{n},Outlet {n}")
+}
+
+#[test]
+fn pdu_hpe_epdu() {
+    nut_family("hpe2", "hpe-epdu", outlet_line);
+}
+
+#[test]
+fn pdu_hpe_pdu3_cis() {
+    nut_family("hpe3", "hpe-pdu3-cis", outlet_line);
+}
+
+#[test]
+fn pdu_eaton_nlogic() {
+    nut_family("nlogic", "eaton-nlogic", outlet_line);
+}
+
+#[test]
+fn pdu_avocent_pm() {
+    nut_family("avocent", "avocent-pm", outlet_line);
+}
+
+#[test]
+fn pdu_raritan_px1() {
+    nut_family("raritan1", "raritan-px1", outlet_line);
+}

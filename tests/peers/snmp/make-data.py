@@ -263,6 +263,50 @@ device("cyberpower", E + "3808.1.1.3", "CyberPower ePDU (snmpsim)", E + "3808",
        follow={"1": "1", "2": "2", "3": "1"}, valid=["1", "2", "3", "4"], control="ctl", status="state",
        extra=scalars((E + "3808.1.1.3.2.3.1.1.2.1", "66", 87), (E + "3808.1.1.3.2.3.1.1.7.1", "66", 1900),
                      (E + "3808.1.1.3.2.3.1.1.10.1", "66", 4321)))
+# HPE ePDU (CPQPOWER-MIB pdu2 tables, as NUT's hpe-pdu-mib.c reads them): rows unit.outlet
+# with unit 0; pdu2OutletControlStatus off(1)/on(2); writing 0 to the Off / On / Reboot
+# command column acts now (reads give -1).
+device("hpe2", E + "232.165.7", "HPE ePDU (snmpsim)", E + "232",
+       [("offcmd", E + "232.165.7.5.2.1.2", lambda i: f"0.{i}", "2", "-1", "read-write"),
+        ("oncmd", E + "232.165.7.5.2.1.3", lambda i: f"0.{i}", "2", "-1", "read-write"),
+        ("rebootcmd", E + "232.165.7.5.2.1.4", lambda i: f"0.{i}", "2", "-1", "read-write"),
+        ("state", E + "232.165.7.5.2.1.1", lambda i: f"0.{i}", "2", "2", "read-only"),
+        ("name", E + "232.165.7.5.1.1.2", lambda i: f"0.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"offcmd": {"0": "1"}, "oncmd": {"0": "2"}, "rebootcmd": {"0": "2"}},
+       valid=["-1", "0"], control=["offcmd", "oncmd", "rebootcmd"], status="state")
+# HPE PDU3 / CIS (CPQPOWER-MIB pdu3 tables, NUT's hpe-pdu3-cis-mib.c): rows 1.outlet;
+# the same status values and command columns as the ePDU.
+device("hpe3", E + "232.165.11", "HPE PDU3 CIS (snmpsim)", E + "232",
+       [("offcmd", E + "232.165.11.5.2.1.2", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("oncmd", E + "232.165.11.5.2.1.3", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("rebootcmd", E + "232.165.11.5.2.1.4", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("state", E + "232.165.11.5.2.1.1", lambda i: f"1.{i}", "2", "2", "read-only"),
+        ("name", E + "232.165.11.5.1.1.2", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"offcmd": {"0": "1"}, "oncmd": {"0": "2"}, "rebootcmd": {"0": "2"}},
+       valid=["-1", "0"], control=["offcmd", "oncmd", "rebootcmd"], status="state")
+# Eaton nLogic PDU (NUT's eaton-pdu-nlogic-mib.c): rows 1.outlet; pduOutletControlStatus
+# off(1)/on(2); pduOutletControlCommand off(1), on(2), delayed off(3) / on(4), reboot(5)
+# (ends on), delayed reboot(6); the delayed ones change nothing at once.
+device("nlogic", E + "534.7.1", "Eaton nLogic PDU (snmpsim)", E + "534",
+       [("ctl", E + "534.7.1.5.2.1.10", lambda i: f"1.{i}", "2", "2", "read-write"),
+        ("state", E + "534.7.1.5.2.1.1", lambda i: f"1.{i}", "2", "2", "read-only"),
+        ("name", E + "534.7.1.5.1.1.2", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"1": "1", "2": "2", "5": "2"}, valid=["1", "2", "3", "4", "5", "6"],
+       control="ctl", status="state")
+# Avocent PM PDU (NUT's emerson-avocent-pdu-mib.c): rows 1.pdu.outlet; status off(1)/on(2);
+# control noAction(1), powerOn(2), powerOff(3), powerCycle(4) (ends on), lock(5), unlock(6).
+device("avocent", E + "10418.17.1.7", "Avocent PM3000 (snmpsim)", E + "10418",
+       [("ctl", E + "10418.17.2.5.5.1.6", lambda i: f"1.1.{i}", "2", "1", "read-write"),
+        ("state", E + "10418.17.2.5.5.1.5", lambda i: f"1.1.{i}", "2", "2", "read-only"),
+        ("name", E + "10418.17.2.5.5.1.4", lambda i: f"1.1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"2": "2", "3": "1", "4": "2"}, valid=["1", "2", "3", "4", "5", "6"],
+       control="ctl", status="state")
+# Raritan PX1 (PDU-MIB, NUT's raritan-pdu-mib.c): 0-based outlet rows; the state column
+# is the command column: off(0), on(1), cycle(2) (ends on).
+device("raritan1", E + "13742", "Raritan Dominion PX (snmpsim)", E + "13742",
+       [("ctl", E + "13742.1.2.2.1.3", lambda i: str(i - 1), "2", "1", "read-write"),
+        ("name", E + "13742.1.2.2.1.2", lambda i: str(i - 1), "4", "Outlet {i}", "read-only")],
+       follow={"0": "0", "1": "1", "2": "1"}, valid=["0", "1", "2"], control="ctl", status="ctl")
 
 
 def pad(oid):
