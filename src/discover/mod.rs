@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::contract::agents::Registry;
-use probe::{Found, Probes};
+use probe::{Found, Probes, SnmpAsk};
 
 /// The protocols a scan may probe, in the order findings are listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -91,26 +91,61 @@ impl Options {
     }
 }
 
+/// One probe of a scan: SNMP is asked once per community (and SNMPv3 user), beside a
+/// credential-less check that an agent is there at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Snmp(SnmpAsk),
+    SnmpPresence,
+    Other(Protocol),
+}
+
+fn steps(opts: &Options) -> Vec<Step> {
+    let mut out = Vec::new();
+    for p in &opts.protocols {
+        match p {
+            Protocol::Snmp => {
+                let n = opts.probes.communities.len();
+                out.extend((0..n).map(|i| Step::Snmp(SnmpAsk::Community(i))));
+                if opts.probes.v3.is_some() {
+                    out.push(Step::Snmp(SnmpAsk::V3));
+                } else if n > 0 {
+                    out.push(Step::SnmpPresence);
+                }
+            }
+            other => out.push(Step::Other(*other)),
+        }
+    }
+    out
+}
+
+/// What one probe heard.
+enum Heard {
+    Found(Finding, Option<SnmpAsk>),
+    SnmpAgent(IpAddr, u16),
+}
+
 /// Probe every address with every protocol, `fanout` probes at a time.
 pub fn scan(targets: &[IpAddr], opts: &Options, registry: &Registry) -> Scan {
     let started = Instant::now();
-    let work: Vec<(IpAddr, Protocol)> = targets
+    let plan = steps(opts);
+    let work: Vec<(IpAddr, Step)> = targets
         .iter()
-        .flat_map(|a| opts.protocols.iter().map(move |p| (*a, *p)))
+        .flat_map(|a| plan.iter().map(move |s| (*a, *s)))
         .collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let found = Mutex::new(Vec::new());
+    let heard = Mutex::new(Vec::new());
     let workers = opts.fanout.clamp(1, work.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(address, protocol)) = work.get(i) else {
+                let Some(&(address, step)) = work.get(i) else {
                     break;
                 };
-                if let Some(f) = probe_one(address, protocol, &opts.probes, registry) {
-                    found.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+                if let Some(h) = probe_one(address, step, &opts.probes, registry) {
+                    heard.lock().unwrap_or_else(|p| p.into_inner()).push(h);
                 }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if opts.progress && (n.is_multiple_of(16) || n == work.len()) {
@@ -122,14 +157,13 @@ pub fn scan(targets: &[IpAddr], opts: &Options, registry: &Registry) -> Scan {
     if opts.progress {
         eprint!("\r\x1b[K");
     }
-    let mut findings = found.into_inner().unwrap_or_else(|p| p.into_inner());
-    findings.sort_by_key(|f| (f.address, f.protocol));
-    let heard: BTreeSet<IpAddr> = findings.iter().map(|f| f.address).collect();
+    let findings = settle(heard.into_inner().unwrap_or_else(|p| p.into_inner()));
+    let answered: BTreeSet<IpAddr> = findings.iter().map(|f| f.address).collect();
     Scan {
         scanned: targets.len(),
         silent: targets
             .iter()
-            .filter(|a| !heard.contains(a))
+            .filter(|a| !answered.contains(a))
             .copied()
             .collect(),
         findings,
@@ -137,23 +171,73 @@ pub fn scan(targets: &[IpAddr], opts: &Options, registry: &Registry) -> Scan {
     }
 }
 
-fn probe_one(
-    address: IpAddr,
-    protocol: Protocol,
-    p: &Probes,
-    registry: &Registry,
-) -> Option<Finding> {
-    let (found, port) = match protocol {
-        Protocol::Snmp => (probe::snmp(p, address, registry), p.snmp_port),
-        Protocol::Ipmi => (probe::ipmi(p, address), p.ipmi_port),
-        Protocol::Nut => (probe::nut(p, address), p.nut_port),
-        Protocol::Ssh => (probe::ssh(p, address), p.ssh_port),
-        Protocol::Telnet => (probe::telnet(p, address), p.telnet_port),
+/// One finding per address and protocol: of several SNMP answers, the one asked first
+/// (the communities in the order given, then SNMPv3); an SNMP agent that answered none,
+/// as refusing them.
+fn settle(heard: Vec<Heard>) -> Vec<Finding> {
+    let mut snmp: std::collections::BTreeMap<IpAddr, (SnmpAsk, Finding)> = Default::default();
+    let mut agents = BTreeSet::new();
+    let mut findings = Vec::new();
+    for h in heard {
+        match h {
+            Heard::Found(f, Some(ask)) => {
+                let keep = snmp.get(&f.address).is_none_or(|(a, _)| ask < *a);
+                if keep {
+                    snmp.insert(f.address, (ask, f));
+                }
+            }
+            Heard::Found(f, None) => findings.push(f),
+            Heard::SnmpAgent(a, port) => {
+                agents.insert((a, port));
+            }
+        }
+    }
+    for (a, port) in agents.into_iter().filter(|(a, _)| !snmp.contains_key(a)) {
+        findings.push(Finding {
+            address: a,
+            protocol: Protocol::Snmp,
+            port,
+            found: Found::SnmpRefused,
+        });
+    }
+    findings.extend(snmp.into_values().map(|(_, f)| f));
+    findings.sort_by_key(|f| (f.address, f.protocol));
+    findings
+}
+
+fn probe_one(address: IpAddr, step: Step, p: &Probes, registry: &Registry) -> Option<Heard> {
+    let finding = |protocol, port, found: Option<Found>| {
+        found.map(|found| Finding {
+            address,
+            protocol,
+            port,
+            found,
+        })
     };
-    Some(Finding {
-        address,
-        protocol,
-        port,
-        found: found?,
+    Some(match step {
+        Step::Snmp(ask) => Heard::Found(
+            finding(
+                Protocol::Snmp,
+                p.snmp_port,
+                probe::snmp(p, address, ask, registry),
+            )?,
+            Some(ask),
+        ),
+        Step::SnmpPresence => {
+            if !probe::snmp_agent_present(p, address) {
+                return None;
+            }
+            Heard::SnmpAgent(address, p.snmp_port)
+        }
+        Step::Other(protocol) => {
+            let (found, port) = match protocol {
+                Protocol::Snmp => (None, p.snmp_port),
+                Protocol::Ipmi => (probe::ipmi(p, address), p.ipmi_port),
+                Protocol::Nut => (probe::nut(p, address), p.nut_port),
+                Protocol::Ssh => (probe::ssh(p, address), p.ssh_port),
+                Protocol::Telnet => (probe::telnet(p, address), p.telnet_port),
+            };
+            Heard::Found(finding(protocol, port, found)?, None)
+        }
     })
 }

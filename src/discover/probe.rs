@@ -104,97 +104,100 @@ fn snmp_config(p: &Probes, addr: IpAddr, version: Version, community: &str) -> C
     }
 }
 
-/// sysObjectID, sysDescr and sysName of an SNMP agent, asked with each community (then
-/// the SNMPv3 user) until one answers; then the family and its outlets.
-pub fn snmp(p: &Probes, addr: IpAddr, registry: &Registry) -> Option<Found> {
+/// How one SNMP probe asks: a community (by its place in the list), or the SNMPv3 user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SnmpAsk {
+    Community(usize),
+    V3,
+}
+
+/// sysObjectID, sysDescr and sysName of an SNMP agent asked one way; then the family and
+/// its outlets. Each community is its own probe, so that several cost one timeout, not
+/// one each, at a silent address.
+pub fn snmp(p: &Probes, addr: IpAddr, ask: SnmpAsk, registry: &Registry) -> Option<Found> {
     let target = SocketAddr::new(addr, p.snmp_port);
-    let mut tries: Vec<(Config, Option<String>)> = p
-        .communities
-        .iter()
-        .map(|c| (snmp_config(p, addr, p.snmp_version, c), Some(c.clone())))
-        .collect();
-    if let Some(v3) = &p.v3 {
-        let mut cfg = snmp_config(p, addr, Version::V3, "");
-        cfg.v3 = Some(v3.clone());
-        tries.push((cfg, None));
-    }
-    for (cfg, community) in tries {
-        let version = cfg.version;
-        let Ok(mut client) = Client::connect(cfg, target, RealClock::shared_now()) else {
-            continue;
-        };
-        let asked = [
-            SYS_OBJECT_ID.to_vec(),
-            SYS_DESCR.to_vec(),
-            SYS_NAME.to_vec(),
-        ];
-        let values = match client.get_many(&asked) {
-            Ok(v) => v,
-            // v1: one missing object (sysName) refuses the whole request.
-            Err(SnmpError::NoSuchObject(_)) | Err(SnmpError::Answer(_)) => {
-                match client.get(&SYS_OBJECT_ID) {
-                    Ok(v) => vec![v],
-                    Err(_) => continue,
-                }
-            }
-            Err(_) => continue,
-        };
-        let text = |i: usize| {
-            values
-                .get(i)
-                .filter(|v| !v.is_missing())
-                .map(|v| v.text().trim().to_string())
-                .unwrap_or_default()
-        };
-        let oid = match values.first() {
-            Some(Value::Oid(o)) => o.clone(),
-            _ => Vec::new(),
-        };
-        let family = registry
-            .families()
-            .detect(None, &oid)
-            .ok()
-            .flatten()
-            .filter(|_| !oid.is_empty());
-        let outlets = family
-            .as_ref()
-            .map(|f| outlets(&mut client, f))
-            .unwrap_or_default();
-        return Some(Found::Snmp(SnmpFound {
-            community,
-            version,
-            sys_object_id: if oid.is_empty() {
-                text(0)
-            } else {
-                format_oid(&oid)
-            },
-            descr: text(1),
-            name: text(2),
-            family: family.map(|f| f.name.to_string()),
-            outlets,
-        }));
-    }
-    // No community answered: is there an agent at all? An SNMPv3 engine discovery needs
-    // no credentials, and any answer (a report) says an agent is there.
-    if p.v3.is_none() && !p.communities.is_empty() {
-        let mut cfg = snmp_config(p, addr, Version::V3, "");
-        cfg.v3 = Some(V3Params {
-            user: "fencebox-discover".into(),
-            level: SecLevel::NoAuthNoPriv,
-            auth_protocol: snmp2::v3::AuthProtocol::Sha1,
-            auth_password: String::new(),
-            priv_protocol: snmp2::v3::Cipher::Aes128,
-            priv_password: String::new(),
-            key_extension: None,
-            context: String::new(),
-        });
-        match Client::connect(cfg, target, RealClock::shared_now()) {
-            Ok(_) => return Some(Found::SnmpRefused),
-            Err(SnmpError::Timeout(_) | SnmpError::Unreachable(_)) => {}
-            Err(_) => return Some(Found::SnmpRefused),
+    let (cfg, community) = match ask {
+        SnmpAsk::Community(i) => {
+            let c = p.communities.get(i)?;
+            (snmp_config(p, addr, p.snmp_version, c), Some(c.clone()))
         }
-    }
-    None
+        SnmpAsk::V3 => {
+            let mut cfg = snmp_config(p, addr, Version::V3, "");
+            cfg.v3 = Some(p.v3.clone()?);
+            (cfg, None)
+        }
+    };
+    let version = cfg.version;
+    let mut client = Client::connect(cfg, target, RealClock::shared_now()).ok()?;
+    let asked = [
+        SYS_OBJECT_ID.to_vec(),
+        SYS_DESCR.to_vec(),
+        SYS_NAME.to_vec(),
+    ];
+    let values = match client.get_many(&asked) {
+        Ok(v) => v,
+        // v1: one missing object (sysName) refuses the whole request.
+        Err(SnmpError::NoSuchObject(_)) | Err(SnmpError::Answer(_)) => {
+            vec![client.get(&SYS_OBJECT_ID).ok()?]
+        }
+        Err(_) => return None,
+    };
+    let text = |i: usize| {
+        values
+            .get(i)
+            .filter(|v| !v.is_missing())
+            .map(|v| v.text().trim().to_string())
+            .unwrap_or_default()
+    };
+    let oid = match values.first() {
+        Some(Value::Oid(o)) => o.clone(),
+        _ => Vec::new(),
+    };
+    let family = registry
+        .families()
+        .detect(None, &oid)
+        .ok()
+        .flatten()
+        .filter(|_| !oid.is_empty());
+    let outlets = family
+        .as_ref()
+        .map(|f| outlets(&mut client, f))
+        .unwrap_or_default();
+    Some(Found::Snmp(SnmpFound {
+        community,
+        version,
+        sys_object_id: if oid.is_empty() {
+            text(0)
+        } else {
+            format_oid(&oid)
+        },
+        descr: text(1),
+        name: text(2),
+        family: family.map(|f| f.name.to_string()),
+        outlets,
+    }))
+}
+
+/// Whether an SNMP agent is there at all: an SNMPv3 engine discovery needs no
+/// credentials, and any answer (a report) says one is. Run beside the community probes;
+/// it tells an agent that refuses them from a silent address.
+pub fn snmp_agent_present(p: &Probes, addr: IpAddr) -> bool {
+    let mut cfg = snmp_config(p, addr, Version::V3, "");
+    cfg.v3 = Some(V3Params {
+        user: "fencebox-discover".into(),
+        level: SecLevel::NoAuthNoPriv,
+        auth_protocol: snmp2::v3::AuthProtocol::Sha1,
+        auth_password: String::new(),
+        priv_protocol: snmp2::v3::Cipher::Aes128,
+        priv_password: String::new(),
+        key_extension: None,
+        context: String::new(),
+    });
+    let target = SocketAddr::new(addr, p.snmp_port);
+    !matches!(
+        Client::connect(cfg, target, RealClock::shared_now()),
+        Err(SnmpError::Timeout(_) | SnmpError::Unreachable(_))
+    )
 }
 
 /// The outlets of a family's device: its status column's rows, named by its names

@@ -53,6 +53,15 @@ FAMILIES = {
                          "AF1:v2.6.1 AN1:apc_hw02_ms_261.bin MN:AP9211 HR:B2 SN: WA97{k:04d}23 MD:02/10/1999)"),
 }
 ORDER = list(FAMILIES)
+# The model-name object NUT's nut-scanner reads to confirm a device whose sysObjectID it
+# knows (its snmp-ups MIB tables), so the side-by-side benchmark gives it the same chance
+# a real unit would: family name: (OID, value).
+MODELS = {
+    "apc-rpdu": (E + "318.1.1.4.1.4.0", "AP8959"),
+    "raritan-px2": (E + "13742.6.3.2.1.1.3.1", "PX2-5464"),
+    "eaton-g3": (E + "534.6.6.7.1.2.1.2.0", "EMAT08-10"),
+    "baytech-rpc": (E + "4779.1.3.5.2.1.24.1", "MRP27"),
+}
 OUTLETS = (8, 16, 24)
 NET = "127.0.7."
 # 127.0.7.10 .. 127.0.7.39 but for these (and everything outside that range): empty.
@@ -90,6 +99,9 @@ def records(p):
             # on a next object, as on a real agent, rather than at the end of the MIB
             ("1.3.6.1.6.3.10.2.1.2.0", "2", str(3 + k % 5)),
             ("1.3.6.1.6.3.10.2.1.3.0", "2", str(86400 + 10 * k))]
+    if p["family"] in MODELS:
+        oid, model = MODELS[p["family"]]
+        recs.append((oid, "4", model))
     for n in range(1, p["outlets"] + 1):
         recs.append((status + "." + row.format(n=n), "2", str(on)))
         if names:
