@@ -9,7 +9,9 @@ Usage: bench/run.py [--runs N] [--out FILE] [--fencebox PATH] [--no-fleet] [--no
 Cases are data (CASES below): every backend adds its rows. The fleet rows (`fencebox power`
 over many devices beside snmpget, ipmipower and powerman) come from bench/fleet.py, in a
 second table; the power-service rows (`fencebox serve` beside PDUDaemon 1.1.1 under 64
-concurrent clients of PDUDaemon's HTTP protocol) from bench/serve.py, in a third.
+concurrent clients of PDUDaemon's HTTP protocol) from bench/serve.py, in a third; the
+discovery rows (`fencebox discover` beside nut-scanner on a planted range) from
+bench/discover.py, in a fourth.
 """
 
 import argparse
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 import fleet  # noqa: E402  (bench/fleet.py, beside this file)
 import serve  # noqa: E402  (bench/serve.py, beside this file)
+import discover  # noqa: E402  (bench/discover.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -265,6 +268,8 @@ def main():
                     help="skip the fleet rows (fencebox power on tests/peers/fleet, bench/fleet.py)")
     ap.add_argument("--no-serve", action="store_true",
                     help="skip the power-service rows (fencebox serve beside PDUDaemon, bench/serve.py)")
+    ap.add_argument("--no-discover", action="store_true",
+                    help="skip the discovery rows (fencebox discover beside nut-scanner, bench/discover.py)")
     args = ap.parse_args()
     fleet.exit_on_signals()  # SIGTERM/SIGHUP still stop every peer (finally below)
 
@@ -341,14 +346,20 @@ def main():
         if not args.no_serve:
             serve_result = serve.run(work, args.fencebox, env)
             serve.print_rows(serve_result)
-        write_report(args.out, rows, args.runs, floor, fleet_result, serve_result)
+        # Last, discovery: fencebox discover and nut-scanner on the planted set of
+        # tests/peers/discover (standard ports); discover.run stops what it started.
+        discover_result = None
+        if not args.no_discover:
+            discover_result = discover.run(work, args.fencebox, min(args.runs, 10), env)
+            discover.print_rows(discover_result)
+        write_report(args.out, rows, args.runs, floor, fleet_result, serve_result, discover_result)
     finally:
         for stop in stops:
             stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None):
+def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None, discover_result=None):
     uname = platform.uname()
     lines = [
         "# Benchmarks",
@@ -475,6 +486,8 @@ def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None):
         lines += fleet.markdown(fleet_result)
     if serve_result:
         lines += serve.markdown(serve_result)
+    if discover_result:
+        lines += discover.markdown(discover_result)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines))
