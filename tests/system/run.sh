@@ -12,7 +12,7 @@ REPO="$PWD"
 export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 . tests/peers/lib.sh
 set +e   # every check reports; the summary decides
-need_pkgs dpkg-dev lintian pacemaker pacemaker-cli-utils corosync crmsh fence-agents
+need_pkgs dpkg-dev lintian pacemaker pacemaker-cli-utils corosync crmsh fence-agents pcs
 ST="$(peer_state system)"
 FAILS=0
 ok() { echo "ok    $*"; }
@@ -100,6 +100,26 @@ done
 [ -z "$vbad" ] && ok "stonith_admin --validate passes for every agent" || bad "stonith_admin --validate fails:$vbad"
 expect "stonith_admin --validate reports a bad value" sh -c \
   "! stonith_admin --validate --agent fence_apc_snmp -o ip=127.0.0.1 -o community=x -o snmp_version=7"
+
+# ------------------------------------------------- discovery's pcs lines, offline
+# `fencebox discover --pcs` on the planted set of run-all.sh (tests/peers/discover): pcs
+# checks each line against the installed agent's own metadata (fence_pdu, fence_ipmilan
+# of this package) and writes it into an empty CIB file.
+echo "== discover --pcs"
+. "$PEERS_STATE/discover.env"
+cibadmin --empty >"$ST/pcs-cib.xml"
+/usr/sbin/fencebox discover 127.0.7.0/24 127.0.8.10-17 --protocols snmp,ipmi -c public \
+  --snmp-port "$DISCOVER_SNMP_PORT" --ipmi-port "$DISCOVER_IPMI_PORT" --timeout 1 --pcs >"$ST/pcs.lines" 2>"$ST/pcs.err"
+lines=$(grep -c '^pcs stonith create ' "$ST/pcs.lines")
+[ "$lines" -ge 30 ] && ok "discover --pcs: $lines lines" || { bad "discover --pcs gave $lines lines"; cat "$ST/pcs.err"; }
+pbad=0
+while IFS= read -r line; do
+  eval "set -- ${line#pcs }"
+  pcs -f "$ST/pcs-cib.xml" "$@" >"$ST/pcs.out" 2>&1 || { pbad=$((pbad + 1)); sed 's/^/      /' "$ST/pcs.out" | head -3; }
+done <"$ST/pcs.lines"
+made=$(pcs -f "$ST/pcs-cib.xml" stonith config 2>/dev/null | grep -c '(class=stonith ')
+[ "$pbad" = 0 ] && [ "$made" = "$lines" ] && ok "pcs -f CIB stonith create accepts every line ($made devices)" \
+  || bad "pcs refused $pbad of $lines lines ($made devices made)"
 
 # ---------------------------------------------------------------- the cluster
 echo "== cluster"
