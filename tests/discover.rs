@@ -310,3 +310,89 @@ fn a_scan_finds_the_planted_set_and_nothing_else() {
     );
     assert!(printed.contains("community_file = "), "{printed}");
 }
+
+/// SSH and telnet servers: OpenSSH's banner, and the first words of the emulated devices
+/// (tests/peers/emulators) recognised as the devices their agents drive.
+#[test]
+fn shells_are_recognised_by_their_banners_and_prompts() {
+    let peers = common::shell::ShellPeers::load();
+    let sb = Sandbox::new("discover-shells");
+    let scan = |proto: &str, port: &str| {
+        let flag = format!("--{proto}-port");
+        let out = fencebox(
+            &sb,
+            &[
+                "discover",
+                "127.0.0.1",
+                "--protocols",
+                proto,
+                &flag,
+                port,
+                "--json",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["found"][0].clone()
+    };
+    let ssh = scan("ssh", peers.get("FB_SSH_PORT_MAIN"));
+    assert!(
+        ssh["banner"]
+            .as_str()
+            .unwrap()
+            .starts_with("SSH-2.0-OpenSSH"),
+        "{ssh}"
+    );
+    for (device, agent) in [
+        ("APC_AOS2", "fence_apc"),
+        ("DELLIBM_DRAC5", "fence_drac5"),
+        ("DELLIBM_IDRAC", "fence_drac5"),
+        ("WTI_NPS", "fence_wti"),
+        ("WTI_IPS", "fence_wti"),
+    ] {
+        let f = scan("telnet", peers.get(&format!("FB_EMU_{device}_TELNET_PORT")));
+        assert_eq!(f["kind"], "telnet", "{device}: {f}");
+        assert_eq!(f["agent"], agent, "{device}: {f}");
+    }
+}
+
+/// nut-scanner's formats: -P lines and -N sections for the planted PDUs, with the
+/// community redacted unless asked for.
+#[test]
+fn nut_scanner_formats() {
+    let p = planted();
+    let sb = Sandbox::new("discover-nut-formats");
+    let scan = |format: &str, extra: &[&str]| {
+        let mut args = vec![
+            "discover",
+            "127.0.7.10-12",
+            "--protocols",
+            "snmp",
+            "--snmp-port",
+            &p.snmp_port,
+            "--nut-scanner",
+            format,
+        ];
+        args.extend_from_slice(extra);
+        let out = fencebox(&sb, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let parsable = scan("P", &[]);
+    assert_eq!(parsable.lines().count(), 3, "{parsable}");
+    assert!(
+        parsable.lines().any(|l| l
+            .starts_with("SNMP:driver=\"snmp-ups\",port=\"127.0.7.10\",desc=\"")
+            && l.ends_with(",mibs=\"auto\",community=\"REDACTED\"")),
+        "{parsable}"
+    );
+    let sections = scan("N", &["--show-secrets"]);
+    assert!(
+        sections.starts_with("[nutdev-snmp1]\n\tdriver = \"snmp-ups\"\n\tport = \"127.0.7.10\"\n"),
+        "{sections}"
+    );
+    assert!(
+        sections.contains("[nutdev-snmp3]\n") && sections.contains("\tcommunity = \"public\"\n"),
+        "{sections}"
+    );
+}

@@ -357,10 +357,12 @@ const TELNET_PROMPTS: &[(&str, &str, &str)] = &[
         "fence_apc",
         "APC network management card",
     ),
+    ("Remote Access Controller", "fence_drac5", "Dell DRAC/iDRAC"),
     ("iDRAC", "fence_drac5", "Dell iDRAC"),
-    ("DRAC", "fence_drac5", "Dell DRAC"),
     ("Western Telematic", "fence_wti", "WTI power switch"),
-    ("NPS", "fence_wti", "WTI power switch"),
+    ("Network Power Switch", "fence_wti", "WTI power switch"),
+    ("Internet Power Switch", "fence_wti", "WTI power switch"),
+    ("Remote Power Control", "fence_wti", "WTI power switch"),
     ("Integrated Lights-Out", "fence_ilo_ssh", "HPE iLO"),
 ];
 
