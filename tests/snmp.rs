@@ -828,3 +828,11 @@ fn pdu_avocent_pm() {
 fn pdu_raritan_px1() {
     nut_family("raritan1", "raritan-px1", outlet_line);
 }
+
+/// One sysObjectID, two numberings of the unit (0 and 1): fence_pdu tries the families in
+/// turn by the object each must have (NUT's layered identification), and fences the one
+/// the device is.
+#[test]
+fn pdu_hpe_epdu_unit_1_by_probing() {
+    nut_family("hpe2-u1", "hpe-epdu-unit1", outlet_line);
+}

@@ -363,17 +363,18 @@ impl SnmpDevice {
     /// The family a device's answer to sysObjectID names, among those this call may use
     /// (or the agent's fallback); an answer that is no OID, or an OID no family knows, is
     /// an error that says what to do.
-    fn family_of(&self, v: &Value) -> Result<Family> {
+    fn family_of(&self, client: &mut Client, v: &Value) -> Result<Family> {
         let local = |e: String| FenceError::Local(format!("Failed: {e}"));
         let Value::Oid(oid) = v else {
             return Err(FenceError::Device(format!(
                 "the device answered sysObjectID with {v:?}; is this an SNMP PDU?"
             )));
         };
-        let found = self
+        let ranked = self
             .catalog
-            .detect(self.allowed.as_deref(), oid)
+            .detect_ranked(self.allowed.as_deref(), oid)
             .map_err(local)?;
+        let found = crate::snmp::identify::first_confirmed(client, ranked)?;
         let family = match (found, &self.fallback) {
             (Some(f), _) => Some(f),
             (None, Some(name)) => self.catalog.by_name(name).map_err(local)?,
@@ -434,7 +435,7 @@ impl Device for SnmpDevice {
             (None, Some(guess)) => (self.catalog.by_name(&guess).map_err(local)?, true),
             (None, None) => {
                 let v = client.get(&SYS_OBJECT_ID)?;
-                (Some(self.family_of(&v)?), false)
+                (Some(self.family_of(&mut client, &v)?), false)
             }
         };
         let family =
@@ -488,7 +489,7 @@ impl SnmpSession<'_> {
         let Some(dev) = self.unconfirmed.take() else {
             return Ok(());
         };
-        let family = dev.family_of(sys)?;
+        let family = dev.family_of(&mut self.client, sys)?;
         dev.found = Some(family.name.to_string());
         if family.name != self.family.name {
             log_debug!(

@@ -153,12 +153,14 @@ pub fn snmp(p: &Probes, addr: IpAddr, ask: SnmpAsk, registry: &Registry) -> Opti
         Some(Value::Oid(o)) => o.clone(),
         _ => Vec::new(),
     };
-    let family = registry
-        .families()
-        .detect(None, &oid)
-        .ok()
-        .flatten()
-        .filter(|_| !oid.is_empty());
+    let family = match registry.families().detect_ranked(None, &oid) {
+        Ok(ranked) if !oid.is_empty() => {
+            crate::snmp::identify::first_confirmed(&mut client, ranked)
+                .ok()
+                .flatten()
+        }
+        _ => None,
+    };
     let outlets = family
         .as_ref()
         .map(|f| outlets(&mut client, f))

@@ -309,6 +309,10 @@ pub struct Family {
     pub plug_form: Option<String>,
     /// What the family meters, where (none for switch-only devices).
     pub meter: Meter,
+    /// An object the device must have for the family to apply (its row numbers only),
+    /// asked when the sysObjectID alone does not tell families apart: NUT's layered
+    /// identification, by probing.
+    pub confirm: Option<Column>,
 }
 
 /// A metered quantity: the column it is read from and how a raw value becomes the base
@@ -507,7 +511,7 @@ impl Family {
              status: {}, control_on: {}, control_off: {}, control_cycle: {}, names: {}, \
              alias: {}, list_ids_are_names: {}, on: vec!{:?}, off: vec!{:?}, set_on: {}, \
              set_off: {}, cycle: {:?}, unquote_names: {}, unit_in_ids: {}, packed: {}, \
-             name_first_field: {}, plug_form: {}, meter: {} }}",
+             name_first_field: {}, plug_form: {}, meter: {}, confirm: {} }}",
             self.name,
             self.vendor,
             self.description,
@@ -531,6 +535,7 @@ impl Family {
             self.name_first_field,
             option_code(&self.plug_form, |s| format!("String::from({s:?})")),
             meter_code(&self.meter),
+            option_code(&self.confirm, column_code),
         )
     }
 }
@@ -590,6 +595,7 @@ pub struct FamilyFile {
     plug_form: Option<String>,
     #[serde(default)]
     meter: MeterFile,
+    confirm: Option<ColumnFile>,
 }
 
 /// A metered quantity as a family file writes it. Outlet readings default to the
@@ -799,6 +805,20 @@ impl FamilyFile {
             name_first_field: self.name_first_field,
             plug_form: self.plug_form,
             meter: self.meter.into_meter(&n)?,
+            confirm: self
+                .confirm
+                .map(|c| column(&n, "confirm", c))
+                .transpose()?
+                .map(|c| {
+                    if c.row.has_plug() || c.row.has_switch() {
+                        Err(format!(
+                            "family {n}: confirm names one object: its row is numbers only (row = \"0.1\")"
+                        ))
+                    } else {
+                        Ok(c)
+                    }
+                })
+                .transpose()?,
             name: self.name,
             vendor: self.vendor,
             description: self.description,
@@ -807,6 +827,30 @@ impl FamilyFile {
         check_components(&f)?;
         Ok(f)
     }
+}
+
+/// The families a sysObjectID may mean, most likely first: exact matches in the order
+/// given, then prefix matches, longest prefix first.
+pub fn ranked<'a>(families: &'a [Family], sysobjectid: &[u64]) -> Vec<&'a Family> {
+    let mut exact: Vec<&Family> = families
+        .iter()
+        .filter(|f| f.sysobjectid.iter().any(|o| o == sysobjectid))
+        .collect();
+    let mut prefixed: Vec<(usize, &Family)> = families
+        .iter()
+        .filter(|f| !exact.iter().any(|e| std::ptr::eq(*e, *f)))
+        .filter_map(|f| {
+            f.sysobjectid_prefix
+                .iter()
+                .filter(|p| sysobjectid.starts_with(p))
+                .map(Vec::len)
+                .max()
+                .map(|len| (len, f))
+        })
+        .collect();
+    prefixed.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+    exact.extend(prefixed.into_iter().map(|(_, f)| f));
+    exact
 }
 
 /// Pick the family for a device's sysObjectID: an exact match first, then the longest

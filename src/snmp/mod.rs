@@ -2,5 +2,6 @@
 
 pub mod client;
 pub mod family;
+pub mod identify;
 pub mod oid;
 pub mod transport;

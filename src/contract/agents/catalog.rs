@@ -295,6 +295,17 @@ impl FamilyCatalog {
         allowed: Option<&[String]>,
         oid: &[u64],
     ) -> Result<Option<Family>, String> {
+        self.detect_ranked(allowed, oid)
+            .map(|ranked| ranked.into_iter().next())
+    }
+
+    /// Every family the sysObjectID may mean, most likely first (see `detect`); the
+    /// caller confirms them in turn where a family asks (`confirm`).
+    pub fn detect_ranked(
+        &self,
+        allowed: Option<&[String]>,
+        oid: &[u64],
+    ) -> Result<Vec<Family>, String> {
         self.warned(self.find_for_device(allowed, oid))
     }
 
@@ -302,7 +313,7 @@ impl FamilyCatalog {
         &self,
         allowed: Option<&[String]>,
         oid: &[u64],
-    ) -> Result<Option<Family>, String> {
+    ) -> Result<Vec<Family>, String> {
         let is_allowed = |name: &str| allowed.is_none_or(|a| a.iter().any(|n| n == name));
         let dotted = dotted_prefixes(oid);
         let mut candidates = Vec::new();
@@ -316,9 +327,12 @@ impl FamilyCatalog {
                 candidates.push(f.clone());
             }
         }
-        let found = crate::snmp::family::detect(&candidates, oid).cloned();
-        let found_closeness = found
-            .as_ref()
+        let ranked: Vec<Family> = crate::snmp::family::ranked(&candidates, oid)
+            .into_iter()
+            .cloned()
+            .collect();
+        let found_closeness = ranked
+            .first()
             .and_then(|f| closeness(&f.sysobjectid, &f.sysobjectid_prefix, oid));
         for b in &self.broken {
             let close = match &b.text {
@@ -340,7 +354,7 @@ impl FamilyCatalog {
                 ));
             }
         }
-        Ok(found)
+        Ok(ranked)
     }
 }
 

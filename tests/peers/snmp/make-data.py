@@ -274,6 +274,16 @@ device("hpe2", E + "232.165.7", "HPE ePDU (snmpsim)", E + "232",
         ("name", E + "232.165.7.5.1.1.2", lambda i: f"0.{i}", "4", "Outlet {i}", "read-only")],
        follow={"offcmd": {"0": "1"}, "oncmd": {"0": "2"}, "rebootcmd": {"0": "2"}},
        valid=["-1", "0"], control=["offcmd", "oncmd", "rebootcmd"], status="state")
+# The same HPE ePDU whose unit is numbered 1 (rows 1.outlet): one sysObjectID, two
+# numberings, told apart by probing (the family's confirm object).
+device("hpe2-u1", E + "232.165.7", "HPE ePDU unit 1 (snmpsim)", E + "232",
+       [("offcmd", E + "232.165.7.5.2.1.2", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("oncmd", E + "232.165.7.5.2.1.3", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("rebootcmd", E + "232.165.7.5.2.1.4", lambda i: f"1.{i}", "2", "-1", "read-write"),
+        ("state", E + "232.165.7.5.2.1.1", lambda i: f"1.{i}", "2", "2", "read-only"),
+        ("name", E + "232.165.7.5.1.1.2", lambda i: f"1.{i}", "4", "Outlet {i}", "read-only")],
+       follow={"offcmd": {"0": "1"}, "oncmd": {"0": "2"}, "rebootcmd": {"0": "2"}},
+       valid=["-1", "0"], control=["offcmd", "oncmd", "rebootcmd"], status="state")
 # HPE PDU3 / CIS (CPQPOWER-MIB pdu3 tables, NUT's hpe-pdu3-cis-mib.c): rows 1.outlet;
 # the same status values and command columns as the ePDU.
 device("hpe3", E + "232.165.11", "HPE PDU3 CIS (snmpsim)", E + "232",
