@@ -219,7 +219,11 @@ fn a_scan_finds_the_planted_set_and_nothing_else() {
                 );
             }
             ("snmp", true) => assert_eq!(f["kind"], "snmp-refused", "{addr}: {f}"),
-            _ => assert_eq!(f["kind"], "bmc", "{addr}: {f}"),
+            _ => {
+                assert_eq!(f["kind"], "bmc", "{addr}: {f}");
+                assert_eq!(f["presence_pong"], true, "an RMCP presence pong: {f}");
+                assert_eq!(f["ipmi2"], true, "{addr}: {f}");
+            }
         }
     }
     // Nothing else but upsd on 127.0.0.1.
@@ -241,6 +245,35 @@ fn a_scan_finds_the_planted_set_and_nothing_else() {
         254 * 2 + 1 - p.devices.len() - 1,
         "every other address silent"
     );
+
+    // A BMC with its login: Get Device ID and the chassis state.
+    let out = fencebox(
+        &sb,
+        &[
+            "discover",
+            "127.0.8.10",
+            "--protocols",
+            "ipmi",
+            "--ipmi-port",
+            &p.ipmi_port,
+            "--ipmi-user",
+            "admin",
+            "--ipmi-password-file",
+            password.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bmc = &v["found"][0];
+    assert_eq!(bmc["chassis"], "on", "{v}");
+    assert!(
+        bmc["device"]
+            .as_str()
+            .is_some_and(|d| d.contains("IPMI 2.0")),
+        "{v}"
+    );
+    // (The password is the word "password" here, which is also an authentication type's
+    // name in the answer; tests/secrets.rs keeps secrets out of output in general.)
 
     // With the other community too, and the BMCs' login: the inventory of everything.
     let communities = format!("public,{}", p.secret);
@@ -395,4 +428,42 @@ fn nut_scanner_formats() {
         sections.contains("[nutdev-snmp3]\n") && sections.contains("\tcommunity = \"public\"\n"),
         "{sections}"
     );
+}
+
+/// SNMPv3 with a user's credentials (from files, never the command line): the
+/// simulator's Raritan PX2 behind its own v3 instance is found and named.
+#[test]
+fn snmpv3_with_credentials_finds_a_pdu() {
+    let s = sims();
+    let sb = Sandbox::new("discover-v3");
+    let auth = sb.path("auth");
+    let privacy = sb.path("priv");
+    std::fs::write(&auth, "authpass123\n").unwrap();
+    std::fs::write(&privacy, "privpass123\n").unwrap();
+    let port = s.v3("raritan").to_string();
+    let out = fencebox(
+        &sb,
+        &[
+            "discover",
+            "127.0.0.1",
+            "--protocols",
+            "snmp",
+            "--snmp-port",
+            &port,
+            "--snmp-user",
+            "fenceuser",
+            "--snmp-auth-password-file",
+            auth.to_str().unwrap(),
+            "--snmp-priv-password-file",
+            privacy.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &v["found"][0];
+    assert_eq!(f["family"], "raritan-px2", "{v}");
+    assert_eq!(f["version"], "3", "{v}");
+    assert_eq!(f["community"], serde_json::Value::Null, "{v}");
+    assert_eq!(f["outlets"].as_array().unwrap().len(), 24, "{v}");
 }

@@ -1040,6 +1040,25 @@ fn pdus_answer_status_and_port_up_and_down_as_dcimanager_handlers_do() {
             .collect::<Vec<_>>(),
         vec![(2, OFF), (2, ON)]
     );
+    // DCImanager's statistic: every outlet of the PDU, as it reads now (this fake PDU
+    // meters nothing, so load, power and energy are null; tests/stats.rs checks values).
+    let (code, body) = get(&s, "/v1/pdus/pdua/statistic", Some(&site.read));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ports = v["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 8, "{body}");
+    assert_eq!(
+        ports[1],
+        serde_json::json!({"identify": "2", "name": "Outlet 2", "power_status": "up",
+                           "load": null, "power": null, "energy": null}),
+        "{body}"
+    );
+    assert_eq!(
+        get(&s, "/v1/pdus/nosuch/statistic", Some(&site.read)).0,
+        404
+    );
+    assert_eq!(get(&s, "/v1/pdus/pdua/statistic", None).0, 401);
+    assert_eq!(sets(&site.pdua).len(), 2, "a statistic switched nothing");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::contract::error::Result;
 use crate::device::{Meter, MeterKind, Outlet, OutletMeter, Quantities};
 use crate::snmp::client::{Client, SnmpError, Value};
-use crate::snmp::family::{Family, Quantity, Reading, Row};
+use crate::snmp::family::{Family, Quantity, Row};
 
 /// The number a metered object holds, if it holds one.
 fn number(v: &Value) -> Option<i64> {
@@ -34,11 +34,7 @@ fn set(q: &mut Quantities, what: Quantity, value: Option<f64>) {
 pub fn read(client: &mut Client, family: &Family, outlets: Vec<Outlet>) -> Result<Meter> {
     let m = &family.meter;
     let mut per_outlet: BTreeMap<String, Quantities> = BTreeMap::new();
-    let readings: Vec<(Quantity, &Reading)> = m
-        .outlets()
-        .into_iter()
-        .filter_map(|(q, r)| Some((q, r?)))
-        .collect();
+    let readings = m.outlets();
     let mut bases: Vec<Vec<u64>> = Vec::new();
     for (_, r) in &readings {
         for c in std::iter::once(&r.column).chain(&r.digits) {
@@ -111,12 +107,7 @@ fn input(client: &mut Client, family: &Family) -> Result<Quantities> {
         switch: 1,
         plug: Vec::new(),
     };
-    let readings: Vec<(Quantity, &Reading)> = family
-        .meter
-        .inputs()
-        .into_iter()
-        .filter_map(|(q, r)| Some((q, r?)))
-        .collect();
+    let readings = family.meter.inputs();
     let mut oids: Vec<Vec<u64>> = Vec::new();
     for (_, r) in &readings {
         for c in std::iter::once(&r.column).chain(&r.digits) {

@@ -72,6 +72,9 @@ fn what(f: &Finding, show: bool) -> (String, String) {
             if !i.auth.is_empty() {
                 detail.push(format!("1.5 auth {}", i.auth.join(", ")));
             }
+            if let Some(d) = &i.device {
+                detail.push(d.clone());
+            }
             match &i.chassis {
                 Some(Ok(on)) => detail.push(format!("chassis {}", if *on { "on" } else { "off" })),
                 Some(Err(e)) => detail.push(format!("login failed: {e}")),
@@ -166,11 +169,15 @@ fn found_json(f: &Found, show: bool) -> Json {
         }),
         Found::SnmpRefused => json!({"kind": "snmp-refused"}),
         Found::Ipmi(IpmiFound {
+            pong,
             ipmi2,
             auth,
             chassis,
+            device,
         }) => json!({
             "kind": "bmc",
+            "presence_pong": pong,
+            "device": device,
             "ipmi2": ipmi2,
             "auth": auth,
             "chassis": match chassis {

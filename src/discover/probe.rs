@@ -52,12 +52,16 @@ pub struct SnmpFound {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IpmiFound {
+    /// It answered an RMCP presence ping (and said it speaks IPMI).
+    pub pong: bool,
     /// It speaks IPMI 2.0 (RMCP+).
     pub ipmi2: bool,
     /// IPMI 1.5 authentication types it enables.
     pub auth: Vec<&'static str>,
     /// With credentials: whether the chassis is on, or why the login failed.
     pub chassis: Option<Result<bool, String>>,
+    /// With credentials: what Get Device ID says (firmware, IPMI version, manufacturer).
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -239,12 +243,13 @@ fn outlets(client: &mut Client, f: &Family) -> Vec<(String, String)> {
     out
 }
 
-/// Get Channel Authentication Capabilities (no credentials needed); with credentials, a
-/// session and the chassis state.
+/// An RMCP presence ping and Get Channel Authentication Capabilities (no credentials
+/// needed); with credentials, a session, Get Device ID and the chassis state.
 pub fn ipmi(p: &Probes, addr: IpAddr) -> Option<Found> {
     let peer = SocketAddr::new(addr, p.ipmi_port);
     let clock = RealClock::shared_now();
     let mut link = Link::open(peer, p.timeout, 1, clock.clone()).ok()?;
+    let pong = crate::ipmi::asf::presence_ping(&mut link).is_ok_and(|p| p.ipmi);
     let caps = match lan15::capabilities(&mut link, true, Privilege::Administrator) {
         Ok(c) => c,
         // An IPMI 1.5 BMC refuses the request for IPMI 2.0 data: ask it plainly.
@@ -264,6 +269,7 @@ pub fn ipmi(p: &Probes, addr: IpAddr) -> Option<Found> {
     .filter(|(bit, _)| caps.types & (1 << bit) != 0)
     .map(|(_, n)| *n)
     .collect();
+    let mut device = None;
     let chassis = p.ipmi_login.as_ref().map(|(user, password)| {
         let cfg = crate::ipmi::Config {
             user: user.clone(),
@@ -284,14 +290,24 @@ pub fn ipmi(p: &Probes, addr: IpAddr) -> Option<Found> {
             lan15::connect(link, &cfg)
         };
         let mut session = session.map_err(|e| e.to_string())?;
+        device = crate::ipmi::identity::device_id(&mut session)
+            .ok()
+            .map(|d| {
+                format!(
+                    "firmware {}, IPMI {}, manufacturer {}, product {:#06x}",
+                    d.firmware, d.ipmi_version, d.manufacturer, d.product
+                )
+            });
         let on = chassis::power_is_on(&mut session).map_err(|e| e.to_string());
         session.close();
         on
     });
     Some(Found::Ipmi(IpmiFound {
+        pong,
         ipmi2: caps.ipmi2,
         auth,
         chassis,
+        device,
     }))
 }
 

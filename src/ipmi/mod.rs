@@ -8,9 +8,11 @@
 //! session: sequence numbers, replay window, integrity and encryption of every message),
 //! `chassis` (the commands).
 
+pub mod asf;
 pub mod chassis;
 pub mod crypto;
 pub mod dcmi;
+pub mod identity;
 pub mod lan15;
 pub mod lanplus;
 pub mod link;

@@ -43,6 +43,7 @@ pub fn router(app: Shared) -> Router {
             post(outlet_action),
         )
         .route("/v1/pdus/{device}", get(pdu_status))
+        .route("/v1/pdus/{device}/statistic", get(pdu_statistic))
         .route("/v1/pdus/{device}/ports/{port}/{action}", post(pdu_port))
         .route("/v1/chain/check", get(chain_check))
         .route("/v1/chain/{nodes}", get(chain_show))
@@ -469,6 +470,66 @@ async fn pdu_status(
         .map(|(i, plug)| port_view(plug, job.target(i).and_then(|n| n.feeds.first())))
         .collect();
     Ok(Json(json!({ "device": device, "job": job.id, "ports": ports })).into_response())
+}
+
+/// `GET /v1/pdus/{device}/statistic`: DCImanager's statistic, every outlet the PDU
+/// meters: its load (A), power (W) and energy (kWh, as DCImanager counts it), read from
+/// the device now (`fencebox stats`), beside the reading queues (shared device locks).
+async fn pdu_statistic(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path(device): Path<String>,
+) -> Result<Response, Failure> {
+    holder(&app, &h)?;
+    let world = app.jobs.world();
+    if !world.inventory.devices.contains_key(&device) {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            format!("no device {device} in the inventory"),
+        ));
+    }
+    let name = device.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let one: crate::fleet::stats::Selection = [(name, None)].into_iter().collect();
+        let opts = crate::fleet::power::Options {
+            progress: false,
+            lock_wait: Some(Duration::from_secs(5)),
+            ..Default::default()
+        };
+        crate::fleet::stats::collect(&world.inventory, &world.registry, &world.env, &one, &opts)
+    })
+    .await
+    .map_err(|e| {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the read failed: {e}"),
+        )
+    })?;
+    let meter = match read.into_iter().next().map(|s| s.meter) {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => return Err(fail(StatusCode::BAD_GATEWAY, e)),
+        None => return Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "nothing read")),
+    };
+    let round = |v: Option<f64>| v.and_then(|v| crate::fleet::stats::number(v).parse::<f64>().ok());
+    let ports: Vec<Value> = meter
+        .iter()
+        .flat_map(|m| &m.outlets)
+        .map(|o| {
+            json!({
+                "identify": o.id,
+                "name": o.name,
+                "power_status": match o.state {
+                    Some(crate::device::PowerState::On) => "up",
+                    Some(crate::device::PowerState::Off) => "down",
+                    None => "unknown",
+                },
+                "load": round(o.reading.current),
+                "power": round(o.reading.power),
+                "energy": round(o.reading.energy.map(|wh| wh / 1000.0)),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "device": device, "ports": ports })).into_response())
 }
 
 /// `POST /v1/pdus/{device}/ports/{port}/{up|down}`: DCImanager's port up and port down,

@@ -356,28 +356,33 @@ pub struct Meter {
 }
 
 impl Meter {
-    pub fn outlets(&self) -> [(Quantity, Option<&Reading>); 3] {
-        [
-            (Quantity::Current, self.outlet_current.as_ref()),
-            (Quantity::Power, self.outlet_power.as_ref()),
-            (Quantity::Energy, self.outlet_energy.as_ref()),
-        ]
+    /// The outlets' metered quantities, those the family has.
+    pub fn outlets(&self) -> Vec<(Quantity, &Reading)> {
+        present([
+            (Quantity::Current, &self.outlet_current),
+            (Quantity::Power, &self.outlet_power),
+            (Quantity::Energy, &self.outlet_energy),
+        ])
     }
 
-    pub fn inputs(&self) -> [(Quantity, Option<&Reading>); 3] {
-        [
-            (Quantity::Current, self.input_current.as_ref()),
-            (Quantity::Power, self.input_power.as_ref()),
-            (Quantity::Energy, self.input_energy.as_ref()),
-        ]
+    /// The input's metered quantities, those the family has.
+    pub fn inputs(&self) -> Vec<(Quantity, &Reading)> {
+        present([
+            (Quantity::Current, &self.input_current),
+            (Quantity::Power, &self.input_power),
+            (Quantity::Energy, &self.input_energy),
+        ])
     }
 
     pub fn is_empty(&self) -> bool {
-        self.outlets()
-            .iter()
-            .chain(&self.inputs())
-            .all(|(_, r)| r.is_none())
+        self.outlets().is_empty() && self.inputs().is_empty()
     }
+}
+
+fn present(all: [(Quantity, &Option<Reading>); 3]) -> Vec<(Quantity, &Reading)> {
+    all.into_iter()
+        .filter_map(|(q, r)| Some((q, r.as_ref()?)))
+        .collect()
 }
 
 /// What a reading measures, in its base unit.
