@@ -446,3 +446,83 @@ fn a_wrong_community_fails_switches_nothing_and_is_not_logged() {
     );
     assert_eq!((ok.code, ok.stdout.as_str()), (0, "Status: ON\n"), "{ok:?}");
 }
+
+/// Two site families with one sysObjectID, told apart by the model object each asks for
+/// (`confirm` with `contains`): fence_pdu reads the model and takes the family whose word
+/// it holds, whichever is listed first; a device holding neither matches neither.
+#[test]
+fn families_sharing_a_sysobjectid_are_told_apart_by_the_model_object() {
+    const MODEL: [u64; 12] = [1, 3, 6, 1, 4, 1, 99999, 1, 1, 2, 0, 0];
+    let model_oid = "1.3.6.1.4.1.99999.1.1.2.0";
+    for (model, want) in [("LabPDU B200", Some("lab-b")), ("LabPDU C300", None)] {
+        let sb = Sandbox::new("snmp-confirm");
+        let family = |name: &str, word: &str| {
+            format!(
+                "[[family]]\nname = \"{name}\"\nvendor = \"Lab\"\ndescription = \"lab {word}\"\n\
+                 sysobjectid = [\"1.3.6.1.4.1.99999.1\"]\n\
+                 status = {{ column = \"1.3.6.1.4.1.318.1.1.12.3.5.1.1.4\" }}\n\
+                 control = {{ column = \"1.3.6.1.4.1.318.1.1.12.3.3.1.1.4\" }}\n\
+                 confirm = {{ column = \"{}\", row = \"0\", contains = [\"{word}\"] }}\n\
+                 on = [1]\noff = [2]\nset_on = 1\nset_off = 2\n\n",
+                model_oid.trim_end_matches(".0")
+            )
+        };
+        std::fs::write(
+            sb.path("agents.d").join("lab.toml"),
+            family("lab-a", "A100") + &family("lab-b", "B200"),
+        )
+        .unwrap();
+        let mut mib = Mib::apc_rpdu(&[hostile::ON, hostile::OFF]);
+        mib.0
+            .insert(MODEL[..11].to_vec(), Val::Str(model.as_bytes().to_vec()));
+        mib.0.insert(
+            vec![1, 3, 6, 1, 2, 1, 1, 2, 0],
+            Val::Oid(vec![1, 3, 6, 1, 4, 1, 99999, 1]),
+        );
+        let agent = Hostile::start(mib, |req, mib| Some(mib.answer(req)));
+        let port = agent.port();
+        let out = run(
+            &sb,
+            "fence_pdu",
+            &[
+                "-a",
+                "127.0.0.1",
+                "-u",
+                &port,
+                "-c",
+                "private",
+                "-o",
+                "status",
+                "-n",
+                "2",
+                "-v",
+            ],
+        );
+        match want {
+            Some(name) => {
+                assert_eq!(
+                    (out.code, out.stdout.as_str()),
+                    (2, "Status: OFF\n"),
+                    "{out:?}"
+                );
+                assert!(
+                    out.stderr.contains(&format!("SNMP family {name} (")),
+                    "{out:?}"
+                );
+                assert!(
+                    out.stderr.contains("SNMP family lab-a does not apply"),
+                    "{out:?}"
+                );
+            }
+            // Neither model: no family applies, and the error says which were tried.
+            None => {
+                assert_eq!(out.code, 1, "{out:?}");
+                assert!(
+                    out.stderr
+                        .contains("names the families lab-a, lab-b, but the device confirms none"),
+                    "{out:?}"
+                );
+            }
+        }
+    }
+}

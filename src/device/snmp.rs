@@ -374,10 +374,18 @@ impl SnmpDevice {
             .catalog
             .detect_ranked(self.allowed.as_deref(), oid)
             .map_err(local)?;
+        let named: Vec<String> = ranked.iter().map(|f| f.name.to_string()).collect();
         let found = crate::snmp::identify::first_confirmed(client, ranked)?;
         let family = match (found, &self.fallback) {
             (Some(f), _) => Some(f),
             (None, Some(name)) => self.catalog.by_name(name).map_err(local)?,
+            (None, None) if !named.is_empty() => {
+                return Err(FenceError::Device(format!(
+                    "sysObjectID {} names the families {}, but the device confirms none (their confirm objects are missing or hold other words; fencebox families, docs/families.md)",
+                    format_oid(oid),
+                    named.join(", ")
+                )))
+            }
             (None, None) => {
                 return Err(FenceError::Device(format!(
                     "unknown device: sysObjectID {} matches no family this agent knows; describe it in a family file in {} (see docs/families.md), or pick a family with family=NAME (fencebox families lists them)",

@@ -312,7 +312,15 @@ pub struct Family {
     /// An object the device must have for the family to apply (its row numbers only),
     /// asked when the sysObjectID alone does not tell families apart: NUT's layered
     /// identification, by probing.
-    pub confirm: Option<Column>,
+    pub confirm: Option<Confirm>,
+}
+
+/// The object a family asks of a device before it applies: present, and when `contains`
+/// is given, its text holding one of those words (a model name object, as NUT reads it).
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub object: Column,
+    pub contains: Vec<String>,
 }
 
 /// A metered quantity: the column it is read from and how a raw value becomes the base
@@ -540,7 +548,15 @@ impl Family {
             self.name_first_field,
             option_code(&self.plug_form, |s| format!("String::from({s:?})")),
             meter_code(&self.meter),
-            option_code(&self.confirm, column_code),
+            option_code(&self.confirm, |c| format!(
+                "crate::snmp::family::Confirm {{ object: {}, contains: vec![{}] }}",
+                column_code(&c.object),
+                c.contains
+                    .iter()
+                    .map(|w| format!("String::from({w:?})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         )
     }
 }
@@ -600,7 +616,16 @@ pub struct FamilyFile {
     plug_form: Option<String>,
     #[serde(default)]
     meter: MeterFile,
-    confirm: Option<ColumnFile>,
+    confirm: Option<ConfirmFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmFile {
+    column: String,
+    row: String,
+    #[serde(default)]
+    contains: Vec<String>,
 }
 
 /// A metered quantity as a family file writes it. Outlet readings default to the
@@ -760,6 +785,23 @@ fn column(family: &str, field: &str, c: ColumnFile) -> Result<Column, String> {
     })
 }
 
+/// A confirm object: one object (its row numbers only), and the words it may hold.
+fn confirm(family: &str, c: ConfirmFile) -> Result<Confirm, String> {
+    let row = RowPattern::parse(&c.row).map_err(|e| format!("family {family}: confirm {e}"))?;
+    if row.has_plug() || row.has_switch() {
+        return Err(format!(
+            "family {family}: confirm names one object: its row is numbers only (row = \"0.1\")"
+        ));
+    }
+    Ok(Confirm {
+        object: Column {
+            oid: oid_field(family, "confirm", &c.column)?,
+            row,
+        },
+        contains: c.contains,
+    })
+}
+
 impl FamilyFile {
     pub fn into_family(self) -> Result<Family, String> {
         let n = self.name.clone();
@@ -810,20 +852,7 @@ impl FamilyFile {
             name_first_field: self.name_first_field,
             plug_form: self.plug_form,
             meter: self.meter.into_meter(&n)?,
-            confirm: self
-                .confirm
-                .map(|c| column(&n, "confirm", c))
-                .transpose()?
-                .map(|c| {
-                    if c.row.has_plug() || c.row.has_switch() {
-                        Err(format!(
-                            "family {n}: confirm names one object: its row is numbers only (row = \"0.1\")"
-                        ))
-                    } else {
-                        Ok(c)
-                    }
-                })
-                .transpose()?,
+            confirm: self.confirm.map(|c| confirm(&n, c)).transpose()?,
             name: self.name,
             vendor: self.vendor,
             description: self.description,

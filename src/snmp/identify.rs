@@ -17,23 +17,31 @@ pub fn first_confirmed(
         plug: Vec::new(),
     };
     for family in ranked {
-        let Some(oid) = family.confirm.as_ref().and_then(|c| c.oid_for(&unit)) else {
+        let Some(confirm) = &family.confirm else {
             return Ok(Some(family));
         };
-        let present = match client.get(&oid) {
-            Ok(v) => !v.is_missing(),
+        let Some(oid) = confirm.object.oid_for(&unit) else {
+            continue;
+        };
+        let text = match client.get(&oid) {
+            Ok(v) if !v.is_missing() => Some(v.text()),
+            Ok(_) => None,
             // SNMPv1's noSuchName for the one object asked.
-            Err(SnmpError::NoSuchObject(_)) => false,
+            Err(SnmpError::NoSuchObject(_)) => None,
             Err(e) => return Err(e),
         };
-        if present {
+        let holds = |t: &String| {
+            confirm.contains.is_empty() || confirm.contains.iter().any(|w| t.contains(w.as_str()))
+        };
+        if text.as_ref().is_some_and(holds) {
             return Ok(Some(family));
         }
         log_debug!(
             1,
-            "SNMP family {} does not apply: the device has no {}",
+            "SNMP family {} does not apply: {} is {}",
             family.name,
-            crate::snmp::oid::format_oid(&oid)
+            crate::snmp::oid::format_oid(&oid),
+            text.map_or("not there".to_string(), |t| format!("'{}'", t.trim()))
         );
     }
     Ok(None)
