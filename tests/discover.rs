@@ -466,4 +466,75 @@ fn snmpv3_with_credentials_finds_a_pdu() {
     assert_eq!(f["version"], "3", "{v}");
     assert_eq!(f["community"], serde_json::Value::Null, "{v}");
     assert_eq!(f["outlets"].as_array().unwrap().len(), 24, "{v}");
+    // Its inventory entry carries the v3 login that worked (SHA/AES), so fence_pdu reads
+    // every outlet through it.
+    let inv = sb.path("v3.toml");
+    let out = fencebox(
+        &sb,
+        &[
+            "discover",
+            "127.0.0.1",
+            "--protocols",
+            "snmp",
+            "--snmp-port",
+            &port,
+            "--snmp-user",
+            "fenceuser",
+            "--snmp-auth-password-file",
+            auth.to_str().unwrap(),
+            "--snmp-priv-password-file",
+            privacy.to_str().unwrap(),
+            "--inventory",
+            "-o",
+            inv.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status = fencebox(
+        &sb,
+        &[
+            "power",
+            "status",
+            "all",
+            "--inventory",
+            inv.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        status.status.success(),
+        "{}\n{}",
+        text(&status.stdout),
+        text(&status.stderr)
+    );
+    assert!(
+        text(&status.stdout).contains("24 of 24 node(s) read"),
+        "{}",
+        text(&status.stdout)
+    );
+    // Printed as pcs lines, the passwords are redacted.
+    let out = fencebox(
+        &sb,
+        &[
+            "discover",
+            "127.0.0.1",
+            "--protocols",
+            "snmp",
+            "--snmp-port",
+            &port,
+            "--snmp-user",
+            "fenceuser",
+            "--snmp-auth-password-file",
+            auth.to_str().unwrap(),
+            "--snmp-priv-password-file",
+            privacy.to_str().unwrap(),
+            "--pcs",
+        ],
+    );
+    let pcs = text(&out.stdout);
+    assert!(
+        pcs.contains("password=REDACTED")
+            && !pcs.contains("authpass123")
+            && !pcs.contains("privpass123"),
+        "{pcs}"
+    );
 }

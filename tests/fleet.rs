@@ -939,3 +939,37 @@ fn an_inventory_others_can_write_is_refused() {
     std::fs::set_permissions(&inv, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(power(&sb, &inv, &["status", "all"]).status.success());
 }
+
+/// A device whose sysObjectID names none of the agent's families: every outlet of the
+/// command fails, also those asked after the first failure (a failed detection is never
+/// taken for a settled family), and nothing is switched.
+#[test]
+fn a_failed_detection_fails_every_outlet_and_switches_nothing() {
+    use common::hostile_snmp::{Mib, Val};
+    let sb = Sandbox::new("fleet-unknown");
+    let mut mib = Mib::apc_rpdu(&[ON, ON]);
+    mib.0.insert(
+        vec![1, 3, 6, 1, 2, 1, 1, 2, 0],
+        Val::Oid(vec![1, 3, 6, 1, 4, 1, 99999, 9]),
+    );
+    let dev = Hostile::start(mib, |req, mib| Some(mib.answer(req)));
+    let text_inv = format!(
+        "[devices.odd]\nagent = \"fence_eaton_snmp\"\nip = \"127.0.0.1\"\nipport = {}\ncommunity = \"private\"\nshell_timeout = 2\npower_timeout = 3\n\n\
+         [nodes.n1]\nfeeds = [\"odd:Outlet 1\"]\n\n[nodes.n2]\nfeeds = [\"odd:Outlet 2\"]\n",
+        dev.port()
+    );
+    let inv = inventory(&sb, "inv.toml", &text_inv);
+    let out = power(&sb, &inv, &["off", "all", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for n in v["nodes"].as_array().unwrap() {
+        assert_eq!(n["ok"], false, "{v}");
+        let reason = n["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("unknown device"), "{v}");
+    }
+    assert!(
+        sets(&dev).is_empty(),
+        "nothing switched: {:?}",
+        dev.requests()
+    );
+}

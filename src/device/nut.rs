@@ -528,8 +528,10 @@ impl device::Session for NutSession {
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .filter(|v| v.is_finite())
         };
+        // outlet.0 is the whole unit (NUT's names), not an outlet of its own.
         let outlets = outlets_of(&vars)
             .into_iter()
+            .filter(|(n, _, _)| *n != 0)
             .map(|(n, name, status)| device::OutletMeter {
                 id: n.to_string(),
                 name,

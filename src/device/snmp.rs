@@ -11,7 +11,7 @@ use snmp2::v3;
 
 use crate::contract::agents::{FamilyCatalog, Registry};
 /// The most outlets one GET reads or one SET switches: agents bound the objects of a
-/// request.
+/// request (a GET that also confirms the family carries the sysObjectID besides).
 const MAX_SET_OBJECTS: usize = 24;
 
 use crate::contract::error::{FenceError, Result};
@@ -321,16 +321,7 @@ fn name_plug(e: SnmpError, plug: &str) -> FenceError {
 }
 
 fn name_text(v: &Value, family: &Family) -> String {
-    let t = v.text();
-    let t = if family.unquote_names {
-        t.trim_matches('"')
-    } else {
-        t.as_str()
-    };
-    match family.name_first_field {
-        true => t.split(',').next().unwrap_or_default().trim().to_string(),
-        false => t.to_string(),
-    }
+    family.outlet_name(&v.text())
 }
 
 /// The fields of a packed value ("1,1,0,1": outlet N is field N).
@@ -493,12 +484,15 @@ pub struct SnmpSession<'d> {
 
 impl SnmpSession<'_> {
     /// Settle the family from the device's answer to sysObjectID (when it is a guess).
+    /// A failed detection leaves the family a guess: every later step asks again (and
+    /// fails again) rather than act under a family the device never named.
     fn settle(&mut self, sys: &Value) -> Result<()> {
-        let Some(dev) = self.unconfirmed.take() else {
+        let Some(dev) = self.unconfirmed.as_deref_mut() else {
             return Ok(());
         };
         let family = dev.family_of(&mut self.client, sys)?;
         dev.found = Some(family.name.to_string());
+        self.unconfirmed = None;
         if family.name != self.family.name {
             log_debug!(
                 1,
@@ -784,6 +778,8 @@ impl device::Session for SnmpSession<'_> {
     /// request per outlet, so a missing outlet fails alone; no answer fails them all.
     /// While the family is a guess, the first request carries the sysObjectID too.
     fn status_many(&mut self, plugs: &[&SnmpPlug]) -> Vec<Result<PowerState>> {
+        // A whole 24-outlet PDU and the sysObjectID in one request (25 objects: a GET of
+        // small integers; an agent that refuses it is asked again as below).
         let first = plugs
             .get(..plugs.len().min(MAX_SET_OBJECTS))
             .unwrap_or(plugs);

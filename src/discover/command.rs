@@ -335,8 +335,11 @@ pub fn discover(args: &[OsString], registry: &Registry) -> Answer {
         output::json(&found, show)
     } else if m.get_flag("inventory") {
         let to = m.get_one::<String>("output");
-        let login = opts.probes.ipmi_login.as_ref();
-        let (toml, notes) = output::inventory(&found, registry, show || to.is_some(), login)?;
+        let creds = output::Creds {
+            ipmi: opts.probes.ipmi_login.as_ref(),
+            v3: opts.probes.v3.as_ref(),
+        };
+        let (toml, notes) = output::inventory(&found, registry, show || to.is_some(), creds)?;
         for note in notes {
             eprintln!("fencebox: {note}");
         }
@@ -348,7 +351,11 @@ pub fn discover(args: &[OsString], registry: &Registry) -> Answer {
             None => toml,
         }
     } else if m.get_flag("pcs") {
-        output::pcs(&found, show)
+        let creds = output::Creds {
+            ipmi: None,
+            v3: opts.probes.v3.as_ref(),
+        };
+        output::pcs(&found, show, creds)
     } else if let Some(sections) = nut_format {
         output::nut_scanner(&found, show, sections)
     } else {

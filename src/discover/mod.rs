@@ -75,7 +75,8 @@ pub struct Scan {
     pub elapsed: Duration,
 }
 
-#[derive(Debug, Clone)]
+/// No `Debug`: the probes hold communities and passwords.
+#[derive(Clone)]
 pub struct Options {
     pub fanout: usize,
     pub protocols: Vec<Protocol>,

@@ -247,10 +247,40 @@ struct Entry {
     bmc: bool,
 }
 
-/// The BMC login a scan was given, for the entries of the BMCs it found.
-pub type Login<'a> = Option<&'a (String, crate::ipmi::crypto::Secret)>;
+/// The credentials a scan was given, for the entries of what it found with them.
+#[derive(Clone, Copy, Default)]
+pub struct Creds<'a> {
+    pub ipmi: Option<&'a (String, crate::ipmi::crypto::Secret)>,
+    pub v3: Option<&'a crate::snmp::client::V3Params>,
+}
 
-fn entries(scan: &Scan, login: Login) -> Vec<Entry> {
+/// The SNMPv3 options of an entry, as fence_pdu takes them (the scan used SHA and AES).
+fn v3_options(v3: &crate::snmp::client::V3Params) -> Vec<(String, Given)> {
+    use crate::snmp::client::SecLevel;
+    let level = match v3.level {
+        SecLevel::NoAuthNoPriv => "noAuthNoPriv",
+        SecLevel::AuthNoPriv => "authNoPriv",
+        SecLevel::AuthPriv => "authPriv",
+    };
+    let mut o = vec![
+        ("username".to_string(), Given::Text(v3.user.clone())),
+        ("snmp_sec_level".into(), Given::Text(level.into())),
+    ];
+    if v3.level != SecLevel::NoAuthNoPriv {
+        o.push(("snmp_auth_prot".into(), Given::Text("SHA".into())));
+        o.push(("password".into(), Given::Text(v3.auth_password.clone())));
+    }
+    if v3.level == SecLevel::AuthPriv {
+        o.push(("snmp_priv_prot".into(), Given::Text("AES".into())));
+        o.push((
+            "snmp_priv_passwd".into(),
+            Given::Text(v3.priv_password.clone()),
+        ));
+    }
+    o
+}
+
+fn entries(scan: &Scan, creds: Creds) -> Vec<Entry> {
     let mut out = Vec::new();
     for f in &scan.findings {
         let mut options = vec![("ip".to_string(), Given::Text(f.address.to_string()))];
@@ -270,8 +300,10 @@ fn entries(scan: &Scan, login: Login) -> Vec<Entry> {
                     "snmp_version".into(),
                     Given::Text(version_name(*version).into()),
                 ));
-                if let Some(c) = community {
-                    options.push(("community".into(), Given::Text(c.clone())));
+                match (community, creds.v3) {
+                    (Some(c), _) => options.push(("community".into(), Given::Text(c.clone()))),
+                    (None, Some(v3)) => options.extend(v3_options(v3)),
+                    (None, None) => {}
                 }
                 options.push(("family".into(), Given::Text(family.clone())));
                 out.push(Entry {
@@ -290,12 +322,14 @@ fn entries(scan: &Scan, login: Login) -> Vec<Entry> {
                     options.push(("lanplus".into(), Given::Flag(true)));
                 }
                 // The login that worked in the scan, so the entry can be used at once.
-                if let (Some((user, password)), Some(Ok(_))) = (login, &i.chassis) {
+                // It logged in at operator level, which fence_ipmilan must ask for too.
+                if let (Some((user, password)), Some(Ok(_))) = (creds.ipmi, &i.chassis) {
                     options.push(("username".into(), Given::Text(user.clone())));
                     options.push((
                         "password".into(),
                         Given::Text(String::from_utf8_lossy(password).into_owned()),
                     ));
+                    options.push(("privlvl".into(), Given::Text("operator".into())));
                 }
                 out.push(Entry {
                     name: device_name("bmc", f, ""),
@@ -358,7 +392,7 @@ pub fn inventory(
     scan: &Scan,
     registry: &Registry,
     show: bool,
-    login: Login,
+    creds: Creds,
 ) -> Result<(String, Vec<String>), String> {
     let secrets = if show {
         Secrets::Inline
@@ -367,7 +401,7 @@ pub fn inventory(
     };
     let mut b = Builder::new(registry, secrets);
     let mut node_names: BTreeMap<String, usize> = BTreeMap::new();
-    let entries = entries(scan, login);
+    let entries = entries(scan, creds);
     for e in &entries {
         for (_, outlet_name) in &e.plugs {
             *node_names.entry(outlet_name.clone()).or_default() += 1;
@@ -437,9 +471,9 @@ fn shell_word(s: &str) -> String {
 
 /// `pcs stonith create` lines, the nodes left as placeholders in `pcmk_host_map`
 /// (NODE-<plug>) for the administrator to fill in.
-pub fn pcs(scan: &Scan, show: bool) -> String {
+pub fn pcs(scan: &Scan, show: bool, creds: Creds) -> String {
     let mut out = String::new();
-    for e in entries(scan, None) {
+    for e in entries(scan, creds) {
         let mut words = vec![
             "pcs".to_string(),
             "stonith".into(),
@@ -454,7 +488,7 @@ pub fn pcs(scan: &Scan, show: bool) -> String {
                 Given::Flag(b) => (if *b { "1" } else { "0" }).to_string(),
                 Given::InFile(p) => p.display().to_string(),
             };
-            let text = if k == "community" {
+            let text = if matches!(k.as_str(), "community" | "password" | "snmp_priv_passwd") {
                 secret(&text, show)
             } else {
                 text
@@ -527,7 +561,12 @@ pub fn nut_scanner(scan: &Scan, show: bool, sections: bool) -> String {
             _ => {}
         }
     }
-    let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    let quote = |v: &str| {
+        v.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
+    };
     let mut out = String::new();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (bus, options) in devices {

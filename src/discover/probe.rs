@@ -80,8 +80,9 @@ pub struct Banner {
     pub agent: Option<(&'static str, &'static str)>,
 }
 
-/// How the probes run: credentials, ports, the wait for each answer.
-#[derive(Debug, Clone)]
+/// How the probes run: credentials, ports, the wait for each answer. No `Debug`: it
+/// holds communities and passwords.
+#[derive(Clone)]
 pub struct Probes {
     pub timeout: Duration,
     pub communities: Vec<String>,
@@ -132,7 +133,15 @@ pub fn snmp(p: &Probes, addr: IpAddr, ask: SnmpAsk, registry: &Registry) -> Opti
         }
     };
     let version = cfg.version;
-    let mut client = Client::connect(cfg, target, RealClock::shared_now()).ok()?;
+    // An SNMPv3 agent that refuses the user still answered: it is there.
+    let refused = |e: &SnmpError| {
+        (ask == SnmpAsk::V3 && !matches!(e, SnmpError::Timeout(_) | SnmpError::Unreachable(_)))
+            .then_some(Found::SnmpRefused)
+    };
+    let mut client = match Client::connect(cfg, target, RealClock::shared_now()) {
+        Ok(c) => c,
+        Err(e) => return refused(&e),
+    };
     let asked = [
         SYS_OBJECT_ID.to_vec(),
         SYS_DESCR.to_vec(),
@@ -144,13 +153,13 @@ pub fn snmp(p: &Probes, addr: IpAddr, ask: SnmpAsk, registry: &Registry) -> Opti
         Err(SnmpError::NoSuchObject(_)) | Err(SnmpError::Answer(_)) => {
             vec![client.get(&SYS_OBJECT_ID).ok()?]
         }
-        Err(_) => return None,
+        Err(e) => return refused(&e),
     };
     let text = |i: usize| {
         values
             .get(i)
             .filter(|v| !v.is_missing())
-            .map(|v| v.text().trim().to_string())
+            .map(|v| clean(&v.text()))
             .unwrap_or_default()
     };
     let oid = match values.first() {
@@ -207,7 +216,8 @@ pub fn snmp_agent_present(p: &Probes, addr: IpAddr) -> bool {
 }
 
 /// The outlets of a family's device: its status column's rows, named by its names
-/// column where it has one.
+/// column where it has one (as the family writes names). A family that packs a unit's
+/// outlets into one value is listed by its names only.
 fn outlets(client: &mut Client, f: &Family) -> Vec<(String, String)> {
     let mut columns = vec![f.status.oid.clone()];
     if let Some(n) = &f.names {
@@ -217,7 +227,7 @@ fn outlets(client: &mut Client, f: &Family) -> Vec<(String, String)> {
         return Vec::new();
     };
     let mut out: Vec<(String, String)> = Vec::new();
-    if let Some(states) = walked.first() {
+    if let Some(states) = walked.first().filter(|_| !f.packed) {
         for (oid, _) in states {
             if let Some(row) = oid
                 .get(f.status.oid.len()..)
@@ -233,7 +243,7 @@ fn outlets(client: &mut Client, f: &Family) -> Vec<(String, String)> {
                 continue;
             };
             let id = f.plug_id(&row);
-            let name = v.text().trim().trim_matches('"').to_string();
+            let name = clean(&f.outlet_name(&v.text()));
             match out.iter_mut().find(|o| o.0 == id) {
                 Some(o) => o.1 = name,
                 None => out.push((id, name)),
@@ -243,13 +253,18 @@ fn outlets(client: &mut Client, f: &Family) -> Vec<(String, String)> {
     out
 }
 
+/// Text a device sent, fit to print: control characters (line breaks, terminal escapes)
+/// shown escaped, so no device can forge an output line or drive the terminal.
+fn clean(text: &str) -> String {
+    crate::runtime::log::escape_controls(text.trim()).into_owned()
+}
+
 /// An RMCP presence ping and Get Channel Authentication Capabilities (no credentials
 /// needed); with credentials, a session, Get Device ID and the chassis state.
 pub fn ipmi(p: &Probes, addr: IpAddr) -> Option<Found> {
     let peer = SocketAddr::new(addr, p.ipmi_port);
     let clock = RealClock::shared_now();
     let mut link = Link::open(peer, p.timeout, 1, clock.clone()).ok()?;
-    let pong = crate::ipmi::asf::presence_ping(&mut link).is_ok_and(|p| p.ipmi);
     let caps = match lan15::capabilities(&mut link, true, Privilege::Administrator) {
         Ok(c) => c,
         // An IPMI 1.5 BMC refuses the request for IPMI 2.0 data: ask it plainly.
@@ -258,6 +273,8 @@ pub fn ipmi(p: &Probes, addr: IpAddr) -> Option<Found> {
         }
         Err(_) => return None,
     };
+    // Asked once the BMC has answered, so a silent address costs one timeout, not two.
+    let pong = crate::ipmi::asf::presence_ping(&mut link).is_ok_and(|p| p.ipmi);
     let auth = [
         (0, "none"),
         (1, "md2"),
@@ -351,8 +368,8 @@ pub fn nut(p: &Probes, addr: IpAddr) -> Option<Found> {
             }
         }
         upses.push(UpsFound {
-            name,
-            description,
+            name: clean(&name),
+            description: clean(&description),
             outlets: outlets.into_iter().collect(),
             switchable: switchable.into_iter().collect(),
         });

@@ -206,7 +206,9 @@ pub fn nut_variables(s: &DeviceStats) -> Vec<(String, String)> {
     for o in &m.outlets {
         let p = format!("outlet.{}", o.id);
         if !o.name.is_empty() {
-            v.push((format!("{p}.desc"), o.name.clone()));
+            // A name is the device's text: one line, whatever it holds.
+            let name = crate::runtime::log::escape_controls(&o.name).into_owned();
+            v.push((format!("{p}.desc"), name));
         }
         if let Some(st) = o.state {
             v.push((format!("{p}.status"), st.lower().into()));
@@ -230,7 +232,8 @@ fn push_quantities(v: &mut Vec<(String, String)>, prefix: &str, q: &Quantities) 
 
 fn push_ups(v: &mut Vec<(String, String)>, ups: &UpsMeter) {
     if let Some(s) = &ups.status {
-        v.push(("ups.status".into(), s.clone()));
+        let status = crate::runtime::log::escape_controls(s).into_owned();
+        v.push(("ups.status".into(), status));
     }
     if let Some(l) = ups.load_percent {
         v.push(("ups.load".into(), number(l)));

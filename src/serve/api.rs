@@ -488,6 +488,14 @@ async fn pdu_statistic(
             format!("no device {device} in the inventory"),
         ));
     }
+    // Only devices that meter anything are read: a device shell would be logged in to
+    // under its exclusive lock, ahead of fencing calls, for nothing.
+    if !crate::fleet::stats::meterable(&world.inventory).contains_key(&device) {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            format!("device {device} meters nothing fencebox reads (SNMP PDUs, upsd and BMCs do)"),
+        ));
+    }
     let name = device.clone();
     let read = tokio::task::spawn_blocking(move || {
         let one: crate::fleet::stats::Selection = [(name, None)].into_iter().collect();

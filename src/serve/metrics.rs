@@ -141,46 +141,65 @@ impl Metrics {
 pub struct StatsCache {
     /// Milliseconds; 0: `/metrics` does not read the devices.
     max_age_ms: AtomicU64,
-    last: tokio::sync::Mutex<Option<(Instant, Arc<str>)>>,
+    /// Bumped on reload: readings of an earlier inventory are not served.
+    generation: AtomicU64,
+    last: Arc<tokio::sync::Mutex<Option<Kept>>>,
+}
+
+struct Kept {
+    at: Instant,
+    generation: u64,
+    text: Arc<str>,
 }
 
 impl StatsCache {
     pub fn new(max_age: Option<Duration>) -> StatsCache {
         let cache = StatsCache {
             max_age_ms: AtomicU64::new(0),
-            last: tokio::sync::Mutex::new(None),
+            generation: AtomicU64::new(0),
+            last: Arc::new(tokio::sync::Mutex::new(None)),
         };
         cache.set_max_age(max_age);
         cache
     }
 
-    /// A new age (on reload); the readings kept are dropped, the inventory may have changed.
+    /// A new age (on reload); the readings kept, and any read under way, belong to the
+    /// inventory before it and are not served again.
     pub fn set_max_age(&self, max_age: Option<Duration>) {
         let ms = max_age.map_or(0, |a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX));
         self.max_age_ms.store(ms, Ordering::Relaxed);
-        if let Ok(mut last) = self.last.try_lock() {
-            *last = None;
-        }
+        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The readings' text, from `read` (a blocking read of the devices) when the kept one
-    /// is too old; None when the service does not read devices for `/metrics`.
+    /// is too old; None when the service does not read devices for `/metrics`. The read
+    /// runs in a task of its own: a scrape that gives up (Prometheus's own timeout) does
+    /// not lose it, and the scrapes after it are served what it read.
     pub async fn text(&self, read: impl FnOnce() -> String + Send + 'static) -> Option<Arc<str>> {
         let max_age = Duration::from_millis(self.max_age_ms.load(Ordering::Relaxed));
         if max_age.is_zero() {
             return None;
         }
-        let mut last = self.last.lock().await;
-        if let Some((at, text)) = last.as_ref() {
-            if at.elapsed() < max_age {
-                return Some(Arc::clone(text));
+        let generation = self.generation.load(Ordering::Relaxed);
+        let last = Arc::clone(&self.last);
+        let task = tokio::spawn(async move {
+            let mut kept = last.lock().await;
+            if let Some(k) = kept.as_ref() {
+                if k.generation == generation && k.at.elapsed() < max_age {
+                    return Arc::clone(&k.text);
+                }
             }
-        }
-        let text: Arc<str> = tokio::task::spawn_blocking(read)
-            .await
-            .unwrap_or_else(|e| format!("# the devices could not be read: {e}\n"))
-            .into();
-        *last = Some((Instant::now(), Arc::clone(&text)));
-        Some(text)
+            let text: Arc<str> = tokio::task::spawn_blocking(read)
+                .await
+                .unwrap_or_else(|e| format!("# the devices could not be read: {e}\n"))
+                .into();
+            *kept = Some(Kept {
+                at: Instant::now(),
+                generation,
+                text: Arc::clone(&text),
+            });
+            text
+        });
+        task.await.ok()
     }
 }

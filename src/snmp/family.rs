@@ -441,6 +441,20 @@ impl Family {
         }
     }
 
+    /// An outlet's name as the family writes it in its names column: one pair of quotes
+    /// taken off (`unquote_names`), the first field of a record (`name_first_field`).
+    pub fn outlet_name(&self, text: &str) -> String {
+        let t = if self.unquote_names {
+            text.trim_matches('"')
+        } else {
+            text
+        };
+        match self.name_first_field {
+            true => t.split(',').next().unwrap_or_default().trim().to_string(),
+            false => t.to_string(),
+        }
+    }
+
     /// The meaning of a status value: Some(true) on, Some(false) off, None unknown.
     pub fn state_of(&self, v: i64) -> Option<bool> {
         if self.on.contains(&v) {

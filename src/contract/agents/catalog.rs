@@ -327,13 +327,11 @@ impl FamilyCatalog {
                 candidates.push(f.clone());
             }
         }
-        let ranked: Vec<Family> = crate::snmp::family::ranked(&candidates, oid)
+        let mut ranked: Vec<Family> = crate::snmp::family::ranked(&candidates, oid)
             .into_iter()
             .cloned()
             .collect();
-        let found_closeness = ranked
-            .first()
-            .and_then(|f| closeness(&f.sysobjectid, &f.sysobjectid_prefix, oid));
+        let close_of = |f: &Family| closeness(&f.sysobjectid, &f.sysobjectid_prefix, oid);
         for b in &self.broken {
             let close = match &b.text {
                 // Its families are unknown: they could be any the agent allows.
@@ -346,7 +344,12 @@ impl FamilyCatalog {
                     .filter_map(|i| closeness(&i.exact, &i.prefixes, oid))
                     .max(),
             };
-            if close.is_some_and(|c| found_closeness.is_none_or(|f| c >= f)) {
+            let Some(c) = close else { continue };
+            // Only families that match more closely than the broken file come before it:
+            // a family its confirm object rules out must not hand the device to one the
+            // broken file might have beaten.
+            ranked.retain(|f| close_of(f).is_some_and(|f| f > c));
+            if ranked.is_empty() {
                 return Err(format!(
                     "{} (it may describe this device, sysObjectID {}: fix the file, or pick a family with family=NAME)",
                     b.error,
