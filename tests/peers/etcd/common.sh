@@ -66,9 +66,10 @@ come_up() {
   healthy "$@"
 }
 
-# start_member NAME new|existing : run one etcd detached (start_bg), log to mN.log (the previous
-# run's log is kept as mN.log.1). etcd takes every ETCD_* environment variable as a flag, and a
-# test that sourced etcd.env with `set -a` has several, so etcd starts with an emptied environment.
+# start_member NAME new|existing : run one etcd detached (start_bg), rc 1 if it exited at once;
+# log to mN.log (the previous run's log is kept as mN.log.1). etcd takes every ETCD_* environment
+# variable as a flag, and a test that sourced etcd.env with `set -a` has several, so etcd starts
+# with an emptied environment.
 start_member() {
   local n=$1 state=$2 m cluster="" log
   for m in "${MEMBERS[@]}"; do cluster+="${cluster:+,}$m=$(peer_url "$m")"; done
@@ -76,6 +77,7 @@ start_member() {
   [ -f "$log" ] && mv -f "$log" "$log.1"
   local -a arch=()
   case "$(uname -m)" in x86_64|aarch64|ppc64le) ;; *) arch=(ETCD_UNSUPPORTED_ARCH="$(dpkg --print-architecture)") ;; esac
+  # (start_bg fails, outside `set -e` here, when etcd exits before its start time is read)
   start_bg "$(pid_file "$n")" "$log" env -i PATH="$CLEAN_PATH" "${arch[@]}" \
     etcd --name "$n" --data-dir "$(data_dir "$n")" \
     --listen-client-urls "$(client_url "$n")" --advertise-client-urls "$(client_url "$n")" \
@@ -83,7 +85,8 @@ start_member() {
     --initial-cluster "$cluster" --initial-cluster-state "$state" \
     --initial-cluster-token "fencebox-test-etcd" \
     --heartbeat-interval "$HB_MS" --election-timeout "$EL_MS" \
-    --logger zap --log-outputs stderr
+    --logger zap --log-outputs stderr \
+    || { echo "etcd $n exited at once (log $log)" >&2; return 1; }
 }
 
 # leader_name -> from `etcdctl endpoint status -w json` on every member that runs, the name of

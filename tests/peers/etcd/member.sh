@@ -41,7 +41,7 @@ case "$action" in
     for p in "${CPORT[$name]}" "${PPORT[$name]}"; do
       tcp_listened "$p" && die "tcp port $p of etcd $name is taken by another process now"
     done
-    start_member "$name" existing
+    start_member "$name" existing || { tail -n 5 "$(log_file "$name")" >&2; die "etcd $name did not start"; }
     if ! come_up 20 "$name"; then
       tail -n 5 "$(log_file "$name")" >&2
       if pid="$(member_pid "$name")"; then

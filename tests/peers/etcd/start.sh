@@ -11,7 +11,7 @@
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/common.sh"
 HB_MS="${ETCD_HEARTBEAT_MS:-50}"; EL_MS="${ETCD_ELECTION_MS:-500}"
-[[ "$HB_MS" =~ ^[0-9]+$ && "$EL_MS" =~ ^[0-9]+$ ]] || die "ETCD_HEARTBEAT_MS / ETCD_ELECTION_MS: whole milliseconds"
+[[ "$HB_MS" =~ ^[1-9][0-9]*$ && "$EL_MS" =~ ^[1-9][0-9]*$ ]] || die "ETCD_HEARTBEAT_MS / ETCD_ELECTION_MS: whole milliseconds"
 [ "$EL_MS" -ge $((5 * HB_MS)) ] || die "etcd wants the election timeout at least 5 x the heartbeat"
 
 for f in "$ETCD_DIR"/m*.pid; do
@@ -28,6 +28,7 @@ elif tcp_listened 2379 || tcp_listened 2380; then
   echo "note: something listens on 2379/2380 (a system etcd?); left alone, the test members use other ports" >&2
 fi
 
+stop_all() { local f; for f in "$ETCD_DIR"/m*.pid; do [ -e "$f" ] && stop_pid "$f" 2; done; return 0; }
 t0=$(date +%s.%N)
 for attempt in 1 2 3; do
   rm -rf "${ETCD_DIR:?}"; mkdir -p -m 0755 "$ETCD_DIR"
@@ -41,16 +42,21 @@ for attempt in 1 2 3; do
     echo "timing $HB_MS $EL_MS"
   } >"$ETCD_CONF"
   load_conf
-  for m in "${MEMBERS[@]}"; do mkdir -m 0700 "$(data_dir "$m")"; start_member "$m" new; done
-  come_up 30 "${MEMBERS[@]}" && break
+  trap stop_all EXIT                # no member stays behind when this script fails
+  ok=1
+  for m in "${MEMBERS[@]}"; do
+    mkdir -m 0700 "$(data_dir "$m")"; start_member "$m" new || { ok=0; break; }
+  done
+  [ "$ok" = 1 ] && come_up 30 "${MEMBERS[@]}" && { trap - EXIT; break; }
   # A port taken between the choice and the bind (an outgoing connection's source port, say)
   # is a reason to try again on other ports; anything else is a failure.
   retry=0
-  for m in "${MEMBERS[@]}"; do grep -q 'address already in use' "$(log_file "$m")" && retry=1; done
   for m in "${MEMBERS[@]}"; do
+    [ -f "$(log_file "$m")" ] || continue
+    grep -q 'address already in use' "$(log_file "$m")" && retry=1
     echo "--- $(log_file "$m") (last lines)" >&2; tail -n 5 "$(log_file "$m")" >&2
-    stop_pid "$(pid_file "$m")" 5
   done
+  stop_all; trap - EXIT
   [ "$retry" = 1 ] && [ "$attempt" -lt 3 ] || die "the etcd cluster did not become healthy (logs in $ETCD_DIR)"
   echo "a port was taken before etcd bound it; trying again on other ports" >&2
 done
