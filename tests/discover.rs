@@ -441,9 +441,8 @@ fn snmpv3_with_credentials_finds_a_pdu() {
     std::fs::write(&auth, "authpass123\n").unwrap();
     std::fs::write(&privacy, "privpass123\n").unwrap();
     let port = s.v3("raritan").to_string();
-    let out = fencebox(
-        &sb,
-        &[
+    let scan = |output: &[&str]| {
+        let mut args = vec![
             "discover",
             "127.0.0.1",
             "--protocols",
@@ -456,11 +455,13 @@ fn snmpv3_with_credentials_finds_a_pdu() {
             auth.to_str().unwrap(),
             "--snmp-priv-password-file",
             privacy.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ];
+        args.extend_from_slice(output);
+        let out = fencebox(&sb, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let v: serde_json::Value = serde_json::from_str(&scan(&["--json"])).unwrap();
     let f = &v["found"][0];
     assert_eq!(f["family"], "raritan-px2", "{v}");
     assert_eq!(f["version"], "3", "{v}");
@@ -469,27 +470,7 @@ fn snmpv3_with_credentials_finds_a_pdu() {
     // Its inventory entry carries the v3 login that worked (SHA/AES), so fence_pdu reads
     // every outlet through it.
     let inv = sb.path("v3.toml");
-    let out = fencebox(
-        &sb,
-        &[
-            "discover",
-            "127.0.0.1",
-            "--protocols",
-            "snmp",
-            "--snmp-port",
-            &port,
-            "--snmp-user",
-            "fenceuser",
-            "--snmp-auth-password-file",
-            auth.to_str().unwrap(),
-            "--snmp-priv-password-file",
-            privacy.to_str().unwrap(),
-            "--inventory",
-            "-o",
-            inv.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    scan(&["--inventory", "-o", inv.to_str().unwrap()]);
     let status = fencebox(
         &sb,
         &[
@@ -512,25 +493,7 @@ fn snmpv3_with_credentials_finds_a_pdu() {
         text(&status.stdout)
     );
     // Printed as pcs lines, the passwords are redacted.
-    let out = fencebox(
-        &sb,
-        &[
-            "discover",
-            "127.0.0.1",
-            "--protocols",
-            "snmp",
-            "--snmp-port",
-            &port,
-            "--snmp-user",
-            "fenceuser",
-            "--snmp-auth-password-file",
-            auth.to_str().unwrap(),
-            "--snmp-priv-password-file",
-            privacy.to_str().unwrap(),
-            "--pcs",
-        ],
-    );
-    let pcs = text(&out.stdout);
+    let pcs = scan(&["--pcs"]);
     assert!(
         pcs.contains("password=REDACTED")
             && !pcs.contains("authpass123")

@@ -28,6 +28,13 @@ fn inventory_arg() -> Arg {
         )
 }
 
+fn json_arg() -> Arg {
+    Arg::new("json")
+        .long("json")
+        .action(ArgAction::SetTrue)
+        .help("answer in JSON")
+}
+
 fn power_cli() -> Command {
     let cli = Command::new("fencebox power")
         .about("Switch or read the power of nodes by their feeds, as the inventory maps them")
@@ -85,12 +92,7 @@ fn chain_cli() -> Command {
                 .help("nodes to show (node[01-16], @group, all), or check and the nodes to check (default all)"),
         )
         .arg(inventory_arg())
-        .arg(
-            Arg::new("json")
-                .long("json")
-                .action(ArgAction::SetTrue)
-                .help("answer in JSON"),
-        )
+        .arg(json_arg())
         .arg(
             Arg::new("live")
                 .long("live")
@@ -193,12 +195,7 @@ fn run_options(m: &ArgMatches) -> Result<Options, String> {
 /// The arguments every command that reads or switches many devices takes.
 fn run_args(cli: Command) -> Command {
     cli.arg(inventory_arg())
-        .arg(
-            Arg::new("json")
-                .long("json")
-                .action(ArgAction::SetTrue)
-                .help("answer in JSON"),
-        )
+        .arg(json_arg())
         .arg(
             Arg::new("fanout")
                 .long("fanout")
