@@ -43,13 +43,14 @@ fn families() -> Vec<Metered> {
     let t = |o: &'static str, s: f64| Some((o, Times(s)));
     let d = |o: &'static str, digits: &'static str| Some((o, Digits(digits)));
     vec![
-        // PowerNet-MIB: rPDUOutletStatusLoad, rPDULoadStatusLoad (0.1 A), device watts.
+        // PowerNet-MIB: rPDUOutletStatusLoad, rPDULoadStatusLoad (0.1 A), device watts;
+        // outlet 3's rPDU2 metered entry is row 103 (its Number column says 3).
         Metered {
             community: "private",
             outlet: "3",
             current: t("318.1.1.12.3.5.1.1.7.3", 0.1),
-            power: None,
-            energy: None,
+            power: t("318.1.1.26.9.4.3.1.7.103", 1.0),
+            energy: t("318.1.1.26.9.4.3.1.11.103", 100.0),
             input_current: t("318.1.1.12.2.3.1.1.2.1", 0.1),
             input_power: t("318.1.1.12.1.16.0", 1.0),
             input_energy: None,

@@ -37,7 +37,7 @@ pub fn read(client: &mut Client, family: &Family, outlets: Vec<Outlet>) -> Resul
     let readings = m.outlets();
     let mut bases: Vec<Vec<u64>> = Vec::new();
     for (_, r) in &readings {
-        for c in std::iter::once(&r.column).chain(&r.digits) {
+        for c in std::iter::once(&r.column).chain(&r.digits).chain(&r.outlet) {
             if !bases.contains(&c.oid) {
                 bases.push(c.oid.clone());
             }
@@ -70,6 +70,20 @@ pub fn read(client: &mut Client, family: &Family, outlets: Vec<Outlet>) -> Resul
                         None => continue,
                     },
                     None => None,
+                };
+                // A table of its own: the entry's outlet number, from its outlet column.
+                let row = match &r.outlet {
+                    Some(o) => match o.oid_for(&row).and_then(|o| values.get(o.as_slice())) {
+                        Some(n) => match u64::try_from(*n) {
+                            Ok(n) => Row {
+                                switch: 1,
+                                plug: vec![n],
+                            },
+                            Err(_) => continue,
+                        },
+                        None => continue,
+                    },
+                    None => row,
                 };
                 let q = per_outlet.entry(family.plug_id(&row)).or_default();
                 set(q, *what, r.value(raw, digits));

@@ -332,6 +332,10 @@ pub struct Reading {
     pub column: Column,
     pub scale: f64,
     pub digits: Option<Column>,
+    /// When the readings' rows are a table's own entries rather than outlets (APC's
+    /// rPDU2 metered outlets): a column over the same rows holding each entry's outlet
+    /// number.
+    pub outlet: Option<Column>,
 }
 
 impl Reading {
@@ -504,10 +508,11 @@ fn option_code<T>(v: &Option<T>, code: impl Fn(&T) -> String) -> String {
 
 fn reading_code(r: &Reading) -> String {
     format!(
-        "crate::snmp::family::Reading {{ column: {}, scale: {:?}, digits: {} }}",
+        "crate::snmp::family::Reading {{ column: {}, scale: {:?}, digits: {}, outlet: {} }}",
         column_code(&r.column),
         r.scale,
-        option_code(&r.digits, column_code)
+        option_code(&r.digits, column_code),
+        option_code(&r.outlet, column_code)
     )
 }
 
@@ -654,6 +659,9 @@ struct ReadingFile {
     scale: f64,
     /// A column of decimal digits with the same rows (value = raw / 10^digits).
     digits: Option<String>,
+    /// A column with the same rows holding each row's outlet number (the rows are a
+    /// table's entries, not outlets).
+    outlet_column: Option<String>,
 }
 
 fn one() -> f64 {
@@ -676,6 +684,7 @@ struct MeterFile {
 }
 
 fn reading(family: &str, field: &str, r: ReadingFile, outlet: bool) -> Result<Reading, String> {
+    let outlet_reading = outlet;
     let row = match (r.row, outlet) {
         (Some(row), _) => row,
         (None, true) => plug_row(),
@@ -704,19 +713,27 @@ fn reading(family: &str, field: &str, r: ReadingFile, outlet: bool) -> Result<Re
         oid: oid_field(family, &format!("meter.{field}"), &r.column)?,
         row: row.clone(),
     };
-    let digits = r
-        .digits
-        .map(|d| {
+    let same_rows = |what: &str, c: Option<String>| {
+        c.map(|c| {
             Ok::<_, String>(Column {
-                oid: oid_field(family, &format!("meter.{field} digits"), &d)?,
-                row,
+                oid: oid_field(family, &format!("meter.{field} {what}"), &c)?,
+                row: row.clone(),
             })
         })
-        .transpose()?;
+        .transpose()
+    };
+    let digits = same_rows("digits", r.digits)?;
+    let outlet = same_rows("outlet_column", r.outlet_column)?;
+    if outlet.is_some() && !outlet_reading {
+        return Err(format!(
+            "family {family}: meter.{field}: outlet_column is for outlet readings"
+        ));
+    }
     Ok(Reading {
         column,
         scale: r.scale,
         digits,
+        outlet,
     })
 }
 

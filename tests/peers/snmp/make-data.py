@@ -64,7 +64,12 @@ device("private", E + "318.1.3.4.5", "APC Rack PDU (snmpsim)", E + "318",
         ("state", E + "318.1.1.12.3.5.1.1.4", plain, "2", "1", "read-only"),
         ("name", E + "318.1.1.12.3.5.1.1.2", plain, "4", "Outlet {i}", "read-only")]
        # rPDUOutletStatusLoad (0.1 A); rPDULoadStatusLoad.1 (0.1 A), rPDUIdentDevicePowerWatts.
-       + meters(("load", E + "318.1.1.12.3.5.1.1.7", plain, "66", 10)),
+       + meters(("load", E + "318.1.1.12.3.5.1.1.7", plain, "66", 10))
+       # rPDU2 metered outlets: the table's own entries (100 + outlet, to show the mapping
+       # is by rPDU2OutletMeteredStatusNumber, not by row), power (W) and energy (0.1 kWh).
+       + [("m2number", E + "318.1.1.26.9.4.3.1.4", lambda i: str(100 + i), "2", "{i}", "read-only")]
+       + meters(("m2power", E + "318.1.1.26.9.4.3.1.7", lambda i: str(100 + i), "2", 90),
+                ("m2energy", E + "318.1.1.26.9.4.3.1.11", lambda i: str(100 + i), "2", 400)),
        follow={"1": "1", "2": "2", "3": "1", "4": "1", "5": "2", "6": "1"},
        valid=["1", "2", "3", "4", "5", "6", "7"], control="ctl", status="state",
        extra=scalars((E + "318.1.1.12.2.3.1.1.2.1", "66", 123), (E + "318.1.1.12.1.16.0", "2", 2345)))
