@@ -209,13 +209,7 @@ impl NutSession {
                 &format!("listing the variables of {ups}"),
             )
             .map_err(fence_error)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| match <[String; 4]>::try_from(r) {
-                Ok([kind, _, name, value]) if kind == "VAR" => Some((name, value)),
-                _ => None,
-            })
-            .collect())
+        Ok(variables_of(rows))
     }
 
     fn outlets(&mut self) -> Result<Vec<(u32, String, Option<String>)>> {
@@ -585,9 +579,19 @@ fn status_word(status: Option<&str>) -> Option<PowerState> {
     }
 }
 
+/// A UPS's variables by name, from the rows of `LIST VAR`.
+pub fn variables_of(rows: Vec<Vec<String>>) -> BTreeMap<String, String> {
+    rows.into_iter()
+        .filter_map(|r| match <[String; 4]>::try_from(r) {
+            Ok([kind, _, name, value]) if kind == "VAR" => Some((name, value)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The outlets among a UPS's variables: number, outlet.N.desc and outlet.N.status, by
 /// number.
-fn outlets_of(vars: &BTreeMap<String, String>) -> Vec<(u32, String, Option<String>)> {
+pub fn outlets_of(vars: &BTreeMap<String, String>) -> Vec<(u32, String, Option<String>)> {
     let mut out: BTreeMap<u32, (String, Option<String>)> = BTreeMap::new();
     for (name, value) in vars {
         let mut parts = name.splitn(3, '.');

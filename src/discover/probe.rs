@@ -343,35 +343,33 @@ pub fn nut(p: &Probes, addr: IpAddr) -> Option<Found> {
         let Ok([_, name, description]) = <[String; 3]>::try_from(row) else {
             continue;
         };
-        let vars = client
-            .list(
-                &format!("VAR {}", crate::nut::proto::quote(&name)),
-                "listing the variables",
-            )
-            .unwrap_or_default();
-        let mut outlets = std::collections::BTreeSet::new();
-        let mut switchable = std::collections::BTreeSet::new();
-        for v in vars {
-            let [_, _, var, value] = <[String; 4]>::try_from(v).unwrap_or_default();
-            let mut parts = var.splitn(3, '.');
-            let (Some("outlet"), Some(n), Some(field)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let Ok(n) = n.parse::<u32>() else { continue };
-            if n == 0 {
-                continue; // outlet.0: the whole unit
-            }
-            outlets.insert(n);
-            if field == "switchable" && matches!(value.trim(), "yes" | "1" | "true") {
-                switchable.insert(n);
-            }
-        }
+        let vars = crate::device::nut::variables_of(
+            client
+                .list(
+                    &format!("VAR {}", crate::nut::proto::quote(&name)),
+                    "listing the variables",
+                )
+                .unwrap_or_default(),
+        );
+        // outlet.0 is the whole unit, not an outlet.
+        let outlets: Vec<u32> = crate::device::nut::outlets_of(&vars)
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .filter(|n| *n != 0)
+            .collect();
+        let switchable = outlets
+            .iter()
+            .filter(|n| {
+                vars.get(&format!("outlet.{n}.switchable"))
+                    .is_some_and(|v| matches!(v.trim(), "yes" | "1" | "true"))
+            })
+            .copied()
+            .collect();
         upses.push(UpsFound {
             name: clean(&name),
             description: clean(&description),
-            outlets: outlets.into_iter().collect(),
-            switchable: switchable.into_iter().collect(),
+            outlets,
+            switchable,
         });
     }
     client.logout();

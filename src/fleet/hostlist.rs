@@ -62,7 +62,7 @@ fn name_char(c: char) -> bool {
 }
 
 /// Split on commas outside brackets.
-fn split_top(text: &str) -> Result<Vec<&str>, String> {
+pub fn split_top(text: &str) -> Result<Vec<&str>, String> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0usize);
     for (i, c) in text.char_indices() {

@@ -41,7 +41,17 @@ pub type Selection = BTreeMap<String, Option<BTreeSet<String>>>;
 pub fn select(inv: &Inventory, names: &[String]) -> Result<Selection, String> {
     let mut out = Selection::new();
     let mut node_terms = Vec::new();
-    for name in names.iter().flat_map(|n| split_top(n)) {
+    let mut words = Vec::new();
+    for n in names {
+        words.extend(
+            hostlist::split_top(n)?
+                .into_iter()
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(str::to_string),
+        );
+    }
+    for name in words {
         if name == "all" {
             for d in inv.devices.keys() {
                 out.insert(d.clone(), None);
@@ -87,29 +97,6 @@ pub fn meterable(inv: &Inventory) -> Selection {
             )
         })
         .map(|(name, _)| (name.clone(), None))
-        .collect()
-}
-
-/// Split at commas outside brackets (`node[1,3],pdu1`).
-fn split_top(text: &str) -> Vec<String> {
-    let (mut parts, mut depth, mut cur) = (Vec::new(), 0u32, String::new());
-    for c in text.chars() {
-        match c {
-            '[' => depth = depth.saturating_add(1),
-            ']' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur);
-    parts
-        .into_iter()
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
         .collect()
 }
 

@@ -341,6 +341,17 @@ async fn job_one(
         })
 }
 
+/// How the service reads devices' meters beside its queues: no progress line, and a device
+/// held by a long fencing job reported unread rather than holding the request past a
+/// scraper's own timeout (Prometheus's is 10 s).
+fn meter_read_options() -> crate::fleet::power::Options {
+    crate::fleet::power::Options {
+        progress: false,
+        lock_wait: Some(Duration::from_secs(5)),
+        ..Default::default()
+    }
+}
+
 async fn metrics(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Failure> {
     holder(&app, &h)?;
     let mut text = app.jobs.metrics.render(&app.jobs.depths());
@@ -350,13 +361,7 @@ async fn metrics(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Fa
         .text(move || {
             let inv = &world.inventory;
             let every = crate::fleet::stats::meterable(inv);
-            let opts = crate::fleet::power::Options {
-                progress: false,
-                // A device held by a long fencing job is reported unread rather than
-                // holding the scrape past Prometheus's own timeout (10 s by default).
-                lock_wait: Some(std::time::Duration::from_secs(5)),
-                ..Default::default()
-            };
+            let opts = meter_read_options();
             let read =
                 crate::fleet::stats::collect(inv, &world.registry, &world.env, &every, &opts);
             crate::fleet::stats::prometheus(&read)
@@ -499,11 +504,7 @@ async fn pdu_statistic(
     let name = device.clone();
     let read = tokio::task::spawn_blocking(move || {
         let one: crate::fleet::stats::Selection = [(name, None)].into_iter().collect();
-        let opts = crate::fleet::power::Options {
-            progress: false,
-            lock_wait: Some(Duration::from_secs(5)),
-            ..Default::default()
-        };
+        let opts = meter_read_options();
         crate::fleet::stats::collect(&world.inventory, &world.registry, &world.env, &one, &opts)
     })
     .await

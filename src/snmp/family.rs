@@ -918,22 +918,6 @@ pub fn ranked<'a>(families: &'a [Family], sysobjectid: &[u64]) -> Vec<&'a Family
     exact
 }
 
-/// Pick the family for a device's sysObjectID: an exact match first, then the longest
-/// matching prefix.
-pub fn detect<'a>(families: &'a [Family], sysobjectid: &[u64]) -> Option<&'a Family> {
-    families
-        .iter()
-        .find(|f| f.sysobjectid.iter().any(|o| o == sysobjectid))
-        .or_else(|| {
-            families
-                .iter()
-                .flat_map(|f| f.sysobjectid_prefix.iter().map(move |p| (p, f)))
-                .filter(|(p, _)| sysobjectid.starts_with(p))
-                .max_by_key(|(p, _)| p.len())
-                .map(|(_, f)| f)
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

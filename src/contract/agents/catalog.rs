@@ -61,7 +61,7 @@ struct Broken {
 }
 
 /// How closely a family names a sysObjectID: an exact match beats every prefix, a
-/// longer prefix a shorter one (as `family::detect` chooses).
+/// longer prefix a shorter one (as `family::ranked` orders them).
 fn closeness(exact: &[Vec<u64>], prefixes: &[Vec<u64>], oid: &[u64]) -> Option<usize> {
     if exact.iter().any(|o| o == oid) {
         return Some(usize::MAX);
