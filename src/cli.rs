@@ -197,6 +197,7 @@ Usage:\n\
 \tfencebox chain NODES | check   show the nodes' power chains, or check them for risks\n\
 \tfencebox stats NAMES           outlet current, power and energy; UPS load; BMC power (--help)\n\
 \tfencebox discover TARGETS      scan addresses for PDUs, BMCs, upsd and device shells (--help)\n\
+\tfencebox locks                 who holds or waits for which device, here and across hosts (--help)\n\
 \tfencebox serve [--config F]    run the power service (docs/api.md)\n\
 \tfencebox token add NAME ...    make an API token (list, remove)\n\
 \tfencebox --version | --help\n"
@@ -277,6 +278,7 @@ fn fencebox_command(args: &[OsString], start: Instant) -> u8 {
             |args, _env, registry| crate::discover::command::discover(args, registry),
             &args[1..],
         ),
+        Some("locks") => service_answer(crate::fleet::locks::locks, &args[1..]),
         Some("serve") => service_answer(crate::serve::command::serve, &args[1..]),
         Some("token") => service_answer(crate::serve::command::token, &args[1..]),
         Some("link") => match args.get(1) {

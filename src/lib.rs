@@ -4,6 +4,7 @@
 //! - `device`: device backends behind the `Device` trait.
 //! - `agents`: agent definitions, read from the data files in `agents/`.
 //! - `runtime`: logging, clock and the per-device lock.
+//! - `etcd`: etcd's v3 JSON gateway (leases, locks), for device locks across hosts.
 //! - `fleet`: inventory, power chain and power commands over many nodes.
 //! - `serve`: the power service (`fencebox serve`).
 //! - `discover`: a scan of addresses for fencing devices (`fencebox discover`).
@@ -18,6 +19,7 @@ pub mod contract;
 pub mod device;
 pub mod discover;
 pub mod engine;
+pub mod etcd;
 pub mod fleet;
 pub mod ipmi;
 pub mod nut;

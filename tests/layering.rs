@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// (the SNMP client knows nothing of IPMI), only lower layers.
 const LAYERS: &[&[&str]] = &[
     &["runtime"],
-    &["snmp", "ipmi", "nut", "ssh", "telnet", "shell"],
+    &["snmp", "ipmi", "nut", "ssh", "telnet", "shell", "etcd"],
     &["contract"],
     &["device"],
     &["engine"],

@@ -8,9 +8,10 @@ use crate::contract::error::{FenceError, Result};
 use crate::contract::option_set::Agent;
 use crate::contract::settings::Settings;
 use crate::device::{CycleKind, Device, PowerState, Session};
+use crate::engine::lock;
 use crate::engine::outcome::{Outcome, PlugResult, Report};
 use crate::runtime::call::Call;
-use crate::runtime::lock::{self, LockMode};
+use crate::runtime::lock::LockMode;
 
 /// The failure of a call whose result could not be written to stdout (a full disk, a
 /// reader that went away). For on, off and reboot the device has done the action by
@@ -95,13 +96,13 @@ impl<'a> Engine<'a> {
             .settings
             .action_budget()
             .map(|b| b.saturating_sub(clock.elapsed()));
-        let held = lock::acquire(&self.call.env.lock_dir, &id, mode, left, &owner, clock)?;
+        let held = lock::acquire(self.call.env, &id, mode, left, &owner, clock)?;
         log_debug!(
             1,
             "device session start: {} ({:?} lock {}, waited {:.3} s)",
             id.key(),
             mode,
-            held.path.display(),
+            held.describe(),
             held.waited.as_secs_f64()
         );
         let result = device.connect(&self.call.clock).and_then(|mut session| {

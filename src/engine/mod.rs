@@ -2,6 +2,7 @@
 //! alike, and the typed outcome an action ends with.
 
 pub mod flow;
+pub mod lock;
 pub mod outcome;
 pub mod render;
 pub mod run;

@@ -8,6 +8,7 @@ pub mod command;
 pub mod hostlist;
 pub mod import;
 pub mod inventory;
+pub mod locks;
 pub mod power;
 pub mod report;
 pub mod stats;

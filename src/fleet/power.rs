@@ -21,11 +21,12 @@ use crate::contract::error::FenceError;
 use crate::contract::input;
 use crate::contract::settings::{self, Settings};
 use crate::device::{self, Backend, Device, Meter, PowerState, PowerSupply, Session, Supply};
+use crate::engine::lock::{self as device_lock, Held};
 use crate::fleet::inventory::{self, Feed, Inventory};
 use crate::runtime::call::CallId;
 use crate::runtime::clock::{Clock, RealClock, SharedClock};
 use crate::runtime::env::Env;
-use crate::runtime::lock::{self, DeviceLock, LockMode};
+use crate::runtime::lock::{self, LockMode};
 use crate::runtime::log::{self, Log};
 
 /// What a power command asks of each node.
@@ -241,7 +242,7 @@ fn works_for(
 
 /// Every lock the works need, each once, in key order; a device whose lock could not be
 /// had fails with why. Held until the returned locks are dropped.
-fn lock_all(works: &mut [Work], command: &str, opts: &Options, env: &Env) -> Vec<DeviceLock> {
+fn lock_all(works: &mut [Work], command: &str, opts: &Options, env: &Env) -> Vec<Held> {
     let (locks, lock_errors) = take_locks(works, command, opts, env);
     for w in works.iter_mut() {
         if let Ok(p) = &w.prepared {
@@ -454,7 +455,7 @@ fn take_locks(
     command: &str,
     opts: &Options,
     env: &Env,
-) -> (Vec<DeviceLock>, BTreeMap<String, String>) {
+) -> (Vec<Held>, BTreeMap<String, String>) {
     let mut wanted: BTreeMap<&str, (&lock::DeviceIdentity, LockMode)> = BTreeMap::new();
     for p in works.iter().filter_map(|w| w.prepared.as_ref().ok()) {
         let entry = wanted
@@ -478,7 +479,7 @@ fn take_locks(
     let (mut held, mut failed) = (Vec::new(), BTreeMap::new());
     for (key, (identity, mode)) in wanted {
         let left = opts.lock_wait.map(|w| w.saturating_sub(clock.elapsed()));
-        match lock::acquire(&env.lock_dir, identity, mode, left, &owner, &clock) {
+        match device_lock::acquire(env, identity, mode, left, &owner, &clock) {
             Ok(l) => held.push(l),
             Err(e) => {
                 failed.insert(key.to_string(), FenceError::from(e).to_string());

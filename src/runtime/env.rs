@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use crate::runtime::site::{self, LockBackend};
+
 pub const DEFAULT_LOCK_DIR: &str = "/run/lock/fencebox";
 pub const DEFAULT_AGENTS_DIR: &str = "/etc/fencebox/agents.d";
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
@@ -26,6 +28,11 @@ pub struct Env {
     /// The site's inventory of devices and nodes (`FENCEBOX_INVENTORY`; `--inventory`
     /// overrides it per command).
     pub inventory: PathBuf,
+    /// The site's settings file (`FENCEBOX_CONFIG`).
+    pub site_config: PathBuf,
+    /// How device locks are taken (its `[locks]`), or why that file could not be read: a
+    /// call that needs a lock fails with it, the others (metadata, help) go on.
+    pub locks: Result<LockBackend, String>,
     /// Run by pacemaker-fenced (`PCMK_service`): internal timeouts off by default.
     pub under_pacemaker: bool,
     /// Tests only (`FENCEBOX_DUMMY_IGNORE`): requests the dummy device accepts and does
@@ -42,6 +49,8 @@ impl Default for Env {
             syslog_socket: DEFAULT_SYSLOG_SOCKET.into(),
             known_hosts: DEFAULT_KNOWN_HOSTS.into(),
             inventory: DEFAULT_INVENTORY.into(),
+            site_config: site::DEFAULT_SITE_CONFIG.into(),
+            locks: Ok(LockBackend::Local),
             under_pacemaker: false,
             dummy_ignore: String::new(),
         }
@@ -53,6 +62,8 @@ impl Env {
     pub fn from_process() -> Env {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         let defaults = Env::default();
+        let site_config = var("FENCEBOX_CONFIG").map_or(defaults.site_config, PathBuf::from);
+        let locks = site::load(&site_config);
         Env {
             lock_dir: var("FENCEBOX_LOCK_DIR").map_or(defaults.lock_dir, PathBuf::from),
             agents_dir: var("FENCEBOX_AGENTS_DIR").map_or(defaults.agents_dir, PathBuf::from),
@@ -60,6 +71,8 @@ impl Env {
                 .map_or(defaults.syslog_socket, PathBuf::from),
             known_hosts: var("FENCEBOX_KNOWN_HOSTS").map_or(defaults.known_hosts, PathBuf::from),
             inventory: var("FENCEBOX_INVENTORY").map_or(defaults.inventory, PathBuf::from),
+            site_config,
+            locks,
             under_pacemaker: var("PCMK_service").is_some_and(|v| v == "pacemaker-fenced"),
             dummy_ignore: var("FENCEBOX_DUMMY_IGNORE")
                 .map(|v| v.to_string_lossy().into_owned())

@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use crate::runtime::clock::{Clock, Deadline};
+use crate::runtime::log::escape_controls;
 
 /// Why a device lock could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,8 +193,9 @@ pub fn acquire(
     if mode == LockMode::Exclusive {
         // Only an exclusive holder may describe itself: shared holders would overwrite
         // each other.
+        // The owner, then the device (for `fencebox locks`; the file name is shortened).
         let _ = file.set_len(0);
-        let _ = file.write_all_at(owner.as_bytes(), 0);
+        let _ = file.write_all_at(format!("{owner}\n{}\n", id.key()).as_bytes(), 0);
     }
     Ok(DeviceLock {
         file,
@@ -307,15 +309,134 @@ fn lock_blocking(file: &File, mode: LockMode) -> std::io::Result<()> {
 }
 
 fn read_holder(file: &File) -> String {
-    let mut buf = [0u8; 512];
+    written(file)
+        .0
+        .unwrap_or_else(|| "another fencebox call".to_string())
+}
+
+/// What the last exclusive holder wrote in a lock file: its description and its device.
+fn written(file: &File) -> (Option<String>, Option<String>) {
+    let mut buf = [0u8; 1024];
     let n = file.read_at(&mut buf, 0).unwrap_or(0);
-    let s = String::from_utf8_lossy(&buf[..n]);
-    let s = s.trim();
-    if s.is_empty() {
-        "another fencebox call".to_string()
-    } else {
-        s.to_string()
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let mut lines = text
+        .lines()
+        .map(|l| escape_controls(l.trim()).into_owned())
+        .filter(|l| !l.is_empty());
+    (lines.next(), lines.next())
+}
+
+/// A device lock of this host that a call holds or waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalEntry {
+    /// The device's identity (or the lock file's name, if no holder has written it).
+    pub device: String,
+    pub path: PathBuf,
+    /// Processes holding the lock, and how.
+    pub holders: Vec<(u32, LockMode)>,
+    /// Processes waiting for it (in the turnstile or on the lock itself).
+    pub waiters: Vec<u32>,
+    /// What the exclusive holder wrote of itself (None while only readers hold it).
+    pub described: Option<String>,
+}
+
+/// The locks in `dir` that are held or waited for now, from the kernel's table of file
+/// locks (`/proc/locks`): which processes hold each lock file and which wait.
+pub fn local_entries(dir: &Path) -> std::result::Result<Vec<LocalEntry>, String> {
+    let table = std::fs::read_to_string("/proc/locks")
+        .map_err(|e| format!("cannot read /proc/locks ({e}); is /proc mounted?"))?;
+    let kernel = kernel_locks(&table);
+    let listing = match std::fs::read_dir(dir) {
+        Ok(l) => l,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(format!(
+                "cannot read the lock directory {} ({e})",
+                dir.display()
+            ))
+        }
+    };
+    let mut found = Vec::new();
+    for entry in listing.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".lock") else {
+            continue;
+        };
+        let path = entry.path();
+        let inode = |p: &Path| std::fs::symlink_metadata(p).map(|m| m.ino()).ok();
+        let on = |ino: Option<u64>| -> Vec<&KernelLock> {
+            kernel.iter().filter(|k| Some(k.inode) == ino).collect()
+        };
+        let device_locks = on(inode(&path));
+        let queue_locks = on(inode(&dir.join(format!("{name}.queue"))));
+        let holders: Vec<(u32, LockMode)> = device_locks
+            .iter()
+            .filter(|k| !k.blocked)
+            .map(|k| (k.pid, k.mode))
+            .collect();
+        let mut waiters: Vec<u32> = device_locks
+            .iter()
+            .filter(|k| k.blocked)
+            .chain(queue_locks.iter())
+            .map(|k| k.pid)
+            .filter(|pid| !holders.iter().any(|(h, _)| h == pid))
+            .collect();
+        waiters.dedup();
+        if holders.is_empty() && waiters.is_empty() {
+            continue;
+        }
+        let (described, device) = File::open(&path).map(|f| written(&f)).unwrap_or_default();
+        let exclusive = holders.iter().any(|(_, m)| *m == LockMode::Exclusive);
+        found.push(LocalEntry {
+            device: device.unwrap_or_else(|| {
+                stem.rsplit_once('-')
+                    .map_or(stem, |(readable, _)| readable)
+                    .to_string()
+            }),
+            path,
+            holders,
+            waiters,
+            described: described.filter(|_| exclusive),
+        });
     }
+    found.sort_by(|a, b| a.device.cmp(&b.device));
+    Ok(found)
+}
+
+struct KernelLock {
+    pid: u32,
+    mode: LockMode,
+    blocked: bool,
+    inode: u64,
+}
+
+/// The flocks of `/proc/locks`: `N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF`, a
+/// waiter's line with `->` after the number.
+fn kernel_locks(table: &str) -> Vec<KernelLock> {
+    table
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace().skip(1).peekable();
+            let blocked = words.next_if_eq(&"->").is_some();
+            if words.next()? != "FLOCK" {
+                return None;
+            }
+            words.next()?;
+            let mode = match words.next()? {
+                "WRITE" => LockMode::Exclusive,
+                "READ" => LockMode::Shared,
+                _ => return None,
+            };
+            let pid = words.next()?.parse().ok()?;
+            let inode = words.next()?.rsplit(':').next()?.parse().ok()?;
+            Some(KernelLock {
+                pid,
+                mode,
+                blocked,
+                inode,
+            })
+        })
+        .collect()
 }
 
 /// The lock directory, opened once and checked: whoever can write to it decides what a
@@ -536,6 +657,55 @@ mod tests {
         held.release();
         let again = acquire(&dir, &id, LockMode::Shared, Some(budget), "w", &clock).unwrap();
         assert_eq!(again.waited, Duration::ZERO);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_kernel_table_gives_holders_and_waiters() {
+        let table = "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF\n\
+                     1: -> FLOCK  ADVISORY  WRITE 2345 00:1a:5678 0 EOF\n\
+                     2: POSIX  ADVISORY  WRITE 99 00:1a:5678 0 EOF\n\
+                     3: FLOCK  ADVISORY  READ  3456 fd:01:9999 0 EOF\n";
+        let locks = kernel_locks(table);
+        let seen: Vec<(u32, LockMode, bool, u64)> = locks
+            .iter()
+            .map(|k| (k.pid, k.mode, k.blocked, k.inode))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1234, LockMode::Exclusive, false, 5678),
+                (2345, LockMode::Exclusive, true, 5678),
+                (3456, LockMode::Shared, false, 9999)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_held_lock_is_listed_with_its_holder() {
+        use crate::runtime::clock::RealClock;
+        let dir = lock_dir("list");
+        let id = DeviceIdentity::network("unit", "192.0.2.7", 161);
+        let real = RealClock::started_at(std::time::Instant::now());
+        let held = acquire(
+            &dir,
+            &id,
+            LockMode::Exclusive,
+            None,
+            "pid 1 (a test)",
+            &real,
+        )
+        .unwrap();
+        let listed = local_entries(&dir).unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].device, id.key());
+        assert_eq!(listed[0].described.as_deref(), Some("pid 1 (a test)"));
+        assert_eq!(
+            listed[0].holders,
+            [(std::process::id(), LockMode::Exclusive)]
+        );
+        held.release();
+        assert_eq!(local_entries(&dir).unwrap(), []);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -8,4 +8,5 @@ pub mod log;
 pub mod lock;
 pub mod net;
 pub mod script;
+pub mod site;
 pub mod stream;

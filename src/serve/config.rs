@@ -131,17 +131,7 @@ pub fn load(path: &Path) -> Result<Config, String> {
     parse(path, &text)
 }
 
-/// A TOML error as `file:line: what`, its first line only.
-pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
-    let line = e.span().map_or(1, |s| {
-        text[..s.start.min(text.len())].matches('\n').count() + 1
-    });
-    format!(
-        "{}:{line}: {}",
-        path.display(),
-        e.message().lines().next().unwrap_or("not valid TOML")
-    )
-}
+pub use crate::runtime::site::toml_error;
 
 /// The file being read, for errors that name a line.
 struct Source<'a> {

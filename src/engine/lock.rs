@@ -1,0 +1,443 @@
+//! The device lock a call holds while it talks to a device: this host's flock always
+//! (so that one host never needs the network to serialise itself), and with `[locks]
+//! backend = "etcd"` an etcd lock on the same device for exclusive use, so that every host
+//! takes its turn. Shared (read-only) locks stay local: readers of a device that tolerates
+//! concurrent readers change nothing, and a device that does not (a menu PDU) is always
+//! locked exclusively.
+//!
+//! The etcd lock is held under a lease of the configured TTL that a thread renews while
+//! the call runs, however long the action takes; the lease is revoked at the end. A holder
+//! that dies stops renewing, and its lock goes when the lease expires. Waiters are served
+//! in the order they came (etcd's lock is first come, first served by revision). Who holds
+//! and who waits is written beside the lock, under the same lease, for `fencebox locks`
+//! and for the log line of a waiter.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::etcd::{self, Client, LeaseId};
+use crate::runtime::clock::Clock;
+use crate::runtime::env::Env;
+use crate::runtime::lock::{self, DeviceIdentity, DeviceLock, LockError, LockMode};
+use crate::runtime::log;
+use crate::runtime::site::{EtcdLocks, LockBackend, OnUnreachable};
+
+/// A held device lock; `release` (or drop) gives every part of it back.
+pub struct Held {
+    local: DeviceLock,
+    cluster: Option<ClusterLock>,
+    /// How long the call waited for the whole lock.
+    pub waited: Duration,
+}
+
+impl Held {
+    /// What was taken, for the debug log: the lock file, and the etcd key if any.
+    pub fn describe(&self) -> String {
+        match &self.cluster {
+            Some(c) => format!(
+                "{} and etcd {}",
+                self.local.path.display(),
+                String::from_utf8_lossy(&c.key)
+            ),
+            None => self.local.path.display().to_string(),
+        }
+    }
+
+    /// Give the lock back now: the etcd part first (so that the next host may start while
+    /// this one tidies up), then this host's flock.
+    pub fn release(mut self) {
+        drop(self.cluster.take());
+        self.local.release();
+    }
+}
+
+/// Take the lock of device `id` in `mode`, waiting at most `wait_limit` in all (None: as
+/// long as it takes). `owner` describes the call to whoever has to wait for it.
+pub fn acquire(
+    env: &Env,
+    id: &DeviceIdentity,
+    mode: LockMode,
+    wait_limit: Option<Duration>,
+    owner: &str,
+    clock: &dyn Clock,
+) -> Result<Held, LockError> {
+    let backend = env.locks.as_ref().map_err(|e| {
+        LockError::Local(format!(
+            "Failed: {e} (the site settings; fix the file or set FENCEBOX_CONFIG to another one)"
+        ))
+    })?;
+    let start = clock.elapsed();
+    let local = lock::acquire(&env.lock_dir, id, mode, wait_limit, owner, clock)?;
+    let cluster = match backend {
+        LockBackend::Etcd(settings) if mode == LockMode::Exclusive => {
+            let left = wait_limit.map(|w| w.saturating_sub(clock.elapsed().saturating_sub(start)));
+            match take_cluster_lock(settings, id, owner, left) {
+                Ok(c) => Some(c),
+                Err(ClusterError::Unreachable(why)) => match settings.on_unreachable {
+                    OnUnreachable::Local => {
+                        log_warning!(
+                            "etcd cannot be reached ({why}); device {} is locked on this host only (on_unreachable = \"local\")",
+                            id.key()
+                        );
+                        None
+                    }
+                    OnUnreachable::Fail => {
+                        local.release();
+                        return Err(LockError::Local(format!(
+                            "Failed: etcd cannot be reached ({why}), and device locks across hosts are required (on_unreachable = \"fail\" in the site settings); start etcd or check [locks] endpoints"
+                        )));
+                    }
+                },
+                Err(ClusterError::Lock(e)) => {
+                    local.release();
+                    return Err(e);
+                }
+            }
+        }
+        _ => None,
+    };
+    Ok(Held {
+        local,
+        cluster,
+        waited: clock.elapsed().saturating_sub(start),
+    })
+}
+
+enum ClusterError {
+    /// No member answered within the connect timeout: `on_unreachable` decides.
+    Unreachable(String),
+    /// The lock was not had for another reason (the time ran out, a refusal).
+    Lock(LockError),
+}
+
+/// The etcd part of a held lock.
+struct ClusterLock {
+    client: Client,
+    lease: LeaseId,
+    key: Vec<u8>,
+    keeper: Option<Keeper>,
+    connect_timeout: Duration,
+    device: String,
+}
+
+impl Drop for ClusterLock {
+    fn drop(&mut self) {
+        let Some(keeper) = self.keeper.take() else {
+            return;
+        };
+        keeper.stop();
+        if let Err(e) = self
+            .client
+            .revoke(self.lease, Instant::now() + self.connect_timeout)
+        {
+            log_warning!(
+                "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
+                self.device
+            );
+        }
+    }
+}
+
+/// The names of the devices' locks under the prefix. Each entry of a lock's queue
+/// (`<lock>/<lease hex>`) carries the description of its call.
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Keys {
+        Keys {
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// `<prefix>lock/<device>`: the device's identity with `/` and `%` escaped, so that
+    /// no lock name is a `/`-prefix of another (etcd would nest them).
+    pub fn lock(&self, device: &str) -> String {
+        let escaped = device.replace('%', "%25").replace('/', "%2F");
+        format!("{}lock/{escaped}", self.prefix)
+    }
+
+    pub fn locks(&self) -> String {
+        format!("{}lock/", self.prefix)
+    }
+
+    /// The device of a lock entry's key (`<prefix>lock/<device>/<lease hex>`).
+    pub fn device_of(&self, entry: &[u8]) -> Option<String> {
+        let text = String::from_utf8_lossy(entry);
+        let rest = text.strip_prefix(&self.locks())?;
+        let (device, _) = rest.rsplit_once('/')?;
+        Some(device.replace("%2F", "/").replace("%25", "%"))
+    }
+}
+
+/// One client per cluster setting and process: a service's calls share connections.
+pub fn client_for(settings: &EtcdLocks) -> Result<Client, String> {
+    static CLIENTS: OnceLock<Mutex<Vec<(EtcdLocks, Client)>>> = OnceLock::new();
+    let clients = CLIENTS.get_or_init(Default::default);
+    let mut clients = clients.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, c)) = clients.iter().find(|(s, _)| s == settings) {
+        return Ok(c.clone());
+    }
+    let tls = etcd::Tls {
+        ca: settings.ca.as_deref(),
+        certificate: settings.certificate.as_deref(),
+        key: settings.key.as_deref(),
+    };
+    let client = Client::new(&settings.endpoints, &tls, settings.connect_timeout)
+        .map_err(|e| e.to_string())?;
+    clients.push((settings.clone(), client.clone()));
+    Ok(client)
+}
+
+fn take_cluster_lock(
+    settings: &EtcdLocks,
+    id: &DeviceIdentity,
+    owner: &str,
+    left: Option<Duration>,
+) -> Result<ClusterLock, ClusterError> {
+    let started = Instant::now();
+    let device = id.key();
+    let keys = Keys::new(&settings.prefix);
+    let client = client_for(settings).map_err(|e| {
+        ClusterError::Lock(LockError::Local(format!(
+            "Failed: {e}; check [locks] ca, certificate and key in the site settings"
+        )))
+    })?;
+    let soon = || Instant::now() + settings.connect_timeout;
+    let asked = Instant::now();
+    let lease = client
+        .grant(settings.ttl, soon())
+        .map_err(|e| unreachable_or(e, &device))?;
+    // From here the lease is ours to end, whatever happens.
+    let keeper = Keeper::start(client.clone(), lease, settings.ttl, device.clone());
+    let give_back = |keeper: Keeper, e: ClusterError| {
+        keeper.stop();
+        let _ = client.revoke(lease, soon());
+        e
+    };
+    let name = keys.lock(&device);
+    let who = format!("{} {owner}", host_name());
+    let queued = match client.enqueue(name.as_bytes(), lease, who.as_bytes(), soon()) {
+        Ok(q) => q,
+        Err(e) => return Err(give_back(keeper, unreachable_or(e, &device))),
+    };
+    if queued.held {
+        return Ok(ClusterLock {
+            client,
+            lease,
+            key: queued.key,
+            keeper: Some(keeper),
+            connect_timeout: settings.connect_timeout,
+            device,
+        });
+    }
+    log_info!(
+        "waiting for device {device} across hosts (etcd), in use by {}",
+        String::from_utf8_lossy(&queued.first.value)
+    );
+    let deadline = left.map(|l| started + l);
+    let key = match client.lock(name.as_bytes(), lease, deadline) {
+        Ok(k) => k,
+        Err(etcd::Error::TimedOut) => {
+            let by =
+                current_holder(&client, &name, soon()).unwrap_or_else(|| "another host".into());
+            return Err(give_back(
+                keeper,
+                ClusterError::Lock(LockError::TimedOut(format!(
+                    "gave up after {:.1} s waiting for device {device} across hosts (etcd), in use by {by}",
+                    started.elapsed().as_secs_f64()
+                ))),
+            ));
+        }
+        Err(e) => return Err(give_back(keeper, unreachable_or(e, &device))),
+    };
+    // etcd answers a waiter whose lease expired meanwhile with a key that no longer
+    // exists: after a wait long enough for that (the lease's half life since it was
+    // asked for; renewals keep it alive unless they fail), only a key that is still
+    // there, on this lease, is the lock.
+    if asked.elapsed() >= settings.ttl / 2 {
+        match client.get(&key, soon()) {
+            Ok(Some(kv)) if kv.lease == Some(lease) => {}
+            Ok(_) => {
+                return Err(give_back(
+                    keeper,
+                    ClusterError::Lock(LockError::Local(format!(
+                        "Failed: the etcd lease of this call expired while it waited for device {device} (its renewals did not reach etcd); try again, and check the network to the etcd members"
+                    ))),
+                ))
+            }
+            Err(e) => return Err(give_back(keeper, unreachable_or(e, &device))),
+        }
+    }
+    Ok(ClusterLock {
+        client,
+        lease,
+        key,
+        keeper: Some(keeper),
+        connect_timeout: settings.connect_timeout,
+        device,
+    })
+}
+
+fn unreachable_or(e: etcd::Error, device: &str) -> ClusterError {
+    match e {
+        etcd::Error::Unreachable(why) => ClusterError::Unreachable(why),
+        etcd::Error::TimedOut => ClusterError::Unreachable("no answer in time".into()),
+        etcd::Error::Refused(why) => ClusterError::Lock(LockError::Local(format!(
+            "Failed: etcd refused the lock of device {device}: {why}"
+        ))),
+    }
+}
+
+/// Who holds the lock `name` now: the description its oldest entry carries.
+fn current_holder(client: &Client, name: &str, deadline: Instant) -> Option<String> {
+    let entries = client
+        .range_prefix(format!("{name}/").as_bytes(), deadline)
+        .ok()?;
+    let first = entries.first()?;
+    Some(String::from_utf8_lossy(&first.value).into_owned())
+}
+
+/// This host's name, for the description of its calls.
+pub fn host_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown-host".into())
+    })
+}
+
+/// The thread that renews a lease every third of its TTL until told to stop.
+struct Keeper {
+    stop: mpsc::Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Keeper {
+    fn start(client: Client, lease: LeaseId, ttl: Duration, device: String) -> Keeper {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let log = log::current();
+        let shown = device.clone();
+        let thread = std::thread::Builder::new()
+            .name("etcd-lease".into())
+            .spawn(move || {
+                let renew = || renew_until_stopped(&client, lease, ttl, &device, &stopped);
+                match log {
+                    Some(log) => log::scope(&log, renew),
+                    None => renew(),
+                }
+            })
+            .ok();
+        if thread.is_none() {
+            log_warning!(
+                "cannot start the thread that renews the etcd lease of device {shown}; the lock lasts its TTL"
+            );
+        }
+        Keeper { stop, thread }
+    }
+
+    fn stop(mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn renew_until_stopped(
+    client: &Client,
+    lease: LeaseId,
+    ttl: Duration,
+    device: &str,
+    stopped: &mpsc::Receiver<()>,
+) {
+    let period = ttl / 3;
+    let mut wait = period;
+    loop {
+        match stopped.recv_timeout(wait) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        match client.keepalive(lease, Instant::now() + period) {
+            Ok(Some(_)) => wait = period,
+            Ok(None) => {
+                log_error!(
+                    "the etcd lease of the lock of device {device} has expired: other hosts may use the device now; this call goes on with this host's lock"
+                );
+                return;
+            }
+            Err(e) => {
+                log_warning!(
+                    "cannot renew the etcd lease of the lock of device {device} ({e}); trying again"
+                );
+                // Sooner than usual: the lease has two thirds of its TTL at most left.
+                wait = period / 4;
+            }
+        }
+    }
+}
+
+/// A call that holds or waits for a device's lock across hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEntry {
+    pub device: String,
+    /// The first in the device's queue holds the lock; the others wait in order.
+    pub holds: bool,
+    /// The call's own description: host, pid, agent, action, since when.
+    pub described: String,
+}
+
+/// Every etcd lock entry under the prefix, holders first within each device's queue.
+pub fn cluster_entries(settings: &EtcdLocks) -> Result<Vec<ClusterEntry>, String> {
+    let client = client_for(settings)?;
+    let keys = Keys::new(&settings.prefix);
+    let entries = client
+        .range_prefix(
+            keys.locks().as_bytes(),
+            Instant::now() + settings.connect_timeout,
+        )
+        .map_err(|e| e.to_string())?;
+    let mut seen: Vec<String> = Vec::new();
+    let mut listed: Vec<ClusterEntry> = entries
+        .iter()
+        .filter_map(|kv| {
+            let device = keys.device_of(&kv.key)?;
+            let holds = !seen.contains(&device);
+            if holds {
+                seen.push(device.clone());
+            }
+            Some(ClusterEntry {
+                device,
+                holds,
+                described: log::escape_controls(&String::from_utf8_lossy(&kv.value)).into_owned(),
+            })
+        })
+        .collect();
+    // By device, each queue in its order (the sort is stable).
+    listed.sort_by(|a, b| a.device.cmp(&b.device));
+    Ok(listed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_names_never_nest_and_read_back() {
+        let keys = Keys::new("fencebox/");
+        let name = keys.lock("dummy:/tmp/a%b");
+        assert_eq!(name, "fencebox/lock/dummy:%2Ftmp%2Fa%25b");
+        let entry = format!("{name}/220ba24ead396005");
+        assert_eq!(
+            keys.device_of(entry.as_bytes()).as_deref(),
+            Some("dummy:/tmp/a%b")
+        );
+        assert_eq!(keys.device_of(b"other/lock/x/1"), None);
+    }
+}
