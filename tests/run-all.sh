@@ -19,10 +19,13 @@ export PEERS_STATE="${PEERS_STATE:-/tmp/fencebox-test-peers}"
 need_pkgs fence-agents strace python3 python3-venv snmp time openipmi ipmitool openssl \
   nut-server nut-client nut-snmp libnss3-tools \
   libssl-dev pkg-config openssh-server openssh-client inetutils-telnetd \
-  libvirt-daemon libvirt-clients telnet pdudaemon-client python3-requests curl
+  libvirt-daemon libvirt-clients telnet pdudaemon-client python3-requests curl \
+  etcd-server etcd-client
 # telnet: Debian's agents (the differential tests' reference) run the telnet client, which
 # their package does not depend on. pdudaemon-client: LAVA's pduclient, a real client of
 # fencebox serve (its -H mode needs python3-requests, which the package does not declare).
+# etcd-server, etcd-client: tests/etcd_locks.rs starts a private 3-member cluster per test
+# (tests/peers/etcd) for the device locks across hosts.
 # pyghmi's IPMI server: the second, independent BMC implementation (tests/common/bmc.rs).
 ensure_venv "$(peer_state pyghmi-venv)/venv" pyghmi==1.6.19
 export FENCEBOX_PYGHMI_PYTHON="$PEERS_STATE/pyghmi-venv/venv/bin/python"

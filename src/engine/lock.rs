@@ -186,8 +186,12 @@ pub fn client_for(settings: &EtcdLocks) -> Result<Client, String> {
         certificate: settings.certificate.as_deref(),
         key: settings.key.as_deref(),
     };
-    let client = Client::new(&settings.endpoints, &tls, settings.connect_timeout)
-        .map_err(|e| e.to_string())?;
+    // A member without a leader (an election under way) holds a request for seconds
+    // before it fails: each try gets a third of the connect timeout, so that the others
+    // are asked in time.
+    let connect = settings.connect_timeout;
+    let per_try = connect.min((connect / 3).max(Duration::from_millis(300)));
+    let client = Client::new(&settings.endpoints, &tls, per_try).map_err(|e| e.to_string())?;
     clients.push((settings.clone(), client.clone()));
     Ok(client)
 }

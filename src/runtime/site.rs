@@ -17,8 +17,9 @@ pub const DEFAULT_PREFIX: &str = "fencebox/";
 /// Seconds a holder that stopped renewing keeps its lease: how long a crashed host can
 /// hold a device up.
 pub const DEFAULT_TTL: u64 = 30;
-/// Seconds to find an etcd member that answers before `on_unreachable` applies.
-pub const DEFAULT_CONNECT_TIMEOUT: f64 = 2.0;
+/// Seconds to find an etcd member that answers before `on_unreachable` applies: more
+/// than an election takes (etcd's defaults elect a new leader within a few seconds).
+pub const DEFAULT_CONNECT_TIMEOUT: f64 = 5.0;
 
 /// The most bytes the file may have.
 const MAX_SIZE: u64 = 256 * 1024;
@@ -214,7 +215,7 @@ mod tests {
         };
         assert_eq!(e.prefix, "fencebox/");
         assert_eq!(e.ttl, Duration::from_secs(30));
-        assert_eq!(e.connect_timeout, Duration::from_secs(2));
+        assert_eq!(e.connect_timeout, Duration::from_secs(5));
         assert_eq!(e.on_unreachable, OnUnreachable::Local);
     }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bmc;
+pub mod etcd;
 pub mod fleet;
 pub mod hostile_snmp;
 pub mod hostile_upsd;
@@ -118,6 +119,9 @@ impl Sandbox {
     pub fn command(&self, name: &str) -> Command {
         let mut c = Command::new(self.agent(name));
         c.env("FENCEBOX_LOCK_DIR", self.dir.join("locks"))
+            // The sandbox's own site settings (absent unless a test writes them), never
+            // the machine's.
+            .env("FENCEBOX_CONFIG", self.dir.join("fencebox.toml"))
             .env("FENCEBOX_AGENTS_DIR", self.dir.join("agents.d"))
             .env_remove("PCMK_service")
             .env_remove("FENCEBOX_DUMMY_IGNORE")

@@ -1,0 +1,404 @@
+//! Device locks across hosts on a real 3-member etcd (tests/peers/etcd, one private cluster
+//! per test) over the fleet peer's snmpsim PDUs (tests/peers/fleet), whose own timestamped
+//! log of accepted outlet commands shows whether two calls through one PDU interleaved.
+//! A "host" is a lock directory of its own (FENCEBOX_LOCK_DIR), so that only etcd can keep
+//! two hosts apart. The tests take turns: they share four PDUs and time their callers.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::etcd::Etcd;
+use common::fleet::{fleet, Fleet};
+use common::{finish, Out, Sandbox};
+
+static TURN: Mutex<()> = Mutex::new(());
+
+/// The PDUs these tests switch (pdu37..pdu40); host h switches outlet 20 + h.
+const PDUS: [u32; 4] = [37, 38, 39, 40];
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+struct Hosts<'a> {
+    sb: &'a Sandbox,
+    fleet: &'a Fleet,
+    /// The site settings every host reads (None: local locks only).
+    site: Option<PathBuf>,
+}
+
+impl Hosts<'_> {
+    fn new<'a>(sb: &'a Sandbox, fleet: &'a Fleet, site: Option<&str>) -> Hosts<'a> {
+        let site = site.map(|text| {
+            let path = sb.path("site.toml");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
+        Hosts { sb, fleet, site }
+    }
+
+    /// fence_apc_snmp on `host`: `action` of `outlet` of PDU `pdu`, with `extra` lines.
+    fn spawn(&self, host: u32, pdu: u32, outlet: u32, action: &str, extra: &str) -> Child {
+        let dir = self.sb.path(&format!("host{host}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let site = self
+            .site
+            .clone()
+            .unwrap_or_else(|| self.sb.path("no-site.toml"));
+        let input = format!(
+            "ip=127.0.0.1\nipport={}\ncommunity=pdu{pdu:02}\nplug={outlet}\naction={action}\n{extra}\n",
+            self.fleet.get("FLEET_SNMP_PORT")
+        );
+        self.sb.spawn_raw(
+            "fence_apc_snmp",
+            input.as_bytes(),
+            &[
+                ("FENCEBOX_LOCK_DIR", dir.to_str().unwrap()),
+                ("FENCEBOX_CONFIG", site.to_str().unwrap()),
+            ],
+        )
+    }
+
+    /// `hosts` hosts, each rebooting its own outlet `calls` times, one call after another,
+    /// on PDUs picked pseudo-randomly per call (so hosts meet on a PDU now and then).
+    fn reboots(&self, hosts: u32, calls: u32) -> Vec<Out> {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..hosts)
+                .map(|h| {
+                    s.spawn(move || {
+                        let mut x = 0x9e37_79b9u32.wrapping_mul(h + 1);
+                        (0..calls)
+                            .map(|_| {
+                                x ^= x << 13;
+                                x ^= x >> 17;
+                                x ^= x << 5;
+                                let pdu = PDUS[(x % 4) as usize];
+                                finish(self.spawn(h, pdu, 20 + h, "reboot", "power_wait=0"))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+        })
+    }
+}
+
+/// Reboots whose off and on were split by another call's command on the same PDU, from
+/// snmpsim's log since `t`.
+fn interleavings(f: &Fleet, t: f64) -> Vec<String> {
+    let picks: Vec<String> = PDUS.iter().map(|p| format!("pdu{p:02}")).collect();
+    let picks: Vec<&str> = picks.iter().map(String::as_str).collect();
+    let log = f.changes(t, &picks);
+    let mut open: std::collections::BTreeMap<String, u32> = Default::default();
+    let mut found = Vec::new();
+    for (pdu, outlet, cmd) in &log {
+        match cmd {
+            2 => {
+                if let Some(other) = open.insert(pdu.clone(), *outlet) {
+                    found.push(format!("{pdu}: off {outlet} while outlet {other} was off"));
+                }
+            }
+            1 => {
+                if open.remove(pdu) != Some(*outlet) {
+                    found.push(format!("{pdu}: on {outlet} not after its own off"));
+                }
+            }
+            _ => found.push(format!("{pdu}: command {cmd} on {outlet}")),
+        }
+    }
+    assert!(open.is_empty(), "a reboot was left half done: {open:?}");
+    found
+}
+
+fn assert_all_rebooted(outs: &[Out]) {
+    for out in outs {
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(out.stdout, "Success: Rebooted\n", "{out:?}");
+    }
+}
+
+#[test]
+fn four_hosts_never_interleave_on_a_pdu_with_etcd_and_do_without() {
+    let _turn = turn();
+    let f = fleet();
+    let sb = Sandbox::new("etcd-four-hosts");
+    let etcd = Etcd::start(&sb.path("etcd"));
+    // Without etcd first: the same run interleaves, so the check below can fail.
+    let t = now();
+    let outs = Hosts::new(&sb, &f, None).reboots(4, 50);
+    assert_all_rebooted(&outs);
+    let apart = interleavings(&f, t);
+    eprintln!(
+        "local locks only: {} interleaved reboots of 200",
+        apart.len()
+    );
+    assert!(
+        !apart.is_empty(),
+        "four hosts with local locks only never met on a PDU: the test proves nothing"
+    );
+    let t = now();
+    let outs = Hosts::new(&sb, &f, Some(&etcd.site("ttl = 5"))).reboots(4, 50);
+    assert_all_rebooted(&outs);
+    assert_eq!(interleavings(&f, t), Vec::<String>::new());
+    assert_eq!(
+        f.changes(t, &["pdu37", "pdu38", "pdu39", "pdu40"]).len(),
+        400
+    );
+    // Every lease was handed back: nothing left under the prefix.
+    let listed = sb
+        .command("fencebox")
+        .arg("locks")
+        .env("FENCEBOX_CONFIG", sb.path("site.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "no device lock is held or waited for\n"
+    );
+}
+
+/// The instant `needle` shows up in the debug log at `path`, polled.
+fn seen(path: &Path, needle: &str, limit: Duration) -> Option<Instant> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if std::fs::read_to_string(path).is_ok_and(|s| s.contains(needle)) {
+            return Some(Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+#[test]
+fn a_killed_holder_frees_the_device_within_its_ttl_and_a_long_reboot_keeps_it() {
+    let _turn = turn();
+    let f = fleet();
+    let sb = Sandbox::new("etcd-holder");
+    let etcd = Etcd::start(&sb.path("etcd"));
+    let ttl = 2;
+    let hosts = Hosts::new(&sb, &f, Some(&etcd.site(&format!("ttl = {ttl}"))));
+    let log = |name: &str| sb.path(name);
+    let debug = |name: &str| format!("debug_file={}\nverbose=1", log(name).display());
+
+    // A holder killed mid-reboot (in its 30 s power_wait): the waiter goes on within
+    // the TTL and a second.
+    let mut holder = hosts.spawn(
+        0,
+        37,
+        21,
+        "reboot",
+        &format!("power_wait=30\n{}", debug("a.log")),
+    );
+    seen(
+        &log("a.log"),
+        "device session start",
+        Duration::from_secs(10),
+    )
+    .expect("the holder started");
+    let waiter = hosts.spawn(
+        1,
+        37,
+        22,
+        "reboot",
+        &format!("power_wait=0\n{}", debug("b.log")),
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    let b_log = std::fs::read_to_string(log("b.log")).unwrap_or_default();
+    assert!(
+        !b_log.contains("device session start"),
+        "the second host did not wait:\n{b_log}"
+    );
+    assert!(b_log.contains("across hosts (etcd), in use by"), "{b_log}");
+    // fencebox locks names both, from another host's point of view.
+    let listed = sb
+        .command("fencebox")
+        .arg("locks")
+        .env("FENCEBOX_CONFIG", sb.path("site.toml"))
+        .env("FENCEBOX_LOCK_DIR", sb.path("host9"))
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let pid = holder.id();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert!(
+        lines[1].contains(" etcd   holds  ")
+            && lines[1].contains(&format!("pid {pid} (fence_apc_snmp reboot plug 21)")),
+        "{listed}"
+    );
+    assert!(
+        lines[2].contains(" etcd   waits  ")
+            && lines[2].contains("(fence_apc_snmp reboot plug 22)"),
+        "{listed}"
+    );
+    holder.kill().unwrap();
+    let killed = Instant::now();
+    let _ = holder.wait();
+    let went = seen(
+        &log("b.log"),
+        "device session start",
+        Duration::from_secs(10),
+    )
+    .expect("the waiter never got the device");
+    let after = went.duration_since(killed);
+    assert!(
+        after <= Duration::from_secs(ttl + 1),
+        "the waiter went on {after:?} after the holder was killed (TTL {ttl} s)"
+    );
+    let out = finish(waiter);
+    assert_eq!(out.stdout, "Success: Rebooted\n", "{out:?}");
+    // The killed holder left its outlet off; put it back for the next test.
+    assert_eq!(finish(hosts.spawn(0, 37, 21, "on", "")).code, 0);
+
+    // A reboot whose power_wait is three TTLs: its lease is renewed throughout, so the
+    // other host's call starts only after it ended.
+    let t = now();
+    let long = hosts.spawn(
+        0,
+        38,
+        21,
+        "reboot",
+        &format!("power_wait={}\n{}", 3 * ttl, debug("c.log")),
+    );
+    seen(
+        &log("c.log"),
+        "device session start",
+        Duration::from_secs(10),
+    )
+    .expect("the long reboot started");
+    std::thread::sleep(Duration::from_millis(500));
+    let other = hosts.spawn(
+        1,
+        38,
+        22,
+        "reboot",
+        &format!("power_wait=0\n{}", debug("d.log")),
+    );
+    let (long, other) = (finish(long), finish(other));
+    assert_eq!(long.stdout, "Success: Rebooted\n", "{long:?}");
+    assert_eq!(other.stdout, "Success: Rebooted\n", "{other:?}");
+    let c = common::session(&std::fs::read_to_string(log("c.log")).unwrap());
+    let d = common::session(&std::fs::read_to_string(log("d.log")).unwrap());
+    assert!(c.1 < d.0, "the calls overlapped: {c:?} {d:?}");
+    assert!(!long.stderr.contains("lease"), "{long:?}");
+    assert_eq!(interleavings(&f, t), Vec::<String>::new());
+}
+
+#[test]
+fn the_leader_killed_mid_run_loses_no_call_and_lets_none_interleave() {
+    let _turn = turn();
+    let f = fleet();
+    let sb = Sandbox::new("etcd-leader");
+    let etcd = Etcd::start(&sb.path("etcd"));
+    // "fail": a call that could not reach etcd would fail, not go on alone.
+    let hosts = Hosts::new(
+        &sb,
+        &f,
+        Some(&etcd.site("ttl = 3\non_unreachable = \"fail\"")),
+    );
+    let t = now();
+    let started = Instant::now();
+    let outs = std::thread::scope(|s| {
+        let run = s.spawn(|| hosts.reboots(4, 30));
+        std::thread::sleep(Duration::from_millis(800));
+        let leader = etcd.member(&["leader"]);
+        etcd.member(&["kill", &leader]);
+        let killed = started.elapsed();
+        let outs = run.join().unwrap();
+        eprintln!(
+            "leader {leader} killed {killed:?} into a run of {:?}",
+            started.elapsed()
+        );
+        assert!(
+            killed + Duration::from_millis(500) < started.elapsed(),
+            "the run ended before the leader was gone: it proves nothing"
+        );
+        outs
+    });
+    assert_all_rebooted(&outs);
+    assert_eq!(interleavings(&f, t), Vec::<String>::new());
+    assert_eq!(
+        f.changes(t, &["pdu37", "pdu38", "pdu39", "pdu40"]).len(),
+        240
+    );
+    let new_leader = etcd.member(&["leader"]);
+    assert!(!new_leader.is_empty());
+}
+
+#[test]
+fn with_every_member_stopped_the_call_does_what_on_unreachable_says_in_time() {
+    let _turn = turn();
+    let f = fleet();
+    let sb = Sandbox::new("etcd-down");
+    let etcd = Etcd::start(&sb.path("etcd"));
+    etcd.stop();
+    let connect = 2.0;
+    for (policy, code) in [("local", 0), ("fail", 1)] {
+        let hosts = Hosts::new(
+            &sb,
+            &f,
+            Some(&etcd.site(&format!(
+                "connect_timeout = {connect}\non_unreachable = \"{policy}\""
+            ))),
+        );
+        let t = Instant::now();
+        let out = finish(hosts.spawn(0, 39, 21, "on", ""));
+        let took = t.elapsed();
+        assert!(
+            took < Duration::from_secs_f64(connect + 1.0),
+            "{policy}: {took:?}"
+        );
+        assert_eq!(out.code, code, "{policy}: {out:?}");
+        let lines = out.stderr_lines();
+        match policy {
+            "local" => {
+                assert_eq!(out.stdout, "Success: Already ON\n", "{out:?}");
+                assert!(
+                    lines
+                        .iter()
+                        .any(|l| l.contains("WARNING: etcd cannot be reached (")
+                            && l.contains(
+                                "is locked on this host only (on_unreachable = \"local\")"
+                            )),
+                    "{out:?}"
+                );
+            }
+            _ => {
+                assert_eq!(lines.len(), 1, "{out:?}");
+                assert!(
+                    lines[0].contains("Failed: etcd cannot be reached (")
+                        && lines[0].contains("on_unreachable = \"fail\""),
+                    "{out:?}"
+                );
+            }
+        }
+    }
+    // A member that takes connections and never answers: the connect timeout bounds the
+    // wait all the same.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let site = format!(
+        "[locks]\nbackend = \"etcd\"\nendpoints = [\"http://{}\"]\nconnect_timeout = 1\non_unreachable = \"fail\"\n",
+        silent.local_addr().unwrap()
+    );
+    let hosts = Hosts::new(&sb, &f, Some(&site));
+    let t = Instant::now();
+    let out = finish(hosts.spawn(0, 39, 21, "on", ""));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("Failed: etcd cannot be reached ("),
+        "{out:?}"
+    );
+}
