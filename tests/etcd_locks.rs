@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::etcd::Etcd;
 use common::fleet::{fleet, Fleet};
+use common::shell::ShellPeers;
 use common::{finish, Out, Sandbox};
 
 static TURN: Mutex<()> = Mutex::new(());
@@ -95,15 +96,83 @@ impl Hosts<'_> {
     }
 }
 
+/// The menu-driven APC (tests/peers/emulators/apc.py, AOS 3 menus, 24 outlets) over telnet.
+const MENU: &str = "apc-aos3-24";
+
+impl Hosts<'_> {
+    /// fence_apc on `host` through the menu PDU: `action` of `outlet`.
+    fn spawn_menu(&self, peers: &ShellPeers, host: u32, outlet: u32, action: &str) -> Child {
+        let dir = self.sb.path(&format!("host{host}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let site = self
+            .site
+            .clone()
+            .unwrap_or_else(|| self.sb.path("no-site.toml"));
+        let input = format!(
+            "{}plug={outlet}\naction={action}\n",
+            peers.telnet_stdin("127.0.0.1", MENU)
+        );
+        self.sb.spawn_raw(
+            "fence_apc",
+            input.as_bytes(),
+            &[
+                ("FENCEBOX_LOCK_DIR", dir.to_str().unwrap()),
+                ("FENCEBOX_CONFIG", site.to_str().unwrap()),
+            ],
+        )
+    }
+
+    /// `hosts` hosts rebooting their own outlet of the menu PDU `calls` times each.
+    fn menu_reboots(&self, peers: &ShellPeers, hosts: u32, calls: u32) -> Vec<Out> {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..hosts)
+                .map(|h| {
+                    s.spawn(move || {
+                        (0..calls)
+                            .map(|_| finish(self.spawn_menu(peers, h, 20 + h, "reboot")))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+        })
+    }
+}
+
+/// The menu PDU's own record of outlet changes since `t` (tests/peers/emulators/emulib.py:
+/// `UNIXTIME /UNIT/OUTLET/on true|false`), as (pdu, outlet, command) with 2 off and 1 on.
+fn menu_changes(peers: &ShellPeers, t: f64) -> Vec<(String, u32, u32)> {
+    let key = MENU.to_uppercase().replace('-', "_");
+    let path = format!("{}.changes", peers.get(&format!("FB_EMU_{key}_STATE")));
+    std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let at: f64 = w.first()?.parse().ok()?;
+            let parts: Vec<&str> = w.get(1)?.split('/').collect();
+            if at < t || parts.len() != 4 || parts[3] != "on" {
+                return None;
+            }
+            let cmd = if *w.get(2)? == "true" { 1 } else { 2 };
+            Some((MENU.to_string(), parts[2].parse().ok()?, cmd))
+        })
+        .collect()
+}
+
 /// Reboots whose off and on were split by another call's command on the same PDU, from
 /// snmpsim's log since `t`.
 fn interleavings(f: &Fleet, t: f64) -> Vec<String> {
     let picks: Vec<String> = PDUS.iter().map(|p| format!("pdu{p:02}")).collect();
     let picks: Vec<&str> = picks.iter().map(String::as_str).collect();
-    let log = f.changes(t, &picks);
+    split_reboots(&f.changes(t, &picks))
+}
+
+/// Reboots split by another command on their PDU in `log` (time order, per PDU).
+fn split_reboots(log: &[(String, u32, u32)]) -> Vec<String> {
     let mut open: std::collections::BTreeMap<String, u32> = Default::default();
     let mut found = Vec::new();
-    for (pdu, outlet, cmd) in &log {
+    for (pdu, outlet, cmd) in log {
         match cmd {
             2 => {
                 if let Some(other) = open.insert(pdu.clone(), *outlet) {
@@ -167,6 +236,34 @@ fn four_hosts_never_interleave_on_a_pdu_with_etcd_and_do_without() {
         String::from_utf8_lossy(&listed.stdout),
         "no device lock is held or waited for\n"
     );
+}
+
+#[test]
+fn four_hosts_take_turns_on_a_menu_pdu_with_etcd_and_do_not_without() {
+    let _turn = turn();
+    let f = fleet();
+    let peers = ShellPeers::load();
+    let _device = common::shell::hold(MENU);
+    let sb = Sandbox::new("etcd-menu");
+    let etcd = Etcd::start(&sb.path("etcd"));
+    let t = now();
+    let outs = Hosts::new(&sb, &f, None).menu_reboots(&peers, 4, 10);
+    assert_all_rebooted(&outs);
+    let apart = split_reboots(&menu_changes(&peers, t));
+    eprintln!(
+        "menu PDU, local locks only: {} interleavings in 40 reboots",
+        apart.len()
+    );
+    assert!(
+        !apart.is_empty(),
+        "four hosts never met on the menu PDU: the test proves nothing"
+    );
+    let t = now();
+    let outs = Hosts::new(&sb, &f, Some(&etcd.site("ttl = 5"))).menu_reboots(&peers, 4, 10);
+    assert_all_rebooted(&outs);
+    let log = menu_changes(&peers, t);
+    assert_eq!(log.len(), 80, "{log:?}");
+    assert_eq!(split_reboots(&log), Vec::<String>::new());
 }
 
 /// The instant `needle` shows up in the debug log at `path`, polled.

@@ -122,6 +122,11 @@ pub fn parse(path: &Path, text: &str) -> Result<LockBackend, String> {
         let rest = e
             .strip_prefix("http://")
             .or_else(|| e.strip_prefix("https://"));
+        if rest.is_some_and(|r| r.contains('@')) {
+            return Err(format!(
+                "{shown}: [locks] an endpoint carries a user name (and perhaps a password, not shown): etcd's password logins are not supported; use TLS client certificates (certificate, key)"
+            ));
+        }
         if rest.is_none_or(|r| r.is_empty() || r.contains('/')) {
             return Err(format!(
                 "{shown}: [locks] endpoint \"{e}\" is not an etcd client URL; write http://HOST:PORT or https://HOST:PORT"
@@ -245,11 +250,15 @@ mod tests {
                 "use \"local\"",
             ),
             ("[locks]\nbakend = \"etcd\"\n", "fencebox.toml:2: unknown field"),
+            (
+                "[locks]\nbackend = \"etcd\"\nendpoints = [\"http://root:secret@a:1\"]\n",
+                "use TLS client certificates",
+            ),
         ];
         for (text, want) in cases {
             let err = parsed(text).unwrap_err();
             assert!(err.contains(want), "{text}: {err}");
-            assert!(!err.contains('\n'), "{err}");
+            assert!(!err.contains('\n') && !err.contains("secret"), "{err}");
         }
     }
 }

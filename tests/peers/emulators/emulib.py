@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import termios
+import time
 import tty
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
@@ -146,6 +147,21 @@ def login(term, user_prompt, password_prompt, failed_text, attempts=3):
     raise Hangup()
 
 
+def flatten(tree, path=""):
+    """Every leaf of a JSON tree by its slash-separated path."""
+    if isinstance(tree, dict):
+        out = {}
+        for k, v in tree.items():
+            out.update(flatten(v, f"{path}/{k}"))
+        return out
+    if isinstance(tree, list):
+        out = {}
+        for i, v in enumerate(tree):
+            out.update(flatten(v, f"{path}/{i}"))
+        return out
+    return {path: tree}
+
+
 class State:
     """Power state of one emulated device, in a JSON file that every session of the
     device shares (sessions may run side by side, so each change is made under a lock)."""
@@ -159,11 +175,20 @@ class State:
         with open(self.path + ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = self._load()
+            before = flatten(data)
             yield data
             tmp = self.path + ".tmp"
             with open(tmp, "w") as f:
                 json.dump(data, f, indent=1, sort_keys=True)
             os.replace(tmp, self.path)
+            # The device's own record of what changed and when ("UNIXTIME PATH VALUE" a
+            # line, under the same lock): tests read the order of switches from it.
+            after = flatten(data)
+            changed = [(k, v) for k, v in sorted(after.items()) if before.get(k) != v]
+            if changed:
+                now = time.time()
+                with open(self.path + ".changes", "a") as f:
+                    f.writelines(f"{now:.6f} {k} {json.dumps(v)}\n" for k, v in changed)
 
     def read(self):
         with open(self.path + ".lock", "a") as lock:
