@@ -350,6 +350,7 @@ fn a_killed_holder_frees_the_device_within_its_ttl_and_a_long_reboot_keeps_it() 
     )
     .expect("the waiter never got the device");
     let after = went.duration_since(killed);
+    eprintln!("the waiter went on {after:?} after the holder was killed (TTL {ttl} s)");
     assert!(
         after <= Duration::from_secs(ttl + 1),
         "the waiter went on {after:?} after the holder was killed (TTL {ttl} s)"

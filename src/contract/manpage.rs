@@ -106,6 +106,8 @@ const TRAILER: &str =
 one line on standard error says why.\n.TP\n.B 2\nstatus only: the plug is off.\n\
 .SH FILES\n.TP\n.I /run/lock/fencebox/\nPer-device lock files (FENCEBOX_LOCK_DIR overrides): \
 calls through one device never interleave.\n\
+.TP\n.I /etc/fencebox/fencebox.toml\nSite settings (FENCEBOX_CONFIG overrides); with [locks] backend = \"etcd\", \
+calls on every host take turns on a device (see fencebox locks).\n\
 .SH SEE ALSO\n.BR fencebox (8), \\fBstonith_admin\\fR(8), \\fBpacemaker-fenced\\fR(7)\n";
 
 fn action_text(a: &str) -> &'static str {
