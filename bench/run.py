@@ -11,7 +11,8 @@ over many devices beside snmpget, ipmipower and powerman) come from bench/fleet.
 second table; the power-service rows (`fencebox serve` beside PDUDaemon 1.1.1 under 64
 concurrent clients of PDUDaemon's HTTP protocol) from bench/serve.py, in a third; the
 discovery rows (`fencebox discover` beside nut-scanner on a planted range) from
-bench/discover.py, in a fourth.
+bench/discover.py, in a fourth; the device-lock rows (what the etcd lock of `[locks] backend =
+"etcd"` adds to a call, on a 3-member etcd on loopback) from bench/locks.py, in a fifth.
 """
 
 import argparse
@@ -29,6 +30,7 @@ sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 import fleet  # noqa: E402  (bench/fleet.py, beside this file)
 import serve  # noqa: E402  (bench/serve.py, beside this file)
 import discover  # noqa: E402  (bench/discover.py, beside this file)
+import locks  # noqa: E402  (bench/locks.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -270,6 +272,8 @@ def main():
                     help="skip the power-service rows (fencebox serve beside PDUDaemon, bench/serve.py)")
     ap.add_argument("--no-discover", action="store_true",
                     help="skip the discovery rows (fencebox discover beside nut-scanner, bench/discover.py)")
+    ap.add_argument("--no-locks", action="store_true",
+                    help="skip the device-lock rows (fence_dummy with the etcd lock, bench/locks.py)")
     args = ap.parse_args()
     fleet.exit_on_signals()  # SIGTERM/SIGHUP still stop every peer (finally below)
 
@@ -346,20 +350,28 @@ def main():
         if not args.no_serve:
             serve_result = serve.run(work, args.fencebox, env)
             serve.print_rows(serve_result)
-        # Last, discovery: fencebox discover and nut-scanner on the planted set of
+        # Then discovery: fencebox discover and nut-scanner on the planted set of
         # tests/peers/discover (standard ports); discover.run stops what it started.
         discover_result = None
         if not args.no_discover:
             discover_result = discover.run(work, args.fencebox, min(args.runs, 10), env)
             discover.print_rows(discover_result)
-        write_report(args.out, rows, args.runs, floor, fleet_result, serve_result, discover_result)
+        # Last, the device locks: fence_dummy without a site file, with backend "local" and
+        # with backend "etcd" on a 3-member etcd of tests/peers/etcd; locks.run stops it.
+        locks_result = None
+        if not args.no_locks:
+            locks_result = locks.run(work, args.fencebox, args.runs, env)
+            locks.print_rows(locks_result)
+        write_report(args.out, rows, args.runs, floor, fleet_result, serve_result, discover_result,
+                     locks_result)
     finally:
         for stop in stops:
             stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None, discover_result=None):
+def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None, discover_result=None,
+                 locks_result=None):
     uname = platform.uname()
     lines = [
         "# Benchmarks",
@@ -488,6 +500,8 @@ def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None, 
         lines += serve.markdown(serve_result)
     if discover_result:
         lines += discover.markdown(discover_result)
+    if locks_result:
+        lines += locks.markdown(locks_result)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines))
