@@ -431,6 +431,204 @@ pub fn cluster_entries(settings: &EtcdLocks) -> Result<Vec<ClusterEntry>, String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::etcd::fake::{Fake, Reply};
+    use crate::runtime::clock::RealClock;
+    use crate::runtime::log::Log;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine as _;
+    use serde_json::{json, Value};
+
+    const DEVICE: &str = "snmp:192.0.2.9:161";
+    const OTHER: &str = "nodeB pid 9 (fence_apc reboot plug 2) since 2026-12-07 06:00:00,000000";
+
+    fn b64(s: &str) -> String {
+        B64.encode(s)
+    }
+
+    /// This call's queue entry: lease 16 is 10 in hex.
+    fn entry() -> String {
+        format!("{}/10", Keys::new("fencebox/").lock(DEVICE))
+    }
+
+    /// An etcd whose lock queue of DEVICE has nodeB first (unless `first`), whose lock
+    /// call answers after `wait`, whose keepalive knows the lease while `alive`, and whose
+    /// read of this call's entry finds it while `entry_alive`.
+    fn etcd(first: bool, wait: Duration, alive: bool, entry_alive: bool) -> Fake {
+        Fake::start(move |path, body: &Value| match path {
+            "lease/grant" => Reply::ok(json!({"ID": "16", "TTL": "2"})),
+            "lease/keepalive" if alive => Reply::ok(json!({"result": {"ID": "16", "TTL": "2"}})),
+            "lease/keepalive" => Reply::ok(json!({"result": {"ID": "16"}})),
+            "kv/txn" => {
+                let holder = if first {
+                    json!({"key": b64(&entry()), "create_revision": "7", "lease": "16", "value": b64("us")})
+                } else {
+                    json!({"key": b64("other"), "create_revision": "3", "lease": "5", "value": b64(OTHER)})
+                };
+                Reply::ok(json!({"header": {"revision": "7"}, "succeeded": true,
+                    "responses": [{"response_put": {}}, {"response_range": {"kvs": [holder]}}]}))
+            }
+            "lock/lock" => Reply::ok(json!({"key": b64(&entry())})).after(wait),
+            // The queue, oldest first: nodeB holds it.
+            "kv/range" if body.get("range_end").is_some() => Reply::ok(json!({"kvs": [
+                {"key": b64("other"), "create_revision": "3", "lease": "5", "value": b64(OTHER)}]})),
+            "kv/range" if entry_alive => Reply::ok(json!({"kvs": [
+                {"key": b64(&entry()), "create_revision": "7", "lease": "16"}]})),
+            "kv/range" => Reply::ok(json!({})),
+            "lease/revoke" => Reply::ok(json!({})),
+            _ => Reply {
+                status: 404,
+                body: json!({"message": "not here"}),
+                delay: Duration::ZERO,
+            },
+        })
+    }
+
+    /// A log that keeps every line, info included.
+    fn memory_log() -> std::sync::Arc<Log> {
+        let log = Log::in_memory("test");
+        log.configure(false, 1, None);
+        log
+    }
+
+    fn env(fake: &Fake, name: &str) -> Env {
+        let dir = std::env::temp_dir().join(format!("fencebox-etcd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Env {
+            lock_dir: dir,
+            locks: Ok(LockBackend::Etcd(EtcdLocks {
+                endpoints: vec![fake.endpoint.clone()],
+                ca: None,
+                certificate: None,
+                key: None,
+                prefix: "fencebox/".into(),
+                ttl: Duration::from_secs(2),
+                connect_timeout: Duration::from_secs(2),
+                on_unreachable: OnUnreachable::Local,
+            })),
+            ..Env::default()
+        }
+    }
+
+    fn take(
+        env: &Env,
+        limit: Option<Duration>,
+        log: &std::sync::Arc<Log>,
+    ) -> Result<Held, LockError> {
+        let id = DeviceIdentity {
+            transport: "snmp",
+            address: "192.0.2.9".into(),
+            port: Some(161),
+            unit: None,
+        };
+        let clock = RealClock::started_at(Instant::now());
+        log::scope(log, || {
+            acquire(
+                env,
+                &id,
+                LockMode::Exclusive,
+                limit,
+                "pid 1 (test on)",
+                &clock,
+            )
+        })
+    }
+
+    #[test]
+    fn a_waiter_whose_lease_expired_meanwhile_is_not_given_the_device() {
+        // etcd answers a lock call on an expired lease with a key that no longer exists.
+        let fake = etcd(false, Duration::from_millis(1100), true, false);
+        let log = memory_log();
+        let err = take(&env(&fake, "expired"), None, &log).err().unwrap();
+        assert!(
+            matches!(&err, LockError::Local(m) if m.contains("expired while it waited for device snmp:192.0.2.9:161")),
+            "{err:?}"
+        );
+        assert_eq!(
+            fake.paths().last().map(String::as_str),
+            Some("lease/revoke")
+        );
+        assert!(
+            log.lines()
+                .iter()
+                .any(|l| l.contains(&format!("in use by {OTHER}"))),
+            "{:?}",
+            log.lines()
+        );
+    }
+
+    #[test]
+    fn a_waiter_out_of_time_names_the_holder_and_leaves_the_queue() {
+        let fake = etcd(false, Duration::from_secs(5), true, true);
+        let log = memory_log();
+        let t = Instant::now();
+        let err = take(
+            &env(&fake, "timeout"),
+            Some(Duration::from_millis(400)),
+            &log,
+        )
+        .err()
+        .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        match err {
+            LockError::TimedOut(m) => {
+                assert!(m.starts_with("gave up after 0."), "{m}");
+                assert!(
+                    m.ends_with(&format!(
+                        "waiting for device {DEVICE} across hosts (etcd), in use by {OTHER}"
+                    )),
+                    "{m}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            fake.paths().last().map(String::as_str),
+            Some("lease/revoke")
+        );
+    }
+
+    #[test]
+    fn a_lease_lost_while_holding_is_logged_and_the_call_goes_on() {
+        let fake = etcd(true, Duration::ZERO, false, true);
+        let log = memory_log();
+        let held = take(&env(&fake, "lost"), None, &log).unwrap();
+        assert!(
+            held.describe()
+                .contains("etcd fencebox/lock/snmp:192.0.2.9:161/10"),
+            "{}",
+            held.describe()
+        );
+        // The first renewal comes a third of the TTL in.
+        std::thread::sleep(Duration::from_millis(900));
+        log::scope(&log, || held.release());
+        let lines = log.lines();
+        assert!(
+            lines.iter().any(|l| l.contains(
+                "ERROR: the etcd lease of the lock of device snmp:192.0.2.9:161 has expired"
+            )),
+            "{lines:?}"
+        );
+        let paths = fake.paths();
+        assert_eq!(paths.first().map(String::as_str), Some("lease/grant"));
+        assert_eq!(paths[1], "kv/txn");
+        assert!(paths.contains(&"lease/keepalive".to_string()), "{paths:?}");
+        assert_eq!(paths.last().map(String::as_str), Some("lease/revoke"));
+    }
+
+    #[test]
+    fn an_uncontended_lock_is_three_requests() {
+        let fake = etcd(true, Duration::ZERO, true, true);
+        let log = memory_log();
+        let held = take(&env(&fake, "three"), None, &log).unwrap();
+        held.release();
+        assert_eq!(fake.paths(), ["lease/grant", "kv/txn", "lease/revoke"]);
+        let seen = fake.seen.lock().unwrap();
+        let put = &seen[1].1["success"][0]["request_put"];
+        let value = B64.decode(put["value"].as_str().unwrap()).unwrap();
+        let value = String::from_utf8(value).unwrap();
+        assert!(value.ends_with(" pid 1 (test on)"), "{value}");
+        assert_eq!(put["lease"], "16");
+    }
 
     #[test]
     fn lock_names_never_nest_and_read_back() {
