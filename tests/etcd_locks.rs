@@ -500,3 +500,85 @@ fn with_every_member_stopped_the_call_does_what_on_unreachable_says_in_time() {
         "{out:?}"
     );
 }
+
+#[test]
+fn over_tls_with_a_client_certificate_and_refused_without_the_right_one() {
+    let _turn = turn();
+    let f = fleet();
+    let sb = Sandbox::new("etcd-tls");
+    let etcd = Etcd::start_tls(&sb.path("etcd"));
+    assert!(etcd
+        .endpoints
+        .iter()
+        .all(|e| e.starts_with("https://127.0.0.1:")));
+    let tls = |ca: &str, cert: &str, key: &str| {
+        format!(
+            "ca = \"{}\"\ncertificate = \"{}\"\nkey = \"{}\"\nconnect_timeout = 1\non_unreachable = \"fail\"",
+            etcd.get(ca),
+            etcd.get(cert),
+            etcd.get(key)
+        )
+    };
+    let good = Hosts::new(
+        &sb,
+        &f,
+        Some(&etcd.site(&tls("ETCD_CA", "ETCD_CLIENT_CERT", "ETCD_CLIENT_KEY"))),
+    );
+    let out = finish(good.spawn(0, 40, 21, "on", "verbose=1"));
+    assert_eq!(out.stdout, "Success: Already ON\n", "{out:?}");
+    assert!(
+        out.stderr
+            .contains("and etcd fencebox/lock/snmp:127.0.0.1:"),
+        "the call did not take the etcd lock: {out:?}"
+    );
+    // A client certificate of another CA: etcd ends the session; the call fails, as
+    // on_unreachable = "fail" says, with one line.
+    let other = Hosts::new(
+        &sb,
+        &f,
+        Some(&etcd.site(&tls(
+            "ETCD_CA",
+            "ETCD_OTHER_CLIENT_CERT",
+            "ETCD_OTHER_CLIENT_KEY",
+        ))),
+    );
+    let out = finish(other.spawn(0, 40, 21, "on", ""));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Failed: etcd cannot be reached (https://127.0.0.1:"),
+        "{out:?}"
+    );
+    // The members' certificate checked against another CA: refused by this side.
+    let wrong_ca = Hosts::new(
+        &sb,
+        &f,
+        Some(&etcd.site(&tls("ETCD_OTHER_CA", "ETCD_CLIENT_CERT", "ETCD_CLIENT_KEY"))),
+    );
+    let out = finish(wrong_ca.spawn(0, 40, 21, "on", ""));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("invalid peer certificate: UnknownIssuer"),
+        "{out:?}"
+    );
+    // A key file that is not there: one line naming it.
+    let missing = Hosts::new(
+        &sb,
+        &f,
+        Some(&etcd.site(&format!(
+            "ca = \"{}\"\ncertificate = \"{}\"\nkey = \"/nonexistent/client-key.pem\"",
+            etcd.get("ETCD_CA"),
+            etcd.get("ETCD_CLIENT_CERT")
+        ))),
+    );
+    let out = finish(missing.spawn(0, 40, 21, "on", ""));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("cannot read /nonexistent/client-key.pem"),
+        "{out:?}"
+    );
+}

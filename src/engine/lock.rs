@@ -86,7 +86,7 @@ pub fn acquire(
                     OnUnreachable::Fail => {
                         local.release();
                         return Err(LockError::Local(format!(
-                            "Failed: etcd cannot be reached ({why}), and device locks across hosts are required (on_unreachable = \"fail\" in the site settings); start etcd or check [locks] endpoints"
+                            "Failed: etcd cannot be reached ({why}), and device locks across hosts are required (on_unreachable = \"fail\" in the site settings); start etcd, or check [locks] endpoints (and ca, certificate and key for https)"
                         )));
                     }
                 },

@@ -8,6 +8,8 @@ use std::process::Command;
 pub struct Etcd {
     state: PathBuf,
     pub endpoints: Vec<String>,
+    /// etcd.env's variables (ETCD_CA, ETCD_CLIENT_CERT, ... with ETCD_TLS=1).
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 fn script(name: &str) -> PathBuf {
@@ -19,9 +21,20 @@ fn script(name: &str) -> PathBuf {
 impl Etcd {
     /// Start a cluster whose state lives in `dir`; fails loudly if etcd cannot be had.
     pub fn start(dir: &Path) -> Etcd {
+        Etcd::start_with(dir, false)
+    }
+
+    /// A cluster whose client URLs are https and that requires client certificates of
+    /// its own test CA (`ETCD_TLS=1`).
+    pub fn start_tls(dir: &Path) -> Etcd {
+        Etcd::start_with(dir, true)
+    }
+
+    fn start_with(dir: &Path, tls: bool) -> Etcd {
         std::fs::create_dir_all(dir).unwrap();
         let out = Command::new(script("start.sh"))
             .env("PEERS_STATE", dir)
+            .env("ETCD_TLS", if tls { "1" } else { "0" })
             .output()
             .unwrap();
         assert!(
@@ -30,10 +43,14 @@ impl Etcd {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let env = std::fs::read_to_string(dir.join("etcd.env")).unwrap();
-        let endpoints = env
+        let text = std::fs::read_to_string(dir.join("etcd.env")).unwrap();
+        let env: std::collections::BTreeMap<String, String> = text
             .lines()
-            .find_map(|l| l.strip_prefix("ETCD_ENDPOINTS="))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let endpoints = env
+            .get("ETCD_ENDPOINTS")
             .expect("ETCD_ENDPOINTS in etcd.env")
             .split(',')
             .map(str::to_string)
@@ -41,6 +58,7 @@ impl Etcd {
         Etcd {
             state: dir.to_path_buf(),
             endpoints,
+            env,
         }
     }
 
@@ -74,6 +92,14 @@ impl Etcd {
             "[locks]\nbackend = \"etcd\"\nendpoints = [{}]\n{extra}\n",
             endpoints.join(", ")
         )
+    }
+}
+
+impl Etcd {
+    pub fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing in etcd.env"))
     }
 }
 
