@@ -101,8 +101,14 @@ impl Client {
     pub fn new(endpoints: &[String], tls: &Tls, request_timeout: Duration) -> Result<Client> {
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // Each phase bounded rather than one global timeout: with a global one ureq
+            // resolves every address on a thread of its own, even an IP address (see
+            // call_with for names).
             .timeout_connect(Some(request_timeout))
-            .timeout_global(Some(request_timeout))
+            .timeout_send_request(Some(request_timeout))
+            .timeout_send_body(Some(request_timeout))
+            .timeout_recv_response(Some(request_timeout))
+            .timeout_recv_body(Some(request_timeout))
             // etcd answers its own errors; nothing here redirects.
             .max_redirects(0)
             .user_agent("fencebox");
@@ -281,11 +287,23 @@ impl Client {
             };
             let url = format!("{endpoint}/v3/{method}");
             let limit = left.min(per_try);
+            let phase = Some(limit.min(self.request_timeout));
+            // A host name is looked up on a thread that the limit can abandon; an address
+            // needs no lookup.
+            let resolve = host_of(endpoint)
+                .parse::<std::net::IpAddr>()
+                .is_err()
+                .then_some(limit);
             let sent = self
                 .agent
                 .post(&url)
                 .config()
-                .timeout_global(Some(limit))
+                .timeout_resolve(resolve)
+                .timeout_connect(phase)
+                .timeout_send_request(phase)
+                .timeout_send_body(phase)
+                .timeout_recv_response(Some(limit))
+                .timeout_recv_body(phase)
                 .build()
                 .header("content-type", "application/json")
                 .send(body.to_string());
@@ -343,6 +361,15 @@ impl Client {
                 );
             }
         }
+    }
+}
+
+/// The host of an endpoint URL, without brackets: `http://[::1]:2379` gives `::1`.
+fn host_of(endpoint: &str) -> &str {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => rest.rsplit_once(':').map_or(rest, |(h, _)| h),
     }
 }
 
@@ -468,6 +495,13 @@ fn tls_config(tls: &Tls) -> Result<ureq::tls::TlsConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_hosts() {
+        assert_eq!(host_of("http://127.0.0.1:2379"), "127.0.0.1");
+        assert_eq!(host_of("https://[::1]:2379"), "::1");
+        assert_eq!(host_of("https://etcd1.example:2379"), "etcd1.example");
+    }
 
     #[test]
     fn a_prefix_ends_at_its_successor() {
