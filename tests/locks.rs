@@ -463,3 +463,90 @@ fn a_waiter_gives_up_when_the_rest_of_its_budget_is_spent() {
     );
     assert_eq!(sb.state(), "on", "the waiter never touched the device");
 }
+
+#[test]
+fn fencebox_locks_names_the_holder_and_the_waiter() {
+    let sb = Sandbox::new("lock-list");
+    sb.set_state("on");
+    let locks = || {
+        let out = sb.command("fencebox").arg("locks").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(locks(), "no device lock is held or waited for\n");
+    let holder_log = sb.path("holder.log");
+    let mut holder = spawn_holder(&sb, &holder_log);
+    assert!(wait_for(
+        &holder_log,
+        "device session start",
+        Duration::from_secs(10)
+    ));
+    let waiter_log = sb.path("waiter.log");
+    let mut waiter = sb.spawn_env(
+        "fence_dummy",
+        &format!("action=reboot\ndebug_file={}", waiter_log.display()),
+        &[],
+    );
+    assert!(wait_for(
+        &waiter_log,
+        "waiting for device",
+        Duration::from_secs(10)
+    ));
+    let listed = locks();
+    let device = format!("dummy:{}", sb.status_file().display());
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert!(
+        lines[0].starts_with("DEVICE") && lines[0].ends_with("SCOPE  STATE  CALL"),
+        "{listed}"
+    );
+    assert!(
+        lines[1].starts_with(&device)
+            && lines[1].contains(&format!(
+                "  local  holds  pid {} (fence_dummy off) since ",
+                holder.id()
+            )),
+        "{listed}"
+    );
+    assert!(
+        lines[2].starts_with(&device)
+            && lines[2].ends_with(&format!(
+                "  local  waits  pid {} (fence_dummy)",
+                waiter.id()
+            )),
+        "{listed}"
+    );
+    let json = sb
+        .command("fencebox")
+        .args(["locks", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["locks"][0]["device"], device.as_str());
+    assert_eq!(doc["locks"][1]["state"], "waits");
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_eq!(waiter.wait().unwrap().code(), Some(0));
+    assert_eq!(locks(), "no device lock is held or waited for\n");
+}
+
+#[test]
+fn a_bad_site_file_fails_locking_calls_with_one_line_and_spares_metadata() {
+    let sb = Sandbox::new("lock-site");
+    sb.set_state("on");
+    std::fs::write(sb.path("fencebox.toml"), "[locks]\nbackend = \"etcd\"\n").unwrap();
+    let out = sb.run("fence_dummy", "action=on");
+    assert_eq!(out.code, 1, "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{out:?}");
+    assert!(
+        lines[0].contains("Failed: ")
+            && lines[0].contains("fencebox.toml: [locks] backend = \"etcd\" needs endpoints"),
+        "{out:?}"
+    );
+    let meta = sb.run_args("fence_dummy", &["-o", "metadata"]);
+    assert_eq!(meta.code, 0, "{meta:?}");
+    let listed = sb.command("fencebox").arg("locks").output().unwrap();
+    assert_eq!(listed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&listed.stderr).contains("needs endpoints"));
+}

@@ -492,6 +492,19 @@ fn a_bad_configuration_is_one_line_naming_file_line_and_field() {
         err.contains("serve.toml:2") && err.contains("threads"),
         "{err}"
     );
+    // The site settings every job's device lock reads: checked at the start too.
+    std::fs::write(&config, "listen = [\"127.0.0.1:0\"]\n").unwrap();
+    std::fs::write(
+        sb.path("fencebox.toml"),
+        "[locks]\nbackend = \"zookeeper\"\n",
+    )
+    .unwrap();
+    let err = serve_fails(&sb, &config);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("fencebox.toml: [locks] backend = \"zookeeper\" is not known"),
+        "{err}"
+    );
 }
 
 /// Send raw bytes as a request; the status code, or None when the service closed the

@@ -60,6 +60,13 @@ pub fn serve(args: &[OsString], env: &Env) -> Answer {
     let path = m
         .get_one::<String>("config")
         .map_or_else(|| PathBuf::from(DEFAULT_CONFIG), PathBuf::from);
+    // Every job takes a device lock: a bad [locks] table stops the service at its start,
+    // not each job later.
+    if let Err(e) = &env.locks {
+        return Err(format!(
+            "{e} (the site settings; FENCEBOX_CONFIG names another file)"
+        ));
+    }
     crate::serve::run(&path, env.clone())?;
     Ok((String::new(), 0))
 }
