@@ -582,3 +582,57 @@ fn over_tls_with_a_client_certificate_and_refused_without_the_right_one() {
         "{out:?}"
     );
 }
+
+#[test]
+fn waiters_on_other_hosts_are_served_in_the_order_they_came() {
+    let _turn = turn();
+    let f = fleet();
+    let sb = Sandbox::new("etcd-fifo");
+    let etcd = Etcd::start(&sb.path("etcd"));
+    let hosts = Hosts::new(&sb, &f, Some(&etcd.site("ttl = 5")));
+    let debug = |name: &str| format!("debug_file={}\nverbose=1", sb.path(name).display());
+    let holder = hosts.spawn(
+        0,
+        39,
+        21,
+        "reboot",
+        &format!("power_wait=2\n{}", debug("h.log")),
+    );
+    seen(
+        &sb.path("h.log"),
+        "device session start",
+        Duration::from_secs(10),
+    )
+    .expect("the holder started");
+    // Three more hosts join the queue one after another, each seen waiting before the next.
+    let waiters: Vec<Child> = (1..=3)
+        .map(|h| {
+            let log = format!("w{h}.log");
+            let child = hosts.spawn(
+                h,
+                39,
+                21 + h,
+                "reboot",
+                &format!("power_wait=0\n{}", debug(&log)),
+            );
+            seen(
+                &sb.path(&log),
+                "across hosts (etcd), in use by",
+                Duration::from_secs(10),
+            )
+            .expect("the waiter did not wait");
+            child
+        })
+        .collect();
+    assert_eq!(finish(holder).code, 0);
+    let mut starts = Vec::new();
+    for (h, w) in (1..=3).zip(waiters) {
+        let out = finish(w);
+        assert_eq!(out.stdout, "Success: Rebooted\n", "{out:?}");
+        let log = std::fs::read_to_string(sb.path(&format!("w{h}.log"))).unwrap();
+        starts.push((common::session(&log).0, h));
+    }
+    starts.sort();
+    let order: Vec<u32> = starts.iter().map(|(_, h)| *h).collect();
+    assert_eq!(order, [1, 2, 3], "{starts:?}");
+}
