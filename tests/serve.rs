@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::hostile_snmp::{Hostile, Req, CONTROL, OFF, ON};
-use common::service::{http, Service};
+use common::service::{http, private, site, Service};
 use common::Sandbox;
 
 fn get(s: &Service, path: &str, token: Option<&str>) -> (u16, String) {
@@ -72,78 +72,6 @@ fn sets(pdu: &Hostile) -> Vec<(Instant, u64, i64)> {
 }
 
 /// Two PDUs; n1 and n2 in rack1 on pdua:1, pdua:2; n3 in rack2 fed by pdua:3 and pdub:3.
-struct Site {
-    sb: Sandbox,
-    pdua: Hostile,
-    pdub: Hostile,
-    config: PathBuf,
-    read: String,
-    rack1: String,
-    all: String,
-}
-
-fn private(path: &PathBuf, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
-fn site(tag: &str, extra: &str) -> Site {
-    let sb = Sandbox::new(tag);
-    let pdua = Hostile::honest(&[ON; 8]);
-    let pdub = Hostile::honest(&[ON; 8]);
-    let pdu = |name: &str, port: String| {
-        format!(
-            "[devices.{name}]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.1\"\nipport = {port}\ncommunity = \"c0mmunity-secret\"\nshell_timeout = 2\npower_timeout = 3\n\n"
-        )
-    };
-    let inv = sb.path("inventory.toml");
-    private(
-        &inv,
-        &format!(
-            "{}{}[nodes.n1]\ngroups = [\"rack1\"]\nfeeds = [\"pdua:1\"]\n\n[nodes.n2]\ngroups = [\"rack1\"]\nfeeds = [\"pdua:2\"]\n\n[nodes.n3]\ngroups = [\"rack2\"]\nfeeds = [\"pdua:3\", \"pdub:3\"]\n",
-            pdu("pdua", pdua.port()),
-            pdu("pdub", pdub.port())
-        ),
-    );
-    let tokens = sb.path("tokens.toml");
-    let config = sb.path("serve.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "inventory = \"{}\"\ntokens = \"{}\"\njournal = \"{}\"\nlisten = [\"127.0.0.1:0\"]\n{extra}",
-            inv.display(),
-            tokens.display(),
-            sb.path("journal.jsonl").display()
-        ),
-    )
-    .unwrap();
-    let add = |name: &str, scope: &str, nodes: &str| {
-        let out = sb
-            .command("fencebox")
-            .args([
-                "token", "add", name, "--scope", scope, "--nodes", nodes, "--file",
-            ])
-            .arg(&tokens)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        let text = String::from_utf8(out.stdout).unwrap();
-        text.lines().next().unwrap().to_string()
-    };
-    let read = add("reader", "read", "all");
-    let rack1 = add("rack1-ops", "control", "@rack1");
-    let all = add("admin", "control", "all");
-    Site {
-        sb,
-        pdua,
-        pdub,
-        config,
-        read,
-        rack1,
-        all,
-    }
-}
-
 #[test]
 fn tokens_decide_who_reads_and_who_switches_and_a_refusal_switches_nothing() {
     let site = site("serve-tokens", "");

@@ -49,7 +49,8 @@ pub fn router(app: Shared) -> Router {
         .route("/v1/chain/{nodes}", get(chain_show))
         .route("/v1/jobs", get(job_list))
         .route("/v1/jobs/{id}", get(job_one))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .merge(crate::serve::console::routes());
     layered(routes, &app, not_found, |r| r, Arc::clone(&app))
 }
 
@@ -91,7 +92,7 @@ fn command(action: &str) -> Result<Command, Failure> {
 }
 
 /// Queue a job on `world` (the snapshot the targets were found and authorised in).
-fn submit(
+pub(crate) fn submit(
     app: &App,
     world: Arc<World>,
     who: String,
@@ -356,21 +357,26 @@ async fn metrics(State(app): State<Shared>, h: HeaderMap) -> Result<Response, Fa
     holder(&app, &h)?;
     let mut text = app.jobs.metrics.render(&app.jobs.depths());
     let world = app.jobs.world();
-    let devices = app
-        .stats
-        .text(move || {
+    if let Some(read) = read_meters(&app, world).await {
+        text.push_str(&crate::fleet::stats::prometheus(&read));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+/// Every meterable device's readings, at most once per `stats_max_age` (None: the
+/// service reads no meters).
+pub async fn read_meters(
+    app: &App,
+    world: Arc<World>,
+) -> Option<Arc<Vec<crate::fleet::stats::DeviceStats>>> {
+    app.stats
+        .read(move || {
             let inv = &world.inventory;
             let every = crate::fleet::stats::meterable(inv);
             let opts = meter_read_options();
-            let read =
-                crate::fleet::stats::collect(inv, &world.registry, &world.env, &every, &opts);
-            crate::fleet::stats::prometheus(&read)
+            crate::fleet::stats::collect(inv, &world.registry, &world.env, &every, &opts)
         })
-        .await;
-    if let Some(devices) = devices {
-        text.push_str(&devices);
-    }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+        .await
 }
 
 #[derive(Deserialize)]

@@ -21,8 +21,10 @@ pub struct App {
     pub jobs: Arc<Jobs>,
     pub tokens: std::sync::RwLock<Arc<Tokens>>,
     pub request_ids: AtomicU64,
-    /// The devices' readings served in `/metrics`.
+    /// The devices' readings served in `/metrics` and on the console.
     pub stats: crate::serve::metrics::StatsCache,
+    /// The web console's sessions and node states.
+    pub console: crate::serve::console::Console,
 }
 
 impl App {
@@ -59,6 +61,11 @@ pub fn fail(code: StatusCode, msg: impl Into<String>) -> Failure {
 /// every line about a request is that one line, with the request's id).
 #[derive(Clone)]
 pub struct Refused(pub String);
+
+/// Who made a request, when it was not a bearer token (a console session): its token's
+/// name, carried on the response to the log line.
+#[derive(Clone)]
+pub struct Who(pub String);
 
 /// The route a request matched (its pattern), carried on the response to the log line.
 #[derive(Clone)]
@@ -160,6 +167,7 @@ async fn log_request(State(app): State<Arc<App>>, req: Request, next: Next) -> R
         .and_then(|t| app.tokens().find(t))
         .map_or("-".to_string(), |h| h.name);
     let resp = next.run(req).await;
+    let who = resp.extensions().get::<Who>().map_or(who, |w| w.0.clone());
     let took = started.elapsed();
     let route = resp
         .extensions()

@@ -94,7 +94,8 @@ impl Job {
         self.outcome.as_ref()?.nodes.iter().find(|n| n.node == name)
     }
 
-    fn finished(&self) -> bool {
+    /// Whether the job has ended (done, failed or interrupted).
+    pub fn finished(&self) -> bool {
         matches!(self.state, State::Done | State::Failed | State::Interrupted)
     }
 }

@@ -3,13 +3,14 @@
 //! job. Labels are routes (the pattern, not the path asked), device names and codes: never
 //! a token, a node list or anything a client typed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::fleet::power::Outcome;
+use crate::fleet::stats::DeviceStats;
 
 #[derive(Default)]
 struct Sum {
@@ -135,21 +136,73 @@ impl Metrics {
 }
 
 /// The devices' readings in `/metrics` (`fencebox stats --prometheus` of every inventory
-/// device), read at a scrape only when the last read is older than the configured age,
-/// and one read at a time: scrapes that arrive during a read wait for it and share it, so
-/// however many scrapers there are, a PDU is read at most once per age.
+/// device) and on the console's device pages, read only when the last read is older than
+/// the configured age, and one read at a time: requests that arrive during a read wait for
+/// it and share it, so however many scrapers there are, a PDU is read at most once per
+/// age. Every read also goes into an hour of history per outlet, which the console plots.
 pub struct StatsCache {
-    /// Milliseconds; 0: `/metrics` does not read the devices.
+    /// Milliseconds; 0: the service does not read the devices' meters.
     max_age_ms: AtomicU64,
     /// Bumped on reload: readings of an earlier inventory are not served.
     generation: AtomicU64,
     last: Arc<tokio::sync::Mutex<Option<Kept>>>,
+    history: Arc<Mutex<History>>,
 }
 
 struct Kept {
     at: Instant,
     generation: u64,
-    text: Arc<str>,
+    read: Arc<Vec<DeviceStats>>,
+}
+
+/// How far back the history goes.
+pub const HISTORY: Duration = Duration::from_secs(3600);
+
+/// One reading of one meter: when, amperes, watts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub at: SystemTime,
+    pub current: Option<f64>,
+    pub power: Option<f64>,
+}
+
+/// The last hour of readings by (device, outlet id; `input` for the device's own).
+#[derive(Default)]
+struct History {
+    series: BTreeMap<(String, String), VecDeque<Sample>>,
+}
+
+impl History {
+    fn record(&mut self, read: &[DeviceStats], at: SystemTime) {
+        for d in read {
+            let Ok(Some(meter)) = &d.meter else { continue };
+            let mut add = |id: &str, q: &crate::device::Quantities| {
+                if q.current.is_none() && q.power.is_none() {
+                    return;
+                }
+                let s = self
+                    .series
+                    .entry((d.device.clone(), id.to_string()))
+                    .or_default();
+                s.push_back(Sample {
+                    at,
+                    current: q.current,
+                    power: q.power,
+                });
+            };
+            add("input", &meter.input);
+            for o in &meter.outlets {
+                add(&o.id, &o.reading);
+            }
+        }
+        let oldest = at.checked_sub(HISTORY).unwrap_or(SystemTime::UNIX_EPOCH);
+        self.series.retain(|_, s| {
+            while s.front().is_some_and(|x| x.at < oldest) {
+                s.pop_front();
+            }
+            !s.is_empty()
+        });
+    }
 }
 
 impl StatsCache {
@@ -158,48 +211,74 @@ impl StatsCache {
             max_age_ms: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             last: Arc::new(tokio::sync::Mutex::new(None)),
+            history: Arc::new(Mutex::new(History::default())),
         };
         cache.set_max_age(max_age);
         cache
     }
 
     /// A new age (on reload); the readings kept, and any read under way, belong to the
-    /// inventory before it and are not served again.
+    /// inventory before it and are not served again, nor is their history.
     pub fn set_max_age(&self, max_age: Option<Duration>) {
         let ms = max_age.map_or(0, |a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX));
         self.max_age_ms.store(ms, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut h) = self.history.lock() {
+            *h = History::default();
+        }
     }
 
-    /// The readings' text, from `read` (a blocking read of the devices) when the kept one
-    /// is too old; None when the service does not read devices for `/metrics`. The read
-    /// runs in a task of its own: a scrape that gives up (Prometheus's own timeout) does
-    /// not lose it, and the scrapes after it are served what it read.
-    pub async fn text(&self, read: impl FnOnce() -> String + Send + 'static) -> Option<Arc<str>> {
+    /// Whether the service reads meters at all.
+    pub fn enabled(&self) -> bool {
+        self.max_age_ms.load(Ordering::Relaxed) > 0
+    }
+
+    /// The readings, from `read` (a blocking read of the devices) when the kept ones are
+    /// too old; None when the service does not read meters. The read runs in a task of its
+    /// own: a request that gives up (Prometheus's own timeout) does not lose it, and the
+    /// requests after it are served what it read.
+    pub async fn read(
+        &self,
+        read: impl FnOnce() -> Vec<DeviceStats> + Send + 'static,
+    ) -> Option<Arc<Vec<DeviceStats>>> {
         let max_age = Duration::from_millis(self.max_age_ms.load(Ordering::Relaxed));
         if max_age.is_zero() {
             return None;
         }
         let generation = self.generation.load(Ordering::Relaxed);
         let last = Arc::clone(&self.last);
+        let history = Arc::clone(&self.history);
         let task = tokio::spawn(async move {
             let mut kept = last.lock().await;
             if let Some(k) = kept.as_ref() {
                 if k.generation == generation && k.at.elapsed() < max_age {
-                    return Arc::clone(&k.text);
+                    return Some(Arc::clone(&k.read));
                 }
             }
-            let text: Arc<str> = tokio::task::spawn_blocking(read)
-                .await
-                .unwrap_or_else(|e| format!("# the devices could not be read: {e}\n"))
-                .into();
+            let read = Arc::new(tokio::task::spawn_blocking(read).await.ok()?);
+            if let Ok(mut h) = history.lock() {
+                h.record(&read, SystemTime::now());
+            }
             *kept = Some(Kept {
                 at: Instant::now(),
                 generation,
-                text: Arc::clone(&text),
+                read: Arc::clone(&read),
             });
-            text
+            Some(read)
         });
-        task.await.ok()
+        task.await.ok().flatten()
+    }
+
+    /// The last hour of one meter (`input`, or an outlet's id), oldest first.
+    pub fn history(&self, device: &str, id: &str) -> Vec<Sample> {
+        self.history
+            .lock()
+            .map(|h| {
+                h.series
+                    .get(&(device.to_string(), id.to_string()))
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
     }
 }

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod command;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod jobs;
 pub mod journal;
@@ -66,6 +67,10 @@ pub fn run(config_path: &Path, env: Env) -> Result<(), String> {
         tokens: std::sync::RwLock::new(Arc::new(tokens)),
         request_ids: AtomicU64::new(0),
         stats: crate::serve::metrics::StatsCache::new(config.stats_max_age),
+        console: crate::serve::console::Console {
+            secure: config.tls.is_some(),
+            ..Default::default()
+        },
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -114,10 +114,16 @@ impl Tokens {
 
     /// The holder of a presented token, if it is one of ours.
     pub fn find(&self, presented: &str) -> Option<Holder> {
-        let digest = hex(&Sha256::digest(presented.as_bytes()));
+        self.find_digest(&digest(presented))
+    }
+
+    /// The holder of the token whose SHA-256 (hex) this is: a console session keeps the
+    /// digest, never the token, and finds its holder anew at each request, so that a
+    /// token removed (and reloaded) ends its sessions.
+    pub fn find_digest(&self, digest: &str) -> Option<Holder> {
         self.entries
             .iter()
-            .find(|(e, _)| e.sha256.eq_ignore_ascii_case(&digest))
+            .find(|(e, _)| e.sha256.eq_ignore_ascii_case(digest))
             .map(|(e, terms)| Holder {
                 name: e.name.clone(),
                 scope: e.scope,
@@ -128,6 +134,11 @@ impl Tokens {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The SHA-256 (hex) of a token, as the tokens file keeps it.
+pub fn digest(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -8,6 +8,9 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use std::os::unix::fs::PermissionsExt;
+
+use super::hostile_snmp::{Hostile, ON};
 use super::Sandbox;
 
 /// A running service: its addresses, and its standard error as lines come.
@@ -145,4 +148,81 @@ pub fn http(
         .map_or("", |(_, b)| b)
         .to_string();
     (code, body)
+}
+
+/// A service's site: two in-process APC PDUs of 8 outlets (all on), nodes n1 and n2
+/// (rack1, on pdua 1 and 2) and n3 (rack2, on pdua 3 and pdub 3), and three tokens:
+/// `read`, `rack1` (control of @rack1), `all` (control of all).
+pub struct Site {
+    pub sb: Sandbox,
+    pub pdua: Hostile,
+    pub pdub: Hostile,
+    pub config: PathBuf,
+    pub read: String,
+    pub rack1: String,
+    pub all: String,
+}
+
+/// Write a file only its owner reads (inventories hold secrets).
+pub fn private(path: &PathBuf, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// The site, with `extra` lines in serve.toml.
+pub fn site(tag: &str, extra: &str) -> Site {
+    let sb = Sandbox::new(tag);
+    let pdua = Hostile::honest(&[ON; 8]);
+    let pdub = Hostile::honest(&[ON; 8]);
+    let pdu = |name: &str, port: String| {
+        format!(
+            "[devices.{name}]\nagent = \"fence_apc_snmp\"\nip = \"127.0.0.1\"\nipport = {port}\ncommunity = \"c0mmunity-secret\"\nshell_timeout = 2\npower_timeout = 3\n\n"
+        )
+    };
+    let inv = sb.path("inventory.toml");
+    private(
+        &inv,
+        &format!(
+            "{}{}[nodes.n1]\ngroups = [\"rack1\"]\nfeeds = [\"pdua:1\"]\n\n[nodes.n2]\ngroups = [\"rack1\"]\nfeeds = [\"pdua:2\"]\n\n[nodes.n3]\ngroups = [\"rack2\"]\nfeeds = [\"pdua:3\", \"pdub:3\"]\n",
+            pdu("pdua", pdua.port()),
+            pdu("pdub", pdub.port())
+        ),
+    );
+    let tokens = sb.path("tokens.toml");
+    let config = sb.path("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "inventory = \"{}\"\ntokens = \"{}\"\njournal = \"{}\"\nlisten = [\"127.0.0.1:0\"]\n{extra}",
+            inv.display(),
+            tokens.display(),
+            sb.path("journal.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let add = |name: &str, scope: &str, nodes: &str| {
+        let out = sb
+            .command("fencebox")
+            .args([
+                "token", "add", name, "--scope", scope, "--nodes", nodes, "--file",
+            ])
+            .arg(&tokens)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().next().unwrap().to_string()
+    };
+    let read = add("reader", "read", "all");
+    let rack1 = add("rack1-ops", "control", "@rack1");
+    let all = add("admin", "control", "all");
+    Site {
+        sb,
+        pdua,
+        pdub,
+        config,
+        read,
+        rack1,
+        all,
+    }
 }
