@@ -41,7 +41,7 @@ echo "== cargo clippy"
 cargo clippy --all-targets --all-features --quiet -- -D warnings
 echo "== test peers (snmpsim on free loopback ports)"
 mkdir -p "$PEERS_STATE"
-trap 'tests/peers/discover/stop.sh; tests/peers/fleet/stop.sh; tests/peers/ssh/stop.sh; tests/peers/nut/stop.sh; tests/peers/snmp/stop-all.sh' EXIT
+trap 'tests/peers/browser/stop.sh; tests/peers/discover/stop.sh; tests/peers/fleet/stop.sh; tests/peers/ssh/stop.sh; tests/peers/nut/stop.sh; tests/peers/snmp/stop-all.sh' EXIT
 tests/peers/snmp/start-all.sh >/dev/null
 echo "== NUT peer (upsd with snmp-ups on its own snmpsim PDU, dummy-ups; STARTTLS)"
 tests/peers/nut/start.sh >/dev/null
@@ -51,6 +51,8 @@ echo "== fleet peer (42 PDUs of 24 outlets in one snmpsim, 64 ipmi_sim BMCs)"
 tests/peers/fleet/start.sh >/dev/null
 echo "== discovery peer (27 PDUs of 11 families on 127.0.7.x, 8 ipmi_sim BMCs on 127.0.8.x)"
 tests/peers/discover/start.sh >/dev/null
+echo "== browser peer (Debian's chromium and chromedriver, headless, for the web console's test)"
+tests/peers/browser/start.sh >/dev/null
 echo "== cargo test, both tiers (hermetic, and interop: the peers started above)"
 cargo test --all-targets --features interop
 echo "== fuzz smoke run (fuzz/: the RMCP/RMCP+ packet parser, 1M inputs)"

@@ -40,8 +40,33 @@ fn range(points: &[(f64, f64)]) -> (f64, f64) {
     (lo, hi)
 }
 
-fn polyline(points: &[(f64, f64)], x0: f64, w: f64, y0: f64, h: f64, lo: f64, hi: f64) -> String {
-    let span = HISTORY.as_secs_f64();
+/// The seconds the time axis spans: back to the oldest reading (ten seconds at least, an
+/// hour at most), so that a few minutes of readings fill the plot rather than its edge.
+fn span(points: &[(f64, f64)]) -> f64 {
+    let oldest = points.iter().map(|p| p.0).fold(0.0, f64::max);
+    oldest.clamp(10.0, HISTORY.as_secs_f64())
+}
+
+/// "60 min ago", "45 s ago".
+fn ago(secs: f64) -> String {
+    if secs >= 120.0 {
+        format!("{:.0} min ago", secs / 60.0)
+    } else {
+        format!("{secs:.0} s ago")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn polyline(
+    points: &[(f64, f64)],
+    span: f64,
+    x0: f64,
+    w: f64,
+    y0: f64,
+    h: f64,
+    lo: f64,
+    hi: f64,
+) -> String {
     points
         .iter()
         .map(|(ago, v)| {
@@ -53,12 +78,13 @@ fn polyline(points: &[(f64, f64)], x0: f64, w: f64, y0: f64, h: f64, lo: f64, hi
         .join(" ")
 }
 
-/// The last hour of one quantity, with its axis: `title` names it, `unit` labels it.
+/// The last hour of one quantity, with its axes: `title` names it, `unit` labels it.
 pub fn hour(samples: &[Sample], pick: Pick, title: &str, unit: &str) -> Markup {
     let now = SystemTime::now();
     let pts = points(samples, pick, now);
     let (w, h, left, top) = (640.0, 180.0, 48.0, 12.0);
     let (lo, hi) = range(&pts);
+    let span = span(&pts);
     let last = pts.last().map(|p| p.1);
     html! {
         figure.plot-box {
@@ -72,10 +98,10 @@ pub fn hour(samples: &[Sample], pick: Pick, title: &str, unit: &str) -> Markup {
                 }
                 text x="4" y=(top + 10.0) { (fmt(hi)) " " (unit) }
                 text x="4" y=(top + h) { (fmt(lo)) }
-                text x=(left) y=(top + h + 16.0) { "60 min ago" }
+                text x=(left) y=(top + h + 16.0) { (ago(span)) }
                 text x=(left + w - 24.0) y=(top + h + 16.0) { "now" }
                 @if pts.len() > 1 {
-                    polyline.line points=(polyline(&pts, left, w, top, h, lo, hi)) {}
+                    polyline.line points=(polyline(&pts, span, left, w, top, h, lo, hi)) {}
                 } @else if let Some((_, v)) = pts.first() {
                     circle.line cx=(left + w) cy=(top + scale(*v, lo, hi, h)) r="3" {}
                 }
@@ -95,10 +121,11 @@ pub fn hour(samples: &[Sample], pick: Pick, title: &str, unit: &str) -> Markup {
 pub fn spark(samples: &[Sample], pick: Pick) -> Markup {
     let pts = points(samples, pick, SystemTime::now());
     let (lo, hi) = range(&pts);
+    let span = span(&pts);
     html! {
         @if pts.len() > 1 {
             svg.spark viewBox="0 0 120 24" width="120" height="24" aria-hidden="true" {
-                polyline.line points=(polyline(&pts, 0.0, 120.0, 2.0, 20.0, lo, hi)) {}
+                polyline.line points=(polyline(&pts, span, 0.0, 120.0, 2.0, 20.0, lo, hi)) {}
             }
         }
     }
