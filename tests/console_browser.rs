@@ -163,6 +163,11 @@ fn a_browser_reboots_a_dual_psu_node_and_sees_it_on_readers_see_no_switch_forger
     assert!(seen["plot_points"].as_u64().unwrap() >= 4, "{seen}");
     assert!(seen["outlet_rows"].as_u64().unwrap() >= 3, "{seen}");
     assert_eq!(seen["read_switches"], 0, "{seen}");
+    assert_eq!(
+        seen["phone_overflow"],
+        serde_json::json!([false, false, false]),
+        "a page wider than a phone's screen: {seen}"
+    );
     assert!(
         seen["after_logout"]
             .as_str()

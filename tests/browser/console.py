@@ -169,16 +169,22 @@ def main():
     finally:
         s.quit()
 
-    # 8. A read-only token: no switch anywhere.
-    r = webdriver.Session()
+    # 8. A read-only token, on a phone-sized screen: no switch anywhere, and no page wider
+    # than the screen (wide tables scroll in their own box).
+    r = webdriver.Session(window=(390, 844))
+    overflow = "return document.documentElement.scrollWidth > window.innerWidth + 1;"
     try:
         login(r, cfg["read"])
+        out["phone_overflow"] = [r.execute(overflow)]
         r.get(url + "/ui/nodes/" + node)
         r.wait_for("#chain")
+        out["phone_overflow"].append(r.execute(overflow))
         out["read_switches"] = len(r.find_all("button.switch"))
         r.get(url + "/ui/devices/" + cfg["meter"])
         r.wait_for("#outlets")
+        out["phone_overflow"].append(r.execute(overflow))
         out["read_switches"] += len(r.find_all("button.switch"))
+        shot(r, "console-phone.png")
         keep_source(r)
         step("read-only")
     finally:

@@ -46,6 +46,7 @@ ul.tree ul li::before { content: "\2190"; position: absolute; left: -1.1rem; col
 .warnings li { color: var(--off); }
 .ok { color: var(--on); font-weight: 600; }
 .fail { color: var(--off); font-weight: 600; }
+figure.plot-box { margin: 0 0 1rem; }
 svg.plot { background: #fff; border: 1px solid var(--line); max-width: 100%; height: auto; }
 svg.spark { vertical-align: middle; }
 svg .axis { stroke: #9aa4b0; stroke-width: 1; }
