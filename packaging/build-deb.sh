@@ -48,7 +48,7 @@ done
 # Documentation, copyright, changelog, the lock directory.
 install -m 0644 packaging/debian/copyright "$ROOT/usr/share/doc/fencebox/copyright"
 gzip -9n < packaging/debian/changelog > "$ROOT/usr/share/doc/fencebox/changelog.gz"
-for d in README.md docs/compatibility.md docs/families.md docs/pacemaker.md docs/benchmarks.md docs/ssh.md docs/dialogues.md docs/inventory.md docs/import.md docs/api.md docs/locks.md docs/stats.md docs/discover.md; do
+for d in README.md docs/compatibility.md docs/families.md docs/pacemaker.md docs/benchmarks.md docs/ssh.md docs/dialogues.md docs/inventory.md docs/import.md docs/api.md docs/locks.md docs/stats.md docs/discover.md docs/console.md; do
   [ -f "$d" ] && gzip -9n < "$d" > "$ROOT/usr/share/doc/fencebox/$(basename "$d").gz"
 done
 install -m 0644 packaging/tmpfiles.d/fencebox.conf "$ROOT/usr/lib/tmpfiles.d/fencebox.conf"
