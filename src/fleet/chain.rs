@@ -128,6 +128,19 @@ pub fn feeds(chains: &[NodeChain]) -> Vec<Feed> {
     all.into_iter().collect()
 }
 
+/// Read every link of the chains (and every BMC) from its device, and put what was read
+/// into the chains.
+pub fn read_live(
+    chains: &mut [NodeChain],
+    inv: &Inventory,
+    registry: &crate::contract::agents::Registry,
+    env: &crate::runtime::env::Env,
+    opts: &crate::fleet::power::Options,
+) {
+    let readings = crate::fleet::power::inspect(inv, registry, env, &feeds(chains), opts);
+    fill(chains, &readings);
+}
+
 /// Put what was read into the chains.
 pub fn fill(chains: &mut [NodeChain], readings: &Readings) {
     for link in chains

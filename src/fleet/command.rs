@@ -358,9 +358,7 @@ pub fn chain(args: &[OsString], env: &Env, registry: &Registry) -> Answer {
     let nodes = hostlist::select(&terms, inv.names())?;
     let mut chains = chain::chains(&inv, &nodes);
     if live {
-        let opts = Options::default();
-        let readings = power::inspect(&inv, registry, env, &chain::feeds(&chains), &opts);
-        chain::fill(&mut chains, &readings);
+        chain::read_live(&mut chains, &inv, registry, env, &Options::default());
     }
     let as_json = m.get_flag("json");
     if !checking {

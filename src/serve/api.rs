@@ -406,14 +406,13 @@ async fn chain_answer(
                 progress: false,
                 ..power::Options::default()
             };
-            let readings = power::inspect(
+            chain::read_live(
+                &mut chains,
                 &world.inventory,
                 &world.registry,
                 &world.env,
-                &chain::feeds(&chains),
                 &opts,
             );
-            chain::fill(&mut chains, &readings);
         }
         let risks = check.then(|| chain::check(&chains, live));
         chain::json(&chains, risks.as_deref())

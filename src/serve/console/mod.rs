@@ -428,14 +428,13 @@ async fn node_page(State(app): State<Shared>, h: HeaderMap, Path(name): Path<Str
             progress: false,
             ..power::Options::default()
         };
-        let readings = power::inspect(
+        chain::read_live(
+            &mut chains,
             &reader.inventory,
             &reader.registry,
             &reader.env,
-            &chain::feeds(&chains),
             &opts,
         );
-        chain::fill(&mut chains, &readings);
         let risks = chain::check(&chains, true);
         (chains, risks)
     })
@@ -470,14 +469,71 @@ fn switch_command(action: Option<&str>) -> Result<Command, String> {
     }
 }
 
-/// The confirmation of a node's switch: the node and every outlet that will switch.
+/// What a switch is asked of: a node, or one outlet of a device.
+enum Subject {
+    Node(String),
+    Outlet(String),
+}
+
+impl Subject {
+    /// The target (an outlet as a one-feed stand-in), the URL its form posts to and the
+    /// page to go back to.
+    fn resolve(
+        &self,
+        world: &World,
+        plug: &str,
+    ) -> Result<(Node, String, String), (StatusCode, String)> {
+        match self {
+            Subject::Node(name) => {
+                let node = world.inventory.node(name).cloned().ok_or_else(|| {
+                    (
+                        StatusCode::NOT_FOUND,
+                        format!("no node {name} in the inventory"),
+                    )
+                })?;
+                let page = format!("/ui/nodes/{}", percent(name));
+                Ok((node, format!("{page}/power"), page))
+            }
+            Subject::Outlet(device) => {
+                let target = targets::outlet(&world.inventory, &world.hosts, device, plug)
+                    .map_err(|f| (f.0, f.1))?;
+                let page = format!("/ui/devices/{}", percent(device));
+                Ok((target, format!("{page}/power"), page))
+            }
+        }
+    }
+
+    fn plug<'a>(&self, plug: &'a str) -> Option<&'a str> {
+        matches!(self, Subject::Outlet(_)).then_some(plug)
+    }
+}
+
 async fn node_confirm(
     State(app): State<Shared>,
     h: HeaderMap,
     Path(name): Path<String>,
     q: Result<Query<ActionQuery>, QueryRejection>,
 ) -> Response {
-    let s = match signed_in(&app, &h) {
+    confirm(&app, &h, Subject::Node(name), q)
+}
+
+async fn outlet_confirm(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path(device): Path<String>,
+    q: Result<Query<ActionQuery>, QueryRejection>,
+) -> Response {
+    confirm(&app, &h, Subject::Outlet(device), q)
+}
+
+/// The confirmation of a switch: the target and every outlet that will switch.
+fn confirm(
+    app: &App,
+    h: &HeaderMap,
+    subject: Subject,
+    q: Result<Query<ActionQuery>, QueryRejection>,
+) -> Response {
+    let s = match signed_in(app, h) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -486,23 +542,28 @@ async fn node_confirm(
         Ok(c) => c,
         Err(e) => return refuse(Some(&s), StatusCode::BAD_REQUEST, e),
     };
+    let plug = q.and_then(|q| q.plug).unwrap_or_default();
     let world = app.jobs.world();
-    let Some(node) = world.inventory.node(&name).cloned() else {
-        return refuse(
-            Some(&s),
-            StatusCode::NOT_FOUND,
-            format!("no node {name} in the inventory"),
-        );
+    let (target, action, back) = match subject.resolve(&world, &plug) {
+        Ok(t) => t,
+        Err((code, why)) => return refuse(Some(&s), code, why),
     };
-    if let Err(f) = targets::may_switch(&s.holder, std::slice::from_ref(&node), &world.inventory) {
+    if let Err(f) = targets::may_switch(&s.holder, std::slice::from_ref(&target), &world.inventory)
+    {
         return refuse(Some(&s), StatusCode::FORBIDDEN, f.1);
     }
-    let action = format!("/ui/nodes/{}/power", percent(&node.name));
-    let back = format!("/ui/nodes/{}", percent(&node.name));
     page(
         &s,
         StatusCode::OK,
-        pages::confirm(&s, &world, cmd, &node, &action, None, &back),
+        pages::confirm(
+            &s,
+            &world,
+            cmd,
+            &target,
+            &action,
+            subject.plug(&plug),
+            &back,
+        ),
     )
 }
 
@@ -519,10 +580,29 @@ async fn node_power(
     Path(name): Path<String>,
     form: Result<Form<PowerForm>, FormRejection>,
 ) -> Response {
+    power(&app, &h, Subject::Node(name), form)
+}
+
+async fn outlet_power(
+    State(app): State<Shared>,
+    h: HeaderMap,
+    Path(device): Path<String>,
+    form: Result<Form<PowerForm>, FormRejection>,
+) -> Response {
+    power(&app, &h, Subject::Outlet(device), form)
+}
+
+/// A confirmed switch: checked (session, CSRF token, origin, the token's nodes), queued.
+fn power(
+    app: &App,
+    h: &HeaderMap,
+    subject: Subject,
+    form: Result<Form<PowerForm>, FormRejection>,
+) -> Response {
     let Ok(Form(form)) = form else {
         return refuse(None, StatusCode::BAD_REQUEST, "the form is incomplete");
     };
-    let s = match checked_post(&app, &h, &form.csrf) {
+    let s = match checked_post(app, h, &form.csrf) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -531,14 +611,11 @@ async fn node_power(
         Err(e) => return refuse(Some(&s), StatusCode::BAD_REQUEST, e),
     };
     let world = app.jobs.world();
-    let Some(node) = world.inventory.node(&name).cloned() else {
-        return refuse(
-            Some(&s),
-            StatusCode::NOT_FOUND,
-            format!("no node {name} in the inventory"),
-        );
-    };
-    switch(&app, &s, world, cmd, node)
+    let plug = form.plug.unwrap_or_default();
+    match subject.resolve(&world, &plug) {
+        Ok((target, _, _)) => switch(app, &s, world, cmd, target),
+        Err((code, why)) => refuse(Some(&s), code, why),
+    }
 }
 
 /// Queue the switch and send the browser to its job's page.
@@ -647,66 +724,6 @@ async fn device_page(
             app.stats.enabled(),
         ),
     )
-}
-
-async fn outlet_confirm(
-    State(app): State<Shared>,
-    h: HeaderMap,
-    Path(device): Path<String>,
-    q: Result<Query<ActionQuery>, QueryRejection>,
-) -> Response {
-    let s = match signed_in(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let q = q.map(|Query(q)| q).ok();
-    let cmd = match switch_command(q.as_ref().and_then(|q| q.action.as_deref())) {
-        Ok(c) => c,
-        Err(e) => return refuse(Some(&s), StatusCode::BAD_REQUEST, e),
-    };
-    let plug = q.and_then(|q| q.plug).unwrap_or_default();
-    let world = app.jobs.world();
-    let target = match targets::outlet(&world.inventory, &world.hosts, &device, &plug) {
-        Ok(t) => t,
-        Err(f) => return refuse(Some(&s), f.0, f.1),
-    };
-    if let Err(f) = targets::may_switch(&s.holder, std::slice::from_ref(&target), &world.inventory)
-    {
-        return refuse(Some(&s), StatusCode::FORBIDDEN, f.1);
-    }
-    let action = format!("/ui/devices/{}/power", percent(&device));
-    let back = format!("/ui/devices/{}", percent(&device));
-    page(
-        &s,
-        StatusCode::OK,
-        pages::confirm(&s, &world, cmd, &target, &action, Some(&plug), &back),
-    )
-}
-
-async fn outlet_power(
-    State(app): State<Shared>,
-    h: HeaderMap,
-    Path(device): Path<String>,
-    form: Result<Form<PowerForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return refuse(None, StatusCode::BAD_REQUEST, "the form is incomplete");
-    };
-    let s = match checked_post(&app, &h, &form.csrf) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let cmd = match switch_command(Some(&form.action)) {
-        Ok(c) => c,
-        Err(e) => return refuse(Some(&s), StatusCode::BAD_REQUEST, e),
-    };
-    let world = app.jobs.world();
-    let plug = form.plug.unwrap_or_default();
-    let target = match targets::outlet(&world.inventory, &world.hosts, &device, &plug) {
-        Ok(t) => t,
-        Err(f) => return refuse(Some(&s), f.0, f.1),
-    };
-    switch(&app, &s, world, cmd, target)
 }
 
 async fn job_list(State(app): State<Shared>, h: HeaderMap) -> Response {
