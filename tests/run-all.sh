@@ -66,13 +66,13 @@ echo "== fuzz smoke run (fuzz/: SNMP answers, OID arcs, site row patterns, 1M in
 FUZZ_SCRATCH="$(mktemp -d)"
 (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O snmp "$FUZZ_SCRATCH" corpus/snmp -- -runs=1000000 -max_len=512 2>&1 | tail -n 3)
 rm -rf "$FUZZ_SCRATCH"
-echo "== fuzz smoke run (fuzz/: the argv and stdin option readers, 300k inputs; ~2 k/s)"
+echo "== fuzz smoke run (fuzz/: the argv and stdin option readers, 150k inputs; ~2 k/s)"
 FUZZ_SCRATCH="$(mktemp -d)"
-(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O input "$FUZZ_SCRATCH" corpus/input -- -runs=300000 2>&1 | tail -n 3)
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O input "$FUZZ_SCRATCH" corpus/input -- -runs=150000 2>&1 | tail -n 3)
 rm -rf "$FUZZ_SCRATCH"
-echo "== fuzz smoke run (fuzz/: device shell output through the expect engine and every built-in dialogue, 200k inputs)"
+echo "== fuzz smoke run (fuzz/: device shell output through the expect engine and every built-in dialogue, 100k inputs)"
 FUZZ_SCRATCH="$(mktemp -d)"
-(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O shell "$FUZZ_SCRATCH" corpus/shell -- -runs=200000 -max_len=4096 2>&1 | tail -n 3)
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O shell "$FUZZ_SCRATCH" corpus/shell -- -runs=100000 -max_len=4096 2>&1 | tail -n 3)
 rm -rf "$FUZZ_SCRATCH"
 echo "== bench smoke run (numbers not checked; bench/run.py writes docs/benchmarks.md)"
 cargo build --release --quiet
