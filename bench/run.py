@@ -12,7 +12,9 @@ second table; the power-service rows (`fencebox serve` beside PDUDaemon 1.1.1 un
 concurrent clients of PDUDaemon's HTTP protocol) from bench/serve.py, in a third; the
 discovery rows (`fencebox discover` beside nut-scanner on a planted range) from
 bench/discover.py, in a fourth; the device-lock rows (what the etcd lock of `[locks] backend =
-"etcd"` adds to a call, on a 3-member etcd on loopback) from bench/locks.py, in a fifth.
+"etcd"` adds to a call, on a 3-member etcd on loopback) from bench/locks.py, in a fifth;
+the web-console rows (the page load of `fencebox serve`'s node list of 1,000 nodes in headless
+Chromium) from bench/console.py, in a sixth.
 """
 
 import argparse
@@ -31,6 +33,7 @@ import fleet  # noqa: E402  (bench/fleet.py, beside this file)
 import serve  # noqa: E402  (bench/serve.py, beside this file)
 import discover  # noqa: E402  (bench/discover.py, beside this file)
 import locks  # noqa: E402  (bench/locks.py, beside this file)
+import console  # noqa: E402  (bench/console.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -84,8 +87,8 @@ def peak_rss_kib(argv0_path, stdin, env, scratch):
     of /bin/true)."""
     with open(scratch, "w"):
         pass
-    p = subprocess.run([GNU_TIME, "-f", "%M", "-o", scratch, argv0_path], input=stdin.encode(),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    subprocess.run([GNU_TIME, "-f", "%M", "-o", scratch, argv0_path], input=stdin.encode(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     with open(scratch) as f:
         words = f.read().split()
     return int(words[-1]) if words and words[-1].isdigit() else 0
@@ -274,6 +277,8 @@ def main():
                     help="skip the discovery rows (fencebox discover beside nut-scanner, bench/discover.py)")
     ap.add_argument("--no-locks", action="store_true",
                     help="skip the device-lock rows (fence_dummy with the etcd lock, bench/locks.py)")
+    ap.add_argument("--no-console", action="store_true",
+                    help="skip the web-console rows (the node list in headless Chromium, bench/console.py)")
     args = ap.parse_args()
     fleet.exit_on_signals()  # SIGTERM/SIGHUP still stop every peer (finally below)
 
@@ -356,14 +361,20 @@ def main():
         if not args.no_discover:
             discover_result = discover.run(work, args.fencebox, min(args.runs, 10), env)
             discover.print_rows(discover_result)
-        # Last, the device locks: fence_dummy without a site file, with backend "local" and
+        # Then the device locks: fence_dummy without a site file, with backend "local" and
         # with backend "etcd" on a 3-member etcd of tests/peers/etcd; locks.run stops it.
         locks_result = None
         if not args.no_locks:
             locks_result = locks.run(work, args.fencebox, args.runs, env)
             locks.print_rows(locks_result)
+        # Then the web console: the node list of 1,000 nodes in headless Chromium
+        # (tests/peers/browser) on a fleet peer of its own; console.run stops what it started.
+        console_result = None
+        if not args.no_console:
+            console_result = console.run(work, args.fencebox, args.runs, env)
+            console.print_rows(console_result)
         write_report(args.out, rows, args.runs, floor, fleet_result, serve_result, discover_result,
-                     locks_result)
+                     locks_result, console_result)
     finally:
         for stop in stops:
             stop()
@@ -371,7 +382,7 @@ def main():
 
 
 def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None, discover_result=None,
-                 locks_result=None):
+                 locks_result=None, console_result=None):
     uname = platform.uname()
     lines = [
         "# Benchmarks",
@@ -451,7 +462,7 @@ def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None, 
         "",
         "Resolution: CPU times come from the kernel's accounting (clock ticks or better); fencebox's",
         "per-call CPU is close to that resolution, so its CPU ratios are approximate lower bounds.",
-        f"The floor under every fencebox number is starting a process at all: /bin/true, started the",
+        "The floor under every fencebox number is starting a process at all: /bin/true, started the",
         f"same way, costs {floor[1]*1e3:.2f} ms CPU and {floor[0]*1e3:.2f} ms wall here (median of {runs}). fencebox keeps",
         "its own start-up small: it skips the Rust runtime's set-up (src/process_start.rs), links",
         "GCC's unwinder statically, has its agent definitions compiled into it by build.rs (const",
@@ -502,6 +513,8 @@ def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None, 
         lines += discover.markdown(discover_result)
     if locks_result:
         lines += locks.markdown(locks_result)
+    if console_result:
+        lines += console.markdown(console_result)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines))
