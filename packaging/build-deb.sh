@@ -19,10 +19,11 @@ ROOT="$WORK/root"
 mkdir -p "$ROOT/DEBIAN" "$ROOT/usr/sbin" "$ROOT/usr/share/man/man8" "$ROOT/usr/share/doc/fencebox" \
   "$ROOT/usr/lib/tmpfiles.d" "$WORK/links" "$WORK/no-site-agents"
 
-# The two binaries (fencebox; fencebox-agent, every agent call without SSH, built without
-# the SSH client), one symlink per agent name to the binary that runs it, as `fencebox link`
-# makes them, and one man page per name (site agent files excluded).
-for b in fencebox fencebox-agent; do
+# The three binaries (fencebox; fencebox-agent, every agent call without SSH, built without
+# the SSH client; fencebox-shell, the calls over SSH, built without the service), one
+# symlink per agent name to the binary that runs it, as `fencebox link` makes them, and
+# one man page per name (site agent files excluded).
+for b in fencebox fencebox-agent fencebox-shell; do
   install -m 0755 "target/release/$b" "$ROOT/usr/sbin/$b"
   # The compiler-version note section is of no use at run time (lintian: binary-has-unneeded-section).
   objcopy --remove-section=.comment "$ROOT/usr/sbin/$b"
@@ -36,8 +37,10 @@ for n in $NAMES; do
   FENCEBOX_AGENTS_DIR="$WORK/no-site-agents" "$WORK/links/$n" -o manpage | gzip -9n > "$ROOT/usr/share/man/man8/$n.8.gz"
 done
 sed "s/@VERSION@/$VERSION/" packaging/fencebox.8 | gzip -9n > "$ROOT/usr/share/man/man8/fencebox.8.gz"
-# fencebox-agent is described in fencebox(8).
-printf '.so man8/fencebox.8\n' | gzip -9n > "$ROOT/usr/share/man/man8/fencebox-agent.8.gz"
+# fencebox-agent and fencebox-shell are described in fencebox(8).
+for b in fencebox-agent fencebox-shell; do
+  printf '.so man8/fencebox.8\n' | gzip -9n > "$ROOT/usr/share/man/man8/$b.8.gz"
+done
 for n in ${FENCEBOX_DEB_EXTRA_NAMES:-}; do
   ln -s fencebox "$ROOT/usr/sbin/$n"
   printf '.TH %s 8\n.SH NAME\n%s \\- a name this test package has and the next one drops\n' "$n" "$n" |
@@ -65,7 +68,7 @@ done
 # Control: shared-library dependencies as dpkg-shlibdeps finds them.
 mkdir -p "$WORK/src/debian"
 printf 'Source: fencebox\n\nPackage: fencebox\nArchitecture: any\n' > "$WORK/src/debian/control"
-DEPENDS="$(cd "$WORK/src" && dpkg-shlibdeps -O -e"$ROOT/usr/sbin/fencebox" -e"$ROOT/usr/sbin/fencebox-agent" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
+DEPENDS="$(cd "$WORK/src" && dpkg-shlibdeps -O -e"$ROOT/usr/sbin/fencebox" -e"$ROOT/usr/sbin/fencebox-agent" -e"$ROOT/usr/sbin/fencebox-shell" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
 [ -n "$DEPENDS" ] || { echo "dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 SIZE="$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)"
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@DEPENDS@/$DEPENDS/" -e "s/@SIZE@/$SIZE/" \

@@ -44,10 +44,10 @@ pub fn main(args: Vec<OsString>) -> u8 {
 }
 
 /// `fencebox-agent`: runs every agent call that does not speak SSH (SNMP, IPMI, NUT,
-/// dummy, device shells over telnet) and hands the others to `fencebox` in the same
-/// directory: by name before reading any input (power chains, unknown names, fencebox's
-/// commands), or with the input it read (a shell call over SSH). src/bin/fencebox-agent.rs
-/// says why there are two binaries.
+/// dummy, device shells over telnet) and hands the others over in the same directory: to
+/// `fencebox` by name before reading any input (power chains, unknown names, fencebox's
+/// commands), to `fencebox-shell` with the input it read (a shell call over SSH).
+/// src/bin/fencebox-agent.rs says why there are several binaries.
 pub fn agent_main(args: Vec<OsString>) -> u8 {
     let start = Instant::now();
     let Some(argv0) = program_name(&args) else {
@@ -58,7 +58,7 @@ pub fn agent_main(args: Vec<OsString>) -> u8 {
     let runs_here = argv0.starts_with("fence_")
         && matches!(registry.find(&argv0), Ok(Some(f)) if f.def.backend != BackendKind::Chain);
     if !runs_here {
-        return hand_to_fencebox(&args, None);
+        return hand_over(Binary::Whole, &args, None);
     }
     let rest = args.get(1..).unwrap_or(&[]);
     let log = Log::new(&argv0, Some(env.syslog_socket.clone()));
@@ -68,29 +68,94 @@ pub fn agent_main(args: Vec<OsString>) -> u8 {
     flushed(code)
 }
 
-/// Whether `fencebox link` points an agent at `fencebox` rather than `fencebox-agent`:
-/// power chains (whose devices may be shells) and the shells that speak SSH unless told
-/// otherwise (a telnet agent given ssh=1 is handed over with its input).
-fn linked_to_fencebox(found: crate::contract::agents::Found) -> bool {
-    match found.def.backend {
-        BackendKind::Chain => true,
-        BackendKind::Shell => option_set::resolve(found.def, found.symlink.as_ref())
-            .map_or(true, |agent| {
-                settings::speaks_ssh(&agent, &input::RawInput::default())
-            }),
-        _ => false,
+/// `fencebox-shell`: the agent calls that speak SSH (device shells), in a binary without
+/// the fleet commands and the service, so that such a call maps less code than in
+/// `fencebox` (src/bin/fencebox-shell.rs). Power chains, unknown names and fencebox's
+/// commands are handed to `fencebox` beside it.
+pub fn shell_main(args: Vec<OsString>) -> u8 {
+    let start = Instant::now();
+    crate::ssh::use_libssh2();
+    let Some(argv0) = program_name(&args) else {
+        return no_program_name();
+    };
+    let env = Env::from_process();
+    let registry = Registry::load(&env.agents_dir);
+    let runs_here = argv0.starts_with("fence_")
+        && matches!(registry.find(&argv0), Ok(Some(f)) if f.def.backend != BackendKind::Chain);
+    if !runs_here {
+        return hand_over(Binary::Whole, &args, None);
+    }
+    let rest = args.get(1..).unwrap_or(&[]);
+    let log = Log::new(&argv0, Some(env.syslog_socket.clone()));
+    let code = log::scope(&log, || {
+        run_agent_logged(&registry, &argv0, rest, start, &env, &log, None)
+    });
+    flushed(code)
+}
+
+/// The binaries an agent call can run in (src/bin/ says why there are three).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Binary {
+    /// Every agent call without SSH.
+    Agent,
+    /// The agent calls that speak SSH.
+    Shell,
+    /// Everything: power chains, fencebox's commands.
+    Whole,
+}
+
+impl Binary {
+    fn file_name(self) -> &'static str {
+        match self {
+            Binary::Agent => "fencebox-agent",
+            Binary::Shell => "fencebox-shell",
+            Binary::Whole => "fencebox",
+        }
     }
 }
 
-/// Replace this process with `fencebox` beside it, called with the same argv and, when
-/// this process has read its standard input already, that input.
-fn hand_to_fencebox(args: &[OsString], input: Option<&[u8]>) -> u8 {
+/// Which binary `fencebox link` points an agent at: power chains (whose devices may be
+/// shells) to `fencebox`, the shells that speak SSH unless told otherwise to
+/// `fencebox-shell` (a telnet agent given ssh=1 is handed over with its input), the rest
+/// to `fencebox-agent`.
+fn linked_binary(found: crate::contract::agents::Found) -> Binary {
+    match found.def.backend {
+        BackendKind::Chain => Binary::Whole,
+        BackendKind::Shell
+            if option_set::resolve(found.def, found.symlink.as_ref()).map_or(true, |agent| {
+                settings::speaks_ssh(&agent, &input::RawInput::default())
+            }) =>
+        {
+            Binary::Shell
+        }
+        _ => Binary::Agent,
+    }
+}
+
+/// `fencebox-shell` beside this binary when it is there (a build or an install may have
+/// only `fencebox`, which runs SSH calls too), else `fencebox`.
+fn shell_or_whole(own: &Path) -> Binary {
+    if own.with_file_name(Binary::Shell.file_name()).is_file() {
+        Binary::Shell
+    } else {
+        Binary::Whole
+    }
+}
+
+/// Replace this process with `to` beside it (`fencebox-shell` for an SSH call, when
+/// there), called with the same argv and, when this process has read its standard input
+/// already, that input.
+fn hand_over(to: Binary, args: &[OsString], input: Option<&[u8]>) -> u8 {
     use std::os::unix::process::CommandExt;
     let own = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
     };
-    let whole = own.with_file_name("fencebox");
+    let to = match to {
+        Binary::Shell => shell_or_whole(&own),
+        other => other,
+    };
+    let whole = own.with_file_name(to.file_name());
     let mut cmd = std::process::Command::new(&whole);
     if let Some(argv0) = args.first() {
         cmd.arg0(argv0);
@@ -111,7 +176,7 @@ fn hand_to_fencebox(args: &[OsString], input: Option<&[u8]>) -> u8 {
     let e = cmd.args(args.get(1..).unwrap_or(&[])).exec();
     fail_plain(&format!(
         "cannot run {} ({e}): {} hands the SSH agents, fence_chain and fencebox's commands \
-         to fencebox in its own directory; install fencebox there",
+         to fencebox (or fencebox-shell) in its own directory; install fencebox there",
         whole.display(),
         own.display()
     ))
@@ -326,15 +391,16 @@ fn fail_plain(msg: &str) -> u8 {
     1
 }
 
-/// A `fence_<agent>` link to this binary in `dir` for every agent, or to
-/// `fencebox-agent` beside it for the agents that binary runs. Links in the binaries' own
+/// A `fence_<agent>` link in `dir` for every agent, to the binary that runs it
+/// (`fencebox-agent` or `fencebox-shell` beside this one, when there; else this one). Links in the binaries' own
 /// directory name them by file name (relative), others by their whole path.
 fn link(dir: &Path) -> u8 {
     let exe = match std::env::current_exe().and_then(|p| p.canonicalize()) {
         Ok(p) => p,
         Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
     };
-    let lean = Some(exe.with_file_name("fencebox-agent")).filter(|p| p.is_file());
+    let beside = |b: Binary| Some(exe.with_file_name(b.file_name())).filter(|p| p.is_file());
+    let (lean, shell) = (beside(Binary::Agent), beside(Binary::Shell));
     let relative = dir.canonicalize().ok().as_deref() == exe.parent();
     let registry = Registry::load(&Env::from_process().agents_dir);
     let names = match registry.all_names() {
@@ -356,13 +422,14 @@ fn link(dir: &Path) -> u8 {
             }
             let _ = std::fs::remove_file(&target);
         }
-        let to_lean = registry
+        let wanted = registry
             .find(name)
             .ok()
             .flatten()
-            .is_some_and(|f| !linked_to_fencebox(f));
-        let binary = match &lean {
-            Some(lean) if to_lean => lean,
+            .map_or(Binary::Whole, linked_binary);
+        let binary = match (wanted, &lean, &shell) {
+            (Binary::Agent, Some(lean), _) => lean,
+            (Binary::Shell, _, Some(shell)) => shell,
             _ => &exe,
         };
         let binary = match binary.file_name() {
@@ -396,7 +463,7 @@ fn run_agent(name: &str, args: &[OsString], start: Instant) -> u8 {
 }
 
 /// `in_agent_binary`: the whole argv when this is fencebox-agent, which hands a call that
-/// speaks SSH to fencebox before doing anything else.
+/// speaks SSH to fencebox-shell before doing anything else.
 fn run_agent_logged(
     registry: &Registry,
     name: &str,
@@ -417,7 +484,7 @@ fn run_agent_logged(
                 .as_ref()
                 .filter(|_| args.is_empty())
                 .map(|k| k.0.as_slice());
-            return hand_to_fencebox(all_args, input);
+            return hand_over(Binary::Shell, all_args, input);
         }
     }
     run::register_public(&agent, &raw);

@@ -2,7 +2,7 @@
 //! unknown names, and site-local agent files.
 
 mod common;
-use common::{Sandbox, AGENT_BIN, BIN};
+use common::{Sandbox, AGENT_BIN, BIN, SHELL_BIN};
 use std::process::Command;
 
 fn fencebox(sb: &Sandbox, args: &[&str]) -> common::Out {
@@ -108,12 +108,12 @@ fn link_creates_a_symlink_per_agent_and_leaves_files_alone() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    // The agents that never speak SSH go to fencebox-agent, the others to fencebox.
     let target = |name: &str| std::fs::read_link(dir.join(name)).unwrap();
     let lean = std::fs::canonicalize(AGENT_BIN).unwrap();
+    let shell = std::fs::canonicalize(SHELL_BIN).unwrap();
     let whole = std::fs::canonicalize(BIN).unwrap();
     // The agents without SSH, telnet shells included, go to fencebox-agent; the shells
-    // that speak SSH unless told otherwise, and power chains, to fencebox.
+    // that speak SSH unless told otherwise to fencebox-shell; power chains to fencebox.
     for name in [
         "fence_dummy",
         "fence_apc_snmp",
@@ -125,9 +125,10 @@ fn link_creates_a_symlink_per_agent_and_leaves_files_alone() {
     ] {
         assert_eq!(target(name), lean, "{name}");
     }
-    for name in ["fence_virsh", "fence_lpar", "fence_chain"] {
-        assert_eq!(target(name), whole, "{name}");
+    for name in ["fence_virsh", "fence_lpar"] {
+        assert_eq!(target(name), shell, "{name}");
     }
+    assert_eq!(target("fence_chain"), whole);
     // Again: links are replaced; a real file is not.
     std::fs::remove_file(dir.join("fence_testshell")).unwrap();
     std::fs::write(dir.join("fence_testshell"), "#!/bin/sh\n").unwrap();
@@ -340,7 +341,11 @@ fn links_in_the_binaries_own_directory_name_them_relatively() {
     let sb = Sandbox::new("cli-link-rel");
     let dir = sb.path("usr-sbin");
     std::fs::create_dir_all(&dir).unwrap();
-    for (bin, name) in [(BIN, "fencebox"), (AGENT_BIN, "fencebox-agent")] {
+    for (bin, name) in [
+        (BIN, "fencebox"),
+        (AGENT_BIN, "fencebox-agent"),
+        (SHELL_BIN, "fencebox-shell"),
+    ] {
         std::fs::copy(bin, dir.join(name)).unwrap();
     }
     let out = Command::new(dir.join("fencebox"))
@@ -354,7 +359,63 @@ fn links_in_the_binaries_own_directory_name_them_relatively() {
         target("fence_apc_snmp"),
         std::path::Path::new("fencebox-agent")
     );
+    assert_eq!(
+        target("fence_virsh"),
+        std::path::Path::new("fencebox-shell")
+    );
+    assert_eq!(target("fence_chain"), std::path::Path::new("fencebox"));
+}
+
+/// Without fencebox-shell beside it (a partial install), links and hand-overs of SSH
+/// calls go to fencebox, which runs them too.
+#[test]
+fn without_fencebox_shell_ssh_agents_go_to_fencebox() {
+    let sb = Sandbox::new("cli-no-shell");
+    let dir = sb.path("usr-sbin");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (bin, name) in [(BIN, "fencebox"), (AGENT_BIN, "fencebox-agent")] {
+        std::fs::copy(bin, dir.join(name)).unwrap();
+    }
+    let out = Command::new(dir.join("fencebox"))
+        .args(["link", dir.to_str().unwrap()])
+        .env("FENCEBOX_AGENTS_DIR", sb.path("no-site-agents"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let target = |name: &str| std::fs::read_link(dir.join(name)).unwrap();
     assert_eq!(target("fence_virsh"), std::path::Path::new("fencebox"));
+    assert_eq!(target("fence_apc"), std::path::Path::new("fencebox-agent"));
+    // fence_apc is a telnet agent: given ssh=1 it is handed over, here to fencebox.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut child = Command::new(dir.join("fence_apc"))
+        .env("FENCEBOX_AGENTS_DIR", sb.path("no-site-agents"))
+        .env("FENCEBOX_LOCK_DIR", sb.path("locks"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            format!(
+                "ip=127.0.0.1\nipport={port}\nusername=u\npassword=p\nplug=1\nssh=1\naction=status\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{stderr}"
+    );
 }
 
 /// The SSH client (libssh2 and its static OpenSSL) is in fencebox only: its start-up
@@ -370,6 +431,23 @@ fn fencebox_agent_has_no_ssh_client_in_it() {
         "the check itself looks for the wrong text"
     );
     assert!(!contains(AGENT_BIN, b"SSH-2.0-libssh2"));
+    assert!(contains(SHELL_BIN, b"SSH-2.0-libssh2"));
+}
+
+/// fencebox-shell leaves the service, the fleet commands and their libraries out (that is
+/// what makes an SSH call's peak RSS smaller there than in fencebox).
+#[test]
+fn fencebox_shell_has_no_service_in_it() {
+    let contains = |path: &str, what: &[u8]| {
+        let bytes = std::fs::read(path).unwrap();
+        bytes.windows(what.len()).any(|w| w == what)
+    };
+    let marker = b"fencebox_http_requests_total";
+    assert!(
+        contains(BIN, marker),
+        "the check itself looks for the wrong text"
+    );
+    assert!(!contains(SHELL_BIN, marker));
 }
 
 /// fencebox-agent hands SSH agents to fencebox before reading their input: stdin arrives whole.

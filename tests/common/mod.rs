@@ -17,8 +17,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fencebox");
-/// The binary of the agents that never speak SSH; it hands every other name to `BIN`.
+/// The binary of the agents that never speak SSH; it hands SSH calls to `SHELL_BIN` and
+/// every other name to `BIN`.
 pub const AGENT_BIN: &str = env!("CARGO_BIN_EXE_fencebox-agent");
+/// The binary of the agent calls that speak SSH, without the fleet commands and the service.
+pub const SHELL_BIN: &str = env!("CARGO_BIN_EXE_fencebox-shell");
 
 /// SNMPv3 authPriv arguments of the user every snmpsim v3 instance knows
 /// (tests/peers/snmp): SHA and AES, both passwords set.
@@ -106,8 +109,9 @@ impl Sandbox {
     }
 
     /// `fence_<name>` as a symlink to `fencebox-agent`, the binary most names are
-    /// installed as; it runs the SNMP, IPMI, NUT and dummy agents itself and hands the
-    /// others to `fencebox` (so both binaries, and the hand-over, are under every test).
+    /// installed as; it runs the SNMP, IPMI, NUT, dummy and telnet agents itself and hands
+    /// SSH calls to `fencebox-shell`, power chains to `fencebox` (so every binary, and the
+    /// hand-over, are under every test).
     pub fn agent(&self, name: &str) -> PathBuf {
         let link = self.dir.join("bin").join(name);
         if !link.exists() {

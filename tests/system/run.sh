@@ -56,7 +56,7 @@ expect "  man $DROPPED is fence-agents' again" sh -c \
   "[ ! -e /usr/share/man/man8/$DROPPED.8.gz.fence-agents ] && zcat /usr/share/man/man8/$DROPPED.8.gz | grep -q 'Fence Agent'"
 meta_ok=0; meta_bad=""
 for n in $NAMES; do
-  case "$(readlink -f "/usr/sbin/$n")" in /usr/sbin/fencebox | /usr/sbin/fencebox-agent) ours=1 ;; *) ours=0 ;; esac
+  case "$(readlink -f "/usr/sbin/$n")" in /usr/sbin/fencebox | /usr/sbin/fencebox-agent | /usr/sbin/fencebox-shell) ours=1 ;; *) ours=0 ;; esac
   if [ $ours = 1 ] && "/usr/sbin/$n" -o metadata | cmp -s - "metadata/$n.xml"; then
     meta_ok=$((meta_ok + 1))
   else
@@ -263,7 +263,7 @@ expect "apt purges the package" env DEBIAN_FRONTEND=noninteractive apt-get purge
 expect "fence_apc_snmp is fence-agents' again" sh -c 'head -n 1 /usr/sbin/fence_apc_snmp | grep -q python && [ ! -e /usr/sbin/fence_apc_snmp.fence-agents ]'
 expect "fence_ipmilan man page is fence-agents' again" sh -c '! zcat /usr/share/man/man8/fence_ipmilan.8.gz | grep -q fencebox'
 expect "no diversion left" sh -c '! dpkg-divert --list | grep -q "by fencebox"'
-expect "fencebox-only names are gone" sh -c '[ ! -e /usr/sbin/fence_pdu ] && [ ! -e /usr/sbin/fencebox ] && [ ! -e /usr/sbin/fencebox-agent ]'
+expect "fencebox-only names are gone" sh -c '[ ! -e /usr/sbin/fence_pdu ] && [ ! -e /usr/sbin/fencebox ] && [ ! -e /usr/sbin/fencebox-agent ] && [ ! -e /usr/sbin/fencebox-shell ]'
 
 echo "== without fence-agents"
 tests/peers/pacemaker/stop.sh >/dev/null 2>&1
