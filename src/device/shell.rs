@@ -177,7 +177,7 @@ fn prompt_option(
         .filter(|p| !p.trim().is_empty() && Some(*p) != own_default)
         .map(prompt_override)?;
     for p in &prompts {
-        if let Err(e) = regex::Regex::new(p) {
+        if let Err(e) = regex_lite::Regex::new(p) {
             problems.push(usage(format!(
                 "cmd_prompt '{p}' is not a valid pattern: {}",
                 e.to_string().lines().last().unwrap_or_default()
@@ -647,7 +647,7 @@ off = []
     fn python_escapes_of_angle_brackets_are_the_characters() {
         assert_eq!(prompt_override(r"['sc\\>\\ ']"), vec![r"sc>\ "]);
         assert_eq!(prompt_override(r"a\\>b\<"), vec![r"a\\>b<"]);
-        let re = regex::Regex::new(&prompt_override(r"['sc\\>\\ ']")[0]).unwrap();
+        let re = regex_lite::Regex::new(&prompt_override(r"['sc\\>\\ ']")[0]).unwrap();
         assert!(re.is_match("sc> "));
     }
 }

@@ -78,7 +78,7 @@ impl Dialogue {
     /// first variant whose `when` matches it applied; None if none matches.
     pub fn variant_for(&self, output: &str) -> Option<Dialogue> {
         let v = self.variant.iter().find(|v| {
-            regex::Regex::new(&format!("(?m){}", v.when)).is_ok_and(|r| r.is_match(output))
+            regex_lite::Regex::new(&format!("(?m){}", v.when)).is_ok_and(|r| r.is_match(output))
         })?;
         Some(self.with_variant(v))
     }
@@ -413,7 +413,7 @@ impl Dialogue {
         );
         let mut names = Vec::new();
         for p in patterns {
-            if let Ok(r) = regex::Regex::new(p) {
+            if let Ok(r) = regex_lite::Regex::new(p) {
                 for n in r.capture_names().flatten() {
                     if !names.iter().any(|x| x == n) {
                         names.push(n.to_string());
@@ -464,7 +464,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn pattern(&mut self, what: &str, p: &str) {
-        if let Err(e) = regex::Regex::new(p) {
+        if let Err(e) = regex_lite::Regex::new(p) {
             let first = e.to_string();
             let first = first.lines().last().unwrap_or_default().to_string();
             self.problems.push(format!(
@@ -525,7 +525,7 @@ impl Checker<'_> {
 /// A status rule's pattern for `plug`: `{plug}` in it stands for the plug, as literal text
 /// (devices that answer with a table of every plug: the plug's row decides).
 pub fn rule_pattern(pattern: &str, plug: &str) -> String {
-    pattern.replace("{plug}", &regex::escape(plug))
+    pattern.replace("{plug}", &regex_lite::escape(plug))
 }
 
 /// `{name}` parts of a template; `{{` and `}}` are literal braces.

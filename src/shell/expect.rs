@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::runtime::clock::{Clock, Deadline};
 use crate::runtime::log::{self, Level};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::dialogue::{Dialogue, Meaning, Step, Then, Timeout};
 use super::expect::{Expect, ExpectError, Found, Pattern};
@@ -498,7 +498,7 @@ impl Compiled {
                     break;
                 }
             }
-            let found: Vec<regex::Captures<'_>> = if listing.multiline {
+            let found: Vec<regex_lite::Captures<'_>> = if listing.multiline {
                 row.captures_iter(body).collect()
             } else {
                 body.lines().filter_map(|l| row.captures(l)).collect()
