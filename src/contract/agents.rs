@@ -168,9 +168,9 @@ pub struct AgentDef {
     pub shell: Option<ShellDef>,
 }
 
-/// A shell agent's dialogue: the TOML of a built-in file's `[shell]` table (checked by
-/// build.rs, read when a call of that agent configures its backend), or a site file's,
-/// read with the file.
+/// A shell agent's dialogue: a built-in file's `[shell]` table as JSON (checked and
+/// converted by build.rs, read when a call of that agent configures its backend), or a
+/// site file's, read with the file.
 #[derive(Debug, Clone)]
 pub enum ShellDef {
     Source(&'static str),
@@ -182,7 +182,7 @@ impl AgentDef {
     pub fn dialogue(&self) -> Result<Arc<Dialogue>, String> {
         match &self.shell {
             Some(ShellDef::Parsed(d)) => Ok(d.clone()),
-            Some(ShellDef::Source(text)) => toml::from_str::<Dialogue>(text)
+            Some(ShellDef::Source(json)) => serde_json::from_str::<Dialogue>(json)
                 .map(Arc::new)
                 .map_err(|e| e.to_string()),
             None => Err("the agent file has no [shell] table".into()),
@@ -496,7 +496,7 @@ mod tests {
         let text = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap();
         for b in BUILTIN_AGENTS {
             let from_toml = parse_agent(b.file, &text(dir.join(b.file))).unwrap();
-            // A built-in dialogue is kept as its TOML source: compare it read.
+            // A built-in dialogue is kept as JSON text: compare it read.
             let mut built_in = b.def.clone();
             if built_in.shell.is_some() {
                 built_in.shell = Some(ShellDef::Parsed(built_in.dialogue().unwrap()));
