@@ -49,23 +49,7 @@ pub fn main(args: Vec<OsString>) -> u8 {
 /// commands), to `fencebox-shell` with the input it read (a shell call over SSH).
 /// src/bin/fencebox-agent.rs says why there are several binaries.
 pub fn agent_main(args: Vec<OsString>) -> u8 {
-    let start = Instant::now();
-    let Some(argv0) = program_name(&args) else {
-        return no_program_name();
-    };
-    let env = Env::from_process();
-    let registry = Registry::load(&env.agents_dir);
-    let runs_here = argv0.starts_with("fence_")
-        && matches!(registry.find(&argv0), Ok(Some(f)) if f.def.backend != BackendKind::Chain);
-    if !runs_here {
-        return hand_over(Binary::Whole, &args, None);
-    }
-    let rest = args.get(1..).unwrap_or(&[]);
-    let log = Log::new(&argv0, Some(env.syslog_socket.clone()));
-    let code = log::scope(&log, || {
-        run_agent_logged(&registry, &argv0, rest, start, &env, &log, Some(&args))
-    });
-    flushed(code)
+    agent_binary_main(args, Instant::now(), false)
 }
 
 /// `fencebox-shell`: the agent calls that speak SSH (device shells), in a binary without
@@ -75,6 +59,12 @@ pub fn agent_main(args: Vec<OsString>) -> u8 {
 pub fn shell_main(args: Vec<OsString>) -> u8 {
     let start = Instant::now();
     crate::ssh::use_libssh2();
+    agent_binary_main(args, start, true)
+}
+
+/// The entry of the agent binaries: the agent argv[0] names, or `fencebox` for anything
+/// else; `has_ssh`: whether this binary can speak SSH (else such a call is handed over).
+fn agent_binary_main(args: Vec<OsString>, start: Instant, has_ssh: bool) -> u8 {
     let Some(argv0) = program_name(&args) else {
         return no_program_name();
     };
@@ -87,8 +77,9 @@ pub fn shell_main(args: Vec<OsString>) -> u8 {
     }
     let rest = args.get(1..).unwrap_or(&[]);
     let log = Log::new(&argv0, Some(env.syslog_socket.clone()));
+    let in_agent_binary = (!has_ssh).then_some(args.as_slice());
     let code = log::scope(&log, || {
-        run_agent_logged(&registry, &argv0, rest, start, &env, &log, None)
+        run_agent_logged(&registry, &argv0, rest, start, &env, &log, in_agent_binary)
     });
     flushed(code)
 }

@@ -339,21 +339,14 @@ fn an_unknown_agent_name_is_quoted_without_raw_control_characters() {
 #[test]
 fn links_in_the_binaries_own_directory_name_them_relatively() {
     let sb = Sandbox::new("cli-link-rel");
-    let dir = sb.path("usr-sbin");
-    std::fs::create_dir_all(&dir).unwrap();
-    for (bin, name) in [
-        (BIN, "fencebox"),
-        (AGENT_BIN, "fencebox-agent"),
-        (SHELL_BIN, "fencebox-shell"),
-    ] {
-        std::fs::copy(bin, dir.join(name)).unwrap();
-    }
-    let out = Command::new(dir.join("fencebox"))
-        .args(["link", dir.to_str().unwrap()])
-        .env("FENCEBOX_AGENTS_DIR", sb.path("no-site-agents"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let dir = installed_and_linked(
+        &sb,
+        &[
+            (BIN, "fencebox"),
+            (AGENT_BIN, "fencebox-agent"),
+            (SHELL_BIN, "fencebox-shell"),
+        ],
+    );
     let target = |name: &str| std::fs::read_link(dir.join(name)).unwrap();
     assert_eq!(
         target("fence_apc_snmp"),
@@ -371,17 +364,7 @@ fn links_in_the_binaries_own_directory_name_them_relatively() {
 #[test]
 fn without_fencebox_shell_ssh_agents_go_to_fencebox() {
     let sb = Sandbox::new("cli-no-shell");
-    let dir = sb.path("usr-sbin");
-    std::fs::create_dir_all(&dir).unwrap();
-    for (bin, name) in [(BIN, "fencebox"), (AGENT_BIN, "fencebox-agent")] {
-        std::fs::copy(bin, dir.join(name)).unwrap();
-    }
-    let out = Command::new(dir.join("fencebox"))
-        .args(["link", dir.to_str().unwrap()])
-        .env("FENCEBOX_AGENTS_DIR", sb.path("no-site-agents"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let dir = installed_and_linked(&sb, &[(BIN, "fencebox"), (AGENT_BIN, "fencebox-agent")]);
     let target = |name: &str| std::fs::read_link(dir.join(name)).unwrap();
     assert_eq!(target("fence_virsh"), std::path::Path::new("fencebox"));
     assert_eq!(target("fence_apc"), std::path::Path::new("fencebox-agent"));
@@ -504,4 +487,21 @@ fn fencebox_agent_without_fencebox_beside_it_says_so() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("install fencebox there"), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+/// `binaries` copied into one directory as a package installs them, and `fencebox link`
+/// run there; the directory.
+fn installed_and_linked(sb: &Sandbox, binaries: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = sb.path("usr-sbin");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (bin, name) in binaries {
+        std::fs::copy(bin, dir.join(name)).unwrap();
+    }
+    let out = Command::new(dir.join("fencebox"))
+        .args(["link", dir.to_str().unwrap()])
+        .env("FENCEBOX_AGENTS_DIR", sb.path("no-site-agents"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    dir
 }
