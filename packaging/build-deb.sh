@@ -70,6 +70,16 @@ mkdir -p "$WORK/src/debian"
 printf 'Source: fencebox\n\nPackage: fencebox\nArchitecture: any\n' > "$WORK/src/debian/control"
 DEPENDS="$(cd "$WORK/src" && dpkg-shlibdeps -O -e"$ROOT/usr/sbin/fencebox" -e"$ROOT/usr/sbin/fencebox-agent" -e"$ROOT/usr/sbin/fencebox-shell" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
 [ -n "$DEPENDS" ] || { echo "dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+# Packed relative relocations (build.rs) need glibc 2.36's loader (GLIBC_ABI_DT_RELR), a
+# version dpkg-shlibdeps does not see: it reads imported symbols only.
+if readelf -d "$ROOT/usr/sbin/fencebox" | grep -q '(RELR)'; then
+  LIBC="$(echo "$DEPENDS" | grep -oE 'libc6 \(>= [^)]+\)' | sed -E 's/libc6 \(>= (.*)\)/\1/' || true)"
+  if [ -z "$LIBC" ]; then
+    DEPENDS="libc6 (>= 2.36), $DEPENDS"
+  elif dpkg --compare-versions "$LIBC" lt 2.36; then
+    DEPENDS="${DEPENDS/libc6 (>= $LIBC)/libc6 (>= 2.36)}"
+  fi
+fi
 SIZE="$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)"
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@DEPENDS@/$DEPENDS/" -e "s/@SIZE@/$SIZE/" \
   packaging/debian/control > "$ROOT/DEBIAN/control"
