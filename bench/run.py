@@ -293,7 +293,7 @@ def main():
         bindir = os.path.join(work, "bin")
         os.mkdir(bindir)
         # The agents' links as the package has them: fencebox-agent for the agents without
-        # SSH, fencebox for the others (`fencebox link`).
+        # SSH, fencebox-shell for the SSH ones, fencebox for fence_chain (`fencebox link`).
         subprocess.run([os.path.abspath(args.fencebox), "link", bindir], check=True,
                        stdout=subprocess.DEVNULL)
         env = dict(os.environ, FENCEBOX_LOCK_DIR=os.path.join(work, "locks"),

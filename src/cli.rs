@@ -165,11 +165,15 @@ fn hand_over(to: Binary, args: &[OsString], input: Option<&[u8]>) -> u8 {
         }
     }
     let e = cmd.args(args.get(1..).unwrap_or(&[])).exec();
+    let what = match to {
+        Binary::Shell => "calls over SSH to fencebox-shell",
+        _ => "the SSH agents, fence_chain and fencebox's commands to fencebox",
+    };
     fail_plain(&format!(
-        "cannot run {} ({e}): {} hands the SSH agents, fence_chain and fencebox's commands \
-         to fencebox (or fencebox-shell) in its own directory; install fencebox there",
+        "cannot run {} ({e}): {} hands {what} in its own directory; install {} there",
         whole.display(),
-        own.display()
+        own.display(),
+        to.file_name()
     ))
 }
 
@@ -247,7 +251,7 @@ Usage:\n\
 \tfencebox agents                list the agents\n\
 \tfencebox families              list the SNMP device families (built in and site files)\n\
 \tfencebox families suggest WALK propose a family file from an snmpwalk -On dump of an unknown PDU\n\
-\tfencebox link DIR              create a fence_<agent> symlink to this binary in DIR for every agent\n\
+\tfencebox link DIR              create a fence_<agent> symlink in DIR for every agent, to the binary that runs it\n\
 \tfencebox power ACTION NODES    list, status, on, off or reboot nodes by the inventory (--help)\n\
 \tfencebox inventory check       check the inventory (docs/inventory.md)\n\
 \tfencebox chain NODES | check   show the nodes' power chains, or check them for risks\n\

@@ -1,5 +1,5 @@
 //! `fencebox`: every agent (the SSH ones included), the fleet commands and the service.
-//! Its start-up is in src/process_start.rs, shared with `fencebox-agent`.
+//! Its start-up is in src/process_start.rs, shared with `fencebox-agent` and `fencebox-shell`.
 #![cfg_attr(not(test), no_main)]
 
 #[cfg(not(test))]

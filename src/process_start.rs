@@ -1,4 +1,4 @@
-//! The start of each binary (src/main.rs, src/bin/fencebox-agent.rs), included by both
+//! The start of each binary (src/main.rs, src/bin/fencebox-agent.rs, src/bin/fencebox-shell.rs), included by each
 //! with `#[path]`: it is not part of the library, which forbids unsafe code.
 //!
 //! fencebox starts once per fencing request, so its start-up is part of every request's

@@ -369,6 +369,29 @@ fn without_fencebox_shell_ssh_agents_go_to_fencebox() {
     assert_eq!(target("fence_virsh"), std::path::Path::new("fencebox"));
     assert_eq!(target("fence_apc"), std::path::Path::new("fencebox-agent"));
     // fence_apc is a telnet agent: given ssh=1 it is handed over, here to fencebox.
+    apc_over_ssh_is_run(&sb, &dir);
+}
+
+/// With every binary installed, fencebox-agent hands an SSH call to fencebox-shell: it
+/// runs even with fencebox itself gone.
+#[test]
+fn fencebox_agent_hands_ssh_calls_to_fencebox_shell() {
+    let sb = Sandbox::new("cli-to-shell");
+    let dir = installed_and_linked(
+        &sb,
+        &[
+            (BIN, "fencebox"),
+            (AGENT_BIN, "fencebox-agent"),
+            (SHELL_BIN, "fencebox-shell"),
+        ],
+    );
+    std::fs::remove_file(dir.join("fencebox")).unwrap();
+    apc_over_ssh_is_run(&sb, &dir);
+}
+
+/// `dir`'s fence_apc (a link to fencebox-agent) given ssh=1 towards a closed port: the
+/// binary it is handed to runs the call with the whole input (it tries that port).
+fn apc_over_ssh_is_run(sb: &Sandbox, dir: &std::path::Path) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
@@ -401,8 +424,8 @@ fn without_fencebox_shell_ssh_agents_go_to_fencebox() {
     );
 }
 
-/// The SSH client (libssh2 and its static OpenSSL) is in fencebox only: its start-up
-/// relocations would double the CPU of every SNMP or IPMI call (src/ssh/mod.rs).
+/// The SSH client (libssh2 and its static OpenSSL) is in fencebox and fencebox-shell only:
+/// its start-up relocations would double the CPU of every SNMP or IPMI call (src/ssh/mod.rs).
 #[test]
 fn fencebox_agent_has_no_ssh_client_in_it() {
     let contains = |path: &str, what: &[u8]| {
@@ -433,9 +456,10 @@ fn fencebox_shell_has_no_service_in_it() {
     assert!(!contains(SHELL_BIN, marker));
 }
 
-/// fencebox-agent hands SSH agents to fencebox before reading their input: stdin arrives whole.
+/// fencebox-agent hands SSH agents to fencebox-shell before reading their input: stdin
+/// arrives whole.
 #[test]
-fn fencebox_agent_hands_ssh_agents_and_commands_to_fencebox_with_their_input() {
+fn fencebox_agent_hands_ssh_agents_and_commands_over_with_their_input() {
     let sb = Sandbox::new("cli-handover");
     let out = sb.run("fence_virsh", "action=metadata\n");
     assert_eq!(out.code, 0, "{out:?}");
@@ -452,9 +476,9 @@ fn fencebox_agent_hands_ssh_agents_and_commands_to_fencebox_with_their_input() {
 }
 
 /// A telnet agent told to use SSH is handed over after fencebox-agent read its input: the
-/// input reaches fencebox whole (the port below is the one it tries).
+/// input reaches fencebox-shell whole (the port below is the one it tries).
 #[test]
-fn fencebox_agent_hands_a_call_over_ssh_to_fencebox_with_the_input_it_read() {
+fn fencebox_agent_hands_a_call_over_ssh_over_with_the_input_it_read() {
     let sb = Sandbox::new("cli-handover-ssh");
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();

@@ -1,8 +1,8 @@
 //! `fencebox-agent`: the binary most fence_* links point to: every agent call that does
 //! not speak SSH (SNMP, IPMI, NUT, dummy, device shells over telnet) runs here. It leaves
 //! libssh2 and its static OpenSSL out, whose relocations at start-up would double such a
-//! call's CPU (src/ssh/mod.rs); other calls are handed to `fencebox` beside it (src/cli.rs,
-//! `agent_main`).
+//! call's CPU (src/ssh/mod.rs); calls over SSH are handed to `fencebox-shell` beside it,
+//! power chains and fencebox's commands to `fencebox` (src/cli.rs, `agent_main`).
 #![cfg_attr(not(test), no_main)]
 
 #[cfg(not(test))]

@@ -370,7 +370,7 @@ impl ShellDevice {
                 let open = crate::ssh::client().ok_or_else(|| {
                     FenceError::Local(
                         "this binary has no SSH client (fencebox-agent); run the agent through \
-                         fencebox (a fence_* link to it)"
+                         fencebox-shell or fencebox (a fence_* link to either)"
                             .into(),
                     )
                 })?;

@@ -24,7 +24,8 @@ pub type OpenShell = fn(
 /// libssh2 brings a static OpenSSL, and the dynamic loader relocates OpenSSL's tables at
 /// every start whether or not a call uses SSH: about 21,000 relocations, which doubled the
 /// CPU of every SNMP and IPMI agent call. So the library does not name libssh2 anywhere a
-/// call reaches by itself: `fencebox`'s entry (`cli::main`) installs it with [`use_libssh2`], and
+/// call reaches by itself: the entries of `fencebox` and `fencebox-shell` (`cli::main`,
+/// `cli::shell_main`) install it with [`use_libssh2`], and
 /// `fencebox-agent`, the binary of the agent calls that do not speak SSH, does not, so the
 /// linker leaves libssh2 and OpenSSL out of it.
 static CLIENT: OnceLock<OpenShell> = OnceLock::new();

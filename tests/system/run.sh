@@ -270,6 +270,7 @@ tests/peers/pacemaker/stop.sh >/dev/null 2>&1
 expect "fence-agents removed for this check" env DEBIAN_FRONTEND=noninteractive apt-get remove -y fence-agents
 expect "apt installs fencebox alone" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$DEB"
 expect "fence_ipmilan is fencebox's" sh -c '[ "$(readlink -f /usr/sbin/fence_ipmilan)" = /usr/sbin/fencebox-agent ] && /usr/sbin/fence_ipmilan -o metadata | grep -q lanplus'
+expect "fence_virsh runs in fencebox-shell" sh -c '[ "$(readlink -f /usr/sbin/fence_virsh)" = /usr/sbin/fencebox-shell ] && /usr/sbin/fence_virsh -o metadata | grep -q "resource-agent name=\"fence_virsh\""'
 expect "apt purges it" env DEBIAN_FRONTEND=noninteractive apt-get purge -y fencebox
 expect "nothing is left under the agent names" sh -c '[ ! -e /usr/sbin/fence_ipmilan ] && [ ! -e /usr/sbin/fence_ipmilan.fence-agents ]'
 expect "fence-agents comes back" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fence-agents
