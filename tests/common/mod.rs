@@ -114,8 +114,9 @@ impl Sandbox {
     /// hand-over, are under every test).
     pub fn agent(&self, name: &str) -> PathBuf {
         let link = self.dir.join("bin").join(name);
-        if !link.exists() {
-            std::os::unix::fs::symlink(AGENT_BIN, &link).unwrap();
+        // Threads of one test may make the same link at once: one of them wins.
+        if let Err(e) = std::os::unix::fs::symlink(AGENT_BIN, &link) {
+            assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
         }
         link
     }
