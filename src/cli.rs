@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use std::sync::Arc;
@@ -103,6 +103,11 @@ impl Binary {
             Binary::Whole => "fencebox",
         }
     }
+
+    /// This binary in the directory of `own`, if it is installed there.
+    fn beside(self, own: &Path) -> Option<PathBuf> {
+        Some(own.with_file_name(self.file_name())).filter(|p| p.is_file())
+    }
 }
 
 /// Which binary `fencebox link` points an agent at: power chains (whose devices may be
@@ -123,16 +128,6 @@ fn linked_binary(found: crate::contract::agents::Found) -> Binary {
     }
 }
 
-/// `fencebox-shell` beside this binary when it is there (a build or an install may have
-/// only `fencebox`, which runs SSH calls too), else `fencebox`.
-fn shell_or_whole(own: &Path) -> Binary {
-    if own.with_file_name(Binary::Shell.file_name()).is_file() {
-        Binary::Shell
-    } else {
-        Binary::Whole
-    }
-}
-
 /// Replace this process with `to` beside it (`fencebox-shell` for an SSH call, when
 /// there), called with the same argv and, when this process has read its standard input
 /// already, that input.
@@ -142,12 +137,13 @@ fn hand_over(to: Binary, args: &[OsString], input: Option<&[u8]>) -> u8 {
         Ok(p) => p,
         Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
     };
+    // A build or an install may have no fencebox-shell: fencebox runs SSH calls too.
     let to = match to {
-        Binary::Shell => shell_or_whole(&own),
+        Binary::Shell if Binary::Shell.beside(&own).is_none() => Binary::Whole,
         other => other,
     };
-    let whole = own.with_file_name(to.file_name());
-    let mut cmd = std::process::Command::new(&whole);
+    let target = own.with_file_name(to.file_name());
+    let mut cmd = std::process::Command::new(&target);
     if let Some(argv0) = args.first() {
         cmd.arg0(argv0);
     }
@@ -159,7 +155,7 @@ fn hand_over(to: Binary, args: &[OsString], input: Option<&[u8]>) -> u8 {
             Err(e) => {
                 return fail(&FenceError::Local(format!(
                     "Failed: cannot hand the input over to {} ({e})",
-                    whole.display()
+                    target.display()
                 )))
             }
         }
@@ -171,7 +167,7 @@ fn hand_over(to: Binary, args: &[OsString], input: Option<&[u8]>) -> u8 {
     };
     fail_plain(&format!(
         "cannot run {} ({e}): {} hands {what} in its own directory; install {} there",
-        whole.display(),
+        target.display(),
         own.display(),
         to.file_name()
     ))
@@ -394,8 +390,7 @@ fn link(dir: &Path) -> u8 {
         Ok(p) => p,
         Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
     };
-    let beside = |b: Binary| Some(exe.with_file_name(b.file_name())).filter(|p| p.is_file());
-    let (lean, shell) = (beside(Binary::Agent), beside(Binary::Shell));
+
     let relative = dir.canonicalize().ok().as_deref() == exe.parent();
     let registry = Registry::load(&Env::from_process().agents_dir);
     let names = match registry.all_names() {
@@ -422,10 +417,9 @@ fn link(dir: &Path) -> u8 {
             .ok()
             .flatten()
             .map_or(Binary::Whole, linked_binary);
-        let binary = match (wanted, &lean, &shell) {
-            (Binary::Agent, Some(lean), _) => lean,
-            (Binary::Shell, _, Some(shell)) => shell,
-            _ => &exe,
+        let binary = match wanted {
+            Binary::Whole => exe.clone(),
+            other => other.beside(&exe).unwrap_or_else(|| exe.clone()),
         };
         let binary = match binary.file_name() {
             Some(file) if relative => Path::new(file),

@@ -395,32 +395,18 @@ fn apc_over_ssh_is_run(sb: &Sandbox, dir: &std::path::Path) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let mut child = Command::new(dir.join("fence_apc"))
-        .env("FENCEBOX_AGENTS_DIR", sb.path("no-site-agents"))
-        .env("FENCEBOX_LOCK_DIR", sb.path("locks"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            format!(
-                "ip=127.0.0.1\nipport={port}\nusername=u\npassword=p\nplug=1\nssh=1\naction=status\n"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let mut cmd = Command::new(dir.join("fence_apc"));
+    cmd.env("FENCEBOX_AGENTS_DIR", sb.path("no-site-agents"))
+        .env("FENCEBOX_LOCK_DIR", sb.path("locks"));
+    let input = format!(
+        "ip=127.0.0.1\nipport={port}\nusername=u\npassword=p\nplug=1\nssh=1\naction=status\n"
+    );
+    let out = common::finish(common::feed(&mut cmd, input.as_bytes()));
+    assert_eq!(out.code, 1, "{out:?}");
     assert!(
-        stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")),
-        "{stderr}"
+        out.stderr
+            .contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{out:?}"
     );
 }
 

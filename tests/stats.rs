@@ -182,23 +182,11 @@ fn expected(port: u16, community: &str, object: Object) -> Option<f64> {
 }
 
 fn stats(sb: &Sandbox, args: &[&str], stdin: &str) -> Output {
-    let mut child = sb
-        .command("fencebox")
-        .arg("stats")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
+    let mut cmd = sb.command("fencebox");
+    cmd.arg("stats").args(args);
+    common::feed(&mut cmd, stdin.as_bytes())
+        .wait_with_output()
         .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn json_of(out: &Output) -> Value {
