@@ -51,6 +51,19 @@ impl Hosts<'_> {
 
     /// fence_apc_snmp on `host`: `action` of `outlet` of PDU `pdu`, with `extra` lines.
     fn spawn(&self, host: u32, pdu: u32, outlet: u32, action: &str, extra: &str) -> Child {
+        self.spawn_with(host, pdu, outlet, action, extra, &[])
+    }
+
+    /// `spawn`, with `env` added to the call's environment.
+    fn spawn_with(
+        &self,
+        host: u32,
+        pdu: u32,
+        outlet: u32,
+        action: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Child {
         let dir = self.sb.path(&format!("host{host}"));
         std::fs::create_dir_all(&dir).unwrap();
         let site = self
@@ -61,14 +74,12 @@ impl Hosts<'_> {
             "ip=127.0.0.1\nipport={}\ncommunity=pdu{pdu:02}\nplug={outlet}\naction={action}\n{extra}\n",
             self.fleet.get("FLEET_SNMP_PORT")
         );
-        self.sb.spawn_raw(
-            "fence_apc_snmp",
-            input.as_bytes(),
-            &[
-                ("FENCEBOX_LOCK_DIR", dir.to_str().unwrap()),
-                ("FENCEBOX_CONFIG", site.to_str().unwrap()),
-            ],
-        )
+        let mut all = vec![
+            ("FENCEBOX_LOCK_DIR", dir.to_str().unwrap()),
+            ("FENCEBOX_CONFIG", site.to_str().unwrap()),
+        ];
+        all.extend_from_slice(env);
+        self.sb.spawn_raw("fence_apc_snmp", input.as_bytes(), &all)
     }
 
     /// `hosts` hosts, each rebooting its own outlet `calls` times, one call after another,
@@ -433,6 +444,30 @@ fn the_leader_killed_mid_run_loses_no_call_and_lets_none_interleave() {
     );
     let new_leader = etcd.member(&["leader"]);
     assert!(!new_leader.is_empty());
+    // Each host noted the leader beside its local locks and asks it first; one more call
+    // each, now that the new leader is known, finds the old one gone and notes the new one.
+    // A proxy of the caller's environment is not used (etcd is reached directly, or the
+    // call would fail: on_unreachable = "fail").
+    let proxy = [
+        ("http_proxy", "http://127.0.0.1:9"),
+        ("HTTP_PROXY", "http://127.0.0.1:9"),
+        ("ALL_PROXY", "http://127.0.0.1:9"),
+    ];
+    for h in 0..4 {
+        // "on": the outlets stay as the reboots left them, for the next test's reboots.
+        let out = finish(hosts.spawn_with(h, PDUS[0], 20 + h, "on", "", &proxy));
+        assert_eq!(out.code, 0, "host{h}: {}{}", out.stdout, out.stderr);
+    }
+    let url = etcd.get(&format!("ETCD_{}_CLIENT", new_leader.to_uppercase()));
+    for h in 0..4 {
+        let note = sb.path(&format!("host{h}/etcd-leader"));
+        let noted = std::fs::read_to_string(&note).unwrap_or_default();
+        assert_eq!(
+            noted.split_whitespace().nth(2),
+            Some(url),
+            "host{h} noted {noted:?}, but {new_leader} leads"
+        );
+    }
 }
 
 #[test]

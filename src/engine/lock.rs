@@ -11,13 +11,20 @@
 //! in the order they came (etcd's lock is first come, first served by revision). Who holds
 //! and who waits is written beside the lock, under the same lease, for `fencebox locks`
 //! and for the log line of a waiter.
+//!
+//! With several endpoints, the calls go to the leader first: a write a follower takes
+//! is forwarded to the leader, a hop that costs each of the lock's three writes about a
+//! third of its time. Which endpoint leads, in which raft term, is kept beside the local
+//! locks (`etcd-leader`) and asked again, while the lease is revoked, whenever a call
+//! finds a different member or term there.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::etcd::{self, Client, LeaseId};
+use crate::etcd::{self, Client, LeaseId, Term};
 use crate::runtime::clock::Clock;
 use crate::runtime::env::Env;
 use crate::runtime::lock::{self, DeviceIdentity, DeviceLock, LockError, LockMode};
@@ -73,7 +80,7 @@ pub fn acquire(
     let cluster = match backend {
         LockBackend::Etcd(settings) if mode == LockMode::Exclusive => {
             let left = wait_limit.map(|w| w.saturating_sub(clock.elapsed().saturating_sub(start)));
-            match take_cluster_lock(settings, id, owner, left) {
+            match take_cluster_lock(settings, &env.lock_dir, id, owner, left) {
                 Ok(c) => Some(c),
                 Err(ClusterError::Unreachable(why)) => match settings.on_unreachable {
                     OnUnreachable::Local => {
@@ -120,6 +127,8 @@ struct ClusterLock {
     keeper: Option<Keeper>,
     connect_timeout: Duration,
     device: String,
+    /// Where to note the leader when this call did not find the one noted there.
+    note_leader: Option<PathBuf>,
 }
 
 impl Drop for ClusterLock {
@@ -128,15 +137,84 @@ impl Drop for ClusterLock {
             return;
         };
         keeper.stop();
-        if let Err(e) = self
-            .client
-            .revoke(self.lease, Instant::now() + self.connect_timeout)
-        {
-            log_warning!(
-                "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
-                self.device
-            );
+        let deadline = Instant::now() + self.connect_timeout;
+        let revoke = || {
+            if let Err(e) = self.client.revoke(self.lease, deadline) {
+                log_warning!(
+                    "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
+                    self.device
+                );
+            }
+        };
+        match &self.note_leader {
+            // Asked beside the revoke, so that the call ends no later for it.
+            Some(file) => std::thread::scope(|s| {
+                let log = log::current();
+                // Without a thread (none to be had) the leader is not asked: only a shortcut.
+                let _ = std::thread::Builder::new().spawn_scoped(s, || {
+                    // Not the revoke's whole time: a slow member must not hold the call up.
+                    let soon = Instant::now() + self.connect_timeout.min(LEADER_CHECK);
+                    let note = || note_leader(&self.client, file, soon);
+                    match log {
+                        Some(log) => log::scope(&log, note),
+                        None => note(),
+                    }
+                });
+                revoke();
+            }),
+            None => revoke(),
         }
+    }
+}
+
+/// The file beside the local locks that names the etcd leader.
+const LEADER_FILE: &str = "etcd-leader";
+
+/// How long a call may spend finding the leader as it ends.
+const LEADER_CHECK: Duration = Duration::from_millis(500);
+
+/// The leader noted in `file` (`<member> <term> <endpoint>`), if it is one of `client`'s
+/// endpoints: the calls go there first.
+fn prefer_noted_leader(client: &Client, file: &Path) -> Option<Term> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut words = text.split_whitespace();
+    let member = words.next()?.parse().ok()?;
+    let term = words.next()?.parse().ok()?;
+    let endpoint = words.next()?;
+    client.prefer(endpoint).then_some(Term { member, term })
+}
+
+/// Ask who leads and note it in `file` (written whole, then renamed over the old one).
+/// Only a shortcut: when it fails the calls still reach the leader, through a follower.
+fn note_leader(client: &Client, file: &Path, deadline: Instant) {
+    let leader = match client.leader(deadline) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            log_debug!(
+                1,
+                "the etcd leader is behind none of the endpoints; calls go through followers"
+            );
+            return;
+        }
+        Err(e) => {
+            log_debug!(1, "could not ask etcd which member leads ({e})");
+            return;
+        }
+    };
+    let (term, endpoint) = leader;
+    let fresh = file.with_extension(format!("{}.new", std::process::id()));
+    let written = std::fs::write(
+        &fresh,
+        format!("{} {} {endpoint}\n", term.member, term.term),
+    )
+    .and_then(|()| std::fs::rename(&fresh, file));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&fresh);
+        log_debug!(
+            1,
+            "could not note the etcd leader in {} ({e})",
+            file.display()
+        );
     }
 }
 
@@ -198,6 +276,7 @@ pub fn client_for(settings: &EtcdLocks) -> Result<Client, String> {
 
 fn take_cluster_lock(
     settings: &EtcdLocks,
+    lock_dir: &Path,
     id: &DeviceIdentity,
     owner: &str,
     left: Option<Duration>,
@@ -210,11 +289,18 @@ fn take_cluster_lock(
             "Failed: {e}; check [locks] ca, certificate and key in the site settings"
         )))
     })?;
+    let leader_file = (client.endpoints().len() > 1).then(|| lock_dir.join(LEADER_FILE));
+    let noted = leader_file
+        .as_deref()
+        .and_then(|f| prefer_noted_leader(&client, f));
     let soon = || Instant::now() + settings.connect_timeout;
     let asked = Instant::now();
-    let lease = client
+    let granted = client
         .grant(settings.ttl, soon())
         .map_err(|e| unreachable_or(e, &device))?;
+    let lease = granted.lease;
+    // The noted leader granted the lease in the noted term: it leads still.
+    let note_leader = leader_file.filter(|_| noted.is_none() || granted.by != noted);
     // From here the lease is ours to end, whatever happens.
     let keeper = Keeper::start(client.clone(), lease, settings.ttl, device.clone());
     let give_back = |keeper: Keeper, e: ClusterError| {
@@ -236,6 +322,7 @@ fn take_cluster_lock(
             keeper: Some(keeper),
             connect_timeout: settings.connect_timeout,
             device,
+            note_leader,
         });
     }
     log_info!(
@@ -283,6 +370,7 @@ fn take_cluster_lock(
         keeper: Some(keeper),
         connect_timeout: settings.connect_timeout,
         device,
+        note_leader,
     })
 }
 
@@ -628,6 +716,66 @@ mod tests {
         let value = String::from_utf8(value).unwrap();
         assert!(value.ends_with(" pid 1 (test on)"), "{value}");
         assert_eq!(put["lease"], "16");
+    }
+
+    /// An uncontended member `id` of a cluster whose leader is member 2 in term 5, which
+    /// `members` lists with their client URLs.
+    fn member(id: &'static str, members: Value) -> Fake {
+        Fake::start(move |path, _: &Value| {
+            let header = json!({"member_id": id, "raft_term": "5"});
+            match path {
+                "lease/grant" => Reply::ok(json!({"header": header, "ID": "16", "TTL": "2"})),
+                "kv/txn" => Reply::ok(json!({"header": {"revision": "7"}, "succeeded": true,
+                    "responses": [{"response_put": {}}, {"response_range": {"kvs": [
+                        {"key": b64(&entry()), "create_revision": "7", "lease": "16"}]}}]})),
+                "lease/revoke" => Reply::ok(json!({"header": header})),
+                "maintenance/status" => Reply::ok(json!({"header": header, "leader": "2"})),
+                "cluster/member/list" => Reply::ok(json!({"header": header, "members": members})),
+                _ => Reply {
+                    status: 404,
+                    body: json!({"message": "not here"}),
+                    delay: Duration::ZERO,
+                },
+            }
+        })
+    }
+
+    #[test]
+    fn calls_learn_the_leader_and_go_there_first() {
+        let leader = member("2", json!([]));
+        let follower = member(
+            "1",
+            json!([{"ID": "1", "clientURLs": ["http://192.0.2.1:2379"]},
+                   {"ID": "2", "clientURLs": [format!("{}/", leader.endpoint)]}]),
+        );
+        let mut env = env(&follower, "leader");
+        if let Ok(LockBackend::Etcd(s)) = &mut env.locks {
+            s.endpoints.push(leader.endpoint.clone());
+        }
+        let log = memory_log();
+        // The first call knows no leader: the first endpoint, then who leads, asked as it ends.
+        take(&env, None, &log).unwrap().release();
+        let asked = follower.paths();
+        assert_eq!(
+            asked[..3],
+            ["lease/grant", "kv/txn", "lease/revoke"],
+            "{asked:?}"
+        );
+        assert!(
+            asked.contains(&"cluster/member/list".to_string()),
+            "{asked:?}"
+        );
+        assert!(leader.paths().is_empty(), "{:?}", leader.paths());
+        let noted = std::fs::read_to_string(env.lock_dir.join(LEADER_FILE)).unwrap();
+        assert_eq!(noted, format!("2 5 {}\n", leader.endpoint));
+        // The next ones go to the leader, and asking again is not needed while it leads.
+        take(&env, None, &log).unwrap().release();
+        take(&env, None, &log).unwrap().release();
+        assert_eq!(
+            leader.paths(),
+            ["lease/grant", "kv/txn", "lease/revoke"].repeat(2)
+        );
+        assert_eq!(follower.paths().len(), asked.len());
     }
 
     #[test]

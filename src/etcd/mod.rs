@@ -5,7 +5,9 @@
 //! The gateway rather than gRPC: every agent call is a short process, and the gRPC client
 //! (`etcd-client`) needs an async runtime and protoc at build time; a blocking HTTP client
 //! costs neither. Any member serves any call (followers forward writes to the leader), so
-//! a call that finds a member gone or electing goes on to the next one.
+//! a call that finds a member gone or electing goes on to the next one. A write sent to the
+//! leader itself saves the forwarding hop, about a third of a commit on loopback: `leader`
+//! finds which endpoint that is, and `prefer` sends the next calls there.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,6 +66,31 @@ impl LeaseId {
     }
 }
 
+/// A member in a raft term, as an answer's header names them. Raft has at most one leader
+/// per term, so a member that led in a term still leads while the term lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    pub member: u64,
+    pub term: u64,
+}
+
+impl Term {
+    /// The member that answered, in the term it answered in.
+    fn of_answer(answer: &Value) -> Option<Term> {
+        Some(Term {
+            member: uint_of(&answer["header"]["member_id"])?,
+            term: uint_of(&answer["header"]["raft_term"])?,
+        })
+    }
+}
+
+/// A lease as granted, and who granted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Granted {
+    pub lease: LeaseId,
+    pub by: Option<Term>,
+}
+
 /// One key of a range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kv {
@@ -111,6 +138,9 @@ impl Client {
             .timeout_recv_body(Some(request_timeout))
             // etcd answers its own errors; nothing here redirects.
             .max_redirects(0)
+            // The members are named in the site settings: an http_proxy of the caller's
+            // environment (ureq reads it by default) must not carry the lock elsewhere.
+            .proxy(None)
             .user_agent("fencebox");
         if tls.ca.is_some() || tls.certificate.is_some() {
             config = config.tls_config(tls_config(tls)?);
@@ -123,15 +153,73 @@ impl Client {
         })
     }
 
+    /// The endpoints, in the order they were given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// Send the next calls to `endpoint` first, if it is one of this client's (`false`
+    /// otherwise, and nothing changes).
+    pub fn prefer(&self, endpoint: &str) -> bool {
+        match self.endpoints.iter().position(|e| e == endpoint) {
+            Some(at) => {
+                self.current.store(at, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The leader now, in its term, and which of this client's endpoints reaches it (None
+    /// when none of them is among the leader's client URLs, behind a proxy say).
+    pub fn leader(&self, deadline: Instant) -> Result<Option<(Term, String)>> {
+        let (status, at) = self.call_with(
+            "maintenance/status",
+            &json!({}),
+            deadline,
+            self.request_timeout,
+        )?;
+        let (Some(leader), Some(answered)) = (uint_of(&status["leader"]), Term::of_answer(&status))
+        else {
+            return Err(Error::Refused(format!(
+                "a status without a leader: {status}"
+            )));
+        };
+        let term = Term {
+            member: leader,
+            term: answered.term,
+        };
+        if answered.member == leader {
+            return Ok(self.endpoints.get(at).map(|e| (term, e.clone())));
+        }
+        let members = self.call("cluster/member/list", &json!({}), deadline)?;
+        let urls = members["members"]
+            .as_array()
+            .and_then(|all| all.iter().find(|m| uint_of(&m["ID"]) == Some(leader)))
+            .and_then(|m| m["clientURLs"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        Ok(self
+            .endpoints
+            .iter()
+            .find(|e| urls.iter().any(|u| u.as_str().is_some_and(|u| same(u, e))))
+            .map(|e| (term, e.clone())))
+    }
+
     /// A new lease of `ttl` (etcd raises a TTL below its minimum).
-    pub fn grant(&self, ttl: Duration, deadline: Instant) -> Result<LeaseId> {
+    pub fn grant(&self, ttl: Duration, deadline: Instant) -> Result<Granted> {
         let answer = self.call(
             "lease/grant",
             &json!({ "TTL": ttl.as_secs().max(1) }),
             deadline,
         )?;
-        lease_of(&answer, "ID")
-            .ok_or_else(|| Error::Refused(format!("a lease grant without an ID: {answer}")))
+        let lease = lease_of(&answer, "ID")
+            .ok_or_else(|| Error::Refused(format!("a lease grant without an ID: {answer}")))?;
+        Ok(Granted {
+            lease,
+            by: Term::of_answer(&answer),
+        })
     }
 
     /// Renew a lease once: its TTL now, or None when etcd no longer knows it (expired or
@@ -259,20 +347,23 @@ impl Client {
     /// round, until one answers or `deadline` passes.
     fn call(&self, method: &str, body: &Value, deadline: Instant) -> Result<Value> {
         self.call_with(method, body, deadline, self.request_timeout)
+            .map(|(answer, _)| answer)
     }
 
     /// A call that may wait (a lock): each try may take all the time that is left.
     fn call_waiting(&self, method: &str, body: &Value, deadline: Instant) -> Result<Value> {
         self.call_with(method, body, deadline, Duration::MAX)
+            .map(|(answer, _)| answer)
     }
 
+    /// The answer, and the index of the endpoint that gave it.
     fn call_with(
         &self,
         method: &str,
         body: &Value,
         deadline: Instant,
         per_try: Duration,
-    ) -> Result<Value> {
+    ) -> Result<(Value, usize)> {
         let n = self.endpoints.len().max(1);
         let mut seen: Vec<String> = Vec::new();
         let mut refused_in_a_row = 0;
@@ -318,7 +409,7 @@ impl Client {
                         .unwrap_or_default();
                     let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     if status == 200 {
-                        return Ok(answer);
+                        return Ok((answer, at));
                     }
                     let message = answer["message"]
                         .as_str()
@@ -408,6 +499,15 @@ fn int_of(v: &Value) -> Option<i64> {
     match v {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// Member IDs are unsigned 64-bit numbers, above i64's range for half of them.
+fn uint_of(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64(),
         _ => None,
     }
 }
