@@ -88,6 +88,33 @@ fn key_login_with_and_without_a_passphrase() {
             "{key}: {out:?}"
         );
     }
+    // The public half is read from `<key>.pub` when there is one (the peer's keys have it);
+    // without one it is derived from the key, and one that is not the key's own (another
+    // key's) is passed over for the key alone.
+    let key = p.get("FB_SSH_KEY");
+    for (name, public) in [
+        ("alone", None),
+        ("wrong-pub", Some(p.get("FB_SSH_KEY_ENC"))),
+    ] {
+        let copy = sb.path(&format!("id-{name}"));
+        std::fs::copy(key, &copy).unwrap();
+        if let Some(other) = public {
+            std::fs::copy(format!("{other}.pub"), format!("{}.pub", copy.display())).unwrap();
+        }
+        let stdin = format!(
+            "ip=127.0.0.1\nipport={}\nusername={}\nidentity_file={}\nssh_options={}\nplug=test\naction=status\n",
+            p.get("FB_SSH_PORT_MAIN"),
+            p.get("FB_SSH_USER"),
+            copy.display(),
+            p.strict_ssh_options(BASH)
+        );
+        let out = ours(&sb, &stdin);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Status: ON\n"),
+            "{name}: {out:?}"
+        );
+    }
 }
 
 #[test]
