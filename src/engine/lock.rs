@@ -19,6 +19,7 @@
 //! finds a different member or term there.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -202,7 +203,10 @@ fn note_leader(client: &Client, file: &Path, deadline: Instant) {
         }
     };
     let (term, endpoint) = leader;
-    let fresh = file.with_extension(format!("{}.new", std::process::id()));
+    // A name of this write's own: a service's calls may note at once.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let fresh = file.with_extension(format!("{}-{n}.new", std::process::id()));
     let written = std::fs::write(
         &fresh,
         format!("{} {} {endpoint}\n", term.member, term.term),
