@@ -444,14 +444,17 @@ fn the_leader_killed_mid_run_loses_no_call_and_lets_none_interleave() {
     );
     let new_leader = etcd.member(&["leader"]);
     assert!(!new_leader.is_empty());
-    // Each host noted the leader beside its local locks and asks it first; one more call
-    // each, now that the new leader is known, finds the old one gone and notes the new one.
-    // A proxy of the caller's environment is not used (etcd is reached directly, or the
-    // call would fail: on_unreachable = "fail").
+    // Each host notes the leader beside its local locks and asks it first: after one more
+    // call each, now that the new leader is elected, every note names it (whether that
+    // call or one of the run's found the old leader gone). A proxy of the caller's
+    // environment is not used (etcd is reached directly, or the call would fail:
+    // on_unreachable = "fail"); NO_PROXY is emptied, as it would exempt 127.0.0.1.
     let proxy = [
         ("http_proxy", "http://127.0.0.1:9"),
         ("HTTP_PROXY", "http://127.0.0.1:9"),
         ("ALL_PROXY", "http://127.0.0.1:9"),
+        ("NO_PROXY", ""),
+        ("no_proxy", ""),
     ];
     for h in 0..4 {
         // "on": the outlets stay as the reboots left them, for the next test's reboots.

@@ -12,20 +12,16 @@
 //! and who waits is written beside the lock, under the same lease, for `fencebox locks`
 //! and for the log line of a waiter.
 //!
-//! With several endpoints, the calls go to the leader first: a write a follower takes
-//! is forwarded to the leader, a hop that costs each of the lock's three writes about a
-//! third of its time. Which endpoint leads, in which raft term, is kept beside the local
-//! locks (`etcd-leader`) and asked again, while the lease is revoked, whenever a call
-//! finds a different member or term there.
+//! With several endpoints, the writes go to the leader first (see leader_note).
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::etcd::{self, Client, LeaseId, Term};
+use crate::engine::leader_note::{self, Check, Note};
+use crate::etcd::{self, Client, LeaseId};
 use crate::runtime::clock::Clock;
 use crate::runtime::env::Env;
 use crate::runtime::lock::{self, DeviceIdentity, DeviceLock, LockError, LockMode};
@@ -128,8 +124,8 @@ struct ClusterLock {
     keeper: Option<Keeper>,
     connect_timeout: Duration,
     device: String,
-    /// Where to note the leader when this call did not find the one noted there.
-    note_leader: Option<PathBuf>,
+    /// The check of who leads, when this call found the note out of date.
+    leader_check: Option<Check>,
 }
 
 impl Drop for ClusterLock {
@@ -138,89 +134,24 @@ impl Drop for ClusterLock {
             return;
         };
         keeper.stop();
-        let deadline = Instant::now() + self.connect_timeout;
-        let revoke = || {
-            if let Err(e) = self.client.revoke(self.lease, deadline) {
-                log_warning!(
-                    "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
-                    self.device
-                );
-            }
-        };
-        match &self.note_leader {
-            // Asked beside the revoke, so that the call ends no later for it.
-            Some(file) => std::thread::scope(|s| {
-                let log = log::current();
-                // Without a thread (none to be had) the leader is not asked: only a shortcut.
-                let _ = std::thread::Builder::new().spawn_scoped(s, || {
-                    // Not the revoke's whole time: a slow member must not hold the call up.
-                    let soon = Instant::now() + self.connect_timeout.min(LEADER_CHECK);
-                    let note = || note_leader(&self.client, file, soon);
-                    match log {
-                        Some(log) => log::scope(&log, note),
-                        None => note(),
-                    }
-                });
-                revoke();
-            }),
-            None => revoke(),
-        }
-    }
-}
-
-/// The file beside the local locks that names the etcd leader.
-const LEADER_FILE: &str = "etcd-leader";
-
-/// How long a call may spend finding the leader as it ends.
-const LEADER_CHECK: Duration = Duration::from_millis(500);
-
-/// The leader noted in `file` (`<member> <term> <endpoint>`), if it is one of `client`'s
-/// endpoints: the calls go there first.
-fn prefer_noted_leader(client: &Client, file: &Path) -> Option<Term> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let mut words = text.split_whitespace();
-    let member = words.next()?.parse().ok()?;
-    let term = words.next()?.parse().ok()?;
-    let endpoint = words.next()?;
-    client.prefer(endpoint).then_some(Term { member, term })
-}
-
-/// Ask who leads and note it in `file` (written whole, then renamed over the old one).
-/// Only a shortcut: when it fails the calls still reach the leader, through a follower.
-fn note_leader(client: &Client, file: &Path, deadline: Instant) {
-    let leader = match client.leader(deadline) {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            log_debug!(
-                1,
-                "the etcd leader is behind none of the endpoints; calls go through followers"
+        if let Err(e) = self
+            .client
+            .revoke(self.lease, Instant::now() + self.connect_timeout)
+        {
+            log_warning!(
+                "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
+                self.device
             );
-            return;
         }
-        Err(e) => {
-            log_debug!(1, "could not ask etcd which member leads ({e})");
-            return;
+        if let Some(check) = self.leader_check.take() {
+            check.finish(CHECK_WAIT);
         }
-    };
-    let (term, endpoint) = leader;
-    // A name of this write's own: a service's calls may note at once.
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let n = WRITES.fetch_add(1, Ordering::Relaxed);
-    let fresh = file.with_extension(format!("{}-{n}.new", std::process::id()));
-    let written = std::fs::write(
-        &fresh,
-        format!("{} {} {endpoint}\n", term.member, term.term),
-    )
-    .and_then(|()| std::fs::rename(&fresh, file));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&fresh);
-        log_debug!(
-            1,
-            "could not note the etcd leader in {} ({e})",
-            file.display()
-        );
     }
 }
+
+/// How long a call, once its lock is given back, waits for its check of the leader (which
+/// began at the grant, and takes a millisecond or two when the members answer).
+const CHECK_WAIT: Duration = Duration::from_millis(50);
 
 /// The names of the devices' locks under the prefix. Each entry of a lock's queue
 /// (`<lock>/<lease hex>`) carries the description of its call.
@@ -288,23 +219,28 @@ fn take_cluster_lock(
     let started = Instant::now();
     let device = id.key();
     let keys = Keys::new(&settings.prefix);
-    let client = client_for(settings).map_err(|e| {
+    let shared = client_for(settings).map_err(|e| {
         ClusterError::Lock(LockError::Local(format!(
             "Failed: {e}; check [locks] ca, certificate and key in the site settings"
         )))
     })?;
-    let leader_file = (client.endpoints().len() > 1).then(|| lock_dir.join(LEADER_FILE));
-    let noted = leader_file
-        .as_deref()
-        .and_then(|f| prefer_noted_leader(&client, f));
+    // With one endpoint there is nothing to choose.
+    let note_file = (shared.endpoints().len() > 1).then(|| lock_dir.join(leader_note::FILE));
+    let noted = note_file.as_deref().and_then(Note::read);
+    let client = shared.for_call(noted.as_ref().and_then(|n| n.endpoint.as_deref()));
+    let first = client.current_endpoint().to_string();
     let soon = || Instant::now() + settings.connect_timeout;
     let asked = Instant::now();
     let granted = client
         .grant(settings.ttl, soon())
         .map_err(|e| unreachable_or(e, &device))?;
     let lease = granted.lease;
-    // The noted leader granted the lease in the noted term: it leads still.
-    let note_leader = leader_file.filter(|_| noted.is_none() || granted.by != noted);
+    let leader_check = note_file
+        .filter(|_| !noted.as_ref().is_some_and(|n| n.holds_for(granted.by)))
+        .and_then(|file| {
+            let left = (client.current_endpoint() != first).then_some(first);
+            Check::start(&client, file, left)
+        });
     // From here the lease is ours to end, whatever happens.
     let keeper = Keeper::start(client.clone(), lease, settings.ttl, device.clone());
     let give_back = |keeper: Keeper, e: ClusterError| {
@@ -326,7 +262,7 @@ fn take_cluster_lock(
             keeper: Some(keeper),
             connect_timeout: settings.connect_timeout,
             device,
-            note_leader,
+            leader_check,
         });
     }
     log_info!(
@@ -374,7 +310,7 @@ fn take_cluster_lock(
         keeper: Some(keeper),
         connect_timeout: settings.connect_timeout,
         device,
-        note_leader,
+        leader_check,
     })
 }
 
@@ -744,34 +680,56 @@ mod tests {
         })
     }
 
-    #[test]
-    fn calls_learn_the_leader_and_go_there_first() {
+    /// A cluster of a follower (member 1, first) and the leader (member 2), with `before`
+    /// endpoints ahead of them; the Env's lock directory is named `name`.
+    fn pair(name: &str, before: &[String]) -> (Fake, Fake, Env) {
         let leader = member("2", json!([]));
         let follower = member(
             "1",
             json!([{"ID": "1", "clientURLs": ["http://192.0.2.1:2379"]},
                    {"ID": "2", "clientURLs": [format!("{}/", leader.endpoint)]}]),
         );
-        let mut env = env(&follower, "leader");
+        let mut env = env(&follower, name);
         if let Ok(LockBackend::Etcd(s)) = &mut env.locks {
+            s.endpoints = before.to_vec();
+            s.endpoints.push(follower.endpoint.clone());
             s.endpoints.push(leader.endpoint.clone());
         }
+        (follower, leader, env)
+    }
+
+    /// The note once the check of the call before has written it.
+    fn noted(env: &Env, expected: &str) -> String {
+        let file = env.lock_dir.join(leader_note::FILE);
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if text == expected || Instant::now() > until {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn calls_learn_the_leader_and_go_there_first() {
+        let (follower, leader, env) = pair("leader", &[]);
         let log = memory_log();
-        // The first call knows no leader: the first endpoint, then who leads, asked as it ends.
+        // The first call knows no leader: the first endpoint, and who leads is asked beside.
         take(&env, None, &log).unwrap().release();
+        let expected = format!("2 5 {}\n", leader.endpoint);
+        assert_eq!(noted(&env, &expected), expected);
         let asked = follower.paths();
-        assert_eq!(
-            asked[..3],
-            ["lease/grant", "kv/txn", "lease/revoke"],
-            "{asked:?}"
-        );
-        assert!(
-            asked.contains(&"cluster/member/list".to_string()),
-            "{asked:?}"
-        );
+        assert_eq!(asked.first().map(String::as_str), Some("lease/grant"));
+        for path in [
+            "kv/txn",
+            "lease/revoke",
+            "maintenance/status",
+            "cluster/member/list",
+        ] {
+            assert!(asked.contains(&path.to_string()), "{path}: {asked:?}");
+        }
         assert!(leader.paths().is_empty(), "{:?}", leader.paths());
-        let noted = std::fs::read_to_string(env.lock_dir.join(LEADER_FILE)).unwrap();
-        assert_eq!(noted, format!("2 5 {}\n", leader.endpoint));
         // The next ones go to the leader, and asking again is not needed while it leads.
         take(&env, None, &log).unwrap().release();
         take(&env, None, &log).unwrap().release();
@@ -780,6 +738,63 @@ mod tests {
             ["lease/grant", "kv/txn", "lease/revoke"].repeat(2)
         );
         assert_eq!(follower.paths().len(), asked.len());
+    }
+
+    #[test]
+    fn a_noted_leader_that_is_gone_is_left_and_the_new_one_noted() {
+        // An endpoint nobody listens on, noted as the leader's.
+        let gone = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        let (follower, leader, env) = pair("gone", std::slice::from_ref(&gone));
+        std::fs::create_dir_all(&env.lock_dir).unwrap();
+        let file = env.lock_dir.join(leader_note::FILE);
+        std::fs::write(&file, format!("9 4 {gone}\n")).unwrap();
+        let log = memory_log();
+        take(&env, None, &log).unwrap().release();
+        let expected = format!("2 5 {}\n", leader.endpoint);
+        assert_eq!(noted(&env, &expected), expected);
+        assert_eq!(
+            follower.paths().first().map(String::as_str),
+            Some("lease/grant")
+        );
+        take(&env, None, &log).unwrap().release();
+        assert_eq!(leader.paths(), ["lease/grant", "kv/txn", "lease/revoke"]);
+    }
+
+    #[test]
+    fn a_leader_this_host_cannot_reach_is_not_noted_as_the_way() {
+        // The leader's own endpoint is listed but refuses this host (nobody listens):
+        // the member list names it, yet the note keeps no endpoint, so that the calls of
+        // this term start elsewhere instead of trying it first each time.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        let follower = member(
+            "1",
+            json!([{"ID": "1", "clientURLs": ["http://192.0.2.1:2379"]},
+                   {"ID": "2", "clientURLs": [closed.clone()]}]),
+        );
+        let mut env = env(&follower, "unreached");
+        if let Ok(LockBackend::Etcd(s)) = &mut env.locks {
+            s.endpoints = vec![closed.clone(), follower.endpoint.clone()];
+        }
+        std::fs::create_dir_all(&env.lock_dir).unwrap();
+        std::fs::write(
+            env.lock_dir.join(leader_note::FILE),
+            format!("2 5 {closed}\n"),
+        )
+        .unwrap();
+        let log = memory_log();
+        take(&env, None, &log).unwrap().release();
+        assert_eq!(noted(&env, "2 5\n"), "2 5\n");
+        // Same term, no news: the next call asks nobody who leads.
+        let before = follower.paths().len();
+        take(&env, None, &log).unwrap().release();
+        let after = follower.paths();
+        assert_eq!(after[before..], ["lease/grant", "kv/txn", "lease/revoke"]);
     }
 
     #[test]

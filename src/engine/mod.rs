@@ -2,6 +2,7 @@
 //! alike, and the typed outcome an action ends with.
 
 pub mod flow;
+pub mod leader_note;
 pub mod lock;
 pub mod outcome;
 pub mod render;

@@ -6,8 +6,8 @@
 //! (`etcd-client`) needs an async runtime and protoc at build time; a blocking HTTP client
 //! costs neither. Any member serves any call (followers forward writes to the leader), so
 //! a call that finds a member gone or electing goes on to the next one. A write sent to the
-//! leader itself saves the forwarding hop, about a third of a commit on loopback: `leader`
-//! finds which endpoint that is, and `prefer` sends the next calls there.
+//! leader itself saves the forwarding hop (a tenth to a third of a commit on loopback):
+//! `leader` finds which endpoint that is, and `for_call` starts a call's requests there.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,8 +66,10 @@ impl LeaseId {
     }
 }
 
-/// A member in a raft term, as an answer's header names them. Raft has at most one leader
-/// per term, so a member that led in a term still leads while the term lasts.
+/// A member in a raft term, as an answer's header names them (the term is the one the
+/// member last applied an entry in). Raft elects at most one leader per term: a member that
+/// committed a write in term T was the leader of T, and a later answer in T from the same
+/// member means no election has happened since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Term {
     pub member: u64,
@@ -111,13 +113,16 @@ pub struct Queued {
     pub first: Kv,
 }
 
-/// A client of one cluster. Cheap to clone; clones share connections and the member
-/// that answered last.
+/// A client of one cluster. Cheap to clone; clones share connections, the member that
+/// answered last, and the member asked next (`for_call` gives a call a cursor of its own).
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     endpoints: Arc<Vec<String>>,
+    /// The member asked next.
     current: Arc<AtomicUsize>,
+    /// The member that answered last, shared by every call of the process.
+    last_answered: Arc<AtomicUsize>,
     /// How long one member may take to answer a short call.
     request_timeout: Duration,
 }
@@ -149,6 +154,7 @@ impl Client {
             agent: config.build().new_agent(),
             endpoints: Arc::new(endpoints.to_vec()),
             current: Arc::new(AtomicUsize::new(0)),
+            last_answered: Arc::new(AtomicUsize::new(0)),
             request_timeout,
         })
     }
@@ -158,39 +164,53 @@ impl Client {
         &self.endpoints
     }
 
-    /// Send the next calls to `endpoint` first, if it is one of this client's (`false`
-    /// otherwise, and nothing changes).
-    pub fn prefer(&self, endpoint: &str) -> bool {
-        match self.endpoints.iter().position(|e| e == endpoint) {
-            Some(at) => {
-                self.current.store(at, Ordering::Relaxed);
-                true
-            }
-            None => false,
+    /// A client for one call (and its clones): the same connections, with a cursor of its
+    /// own, so that the members another call moves on from do not move this one. It asks
+    /// `first` first when that is one of the endpoints, else the member that answered last.
+    pub fn for_call(&self, first: Option<&str>) -> Client {
+        let at = first
+            .and_then(|f| self.endpoints.iter().position(|e| e == f))
+            .unwrap_or_else(|| self.last_answered.load(Ordering::Relaxed));
+        Client {
+            current: Arc::new(AtomicUsize::new(at)),
+            ..self.clone()
         }
+    }
+
+    /// The endpoint asked next (the one that answered last, unless it failed since).
+    pub fn current_endpoint(&self) -> &str {
+        let n = self.endpoints.len().max(1);
+        self.endpoints
+            .get(self.current.load(Ordering::Relaxed) % n)
+            .map_or("", String::as_str)
     }
 
     /// The leader now, in its term, and which of this client's endpoints reaches it (None
     /// when none of them is among the leader's client URLs, behind a proxy say).
-    pub fn leader(&self, deadline: Instant) -> Result<Option<(Term, String)>> {
+    pub fn leader(&self, deadline: Instant) -> Result<(Term, Option<String>)> {
         let (status, at) = self.call_with(
             "maintenance/status",
             &json!({}),
             deadline,
             self.request_timeout,
         )?;
-        let (Some(leader), Some(answered)) = (uint_of(&status["leader"]), Term::of_answer(&status))
-        else {
+        let Some(answered) = Term::of_answer(&status) else {
             return Err(Error::Refused(format!(
-                "a status without a leader: {status}"
+                "a status without a header: {status}"
             )));
+        };
+        // The gateway leaves a zero out: no leader field is no leader.
+        let Some(leader) = uint_of(&status["leader"]).filter(|l| *l != 0) else {
+            return Err(Error::Unreachable(
+                "no leader (an election under way)".into(),
+            ));
         };
         let term = Term {
             member: leader,
             term: answered.term,
         };
         if answered.member == leader {
-            return Ok(self.endpoints.get(at).map(|e| (term, e.clone())));
+            return Ok((term, self.endpoints.get(at).cloned()));
         }
         let members = self.call("cluster/member/list", &json!({}), deadline)?;
         let urls = members["members"]
@@ -200,11 +220,12 @@ impl Client {
             .cloned()
             .unwrap_or_default();
         let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
-        Ok(self
+        let endpoint = self
             .endpoints
             .iter()
             .find(|e| urls.iter().any(|u| u.as_str().is_some_and(|u| same(u, e))))
-            .map(|e| (term, e.clone())))
+            .cloned();
+        Ok((term, endpoint))
     }
 
     /// A new lease of `ttl` (etcd raises a TTL below its minimum).
@@ -409,6 +430,7 @@ impl Client {
                         .unwrap_or_default();
                     let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     if status == 200 {
+                        self.last_answered.store(at, Ordering::Relaxed);
                         return Ok((answer, at));
                     }
                     let message = answer["message"]
