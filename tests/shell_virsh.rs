@@ -88,14 +88,10 @@ fn key_login_with_and_without_a_passphrase() {
             "{key}: {out:?}"
         );
     }
-    // The public half is read from `<key>.pub` when there is one (the peer's keys have it);
-    // without one it is derived from the key, and one that is not the key's own (another
-    // key's) is passed over for the key alone.
+    // The public half comes from the key itself (an OpenSSH-format key keeps it in the
+    // clear): a key without its .pub, and one beside another key's .pub, log in alike.
     let key = p.get("FB_SSH_KEY");
-    for (name, public) in [
-        ("alone", None),
-        ("wrong-pub", Some(p.get("FB_SSH_KEY_ENC"))),
-    ] {
+    for (name, public) in [("alone", None), ("wrong-pub", Some(p.get("FB_SSH_KEY_ENC")))] {
         let copy = sb.path(&format!("id-{name}"));
         std::fs::copy(key, &copy).unwrap();
         if let Some(other) = public {
@@ -113,6 +109,41 @@ fn key_login_with_and_without_a_passphrase() {
             (out.code, out.stdout.as_str()),
             (0, "Status: ON\n"),
             "{name}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn the_public_half_read_from_a_key_is_what_ssh_keygen_derives() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-keygen");
+    let mut keys: Vec<(String, &str)> = vec![
+        (p.get("FB_SSH_KEY").to_string(), ""),
+        (p.get("FB_SSH_KEY_ENC").to_string(), p.get("FB_SSH_KEY_PASSPHRASE")),
+    ];
+    for kind in ["rsa", "ecdsa"] {
+        let path = sb.path(&format!("id_{kind}"));
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", "", "-f"])
+            .arg(&path)
+            .status()
+            .expect("ssh-keygen (openssh-client) is installed by tests/run-all.sh");
+        assert!(made.success());
+        keys.push((path.display().to_string(), ""));
+    }
+    for (path, phrase) in keys {
+        let derived = std::process::Command::new("ssh-keygen")
+            .args(["-y", "-P", phrase, "-f", &path])
+            .output()
+            .unwrap();
+        assert!(derived.status.success(), "{path}: {derived:?}");
+        let derived = String::from_utf8(derived.stdout).unwrap();
+        let derived: Vec<&str> = derived.split_whitespace().take(2).collect();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            fencebox::ssh::key::openssh_public(&text),
+            Some(derived.join(" ")),
+            "{path}"
         );
     }
 }

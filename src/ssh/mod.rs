@@ -2,6 +2,7 @@
 //! known-hosts file, and the `ssh_options` subset it honours. It knows nothing of
 //! fence-agents' options or wording; its errors are its own.
 
+pub mod key;
 pub mod known_hosts;
 pub mod options;
 pub mod session;

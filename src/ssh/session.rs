@@ -4,12 +4,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ssh2::{Channel, HostKeyType, KeyboardInteractivePrompt, MethodType, Prompt, Session};
 
+use super::key;
 use super::known_hosts::{self, HostKey, Verdict};
 use super::options::{AlgorithmList, HostKeyPolicy};
 use super::SshError;
@@ -317,14 +318,6 @@ impl KeyboardInteractivePrompt for PasswordPrompter<'_> {
     }
 }
 
-/// `<key>.pub`, if there is such a file.
-fn public_half(key: &Path) -> Option<PathBuf> {
-    let mut name = key.as_os_str().to_owned();
-    name.push(".pub");
-    let path = PathBuf::from(name);
-    path.is_file().then_some(path)
-}
-
 fn authenticate(session: &Session, user: &str, login: &Login) -> Result<(), SshError> {
     let refused = |how: &str, e: ssh2::Error| {
         if e.code() == ssh2::ErrorCode::Session(-9) {
@@ -338,23 +331,17 @@ fn authenticate(session: &Session, user: &str, login: &Login) -> Result<(), SshE
     match login {
         Login::Key { file, passphrase } => {
             let passphrase = passphrase.as_deref();
-            // The public half beside the key (`<key>.pub`), as OpenSSH's ssh reads it:
-            // without it libssh2 derives it by parsing the private key once more, which
-            // OpenSSL 3 makes cost about half a millisecond of CPU. A `.pub` that is not
-            // the key's own is refused by the server; the key alone is tried then.
-            let public = public_half(file);
-            let beside = public
-                .as_deref()
-                .map(|p| session.userauth_pubkey_file(user, Some(p), file, passphrase));
-            match beside {
-                Some(Ok(())) => {}
-                Some(Err(e)) if e.code() == ssh2::ErrorCode::Session(-9) => {
-                    return Err(refused("public-key", e));
+            // An OpenSSH-format key carries its public half in the clear (ssh::key):
+            // given it, libssh2 does not parse the private key a second time to derive it.
+            let text = std::fs::read_to_string(file).ok();
+            let public = text.as_deref().and_then(key::openssh_public);
+            let tried = match (&text, &public) {
+                (Some(text), Some(public)) => {
+                    session.userauth_pubkey_memory(user, Some(public), text, passphrase)
                 }
-                _ => session
-                    .userauth_pubkey_file(user, None, file, passphrase)
-                    .map_err(|e| refused(&format!("public-key ({})", file.display()), e))?,
-            }
+                _ => session.userauth_pubkey_file(user, None, file, passphrase),
+            };
+            tried.map_err(|e| refused(&format!("public-key ({})", file.display()), e))?;
         }
         Login::Password(password) => {
             let methods = session
