@@ -13,8 +13,9 @@
 //! to; a family's name and sysObjectIDs) so that a call builds only the families it may
 //! match. A shell agent's dialogue is the one part kept as text, as JSON (serde_json reads
 //! it in a quarter of TOML's time), decoded only by a call of that agent. The family model
-//! itself (src/snmp/family.rs, included below) reads and checks the family files here; a file that is not valid TOML, an unknown field or a broken
-//! family stops the build, naming the file. Site files (/etc/fencebox/agents.d) are TOML,
+//! itself (src/snmp/family.rs, included below) reads and checks the family files here; a
+//! file that is not valid TOML, an unknown field or a broken family stops the build,
+//! naming the file. Site files (/etc/fencebox/agents.d) are TOML,
 //! read once per process into the registry (src/contract/agents.rs).
 //!
 //! ## The unwinder

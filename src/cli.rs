@@ -390,7 +390,6 @@ fn link(dir: &Path) -> u8 {
         Ok(p) => p,
         Err(e) => return fail_plain(&format!("cannot find this binary's own path: {e}")),
     };
-
     let relative = dir.canonicalize().ok().as_deref() == exe.parent();
     let registry = Registry::load(&Env::from_process().agents_dir);
     let names = match registry.all_names() {

@@ -80,8 +80,8 @@ impl Term {
     /// The member that answered, in the term it answered in.
     fn of_answer(answer: &Value) -> Option<Term> {
         Some(Term {
-            member: uint_of(&answer["header"]["member_id"])?,
-            term: uint_of(&answer["header"]["raft_term"])?,
+            member: number_of::<u64>(&answer["header"]["member_id"])?,
+            term: number_of::<u64>(&answer["header"]["raft_term"])?,
         })
     }
 }
@@ -200,7 +200,7 @@ impl Client {
             )));
         };
         // The gateway leaves a zero out: no leader field is no leader.
-        let Some(leader) = uint_of(&status["leader"]).filter(|l| *l != 0) else {
+        let Some(leader) = number_of::<u64>(&status["leader"]).filter(|l| *l != 0) else {
             return Err(Error::Unreachable(
                 "no leader (an election under way)".into(),
             ));
@@ -215,7 +215,10 @@ impl Client {
         let members = self.call("cluster/member/list", &json!({}), deadline)?;
         let urls = members["members"]
             .as_array()
-            .and_then(|all| all.iter().find(|m| uint_of(&m["ID"]) == Some(leader)))
+            .and_then(|all| {
+                all.iter()
+                    .find(|m| number_of::<u64>(&m["ID"]) == Some(leader))
+            })
             .and_then(|m| m["clientURLs"].as_array())
             .cloned()
             .unwrap_or_default();
@@ -251,7 +254,7 @@ impl Client {
             &json!({ "ID": lease.0.to_string() }),
             deadline,
         )?;
-        Ok(int_of(&answer["result"]["TTL"])
+        Ok(number_of::<i64>(&answer["result"]["TTL"])
             .filter(|t| *t > 0)
             .map(|t| Duration::from_secs(t.unsigned_abs())))
     }
@@ -320,7 +323,7 @@ impl Client {
                 .unwrap_or_default()
         };
         let mine = if answer["succeeded"].as_bool() == Some(true) {
-            int_of(&answer["header"]["revision"])
+            number_of::<i64>(&answer["header"]["revision"])
         } else {
             range(0).first().map(|kv| kv.create_revision)
         };
@@ -517,25 +520,27 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
-fn int_of(v: &Value) -> Option<i64> {
+/// A 64-bit number as the gateway writes it (a decimal string; a JSON number is taken
+/// too): member IDs need the unsigned range, revisions and leases the signed one.
+fn number_of<T>(v: &Value) -> Option<T>
+where
+    T: std::str::FromStr + TryFrom<i64> + TryFrom<u64>,
+{
     match v {
         Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.as_i64(),
-        _ => None,
-    }
-}
-
-/// Member IDs are unsigned 64-bit numbers, above i64's range for half of them.
-fn uint_of(v: &Value) -> Option<u64> {
-    match v {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.as_u64(),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => T::try_from(u).ok(),
+            (None, Some(i)) => T::try_from(i).ok(),
+            _ => None,
+        },
         _ => None,
     }
 }
 
 fn lease_of(v: &Value, field: &str) -> Option<LeaseId> {
-    int_of(&v[field]).filter(|id| *id != 0).map(LeaseId)
+    number_of::<i64>(&v[field])
+        .filter(|id| *id != 0)
+        .map(LeaseId)
 }
 
 fn bytes_of(v: &Value) -> Option<Vec<u8>> {
@@ -551,7 +556,7 @@ fn kvs_of(answer: &Value) -> Vec<Kv> {
                     Some(Kv {
                         key: bytes_of(&kv["key"])?,
                         value: bytes_of(&kv["value"]).unwrap_or_default(),
-                        create_revision: int_of(&kv["create_revision"]).unwrap_or(0),
+                        create_revision: number_of::<i64>(&kv["create_revision"]).unwrap_or(0),
                         lease: lease_of(kv, "lease"),
                     })
                 })
