@@ -4,21 +4,25 @@ an agent call, on a private 3-member etcd on loopback (tests/peers/etcd).
 
 The call is fence_dummy `action=on` on a status file that already says "on" (the package's
 link, as the dummy rows of bench/run.py run it): it takes the device's lock exclusively (so,
-with the etcd backend, the etcd lock too: lease grant, one txn, revoke at the end) and only
-reads the device, so its own work is as small as a call's can be and the lock's cost shows.
-Three configurations, each with its own lock directory, called in turns (each turn in a
-shuffled order) after a warm-up of each:
-  none   FENCEBOX_CONFIG names a file that does not exist (the installed default);
-  local  a site file with `[locks] backend = "local"`;
-  etcd   a site file with `backend = "etcd"`, the three members' endpoints, ttl 10 and
-         on_unreachable = "fail" (a call that could not reach etcd fails instead of going on
-         with the local lock alone, so every etcd row really went through etcd).
+with the etcd backend, the etcd lock too) and only reads the device, so its own work is as
+small as a call's can be and the lock's cost shows. Four configurations, each with its own
+lock directory, called in turns (each turn in a shuffled order) after a warm-up of each:
+  none       FENCEBOX_CONFIG names a file that does not exist (the installed default);
+  local      a site file with `[locks] backend = "local"`;
+  etcd       a site file with `backend = "etcd"`, the three members' endpoints, ttl 10 and
+             on_unreachable = "fail" (a call that could not reach etcd fails instead of going
+             on with the local lock alone, so every etcd row really went through etcd); each
+             call takes the lease the call before handed on (src/engine/spare_lease.rs), or a
+             fresh one once that has less than two thirds of its TTL left: a txn putting the
+             lock entry, its deletion at the end, and a lease grant every few seconds;
+  etcd-cold  the same, with the handed-on lease's note removed before each call (untimed), as
+             for a host's first call in a while: lease grant, txn, deletion.
 Per call: wall time and CPU (user + system of the process and its threads, wait4's rusage).
 Before the runs, etcd's revision confirms that an etcd call writes and that the others do not.
-In the same turns, etcd's own share: the three writes of a lock (lease grant, a txn putting a
-key on the lease, lease revoke) sent by this process over one kept HTTP connection to the
-first endpoint, as the agent sends them; each is a raft commit (leader and a follower write
-their WAL), so this is what no client can save.
+In the same turns, etcd's own share: the writes of a lock sent by this process over one kept
+HTTP connection, as the agent sends them (each a raft commit: leader and a follower write
+their WAL), so this is what no client can save: txn and deletion on a kept lease at the
+leader, the same with a lease grant first, and the two through a follower.
 
 Contended (4 "hosts"): 4 threads, each with a lock directory of its own, each running 25 calls
 one after the other on the same status file with the etcd backend, so the hosts queue in
@@ -52,11 +56,13 @@ WARMUP = 5
 WORKERS, WORKER_CALLS = 4, 25
 P50_TARGET = 0.005   # s of wall time the etcd lock may add to a call (p50)
 CPU_TARGET = 1.10    # CPU with backend = "local" at most this times the CPU without a site file
-CONFIGS = ("none", "local", "etcd")
+CONFIGS = ("none", "local", "etcd", "etcd-cold")
+ETCD_CONFIGS = ("etcd", "etcd-cold")
 LABELS = {
     "none": "no site file (default)",
     "local": "`backend = \"local\"`",
-    "etcd": "`backend = \"etcd\"`, 3 members",
+    "etcd": "`backend = \"etcd\"`, 3 members, calls in a row (lease handed on)",
+    "etcd-cold": "`backend = \"etcd\"`, 3 members, no lease handed on (a first call)",
 }
 
 
@@ -100,12 +106,16 @@ def etcd_revision(endpoint):
 
 
 class EtcdFloor:
-    """The etcd requests of one lock, timed from here over one kept connection."""
+    """The etcd requests of one lock, timed from here over one kept connection: txn and
+    deletion on a lease kept from one lock to the next (`grant` False; renewed, untimed,
+    when a third of its TTL has gone), or with a lease grant first."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, grant):
         host, port = endpoint[len("http://"):].rsplit(":", 1)
         self.conn = http.client.HTTPConnection(host, int(port), timeout=5)
         self.n = 0
+        self.grant = grant
+        self.lease, self.renewed = None, 0.0
 
     def post(self, path, body):
         self.conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
@@ -118,11 +128,17 @@ class EtcdFloor:
     def once(self):
         self.n += 1
         key = base64.b64encode(f"fencebox-bench/floor/{self.n}".encode()).decode()
+        if not self.grant and time.monotonic() - self.renewed > TTL / 3:
+            if self.lease is None:
+                self.lease = self.post("/v3/lease/grant", {"TTL": TTL})["ID"]
+            else:
+                self.post("/v3/lease/keepalive", {"ID": self.lease})
+            self.renewed = time.monotonic()
         t0 = time.perf_counter()
-        lease = self.post("/v3/lease/grant", {"TTL": TTL})["ID"]
+        lease = self.post("/v3/lease/grant", {"TTL": TTL})["ID"] if self.grant else self.lease
         self.post("/v3/kv/txn", {"compare": [{"key": key, "target": "CREATE", "create_revision": "0"}],
                                  "success": [{"request_put": {"key": key, "value": "aA==", "lease": lease}}]})
-        self.post("/v3/lease/revoke", {"ID": lease})
+        self.post("/v3/kv/deleterange", {"key": key})
         return time.perf_counter() - t0
 
     def close(self):
@@ -175,6 +191,7 @@ def run(work, fencebox, runs, env=None, log=print):
             "local": os.path.join(base, "local.toml"),
             "etcd": os.path.join(base, "etcd.toml"),
         }
+        site["etcd-cold"] = site["etcd"]
         with open(site["local"], "w") as f:
             f.write('[locks]\nbackend = "local"\n')
         with open(site["etcd"], "w") as f:
@@ -183,6 +200,11 @@ def run(work, fencebox, runs, env=None, log=print):
         envs = {c: dict(env, FENCEBOX_CONFIG=site[c], FENCEBOX_LOCK_DIR=lock_dir(c)) for c in CONFIGS}
 
         def call(c, e=None):
+            if c == "etcd-cold":
+                try:
+                    os.remove(os.path.join(envs[c]["FENCEBOX_LOCK_DIR"], "etcd-lease"))
+                except FileNotFoundError:
+                    pass
             code, wall, cpu, err = run_once(agent, stdin, e or envs[c])
             if code != 0:
                 sys.exit(f"fence_dummy action=on ({c}): exit {code}:\n{err[-1500:]}")
@@ -194,7 +216,7 @@ def run(work, fencebox, runs, env=None, log=print):
             before = etcd_revision(endpoints[0])
             call(c)
             writes[c] = etcd_revision(endpoints[0]) - before
-        if writes["etcd"] < 1 or writes["none"] or writes["local"]:
+        if min(writes[c] for c in ETCD_CONFIGS) < 1 or writes["none"] or writes["local"]:
             sys.exit(f"etcd writes per call not as expected (etcd > 0, the others 0): {writes}")
         for _ in range(WARMUP):
             for c in CONFIGS:
@@ -213,7 +235,8 @@ def run(work, fencebox, runs, env=None, log=print):
         if noted != peer.get(f"ETCD_{leader.upper()}_CLIENT"):
             sys.exit(f"the etcd calls noted {noted} as the leader, but {leader} leads")
         follower = next(e for e in endpoints if e != noted)
-        floors = {"leader": EtcdFloor(noted), "follower": EtcdFloor(follower)}
+        floors = {"leader": EtcdFloor(noted, False), "leader-grant": EtcdFloor(noted, True),
+                  "follower": EtcdFloor(follower, False)}
         for _ in range(WARMUP):
             for fl in floors.values():
                 fl.once()
@@ -238,7 +261,8 @@ def run(work, fencebox, runs, env=None, log=print):
                 cpu[c].append(u)
         for fl in floors.values():
             fl.close()
-        revs = (etcd_revision(endpoints[0]) - rev0 - 2 * len(floors) * n) / n  # the floors': put, revoke
+        # the floors': put, delete
+        revs = (etcd_revision(endpoints[0]) - rev0 - 2 * len(floors) * n) / n / len(ETCD_CONFIGS)
         name_of = lambda e: next((m for m in ("m1", "m2", "m3") if peer.get(f"ETCD_{m.upper()}_CLIENT") == e), "?")
         with open(state) as f:
             if f.read().strip() != "on":
@@ -254,10 +278,9 @@ def run(work, fencebox, runs, env=None, log=print):
         ]
     finally:
         subprocess.run([os.path.join(PEER, "stop.sh")], env=penv, capture_output=True)
+    floor = {k: {"calls": n, "wall50": pct(v, 0.5), "wall99": pct(v, 0.99)} for k, v in floor_wall.items()}
     return {"rows": rows, "writes": writes["etcd"], "revs_per_call": revs, "contended": contended,
-            "floor": {"calls": n, "wall50": pct(floor_wall["leader"], 0.5), "wall99": pct(floor_wall["leader"], 0.99)},
-            "floor_follower": {"calls": n, "wall50": pct(floor_wall["follower"], 0.5),
-                               "wall99": pct(floor_wall["follower"], 0.99)},
+            "floor": floor["leader"], "floor_grant": floor["leader-grant"], "floor_follower": floor["follower"],
             "leader": leader, "follower": name_of(follower)}
 
 
@@ -290,18 +313,21 @@ def contend(name, agent, stdin, worker_envs):
             "failures": failures}
 
 
-def added(result):
+def added(result, config="etcd"):
     by = {r["config"]: r for r in result["rows"]}
-    return (by["etcd"]["wall50"] - by["none"]["wall50"], by["etcd"]["wall99"] - by["none"]["wall99"])
+    return (by[config]["wall50"] - by["none"]["wall50"], by[config]["wall99"] - by["none"]["wall99"])
 
 
 def targets(result):
     by = {r["config"]: r for r in result["rows"]}
     p50, p99 = added(result)
+    cold50, cold99 = added(result, "etcd-cold")
     cpu_ratio = by["local"]["cpu50"] / by["none"]["cpu50"] if by["none"]["cpu50"] > 0 else float("inf")
     out = [
-        (f"etcd device lock adds at most 5 ms to a call (p50): {p50 * 1e3:+.2f} ms p50, "
+        (f"etcd device lock adds at most 5 ms to a call (p50), calls in a row: {p50 * 1e3:+.2f} ms p50, "
          f"{p99 * 1e3:+.2f} ms p99 (fence_dummy action=on, 3 etcd members on loopback)", p50 <= P50_TARGET),
+        (f"the same for a call with no lease handed on: {cold50 * 1e3:+.2f} ms p50, {cold99 * 1e3:+.2f} ms p99",
+         cold50 <= P50_TARGET),
         (f"agent CPU per call with `backend = \"local\"` within 10 % of no site file: "
          f"{by['local']['cpu50'] * 1e3:.2f} ms against {by['none']['cpu50'] * 1e3:.2f} ms p50 "
          f"(x{cpu_ratio:.2f})", cpu_ratio <= CPU_TARGET),
@@ -320,9 +346,12 @@ def markdown(result):
         "",
         "fence_dummy `action=on` on a status file that already says on (the device is only read, but",
         "the lock is exclusive, so with `[locks] backend = \"etcd\"` the call also takes the device's",
-        "etcd lock: lease grant, one txn, revoke at the end), through the package's link, with three",
-        "site settings (`FENCEBOX_CONFIG`), each with its own lock directory, called in turns (each in",
-        "a shuffled order) after a warm-up. etcd: Debian 12's etcd-server 3.4, three members on",
+        "etcd lock), through the package's link, with three site settings (`FENCEBOX_CONFIG`), each",
+        "with its own lock directory, called in turns (each in a shuffled order) after a warm-up. An",
+        "etcd call puts its lock entry on a lease (one txn) and deletes it at the end; the lease is the",
+        "one the host's call before handed on while it has two thirds of its TTL left, else a fresh",
+        "grant (src/engine/spare_lease.rs). The cold row removes the handed-on lease's note before",
+        "each call (untimed), as for a host's first call in a while. etcd: Debian 12's etcd-server 3.4, three members on",
         f"127.0.0.1 (tests/peers/etcd), `ttl = {TTL}`, `on_unreachable = \"fail\"` (no etcd row went on",
         "without etcd). Wall time is the caller's, start to exit; CPU is user + system time of the",
         "call's process (all its threads, from `wait4`). Generated by `bench/locks.py` (called by",
@@ -336,26 +365,31 @@ def markdown(result):
         lines.append(f"| {LABELS[c]} | {r['calls']} | {r['wall50'] * 1e3:.2f} | {r['wall99'] * 1e3:.2f} "
                      f"| {r['cpu50'] * 1e3:.2f} | {r['cpu_mean'] * 1e3:.2f} |")
     p50, p99 = added(result)
-    cpu_etcd = by["etcd"]["cpu50"] / by["none"]["cpu50"] if by["none"]["cpu50"] > 0 else float("inf")
+    cold50, cold99 = added(result, "etcd-cold")
+    cpu_x = lambda c: by[c]["cpu50"] / by["none"]["cpu50"] if by["none"]["cpu50"] > 0 else float("inf")
+    fl = lambda name, f: (f"| {name} | {f['calls']} | {f['wall50'] * 1e3:.2f} | {f['wall99'] * 1e3:.2f} | | |")
     lines += [
-        f"| added by the etcd lock (etcd − none) | | {p50 * 1e3:+.2f} | {p99 * 1e3:+.2f} "
-        f"| {(by['etcd']['cpu50'] - by['none']['cpu50']) * 1e3:+.2f} (x{cpu_etcd:.2f}) | |",
-        f"| etcd alone: grant, txn, revoke from one kept connection, to the leader ({result['leader']}) "
-        f"| {result['floor']['calls']} "
-        f"| {result['floor']['wall50'] * 1e3:.2f} | {result['floor']['wall99'] * 1e3:.2f} | | |",
-        f"| the same through a follower ({result['follower']}) | {result['floor_follower']['calls']} "
-        f"| {result['floor_follower']['wall50'] * 1e3:.2f} | {result['floor_follower']['wall99'] * 1e3:.2f} | | |",
+        f"| added by the etcd lock, calls in a row (etcd − none) | | {p50 * 1e3:+.2f} | {p99 * 1e3:+.2f} "
+        f"| {(by['etcd']['cpu50'] - by['none']['cpu50']) * 1e3:+.2f} (x{cpu_x('etcd'):.2f}) | |",
+        f"| added by the etcd lock, no lease handed on (etcd-cold − none) | | {cold50 * 1e3:+.2f} "
+        f"| {cold99 * 1e3:+.2f} "
+        f"| {(by['etcd-cold']['cpu50'] - by['none']['cpu50']) * 1e3:+.2f} (x{cpu_x('etcd-cold'):.2f}) | |",
+        fl(f"etcd alone: txn, delete on a kept lease, from one kept connection, to the leader ({result['leader']})",
+           result["floor"]),
+        fl("the same with a lease grant first", result["floor_grant"]),
+        fl(f"txn, delete through a follower ({result['follower']})", result["floor_follower"]),
         "",
         f"Each etcd call raised etcd's revision by {result['revs_per_call']:.1f} (its lock entry put, then",
-        "removed with the lease); the calls without etcd left it alone. The last two rows are etcd's own",
-        "share of the added time: the same three requests, each a raft commit (the leader's and a",
-        "follower's WAL fsync), sent from the benchmark over one kept connection, in the same turns.",
-        "The agents send them to the leader they noted beside their local locks (`etcd-leader`, learnt",
-        "by the first call; the benchmark checks it names the leader), saving the hop a follower makes",
-        f"to forward each write. Of the {p50 * 1e3:.2f} ms added (p50), etcd's three commits take "
-        f"{result['floor']['wall50'] * 1e3:.2f} ms;",
-        f"the rest, {(p50 - result['floor']['wall50']) * 1e3:.2f} ms, is the agent's (a new connection, "
-        "the lease's renewing thread, the requests' encoding).",
+        "deleted); the calls without etcd left it alone. The last three rows are etcd's own share of the",
+        "added time: the same requests, each a raft commit (the leader's and a follower's WAL fsync), sent",
+        "from the benchmark over one kept connection, in the same turns. The agents send them to the",
+        "leader they noted beside their local locks (`etcd-leader`, learnt by the first call; the benchmark",
+        "checks it names the leader), saving the hop a follower makes to forward each write. Of the",
+        f"{p50 * 1e3:.2f} ms added (p50) to calls in a row, etcd's two commits take "
+        f"{result['floor']['wall50'] * 1e3:.2f} ms; of the {cold50 * 1e3:.2f} ms added to a cold call, its three take "
+        f"{result['floor_grant']['wall50'] * 1e3:.2f} ms.",
+        "The rest is the agent's (a new connection, the lease's renewing thread, the requests' encoding,",
+        "reading and writing the handed-on lease's note).",
         "",
         f"Contended: {WORKERS} threads at once, each running {WORKER_CALLS} calls one after the other on the",
         "same status file (the same device), so every call waits for the ones before it.",
@@ -378,12 +412,12 @@ def markdown(result):
 
 def print_rows(result, log=print):
     for r in result["rows"]:
-        log(f"locks {r['config']:<6} wall p50 {r['wall50'] * 1e3:6.2f} ms p99 {r['wall99'] * 1e3:6.2f} ms  "
+        log(f"locks {r['config']:<9} wall p50 {r['wall50'] * 1e3:6.2f} ms p99 {r['wall99'] * 1e3:6.2f} ms  "
             f"cpu p50 {r['cpu50'] * 1e3:5.2f} ms mean {r['cpu_mean'] * 1e3:5.2f} ms  ({r['calls']} calls)")
     f = result["floor"]
-    log(f"locks etcd alone (grant, txn, revoke) p50 {f['wall50'] * 1e3:6.2f} ms p99 {f['wall99'] * 1e3:6.2f} ms; "
-        f"at the leader {result['leader']}; through follower {result['follower']} "
-        f"p50 {result['floor_follower']['wall50'] * 1e3:6.2f} ms")
+    log(f"locks etcd alone (txn, delete) p50 {f['wall50'] * 1e3:6.2f} ms p99 {f['wall99'] * 1e3:6.2f} ms "
+        f"at the leader {result['leader']}; with a grant first p50 {result['floor_grant']['wall50'] * 1e3:6.2f} ms; "
+        f"through follower {result['follower']} p50 {result['floor_follower']['wall50'] * 1e3:6.2f} ms")
     for c in result["contended"]:
         log(f"locks contended, {c['name']}: {c['calls']} calls in {c['total']:.2f} s ({c['rate']:.0f}/s), "
             f"{len(c['failures'])} failed")

@@ -236,7 +236,7 @@ fn four_hosts_never_interleave_on_a_pdu_with_etcd_and_do_without() {
         f.changes(t, &["pdu37", "pdu38", "pdu39", "pdu40"]).len(),
         400
     );
-    // Every lease was handed back: nothing left under the prefix.
+    // Every lock entry was deleted: nothing left under the prefix.
     let listed = sb
         .command("fencebox")
         .arg("locks")
@@ -403,6 +403,53 @@ fn a_killed_holder_frees_the_device_within_its_ttl_and_a_long_reboot_keeps_it() 
     assert!(c.1 < d.0, "the calls overlapped: {c:?} {d:?}");
     assert!(!long.stderr.contains("lease"), "{long:?}");
     assert_eq!(interleavings(&f, t), Vec::<String>::new());
+}
+
+#[test]
+fn a_host_hands_its_lease_on_to_its_next_call_and_replaces_one_revoked_meanwhile() {
+    let _turn = turn();
+    let f = fleet();
+    let sb = Sandbox::new("etcd-spare");
+    let etcd = Etcd::start(&sb.path("etcd"));
+    let hosts = Hosts::new(
+        &sb,
+        &f,
+        Some(&etcd.site("ttl = 10\non_unreachable = \"fail\"")),
+    );
+    // "on": the outlets stay as the other tests' reboots leave them.
+    let call = |h: u32| {
+        let out = finish(hosts.spawn(h, PDUS[0], 20 + h, "on", ""));
+        assert_eq!(out.code, 0, "host{h}: {}{}", out.stdout, out.stderr);
+    };
+    let spare = |h: u32| -> Option<String> {
+        let note = std::fs::read_to_string(sb.path(&format!("host{h}/etcd-lease"))).ok()?;
+        note.split_whitespace().next().map(str::to_string)
+    };
+    call(0);
+    let first = spare(0).expect("the first call handed its lease on");
+    // The lease lives on, carrying no lock entry.
+    let lease = etcd.post(
+        "lease/timetolive",
+        serde_json::json!({"ID": first, "keys": true}),
+    );
+    let ttl: i64 = lease["TTL"].as_str().unwrap_or("0").parse().unwrap();
+    assert!(ttl > 5, "{lease}");
+    assert!(lease.get("keys").is_none(), "{lease}");
+    // The next call of the host takes it (no grant), and hands it on again; another
+    // host has a lease of its own.
+    call(0);
+    assert_eq!(spare(0).as_deref(), Some(first.as_str()));
+    call(1);
+    assert!(spare(1).is_some_and(|l| l != first));
+    // Revoked meanwhile (by an administrator, say): the next call takes a fresh one.
+    etcd.post("lease/revoke", serde_json::json!({"ID": first}));
+    call(0);
+    assert!(spare(0).is_some_and(|l| l != first), "{:?}", spare(0));
+    let left = etcd.post(
+        "kv/range",
+        serde_json::json!({"key": "ZmVuY2Vib3gv", "range_end": "ZmVuY2Vib3gw", "count_only": true}),
+    );
+    assert!(left.get("count").is_none(), "entries left: {left}");
 }
 
 #[test]

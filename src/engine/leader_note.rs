@@ -1,21 +1,17 @@
 //! Which etcd endpoint leads, noted beside this host's local locks (`etcd-leader` in the
-//! lock directory), so that a call sends its three writes to the leader first: a write a
+//! lock directory), so that a call sends its writes to the leader first: a write a
 //! follower takes is forwarded to the leader, a hop that costs each a tenth to a third of
 //! its time on loopback. The note is a shortcut only. A missing or stale one costs that
 //! hop; a noted member that is gone is left as any dead member is, and the call's check
 //! then notes the leader it finds, or, when this host cannot reach the leader, that no
 //! endpoint is to be preferred until another term.
 
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::etcd::{Client, Term};
-use crate::runtime::log;
+use crate::runtime::{log, note};
 
 /// The note's file name in the lock directory (not a `*.lock`: `fencebox locks` skips it).
 pub const FILE: &str = "etcd-leader";
@@ -33,19 +29,9 @@ pub struct Note {
 }
 
 impl Note {
-    /// The note in `file`, if there is a readable one (never through a symbolic link,
-    /// never waiting on a FIFO, never more than a line).
+    /// The note in `file`, if there is a readable one (runtime::note).
     pub fn read(file: &Path) -> Option<Note> {
-        let mut f = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(file)
-            .ok()?;
-        if !f.metadata().ok()?.is_file() {
-            return None;
-        }
-        let mut text = String::new();
-        (&mut f).take(512).read_to_string(&mut text).ok()?;
+        let text = note::read(file)?;
         let mut words = text.split_whitespace();
         let leader = Term {
             member: words.next()?.parse().ok()?,
@@ -55,9 +41,9 @@ impl Note {
         Some(Note { leader, endpoint })
     }
 
-    /// Whether a lease granted by `by` shows that nothing changed since the note: the
-    /// noted leader answered in the noted term (or, with no endpoint noted, the term is
-    /// the same: the leader is still the one this host could not reach).
+    /// Whether the call's first write, answered by `by`, shows that nothing changed since
+    /// the note: the noted leader answered in the noted term (or, with no endpoint noted,
+    /// the term is the same: the leader is still the one this host could not reach).
     pub fn holds_for(&self, by: Option<Term>) -> bool {
         match (by, &self.endpoint) {
             (Some(by), Some(_)) => by == self.leader,
@@ -66,33 +52,17 @@ impl Note {
         }
     }
 
-    /// Write the note whole to a file of its own, then rename it over `file`.
     fn write(&self, file: &Path) -> std::io::Result<()> {
-        // A name of this write's own: a service's calls may note at once.
-        static WRITES: AtomicU64 = AtomicU64::new(0);
-        let n = WRITES.fetch_add(1, Ordering::Relaxed);
-        let fresh = file.with_extension(format!("{}-{n}.new", std::process::id()));
         let mut line = format!("{} {}", self.leader.member, self.leader.term);
         if let Some(e) = &self.endpoint {
             line = format!("{line} {e}");
         }
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&fresh)
-            .and_then(|mut f| writeln!(f, "{line}"))
-            .and_then(|()| std::fs::rename(&fresh, file));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&fresh);
-        }
-        written
+        note::write(file, &line)
     }
 }
 
-/// A check of who leads, on a thread of its own from the lease grant on, so that it
-/// overlaps the call's work; the call waits for it only briefly as it ends.
+/// A check of who leads, on a thread of its own once the call has joined the queue, so
+/// that it overlaps the call's work; the call waits for it only briefly as it ends.
 pub struct Check {
     done: mpsc::Receiver<()>,
 }
@@ -108,7 +78,7 @@ impl Check {
         std::thread::Builder::new()
             .name("etcd-leader".into())
             .spawn(move || {
-                let check = || note(&client, &file, left.as_deref());
+                let check = || note_leader(&client, &file, left.as_deref());
                 match current {
                     Some(l) => log::scope(&l, check),
                     None => check(),
@@ -126,7 +96,7 @@ impl Check {
     }
 }
 
-fn note(client: &Client, file: &Path, left: Option<&str>) {
+fn note_leader(client: &Client, file: &Path, left: Option<&str>) {
     let found = client.leader(Instant::now() + CHECK_LIMIT);
     let note = match found {
         Ok((leader, endpoint)) => Note {
@@ -160,7 +130,10 @@ mod tests {
     use super::*;
 
     fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("fencebox-note-{name}-{}", std::process::id()));
+        let d = std::env::temp_dir().join(format!(
+            "fencebox-leader-note-{name}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
@@ -186,15 +159,6 @@ mod tests {
             std::fs::write(&file, garbage).unwrap();
             assert_eq!(Note::read(&file), None, "{garbage:?}");
         }
-        // A FIFO is not waited on, a symbolic link not followed.
-        std::fs::remove_file(&file).unwrap();
-        let made = std::process::Command::new("mkfifo").arg(&file).status();
-        assert!(made.unwrap().success());
-        assert_eq!(Note::read(&file), None);
-        std::fs::remove_file(&file).unwrap();
-        std::fs::write(d.join("elsewhere"), "1 2 http://a\n").unwrap();
-        std::os::unix::fs::symlink(d.join("elsewhere"), &file).unwrap();
-        assert_eq!(Note::read(&file), None);
     }
 
     #[test]

@@ -5,23 +5,25 @@
 //! concurrent readers change nothing, and a device that does not (a menu PDU) is always
 //! locked exclusively.
 //!
-//! The etcd lock is held under a lease of the configured TTL that a thread renews while
-//! the call runs, however long the action takes; the lease is revoked at the end. A holder
-//! that dies stops renewing, and its lock goes when the lease expires. Waiters are served
-//! in the order they came (etcd's lock is first come, first served by revision). Who holds
-//! and who waits is written beside the lock, under the same lease, for `fencebox locks`
-//! and for the log line of a waiter.
+//! The etcd lock is an entry in the device's queue bound to a lease of the configured TTL,
+//! which a thread renews while the call runs, however long the action takes. At the end
+//! the entry is removed and the lease, still alive, handed on to this host's next call
+//! (see spare_lease). A holder that dies stops renewing, and its lock goes when the lease
+//! expires. Waiters are served in the order they came (etcd's lock is first come, first
+//! served by revision). Who holds and who waits is written on the entry, for `fencebox
+//! locks` and for the log line of a waiter.
 //!
 //! With several endpoints, the writes go to the leader first (see leader_note).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::engine::leader_note::{self, Check, Note};
-use crate::etcd::{self, Client, LeaseId};
+use crate::engine::spare_lease::{self, Spare};
+use crate::etcd::{self, Client, LeaseId, Term};
 use crate::runtime::clock::Clock;
 use crate::runtime::env::Env;
 use crate::runtime::lock::{self, DeviceIdentity, DeviceLock, LockError, LockMode};
@@ -122,7 +124,8 @@ struct ClusterLock {
     lease: LeaseId,
     key: Vec<u8>,
     keeper: Option<Keeper>,
-    connect_timeout: Duration,
+    settings: EtcdLocks,
+    lock_dir: PathBuf,
     device: String,
     /// The check of who leads, when this call found the note out of date.
     leader_check: Option<Check>,
@@ -133,15 +136,32 @@ impl Drop for ClusterLock {
         let Some(keeper) = self.keeper.take() else {
             return;
         };
-        keeper.stop();
-        if let Err(e) = self
-            .client
-            .revoke(self.lease, Instant::now() + self.connect_timeout)
-        {
-            log_warning!(
-                "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
-                self.device
-            );
+        let renewed_at = keeper.stop();
+        let deadline = Instant::now() + self.settings.connect_timeout;
+        let revoke = match renewed_at {
+            // The lease lives on: this call's entry goes, and the lease to the next call.
+            Some(at) => match self.client.delete(&self.key, deadline) {
+                Ok(true) => {
+                    spare_lease::hand_on(&self.lock_dir, &self.settings, self.lease, at).is_err()
+                }
+                Ok(false) => true,
+                Err(e) => {
+                    log_warning!(
+                        "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
+                        self.device
+                    );
+                    false
+                }
+            },
+            None => true,
+        };
+        if revoke {
+            if let Err(e) = self.client.revoke(self.lease, deadline) {
+                log_warning!(
+                    "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
+                    self.device
+                );
+            }
         }
         if let Some(check) = self.leader_check.take() {
             check.finish(CHECK_WAIT);
@@ -150,7 +170,7 @@ impl Drop for ClusterLock {
 }
 
 /// How long a call, once its lock is given back, waits for its check of the leader (which
-/// began at the grant, and takes a millisecond or two when the members answer).
+/// began once it joined the queue, and takes a millisecond or two when the members answer).
 const CHECK_WAIT: Duration = Duration::from_millis(50);
 
 /// The names of the devices' locks under the prefix. Each entry of a lock's queue
@@ -230,88 +250,155 @@ fn take_cluster_lock(
     let client = shared.for_call(noted.as_ref().and_then(|n| n.endpoint.as_deref()));
     let first = client.current_endpoint().to_string();
     let soon = || Instant::now() + settings.connect_timeout;
-    let asked = Instant::now();
-    let granted = client
-        .grant(settings.ttl, soon())
-        .map_err(|e| unreachable_or(e, &device))?;
-    let lease = granted.lease;
+    let name = keys.lock(&device);
+    let who = format!("{} {owner}", host_name());
+    let mut leased = match spare_lease::claim(lock_dir, settings) {
+        Some(spare) => Leased::spare(&client, settings, spare, &device),
+        None => Leased::fresh(&client, settings, &device)?,
+    };
+    let queued = loop {
+        match client.enqueue(name.as_bytes(), leased.lease, who.as_bytes(), soon()) {
+            Ok(q) => break q,
+            // A spare lease revoked meanwhile: a fresh one.
+            Err(etcd::Error::Refused(m)) if leased.spare && m.contains("lease not found") => {
+                leased.keeper.stop();
+                log_debug!(1, "the etcd lease handed on to this call is gone ({m})");
+                leased = Leased::fresh(&client, settings, &device)?;
+            }
+            Err(e) => return Err(leased.give_back(&client, soon(), unreachable_or(e, &device))),
+        }
+    };
+    let by = leased.by.or(queued.by);
     let leader_check = note_file
-        .filter(|_| !noted.as_ref().is_some_and(|n| n.holds_for(granted.by)))
+        .filter(|_| !noted.as_ref().is_some_and(|n| n.holds_for(by)))
         .and_then(|file| {
             let left = (client.current_endpoint() != first).then_some(first);
             Check::start(&client, file, left)
         });
-    // From here the lease is ours to end, whatever happens.
-    let keeper = Keeper::start(client.clone(), lease, settings.ttl, device.clone());
-    let give_back = |keeper: Keeper, e: ClusterError| {
-        keeper.stop();
-        let _ = client.revoke(lease, soon());
-        e
-    };
-    let name = keys.lock(&device);
-    let who = format!("{} {owner}", host_name());
-    let queued = match client.enqueue(name.as_bytes(), lease, who.as_bytes(), soon()) {
-        Ok(q) => q,
-        Err(e) => return Err(give_back(keeper, unreachable_or(e, &device))),
+    let held = |leased: Leased, key: Vec<u8>| ClusterLock {
+        client: client.clone(),
+        lease: leased.lease,
+        key,
+        keeper: Some(leased.keeper),
+        settings: settings.clone(),
+        lock_dir: lock_dir.to_path_buf(),
+        device: device.clone(),
+        leader_check,
     };
     if queued.held {
-        return Ok(ClusterLock {
-            client,
-            lease,
-            key: queued.key,
-            keeper: Some(keeper),
-            connect_timeout: settings.connect_timeout,
-            device,
-            leader_check,
-        });
+        return Ok(held(leased, queued.key));
     }
     log_info!(
         "waiting for device {device} across hosts (etcd), in use by {}",
         String::from_utf8_lossy(&queued.first.value)
     );
     let deadline = left.map(|l| started + l);
-    let key = match client.lock(name.as_bytes(), lease, deadline) {
+    let key = match client.lock(name.as_bytes(), leased.lease, deadline) {
         Ok(k) => k,
         Err(etcd::Error::TimedOut) => {
             let by =
                 current_holder(&client, &name, soon()).unwrap_or_else(|| "another host".into());
-            return Err(give_back(
-                keeper,
+            return Err(leased.give_back(
+                &client,
+                soon(),
                 ClusterError::Lock(LockError::TimedOut(format!(
                     "gave up after {:.1} s waiting for device {device} across hosts (etcd), in use by {by}",
                     started.elapsed().as_secs_f64()
                 ))),
             ));
         }
-        Err(e) => return Err(give_back(keeper, unreachable_or(e, &device))),
+        Err(e) => return Err(leased.give_back(&client, soon(), unreachable_or(e, &device))),
     };
     // etcd answers a waiter whose lease expired meanwhile with a key that no longer
-    // exists: after a wait long enough for that (the lease's half life since it was
-    // asked for; renewals keep it alive unless they fail), only a key that is still
-    // there, on this lease, is the lock.
-    if asked.elapsed() >= settings.ttl / 2 {
+    // exists: after a wait long enough for that (half the lease's time left when it was
+    // had; renewals keep it alive unless they fail), only a key that is still there, on
+    // this lease, is the lock.
+    if leased.had.elapsed() >= leased.left / 2 {
         match client.get(&key, soon()) {
-            Ok(Some(kv)) if kv.lease == Some(lease) => {}
+            Ok(Some(kv)) if kv.lease == Some(leased.lease) => {}
             Ok(_) => {
-                return Err(give_back(
-                    keeper,
+                return Err(leased.give_back(
+                    &client,
+                    soon(),
                     ClusterError::Lock(LockError::Local(format!(
                         "Failed: the etcd lease of this call expired while it waited for device {device} (its renewals did not reach etcd); try again, and check the network to the etcd members"
                     ))),
                 ))
             }
-            Err(e) => return Err(give_back(keeper, unreachable_or(e, &device))),
+            Err(e) => return Err(leased.give_back(&client, soon(), unreachable_or(e, &device))),
         }
     }
-    Ok(ClusterLock {
-        client,
-        lease,
-        key,
-        keeper: Some(keeper),
-        connect_timeout: settings.connect_timeout,
-        device,
-        leader_check,
-    })
+    Ok(held(leased, key))
+}
+
+/// The lease a call's lock entry is bound to, with the thread that renews it.
+struct Leased {
+    lease: LeaseId,
+    keeper: Keeper,
+    /// Handed on by an earlier call (spare_lease), not granted to this one.
+    spare: bool,
+    /// When it was had, and how long it had left then at least.
+    had: Instant,
+    left: Duration,
+    /// Who granted it (a fresh lease), for the leader note.
+    by: Option<Term>,
+}
+
+impl Leased {
+    fn fresh(client: &Client, settings: &EtcdLocks, device: &str) -> Result<Leased, ClusterError> {
+        let had = Instant::now();
+        // Read before asking: etcd counts the TTL from later.
+        let renewed_at = spare_lease::since_boot();
+        let ttl = spare_lease::asked_ttl(settings);
+        let granted = client
+            .grant(ttl, had + settings.connect_timeout)
+            .map_err(|e| unreachable_or(e, device))?;
+        // From here the lease is ours to end, whatever happens.
+        let keeper = Keeper::start(
+            client.clone(),
+            granted.lease,
+            ttl,
+            device.to_string(),
+            ttl / 3,
+            renewed_at,
+        );
+        Ok(Leased {
+            lease: granted.lease,
+            keeper,
+            spare: false,
+            had,
+            left: ttl,
+            by: granted.by,
+        })
+    }
+
+    fn spare(client: &Client, settings: &EtcdLocks, spare: Spare, device: &str) -> Leased {
+        let ttl = spare_lease::asked_ttl(settings);
+        // Renewed as a fresh lease is: whenever two thirds of the TTL are left.
+        let keeper = Keeper::start(
+            client.clone(),
+            spare.lease,
+            ttl,
+            device.to_string(),
+            spare.left.saturating_sub(ttl * 2 / 3),
+            Some(spare.renewed_at),
+        );
+        Leased {
+            lease: spare.lease,
+            keeper,
+            spare: true,
+            had: Instant::now(),
+            left: spare.left,
+            by: None,
+        }
+    }
+
+    /// End the lease (its entries go with it) on the way out with `e`.
+    fn give_back(self, client: &Client, deadline: Instant, e: ClusterError) -> ClusterError {
+        self.keeper.stop();
+        let _ = client.revoke(self.lease, deadline);
+        e
+    }
 }
 
 fn unreachable_or(e: etcd::Error, device: &str) -> ClusterError {
@@ -348,18 +435,33 @@ pub fn host_name() -> &'static str {
 /// The thread that renews a lease every third of its TTL until told to stop.
 struct Keeper {
     stop: mpsc::Sender<()>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Option<Duration>>>,
 }
 
 impl Keeper {
-    fn start(client: Client, lease: LeaseId, ttl: Duration, device: String) -> Keeper {
+    /// Renew `lease` first after `first`, then every third of `ttl`; it was last renewed
+    /// (or granted) at `renewed_at` on the boot clock.
+    fn start(
+        client: Client,
+        lease: LeaseId,
+        ttl: Duration,
+        device: String,
+        first: Duration,
+        renewed_at: Option<Duration>,
+    ) -> Keeper {
         let (stop, stopped) = mpsc::channel::<()>();
         let log = log::current();
         let shown = device.clone();
         let thread = std::thread::Builder::new()
             .name("etcd-lease".into())
             .spawn(move || {
-                let renew = || renew_until_stopped(&client, lease, ttl, &device, &stopped);
+                let renewals = Renewals {
+                    client: &client,
+                    lease,
+                    ttl,
+                    device: &device,
+                };
+                let renew = || renewals.until_stopped(&stopped, first, renewed_at);
                 match log {
                     Some(log) => log::scope(&log, renew),
                     None => renew(),
@@ -374,42 +476,57 @@ impl Keeper {
         Keeper { stop, thread }
     }
 
-    fn stop(mut self) {
+    /// Stop renewing. When the lease was last renewed, on the boot clock; None when it
+    /// expired, or when that is not known.
+    fn stop(mut self) -> Option<Duration> {
         let _ = self.stop.send(());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread.take().and_then(|t| t.join().ok().flatten())
     }
 }
 
-fn renew_until_stopped(
-    client: &Client,
+struct Renewals<'a> {
+    client: &'a Client,
     lease: LeaseId,
     ttl: Duration,
-    device: &str,
-    stopped: &mpsc::Receiver<()>,
-) {
-    let period = ttl / 3;
-    let mut wait = period;
-    loop {
-        match stopped.recv_timeout(wait) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        match client.keepalive(lease, Instant::now() + period) {
-            Ok(Some(_)) => wait = period,
-            Ok(None) => {
-                log_error!(
-                    "the etcd lease of the lock of device {device} has expired: other hosts may use the device now; this call goes on with this host's lock"
-                );
-                return;
+    device: &'a str,
+}
+
+impl Renewals<'_> {
+    /// Renew until told to stop; when the lease was last renewed, None once it expired.
+    fn until_stopped(
+        &self,
+        stopped: &mpsc::Receiver<()>,
+        first: Duration,
+        mut renewed_at: Option<Duration>,
+    ) -> Option<Duration> {
+        let period = self.ttl / 3;
+        let mut wait = first;
+        loop {
+            match stopped.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return renewed_at,
             }
-            Err(e) => {
-                log_warning!(
-                    "cannot renew the etcd lease of the lock of device {device} ({e}); trying again"
-                );
-                // Sooner than usual: the lease has two thirds of its TTL at most left.
-                wait = period / 4;
+            let asked = spare_lease::since_boot();
+            match self.client.keepalive(self.lease, Instant::now() + period) {
+                Ok(Some(_)) => {
+                    wait = period;
+                    renewed_at = asked;
+                }
+                Ok(None) => {
+                    log_error!(
+                        "the etcd lease of the lock of device {} has expired: other hosts may use the device now; this call goes on with this host's lock",
+                        self.device
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    log_warning!(
+                        "cannot renew the etcd lease of the lock of device {} ({e}); trying again",
+                        self.device
+                    );
+                    // Sooner than usual: the lease has two thirds of its TTL at most left.
+                    wait = period / 4;
+                }
             }
         }
     }
@@ -480,12 +597,18 @@ mod tests {
 
     /// An etcd whose lock queue of DEVICE has nodeB first (unless `first`), whose lock
     /// call answers after `wait`, whose keepalive knows the lease while `alive`, and whose
-    /// read of this call's entry finds it while `entry_alive`.
+    /// read of this call's entry finds it while `entry_alive`. It grants lease 16 and
+    /// knows no other.
     fn etcd(first: bool, wait: Duration, alive: bool, entry_alive: bool) -> Fake {
         Fake::start(move |path, body: &Value| match path {
             "lease/grant" => Reply::ok(json!({"ID": "16", "TTL": "2"})),
             "lease/keepalive" if alive => Reply::ok(json!({"result": {"ID": "16", "TTL": "2"}})),
             "lease/keepalive" => Reply::ok(json!({"result": {"ID": "16"}})),
+            "kv/txn" if body["success"][0]["request_put"]["lease"] != "16" => Reply {
+                status: 404,
+                body: json!({"error": "etcdserver: requested lease not found", "code": 5}),
+                delay: Duration::ZERO,
+            },
             "kv/txn" => {
                 let holder = if first {
                     json!({"key": b64(&entry()), "create_revision": "7", "lease": "16", "value": b64("us")})
@@ -503,6 +626,7 @@ mod tests {
                 {"key": b64(&entry()), "create_revision": "7", "lease": "16"}]})),
             "kv/range" => Reply::ok(json!({})),
             "lease/revoke" => Reply::ok(json!({})),
+            "kv/deleterange" => Reply::ok(json!({"deleted": "1"})),
             _ => Reply {
                 status: 404,
                 body: json!({"message": "not here"}),
@@ -644,18 +768,74 @@ mod tests {
     }
 
     #[test]
-    fn an_uncontended_lock_is_three_requests() {
+    fn an_uncontended_lock_is_three_requests_and_two_with_a_lease_handed_on() {
         let fake = etcd(true, Duration::ZERO, true, true);
         let log = memory_log();
-        let held = take(&env(&fake, "three"), None, &log).unwrap();
+        let env = env(&fake, "three");
+        let held = take(&env, None, &log).unwrap();
         held.release();
-        assert_eq!(fake.paths(), ["lease/grant", "kv/txn", "lease/revoke"]);
+        assert_eq!(fake.paths(), ["lease/grant", "kv/txn", "kv/deleterange"]);
+        {
+            let seen = fake.seen.lock().unwrap();
+            let put = &seen[1].1["success"][0]["request_put"];
+            let value = B64.decode(put["value"].as_str().unwrap()).unwrap();
+            let value = String::from_utf8(value).unwrap();
+            assert!(value.ends_with(" pid 1 (test on)"), "{value}");
+            assert_eq!(put["lease"], "16");
+            assert_eq!(seen[2].1["key"], b64(&entry()), "this call's entry only");
+        }
+        // The lease lives on for the next call of this host, which spares its grant.
+        let note = std::fs::read_to_string(env.lock_dir.join(spare_lease::FILE)).unwrap();
+        assert!(note.starts_with("16 2 "), "{note}");
+        take(&env, None, &log).unwrap().release();
+        assert_eq!(
+            fake.paths()[3..],
+            ["kv/txn", "kv/deleterange"],
+            "{:?}",
+            fake.paths()
+        );
+        assert!(
+            log.lines().iter().all(|l| !l.contains("WARNING")),
+            "{:?}",
+            log.lines()
+        );
+    }
+
+    #[test]
+    fn a_lease_handed_on_but_revoked_meanwhile_is_replaced() {
+        let fake = etcd(true, Duration::ZERO, true, true);
+        let log = memory_log();
+        let env = env(&fake, "revoked");
+        let Ok(LockBackend::Etcd(settings)) = &env.locks else {
+            unreachable!()
+        };
+        std::fs::create_dir_all(&env.lock_dir).unwrap();
+        let now = spare_lease::since_boot().unwrap();
+        spare_lease::hand_on(&env.lock_dir, settings, LeaseId(99), now).unwrap();
+        let held = take(&env, None, &log).unwrap();
+        assert!(held.describe().ends_with("/10"), "{}", held.describe());
+        held.release();
+        assert_eq!(
+            fake.paths(),
+            ["kv/txn", "lease/grant", "kv/txn", "kv/deleterange"]
+        );
         let seen = fake.seen.lock().unwrap();
-        let put = &seen[1].1["success"][0]["request_put"];
-        let value = B64.decode(put["value"].as_str().unwrap()).unwrap();
-        let value = String::from_utf8(value).unwrap();
-        assert!(value.ends_with(" pid 1 (test on)"), "{value}");
-        assert_eq!(put["lease"], "16");
+        assert_eq!(seen[0].1["success"][0]["request_put"]["lease"], "99");
+    }
+
+    #[test]
+    fn a_lease_lost_while_holding_is_not_handed_on() {
+        let fake = etcd(true, Duration::ZERO, false, true);
+        let log = memory_log();
+        let env = env(&fake, "not-on");
+        let held = take(&env, None, &log).unwrap();
+        std::thread::sleep(Duration::from_millis(900));
+        log::scope(&log, || held.release());
+        assert!(!env.lock_dir.join(spare_lease::FILE).exists());
+        assert_eq!(
+            fake.paths().last().map(String::as_str),
+            Some("lease/revoke")
+        );
     }
 
     /// An uncontended member `id` of a cluster whose leader is member 2 in term 5, which
@@ -665,10 +845,13 @@ mod tests {
             let header = json!({"member_id": id, "raft_term": "5"});
             match path {
                 "lease/grant" => Reply::ok(json!({"header": header, "ID": "16", "TTL": "2"})),
-                "kv/txn" => Reply::ok(json!({"header": {"revision": "7"}, "succeeded": true,
+                "kv/txn" => Reply::ok(
+                    json!({"header": {"member_id": id, "raft_term": "5", "revision": "7"}, "succeeded": true,
                     "responses": [{"response_put": {}}, {"response_range": {"kvs": [
-                        {"key": b64(&entry()), "create_revision": "7", "lease": "16"}]}}]})),
+                        {"key": b64(&entry()), "create_revision": "7", "lease": "16"}]}}]}),
+                ),
                 "lease/revoke" => Reply::ok(json!({"header": header})),
+                "kv/deleterange" => Reply::ok(json!({"header": header, "deleted": "1"})),
                 "maintenance/status" => Reply::ok(json!({"header": header, "leader": "2"})),
                 "cluster/member/list" => Reply::ok(json!({"header": header, "members": members})),
                 _ => Reply {
@@ -723,20 +906,18 @@ mod tests {
         assert_eq!(asked.first().map(String::as_str), Some("lease/grant"));
         for path in [
             "kv/txn",
-            "lease/revoke",
+            "kv/deleterange",
             "maintenance/status",
             "cluster/member/list",
         ] {
             assert!(asked.contains(&path.to_string()), "{path}: {asked:?}");
         }
         assert!(leader.paths().is_empty(), "{:?}", leader.paths());
-        // The next ones go to the leader, and asking again is not needed while it leads.
+        // The next ones go to the leader (with the lease the first one handed on), and
+        // asking again is not needed while it leads.
         take(&env, None, &log).unwrap().release();
         take(&env, None, &log).unwrap().release();
-        assert_eq!(
-            leader.paths(),
-            ["lease/grant", "kv/txn", "lease/revoke"].repeat(2)
-        );
+        assert_eq!(leader.paths(), ["kv/txn", "kv/deleterange"].repeat(2));
         assert_eq!(follower.paths().len(), asked.len());
     }
 
@@ -760,7 +941,7 @@ mod tests {
             Some("lease/grant")
         );
         take(&env, None, &log).unwrap().release();
-        assert_eq!(leader.paths(), ["lease/grant", "kv/txn", "lease/revoke"]);
+        assert_eq!(leader.paths(), ["kv/txn", "kv/deleterange"]);
     }
 
     #[test]
@@ -794,7 +975,7 @@ mod tests {
         let before = follower.paths().len();
         take(&env, None, &log).unwrap().release();
         let after = follower.paths();
-        assert_eq!(after[before..], ["lease/grant", "kv/txn", "lease/revoke"]);
+        assert_eq!(after[before..], ["kv/txn", "kv/deleterange"]);
     }
 
     #[test]

@@ -7,3 +7,4 @@ pub mod lock;
 pub mod outcome;
 pub mod render;
 pub mod run;
+pub mod spare_lease;

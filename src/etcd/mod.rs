@@ -111,7 +111,12 @@ pub struct Queued {
     pub held: bool,
     /// The oldest entry (the holder), this one when `held`.
     pub first: Kv,
+    /// The member that answered, and its term.
+    pub by: Option<Term>,
 }
+
+/// The size of a connection's buffers, each way.
+const BUFFER: usize = 16 * 1024;
 
 /// A client of one cluster. Cheap to clone; clones share connections, the member that
 /// answered last, and the member asked next (`for_call` gives a call a cursor of its own).
@@ -146,6 +151,12 @@ impl Client {
             // The members are named in the site settings: an http_proxy of the caller's
             // environment (ureq reads it by default) must not carry the lock elsewhere.
             .proxy(None)
+            // etcd's answers to a lock's requests are a few hundred bytes: ureq's default
+            // buffers (128 KiB each way, zeroed at every connection) cost a call ~60 page
+            // faults. Larger bodies (a long queue in `fencebox locks`) are read in parts.
+            .input_buffer_size(BUFFER)
+            .output_buffer_size(BUFFER)
+            .max_response_header_size(BUFFER)
             .user_agent("fencebox");
         if tls.ca.is_some() || tls.certificate.is_some() {
             config = config.tls_config(tls_config(tls)?);
@@ -336,7 +347,18 @@ impl Client {
             held: first.create_revision == mine,
             first,
             key,
+            by: Term::of_answer(&answer),
         })
+    }
+
+    /// Delete `key`; whether it was there.
+    pub fn delete(&self, key: &[u8], deadline: Instant) -> Result<bool> {
+        let answer = self.call(
+            "kv/deleterange",
+            &json!({ "key": B64.encode(key) }),
+            deadline,
+        )?;
+        Ok(number_of::<i64>(&answer["deleted"]).unwrap_or(0) > 0)
     }
 
     /// Write `value` at `key`, bound to `lease` (it goes when the lease does).

@@ -7,6 +7,7 @@ pub mod env;
 pub mod log;
 pub mod lock;
 pub mod net;
+pub mod note;
 pub mod script;
 pub mod site;
 pub mod stream;

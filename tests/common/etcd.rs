@@ -96,6 +96,23 @@ impl Etcd {
 }
 
 impl Etcd {
+    /// POST `body` to `/v3/<method>` of the first member (etcd's JSON gateway): its answer.
+    #[allow(dead_code)]
+    pub fn post(&self, method: &str, body: serde_json::Value) -> serde_json::Value {
+        let agent = ureq::Agent::config_builder()
+            .proxy(None)
+            .build()
+            .new_agent();
+        let url = format!("{}/v3/{method}", self.endpoints[0]);
+        let text = agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .and_then(|mut r| r.body_mut().read_to_string())
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"))
+    }
+
     pub fn get(&self, key: &str) -> &str {
         self.env
             .get(key)

@@ -1,0 +1,192 @@
+//! A lease handed on from one call to the next on this host (`etcd-lease` in the lock
+//! directory), so that a call soon after another takes its etcd lock in two writes (the
+//! queue entry, its removal) rather than three: granting a lease is a raft commit of its
+//! own, a millisecond or more of every call.
+//!
+//! A call that ends with its lease alive removes its queue entry instead of revoking the
+//! lease, and notes the lease with the moment of its last renewal, measured on this host's
+//! boot clock before the renewal was asked for (etcd counts the TTL from later, so the
+//! lease lives at least that long; a new leader only extends leases). The next call takes
+//! the note away (emptied under the file's lock, so no two calls share a lease) and uses the lease only if
+//! at least two thirds of its TTL are left, as a fresh lease has after its first renewal;
+//! its keeper renews it from there. A lease etcd no longer knows (revoked meanwhile) is
+//! refused by the queue's transaction, and the call takes a fresh one. A spare lease
+//! nobody takes carries no key and expires by itself.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::etcd::LeaseId;
+use crate::runtime::note;
+use crate::runtime::site::EtcdLocks;
+
+/// The note's file name in the lock directory (not a `*.lock`: `fencebox locks` skips it).
+pub const FILE: &str = "etcd-lease";
+
+/// A lease taken from the note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spare {
+    pub lease: LeaseId,
+    /// Its time left at least, when it was taken.
+    pub left: Duration,
+    /// When it was last renewed (or granted), on the boot clock.
+    pub renewed_at: Duration,
+}
+
+/// Take the spare lease noted in `dir` for `settings`, if it has at least two thirds of
+/// the TTL left. A note for other settings, or too old, is taken away all the same (its
+/// lease expires unused).
+pub fn claim(dir: &Path, settings: &EtcdLocks) -> Option<Spare> {
+    let text = note::take(&dir.join(FILE))?;
+    let mut words = text.split_whitespace();
+    let lease = LeaseId(words.next()?.parse().ok()?);
+    let ttl = Duration::from_secs(words.next()?.parse().ok()?);
+    let cluster: u64 = words.next()?.parse().ok()?;
+    let renewed_at = Duration::from_millis(words.next()?.parse().ok()?);
+    if ttl != asked_ttl(settings) || cluster != fingerprint(settings) {
+        return None;
+    }
+    // The boot clock counts in hundredths: now rounded up, the renewal was rounded down.
+    let now = since_boot()? + Duration::from_millis(10);
+    let left = (renewed_at + ttl).checked_sub(now)?;
+    (left >= ttl * 2 / 3).then_some(Spare {
+        lease,
+        left,
+        renewed_at,
+    })
+}
+
+/// Note `lease`, last renewed at `renewed_at` on the boot clock, for the next call.
+pub fn hand_on(
+    dir: &Path,
+    settings: &EtcdLocks,
+    lease: LeaseId,
+    renewed_at: Duration,
+) -> std::io::Result<()> {
+    let line = format!(
+        "{} {} {} {}",
+        lease.0,
+        asked_ttl(settings).as_secs(),
+        fingerprint(settings),
+        renewed_at.as_millis()
+    );
+    note::leave(&dir.join(FILE), &line)
+}
+
+/// The TTL a lease is asked for: whole seconds, at least one (etcd may raise it, never
+/// lower it).
+pub fn asked_ttl(settings: &EtcdLocks) -> Duration {
+    Duration::from_secs(settings.ttl.as_secs().max(1))
+}
+
+/// The time since this host booted, suspended time included (CLOCK_BOOTTIME, as the
+/// kernel shows it in /proc/uptime, in hundredths of a second, rounded down). One clock
+/// for every process, which no one sets.
+pub fn since_boot() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    let first = text.split_whitespace().next()?;
+    let (seconds, hundredths) = first.split_once('.')?;
+    Some(
+        Duration::from_secs(seconds.parse().ok()?)
+            + Duration::from_millis(hundredths.parse::<u64>().ok()? * 10),
+    )
+}
+
+/// Which cluster and prefix a note is for: a lease of one cluster means nothing in another.
+fn fingerprint(settings: &EtcdLocks) -> u64 {
+    let mut h = DefaultHasher::new();
+    settings.endpoints.hash(&mut h);
+    settings.prefix.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::site::OnUnreachable;
+
+    fn settings(ttl: u64) -> EtcdLocks {
+        EtcdLocks {
+            endpoints: vec!["http://127.0.0.1:2379".into()],
+            ca: None,
+            certificate: None,
+            key: None,
+            prefix: "fencebox/".into(),
+            ttl: Duration::from_secs(ttl),
+            connect_timeout: Duration::from_secs(2),
+            on_unreachable: OnUnreachable::Fail,
+        }
+    }
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("fencebox-spare-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_boot_clock_reads_and_moves_on() {
+        let a = since_boot().unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let b = since_boot().unwrap();
+        assert!(b > a && a > Duration::ZERO, "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn a_fresh_lease_is_handed_on_once() {
+        let d = dir("once");
+        let s = settings(10);
+        let now = since_boot().unwrap();
+        hand_on(&d, &s, LeaseId(0x7fff_0000_0000_0001), now).unwrap();
+        let spare = claim(&d, &s).unwrap();
+        assert_eq!(spare.lease, LeaseId(0x7fff_0000_0000_0001));
+        assert_eq!(spare.renewed_at, now);
+        assert!(spare.left > Duration::from_millis(9_900), "{spare:?}");
+        assert!(spare.left <= Duration::from_secs(10), "{spare:?}");
+        assert_eq!(claim(&d, &s), None, "a lease goes to one call only");
+    }
+
+    #[test]
+    fn an_old_or_foreign_lease_is_not_used_and_its_note_goes() {
+        let d = dir("old");
+        let s = settings(10);
+        let now = since_boot().unwrap();
+        // A third of the TTL gone, and a bit more: not enough left.
+        hand_on(
+            &d,
+            &s,
+            LeaseId(5),
+            now.saturating_sub(Duration::from_millis(3_400)),
+        )
+        .unwrap();
+        assert_eq!(claim(&d, &s), None);
+        assert_eq!(
+            std::fs::read_to_string(d.join(FILE)).unwrap().trim(),
+            "",
+            "taken all the same"
+        );
+        // Exactly in time: still taken.
+        hand_on(
+            &d,
+            &s,
+            LeaseId(5),
+            now.saturating_sub(Duration::from_secs(3)),
+        )
+        .unwrap();
+        assert!(claim(&d, &s).is_some());
+        // Another TTL, another cluster, another prefix.
+        let mut others = vec![settings(20), settings(10), settings(10)];
+        others[1].endpoints.push("http://127.0.0.1:2380".into());
+        others[2].prefix = "elsewhere/".into();
+        for other in others {
+            hand_on(&d, &other, LeaseId(5), now).unwrap();
+            assert_eq!(claim(&d, &s), None);
+        }
+        for garbage in ["", "5 10", "x 10 1 1", "5 10 1 -3", "-"] {
+            std::fs::write(d.join(FILE), garbage).unwrap();
+            assert_eq!(claim(&d, &s), None, "{garbage:?}");
+        }
+    }
+}
