@@ -15,7 +15,7 @@ lock directory, called in turns (each turn in a shuffled order) after a warm-up 
              call takes the lease the call before handed on (src/engine/spare_lease.rs), or a
              fresh one once that has less than two thirds of its TTL left: a txn putting the
              lock entry, its deletion at the end, and a lease grant every few seconds;
-  etcd-cold  the same, with the handed-on lease's note removed before each call (untimed), as
+  etcd-cold  the same, with the handed-on lease's note emptied before each call (untimed), as
              for a host's first call in a while: lease grant, txn, deletion.
 Per call: wall time and CPU (user + system of the process and its threads, wait4's rusage).
 Before the runs, etcd's revision confirms that an etcd call writes and that the others do not.
@@ -201,8 +201,13 @@ def run(work, fencebox, runs, env=None, log=print):
 
         def call(c, e=None):
             if c == "etcd-cold":
+                # Emptied in place, as a call that takes it leaves it (a new file per call
+                # would be a cost no real call has).
                 try:
-                    os.remove(os.path.join(envs[c]["FENCEBOX_LOCK_DIR"], "etcd-lease"))
+                    with open(os.path.join(envs[c]["FENCEBOX_LOCK_DIR"], "etcd-lease"), "r+b") as f:
+                        size = len(f.read())
+                        f.seek(0)
+                        f.write(b" " * size)
                 except FileNotFoundError:
                     pass
             code, wall, cpu, err = run_once(agent, stdin, e or envs[c])
@@ -346,11 +351,11 @@ def markdown(result):
         "",
         "fence_dummy `action=on` on a status file that already says on (the device is only read, but",
         "the lock is exclusive, so with `[locks] backend = \"etcd\"` the call also takes the device's",
-        "etcd lock), through the package's link, with three site settings (`FENCEBOX_CONFIG`), each",
+        "etcd lock), through the package's link, with four configurations (`FENCEBOX_CONFIG`), each",
         "with its own lock directory, called in turns (each in a shuffled order) after a warm-up. An",
         "etcd call puts its lock entry on a lease (one txn) and deletes it at the end; the lease is the",
         "one the host's call before handed on while it has two thirds of its TTL left, else a fresh",
-        "grant (src/engine/spare_lease.rs). The cold row removes the handed-on lease's note before",
+        "grant (src/engine/spare_lease.rs). The cold row empties the handed-on lease's note before",
         "each call (untimed), as for a host's first call in a while. etcd: Debian 12's etcd-server 3.4, three members on",
         f"127.0.0.1 (tests/peers/etcd), `ttl = {TTL}`, `on_unreachable = \"fail\"` (no etcd row went on",
         "without etcd). Wall time is the caller's, start to exit; CPU is user + system time of the",

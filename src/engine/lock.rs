@@ -137,26 +137,29 @@ impl Drop for ClusterLock {
             return;
         };
         let renewed_at = keeper.stop();
-        let deadline = Instant::now() + self.settings.connect_timeout;
+        let soon = || Instant::now() + self.settings.connect_timeout;
+        // A request of this call left unanswered may yet be applied, late, to this
+        // lease's entry: such a lease is ended, not handed on.
         let revoke = match renewed_at {
-            // The lease lives on: this call's entry goes, and the lease to the next call.
-            Some(at) => match self.client.delete(&self.key, deadline) {
-                Ok(true) => {
-                    spare_lease::hand_on(&self.lock_dir, &self.settings, self.lease, at).is_err()
+            // The lease lives on: this call's entry goes, and the lease to the next call
+            // (or, too old to be taken, it expires by itself).
+            Some(at) if !self.client.had_unanswered() => {
+                match self.client.delete(&self.key, soon()) {
+                    Ok(true) if !self.client.had_unanswered() => {
+                        spare_lease::hand_on(&self.lock_dir, &self.settings, self.lease, at)
+                            .is_err()
+                    }
+                    Ok(_) => true,
+                    Err(e) => {
+                        log_debug!(1, "could not delete the etcd lock entry of device {} ({e}); revoking its lease", self.device);
+                        true
+                    }
                 }
-                Ok(false) => true,
-                Err(e) => {
-                    log_warning!(
-                        "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
-                        self.device
-                    );
-                    false
-                }
-            },
-            None => true,
+            }
+            _ => true,
         };
         if revoke {
-            if let Err(e) = self.client.revoke(self.lease, deadline) {
+            if let Err(e) = self.client.revoke(self.lease, soon()) {
                 log_warning!(
                     "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
                     self.device
@@ -253,21 +256,23 @@ fn take_cluster_lock(
     let name = keys.lock(&device);
     let who = format!("{} {owner}", host_name());
     let mut leased = match spare_lease::claim(lock_dir, settings) {
-        Some(spare) => Leased::spare(&client, settings, spare, &device),
+        Some(spare) => Leased::spare(spare),
         None => Leased::fresh(&client, settings, &device)?,
     };
     let queued = loop {
         match client.enqueue(name.as_bytes(), leased.lease, who.as_bytes(), soon()) {
             Ok(q) => break q,
             // A spare lease revoked meanwhile: a fresh one.
-            Err(etcd::Error::Refused(m)) if leased.spare && m.contains("lease not found") => {
-                leased.keeper.stop();
+            Err(etcd::Error::Refused(m))
+                if leased.spare.is_some() && m.contains("lease not found") =>
+            {
                 log_debug!(1, "the etcd lease handed on to this call is gone ({m})");
                 leased = Leased::fresh(&client, settings, &device)?;
             }
             Err(e) => return Err(leased.give_back(&client, soon(), unreachable_or(e, &device))),
         }
     };
+    leased.keep(&client, settings, &device);
     let by = leased.by.or(queued.by);
     let leader_check = note_file
         .filter(|_| !noted.as_ref().is_some_and(|n| n.holds_for(by)))
@@ -279,7 +284,7 @@ fn take_cluster_lock(
         client: client.clone(),
         lease: leased.lease,
         key,
-        keeper: Some(leased.keeper),
+        keeper: leased.keeper,
         settings: settings.clone(),
         lock_dir: lock_dir.to_path_buf(),
         device: device.clone(),
@@ -334,9 +339,11 @@ fn take_cluster_lock(
 /// The lease a call's lock entry is bound to, with the thread that renews it.
 struct Leased {
     lease: LeaseId,
-    keeper: Keeper,
+    /// The thread renewing it: from the grant on for a fresh lease, from joining the
+    /// queue on for a handed-on one (which etcd may no longer know before).
+    keeper: Option<Keeper>,
     /// Handed on by an earlier call (spare_lease), not granted to this one.
-    spare: bool,
+    spare: Option<Spare>,
     /// When it was had, and how long it had left then at least.
     had: Instant,
     left: Duration,
@@ -364,38 +371,52 @@ impl Leased {
         );
         Ok(Leased {
             lease: granted.lease,
-            keeper,
-            spare: false,
+            keeper: Some(keeper),
+            spare: None,
             had,
             left: ttl,
             by: granted.by,
         })
     }
 
-    fn spare(client: &Client, settings: &EtcdLocks, spare: Spare, device: &str) -> Leased {
-        let ttl = spare_lease::asked_ttl(settings);
-        // Renewed as a fresh lease is: whenever two thirds of the TTL are left.
-        let keeper = Keeper::start(
-            client.clone(),
-            spare.lease,
-            ttl,
-            device.to_string(),
-            spare.left.saturating_sub(ttl * 2 / 3),
-            Some(spare.renewed_at),
-        );
+    fn spare(spare: Spare) -> Leased {
         Leased {
             lease: spare.lease,
-            keeper,
-            spare: true,
+            keeper: None,
+            spare: Some(spare),
             had: Instant::now(),
             left: spare.left,
             by: None,
         }
     }
 
+    /// Renew a handed-on lease from now on, as a fresh one is: whenever two thirds of
+    /// the TTL would be left.
+    fn keep(&mut self, client: &Client, settings: &EtcdLocks, device: &str) {
+        let Some(spare) = self.spare.filter(|_| self.keeper.is_none()) else {
+            return;
+        };
+        let ttl = spare_lease::asked_ttl(settings);
+        let left = self.left.saturating_sub(self.had.elapsed());
+        self.keeper = Some(Keeper::start(
+            client.clone(),
+            spare.lease,
+            ttl,
+            device.to_string(),
+            left.saturating_sub(ttl * 2 / 3),
+            Some(spare.renewed_at),
+        ));
+    }
+
+    fn stop(&mut self) {
+        if let Some(k) = self.keeper.take() {
+            k.stop();
+        }
+    }
+
     /// End the lease (its entries go with it) on the way out with `e`.
-    fn give_back(self, client: &Client, deadline: Instant, e: ClusterError) -> ClusterError {
-        self.keeper.stop();
+    fn give_back(mut self, client: &Client, deadline: Instant, e: ClusterError) -> ClusterError {
+        self.stop();
         let _ = client.revoke(self.lease, deadline);
         e
     }
@@ -470,7 +491,7 @@ impl Keeper {
             .ok();
         if thread.is_none() {
             log_warning!(
-                "cannot start the thread that renews the etcd lease of device {shown}; the lock lasts its TTL"
+                "cannot start the thread that renews the etcd lease of device {shown}; the lock lasts what is left of its TTL"
             );
         }
         Keeper { stop, thread }
@@ -600,7 +621,17 @@ mod tests {
     /// read of this call's entry finds it while `entry_alive`. It grants lease 16 and
     /// knows no other.
     fn etcd(first: bool, wait: Duration, alive: bool, entry_alive: bool) -> Fake {
-        Fake::start(move |path, body: &Value| match path {
+        Fake::start(answers(first, wait, alive, entry_alive))
+    }
+
+    /// What `etcd` answers.
+    fn answers(
+        first: bool,
+        wait: Duration,
+        alive: bool,
+        entry_alive: bool,
+    ) -> impl Fn(&str, &Value) -> Reply + Send + Sync + 'static {
+        move |path, body: &Value| match path {
             "lease/grant" => Reply::ok(json!({"ID": "16", "TTL": "2"})),
             "lease/keepalive" if alive => Reply::ok(json!({"result": {"ID": "16", "TTL": "2"}})),
             "lease/keepalive" => Reply::ok(json!({"result": {"ID": "16"}})),
@@ -632,7 +663,7 @@ mod tests {
                 body: json!({"message": "not here"}),
                 delay: Duration::ZERO,
             },
-        })
+        }
     }
 
     /// A log that keeps every line, info included.
@@ -659,6 +690,14 @@ mod tests {
             })),
             ..Env::default()
         }
+    }
+
+    /// `env` with a TTL of `secs`: handed-on leases stay usable for a third of it.
+    fn ttl(mut env: Env, secs: u64) -> Env {
+        if let Ok(LockBackend::Etcd(s)) = &mut env.locks {
+            s.ttl = Duration::from_secs(secs);
+        }
+        env
     }
 
     fn take(
@@ -771,7 +810,7 @@ mod tests {
     fn an_uncontended_lock_is_three_requests_and_two_with_a_lease_handed_on() {
         let fake = etcd(true, Duration::ZERO, true, true);
         let log = memory_log();
-        let env = env(&fake, "three");
+        let env = ttl(env(&fake, "three"), 30);
         let held = take(&env, None, &log).unwrap();
         held.release();
         assert_eq!(fake.paths(), ["lease/grant", "kv/txn", "kv/deleterange"]);
@@ -786,7 +825,7 @@ mod tests {
         }
         // The lease lives on for the next call of this host, which spares its grant.
         let note = std::fs::read_to_string(env.lock_dir.join(spare_lease::FILE)).unwrap();
-        assert!(note.starts_with("16 2 "), "{note}");
+        assert!(note.starts_with("16 30 "), "{note}");
         take(&env, None, &log).unwrap().release();
         assert_eq!(
             fake.paths()[3..],
@@ -805,7 +844,7 @@ mod tests {
     fn a_lease_handed_on_but_revoked_meanwhile_is_replaced() {
         let fake = etcd(true, Duration::ZERO, true, true);
         let log = memory_log();
-        let env = env(&fake, "revoked");
+        let env = ttl(env(&fake, "revoked"), 30);
         let Ok(LockBackend::Etcd(settings)) = &env.locks else {
             unreachable!()
         };
@@ -821,6 +860,81 @@ mod tests {
         );
         let seen = fake.seen.lock().unwrap();
         assert_eq!(seen[0].1["success"][0]["request_put"]["lease"], "99");
+        // Not renewed before the queue took it, so not reported lost either.
+        assert!(
+            log.lines().iter().all(|l| !l.contains("ERROR")),
+            "{:?}",
+            log.lines()
+        );
+    }
+
+    #[test]
+    fn a_handed_on_lease_is_renewed_when_two_thirds_of_its_ttl_are_left() {
+        let log = memory_log();
+        for (age, renewed) in [(3_300, true), (0, false)] {
+            let fake = etcd(true, Duration::ZERO, true, true);
+            let env = ttl(env(&fake, "renewal"), 10);
+            let Ok(LockBackend::Etcd(settings)) = &env.locks else {
+                unreachable!()
+            };
+            std::fs::create_dir_all(&env.lock_dir).unwrap();
+            let at = spare_lease::since_boot().unwrap() - Duration::from_millis(age);
+            assert!(spare_lease::hand_on(&env.lock_dir, settings, LeaseId(16), at).unwrap());
+            let held = take(&env, None, &log).unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            held.release();
+            let paths = fake.paths();
+            assert_eq!(
+                paths.first().map(String::as_str),
+                Some("kv/txn"),
+                "{paths:?}"
+            );
+            assert_eq!(
+                paths.contains(&"lease/keepalive".to_string()),
+                renewed,
+                "{age} ms old: {paths:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_deletion_or_a_request_sent_twice_ends_the_lease_instead() {
+        // The entry's deletion refused: the lease is revoked (its entry goes with it).
+        let normal = answers(true, Duration::ZERO, true, true);
+        let refusing = Fake::start(move |path, body: &Value| match path {
+            "kv/deleterange" => Reply {
+                status: 400,
+                body: json!({"message": "no"}),
+                delay: Duration::ZERO,
+            },
+            _ => normal(path, body),
+        });
+        let refused = ttl(env(&refusing, "refused"), 30);
+        take(&refused, None, &memory_log()).unwrap().release();
+        assert_eq!(
+            refusing.paths(),
+            ["lease/grant", "kv/txn", "kv/deleterange", "lease/revoke"]
+        );
+        assert!(!refused.lock_dir.join(spare_lease::FILE).exists());
+        // The queue's transaction answered only when sent again: the first may yet be
+        // applied, late, to this lease's entry, so the lease is not handed on.
+        let txns = std::sync::atomic::AtomicUsize::new(0);
+        let normal = answers(true, Duration::ZERO, true, true);
+        let slow = Fake::start(move |path, body: &Value| match path {
+            "kv/txn" if txns.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 => Reply {
+                status: 503,
+                body: json!({"message": "etcdserver: request timed out"}),
+                delay: Duration::ZERO,
+            },
+            _ => normal(path, body),
+        });
+        let twice = ttl(env(&slow, "twice"), 30);
+        take(&twice, None, &memory_log()).unwrap().release();
+        assert_eq!(
+            slow.paths(),
+            ["lease/grant", "kv/txn", "kv/txn", "lease/revoke"]
+        );
+        assert!(!twice.lock_dir.join(spare_lease::FILE).exists());
     }
 
     #[test]
@@ -872,7 +986,7 @@ mod tests {
             json!([{"ID": "1", "clientURLs": ["http://192.0.2.1:2379"]},
                    {"ID": "2", "clientURLs": [format!("{}/", leader.endpoint)]}]),
         );
-        let mut env = env(&follower, name);
+        let mut env = ttl(env(&follower, name), 30);
         if let Ok(LockBackend::Etcd(s)) = &mut env.locks {
             s.endpoints = before.to_vec();
             s.endpoints.push(follower.endpoint.clone());
@@ -958,7 +1072,7 @@ mod tests {
             json!([{"ID": "1", "clientURLs": ["http://192.0.2.1:2379"]},
                    {"ID": "2", "clientURLs": [closed.clone()]}]),
         );
-        let mut env = env(&follower, "unreached");
+        let mut env = ttl(env(&follower, "unreached"), 30);
         if let Ok(LockBackend::Etcd(s)) = &mut env.locks {
             s.endpoints = vec![closed.clone(), follower.endpoint.clone()];
         }

@@ -4,12 +4,13 @@
 //! own, a millisecond or more of every call.
 //!
 //! A call that ends with its lease alive removes its queue entry instead of revoking the
-//! lease, and notes the lease with the moment of its last renewal, measured on this host's
-//! boot clock before the renewal was asked for (etcd counts the TTL from later, so the
-//! lease lives at least that long; a new leader only extends leases). The next call takes
-//! the note away (emptied under the file's lock, so no two calls share a lease) and uses the lease only if
-//! at least two thirds of its TTL are left, as a fresh lease has after its first renewal;
-//! its keeper renews it from there. A lease etcd no longer knows (revoked meanwhile) is
+//! lease, and notes the lease with the moment of its last renewal, measured on this boot's
+//! clock before the renewal was asked for (etcd counts the TTL from later, so the lease
+//! lives at least that long; a new leader only extends leases, unless etcd's lease
+//! checkpoints are turned on). The next call takes the note away (emptied under the
+//! file's lock, so no two calls share a lease) and uses the lease only if at least two
+//! thirds of its TTL are left, as a fresh lease has when its first renewal is due; its
+//! keeper renews it from there. A lease etcd no longer knows (revoked meanwhile) is
 //! refused by the queue's transaction, and the call takes a fresh one. A spare lease
 //! nobody takes carries no key and expires by itself.
 
@@ -35,8 +36,8 @@ pub struct Spare {
 }
 
 /// Take the spare lease noted in `dir` for `settings`, if it has at least two thirds of
-/// the TTL left. A note for other settings, or too old, is taken away all the same (its
-/// lease expires unused).
+/// the TTL left. A note for other settings, from another boot, or too old, is taken away
+/// all the same (its lease expires unused).
 pub fn claim(dir: &Path, settings: &EtcdLocks) -> Option<Spare> {
     let text = note::take(&dir.join(FILE))?;
     let mut words = text.split_whitespace();
@@ -44,34 +45,61 @@ pub fn claim(dir: &Path, settings: &EtcdLocks) -> Option<Spare> {
     let ttl = Duration::from_secs(words.next()?.parse().ok()?);
     let cluster: u64 = words.next()?.parse().ok()?;
     let renewed_at = Duration::from_millis(words.next()?.parse().ok()?);
-    if ttl != asked_ttl(settings) || cluster != fingerprint(settings) {
+    let boot = words.next()?;
+    if lease.0 <= 0
+        || ttl != asked_ttl(settings)
+        || cluster != fingerprint(settings)
+        || boot != boot_id()?
+    {
         return None;
     }
     // The boot clock counts in hundredths: now rounded up, the renewal was rounded down.
     let now = since_boot()? + Duration::from_millis(10);
-    let left = (renewed_at + ttl).checked_sub(now)?;
-    (left >= ttl * 2 / 3).then_some(Spare {
+    // A renewal that has not happened yet is no renewal (a note edited by hand).
+    let left = (renewed_at + ttl).checked_sub(now).filter(|l| *l <= ttl)?;
+    usable(left, ttl).then_some(Spare {
         lease,
         left,
         renewed_at,
     })
 }
 
-/// Note `lease`, last renewed at `renewed_at` on the boot clock, for the next call.
+/// Note `lease`, last renewed at `renewed_at` on the boot clock, for the next call, if it
+/// will still be of use to one; whether it was noted.
 pub fn hand_on(
     dir: &Path,
     settings: &EtcdLocks,
     lease: LeaseId,
     renewed_at: Duration,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
+    let ttl = asked_ttl(settings);
+    let (Some(now), Some(boot)) = (since_boot(), boot_id()) else {
+        return Ok(false);
+    };
+    let left = (renewed_at + ttl).saturating_sub(now + Duration::from_millis(10));
+    if !usable(left, ttl) {
+        return Ok(false);
+    }
     let line = format!(
-        "{} {} {} {}",
+        "{} {} {} {} {boot}",
         lease.0,
-        asked_ttl(settings).as_secs(),
+        ttl.as_secs(),
         fingerprint(settings),
         renewed_at.as_millis()
     );
-    note::leave(&dir.join(FILE), &line)
+    note::leave(&dir.join(FILE), &line).map(|()| true)
+}
+
+/// Whether a lease with `left` of its `ttl` may be taken by a call: as much time as a
+/// fresh one has when its first renewal is due.
+fn usable(left: Duration, ttl: Duration) -> bool {
+    left >= ttl * 2 / 3
+}
+
+/// This boot of the host (the boot clock starts again at each).
+fn boot_id() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(text.trim().to_string()).filter(|t| !t.is_empty() && !t.contains(' '))
 }
 
 /// The TTL a lease is asked for: whole seconds, at least one (etcd may raise it, never
@@ -139,7 +167,7 @@ mod tests {
         let d = dir("once");
         let s = settings(10);
         let now = since_boot().unwrap();
-        hand_on(&d, &s, LeaseId(0x7fff_0000_0000_0001), now).unwrap();
+        assert!(hand_on(&d, &s, LeaseId(0x7fff_0000_0000_0001), now).unwrap());
         let spare = claim(&d, &s).unwrap();
         assert_eq!(spare.lease, LeaseId(0x7fff_0000_0000_0001));
         assert_eq!(spare.renewed_at, now);
@@ -153,28 +181,18 @@ mod tests {
         let d = dir("old");
         let s = settings(10);
         let now = since_boot().unwrap();
-        // A third of the TTL gone, and a bit more: not enough left.
-        hand_on(
-            &d,
-            &s,
-            LeaseId(5),
-            now.saturating_sub(Duration::from_millis(3_400)),
-        )
-        .unwrap();
+        // A third of the TTL gone, and a bit more: not enough left, and not noted.
+        let old = now.saturating_sub(Duration::from_millis(3_400));
+        assert!(!hand_on(&d, &s, LeaseId(5), old).unwrap());
         assert_eq!(claim(&d, &s), None);
-        assert_eq!(
-            std::fs::read_to_string(d.join(FILE)).unwrap().trim(),
-            "",
-            "taken all the same"
-        );
         // Exactly in time: still taken.
-        hand_on(
+        assert!(hand_on(
             &d,
             &s,
             LeaseId(5),
-            now.saturating_sub(Duration::from_secs(3)),
+            now.saturating_sub(Duration::from_secs(3))
         )
-        .unwrap();
+        .unwrap());
         assert!(claim(&d, &s).is_some());
         // Another TTL, another cluster, another prefix.
         let mut others = vec![settings(20), settings(10), settings(10)];
@@ -184,6 +202,32 @@ mod tests {
             hand_on(&d, &other, LeaseId(5), now).unwrap();
             assert_eq!(claim(&d, &s), None);
         }
+        // Too old when written by hand, and taken all the same.
+        let line = |lease: i64, at: Duration, boot: &str| {
+            format!("{lease} 10 {} {} {boot}", fingerprint(&s), at.as_millis())
+        };
+        let this_boot = boot_id().unwrap();
+        note::leave(&d.join(FILE), &line(5, old, &this_boot)).unwrap();
+        assert_eq!(claim(&d, &s), None);
+        let left = std::fs::read_to_string(d.join(FILE)).unwrap();
+        assert_eq!(left.trim(), "", "taken all the same");
+        // A renewal to come (another boot's clock, an edit), another boot, lease 0 or
+        // below: never taken, whatever time they seem to leave.
+        let later = now + Duration::from_secs(3600);
+        for bad in [
+            line(5, later, &this_boot),
+            line(5, now, "0a1b2c3d-0000-4000-8000-000000000000"),
+            line(0, now, &this_boot),
+            line(-5, now, &this_boot),
+        ] {
+            note::leave(&d.join(FILE), &bad).unwrap();
+            assert_eq!(claim(&d, &s), None, "{bad}");
+        }
+        note::leave(&d.join(FILE), &line(5, now, &this_boot)).unwrap();
+        assert!(
+            claim(&d, &s).is_some(),
+            "the same line, well formed, is taken"
+        );
         for garbage in ["", "5 10", "x 10 1 1", "5 10 1 -3", "-"] {
             std::fs::write(d.join(FILE), garbage).unwrap();
             assert_eq!(claim(&d, &s), None, "{garbage:?}");

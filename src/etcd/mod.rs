@@ -10,7 +10,7 @@
 //! `leader` finds which endpoint that is, and `for_call` starts a call's requests there.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,6 +128,10 @@ pub struct Client {
     current: Arc<AtomicUsize>,
     /// The member that answered last, shared by every call of the process.
     last_answered: Arc<AtomicUsize>,
+    /// Whether a request of this call failed after it may have reached a member (`for_call`
+    /// starts a call without): it may still be applied, late, and etcd does not
+    /// recognise a request sent again.
+    unanswered: Arc<AtomicBool>,
     /// How long one member may take to answer a short call.
     request_timeout: Duration,
 }
@@ -166,6 +170,7 @@ impl Client {
             endpoints: Arc::new(endpoints.to_vec()),
             current: Arc::new(AtomicUsize::new(0)),
             last_answered: Arc::new(AtomicUsize::new(0)),
+            unanswered: Arc::new(AtomicBool::new(false)),
             request_timeout,
         })
     }
@@ -184,8 +189,15 @@ impl Client {
             .unwrap_or_else(|| self.last_answered.load(Ordering::Relaxed));
         Client {
             current: Arc::new(AtomicUsize::new(at)),
+            unanswered: Arc::new(AtomicBool::new(false)),
             ..self.clone()
         }
+    }
+
+    /// Whether a request of this call (of `for_call`, and its clones) failed after it may
+    /// have reached a member: it may still be applied, late.
+    pub fn had_unanswered(&self) -> bool {
+        self.unanswered.load(Ordering::Relaxed)
     }
 
     /// The endpoint asked next (the one that answered last, unless it failed since).
@@ -466,6 +478,8 @@ impl Client {
                     if !member_trouble(status, &message) {
                         return Err(Error::Refused(format!("{message} (HTTP {status})")));
                     }
+                    // A member in trouble may still apply it (a proposal timed out).
+                    self.unanswered.store(true, Ordering::Relaxed);
                     refused_in_a_row = 0;
                     format!("{endpoint}: {message}")
                 }
@@ -480,6 +494,8 @@ impl Client {
                     {
                         refused_in_a_row += 1;
                     } else {
+                        // Sent, perhaps, and never answered.
+                        self.unanswered.store(true, Ordering::Relaxed);
                         refused_in_a_row = 0;
                     }
                     format!("{endpoint}: {e}")

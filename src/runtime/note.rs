@@ -65,15 +65,16 @@ pub fn leave(file: &Path, line: &str) -> std::io::Result<()> {
         return Err(std::io::Error::other("a note longer than a slot"));
     }
     let f = open_slot(file, true)?;
-    f.lock()?;
+    // Never waited for: a call stopped while it holds the slot must not stop the others.
+    f.try_lock().map_err(std::io::Error::other)?;
     f.write_all_at(format!("{line:<width$}\n", width = SLOT - 1).as_bytes(), 0)
 }
 
-/// Take what the slot `file` holds and empty it; of calls taking at once, exactly one
-/// gets it.
+/// Take what the slot `file` holds and empty it; of calls taking at once, at most one
+/// gets it (one that finds the slot busy gets nothing).
 pub fn take(file: &Path) -> Option<String> {
     let f = open_slot(file, false).ok()?;
-    f.lock().ok()?;
+    f.try_lock().ok()?;
     let mut record = [0u8; SLOT];
     let n = f.read_at(&mut record, 0).ok()?;
     let text = std::str::from_utf8(&record[..n]).ok()?.trim();
@@ -129,6 +130,25 @@ mod tests {
         assert_eq!(take(&slot), None, "a slot's line is taken once");
         assert_eq!(std::fs::metadata(&slot).unwrap().len(), SLOT as u64);
         assert!(leave(&slot, &"y".repeat(SLOT)).is_err());
+        // Many takers at once (threads, as in `fencebox serve`, each with its own open
+        // file): one gets the line.
+        leave(&slot, "7 8 nine").unwrap();
+        let got: Vec<_> = std::thread::scope(|s| {
+            let takers: Vec<_> = (0..8).map(|_| s.spawn(|| take(&slot))).collect();
+            takers
+                .into_iter()
+                .filter_map(|t| t.join().unwrap())
+                .collect()
+        });
+        assert!(got.len() <= 1, "{got:?}");
+        // A slot held by a stopped call is not waited for.
+        leave(&slot, "7 8 nine").unwrap();
+        let held = File::open(&slot).unwrap();
+        held.lock().unwrap();
+        assert_eq!(take(&slot), None);
+        assert!(leave(&slot, "1").is_err());
+        drop(held);
+        assert_eq!(take(&slot).as_deref(), Some("7 8 nine"));
         assert!(leave(&slot, "two\nlines").is_err());
         let mode = std::fs::metadata(&slot).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
