@@ -129,19 +129,9 @@ fn note_leader(client: &Client, file: &Path, left: Option<&str>) {
 mod tests {
     use super::*;
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "fencebox-leader-note-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn notes_read_back_and_garbage_is_no_note() {
-        let d = dir("read");
+        let d = note::test_dir("leader-read");
         let file = d.join(FILE);
         let leader = Term {
             member: u64::MAX - 1,

@@ -137,29 +137,10 @@ impl Drop for ClusterLock {
             return;
         };
         let renewed_at = keeper.stop();
-        let soon = || Instant::now() + self.settings.connect_timeout;
-        // A request of this call left unanswered may yet be applied, late, to this
-        // lease's entry: such a lease is ended, not handed on.
-        let revoke = match renewed_at {
-            // The lease lives on: this call's entry goes, and the lease to the next call
-            // (or, too old to be taken, it expires by itself).
-            Some(at) if !self.client.had_unanswered() => {
-                match self.client.delete(&self.key, soon()) {
-                    Ok(true) if !self.client.had_unanswered() => {
-                        spare_lease::hand_on(&self.lock_dir, &self.settings, self.lease, at)
-                            .is_err()
-                    }
-                    Ok(_) => true,
-                    Err(e) => {
-                        log_debug!(1, "could not delete the etcd lock entry of device {} ({e}); revoking its lease", self.device);
-                        true
-                    }
-                }
-            }
-            _ => true,
-        };
-        if revoke {
-            if let Err(e) = self.client.revoke(self.lease, soon()) {
+        let handed_on = renewed_at.is_some_and(|at| self.hand_on(at));
+        if !handed_on {
+            let deadline = Instant::now() + self.settings.connect_timeout;
+            if let Err(e) = self.client.revoke(self.lease, deadline) {
                 log_warning!(
                     "could not hand back the etcd lock of device {} ({e}); it is freed when its lease expires",
                     self.device
@@ -168,6 +149,36 @@ impl Drop for ClusterLock {
         }
         if let Some(check) = self.leader_check.take() {
             check.finish(CHECK_WAIT);
+        }
+    }
+}
+
+impl ClusterLock {
+    /// Delete this call's entry and note its live lease (last renewed at `renewed_at`) for
+    /// the host's next call; false when the lease is to be revoked instead. A lease too
+    /// old to be taken counts as handed on: it expires by itself.
+    fn hand_on(&self, renewed_at: Duration) -> bool {
+        // A request of this call left unanswered may yet be applied, late, to this
+        // lease's entry: such a lease is ended, not handed on.
+        if self.client.had_unanswered() {
+            return false;
+        }
+        let deadline = Instant::now() + self.settings.connect_timeout;
+        match self.client.delete(&self.key, deadline) {
+            Ok(true) => {
+                !self.client.had_unanswered()
+                    && spare_lease::hand_on(&self.lock_dir, &self.settings, self.lease, renewed_at)
+                        .is_ok()
+            }
+            Ok(false) => false,
+            Err(e) => {
+                log_debug!(
+                    1,
+                    "could not delete the etcd lock entry of device {} ({e}); revoking its lease",
+                    self.device
+                );
+                false
+            }
         }
     }
 }

@@ -16,6 +16,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::etcd::LeaseId;
@@ -53,10 +54,8 @@ pub fn claim(dir: &Path, settings: &EtcdLocks) -> Option<Spare> {
     {
         return None;
     }
-    // The boot clock counts in hundredths: now rounded up, the renewal was rounded down.
-    let now = since_boot()? + Duration::from_millis(10);
     // A renewal that has not happened yet is no renewal (a note edited by hand).
-    let left = (renewed_at + ttl).checked_sub(now).filter(|l| *l <= ttl)?;
+    let left = time_left(renewed_at, ttl).filter(|l| *l <= ttl)?;
     usable(left, ttl).then_some(Spare {
         lease,
         left,
@@ -73,10 +72,11 @@ pub fn hand_on(
     renewed_at: Duration,
 ) -> std::io::Result<bool> {
     let ttl = asked_ttl(settings);
-    let (Some(now), Some(boot)) = (since_boot(), boot_id()) else {
+    let boot = boot_id();
+    let left = time_left(renewed_at, ttl);
+    let (Some(boot), Some(left)) = (boot, left) else {
         return Ok(false);
     };
-    let left = (renewed_at + ttl).saturating_sub(now + Duration::from_millis(10));
     if !usable(left, ttl) {
         return Ok(false);
     }
@@ -90,16 +90,27 @@ pub fn hand_on(
     note::leave(&dir.join(FILE), &line).map(|()| true)
 }
 
+/// What is left at least of a lease of `ttl` last renewed at `renewed_at` (None: nothing).
+fn time_left(renewed_at: Duration, ttl: Duration) -> Option<Duration> {
+    // The boot clock counts in hundredths: now rounded up, the renewal was rounded down.
+    let now = since_boot()? + Duration::from_millis(10);
+    (renewed_at + ttl).checked_sub(now)
+}
+
 /// Whether a lease with `left` of its `ttl` may be taken by a call: as much time as a
 /// fresh one has when its first renewal is due.
 fn usable(left: Duration, ttl: Duration) -> bool {
     left >= ttl * 2 / 3
 }
 
-/// This boot of the host (the boot clock starts again at each).
-fn boot_id() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    Some(text.trim().to_string()).filter(|t| !t.is_empty() && !t.contains(' '))
+/// This boot of the host (the boot clock starts again at each), read once per process.
+fn boot_id() -> Option<&'static str> {
+    static ID: OnceLock<Option<String>> = OnceLock::new();
+    ID.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        Some(text.trim().to_string()).filter(|t| !t.is_empty() && !t.contains(' '))
+    })
+    .as_deref()
 }
 
 /// The TTL a lease is asked for: whole seconds, at least one (etcd may raise it, never
@@ -147,13 +158,6 @@ mod tests {
         }
     }
 
-    fn dir(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("fencebox-spare-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn the_boot_clock_reads_and_moves_on() {
         let a = since_boot().unwrap();
@@ -164,7 +168,7 @@ mod tests {
 
     #[test]
     fn a_fresh_lease_is_handed_on_once() {
-        let d = dir("once");
+        let d = note::test_dir("spare-once");
         let s = settings(10);
         let now = since_boot().unwrap();
         assert!(hand_on(&d, &s, LeaseId(0x7fff_0000_0000_0001), now).unwrap());
@@ -178,7 +182,7 @@ mod tests {
 
     #[test]
     fn an_old_or_foreign_lease_is_not_used_and_its_note_goes() {
-        let d = dir("old");
+        let d = note::test_dir("spare-old");
         let s = settings(10);
         let now = since_boot().unwrap();
         // A third of the TTL gone, and a bit more: not enough left, and not noted.
@@ -207,7 +211,7 @@ mod tests {
             format!("{lease} 10 {} {} {boot}", fingerprint(&s), at.as_millis())
         };
         let this_boot = boot_id().unwrap();
-        note::leave(&d.join(FILE), &line(5, old, &this_boot)).unwrap();
+        note::leave(&d.join(FILE), &line(5, old, this_boot)).unwrap();
         assert_eq!(claim(&d, &s), None);
         let left = std::fs::read_to_string(d.join(FILE)).unwrap();
         assert_eq!(left.trim(), "", "taken all the same");
@@ -215,15 +219,15 @@ mod tests {
         // below: never taken, whatever time they seem to leave.
         let later = now + Duration::from_secs(3600);
         for bad in [
-            line(5, later, &this_boot),
+            line(5, later, this_boot),
             line(5, now, "0a1b2c3d-0000-4000-8000-000000000000"),
-            line(0, now, &this_boot),
-            line(-5, now, &this_boot),
+            line(0, now, this_boot),
+            line(-5, now, this_boot),
         ] {
             note::leave(&d.join(FILE), &bad).unwrap();
             assert_eq!(claim(&d, &s), None, "{bad}");
         }
-        note::leave(&d.join(FILE), &line(5, now, &this_boot)).unwrap();
+        note::leave(&d.join(FILE), &line(5, now, this_boot)).unwrap();
         assert!(
             claim(&d, &s).is_some(),
             "the same line, well formed, is taken"

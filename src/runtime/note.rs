@@ -101,21 +101,23 @@ fn open_slot(file: &Path, create: bool) -> std::io::Result<File> {
     Ok(f)
 }
 
+/// A fresh, empty directory for a test's notes.
+#[cfg(test)]
+pub fn test_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("fencebox-note-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("a scratch directory");
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn dir(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("fencebox-note-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn a_note_is_read_back_a_slot_taken_once_and_never_through_a_link_or_fifo() {
-        let d = dir("rw");
+        let d = test_dir("rw");
         let file = d.join("note");
         write(&file, "1 2 three").unwrap();
         assert_eq!(read(&file).as_deref(), Some("1 2 three\n"));
