@@ -510,8 +510,8 @@ def write_report(path, rows, runs, floor, fleet_result=None, serve_result=None, 
         "successful password login), the three bash processes of fence_virsh's default command",
         "(6 ms) and virsh's own start (21 ms); each telnet connection to an emulator starts a",
         "Python process (about 40 ms). The key-login row spares sshd the password hash (it checks",
-        "an ed25519 signature), so both agents' wall time drops; fencebox's CPU rises there, as",
-        "libssh2 reads the private key through OpenSSL 3's decoders (set up at each call) and signs.",
+        "an ed25519 signature), so both agents' wall time drops; fencebox reads the Ed25519 key",
+        "and signs with it itself (ring), sparing libssh2's parse through OpenSSL 3's decoders.",
         "",
     ]
     if fleet_result:

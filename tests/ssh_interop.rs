@@ -157,6 +157,28 @@ fn public_key_login_with_and_without_a_passphrase() {
         Err(e) => panic!("wrong passphrase: {e}"),
         Ok(_) => panic!("a wrong passphrase logged in"),
     }
+    // An unencrypted Ed25519 key (signed with by fencebox, not libssh2) that the account
+    // does not authorise: refused as such, at once.
+    let stranger = kh.with_file_name("stranger_ed25519");
+    let _ = std::fs::remove_file(&stranger);
+    std::fs::create_dir_all(kh.parent().expect("a folder")).expect("its folder");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(made.success());
+    let started = Instant::now();
+    let unknown = Login::Key {
+        file: stranger,
+        passphrase: None,
+    };
+    match connect(&t, &unknown, soon()) {
+        Err(SshError::AuthFailed(m)) => assert!(m.contains("public-key"), "{m}"),
+        Err(e) => panic!("unauthorised key: {e}"),
+        Ok(_) => panic!("an unauthorised key logged in"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[test]

@@ -6,6 +6,7 @@ pub mod key;
 pub mod known_hosts;
 pub mod options;
 pub mod session;
+mod sign;
 
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use ssh2::{Channel, HostKeyType, KeyboardInteractivePrompt, MethodType, Prompt, Session};
 
-use super::key;
 use super::known_hosts::{self, HostKey, Verdict};
 use super::options::{AlgorithmList, HostKeyPolicy};
 use super::SshError;
+use super::{key, sign};
 use crate::runtime::net;
 use crate::runtime::stream::{remaining, ByteStream, StreamError};
 
@@ -331,14 +331,19 @@ fn authenticate(session: &Session, user: &str, login: &Login) -> Result<(), SshE
     match login {
         Login::Key { file, passphrase } => {
             let passphrase = passphrase.as_deref();
-            // An OpenSSH-format key carries its public half in the clear (ssh::key):
-            // given it, libssh2 does not parse the private key a second time to derive it.
+            // OpenSSH-format keys are read here first (ssh::key): an unencrypted Ed25519
+            // one is signed with here, another gives libssh2 its public half.
             let text = std::fs::read_to_string(file).ok();
-            let public = text.as_deref().and_then(key::openssh_public);
-            let tried = match (&text, &public) {
-                (Some(text), Some(public)) => {
-                    session.userauth_pubkey_memory(user, Some(public), text, passphrase)
+            let tried = match text.as_deref().map(key::read) {
+                Some(key::KeyFile::Ed25519 { blob, pair }) => {
+                    sign::ed25519_login(session, user, &blob, &pair)
                 }
+                Some(key::KeyFile::Public(public)) => session.userauth_pubkey_memory(
+                    user,
+                    Some(&public),
+                    text.as_deref().unwrap_or_default(),
+                    passphrase,
+                ),
                 _ => session.userauth_pubkey_file(user, None, file, passphrase),
             };
             tried.map_err(|e| refused(&format!("public-key ({})", file.display()), e))?;
