@@ -145,6 +145,39 @@ fn the_public_half_read_from_a_key_is_what_ssh_keygen_derives_and_ed25519_is_sig
     }
 }
 
+/// The agent binary (fencebox-shell), whose OpenSSL is set up its own way at start (no
+/// legacy name tables, HASH-DRBG), with each algorithm an old device may be limited to,
+/// alone, against the sshd restricted to them: every one still gives a session.
+#[test]
+fn each_legacy_algorithm_alone_through_the_agent_binary() {
+    let p = ShellPeers::load();
+    let sb = Sandbox::new("virsh-legacy");
+    for only in [
+        "-o KexAlgorithms=diffie-hellman-group14-sha1",
+        "-o KexAlgorithms=diffie-hellman-group1-sha1",
+        "-o HostKeyAlgorithms=ssh-rsa",
+        "-o HostKeyAlgorithms=ssh-dss",
+        "-o Ciphers=aes128-cbc",
+        "-o Ciphers=3des-cbc",
+        "-o MACs=hmac-sha1",
+        "-o MACs=hmac-sha1-96",
+        "-o MACs=hmac-md5",
+    ] {
+        let stdin = p.ssh_stdin(
+            "127.0.0.1",
+            "FB_SSH_PORT_LEGACY",
+            p.get("FB_SSH_USER"),
+            &format!("{only} {BASH}"),
+        ) + "plug=vnode1\naction=status\n";
+        let out = ours(&sb, &stdin);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "Status: ON\n"),
+            "{only}: {out:?}"
+        );
+    }
+}
+
 #[test]
 fn a_wrong_password_fails_within_a_second_saying_so() {
     let p = ShellPeers::load();

@@ -17,8 +17,8 @@ extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) 
 }
 
 /// OpenSSL 3's set-up, chosen before its first use (libssh2-sys initialises it in the
-/// first `Session::new`). Two of its defaults cost a call a sixth of its CPU for nothing
-/// an SSH client uses (perf, December 2026):
+/// first `Session::new`). Three of its defaults cost a call about a quarter of its CPU for
+/// nothing an SSH client uses (perf, December 2026):
 /// - its error strings (thousands, hashed into a table) are loaded when the first error
 ///   state is made, which every call does; libssh2 and fencebox never print OpenSSL's
 ///   messages (an error code without its text is all a message would lose);
@@ -26,7 +26,13 @@ extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) 
 ///   every cipher of the provider; libssh2's chacha20-poly1305 (the cipher negotiated
 ///   with OpenSSH) is its own code, so nothing else needs them. HASH-DRBG on SHA-256 is
 ///   as strong (NIST SP 800-90A, 256-bit security strength; also in OpenSSL's FIPS
-///   provider) and its digest is the one the key exchange fetches anyway.
+///   provider) and its digest is the one the key exchange fetches anyway;
+/// - its legacy tables of cipher and digest names (hundreds of aliases, hashed at start,
+///   then copied into the provider name map at the first fetch: a tenth of a call's
+///   CPU) are left empty. Only a lookup by a legacy alias needs them; libssh2 names
+///   what it uses through OpenSSL's objects (EVP_aes_128_cbc, EVP_sha1, EVP_PKEY_X25519) or
+///   by the providers' own names ("SHA256" for HMAC), which the providers register
+///   themselves. The agent binary's interop tests run every algorithm with it.
 ///
 /// The configuration file is still read (OpenSSL does it at its first fetch), so a
 /// `[random]` section of openssl.cnf still chooses the generator. Nothing here can fail
@@ -50,6 +56,8 @@ mod openssl_start {
 
     // <openssl/crypto.h>, OpenSSL 3.
     const OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS: u64 = 0x0000_0001;
+    const OPENSSL_INIT_NO_ADD_ALL_CIPHERS: u64 = 0x0000_0010;
+    const OPENSSL_INIT_NO_ADD_ALL_DIGESTS: u64 = 0x0000_0020;
     const OPENSSL_INIT_NO_ATEXIT: u64 = 0x0008_0000;
 
     pub fn prepare() {
@@ -62,7 +70,10 @@ mod openssl_start {
         // on failure OpenSSL keeps its defaults.
         unsafe {
             OPENSSL_init_crypto(
-                OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_ATEXIT,
+                OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS
+                    | OPENSSL_INIT_NO_ADD_ALL_CIPHERS
+                    | OPENSSL_INIT_NO_ADD_ALL_DIGESTS
+                    | OPENSSL_INIT_NO_ATEXIT,
                 std::ptr::null(),
             );
             RAND_set_DRBG_type(
