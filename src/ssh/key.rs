@@ -2,7 +2,7 @@
 //! writes by default), read with the ssh-key crate before libssh2 sees them:
 //! - an unencrypted Ed25519 key (the usual fencing key) is signed with here (ring), so
 //!   libssh2 never parses it: it would through OpenSSL 3's decoders, whose set-up at every
-//!   call was about half a millisecond, more than the rest of the login's own CPU;
+//!   call was about half a millisecond, a tenth of a key-login call's CPU;
 //! - any other key in that format gives its public half, kept in the clear ahead of the
 //!   private part (so without the passphrase): libssh2 then parses the key once, not twice
 //!   (it derives the public key from the private one otherwise);

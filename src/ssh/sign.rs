@@ -44,14 +44,14 @@ pub fn ed25519_login(
     })?;
     let mut key = std::ptr::from_ref(pair).cast_mut().cast::<c_void>();
     let rc = {
-        let mut raw = session.raw();
-        let raw = std::ptr::from_mut(&mut *raw).cast::<c_void>();
-        // SAFETY: `raw` is the session's live handle, held locked by the guard for the
+        let mut guard = session.raw();
+        let handle = std::ptr::from_mut(&mut *guard).cast::<c_void>();
+        // SAFETY: `handle` is the session's live handle, kept locked by `guard` for the
         // whole call; `user` and `blob` outlive it, with `blob`'s true length. `key`
         // points at `pair`, which outlives the call; `sign` only reads it.
         unsafe {
             libssh2_userauth_publickey(
-                raw,
+                handle,
                 user.as_ptr(),
                 blob.as_ptr(),
                 blob.len(),
