@@ -28,7 +28,7 @@ impl KeyFile {
     /// The public key as a `.pub` line has it (`<type> <base64>`), when known.
     pub fn public(&self) -> Option<String> {
         match self {
-            KeyFile::Ed25519 { blob, .. } => Some(format!("ssh-ed25519 {}", B64.encode(blob))),
+            KeyFile::Ed25519 { blob, .. } => Some(public_line("ssh-ed25519", blob)),
             KeyFile::Public(line) => Some(line.clone()),
             KeyFile::Other => None,
         }
@@ -54,11 +54,12 @@ pub fn read(text: &str) -> KeyFile {
     {
         return KeyFile::Ed25519 { blob, pair };
     }
-    KeyFile::Public(format!(
-        "{} {}",
-        key.public_key().algorithm().as_str(),
-        B64.encode(&blob)
-    ))
+    KeyFile::Public(public_line(key.public_key().algorithm().as_str(), &blob))
+}
+
+/// A `.pub` line without its comment: `<type> <base64 of the blob>`.
+fn public_line(kind: &str, blob: &[u8]) -> String {
+    format!("{kind} {}", B64.encode(blob))
 }
 
 #[cfg(test)]

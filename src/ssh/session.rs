@@ -334,16 +334,13 @@ fn authenticate(session: &Session, user: &str, login: &Login) -> Result<(), SshE
             // OpenSSH-format keys are read here first (ssh::key): an unencrypted Ed25519
             // one is signed with here, another gives libssh2 its public half.
             let text = std::fs::read_to_string(file).ok();
-            let tried = match text.as_deref().map(key::read) {
-                Some(key::KeyFile::Ed25519 { blob, pair }) => {
+            let tried = match text.as_deref().map(|t| (t, key::read(t))) {
+                Some((_, key::KeyFile::Ed25519 { blob, pair })) => {
                     sign::ed25519_login(session, user, &blob, &pair)
                 }
-                Some(key::KeyFile::Public(public)) => session.userauth_pubkey_memory(
-                    user,
-                    Some(&public),
-                    text.as_deref().unwrap_or_default(),
-                    passphrase,
-                ),
+                Some((text, key::KeyFile::Public(public))) => {
+                    session.userauth_pubkey_memory(user, Some(&public), text, passphrase)
+                }
                 _ => session.userauth_pubkey_file(user, None, file, passphrase),
             };
             tried.map_err(|e| refused(&format!("public-key ({})", file.display()), e))?;
